@@ -1,0 +1,1 @@
+"""Media pipelines of the stream worker."""

@@ -1,0 +1,1 @@
+"""Automatic speech recognition: audio in, transcript out."""

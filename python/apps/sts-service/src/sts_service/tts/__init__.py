@@ -1,0 +1,1 @@
+"""Speech synthesis: translated text in, dubbed audio out."""

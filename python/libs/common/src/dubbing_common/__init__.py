@@ -1,0 +1,3 @@
+"""Shared utilities of the dubbing services."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,9 @@
+"""The version the package reports is the one its installed distribution declares."""
+
+from importlib.metadata import version
+
+import dubbing_common
+
+
+def test_version_matches_distribution_metadata() -> None:
+    assert dubbing_common.__version__ == version("dubbing-common")

@@ -1,0 +1,83 @@
+//! Where the repository is, and how to name a command that a person can paste.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The folder of the Python tree under a root.
+pub const PYTHON_DIR: &str = "python";
+
+/// The repository that holds this xtask.
+pub fn default_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The root a command works on: `--root DIR` or the default, absolute and with symlinks resolved, so
+/// "inside the root" has one meaning.
+pub fn resolve_root(root: Option<&Path>) -> Result<PathBuf> {
+    let root = root.map_or_else(default_root, Path::to_path_buf);
+    let canonical = root.canonicalize().with_context(|| {
+        format!(
+            "the root {} does not exist; pass an existing folder to --root",
+            root.display()
+        )
+    })?;
+    if !canonical.is_dir() {
+        bail!(
+            "the root {} is not a folder; pass a folder to --root",
+            root.display()
+        );
+    }
+    Ok(canonical)
+}
+
+/// The `cargo xtask` command line for `args`, with `--root` when the root is not the default one.
+pub fn xtask_command(root: &Path, args: &[&str]) -> String {
+    let mut line = String::from("cargo xtask");
+    if default_root().canonicalize().ok().as_deref() != Some(root) {
+        line += &format!(" --root {}", quote(&root.to_string_lossy()));
+    }
+    for arg in args {
+        line.push(' ');
+        line += &quote(arg);
+    }
+    line
+}
+
+/// Quotes an argument for a POSIX shell when it needs it, so a printed command can be pasted.
+pub fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./=:@,+%".contains(c));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's test command is what CI runs, word for word.
+    #[test]
+    fn ci_runs_the_readme_test_command() {
+        let root = default_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+        let marker = "# The whole test suite (what CI runs):\n";
+        let start = readme.find(marker).expect("the README names its test command") + marker.len();
+        let command = readme[start..].lines().next().unwrap();
+        assert!(ci.lines().any(|l| l == command), ".ci/run does not run the README's test command: {command}");
+    }
+
+    #[test]
+    fn quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(quote("scaffold"), "scaffold");
+        assert_eq!(quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,425 @@
+//! The files of the seed tree under `python/`, rendered from the model. `scaffold` writes them and
+//! the drift test compares them with the committed tree.
+
+use crate::model::{self, Kind, PACKAGES, Package};
+
+/// One file of the tree: a path under `python/` (with `/` separators) and its UTF-8, LF content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub path: String,
+    pub content: String,
+}
+
+/// The pinned developer tools, locked for every Python the packages support (`uv pip compile
+/// --universal --python-version 3.10`), so every developer and CI lint with the same versions.
+const DEV_LOCK: &str = "\
+ast-serialize==0.13.1
+colorama==0.4.6 ; sys_platform == 'win32'
+coverage==7.16.2 ; python_full_version < '3.11'
+coverage==7.17.4 ; python_full_version >= '3.11'
+exceptiongroup==1.3.2 ; python_full_version < '3.11'
+iniconfig==2.3.1
+librt==0.17.0 ; platform_python_implementation != 'PyPy'
+mypy==2.4.1
+mypy-extensions==1.2.0
+packaging==26.4
+pathspec==1.1.1
+pluggy==1.7.0
+pygments==2.21.0
+pytest==9.2.0
+pytest-cov==7.1.0
+ruff==0.17.6
+tomli==2.5.0 ; python_full_version < '3.11'
+typing-extensions==4.16.0
+";
+
+/// The `dev` extra: the seed's lower bounds; `requirements-dev.txt` pins the exact versions.
+const DEV_EXTRA: &[&str] = &["pytest>=7.0", "pytest-cov>=4.0", "ruff>=0.1.0", "mypy>=1.0"];
+
+/// Every file of the seed tree, in creation order.
+pub fn all() -> Vec<Template> {
+    let mut files = vec![
+        file("pyproject.toml", root_pyproject()),
+        file("README.md", root_readme()),
+        file(".python-version", format!("{}\n", model::PYTHON_VERSION)),
+    ];
+    for package in PACKAGES {
+        package_files(package, &mut files);
+    }
+    files.push(file(
+        &format!("{}/__init__.py", model::E2E_TESTS_DIR),
+        String::new(),
+    ));
+    for service in model::services() {
+        let path = format!("{}/{}/README.md", model::DEPLOY_DIR, service.name());
+        files.push(file(&path, deploy_readme(service)));
+    }
+    files
+}
+
+fn file(path: &str, content: String) -> Template {
+    Template {
+        path: path.to_owned(),
+        content,
+    }
+}
+
+fn package_files(package: &Package, files: &mut Vec<Template>) {
+    let dir = package.dir;
+    let src = format!("{dir}/src/{}", package.import);
+    files.push(file(
+        &format!("{dir}/pyproject.toml"),
+        package_pyproject(package),
+    ));
+    if package.is_service() {
+        files.push(file(
+            &format!("{dir}/requirements.txt"),
+            requirements(package),
+        ));
+        files.push(file(
+            &format!("{dir}/requirements-dev.txt"),
+            requirements_dev(package),
+        ));
+    }
+    files.push(file(&format!("{dir}/README.md"), package_readme(package)));
+    files.push(file(&format!("{src}/__init__.py"), package_init(package)));
+    files.push(file(&format!("{src}/py.typed"), String::new()));
+    for (name, doc) in package.subpackages {
+        files.push(file(
+            &format!("{src}/{name}/__init__.py"),
+            format!("\"\"\"{doc}\"\"\"\n"),
+        ));
+    }
+    for test_dir in package.test_dirs() {
+        files.push(file(
+            &format!("{dir}/tests/{test_dir}/__init__.py"),
+            String::new(),
+        ));
+    }
+    files.push(file(
+        &format!("{dir}/tests/unit/test_version.py"),
+        version_test(package),
+    ));
+    if !package.local_deps.is_empty() {
+        let path = format!("{dir}/tests/unit/test_shared_libs.py");
+        files.push(file(&path, shared_libs_test(package)));
+    }
+}
+
+fn toml_list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let lines: Vec<String> = items
+        .into_iter()
+        .map(|i| format!("    \"{}\",\n", i.as_ref()))
+        .collect();
+    if lines.is_empty() {
+        "[]".to_owned()
+    } else {
+        format!("[\n{}]", lines.concat())
+    }
+}
+
+fn package_pyproject(package: &Package) -> String {
+    let mut out = format!(
+        r#"[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "{summary}"
+readme = "README.md"
+requires-python = "{requires}"
+dependencies = {deps}
+"#,
+        dist = package.dist,
+        summary = package.summary,
+        requires = model::REQUIRES_PYTHON,
+        deps = toml_list(package.local_deps),
+    );
+    if package.is_service() {
+        out += &format!(
+            "\n[project.optional-dependencies]\ndev = {}\n",
+            toml_list(DEV_EXTRA)
+        );
+    }
+    out += &format!(
+        r#"
+[tool.setuptools.packages.find]
+where = ["src"]
+
+[tool.setuptools.package-data]
+{import} = ["py.typed"]
+"#,
+        import = package.import,
+    );
+    out
+}
+
+fn requirements(package: &Package) -> String {
+    format!(
+        "# Pinned runtime dependencies of {dist}, installed by `cargo xtask {setup}`.\n\
+         # None yet: the service depends only on the shared libraries of this repository,\n\
+         # which setup installs editable from python/libs/. Pin third-party packages here (name==version).\n",
+        dist = package.dist,
+        setup = package.setup_command.unwrap_or("setup"),
+    )
+}
+
+fn requirements_dev(package: &Package) -> String {
+    format!(
+        "# Exact versions of the developer tools of {dist} (its `dev` extra), so every developer\n\
+         # and CI get the same lint and test results. Regenerate with:\n\
+         #   uv pip compile --universal --python-version {py} --no-annotate --no-header dev.in\n\
+         # where dev.in names pytest, pytest-cov, ruff and mypy at the wanted versions.\n{DEV_LOCK}",
+        dist = package.dist,
+        py = model::PYTHON_VERSION,
+    )
+}
+
+fn package_init(package: &Package) -> String {
+    format!(
+        "\"\"\"{}.\"\"\"\n\n__version__ = \"0.1.0\"\n",
+        package.summary
+    )
+}
+
+fn version_test(package: &Package) -> String {
+    format!(
+        r#""""The version the package reports is the one its installed distribution declares."""
+
+from importlib.metadata import version
+
+import {import}
+
+
+def test_version_matches_distribution_metadata() -> None:
+    assert {import}.__version__ == version("{dist}")
+"#,
+        import = package.import,
+        dist = package.dist,
+    )
+}
+
+fn shared_libs_test(package: &Package) -> String {
+    let libs: Vec<&Package> = package
+        .local_deps
+        .iter()
+        .filter_map(|dep| PACKAGES.iter().find(|p| p.dist == *dep))
+        .collect();
+    let imports: String = libs
+        .iter()
+        .map(|l| format!("import {}\n", l.import))
+        .collect();
+    let cases: String = libs
+        .iter()
+        .map(|l| format!("        ({}, \"{}\"),\n", l.import, l.dist))
+        .collect();
+    format!(
+        r#""""{dist} imports the shared libraries it depends on (SC-003)."""
+
+from importlib.metadata import version
+from types import ModuleType
+
+import pytest
+
+{imports}
+
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [
+{cases}    ],
+)
+def test_shared_library_is_importable(module: ModuleType, distribution: str) -> None:
+    assert module.__version__ == version(distribution)
+"#,
+        dist = package.dist,
+    )
+}
+
+fn root_pyproject() -> String {
+    let first_party: Vec<&str> = PACKAGES.iter().map(|p| p.import).collect();
+    format!(
+        r#"# Tooling configuration shared by every package under python/. Not a package itself:
+# the packages are apps/*/pyproject.toml and libs/*/pyproject.toml.
+
+[tool.ruff]
+target-version = "py310"
+line-length = 100
+
+[tool.ruff.lint]
+# An explicit selection: ruff's defaults change between releases.
+select = [
+    "E",   # pycodestyle errors
+    "W",   # pycodestyle warnings
+    "F",   # pyflakes
+    "I",   # isort
+    "B",   # flake8-bugbear
+    "UP",  # pyupgrade
+    "N",   # pep8-naming
+    "SIM", # flake8-simplify
+    "PT",  # flake8-pytest-style
+    "RUF", # ruff's own rules
+]
+
+[tool.ruff.lint.isort]
+known-first-party = {first_party}
+
+[tool.ruff.format]
+line-ending = "lf"
+
+[tool.mypy]
+python_version = "{py}"
+strict = true
+warn_unreachable = true
+
+[tool.pytest.ini_options]
+minversion = "7.0"
+testpaths = ["tests"]
+addopts = ["--strict-markers", "--strict-config", "--import-mode=importlib"]
+xfail_strict = true
+"#,
+        first_party = toml_list(first_party),
+        py = model::PYTHON_VERSION,
+    )
+}
+
+fn commands_for(package: &Package) -> String {
+    let setup: Vec<String> = match package.kind {
+        Kind::Service => vec![format!(
+            "cargo xtask {}",
+            package.setup_command.unwrap_or("setup")
+        )],
+        Kind::Library => model::services()
+            .filter(|s| s.local_deps.contains(&package.dist))
+            .map(|s| format!("cargo xtask {}", s.setup_command.unwrap_or("setup")))
+            .collect(),
+    };
+    let mut out = String::from("```sh\n");
+    out += "cargo xtask scaffold --check   # the tree is complete\n";
+    for line in setup {
+        out += &format!("{line}\n");
+    }
+    out += "```\n";
+    out
+}
+
+fn package_readme(package: &Package) -> String {
+    let what = match package.kind {
+        Kind::Service => format!(
+            "A service of the dubbing platform, with its own virtualenv at `python/{dir}/.venv`: its\n\
+             dependencies conflict with the other service's. It uses the shared libraries\n\
+             {libs}, installed editable, so a change there is live at once.\n",
+            dir = package.dir,
+            libs = package
+                .local_deps
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+        Kind::Library => format!(
+            "A shared library, installed editable into the virtualenv of every service that uses it:\n\
+             {}.\n",
+            model::services()
+                .filter(|s| s.local_deps.contains(&package.dist))
+                .map(|s| format!("`{}`", s.dist))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+    };
+    let layout: String = package
+        .subpackages
+        .iter()
+        .map(|(name, doc)| format!("- `src/{}/{name}/`: {doc}\n", package.import))
+        .collect();
+    format!(
+        "# {dist}\n\n{summary}.\n\n{what}\n\
+         Import it as `{import}`. Source under `src/{import}/`, tests under `tests/`.\n{layout}\n\
+         ## Set up, lint, test\n\n\
+         From any folder of the repository (prerequisites: Rust and Python >= 3.10):\n\n{commands}",
+        dist = package.dist,
+        summary = package.summary,
+        import = package.import,
+        layout = if layout.is_empty() {
+            String::new()
+        } else {
+            format!("\n{layout}")
+        },
+        commands = commands_for(package),
+    )
+}
+
+fn root_readme() -> String {
+    let packages: String = PACKAGES
+        .iter()
+        .map(|p| {
+            format!(
+                "| `{}/` | `{}` | `{}` | {} |\n",
+                p.dir, p.dist, p.import, p.summary
+            )
+        })
+        .collect();
+    format!(
+        "# python/\n\n\
+         The Python monorepo of the live-broadcast dubbing platform: two services, each with a\n\
+         virtualenv of its own, and two shared libraries installed editable into both.\n\n\
+         | folder | distribution | import | what |\n|---|---|---|---|\n{packages}\n\
+         Also: `tests/e2e/` (end-to-end tests across services), `deploy/<service>/` (deployment\n\
+         configuration), `pyproject.toml` (ruff, mypy and pytest settings for every package) and\n\
+         `.python-version` (the Python the venvs are built with, {py}).\n\n\
+         The tree is created and checked by `cargo xtask scaffold`; see the repository's README.\n",
+        py = model::PYTHON_VERSION,
+    )
+}
+
+fn deploy_readme(service: &Package) -> String {
+    format!(
+        "# deploy/{name}\n\nDeployment configuration of `{dist}` (Dockerfile, docker-compose.yml) goes here.\n",
+        name = service.name(),
+        dist = service.dist,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_unique_and_relative() {
+        let files = all();
+        for (i, a) in files.iter().enumerate() {
+            assert!(
+                !a.path.starts_with('/') && !a.path.contains(".."),
+                "{}",
+                a.path
+            );
+            assert!(
+                files[i + 1..].iter().all(|b| b.path != a.path),
+                "{} twice",
+                a.path
+            );
+        }
+    }
+
+    #[test]
+    fn pyprojects_parse_as_toml() {
+        for t in all().iter().filter(|t| t.path.ends_with(".toml")) {
+            t.content
+                .parse::<toml_edit::DocumentMut>()
+                .unwrap_or_else(|e| panic!("{}: {e}", t.path));
+        }
+    }
+
+    #[test]
+    fn content_is_lf_only_and_ends_with_a_newline() {
+        for t in all() {
+            assert!(!t.content.contains('\r'), "{}", t.path);
+            assert!(
+                t.content.is_empty() || t.content.ends_with('\n'),
+                "{}",
+                t.path
+            );
+        }
+    }
+}

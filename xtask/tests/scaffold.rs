@@ -1,0 +1,252 @@
+//! `cargo xtask scaffold` against real temporary roots.
+
+mod common;
+
+use std::fs;
+
+use common::{TempDir, repo_root, run, snapshot, xtask};
+
+/// The files of the seed tree, as the committed repository holds them (the drift unit test keeps
+/// the committed tree equal to the templates).
+fn seed_files() -> Vec<&'static str> {
+    vec![
+        "python/pyproject.toml",
+        "python/README.md",
+        "python/.python-version",
+        "python/apps/media-service/pyproject.toml",
+        "python/apps/media-service/requirements.txt",
+        "python/apps/media-service/requirements-dev.txt",
+        "python/apps/media-service/README.md",
+        "python/apps/media-service/src/media_service/__init__.py",
+        "python/apps/media-service/src/media_service/py.typed",
+        "python/apps/media-service/src/media_service/pipelines/__init__.py",
+        "python/apps/media-service/tests/unit/__init__.py",
+        "python/apps/media-service/tests/integration/__init__.py",
+        "python/apps/sts-service/pyproject.toml",
+        "python/apps/sts-service/requirements.txt",
+        "python/apps/sts-service/requirements-dev.txt",
+        "python/apps/sts-service/README.md",
+        "python/apps/sts-service/src/sts_service/__init__.py",
+        "python/apps/sts-service/src/sts_service/asr/__init__.py",
+        "python/apps/sts-service/src/sts_service/translation/__init__.py",
+        "python/apps/sts-service/src/sts_service/tts/__init__.py",
+        "python/apps/sts-service/tests/unit/__init__.py",
+        "python/apps/sts-service/tests/integration/__init__.py",
+        "python/libs/common/pyproject.toml",
+        "python/libs/common/README.md",
+        "python/libs/common/src/dubbing_common/__init__.py",
+        "python/libs/common/tests/unit/__init__.py",
+        "python/libs/contracts/pyproject.toml",
+        "python/libs/contracts/README.md",
+        "python/libs/contracts/src/dubbing_contracts/__init__.py",
+        "python/libs/contracts/tests/unit/__init__.py",
+        "python/tests/e2e/__init__.py",
+    ]
+}
+
+#[test]
+fn empty_root_gets_the_whole_seed_tree_equal_to_the_committed_one() {
+    let tmp = TempDir::new("empty");
+    let out = run(xtask(tmp.path()).arg("scaffold"));
+    out.assert_ok();
+    let tree = snapshot(tmp.path());
+    for file in seed_files() {
+        assert!(tree.contains_key(file), "{file} was not created");
+    }
+    assert!(
+        tree.keys()
+            .any(|k| k.starts_with("python/deploy/media-service/"))
+    );
+    assert!(
+        tree.keys()
+            .any(|k| k.starts_with("python/deploy/sts-service/"))
+    );
+    let repo = repo_root();
+    for (path, bytes) in &tree {
+        let committed =
+            fs::read(repo.join(path)).unwrap_or_else(|_| panic!("{path} is not in the repository"));
+        assert_eq!(&committed, bytes, "{path} differs from the committed file");
+        assert!(
+            String::from_utf8(bytes.clone()).is_ok_and(|s| !s.contains('\r')),
+            "{path}: not UTF-8 with LF"
+        );
+        assert!(
+            out.stdout.contains(&format!("created {path}")),
+            "{path} not reported:\n{}",
+            out.stdout
+        );
+    }
+    // No temporary file is left behind by the atomic writes.
+    assert!(tree.keys().all(|k| !k.ends_with(".tmp")));
+}
+
+#[test]
+fn second_run_changes_nothing_and_an_edited_file_is_kept_byte_for_byte() {
+    let tmp = TempDir::new("rerun");
+    run(xtask(tmp.path()).arg("scaffold")).assert_ok();
+    let edited = tmp.path().join("python/libs/common/README.md");
+    fs::write(&edited, "my own notes\r\nno LF here").unwrap();
+    let before = snapshot(tmp.path());
+
+    let out = run(xtask(tmp.path()).arg("scaffold"));
+    out.assert_ok();
+    assert_eq!(
+        snapshot(tmp.path()),
+        before,
+        "a second run changed the tree"
+    );
+    assert!(
+        out.stdout
+            .contains("kept python/libs/common/README.md (differs from the template)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("kept python/pyproject.toml (same as the template)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("0 created"), "{}", out.stdout);
+}
+
+#[test]
+fn check_names_a_deleted_file_and_exits_1_and_fixes_nothing() {
+    let tmp = TempDir::new("check");
+    run(xtask(tmp.path()).arg("scaffold")).assert_ok();
+    run(xtask(tmp.path()).args(["scaffold", "--check"])).assert_ok();
+
+    fs::remove_file(
+        tmp.path()
+            .join("python/apps/sts-service/src/sts_service/tts/__init__.py"),
+    )
+    .unwrap();
+    let before = snapshot(tmp.path());
+    let out = run(xtask(tmp.path()).args(["scaffold", "--check"]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    out.assert_clean_error();
+    assert!(
+        out.stdout
+            .contains("missing python/apps/sts-service/src/sts_service/tts/__init__.py"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("cargo xtask --root") && out.stderr.contains("scaffold"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(tmp.path()), before, "--check wrote something");
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let tmp = TempDir::new("dry");
+    let out = run(xtask(tmp.path()).args(["scaffold", "--dry-run"]));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("would create python/apps/media-service/pyproject.toml"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        fs::read_dir(tmp.path()).unwrap().next().is_none(),
+        "--dry-run created something"
+    );
+}
+
+#[test]
+fn a_file_where_a_folder_belongs_fails_and_writes_nothing() {
+    let tmp = TempDir::new("wrong kind");
+    fs::create_dir_all(tmp.path().join("python/libs")).unwrap();
+    fs::write(tmp.path().join("python/libs/common"), "not a folder").unwrap();
+    let before = snapshot(tmp.path());
+    let out = run(xtask(tmp.path()).arg("scaffold"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("python/libs/common is a file where the seed tree has a folder"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(tmp.path()), before, "something was written");
+    assert!(!tmp.path().join("python/apps").exists());
+}
+
+#[test]
+fn a_folder_where_a_file_belongs_fails_and_writes_nothing() {
+    let tmp = TempDir::new("dir for file");
+    fs::create_dir_all(tmp.path().join("python/pyproject.toml")).unwrap();
+    let out = run(xtask(tmp.path()).arg("scaffold"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("python/pyproject.toml is a folder where the seed tree has a file"),
+        "{}",
+        out.stderr
+    );
+    assert!(!tmp.path().join("python/apps").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_leading_outside_the_root_is_refused() {
+    let tmp = TempDir::new("symlink");
+    let outside = TempDir::new("outside");
+    fs::create_dir_all(tmp.path().join("python/apps")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), tmp.path().join("python/libs")).unwrap();
+    let out = run(xtask(tmp.path()).arg("scaffold"));
+    out.assert_clean_error();
+    assert!(out.stderr.contains("outside the root"), "{}", out.stderr);
+    assert!(
+        fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "wrote through the symlink"
+    );
+    assert!(
+        fs::read_dir(tmp.path().join("python/apps"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "wrote elsewhere"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_inside_the_root_is_followed() {
+    let tmp = TempDir::new("inner link");
+    fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+    fs::create_dir_all(tmp.path().join("python")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere"), tmp.path().join("python/libs"))
+        .unwrap();
+    run(xtask(tmp.path()).arg("scaffold")).assert_ok();
+    assert!(tmp.path().join("elsewhere/common/pyproject.toml").is_file());
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let tmp = TempDir::new("bad input");
+    let missing = tmp.path().join("no such folder");
+    let out = run(xtask(&missing).arg("scaffold"));
+    out.assert_clean_error();
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+
+    let out = run(xtask(tmp.path()).args(["scaffold", "--check", "--dry-run"]));
+    assert_eq!(out.code, 2, "clap's usage error: {}", out.stderr);
+    let out = run(xtask(tmp.path()).arg("no-such-command"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let tmp = TempDir::new("help");
+    for args in [&["--help"][..], &[][..]] {
+        let out = run(xtask(tmp.path()).args(args));
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            text.contains("scaffold") && text.contains("Usage: cargo xtask"),
+            "{text}"
+        );
+    }
+}
