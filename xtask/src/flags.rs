@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The task runner of the dubbing platform's Python monorepo.
 #[derive(Debug, Parser)]
@@ -25,6 +25,58 @@ pub struct Cli {
 pub enum Command {
     /// Create the missing files of the seed tree under python/; never touches an existing file
     Scaffold(ScaffoldArgs),
+    /// Set up the venv of apps/media-service (the stream worker)
+    SetupStream(EnvArgs),
+    /// Set up the venv of apps/sts-service (the speech-to-speech service)
+    SetupSts(EnvArgs),
+    /// Set up the venvs of the named services, or of all of them
+    Setup(SetupArgs),
+    /// Show the interpreters, the installer and the state of every venv; exit 1 if one is broken
+    Doctor(EnvArgs),
+    /// Remove the venvs, the tools folder, caches and build leftovers under python/
+    Clean(CleanArgs),
+}
+
+/// Which tool creates venvs and installs into them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallerChoice {
+    /// uv on PATH, else a pinned uv installed once into the tools folder, else pip
+    Auto,
+    /// uv, or an error
+    Uv,
+    /// The chosen interpreter's pip
+    Pip,
+}
+
+/// How to build a venv.
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    /// The Python to build venvs with: a path or a version such as 3.11
+    /// [default: $XTASK_PYTHON, else python/.python-version]
+    #[arg(long, value_name = "PATH|VERSION")]
+    pub python: Option<String>,
+    /// The installer
+    #[arg(long, value_enum, default_value_t = InstallerChoice::Auto)]
+    pub installer: InstallerChoice,
+    /// Rebuild the venv even when its stamp says it is up to date
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Services to set up, by folder name (media-service, sts-service) [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Remove nothing; list what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// What a command that can write does.

@@ -1,11 +1,22 @@
 //! `cargo xtask`: the one entry point of the repository. Each command is a module with a `run`.
 
+mod clean;
+mod cmd;
+mod doctor;
 mod flags;
 mod fsutil;
+mod installer;
+mod interpreter;
 mod model;
+mod pep440;
 mod project;
 mod scaffold;
+mod setup;
+mod stamp;
 mod templates;
+mod ui;
+mod venv;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -33,5 +44,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let root = project::resolve_root(cli.root.as_deref())?;
     match cli.command {
         Command::Scaffold(args) => scaffold::run(&root, args.mode()),
+        Command::SetupStream(env) => {
+            setup::run(&root, &[model::MEDIA_SERVICE.name().to_owned()], &env)
+        }
+        Command::SetupSts(env) => setup::run(&root, &[model::STS_SERVICE.name().to_owned()], &env),
+        Command::Setup(args) => setup::run(&root, &args.services, &args.env),
+        Command::Doctor(env) => doctor::run(&root, &env),
+        Command::Clean(args) => clean::run(
+            &root,
+            if args.dry_run {
+                flags::Mode::DryRun
+            } else {
+                flags::Mode::Write
+            },
+        ),
     }
 }

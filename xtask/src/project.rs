@@ -32,6 +32,24 @@ pub fn resolve_root(root: Option<&Path>) -> Result<PathBuf> {
     Ok(canonical)
 }
 
+/// Where the xtask keeps tools it installs (a pinned uv): `XTASK_TOOLS_DIR`, else under the cargo
+/// target folder, beside its own binary, so `cargo clean` removes them too.
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XTASK_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().ok();
+    // <target>/<profile>/xtask
+    let target = exe
+        .as_deref()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
+    target
+        .unwrap_or_else(|| default_root().join("target"))
+        .join("xtask-tools")
+}
+
 /// The `cargo xtask` command line for `args`, with `--root` when the root is not the default one.
 pub fn xtask_command(root: &Path, args: &[&str]) -> String {
     let mut line = String::from("cargo xtask");
@@ -69,9 +87,15 @@ mod tests {
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
         let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
         let marker = "# The whole test suite (what CI runs):\n";
-        let start = readme.find(marker).expect("the README names its test command") + marker.len();
+        let start = readme
+            .find(marker)
+            .expect("the README names its test command")
+            + marker.len();
         let command = readme[start..].lines().next().unwrap();
-        assert!(ci.lines().any(|l| l == command), ".ci/run does not run the README's test command: {command}");
+        assert!(
+            ci.lines().any(|l| l == command),
+            ".ci/run does not run the README's test command: {command}"
+        );
     }
 
     #[test]

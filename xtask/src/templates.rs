@@ -284,21 +284,30 @@ xfail_strict = true
     )
 }
 
+/// The commands a newcomer runs for a package, each with what it does.
 fn commands_for(package: &Package) -> String {
-    let setup: Vec<String> = match package.kind {
-        Kind::Service => vec![format!(
-            "cargo xtask {}",
-            package.setup_command.unwrap_or("setup")
-        )],
+    let services: Vec<&Package> = match package.kind {
+        Kind::Service => vec![package],
         Kind::Library => model::services()
             .filter(|s| s.local_deps.contains(&package.dist))
-            .map(|s| format!("cargo xtask {}", s.setup_command.unwrap_or("setup")))
             .collect(),
     };
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for service in &services {
+        let setup = service.setup_command.unwrap_or("setup");
+        lines.push((
+            format!("cargo xtask {setup}"),
+            format!("set up python/{}/.venv", service.dir),
+        ));
+    }
+    lines.push((
+        "cargo xtask doctor".into(),
+        "interpreters, installer, state of every venv".into(),
+    ));
+    let width = lines.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     let mut out = String::from("```sh\n");
-    out += "cargo xtask scaffold --check   # the tree is complete\n";
-    for line in setup {
-        out += &format!("{line}\n");
+    for (command, what) in lines {
+        out += &format!("{command:<width$}  # {what}\n");
     }
     out += "```\n";
     out

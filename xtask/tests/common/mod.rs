@@ -117,3 +117,36 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// A temporary root with the seed tree, written by the real `scaffold`.
+pub fn scaffolded(label: &str) -> TempDir {
+    let tmp = TempDir::new(label);
+    run(xtask(tmp.path()).arg("scaffold")).assert_ok();
+    tmp
+}
+
+/// The interpreter of a service's venv in a root.
+pub fn venv_python(root: &Path, service: &str) -> PathBuf {
+    let venv = root.join("python/apps").join(service).join(".venv");
+    if cfg!(windows) {
+        venv.join("Scripts/python.exe")
+    } else {
+        venv.join("bin/python")
+    }
+}
+
+/// Runs Python code in a venv; returns (success, output).
+pub fn python_in(root: &Path, service: &str, code: &str) -> (bool, String) {
+    let out = Command::new(venv_python(root, service))
+        .args(["-I", "-c", code])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

@@ -1,0 +1,155 @@
+//! Running a tool: argv lists only (never a shell string), echoed as `$ ...`, with an environment
+//! from which the caller's venv and pip retargeting settings are removed.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::project::quote;
+
+/// Variables that would make a child install into, or import from, somewhere other than the venv
+/// it is pointed at: a person with another venv activated gets the same result as anyone.
+const RETARGETING_VARS: &[&str] = &[
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PYTHONSTARTUP",
+    "PYTHONEXECUTABLE",
+    "__PYVENV_LAUNCHER__",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_ROOT",
+    "PIP_USER",
+    "PIP_PYTHON",
+    "PIP_REQUIRE_VIRTUALENV",
+    "PIP_EDITABLE_MODE",
+    "PIP_SRC",
+    "PIP_NO_BUILD_ISOLATION",
+    "UV_PYTHON",
+    "UV_SYSTEM_PYTHON",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_PREFIX",
+    "UV_TARGET",
+    "UV_NO_BUILD_ISOLATION",
+];
+
+/// A command to run: a program and its arguments, and where.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    cwd: Option<PathBuf>,
+}
+
+/// What a finished command printed (stdout and stderr merged, in order) and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub output: String,
+    pub code: Option<i32>,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Cmd {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Cmd {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The command as a person would paste it into a POSIX shell.
+    pub fn display(&self) -> String {
+        let mut words = vec![quote(&self.program.to_string_lossy())];
+        words.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
+        let line = words.join(" ");
+        match &self.cwd {
+            Some(dir) => format!("(cd {} && {line})", quote(&dir.to_string_lossy())),
+            None => line,
+        }
+    }
+
+    fn expression(&self) -> duct::Expression {
+        let mut expr = duct::cmd(&self.program, &self.args)
+            .stderr_to_stdout()
+            .stdout_capture()
+            .unchecked();
+        for var in RETARGETING_VARS {
+            expr = expr.env_remove(var);
+        }
+        if let Some(dir) = &self.cwd {
+            expr = expr.dir(dir);
+        }
+        expr
+    }
+
+    /// Runs it to the end, capturing its output, without echoing. An error only when it could not
+    /// be started at all.
+    pub fn output(&self) -> Result<Finished> {
+        let out = self
+            .expression()
+            .run()
+            .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", self.display()))?;
+        Ok(Finished {
+            output: String::from_utf8_lossy(&out.stdout).into_owned(),
+            code: out.status.code(),
+        })
+    }
+
+    /// Starts it in the background; `wait` on the handle.
+    pub fn start(&self) -> Result<duct::Handle> {
+        self.expression()
+            .start()
+            .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", self.display()))
+    }
+
+    /// Echoes `$ cmd`, runs it, and fails with the command, its exit code and its last lines of
+    /// output when it fails.
+    pub fn run(&self) -> Result<Finished> {
+        crate::ui::say(format!("$ {}", self.display()));
+        let finished = self.output()?;
+        if !finished.success() {
+            bail!("{}", failure_message(&self.display(), &finished));
+        }
+        Ok(finished)
+    }
+}
+
+/// How many lines of a failed command's output an error shows.
+const TAIL_LINES: usize = 25;
+
+pub fn failure_message(command: &str, finished: &Finished) -> String {
+    let code = finished
+        .code
+        .map_or_else(|| "a signal".to_owned(), |c| format!("exit code {c}"));
+    let lines: Vec<&str> = finished.output.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    format!(
+        "`{command}` failed with {code}; its last lines of output:\n    {}",
+        tail.join("\n    ")
+    )
+}

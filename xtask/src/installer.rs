@@ -1,0 +1,316 @@
+//! The tool that creates venvs and installs into them: uv where it can be had, else pip.
+//!
+//! Venvs carry no pip of their own (uv's default): creating one with pip costs seconds, and every
+//! install goes through the installer from outside the venv (`uv pip install --python`, or
+//! `python -m pip --python`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+use crate::flags::InstallerChoice;
+use crate::interpreter::Interpreter;
+use crate::venv::{Platform, Venv};
+use crate::workspace::{DEV_EXTRA, Package};
+
+/// The uv that `auto` installs when none is on PATH: pinned, so every machine installs alike.
+pub const UV_VERSION: &str = "0.13.9";
+
+/// pip learned `--python` (install into another interpreter) in 22.3.
+const PIP_MIN: (u64, u64) = (22, 3);
+
+#[derive(Debug, Clone)]
+pub enum Installer {
+    Uv {
+        exe: PathBuf,
+        version: String,
+    },
+    /// The base interpreter's pip; `module` is pip's `__init__.py`, whose change means a new pip.
+    Pip {
+        python: PathBuf,
+        version: String,
+        module: PathBuf,
+    },
+}
+
+impl Installer {
+    /// `uv 0.13.9`, `pip 23.0.1`.
+    pub fn label(&self) -> String {
+        match self {
+            Installer::Uv { version, .. } => format!("uv {version}"),
+            Installer::Pip { version, .. } => format!("pip {version}"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Installer::Uv { .. } => "uv",
+            Installer::Pip { .. } => "pip",
+        }
+    }
+
+    /// The file whose change means a different installer.
+    pub fn identity(&self) -> &Path {
+        match self {
+            Installer::Uv { exe, .. } => exe,
+            Installer::Pip { module, .. } => module,
+        }
+    }
+
+    /// Finds (or, for uv, installs) the installer the choice asks for. Returns it and a note on how
+    /// it was found.
+    pub fn resolve(
+        choice: InstallerChoice,
+        base: &Interpreter,
+        tools: &Path,
+    ) -> Result<(Installer, String)> {
+        match choice {
+            InstallerChoice::Pip => Ok((pip_of(base)?, "asked for with --installer pip".into())),
+            InstallerChoice::Uv => find_or_install_uv(base, tools),
+            InstallerChoice::Auto => match find_or_install_uv(base, tools) {
+                Ok(found) => Ok(found),
+                Err(e) => {
+                    let pip = pip_of(base)
+                        .with_context(|| format!("uv is not available either: {e:#}"))?;
+                    Ok((
+                        pip,
+                        format!("uv is not available ({e:#}); falling back to pip"),
+                    ))
+                }
+            },
+        }
+    }
+
+    /// Looks for an installer without installing anything (for `doctor`).
+    pub fn find(
+        choice: InstallerChoice,
+        base: Option<&Interpreter>,
+        tools: &Path,
+    ) -> Result<(Installer, String)> {
+        if choice != InstallerChoice::Pip
+            && let Some(found) = existing_uv(tools)
+        {
+            return Ok(found);
+        }
+        match (choice, base) {
+            (InstallerChoice::Uv, _) => bail!(
+                "no uv on PATH or in {}; setup installs uv {UV_VERSION} there",
+                tools.display()
+            ),
+            (_, Some(base)) => Ok((
+                pip_of(base)?,
+                "uv not installed yet: setup installs it first, else uses pip".into(),
+            )),
+            (_, None) => bail!("no interpreter, so no pip"),
+        }
+    }
+
+    /// The command that creates an empty venv (no pip) from `base`.
+    pub fn create_venv(&self, base: &Interpreter, venv: &Venv) -> Cmd {
+        match self {
+            Installer::Uv { exe, .. } => Cmd::new(exe)
+                .args(["venv", "--quiet", "--python"])
+                .arg(&base.path)
+                .arg(&venv.dir),
+            Installer::Pip { .. } => Cmd::new(&base.path)
+                .args(["-m", "venv", "--without-pip"])
+                .arg(&venv.dir),
+        }
+    }
+
+    /// The commands that install the install set: one transaction of the requirement files and
+    /// every package of the set as editable, the service with its `dev` extra.
+    ///
+    /// pip gets a step before it: the build backends the packages declare, so that the transaction
+    /// can build the editables without an isolated build environment each (pip has no build cache;
+    /// uv does, so uv builds in isolation). pip also skips compiling bytecode, as uv does: Python
+    /// writes it on first import.
+    pub fn install(&self, venv: &Venv, set: &[&Package], service: &Package) -> Vec<Cmd> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        for package in set {
+            for file in package.requirement_files() {
+                args.push("-r".into());
+                args.push(file.into_os_string());
+            }
+        }
+        for package in set {
+            args.push("-e".into());
+            let mut target = package.dir.clone().into_os_string();
+            if package.name == service.name && package.extras.contains_key(DEV_EXTRA) {
+                target.push(format!("[{DEV_EXTRA}]"));
+            }
+            args.push(target);
+        }
+        match self {
+            Installer::Uv { exe, .. } => {
+                vec![
+                    Cmd::new(exe)
+                        .args(["pip", "install", "--python"])
+                        .arg(venv.python())
+                        .args(args),
+                ]
+            }
+            Installer::Pip { python, .. } => {
+                let pip = || {
+                    Cmd::new(python)
+                        .args(["-m", "pip", "--python"])
+                        .arg(venv.python())
+                        .args([
+                            "install",
+                            "--disable-pip-version-check",
+                            "--no-input",
+                            "--quiet",
+                            "--no-compile",
+                        ])
+                };
+                let mut backends: Vec<&str> = set
+                    .iter()
+                    .flat_map(|p| p.build_requires.iter().map(String::as_str))
+                    .collect();
+                backends.sort_unstable();
+                backends.dedup();
+                let mut cmds = Vec::new();
+                if !backends.is_empty() {
+                    cmds.push(pip().args(backends));
+                }
+                cmds.push(pip().arg("--no-build-isolation").args(args));
+                cmds
+            }
+        }
+    }
+}
+
+/// A uv that works, on PATH or in the tools folder, without installing one.
+fn existing_uv(tools: &Path) -> Option<(Installer, String)> {
+    if let Ok(exe) = which::which("uv")
+        && let Ok(uv) = uv_at(&exe)
+    {
+        return Some((uv, format!("found on PATH at {}", exe.display())));
+    }
+    let exe = uv_in_tools(tools);
+    uv_at(&exe)
+        .ok()
+        .map(|uv| (uv, format!("installed in {}", tools.display())))
+}
+
+fn uv_in_tools(tools: &Path) -> PathBuf {
+    let platform = Platform::current();
+    platform
+        .bin_dir(&tools.join(format!("uv-{UV_VERSION}")))
+        .join(platform.exe("uv"))
+}
+
+fn find_or_install_uv(base: &Interpreter, tools: &Path) -> Result<(Installer, String)> {
+    if let Some(found) = existing_uv(tools) {
+        return Ok(found);
+    }
+    let started = Instant::now();
+    let dir = tools.join(format!("uv-{UV_VERSION}"));
+    // Installed into a temporary folder and renamed into place: an interrupted install leaves no
+    // half a uv behind.
+    let tmp = tools.join(format!(".uv-{UV_VERSION}-{}.tmp", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(tools)
+        .with_context(|| format!("cannot create the tools folder {}", tools.display()))?;
+    let result = Cmd::new(&base.path)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "--target",
+        ])
+        .arg(&tmp)
+        .arg(format!("uv=={UV_VERSION}"))
+        .run()
+        .with_context(|| {
+            format!(
+                "cannot install uv {UV_VERSION} from PyPI with {}",
+                base.path.display()
+            )
+        });
+    if let Err(e) = result {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    // Another setup may have put a uv in place meanwhile: keep that one (it may be running).
+    if uv_at(&uv_in_tools(tools)).is_err() {
+        let _ = fs::remove_dir_all(&dir);
+        if let Err(e) = fs::rename(&tmp, &dir)
+            && uv_at(&uv_in_tools(tools)).is_err()
+        {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e).with_context(|| format!("cannot move uv into {}", dir.display()));
+        }
+    }
+    let _ = fs::remove_dir_all(&tmp);
+    let uv = uv_at(&uv_in_tools(tools))?;
+    let note = format!(
+        "installed uv {UV_VERSION} into {} in {}",
+        tools.display(),
+        crate::setup::duration(started)
+    );
+    Ok((uv, note))
+}
+
+fn uv_at(exe: &Path) -> Result<Installer> {
+    let out = Cmd::new(exe).arg("--version").output()?;
+    // `uv 0.13.9 (abc 2025-01-01)`
+    let version = out
+        .output
+        .split_whitespace()
+        .nth(1)
+        .filter(|_| out.success() && out.output.starts_with("uv "));
+    match version {
+        Some(v) => Ok(Installer::Uv {
+            exe: exe.to_path_buf(),
+            version: v.to_owned(),
+        }),
+        None => bail!(
+            "{} --version did not answer as uv does: {}",
+            exe.display(),
+            out.output.trim()
+        ),
+    }
+}
+
+fn pip_of(base: &Interpreter) -> Result<Installer> {
+    let out = Cmd::new(&base.path)
+        .args([
+            "-I",
+            "-c",
+            "import pip; print(pip.__version__); print(pip.__file__)",
+        ])
+        .output()?;
+    let mut lines = out.output.lines();
+    let (Some(version), Some(module)) = (lines.next(), lines.next()) else {
+        bail!(
+            "{} has no pip: install uv (e.g. `pipx install uv`), or pip for it (`{} -m ensurepip`)",
+            base.path.display(),
+            base.path.display()
+        );
+    };
+    let version = version.trim().to_owned();
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if !out.success() || (major, minor) < PIP_MIN {
+        bail!(
+            "{} has pip {version}, older than {}.{} which installs into another interpreter; \
+             upgrade it (`{} -m pip install --upgrade pip`) or install uv",
+            base.path.display(),
+            PIP_MIN.0,
+            PIP_MIN.1,
+            base.path.display()
+        );
+    }
+    Ok(Installer::Pip {
+        python: base.path.clone(),
+        version,
+        module: PathBuf::from(module.trim()),
+    })
+}

@@ -1,0 +1,728 @@
+//! Finding the Python to build a venv with: every candidate on PATH, in pyenv's versions folder and
+//! among uv's managed Pythons is run to learn its version; one that fails (a pyenv shim for a version
+//! that is not active) is skipped with the reason.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::cmd::Cmd;
+use crate::pep440::{Specifiers, Version};
+use crate::project::PYTHON_DIR;
+use crate::venv::Platform;
+
+/// The environment variable that names the Python when `--python` is not given.
+pub const ENV_VAR: &str = "XTASK_PYTHON";
+/// The file that names the preferred version, under `python/`.
+pub const VERSION_FILE: &str = ".python-version";
+
+/// A working interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The real executable (`sys.executable`), not a shim or link to it.
+    pub path: PathBuf,
+    pub version: Version,
+}
+
+impl fmt::Display for Interpreter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Python {} ({})", self.version, self.path.display())
+    }
+}
+
+/// A candidate that cannot be used, and why.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// What a search found: working interpreters (deduplicated) and rejected candidates.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub found: Vec<Interpreter>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// What the user asked for, and where that came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Want {
+    /// A path to an interpreter: use exactly it.
+    Path(PathBuf),
+    /// A version prefix: `3.10` or `3.10.13`.
+    Version(Version),
+    /// Nothing named: the lowest version that satisfies.
+    Any,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub want: Want,
+    /// `--python`, `XTASK_PYTHON`, `python/.python-version`.
+    pub source: String,
+    /// A request from `--python` or the environment must be met; `.python-version` is a preference.
+    pub strict: bool,
+}
+
+impl Request {
+    /// `--python`, else `XTASK_PYTHON`, else `python/.python-version`.
+    pub fn resolve(flag: Option<&str>, root: &Path) -> Result<Request> {
+        if let Some(value) = flag {
+            return Ok(Request {
+                want: Request::parse_want(value, "--python")?,
+                source: "--python".into(),
+                strict: true,
+            });
+        }
+        if let Ok(value) = std::env::var(ENV_VAR)
+            && !value.trim().is_empty()
+        {
+            return Ok(Request {
+                want: Request::parse_want(&value, ENV_VAR)?,
+                source: ENV_VAR.into(),
+                strict: true,
+            });
+        }
+        let file = root.join(PYTHON_DIR).join(VERSION_FILE);
+        let source = format!("{PYTHON_DIR}/{VERSION_FILE}");
+        if let Ok(text) = fs::read_to_string(&file) {
+            let first = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'));
+            if let Some(line) = first {
+                let want = Request::parse_want(line, &source)?;
+                return Ok(Request {
+                    want,
+                    source,
+                    strict: false,
+                });
+            }
+        }
+        Ok(Request {
+            want: Want::Any,
+            source: "no version named".into(),
+            strict: false,
+        })
+    }
+
+    fn parse_want(value: &str, source: &str) -> Result<Want> {
+        let value = value.trim();
+        let looks_like_path =
+            value.contains('/') || value.contains('\\') || Path::new(value).is_file();
+        if looks_like_path {
+            return Ok(Want::Path(PathBuf::from(value)));
+        }
+        let version = value
+            .strip_prefix("python")
+            .or_else(|| value.strip_prefix("cpython-"))
+            .unwrap_or(value);
+        match Version::parse(version) {
+            Ok(v) => Ok(Want::Version(v)),
+            Err(_) => bail!(
+                "{source} names `{value}`, which is neither a version such as 3.10 nor a path to a Python"
+            ),
+        }
+    }
+
+    /// A short text for the fingerprint: what was asked, from where.
+    pub fn key(&self) -> String {
+        match &self.want {
+            Want::Path(p) => format!("path {} ({})", p.display(), self.source),
+            Want::Version(v) => format!("version {v} ({})", self.source),
+            Want::Any => "any".into(),
+        }
+    }
+}
+
+/// The places searched, each with a short label for messages.
+fn candidate_paths(platform: Platform) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| is_python_name(&n.to_string_lossy(), platform))
+                })
+                .collect();
+            names.sort();
+            out.extend(names);
+        }
+    }
+    for dir in managed_dirs() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .filter_map(|e| {
+                let prefix = e.path();
+                let bin = match platform {
+                    Platform::Unix => platform.bin_dir(&prefix),
+                    Platform::Windows => prefix.clone(),
+                };
+                ["python3", "python"]
+                    .iter()
+                    .map(|n| bin.join(platform.exe(n)))
+                    .find(|p| p.is_file())
+            })
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+/// `python`, `python3`, `python3.12` (with `.exe` on Windows).
+fn is_python_name(name: &str, platform: Platform) -> bool {
+    let name = match platform {
+        Platform::Windows => match name.strip_suffix(".exe") {
+            Some(n) => n,
+            None => return false,
+        },
+        Platform::Unix => name,
+    };
+    name == "python"
+        || name == "python3"
+        || name
+            .strip_prefix("python3.")
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+}
+
+fn pyenv_root() -> Option<PathBuf> {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".pyenv")))
+}
+
+/// pyenv's versions folder and uv's managed Pythons.
+pub fn managed_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(pyenv) = pyenv_root() {
+        dirs.push(pyenv.join("versions"));
+    }
+    let uv = std::env::var_os("UV_PYTHON_INSTALL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let data = std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| home().map(|h| h.join(".local/share")));
+            data.map(|d| d.join("uv").join("python"))
+        });
+    if let Some(uv) = uv {
+        dirs.push(uv);
+    }
+    dirs
+}
+
+/// A cheap key that changes when the set of candidates may have changed: PATH and the modification
+/// times of the managed folders. Equal keys let a re-run skip probing.
+pub fn discovery_key() -> String {
+    let mut key = std::env::var("PATH").unwrap_or_default();
+    for dir in managed_dirs() {
+        key += &format!("|{}={}", dir.display(), crate::stamp::file_meta(&dir));
+    }
+    crate::stamp::hash(key.as_bytes())
+}
+
+/// Prints the version and the real executable; `-I -S` keeps it fast and blind to the caller's
+/// environment.
+const PROBE: &str = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)";
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs every candidate at once and sorts them into found and rejected.
+pub fn discover() -> Discovery {
+    discover_from(candidate_paths(Platform::current()))
+}
+
+/// Probes the given candidates, all at once.
+pub fn discover_from(candidates: Vec<PathBuf>) -> Discovery {
+    let mut discovery = Discovery::default();
+    let mut running = Vec::new();
+    let mut seen_files = HashSet::new();
+    let shims = pyenv_root().map(|r| r.join("shims"));
+    for path in candidates {
+        // A pyenv shim runs only the active version (and fails for the others) at the cost of a
+        // pyenv start; the versions behind the shims are probed directly in pyenv's versions folder.
+        if let Some(shims) = &shims
+            && path.parent() == Some(shims.as_path())
+        {
+            let why =
+                "a pyenv shim (runs only the active version); pyenv's versions are probed directly"
+                    .into();
+            discovery.rejected.push(Rejected { path, why });
+            continue;
+        }
+        // The same file reached through two names is probed once.
+        let id = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen_files.insert(id) {
+            continue;
+        }
+        match Cmd::new(&path).args(["-I", "-S", "-c", PROBE]).start() {
+            Ok(handle) => running.push((path, handle)),
+            Err(e) => discovery.rejected.push(Rejected {
+                path,
+                why: format!("{e:#}"),
+            }),
+        }
+    }
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    let mut seen = HashSet::new();
+    for (path, handle) in running {
+        match wait_until(&handle, deadline) {
+            Err(why) => discovery.rejected.push(Rejected { path, why }),
+            Ok(out) => match judge(&path, &out) {
+                Err(why) => discovery.rejected.push(Rejected { path, why }),
+                Ok(found) => {
+                    if seen.insert(found.path.clone()) {
+                        discovery.found.push(found);
+                    }
+                }
+            },
+        }
+    }
+    discovery
+}
+
+/// Runs one interpreter named by path.
+pub fn probe(path: &Path) -> Result<Interpreter, String> {
+    let handle = Cmd::new(path)
+        .args(["-I", "-S", "-c", PROBE])
+        .start()
+        .map_err(|e| format!("{e:#}"))?;
+    let out = wait_until(&handle, Instant::now() + PROBE_TIMEOUT)?;
+    judge(path, &out)
+}
+
+fn wait_until(handle: &duct::Handle, deadline: Instant) -> Result<std::process::Output, String> {
+    loop {
+        match handle.try_wait() {
+            Ok(Some(out)) => return Ok(out.clone()),
+            Ok(None) if Instant::now() > deadline => {
+                let _ = handle.kill();
+                return Err(format!(
+                    "did not answer within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(format!("cannot run it: {e}")),
+        }
+    }
+}
+
+/// Reads a probe's answer; a failing run, a venv's interpreter or a Python 2 is rejected.
+fn judge(path: &Path, out: &std::process::Output) -> Result<Interpreter, String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let first = text.lines().next().unwrap_or("").trim();
+        let code = out
+            .status
+            .code()
+            .map_or_else(|| "a signal".to_owned(), |c| c.to_string());
+        let hint = if code == "127" {
+            " (a pyenv shim for a version that is not active?)"
+        } else {
+            ""
+        };
+        return Err(format!("exited with {code}{hint}: {first}"));
+    }
+    let mut lines = text.lines();
+    let version = lines.next().and_then(|l| Version::parse(l).ok());
+    let executable = lines.next().map(str::trim).filter(|l| !l.is_empty());
+    let (Some(version), Some(executable)) = (version, executable) else {
+        return Err(format!(
+            "did not print a version and an executable: {}",
+            text.trim()
+        ));
+    };
+    let executable = PathBuf::from(executable);
+    if version.0.first() != Some(&3) {
+        return Err(format!("is Python {version}; only Python 3 is supported"));
+    }
+    if let Some(prefix) = executable.parent().and_then(Path::parent)
+        && prefix.join("pyvenv.cfg").is_file()
+    {
+        return Err(format!(
+            "is the interpreter of the virtualenv {}; a venv is built from a base Python",
+            prefix.display()
+        ));
+    }
+    let _ = path;
+    Ok(Interpreter {
+        path: executable,
+        version,
+    })
+}
+
+/// What the chosen interpreter must satisfy: each package's `requires-python`, with its folder.
+pub type Requirements<'a> = [(&'a str, &'a Specifiers)];
+
+/// Chooses the interpreter for a request among the discovered ones, and says why.
+pub fn choose(
+    discovery: &Discovery,
+    request: &Request,
+    requirements: &Requirements<'_>,
+) -> Result<(Interpreter, String)> {
+    let unmet = |i: &Interpreter| -> Option<String> {
+        requirements
+            .iter()
+            .find(|(_, spec)| !spec.contains(&i.version))
+            .map(|(pkg, spec)| {
+                format!(
+                    "Python {} does not satisfy requires-python {spec} of {pkg}",
+                    i.version
+                )
+            })
+    };
+    if let Want::Path(path) = &request.want {
+        let found = probe(path).map_err(|why| {
+            anyhow::anyhow!("{} names {}, which {why}", request.source, path.display())
+        })?;
+        if let Some(why) = unmet(&found) {
+            bail!(
+                "{} names {}: {why}; name another Python",
+                request.source,
+                path.display()
+            );
+        }
+        let reason = format!("named by {}", request.source);
+        return Ok((found, reason));
+    }
+    let mut satisfying: Vec<&Interpreter> = discovery
+        .found
+        .iter()
+        .filter(|i| unmet(i).is_none())
+        .collect();
+    // The lowest minor version first; within it, the newest patch release.
+    satisfying.sort_by(|a, b| {
+        a.version
+            .minor()
+            .cmp(&b.version.minor())
+            .then(b.version.cmp(&a.version))
+    });
+    if let Want::Version(wanted) = &request.want {
+        if let Some(found) = satisfying.iter().find(|i| i.version.starts_with(wanted)) {
+            return Ok((
+                (*found).clone(),
+                format!("{} names {wanted}", request.source),
+            ));
+        }
+        if request.strict {
+            bail!(
+                "{}",
+                no_interpreter(discovery, request, requirements, &unmet)
+            );
+        }
+    }
+    match satisfying.first() {
+        Some(found) => {
+            let mut reason = "the lowest version that satisfies requires-python".to_owned();
+            if let Want::Version(wanted) = &request.want {
+                reason = format!(
+                    "{} names {wanted}, which was not found; {reason}",
+                    request.source
+                );
+            }
+            Ok(((*found).clone(), reason))
+        }
+        None => bail!(
+            "{}",
+            no_interpreter(discovery, request, requirements, &unmet)
+        ),
+    }
+}
+
+fn no_interpreter(
+    discovery: &Discovery,
+    request: &Request,
+    requirements: &Requirements<'_>,
+    unmet: &dyn Fn(&Interpreter) -> Option<String>,
+) -> String {
+    let mut lines = Vec::new();
+    for found in &discovery.found {
+        let why = unmet(found).unwrap_or_else(|| match &request.want {
+            Want::Version(v) => format!("is not the version {v} that {} names", request.source),
+            _ => "not chosen".into(),
+        });
+        lines.push(format!("{}: {why}", found.path.display()));
+    }
+    for rejected in &discovery.rejected {
+        lines.push(format!("{}: {}", rejected.path.display(), rejected.why));
+    }
+    if lines.is_empty() {
+        lines.push(
+            "no python, python3 or python3.X on PATH, in pyenv's versions or among uv's Pythons"
+                .into(),
+        );
+    }
+    let specs: Vec<String> = requirements
+        .iter()
+        .map(|(p, s)| format!("{p}: {s}"))
+        .collect();
+    let wanted = match &request.want {
+        Want::Version(v) => format!("Python {v} (from {}) ", request.source),
+        _ => String::new(),
+    };
+    format!(
+        "no Python interpreter fits: wanted {wanted}satisfying {}.\n  candidates:\n    {}\n  \
+         fix: install a fitting Python (e.g. `pyenv install 3.10` or `uv python install 3.10`), \
+         or name one with --python PATH or {ENV_VAR}",
+        specs.join(", "),
+        lines.join("\n    ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interp(path: &str, version: &str) -> Interpreter {
+        Interpreter {
+            path: PathBuf::from(path),
+            version: Version::parse(version).unwrap(),
+        }
+    }
+
+    fn discovery() -> Discovery {
+        Discovery {
+            found: vec![
+                interp("/py/3.12", "3.12.1"),
+                interp("/py/3.9", "3.9.18"),
+                interp("/py/3.11", "3.11.7"),
+                interp("/py/3.11old", "3.11.2"),
+                interp("/py/3.10", "3.10.13"),
+            ],
+            rejected: vec![Rejected {
+                path: "/shims/python3.13".into(),
+                why: "exited with 127".into(),
+            }],
+        }
+    }
+
+    fn request(want: Want, strict: bool) -> Request {
+        Request {
+            want,
+            source: "test".into(),
+            strict,
+        }
+    }
+
+    #[test]
+    fn prefers_the_named_version_else_the_lowest_that_satisfies() {
+        let spec = Specifiers::parse(">=3.10").unwrap();
+        let reqs = [("apps/svc", &spec)];
+        let (chosen, why) = choose(
+            &discovery(),
+            &request(Want::Version(Version::parse("3.11").unwrap()), false),
+            &reqs,
+        )
+        .unwrap();
+        assert_eq!(
+            chosen,
+            interp("/py/3.11", "3.11.7"),
+            "newest patch of the named minor"
+        );
+        assert!(why.contains("names 3.11"), "{why}");
+        let (chosen, why) = choose(&discovery(), &request(Want::Any, false), &reqs).unwrap();
+        assert_eq!(chosen.version, Version::parse("3.10.13").unwrap());
+        assert!(why.contains("lowest"), "{why}");
+        // A preference that is not installed falls back, saying so.
+        let (chosen, why) = choose(
+            &discovery(),
+            &request(Want::Version(Version::parse("3.14").unwrap()), false),
+            &reqs,
+        )
+        .unwrap();
+        assert_eq!(chosen.version.minor(), Version::parse("3.10").unwrap());
+        assert!(why.contains("not found"), "{why}");
+    }
+
+    #[test]
+    fn requires_python_of_every_package_is_met() {
+        let a = Specifiers::parse(">=3.10").unwrap();
+        let b = Specifiers::parse("<3.12,!=3.10.*").unwrap();
+        let reqs = [("libs/a", &a), ("apps/b", &b)];
+        let (chosen, _) = choose(&discovery(), &request(Want::Any, false), &reqs).unwrap();
+        assert_eq!(chosen.version, Version::parse("3.11.7").unwrap());
+        // The named 3.10 does not satisfy apps/b: a strict request is an error listing every candidate.
+        let err = choose(
+            &discovery(),
+            &request(Want::Version(Version::parse("3.10").unwrap()), true),
+            &reqs,
+        )
+        .unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains(
+                "/py/3.9: Python 3.9.18 does not satisfy requires-python >=3.10 of libs/a"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("/shims/python3.13: exited with 127"), "{err}");
+        assert!(err.contains("fix:"), "{err}");
+    }
+
+    #[test]
+    fn nothing_fits_is_an_error_with_the_fix() {
+        let spec = Specifiers::parse(">=3.14").unwrap();
+        let err = choose(
+            &discovery(),
+            &request(Want::Any, false),
+            &[("apps/x", &spec)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("no Python interpreter fits")
+                && err.contains("/py/3.12: Python 3.12.1 does not satisfy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn python_names_on_path() {
+        for name in ["python", "python3", "python3.10", "python3.13"] {
+            assert!(is_python_name(name, Platform::Unix), "{name}");
+        }
+        for name in [
+            "python3.10-config",
+            "python3-config",
+            "python2",
+            "python3.",
+            "pythonw",
+            "ipython",
+        ] {
+            assert!(!is_python_name(name, Platform::Unix), "{name}");
+        }
+        assert!(is_python_name("python.exe", Platform::Windows));
+        assert!(!is_python_name("python", Platform::Windows));
+    }
+
+    /// A fake interpreter: a shell script that answers the probe as a Python would, or fails.
+    #[cfg(unix)]
+    fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn probe_runs_each_candidate_and_rejects_shims_and_venvs() {
+        let dir = std::env::temp_dir().join(format!("xtask-fake-pythons-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("venv/bin")).unwrap();
+        fs::write(dir.join("venv/pyvenv.cfg"), "home = /x\n").unwrap();
+        let real = fake(&dir, "python3.10", "echo 3.10.99; echo \"$0\"");
+        let other = fake(&dir, "python3", "echo 3.12.4; echo \"$0\"");
+        let shim = fake(
+            &dir,
+            "python3.13",
+            "echo 'pyenv: python3.13: command not found' >&2; exit 127",
+        );
+        let old = fake(&dir, "python", "echo 2.7.18; echo \"$0\"");
+        let in_venv = fake(
+            &dir.join("venv/bin"),
+            "python",
+            &format!(
+                "echo 3.11.0; echo {}",
+                dir.join("venv/bin/python").display()
+            ),
+        );
+        let garbage = fake(&dir, "python3.9", "echo hello");
+
+        let d = discover_from(vec![
+            real.clone(),
+            other.clone(),
+            shim.clone(),
+            old.clone(),
+            in_venv.clone(),
+            garbage.clone(),
+            real.clone(),
+        ]);
+        let versions: Vec<String> = d.found.iter().map(|i| i.version.to_string()).collect();
+        assert_eq!(
+            versions,
+            ["3.10.99", "3.12.4"],
+            "the duplicate path is probed once"
+        );
+        assert_eq!(d.found[0].path, real);
+        let why = |p: &Path| {
+            d.rejected
+                .iter()
+                .find(|r| r.path == p)
+                .map(|r| r.why.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            why(&shim).contains("exited with 127 (a pyenv shim"),
+            "{}",
+            why(&shim)
+        );
+        assert!(why(&shim).contains("command not found"), "{}", why(&shim));
+        assert!(why(&old).contains("only Python 3"), "{}", why(&old));
+        assert!(why(&in_venv).contains("virtualenv"), "{}", why(&in_venv));
+        assert!(why(&garbage).contains("did not print"), "{}", why(&garbage));
+        assert_eq!(
+            probe(&real).unwrap().version,
+            Version::parse("3.10.99").unwrap()
+        );
+
+        // A request for a path probes just that one.
+        let spec = Specifiers::parse(">=3.11").unwrap();
+        let req = Request {
+            want: Want::Path(real.clone()),
+            source: "--python".into(),
+            strict: true,
+        };
+        let err = choose(&d, &req, &[("apps/x", &spec)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not satisfy requires-python >=3.11"),
+            "{err}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn requests_parse_paths_and_versions() {
+        assert_eq!(
+            Request::parse_want("3.10", "x").unwrap(),
+            Want::Version(Version::parse("3.10").unwrap())
+        );
+        assert_eq!(
+            Request::parse_want("python3.12", "x").unwrap(),
+            Want::Version(Version::parse("3.12").unwrap())
+        );
+        assert_eq!(
+            Request::parse_want("/usr/bin/python3", "x").unwrap(),
+            Want::Path("/usr/bin/python3".into())
+        );
+        assert!(
+            Request::parse_want("latest", "x")
+                .unwrap_err()
+                .to_string()
+                .contains("neither a version")
+        );
+    }
+}

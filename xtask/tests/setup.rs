@@ -1,0 +1,430 @@
+//! `setup`, `doctor` and `clean` against real venvs with real packages, in temporary copies of the
+//! seed tree (made by the real `scaffold`).
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Stdio};
+
+use common::{TempDir, python_in, run, scaffolded, snapshot, venv_python, xtask};
+
+#[test]
+fn both_services_set_up_isolated_editable_and_a_rerun_does_nothing() {
+    let tmp = scaffolded("both");
+    let root = tmp.path();
+    // A person with another venv activated and pip retargeted gets the same result.
+    let out = run(xtask(root)
+        .arg("setup")
+        .env("VIRTUAL_ENV", root.join("elsewhere"))
+        .env("PYTHONPATH", root.join("elsewhere"))
+        .env("PIP_TARGET", root.join("elsewhere"))
+        .env("PIP_PREFIX", root.join("elsewhere")));
+    out.assert_ok();
+    for service in ["media-service", "sts-service"] {
+        assert!(
+            out.stdout.contains(&format!("{service}: ready in")),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("post-check: every package imports from its source folder"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("$ "),
+        "commands are echoed: {}",
+        out.stdout
+    );
+    assert!(
+        !root.join("elsewhere").exists(),
+        "something was installed into the caller's target"
+    );
+
+    // Editable from the tree (SC-002, SC-003), and isolated (SC-008), checked independently of the
+    // xtask's own post-check.
+    let (ok, where_) = python_in(
+        root,
+        "media-service",
+        "import dubbing_common, media_service; print(dubbing_common.__file__)",
+    );
+    assert!(ok, "{where_}");
+    assert!(
+        where_.trim().starts_with(
+            &root
+                .join("python/libs/common/src")
+                .to_string_lossy()
+                .into_owned()
+        ),
+        "{where_}"
+    );
+    let (ok, _) = python_in(root, "media-service", "import sts_service");
+    assert!(!ok, "media-service's venv imports sts_service");
+    let (ok, _) = python_in(root, "sts-service", "import media_service");
+    assert!(!ok, "sts-service's venv imports media_service");
+    let (ok, out_) = python_in(
+        root,
+        "sts-service",
+        "import ruff, mypy, pytest, sts_service.asr, dubbing_contracts",
+    );
+    assert!(ok, "the dev tools and packages are installed: {out_}");
+
+    // A change to the source is live at once: editable.
+    fs::write(
+        root.join("python/libs/common/src/dubbing_common/extra.py"),
+        "VALUE = 42\n",
+    )
+    .unwrap();
+    let (ok, out_) = python_in(
+        root,
+        "sts-service",
+        "from dubbing_common.extra import VALUE; print(VALUE)",
+    );
+    assert!(ok && out_.trim() == "42", "{out_}");
+
+    let again = run(xtask(root).arg("setup"));
+    again.assert_ok();
+    assert_eq!(
+        again.stdout.trim(),
+        "media-service: up to date\nsts-service: up to date",
+        "{}",
+        again.stdout
+    );
+
+    let doctor = run(xtask(root).arg("doctor"));
+    doctor.assert_ok();
+    assert!(
+        doctor.stdout.contains("media-service: venv") && doctor.stdout.contains(": fresh"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor.stdout.contains("static .pth paths"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+#[test]
+fn editing_a_library_pyproject_reinstalls_and_a_gone_interpreter_recreates() {
+    let tmp = scaffolded("edit lib");
+    let root = tmp.path();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(&pyproject, format!("{text}\n# a comment is a change\n")).unwrap();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor
+            .stdout
+            .contains("stale (python/libs/common/pyproject.toml changed)"),
+        "{}",
+        doctor.stdout
+    );
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("media-service: reinstalling: python/libs/common/pyproject.toml changed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("media-service: ready in"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("venv created"),
+        "an input change reinstalls in place: {}",
+        out.stdout
+    );
+
+    // The venv's interpreter link now leads nowhere: doctor says broken, setup recreates.
+    let python = venv_python(root, "media-service");
+    fs::remove_file(&python).unwrap();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("broken (its interpreter"),
+        "{}",
+        doctor.stdout
+    );
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("recreating the venv: its interpreter")
+            && out.stdout.contains("is gone"),
+        "{}",
+        out.stdout
+    );
+    assert!(python_in(root, "media-service", "import media_service").0);
+
+    let out = run(xtask(root).args(["setup-stream", "--force"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("recreating the venv: --force"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_broken_pyproject_fails_with_its_path_and_line_and_changes_nothing() {
+    let tmp = scaffolded("broken toml");
+    let root = tmp.path();
+    let pyproject = root.join("python/apps/sts-service/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("requires-python = \">=3.10\"", "requires-python = 310"),
+    )
+    .unwrap();
+    let before = snapshot(root);
+    let out = run(xtask(root).arg("setup"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains(
+            "python/apps/sts-service/pyproject.toml:10: `project.requires-python` must be a string"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(root), before, "a failed setup changed the tree");
+}
+
+#[test]
+fn a_failing_install_leaves_no_stamp_and_the_next_run_repairs() {
+    let tmp = scaffolded("failing install");
+    let root = tmp.path();
+    let requirements = root.join("python/apps/media-service/requirements.txt");
+    let original = fs::read_to_string(&requirements).unwrap();
+    fs::write(
+        &requirements,
+        format!("{original}this-package-does-not-exist-xtask-test==1.0\n"),
+    )
+    .unwrap();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("pip install") && out.stderr.contains("failed with exit code"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("this-package-does-not-exist-xtask-test"),
+        "the tool's own output is shown: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("cargo xtask --root") && out.stderr.contains("setup media-service"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("ready in"), "{}", out.stdout);
+    let stamp = root.join("python/apps/media-service/.venv/xtask-stamp.toml");
+    assert!(!stamp.exists(), "a failed install left a stamp");
+
+    fs::write(&requirements, original).unwrap();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("recreating the venv: it has no stamp"),
+        "{}",
+        out.stdout
+    );
+    assert!(stamp.is_file());
+}
+
+#[test]
+fn two_setups_of_one_service_at_once_do_not_collide() {
+    let tmp = scaffolded("lock");
+    let root = tmp.path();
+    let spawn = || {
+        xtask(root)
+            .arg("setup-sts")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outputs: Vec<String> = [a, b]
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            text
+        })
+        .collect();
+    let built = outputs
+        .iter()
+        .filter(|o| o.contains("sts-service: ready in"))
+        .count();
+    assert_eq!(
+        built, 1,
+        "exactly one builds, the other waits and finds it fresh: {outputs:#?}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.contains("waiting for another setup") && o.contains("up to date")),
+        "{outputs:#?}"
+    );
+}
+
+#[test]
+fn an_interpreter_that_does_not_fit_is_a_clear_error_and_nothing_is_created() {
+    let tmp = scaffolded("bad python");
+    let root = tmp.path();
+    let out = run(xtask(root).args(["setup-stream", "--python", "2.7"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("no Python interpreter fits"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("fix:"), "{}", out.stderr);
+    assert!(!root.join("python/apps/media-service/.venv").exists());
+
+    let out = run(xtask(root).args(["setup", "no-such-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("the services are: media-service, sts-service"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn clean_removes_leftovers_but_never_tracked_files_nor_through_symlinks() {
+    let tmp = scaffolded("clean");
+    let root = tmp.path();
+    let outside = TempDir::new("clean outside");
+    let tools = TempDir::new("clean tools");
+    fs::create_dir_all(tools.path().join("uv-x")).unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    // A tracked file inside a folder named like a leftover.
+    fs::create_dir_all(root.join("python/libs/common/build")).unwrap();
+    fs::write(root.join("python/libs/common/build/keep.txt"), "tracked").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "python"]);
+    // Leftovers, a (fake) venv, and a symlink to an outside folder full of caches.
+    let leftovers = [
+        "python/apps/media-service/src/media_service/__pycache__/x.pyc",
+        "python/apps/media-service/.mypy_cache/3.10/x.json",
+        "python/.ruff_cache/x",
+        "python/libs/contracts/.pytest_cache/v/x",
+        "python/libs/contracts/src/dubbing_contracts.egg-info/PKG-INFO",
+        "python/apps/sts-service/.coverage",
+        "python/apps/sts-service/.venv/pyvenv.cfg",
+    ];
+    for path in leftovers {
+        fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        fs::write(root.join(path), "x").unwrap();
+    }
+    fs::create_dir_all(outside.path().join("__pycache__")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path(), root.join("python/linked")).unwrap();
+
+    let dry = run(xtask(root)
+        .args(["clean", "--dry-run"])
+        .env("XTASK_TOOLS_DIR", tools.path()));
+    dry.assert_ok();
+    assert!(
+        dry.stdout
+            .contains("would remove python/apps/sts-service/.venv"),
+        "{}",
+        dry.stdout
+    );
+    for path in leftovers {
+        assert!(root.join(path).exists(), "--dry-run removed {path}");
+    }
+
+    let out = run(xtask(root)
+        .arg("clean")
+        .env("XTASK_TOOLS_DIR", tools.path()));
+    out.assert_ok();
+    for path in leftovers {
+        assert!(
+            !root.join(path).exists(),
+            "{path} was not removed:\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("kept python/libs/common/build: git tracks it"),
+        "{}",
+        out.stdout
+    );
+    assert!(root.join("python/libs/common/build/keep.txt").is_file());
+    assert!(!tools.path().exists(), "the tools folder was not removed");
+    assert!(
+        outside.path().join("__pycache__").is_dir(),
+        "clean followed a symlink out of the tree"
+    );
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        !status.lines().any(|l| l.starts_with(" D")),
+        "clean removed tracked files:\n{status}"
+    );
+}
+
+#[test]
+fn the_pip_installer_builds_the_same_working_venv() {
+    let tmp = scaffolded("pip");
+    let root = tmp.path();
+    let out = run(xtask(root).args(["setup-sts", "--installer", "pip"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("sts-service: ready in") && out.stdout.contains("(pip "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("-m venv --without-pip"),
+        "{}",
+        out.stdout
+    );
+    let (ok, out_) = python_in(
+        root,
+        "sts-service",
+        "import sts_service.tts, dubbing_common, pytest, mypy",
+    );
+    assert!(ok, "{out_}");
+    // Switching the installer back is an input change: reinstall in place, not a new venv.
+    let out = run(xtask(root).args(["setup-sts", "--installer", "uv"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("reinstalling: installer.name changed"),
+        "{}",
+        out.stdout
+    );
+}
