@@ -35,6 +35,66 @@ pub enum Command {
     Doctor(EnvArgs),
     /// Remove the venvs, the tools folder, caches and build leftovers under python/
     Clean(CleanArgs),
+    /// ruff check, ruff format --check, and mypy for every package in every venv that installs it
+    Lint(LintArgs),
+    /// ruff format and ruff check --fix
+    Fmt(GateArgs),
+    /// pytest for every package in its venv, with coverage (at least 80%)
+    Test(TestArgs),
+    /// The whole gate (SC-001..SC-008): seed tree, gitignore, environments, READMEs, lint, test
+    Verify(GateArgs),
+}
+
+/// How finished jobs are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Each job's output whole when it ends, and a summary table
+    Human,
+    /// One JSON object per line for each finished job, and a summary object last
+    Json,
+}
+
+/// What every gate takes: which packages, how many jobs at once, how to report.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// Only this package (folder or distribution name); repeatable
+    #[arg(long = "package", short = 'p', value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Only the packages with files changed since the git revision REF, and those that depend on them
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// Jobs to run at once [default: the number of cores]
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub jobs: Option<usize>,
+    /// Fail when a venv is missing or stale instead of setting it up
+    #[arg(long)]
+    pub no_setup: bool,
+    /// How to report finished jobs
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// Write JUnit XML reports (pytest's and mypy's) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Apply ruff's fixes (and format) before checking
+    #[arg(long)]
+    pub fix: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Arguments passed on to pytest (after `--`)
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
 }
 
 /// Which tool creates venvs and installs into them.

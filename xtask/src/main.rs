@@ -5,17 +5,21 @@ mod cmd;
 mod doctor;
 mod flags;
 mod fsutil;
+mod gates;
 mod installer;
 mod interpreter;
+mod jobs;
 mod model;
 mod pep440;
 mod project;
 mod scaffold;
+mod select;
 mod setup;
 mod stamp;
 mod templates;
 mod ui;
 mod venv;
+mod verify;
 mod workspace;
 
 use std::process::ExitCode;
@@ -50,6 +54,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SetupSts(env) => setup::run(&root, &[model::STS_SERVICE.name().to_owned()], &env),
         Command::Setup(args) => setup::run(&root, &args.services, &args.env),
         Command::Doctor(env) => doctor::run(&root, &env),
+        Command::Lint(args) => gates::lint(&root, &args.gate, args.fix),
+        Command::Fmt(args) => gates::fmt(&root, &args),
+        Command::Test(args) => gates::test(&root, &args.gate, &args.pytest_args),
+        Command::Verify(args) => verify::run(&root, &args),
         Command::Clean(args) => clean::run(
             &root,
             if args.dry_run {

@@ -300,10 +300,31 @@ fn commands_for(package: &Package) -> String {
             format!("set up python/{}/.venv", service.dir),
         ));
     }
-    lines.push((
-        "cargo xtask doctor".into(),
-        "interpreters, installer, state of every venv".into(),
-    ));
+    let name = package.name();
+    for (command, what) in [
+        (
+            format!("cargo xtask lint --package {name}"),
+            "ruff and mypy (strict)",
+        ),
+        (
+            format!("cargo xtask test --package {name}"),
+            "pytest with coverage (at least 80%)",
+        ),
+        (
+            "cargo xtask fmt".to_owned(),
+            "format and apply ruff's fixes",
+        ),
+        (
+            "cargo xtask verify".to_owned(),
+            "the whole gate, as CI runs it",
+        ),
+        (
+            "cargo xtask doctor".to_owned(),
+            "interpreters, installer, state of every venv",
+        ),
+    ] {
+        lines.push((command, what.to_owned()));
+    }
     let width = lines.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     let mut out = String::from("```sh\n");
     for (command, what) in lines {

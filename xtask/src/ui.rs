@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static TO_STDERR: AtomicBool = AtomicBool::new(false);
 
-#[allow(dead_code)] // until the quality gates use --message-format json
 /// Sends progress lines to stderr from now on.
 pub fn progress_to_stderr() {
     TO_STDERR.store(true, Ordering::Relaxed);

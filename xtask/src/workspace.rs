@@ -238,7 +238,6 @@ impl Workspace {
         Ok(out)
     }
 
-    #[allow(dead_code)] // for the quality gates' package selection
     /// The packages that depend on `package`, transitively (not counting itself).
     pub fn dependents(&self, package: &Package) -> Vec<&Package> {
         self.packages
@@ -251,7 +250,6 @@ impl Workspace {
             .collect()
     }
 
-    #[allow(dead_code)] // for the quality gates' venv selection
     /// The services whose install set holds `package`.
     pub fn services_installing(&self, package: &Package) -> Vec<&Package> {
         self.services()

@@ -150,3 +150,40 @@ pub fn python_in(root: &Path, service: &str, code: &str) -> (bool, String) {
         ),
     )
 }
+
+/// Runs git in `root`, failing the test when git fails.
+pub fn git(root: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "user.name=test",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A seed tree with the repository's .gitignore, committed in a fresh git repository.
+pub fn committed_tree(label: &str) -> TempDir {
+    let tmp = scaffolded(label);
+    fs::copy(
+        repo_root().join(".gitignore"),
+        tmp.path().join(".gitignore"),
+    )
+    .unwrap();
+    git(tmp.path(), &["init", "-q"]);
+    git(tmp.path(), &["add", "."]);
+    git(tmp.path(), &["commit", "-q", "-m", "seed"]);
+    tmp
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark of `cargo xtask verify` against the Makefile's way (its commands one after another:
+# ruff check, ruff format --check, mypy once per package, pytest once per service), both in one
+# run on the same scratch tree with venvs and caches warm, with the ratio. Needs hyperfine.
+#
+#   bash xtask/bench/verify.sh           # RUNS=10 by default
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-10}
+command -v hyperfine >/dev/null || { echo "needs hyperfine: apt-get install hyperfine" >&2; exit 1; }
+
+cargo build --quiet --package xtask
+xtask=$PWD/target/debug/xtask
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root="$work/tree"
+mkdir -p "$root"
+"$xtask" --root "$root" scaffold >/dev/null
+cp .gitignore "$root/"
+git -C "$root" init -q
+"$xtask" --root "$root" setup >/dev/null
+# One verify first: it byte-compiles the venvs once, which both sides then share.
+"$xtask" --root "$root" verify >/dev/null
+py="$root/python"
+media="$py/apps/media-service/.venv/bin/python"
+sts="$py/apps/sts-service/.venv/bin/python"
+cfg="$py/pyproject.toml"
+
+cat > "$work/make-way.sh" <<SH
+set -e
+cd "$py" && "$media" -m ruff check . -q && "$media" -m ruff format --check . -q
+cd "$py/apps/media-service" && "$media" -m mypy --config-file "$cfg" src tests
+cd "$py/apps/sts-service" && "$sts" -m mypy --config-file "$cfg" src tests
+cd "$py/libs/common" && "$media" -m mypy --config-file "$cfg" src tests
+cd "$py/libs/contracts" && "$media" -m mypy --config-file "$cfg" src tests
+cd "$py/apps/media-service" && "$media" -m pytest -q -c "$cfg" --cov=media_service tests
+cd "$py/apps/sts-service" && "$sts" -m pytest -q -c "$cfg" --cov=sts_service tests
+SH
+
+hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$work/verify.json" \
+  -n "Makefile way (serial)" "bash $work/make-way.sh" \
+  -n "cargo xtask verify" "cargo xtask --root $root verify" >/dev/null
+
+python3 - "$work/verify.json" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+make, xt = r["Makefile way (serial)"], r["cargo xtask verify"]
+print("| what | mean |\n|---|---|")
+print(f"| the Makefile's way (ruff x2, mypy x4, pytest x2, serial) | {make:.2f} s |")
+print(f"| cargo xtask verify (28 jobs, parallel) | {xt:.2f} s |")
+print(f"\nratio verify / Makefile: {xt / make:.2f} (target <= 0.6)")
+PY

@@ -1,0 +1,363 @@
+//! The quality gates `lint`, `fmt` and `test`: jobs of (tool, package, venv) derived from the
+//! workspace, run in the venvs that own the packages.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+use crate::flags::{GateArgs, MessageFormat};
+use crate::jobs::{self, Job};
+use crate::model::Kind;
+use crate::project::{self, PYTHON_DIR};
+use crate::select::{self, Selection};
+use crate::setup::{Session, State};
+use crate::ui;
+use crate::venv::Venv;
+use crate::workspace::{Package, Workspace};
+
+/// The coverage every package's tests must reach (the seed's gate).
+pub const COVERAGE_FLOOR: u32 = 80;
+
+/// Everything a gate needs: the workspace, what is selected, and where reports go.
+pub struct Gate<'a> {
+    pub ws: &'a Workspace,
+    pub selection: Selection<'a>,
+    pub args: &'a GateArgs,
+    junit: Option<PathBuf>,
+}
+
+impl<'a> Gate<'a> {
+    pub fn new(ws: &'a Workspace, args: &'a GateArgs) -> Result<Gate<'a>> {
+        if args.message_format == MessageFormat::Json {
+            ui::progress_to_stderr();
+        }
+        let selection = select::select(ws, &args.packages, args.changed_since.as_deref())?;
+        ui::say(selection.describe());
+        let junit = match &args.junit {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the --junit folder {}", dir.display())
+                })?;
+                Some(
+                    dir.canonicalize()
+                        .with_context(|| format!("cannot resolve {}", dir.display()))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Gate {
+            ws,
+            selection,
+            args,
+            junit,
+        })
+    }
+
+    fn config(&self) -> PathBuf {
+        self.ws.root.join(PYTHON_DIR).join("pyproject.toml")
+    }
+
+    /// The venvs a package is type-checked in: its own for a service; for a library, every service
+    /// venv that installs it.
+    pub fn mypy_venvs(&self, package: &'a Package) -> Vec<&'a Package> {
+        match package.kind {
+            Kind::Service => vec![package],
+            Kind::Library => self.ws.services_installing(package),
+        }
+    }
+
+    /// The venvs the jobs of the selection run in; ruff runs in the first.
+    pub fn needed_venvs(&self) -> Vec<&'a Package> {
+        let mut venvs: Vec<&Package> = Vec::new();
+        for package in &self.selection.packages {
+            for venv in self.mypy_venvs(package) {
+                if !venvs.iter().any(|v| v.name == venv.name) {
+                    venvs.push(venv);
+                }
+            }
+        }
+        if venvs.is_empty()
+            && let Some(first) = self.ws.services().next()
+        {
+            venvs.push(first);
+        }
+        venvs
+    }
+
+    /// Brings every needed venv up to date (free when its stamp is fresh), or with `--no-setup`,
+    /// fails on one that is not.
+    pub fn prepare(&self) -> Result<Vec<&'a Package>> {
+        let venvs = self.needed_venvs();
+        let session = Session::new(self.ws, &self.args.env)?;
+        for service in &venvs {
+            let name = service.folder_name();
+            if self.args.no_setup {
+                let state = session.state(service)?;
+                if !matches!(state, State::Fresh) {
+                    bail!(
+                        "{name}: its venv is {state:?}, and --no-setup forbids setting it up; run {}",
+                        project::xtask_command(&self.ws.root, &["setup", name])
+                    );
+                }
+            } else {
+                session.setup(service)?;
+            }
+            compile_bytecode(&Venv::of(service), name)?;
+        }
+        Ok(venvs)
+    }
+
+    /// `ruff check` and `ruff format --check` (or, with `fix`, `--fix` and format) for each
+    /// selected package, and for the rest of `python/` when everything is selected.
+    pub fn ruff_jobs(&self, ruff_venv: &Package, fix: bool) -> Vec<Job> {
+        let python = Venv::of(ruff_venv).python();
+        let cwd = self.ws.root.join(PYTHON_DIR);
+        let ruff = |args: &[&str]| Cmd::new(&python).args(["-m", "ruff"]).args(args).cwd(&cwd);
+        let (check, format): (&[&str], &[&str]) = if fix {
+            (&["check", "--fix"], &["format"])
+        } else {
+            (&["check"], &["format", "--check"])
+        };
+        let mut jobs = Vec::new();
+        let venv = Some(ruff_venv.folder_name());
+        for package in &self.selection.packages {
+            let dir = package
+                .rel
+                .strip_prefix(&format!("{PYTHON_DIR}/"))
+                .unwrap_or(&package.rel);
+            let name = Some(package.folder_name());
+            jobs.push(Job::command("ruff check", name, venv, ruff(check).arg(dir)));
+            jobs.push(Job::command(
+                "ruff format",
+                name,
+                venv,
+                ruff(format).arg(dir),
+            ));
+        }
+        if self.selection.all {
+            // Everything outside the packages: tests/e2e and any other Python under python/.
+            let mut rest: Vec<String> = Vec::new();
+            for package in &self.ws.packages {
+                let dir = package
+                    .rel
+                    .strip_prefix(&format!("{PYTHON_DIR}/"))
+                    .unwrap_or(&package.rel);
+                rest.push("--extend-exclude".into());
+                rest.push(dir.to_owned());
+            }
+            let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(".");
+            jobs.push(Job::command(
+                "ruff check",
+                Some("(rest of python/)"),
+                venv,
+                rest_args(check),
+            ));
+            jobs.push(Job::command(
+                "ruff format",
+                Some("(rest of python/)"),
+                venv,
+                rest_args(format),
+            ));
+        }
+        jobs
+    }
+
+    /// mypy for each selected package in each venv that installs it, each run with its own
+    /// working folder and cache folder.
+    pub fn mypy_jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for package in &self.selection.packages {
+            let targets: Vec<&str> = ["src", "tests"]
+                .into_iter()
+                .filter(|d| package.dir.join(d).is_dir())
+                .collect();
+            for venv in self.mypy_venvs(package) {
+                let mut cmd = Cmd::new(Venv::of(venv).python())
+                    .args(["-m", "mypy", "--config-file"])
+                    .arg(self.config())
+                    .arg("--cache-dir")
+                    .arg(Path::new(".mypy_cache").join(venv.folder_name()))
+                    .args(&targets)
+                    .cwd(&package.dir);
+                if let Some(dir) = &self.junit {
+                    cmd = cmd.arg("--junit-xml").arg(dir.join(format!(
+                        "mypy-{}-{}.xml",
+                        package.folder_name(),
+                        venv.folder_name()
+                    )));
+                }
+                jobs.push(Job::command(
+                    "mypy",
+                    Some(package.folder_name()),
+                    Some(venv.folder_name()),
+                    cmd,
+                ));
+            }
+        }
+        jobs
+    }
+
+    /// pytest for each selected package in the venv that owns it (a library: the first venv that
+    /// installs it), from the package's folder, with the coverage gate.
+    pub fn pytest_jobs(&self, extra: &[String]) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for package in &self.selection.packages {
+            let Some(venv) = self.mypy_venvs(package).into_iter().next() else {
+                let name = package.folder_name().to_owned();
+                let rerun = project::xtask_command(&self.ws.root, &["test", "--package", &name]);
+                jobs.push(Job::check(
+                    "pytest",
+                    Some(package.folder_name()),
+                    rerun,
+                    move || {
+                        Err(format!(
+                            "{name}: no service installs it, so no venv can test it"
+                        ))
+                    },
+                ));
+                continue;
+            };
+            let mut cmd = Cmd::new(Venv::of(venv).python())
+                .args(["-m", "pytest", "-c"])
+                .arg(self.config())
+                .args(["--rootdir", "."])
+                .args(package.import_names().iter().map(|i| format!("--cov={i}")))
+                .arg("--cov-report=term-missing")
+                .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"))
+                .cwd(&package.dir);
+            if package.dir.join("tests").is_dir() {
+                cmd = cmd.arg("tests");
+            }
+            if let Some(dir) = &self.junit {
+                cmd = cmd.arg(format!(
+                    "--junitxml={}",
+                    dir.join(format!("pytest-{}.xml", package.folder_name()))
+                        .display()
+                ));
+            }
+            jobs.push(Job::command(
+                "pytest",
+                Some(package.folder_name()),
+                Some(venv.folder_name()),
+                cmd.args(extra),
+            ));
+        }
+        jobs
+    }
+
+    pub fn parallelism(&self) -> usize {
+        self.args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Runs the jobs and closes with the summary; an error when one failed.
+    pub fn run(&self, command: &str, jobs: Vec<Job>, started: Instant) -> Result<()> {
+        let outcomes = jobs::run_all(jobs, self.parallelism(), self.args.message_format);
+        jobs::finish(command, &outcomes, started, self.args.message_format)
+    }
+}
+
+/// Byte-compiles the venv's site-packages once per install. The installers skip it to install
+/// fast, and where `PYTHONDONTWRITEBYTECODE` is set Python never writes it, so every tool run
+/// would compile pytest and its plugins anew: this halves a pytest run's start-up.
+fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
+    let marker = venv.dir.join("xtask-bytecode");
+    let stamp = std::fs::read(venv.stamp()).unwrap_or_default();
+    let key = crate::stamp::hash(&stamp);
+    if std::fs::read_to_string(&marker).is_ok_and(|k| k == key) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    for site in venv.site_packages() {
+        Cmd::new(venv.python())
+            .args(["-m", "compileall", "-q", "-j", "0"])
+            .arg(&site)
+            .output()
+            .and_then(|out| {
+                if out.success() {
+                    Ok(())
+                } else {
+                    bail!("{}", crate::cmd::failure_message("compileall", &out))
+                }
+            })
+            .with_context(|| format!("{name}: cannot byte-compile {}", site.display()))?;
+    }
+    crate::fsutil::write_atomic(&marker, key.as_bytes())?;
+    ui::say(format!(
+        "{name}: byte-compiled site-packages once ({})",
+        crate::setup::duration(started)
+    ));
+    Ok(())
+}
+
+/// `cargo xtask lint [--fix]`.
+pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
+    let started = Instant::now();
+    let ws = Workspace::load(root)?;
+    let gate = Gate::new(&ws, args)?;
+    let venvs = gate.prepare()?;
+    let mut jobs = Vec::new();
+    if fix {
+        // Fixes write files: run them before the checks, one at a time.
+        for job in gate.ruff_jobs(venvs[0], true) {
+            if let jobs::Work::Command(cmd) = job.work {
+                cmd.run()?;
+            }
+        }
+    } else {
+        jobs.extend(gate.ruff_jobs(venvs[0], false));
+    }
+    jobs.extend(gate.mypy_jobs());
+    gate.run("lint", jobs, started)
+}
+
+/// `cargo xtask fmt`: `ruff format` and `ruff check --fix` over `python/`.
+pub fn fmt(root: &Path, args: &GateArgs) -> Result<()> {
+    let ws = Workspace::load(root)?;
+    let gate = Gate::new(&ws, args)?;
+    let venvs = gate.prepare()?;
+    let python = Venv::of(venvs[0]).python();
+    let cwd = root.join(PYTHON_DIR);
+    let mut paths: Vec<String> = Vec::new();
+    if !gate.selection.all {
+        paths = gate
+            .selection
+            .packages
+            .iter()
+            .map(|p| p.rel.trim_start_matches("python/").to_owned())
+            .collect();
+    }
+    if paths.is_empty() && !gate.selection.all {
+        return Ok(());
+    }
+    let paths = if paths.is_empty() {
+        vec![".".to_owned()]
+    } else {
+        paths
+    };
+    Cmd::new(&python)
+        .args(["-m", "ruff", "format"])
+        .args(&paths)
+        .cwd(&cwd)
+        .run()
+        .map(|out| print!("{}", out.output))?;
+    Cmd::new(&python)
+        .args(["-m", "ruff", "check", "--fix"])
+        .args(&paths)
+        .cwd(&cwd)
+        .run()
+        .map(|out| print!("{}", out.output))?;
+    Ok(())
+}
+
+/// `cargo xtask test [-- PYTEST_ARGS]`.
+pub fn test(root: &Path, args: &GateArgs, extra: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let ws = Workspace::load(root)?;
+    let gate = Gate::new(&ws, args)?;
+    gate.prepare()?;
+    gate.run("test", gate.pytest_jobs(extra), started)
+}

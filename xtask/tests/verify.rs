@@ -1,0 +1,337 @@
+//! `verify`, `lint`, `test` and `fmt` on a real committed tree with real venvs: the clean tree
+//! passes, and each kind of breakage fails naming the package and the check.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{Run, committed_tree, git, run, venv_python, xtask};
+
+/// Writes `content` to `rel` under the root and returns what was there (None: nothing).
+fn put(root: &Path, rel: &str, content: &str) -> Option<String> {
+    let path = root.join(rel);
+    let old = fs::read_to_string(&path).ok();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, content).unwrap();
+    old
+}
+
+fn restore(root: &Path, rel: &str, old: Option<String>) {
+    match old {
+        Some(text) => fs::write(root.join(rel), text).unwrap(),
+        None => fs::remove_file(root.join(rel)).unwrap(),
+    }
+}
+
+#[track_caller]
+fn assert_fails_naming(out: &Run, jobs: &[&str], detail: &str) {
+    assert_eq!(
+        out.code, 1,
+        "expected exit 1\nstdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    for job in jobs {
+        assert!(
+            out.stderr.contains(&format!("{job}: rerun with")),
+            "{job} is not named as failed:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.contains(detail),
+        "missing {detail:?} in:\n{}",
+        out.stdout
+    );
+}
+
+/// Every line is a JSON object (checked by a real JSON parser: the venv's Python), the last the
+/// summary; returns the summary's result and its failed job names.
+fn parse_json_lines(root: &Path, stdout: &str) -> (String, Vec<String>) {
+    let code = "import json, sys\n\
+                lines = [json.loads(l) for l in sys.stdin.read().splitlines()]\n\
+                assert all(l['reason'] == 'job-finished' for l in lines[:-1]), lines\n\
+                jobs = [l for l in lines[:-1]]\n\
+                s = lines[-1]\n\
+                assert s['reason'] == 'summary' and s['jobs'] == len(jobs), s\n\
+                assert s['failed'] == sum(j['result'] == 'failed' for j in jobs)\n\
+                assert all(isinstance(j['duration_ms'], int) and j['command'] for j in jobs)\n\
+                print(s['result'])\n\
+                for f in s['failed_jobs']: print(f)";
+    let mut child = Command::new(venv_python(root, "media-service"))
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdout.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "not valid JSON lines: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let result = lines.next().unwrap().to_owned();
+    (result, lines.map(str::to_owned).collect())
+}
+
+#[test]
+fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
+    let tmp = committed_tree("verify");
+    let root = tmp.path();
+
+    let out = run(xtask(root).arg("verify"));
+    out.assert_ok();
+    for check in [
+        "seed tree (SC-006)",
+        "gitignore (SC-007)",
+        "environment",
+        "readme (SC-005) common",
+        "mypy common (sts-service venv)",
+        "pytest contracts",
+    ] {
+        assert!(
+            out.stdout.contains(check),
+            "{check} did not run:\n{}",
+            out.stdout
+        );
+    }
+    let json = run(xtask(root).args(["verify", "--message-format", "json", "--no-setup"]));
+    json.assert_ok();
+    assert_eq!(
+        parse_json_lines(root, &json.stdout),
+        ("ok".to_owned(), vec![])
+    );
+
+    let common_init = "python/libs/common/src/dubbing_common/__init__.py";
+    let text = fs::read_to_string(root.join(common_init)).unwrap();
+    let old = put(root, common_init, &format!("import os\n{text}"));
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "--package", "common"])),
+        &["ruff check common (media-service venv)"],
+        "F401",
+    );
+    restore(root, common_init, old);
+
+    let rel = "python/libs/contracts/src/dubbing_contracts/badly_formatted.py";
+    let old = put(root, rel, "VALUE: dict[str, int] = {  'a':1 }\n");
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "-p", "contracts"])),
+        &["ruff format contracts (media-service venv)"],
+        "would be reformatted",
+    );
+    restore(root, rel, old);
+
+    let rel = "python/apps/media-service/src/media_service/wrong.py";
+    let old = put(
+        root,
+        rel,
+        "def answer() -> int:\n    return \"forty-two\"\n",
+    );
+    let out = run(xtask(root).args(["verify", "--package", "media-service"]));
+    assert_fails_naming(
+        &out,
+        &["mypy media-service (media-service venv)"],
+        "Incompatible return value type",
+    );
+    restore(root, rel, old);
+
+    let rel = "python/apps/sts-service/tests/unit/test_broken.py";
+    let old = put(
+        root,
+        rel,
+        "def test_arithmetic() -> None:\n    assert 1 + 1 == 3\n",
+    );
+    assert_fails_naming(
+        &run(xtask(root).args(["test", "-p", "sts-service"])),
+        &["pytest sts-service (sts-service venv)"],
+        "1 failed",
+    );
+    restore(root, rel, old);
+
+    let rel = "python/libs/common/src/dubbing_common/untested.py";
+    let body = "def scale(values: list[int], factor: int) -> list[int]:\n    out = []\n    for v in values:\n        out.append(v * factor)\n    return out\n\n\ndef total(values: list[int]) -> int:\n    result = 0\n    for v in values:\n        result += v\n    return result\n";
+    let old = put(root, rel, body);
+    let out = run(xtask(root).args(["verify", "-p", "common"]));
+    assert_fails_naming(
+        &out,
+        &["pytest common (media-service venv)"],
+        "Required test coverage of 80% not reached",
+    );
+    restore(root, rel, old);
+
+    let rel = "python/libs/contracts/tests/unit/__init__.py";
+    fs::remove_file(root.join(rel)).unwrap();
+    assert_fails_naming(
+        &run(xtask(root).arg("verify")),
+        &["seed tree (SC-006)"],
+        &format!("missing {rel} (package contracts)"),
+    );
+    fs::write(root.join(rel), "").unwrap();
+
+    // The media-service venv can import sts_service: a .pth file into its site-packages.
+    let site = fs::read_dir(root.join("python/apps/media-service/.venv/lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    let pth = site.join("leak.pth");
+    fs::write(
+        &pth,
+        format!("{}\n", root.join("python/apps/sts-service/src").display()),
+    )
+    .unwrap();
+    let out = run(xtask(root).arg("verify"));
+    assert_fails_naming(
+        &out,
+        &["environment (SC-001..3, SC-008) media-service (media-service venv)"],
+        "sts_service can be imported, but it belongs to another service",
+    );
+    let (result, failed) = parse_json_lines(
+        root,
+        &run(xtask(root).args(["verify", "--message-format", "json"])).stdout,
+    );
+    assert_eq!(result, "failed");
+    assert_eq!(
+        failed,
+        ["environment (SC-001..3, SC-008) media-service (media-service venv)"]
+    );
+    fs::remove_file(&pth).unwrap();
+
+    let rel = "python/apps/media-service/README.md";
+    let old = put(
+        root,
+        rel,
+        "# media-service\n\nRun the tests with `cargo xtask test`.\n",
+    );
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "-p", "media-service"])),
+        &["readme (SC-005) media-service"],
+        "does not name the setup command",
+    );
+    restore(root, rel, old);
+
+    run(xtask(root).args(["verify", "--no-setup"])).assert_ok();
+}
+
+#[test]
+fn changed_since_selects_changed_packages_and_their_dependents() {
+    let tmp = committed_tree("changed");
+    let root = tmp.path();
+    run(xtask(root).arg("setup")).assert_ok();
+    let selected = |label: &str| -> String {
+        let out = run(xtask(root).args(["lint", "--changed-since", "HEAD", "--no-setup"]));
+        out.assert_ok();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("selected:"))
+            .unwrap_or_else(|| panic!("{label}: {}", out.stdout));
+        line.to_owned()
+    };
+    assert_eq!(
+        selected("nothing"),
+        "selected: no package (nothing under python/apps or python/libs changed)"
+    );
+
+    put(
+        root,
+        "python/apps/sts-service/src/sts_service/asr/engine.py",
+        "\"\"\"Engine.\"\"\"\n",
+    );
+    assert_eq!(
+        selected("service"),
+        "selected: sts-service (python/apps/sts-service/src/sts_service/asr/engine.py changed)"
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "asr"]);
+
+    let rel = "python/libs/contracts/src/dubbing_contracts/__init__.py";
+    let text = fs::read_to_string(root.join(rel)).unwrap();
+    fs::write(root.join(rel), format!("{text}\nSCHEMA_VERSION = 1\n")).unwrap();
+    assert_eq!(
+        selected("library"),
+        format!(
+            "selected: media-service (depends on contracts), sts-service (depends on contracts), contracts ({rel} changed)"
+        )
+    );
+    git(root, &["checkout", "--", rel]);
+
+    let text = fs::read_to_string(root.join("python/pyproject.toml")).unwrap();
+    fs::write(
+        root.join("python/pyproject.toml"),
+        format!("{text}\n# a tooling change\n"),
+    )
+    .unwrap();
+    let line = selected("config");
+    assert!(
+        line.starts_with("selected: media-service (python/pyproject.toml changed)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("common (python/pyproject.toml changed)") && line.contains("contracts"),
+        "{line}"
+    );
+
+    let out = run(xtask(root).args(["lint", "--changed-since", "no-such-revision"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("is `no-such-revision` a revision"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn fmt_fixes_what_lint_reports_and_junit_reports_are_written() {
+    let tmp = committed_tree("fmt");
+    let root = tmp.path();
+    let rel = "python/libs/common/src/dubbing_common/messy.py";
+    put(
+        root,
+        rel,
+        "import os\nimport sys\nVALUE: list[str] = [  sys.platform ]\n",
+    );
+    let out = run(xtask(root).args(["lint", "-p", "common"]));
+    assert_fails_naming(
+        &out,
+        &[
+            "ruff check common (media-service venv)",
+            "ruff format common (media-service venv)",
+        ],
+        "F401",
+    );
+
+    run(xtask(root).args(["fmt"])).assert_ok();
+    assert_eq!(
+        fs::read_to_string(root.join(rel)).unwrap(),
+        "import sys\n\nVALUE: list[str] = [sys.platform]\n"
+    );
+    run(xtask(root).args(["lint", "-p", "common", "--no-setup"])).assert_ok();
+    // An untested module would fail the coverage gate below.
+    fs::remove_file(root.join(rel)).unwrap();
+
+    let junit = root.join("reports");
+    let out = run(xtask(root)
+        .args(["test", "-p", "common", "--junit"])
+        .arg(&junit)
+        .args(["--", "-k", "version"]));
+    out.assert_ok();
+    let xml = fs::read_to_string(junit.join("pytest-common.xml")).unwrap();
+    assert!(
+        xml.contains("<testsuite") && xml.contains("test_version_matches_distribution_metadata"),
+        "{xml}"
+    );
+}
