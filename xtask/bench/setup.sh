@@ -9,15 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-3} # the Makefile's way takes tens of seconds a run
-command -v hyperfine >/dev/null || { echo "needs hyperfine: apt-get install hyperfine" >&2; exit 1; }
-
-cargo build --quiet --package xtask
-xtask=$PWD/target/debug/xtask
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-root="$work/tree"
-mkdir -p "$root"
-"$xtask" --root "$root" scaffold >/dev/null
+. xtask/bench/scratch.sh
 svc="$root/python/apps/media-service"
 libs="$root/python/libs"
 

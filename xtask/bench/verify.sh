@@ -7,15 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-10}
-command -v hyperfine >/dev/null || { echo "needs hyperfine: apt-get install hyperfine" >&2; exit 1; }
-
-cargo build --quiet --package xtask
-xtask=$PWD/target/debug/xtask
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-root="$work/tree"
-mkdir -p "$root"
-"$xtask" --root "$root" scaffold >/dev/null
+. xtask/bench/scratch.sh
 cp .gitignore "$root/"
 git -C "$root" init -q
 "$xtask" --root "$root" setup >/dev/null

@@ -199,10 +199,13 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         &["environment (SC-001..3, SC-008) media-service (media-service venv)"],
         "sts_service can be imported, but it belongs to another service",
     );
-    let (result, failed) = parse_json_lines(
-        root,
-        &run(xtask(root).args(["verify", "--message-format", "json"])).stdout,
+    let json = run(xtask(root).args(["verify", "--message-format", "json"]));
+    assert_eq!(
+        json.code, 1,
+        "the exit code agrees with the summary: {}",
+        json.stderr
     );
+    let (result, failed) = parse_json_lines(root, &json.stdout);
     assert_eq!(result, "failed");
     assert_eq!(
         failed,
