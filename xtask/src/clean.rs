@@ -24,7 +24,7 @@ const CACHE_DIRS: &[&str] = &[
     "htmlcov",
 ];
 
-fn is_leftover(name: &str, is_dir: bool) -> bool {
+pub fn is_leftover(name: &str, is_dir: bool) -> bool {
     if is_dir {
         CACHE_DIRS.contains(&name) || name.ends_with(".egg-info")
     } else {

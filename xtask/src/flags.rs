@@ -69,6 +69,9 @@ pub struct GateArgs {
     /// Fail when a venv is missing or stale instead of setting it up
     #[arg(long)]
     pub no_setup: bool,
+    /// Run every job, even one whose inputs are those of its last pass
+    #[arg(long)]
+    pub no_cache: bool,
     /// How to report finished jobs
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
 use crate::flags::{GateArgs, MessageFormat};
-use crate::jobs::{self, Job};
+use crate::jobs::{self, Job, Memo};
 use crate::model::Kind;
 use crate::project::{self, PYTHON_DIR};
 use crate::select::{self, Selection};
@@ -26,6 +26,9 @@ pub struct Gate<'a> {
     pub selection: Selection<'a>,
     pub args: &'a GateArgs,
     junit: Option<PathBuf>,
+    /// What every remembered result depends on besides its own inputs: the shared tooling
+    /// configuration and the variables Python and the tools read.
+    shared_inputs: String,
 }
 
 impl<'a> Gate<'a> {
@@ -47,12 +50,72 @@ impl<'a> Gate<'a> {
             }
             None => None,
         };
+        let mut shared = crate::stamp::Fnv::new();
+        shared.write(
+            &std::fs::read(ws.root.join(PYTHON_DIR).join("pyproject.toml")).unwrap_or_default(),
+        );
+        let mut vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| {
+                ["PYTHON", "PYTEST", "COV", "MYPY", "RUFF"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
+            .collect();
+        vars.sort();
+        for (k, v) in vars {
+            shared.write(format!("{k}={v}\0").as_bytes());
+        }
         Ok(Gate {
             ws,
             selection,
             args,
             junit,
+            shared_inputs: shared.finish(),
         })
+    }
+
+    /// The memo of a job: its command line, the venv it runs in (stamp and site-packages), the
+    /// shared inputs, and the files under `inputs`. None with `--no-cache`, or when reports are
+    /// to be written (`--junit`).
+    fn memo(&self, job: &Job, venv: &Package, inputs: &[String]) -> Option<Memo> {
+        if self.args.no_cache || self.junit.is_some() {
+            return None;
+        }
+        let v = Venv::of(venv);
+        let mut h = crate::stamp::Fnv::new();
+        h.write(job.rerun.as_bytes());
+        h.write(&std::fs::read(v.stamp()).unwrap_or_default());
+        for site in v.site_packages() {
+            h.write(crate::stamp::file_meta(&site).as_bytes());
+        }
+        h.write(self.shared_inputs.as_bytes());
+        for input in inputs {
+            h.write(input.as_bytes());
+        }
+        let id: String = job
+            .name()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        Some(Memo {
+            file: v.dir.join("xtask-results").join(format!("{id}.txt")),
+            key: h.finish(),
+        })
+    }
+
+    /// A job that is not run again while its inputs are those of its last pass.
+    fn remembered(&self, job: Job, venv: &Package, inputs: &[String]) -> Job {
+        let memo = self.memo(&job, venv, inputs);
+        job.remembered(memo)
+    }
+
+    /// What mypy and pytest of a package read from the tree: the package and every local
+    /// package it needs (not the rest of the venv's install set).
+    fn package_inputs(&self, package: &Package) -> Vec<String> {
+        let set = self.ws.closure(package).unwrap_or_default();
+        set.iter()
+            .map(|p| crate::stamp::hash_tree(&p.dir))
+            .collect()
     }
 
     fn config(&self) -> PathBuf {
@@ -128,13 +191,11 @@ impl<'a> Gate<'a> {
                 .strip_prefix(&format!("{PYTHON_DIR}/"))
                 .unwrap_or(&package.rel);
             let name = Some(package.folder_name());
-            jobs.push(Job::command("ruff check", name, venv, ruff(check).arg(dir)));
-            jobs.push(Job::command(
-                "ruff format",
-                name,
-                venv,
-                ruff(format).arg(dir),
-            ));
+            let inputs = [crate::stamp::hash_tree(&package.dir)];
+            let job = Job::command("ruff check", name, venv, ruff(check).arg(dir));
+            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            let job = Job::command("ruff format", name, venv, ruff(format).arg(dir));
+            jobs.push(self.remembered(job, ruff_venv, &inputs));
         }
         if self.selection.all {
             // Everything outside the packages: tests/e2e and any other Python under python/.
@@ -148,18 +209,22 @@ impl<'a> Gate<'a> {
                 rest.push(dir.to_owned());
             }
             let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(".");
-            jobs.push(Job::command(
+            let packages: Vec<&Path> = self.ws.packages.iter().map(|p| p.dir.as_path()).collect();
+            let inputs = [crate::stamp::hash_tree_except(&cwd, &packages)];
+            let job = Job::command(
                 "ruff check",
                 Some("(rest of python/)"),
                 venv,
                 rest_args(check),
-            ));
-            jobs.push(Job::command(
+            );
+            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            let job = Job::command(
                 "ruff format",
                 Some("(rest of python/)"),
                 venv,
                 rest_args(format),
-            ));
+            );
+            jobs.push(self.remembered(job, ruff_venv, &inputs));
         }
         jobs
     }
@@ -188,12 +253,13 @@ impl<'a> Gate<'a> {
                         venv.folder_name()
                     )));
                 }
-                jobs.push(Job::command(
+                let job = Job::command(
                     "mypy",
                     Some(package.folder_name()),
                     Some(venv.folder_name()),
                     cmd,
-                ));
+                );
+                jobs.push(self.remembered(job, venv, &self.package_inputs(package)));
             }
         }
         jobs
@@ -237,12 +303,13 @@ impl<'a> Gate<'a> {
                         .display()
                 ));
             }
-            jobs.push(Job::command(
+            let job = Job::command(
                 "pytest",
                 Some(package.folder_name()),
                 Some(venv.folder_name()),
                 cmd.args(extra),
-            ));
+            );
+            jobs.push(self.remembered(job, venv, &self.package_inputs(package)));
         }
         jobs
     }

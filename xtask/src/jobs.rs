@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,13 @@ pub enum Work {
     Check(Box<dyn FnOnce() -> Result<String, String> + Send>),
 }
 
+/// A remembered pass: while the job's inputs hash to `key`, it is not run again, and its last
+/// output is shown, marked cached.
+pub struct Memo {
+    pub file: PathBuf,
+    pub key: String,
+}
+
 pub struct Job {
     /// `ruff check`, `mypy`, `pytest`, `readme`, ...
     pub tool: &'static str,
@@ -29,6 +38,7 @@ pub struct Job {
     /// How a person reruns just this job.
     pub rerun: String,
     pub work: Work,
+    pub memo: Option<Memo>,
 }
 
 impl Job {
@@ -39,6 +49,7 @@ impl Job {
             venv: venv.map(str::to_owned),
             rerun: cmd.display(),
             work: Work::Command(cmd),
+            memo: None,
         }
     }
 
@@ -54,7 +65,13 @@ impl Job {
             venv: None,
             rerun,
             work: Work::Check(Box::new(check)),
+            memo: None,
         }
+    }
+
+    pub fn remembered(mut self, memo: Option<Memo>) -> Job {
+        self.memo = memo;
+        self
     }
 
     /// `mypy dubbing-common (media-service venv)`.
@@ -77,6 +94,8 @@ pub struct Outcome {
     pub package: Option<String>,
     pub venv: Option<String>,
     pub ok: bool,
+    /// Not run: its inputs are those of its last pass.
+    pub cached: bool,
     pub duration: Duration,
     pub rerun: String,
     pub output: String,
@@ -85,22 +104,46 @@ pub struct Outcome {
 fn execute(job: Job) -> Outcome {
     let started = Instant::now();
     let name = job.name();
-    let (ok, output) = match job.work {
-        Work::Command(cmd) => match cmd.output() {
-            Ok(done) => (done.success(), done.output),
-            Err(e) => (false, format!("{e:#}")),
+    let remembered = job.memo.as_ref().and_then(|memo| {
+        let text = fs::read_to_string(&memo.file).ok()?;
+        text.strip_prefix(&format!("{}\n", memo.key))
+            .map(str::to_owned)
+    });
+    let (ok, cached, output) = match (remembered, job.work) {
+        (Some(output), _) => (true, true, output),
+        (None, Work::Command(cmd)) => match cmd.output() {
+            Ok(done) => (done.success(), false, done.output),
+            Err(e) => (false, false, format!("{e:#}")),
         },
-        Work::Check(check) => match check() {
-            Ok(report) => (true, report),
-            Err(problem) => (false, problem),
+        (None, Work::Check(check)) => match check() {
+            Ok(report) => (true, false, report),
+            Err(problem) => (false, false, problem),
         },
     };
+    if let Some(memo) = &job.memo
+        && !cached
+    {
+        // Only a pass is remembered; a failure always runs again.
+        let _ = if ok {
+            fs::create_dir_all(memo.file.parent().unwrap_or(Path::new(".")))
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    crate::fsutil::write_atomic(
+                        &memo.file,
+                        format!("{}\n{output}", memo.key).as_bytes(),
+                    )
+                })
+        } else {
+            fs::remove_file(&memo.file).map_err(anyhow::Error::from)
+        };
+    }
     Outcome {
         name,
         tool: job.tool,
         package: job.package,
         venv: job.venv,
         ok,
+        cached,
         duration: started.elapsed(),
         rerun: job.rerun,
         output,
@@ -145,7 +188,13 @@ fn report(outcome: &Outcome, format: MessageFormat) {
     match format {
         MessageFormat::Json => println!("{}", job_json(outcome)),
         MessageFormat::Human => {
-            let result = if outcome.ok { "ok" } else { "FAILED" };
+            let result = match (outcome.ok, outcome.cached) {
+                (true, true) => {
+                    "ok (cached: its inputs are those of its last pass; --no-cache runs it)"
+                }
+                (true, false) => "ok",
+                (false, _) => "FAILED",
+            };
             let mut text = format!(
                 "--- {} {result} ({})\n",
                 outcome.name,
@@ -182,7 +231,11 @@ pub fn finish(
                 .max(3);
             let mut table = format!("\n{:<width$}  {:<6}  duration\n", "job", "result");
             for o in outcomes {
-                let result = if o.ok { "ok" } else { "FAILED" };
+                let result = match (o.ok, o.cached) {
+                    (true, true) => "cached",
+                    (true, false) => "ok",
+                    (false, _) => "FAILED",
+                };
                 let _ = writeln!(
                     table,
                     "{:<width$}  {result:<6}  {}",
@@ -191,9 +244,10 @@ pub fn finish(
                 );
             }
             let passed = outcomes.len() - failed.len();
+            let cached = outcomes.iter().filter(|o| o.cached).count();
             let _ = writeln!(
                 table,
-                "{} jobs in {}",
+                "{} jobs ({cached} cached) in {}",
                 outcomes.len(),
                 format_duration(started.elapsed())
             );
@@ -244,12 +298,13 @@ fn opt(s: Option<&String>) -> String {
 
 fn job_json(o: &Outcome) -> String {
     format!(
-        "{{\"reason\":\"job-finished\",\"job\":{},\"tool\":{},\"package\":{},\"venv\":{},\"result\":{},\"duration_ms\":{},\"command\":{},\"output\":{}}}",
+        "{{\"reason\":\"job-finished\",\"job\":{},\"tool\":{},\"package\":{},\"venv\":{},\"result\":{},\"cached\":{},\"duration_ms\":{},\"command\":{},\"output\":{}}}",
         json_string(&o.name),
         json_string(o.tool),
         opt(o.package.as_ref()),
         opt(o.venv.as_ref()),
         json_string(if o.ok { "ok" } else { "failed" }),
+        o.cached,
         o.duration.as_millis(),
         json_string(&o.rerun),
         json_string(&o.output),
@@ -259,12 +314,13 @@ fn job_json(o: &Outcome) -> String {
 fn summary_json(outcomes: &[Outcome], failed: &[&Outcome], elapsed: Duration) -> String {
     let names: Vec<String> = failed.iter().map(|o| json_string(&o.name)).collect();
     format!(
-        "{{\"reason\":\"summary\",\"result\":{},\"jobs\":{},\"passed\":{},\"failed\":{},\"failed_jobs\":[{}],\"duration_ms\":{}}}",
+        "{{\"reason\":\"summary\",\"result\":{},\"jobs\":{},\"passed\":{},\"failed\":{},\"failed_jobs\":[{}],\"cached\":{},\"duration_ms\":{}}}",
         json_string(if failed.is_empty() { "ok" } else { "failed" }),
         outcomes.len(),
         outcomes.len() - failed.len(),
         failed.len(),
         names.join(","),
+        outcomes.iter().filter(|o| o.cached).count(),
         elapsed.as_millis(),
     )
 }

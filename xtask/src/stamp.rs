@@ -16,13 +16,70 @@ pub const RECIPE_VERSION: &str = "1";
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms (unlike `DefaultHasher`), and enough
 /// to notice that a file changed.
-pub fn hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+pub struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    format!("{h:016x}")
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+pub fn hash(bytes: &[u8]) -> String {
+    let mut h = Fnv::new();
+    h.write(bytes);
+    h.finish()
+}
+
+/// A hash of every file under `dir` (paths and contents), skipping venvs, caches and build
+/// leftovers: what the tools read, not what they write.
+pub fn hash_tree(dir: &Path) -> String {
+    hash_tree_except(dir, &[])
+}
+
+/// [`hash_tree`] without the folders in `skip`.
+pub fn hash_tree_except(dir: &Path, skip: &[&Path]) -> String {
+    fn walk(base: &Path, dir: &Path, skip: &[&Path], h: &mut Fnv) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crate::clean::is_leftover(&name, meta.is_dir())
+                || [".venv", ".venv.lock", ".git"].contains(&name.as_str())
+                || skip.contains(&path.as_path())
+            {
+                continue;
+            }
+            h.write(fsutil::display_rel(base, &path).as_bytes());
+            h.write(&[0]);
+            if meta.is_dir() {
+                walk(base, &path, skip, h);
+            } else {
+                h.write(&fs::read(&path).unwrap_or_default());
+                h.write(&[0]);
+            }
+        }
+    }
+    let mut h = Fnv::new();
+    walk(dir, dir, skip, &mut h);
+    h.finish()
 }
 
 /// Size and modification time of a file or folder: a cheap stand-in for its identity.
@@ -124,6 +181,28 @@ pub fn describe(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_hash_sees_sources_and_ignores_leftovers() {
+        let dir = std::env::temp_dir().join(format!("xtask-tree-hash-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/pkg/__pycache__")).unwrap();
+        fs::write(dir.join("src/pkg/a.py"), "A = 1\n").unwrap();
+        let before = hash_tree(&dir);
+        fs::write(dir.join("src/pkg/__pycache__/a.pyc"), "x").unwrap();
+        fs::write(dir.join(".coverage"), "x").unwrap();
+        assert_eq!(hash_tree(&dir), before, "leftovers changed the hash");
+        fs::write(dir.join("src/pkg/a.py"), "A = 2\n").unwrap();
+        assert_ne!(hash_tree(&dir), before, "a source change did not");
+        let without_src = hash_tree_except(&dir, &[&dir.join("src")]);
+        fs::write(dir.join("src/pkg/a.py"), "A = 3\n").unwrap();
+        assert_eq!(
+            hash_tree_except(&dir, &[&dir.join("src")]),
+            without_src,
+            "a skipped folder counted"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn hash_is_stable_and_sensitive() {

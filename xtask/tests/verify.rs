@@ -106,6 +106,80 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
             out.stdout
         );
     }
+    // Nothing changed: the tool jobs are remembered passes; --no-cache runs them all again.
+    let again = run(xtask(root).arg("verify"));
+    again.assert_ok();
+    assert!(
+        again
+            .stdout
+            .contains("--- pytest common (media-service venv) ok (cached"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("28 jobs (20 cached)"),
+        "{}",
+        again.stdout
+    );
+    // An edit in a service reruns that service's jobs only; a library's, its dependents' too.
+    let module = "python/apps/media-service/src/media_service/pipelines/__init__.py";
+    let old = put(root, module, "\"\"\"Media pipelines, edited.\"\"\"\n");
+    let edited = run(xtask(root).arg("verify"));
+    edited.assert_ok();
+    let ran = |out: &Run, job: &str| {
+        out.stdout.contains(&format!("--- {job} ok ("))
+            && !out.stdout.contains(&format!("--- {job} ok (cached"))
+    };
+    assert!(
+        ran(&edited, "pytest media-service (media-service venv)"),
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        edited
+            .stdout
+            .contains("--- mypy common (media-service venv) ok (cached"),
+        "{}",
+        edited.stdout
+    );
+    restore(root, module, old);
+    let lib = "python/libs/common/src/dubbing_common/__init__.py";
+    let old = put(
+        root,
+        lib,
+        &format!(
+            "{}\nEXTRA = 1\n",
+            fs::read_to_string(root.join(lib)).unwrap()
+        ),
+    );
+    let edited = run(xtask(root).arg("verify"));
+    edited.assert_ok();
+    for job in [
+        "mypy common (sts-service venv)",
+        "pytest sts-service (sts-service venv)",
+        "mypy media-service (media-service venv)",
+    ] {
+        assert!(
+            ran(&edited, job),
+            "{job} did not run again: {}",
+            edited.stdout
+        );
+    }
+    assert!(
+        edited
+            .stdout
+            .contains("--- pytest contracts (media-service venv) ok (cached"),
+        "{}",
+        edited.stdout
+    );
+    restore(root, lib, old);
+    let fresh = run(xtask(root).args(["verify", "--no-cache"]));
+    fresh.assert_ok();
+    assert!(
+        fresh.stdout.contains("28 jobs (0 cached)"),
+        "{}",
+        fresh.stdout
+    );
     let json = run(xtask(root).args(["verify", "--message-format", "json", "--no-setup"]));
     json.assert_ok();
     assert_eq!(
