@@ -58,20 +58,10 @@ fn tracked(root: &Path) -> Result<HashSet<String>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let Ok(meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
+    for (path, name, meta) in fsutil::entries(dir) {
         if meta.file_type().is_symlink() {
             continue; // never followed, never removed
         }
-        let name = entry.file_name().to_string_lossy().into_owned();
         if is_leftover(&name, meta.is_dir()) {
             out.push(path);
         } else if meta.is_dir() && name != Venv::DIR && name != ".git" {

@@ -50,17 +50,7 @@ pub fn hash_tree(dir: &Path) -> String {
 /// [`hash_tree`] without the folders in `skip`.
 pub fn hash_tree_except(dir: &Path, skip: &[&Path]) -> String {
     fn walk(base: &Path, dir: &Path, skip: &[&Path], h: &mut Fnv) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let Ok(meta) = fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for (path, name, meta) in fsutil::entries(dir) {
             if crate::clean::is_leftover(&name, meta.is_dir())
                 || [".venv", ".venv.lock", ".git"].contains(&name.as_str())
                 || skip.contains(&path.as_path())
@@ -72,7 +62,12 @@ pub fn hash_tree_except(dir: &Path, skip: &[&Path]) -> String {
             if meta.is_dir() {
                 walk(base, &path, skip, h);
             } else {
-                h.write(&fs::read(&path).unwrap_or_default());
+                // A symlink counts by where it points, a file by its content.
+                let content = match fs::read_link(&path) {
+                    Ok(target) => target.to_string_lossy().into_owned().into_bytes(),
+                    Err(_) => fs::read(&path).unwrap_or_default(),
+                };
+                h.write(&content);
                 h.write(&[0]);
             }
         }
