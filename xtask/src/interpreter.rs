@@ -180,7 +180,28 @@ fn candidate_paths(platform: Platform) -> Vec<PathBuf> {
         found.sort();
         out.extend(found);
     }
+    // Windows' launcher knows the Pythons installed from python.org and the Store.
+    if platform == Platform::Windows
+        && let Ok(py) = which::which("py")
+        && let Ok(listing) = Cmd::new(py).arg("-0p").output()
+    {
+        out.extend(py_launcher_paths(&listing.output));
+    }
     out
+}
+
+/// The interpreters in the output of `py -0p`: lines such as ` -V:3.12 *   C:\Python312\python.exe`
+/// (or ` -3.12-64   C:\...` from older launchers); paths may hold spaces.
+fn py_launcher_paths(listing: &str) -> Vec<PathBuf> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix('-')?;
+            let (_tag, path) = rest.split_once(char::is_whitespace)?;
+            let path = path.trim_start().trim_start_matches('*').trim();
+            (!path.is_empty()).then(|| PathBuf::from(path))
+        })
+        .collect()
 }
 
 /// `python`, `python3`, `python3.12` (with `.exe` on Windows).
@@ -593,6 +614,20 @@ mod tests {
             err.contains("no Python interpreter fits")
                 && err.contains("/py/3.12: Python 3.12.1 does not satisfy"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn windows_launcher_listing() {
+        let listing = " -V:3.12 *        C:\\Program Files\\Python312\\python.exe\n -V:3.10          C:\\Py310\\python.exe\n -3.9-64          C:\\Py39\\python.exe\n\nno pythons line";
+        let paths = py_launcher_paths(listing);
+        assert_eq!(
+            paths,
+            [
+                PathBuf::from("C:\\Program Files\\Python312\\python.exe"),
+                PathBuf::from("C:\\Py310\\python.exe"),
+                PathBuf::from("C:\\Py39\\python.exe"),
+            ]
         );
     }
 
