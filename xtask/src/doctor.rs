@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use crate::flags::EnvArgs;
 use crate::installer::Installer;
 use crate::project;
-use crate::setup::{self, Session, State};
+use crate::setup::{Session, State};
 use crate::venv::Venv;
 use crate::workspace::Workspace;
 
@@ -53,7 +53,7 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
     let mut broken = Vec::new();
 
     println!("interpreters:");
-    let discovery = ctx.interpreters();
+    let discovery = ctx.discovery();
     for found in &discovery.found {
         println!("  found     {found}");
     }
@@ -63,7 +63,7 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
 
     let first_service = ws.services().next();
     let base = first_service
-        .and_then(|s| setup::would_choose(&ctx, s).ok())
+        .and_then(|s| ctx.would_choose(s).ok())
         .map(|(i, _)| i);
     match Installer::find(args.installer, base.as_ref(), &project::tools_dir()) {
         Ok((installer, how)) => println!("installer: {} ({how})", installer.label()),
@@ -96,7 +96,7 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
             }
         };
         println!("{name}: venv {}: {line}", venv.dir.display());
-        match setup::would_choose(&ctx, service) {
+        match ctx.would_choose(service) {
             Ok((python, why)) => println!("  interpreter: {python}: {why}"),
             Err(e) => {
                 broken.push(format!("{name} (no interpreter)"));

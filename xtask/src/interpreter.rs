@@ -308,7 +308,7 @@ pub fn discover_from(candidates: Vec<PathBuf>) -> Discovery {
     for (path, handle) in running {
         match wait_until(&handle, deadline) {
             Err(why) => discovery.rejected.push(Rejected { path, why }),
-            Ok(out) => match judge(&path, &out) {
+            Ok(out) => match judge(&out) {
                 Err(why) => discovery.rejected.push(Rejected { path, why }),
                 Ok(found) => {
                     if seen.insert(found.path.clone()) {
@@ -328,7 +328,7 @@ pub fn probe(path: &Path) -> Result<Interpreter, String> {
         .start()
         .map_err(|e| format!("{e:#}"))?;
     let out = wait_until(&handle, Instant::now() + PROBE_TIMEOUT)?;
-    judge(path, &out)
+    judge(&out)
 }
 
 fn wait_until(handle: &duct::Handle, deadline: Instant) -> Result<std::process::Output, String> {
@@ -349,7 +349,7 @@ fn wait_until(handle: &duct::Handle, deadline: Instant) -> Result<std::process::
 }
 
 /// Reads a probe's answer; a failing run, a venv's interpreter or a Python 2 is rejected.
-fn judge(path: &Path, out: &std::process::Output) -> Result<Interpreter, String> {
+fn judge(out: &std::process::Output) -> Result<Interpreter, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let first = text.lines().next().unwrap_or("").trim();
@@ -385,7 +385,6 @@ fn judge(path: &Path, out: &std::process::Output) -> Result<Interpreter, String>
             prefix.display()
         ));
     }
-    let _ = path;
     Ok(Interpreter {
         path: executable,
         version,

@@ -42,13 +42,6 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// How a setup ended, for callers that chain it (lint, test, verify).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    UpToDate,
-    Built,
-}
-
 /// What every setup in one run shares: the request, the installer choice, and the interpreters
 /// (probed at most once, and only when a venv is not fresh).
 pub struct Session<'a> {
@@ -69,8 +62,19 @@ impl<'a> Session<'a> {
         })
     }
 
-    fn discovery(&self) -> &Discovery {
+    /// Every interpreter found, probed on first use.
+    pub fn discovery(&self) -> &Discovery {
         self.discovery.get_or_init(interpreter::discover)
+    }
+
+    /// The interpreter a setup of `service` would choose now, and why.
+    pub fn would_choose(&self, service: &Package) -> Result<(Interpreter, String)> {
+        let set = self.ws.closure(service)?;
+        let discovery = match self.request.want {
+            Want::Path(_) => &Discovery::default(),
+            _ => self.discovery(),
+        };
+        interpreter::choose(discovery, &self.request, &requirements(&set))
     }
 
     /// The inputs that are cheap to read: file contents, the recipe, what was asked for.
@@ -95,7 +99,7 @@ impl<'a> Session<'a> {
     }
 
     /// Sets up one service; says what it did on stdout, one line a step.
-    pub fn setup(&self, service: &Package) -> Result<Outcome> {
+    pub fn setup(&self, service: &Package) -> Result<()> {
         let started = Instant::now();
         let name = service.folder_name();
         let set = self.ws.closure(service)?;
@@ -109,19 +113,12 @@ impl<'a> Session<'a> {
             && is_fresh(&venv, &cheap, old)
         {
             crate::ui::say(format!("{name}: up to date"));
-            return Ok(Outcome::UpToDate);
+            return Ok(());
         }
 
         let step = Instant::now();
-        let requirements: Vec<(&str, &crate::pep440::Specifiers)> = set
-            .iter()
-            .filter_map(|p| p.requires_python.as_ref().map(|s| (p.rel.as_str(), s)))
-            .collect();
-        let discovery = match self.request.want {
-            Want::Path(_) => &Discovery::default(),
-            _ => self.discovery(),
-        };
-        let (python, why) = interpreter::choose(discovery, &self.request, &requirements)
+        let (python, why) = self
+            .would_choose(service)
             .with_context(|| format!("{name}: cannot choose a Python"))?;
         crate::ui::say(format!(
             "{name}: interpreter {python}: {why} ({})",
@@ -154,7 +151,7 @@ impl<'a> Session<'a> {
                 crate::ui::say(format!(
                     "{name}: up to date (the interpreter and installer are the same as before)"
                 ));
-                return Ok(Outcome::UpToDate);
+                return Ok(());
             }
             other => other,
         };
@@ -219,22 +216,31 @@ impl<'a> Session<'a> {
             installer.label(),
             python.version
         ));
-        Ok(Outcome::Built)
+        Ok(())
     }
+}
+
+/// The cheap inputs that differ from the stamp's: changed, new, or (a file) gone from the set.
+fn changed_inputs(cheap: &Fingerprint, old: &Fingerprint) -> Vec<String> {
+    let keys: Vec<&str> = cheap.0.keys().map(String::as_str).collect();
+    let mut changed = cheap.changed_since(&old.only(&keys));
+    changed.extend(
+        old.0
+            .keys()
+            .filter(|k| k.starts_with("file:") && !cheap.0.contains_key(*k))
+            .cloned(),
+    );
+    changed
 }
 
 /// Fresh without running anything: the cheap inputs are those of the stamp, and the interpreter
 /// and installer it names are the same files as then.
 fn is_fresh(venv: &Venv, cheap: &Fingerprint, old: &Fingerprint) -> bool {
-    let keys: Vec<&str> = cheap.0.keys().map(String::as_str).collect();
-    let same_inputs = old.only(&keys).0.len() == cheap.0.len() && cheap.changed_since(&old.only(&keys)).is_empty()
-        // A file input that is gone from the set also counts as a change.
-        && old.0.keys().filter(|k| k.starts_with("file:")).all(|k| cheap.0.contains_key(k));
     let same_file = |path_key: &str, meta_key: &str| match (old.get(path_key), old.get(meta_key)) {
         (Some(path), Some(meta)) => file_meta(Path::new(path)) == meta,
         _ => false,
     };
-    same_inputs
+    changed_inputs(cheap, old).is_empty()
         && same_file("python.path", "python.meta")
         && same_file("installer.path", "installer.meta")
         && venv.python_works()
@@ -417,21 +423,14 @@ pub fn run(root: &Path, services: &[String], args: &EnvArgs) -> Result<()> {
     Ok(())
 }
 
-/// The interpreter that a setup would choose for a service now (for `doctor`).
-pub fn would_choose(ctx: &Session<'_>, service: &Package) -> Result<(Interpreter, String)> {
-    let set = ctx.ws.closure(service)?;
-    let requirements: Vec<(&str, &crate::pep440::Specifiers)> = set
-        .iter()
+/// What the interpreter must satisfy: each package's `requires-python`, with its folder.
+fn requirements<'p>(set: &[&'p Package]) -> Vec<(&'p str, &'p crate::pep440::Specifiers)> {
+    set.iter()
         .filter_map(|p| p.requires_python.as_ref().map(|s| (p.rel.as_str(), s)))
-        .collect();
-    interpreter::choose(ctx.discovery(), &ctx.request, &requirements)
+        .collect()
 }
 
 impl Session<'_> {
-    pub fn interpreters(&self) -> &Discovery {
-        self.discovery()
-    }
-
     /// The state of a service's venv without changing it (for `doctor`).
     pub fn state(&self, service: &Package) -> Result<State> {
         let venv = Venv::of(service);
@@ -460,19 +459,11 @@ impl Session<'_> {
         if is_fresh(&venv, &cheap, &old) {
             return Ok(State::Fresh);
         }
-        let keys: Vec<&str> = cheap.0.keys().map(String::as_str).collect();
-        let mut changed: Vec<String> = cheap
-            .changed_since(&old.only(&keys))
+        let mut changed: Vec<String> = changed_inputs(&cheap, &old)
             .iter()
             .filter(|k| k.starts_with("file:"))
             .map(|k| stamp::describe(k))
             .collect();
-        changed.extend(
-            old.0
-                .keys()
-                .filter(|k| k.starts_with("file:") && !cheap.0.contains_key(*k))
-                .map(|k| stamp::describe(k)),
-        );
         if changed.is_empty() {
             changed.push("the interpreter, installer or request may have changed".into());
         }
