@@ -153,6 +153,12 @@ impl<'a> Gate<'a> {
     /// fails on one that is not.
     pub fn prepare(&self) -> Result<Vec<&'a Package>> {
         let venvs = self.needed_venvs();
+        if venvs.is_empty() {
+            bail!(
+                "no service under {}/apps: the tools run in a service's venv; add one (see `cargo xtask scaffold`)",
+                self.ws.root.join(PYTHON_DIR).display()
+            );
+        }
         let session = Session::new(self.ws, &self.args.env)?;
         for service in &venvs {
             let name = service.folder_name();
@@ -172,24 +178,17 @@ impl<'a> Gate<'a> {
         Ok(venvs)
     }
 
-    /// `ruff check` and `ruff format --check` (or, with `fix`, `--fix` and format) for each
-    /// selected package, and for the rest of `python/` when everything is selected.
-    pub fn ruff_jobs(&self, ruff_venv: &Package, fix: bool) -> Vec<Job> {
+    /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
+    /// `python/` when everything is selected.
+    pub fn ruff_jobs(&self, ruff_venv: &Package) -> Vec<Job> {
         let python = Venv::of(ruff_venv).python();
         let cwd = self.ws.root.join(PYTHON_DIR);
         let ruff = |args: &[&str]| Cmd::new(&python).args(["-m", "ruff"]).args(args).cwd(&cwd);
-        let (check, format): (&[&str], &[&str]) = if fix {
-            (&["check", "--fix"], &["format"])
-        } else {
-            (&["check"], &["format", "--check"])
-        };
+        let (check, format): (&[&str], &[&str]) = (&["check"], &["format", "--check"]);
         let mut jobs = Vec::new();
         let venv = Some(ruff_venv.folder_name());
         for package in &self.selection.packages {
-            let dir = package
-                .rel
-                .strip_prefix(&format!("{PYTHON_DIR}/"))
-                .unwrap_or(&package.rel);
+            let dir = package.python_rel();
             let name = Some(package.folder_name());
             let inputs = [crate::stamp::hash_tree(&package.dir)];
             let job = Job::command("ruff check", name, venv, ruff(check).arg(dir));
@@ -201,12 +200,8 @@ impl<'a> Gate<'a> {
             // Everything outside the packages: tests/e2e and any other Python under python/.
             let mut rest: Vec<String> = Vec::new();
             for package in &self.ws.packages {
-                let dir = package
-                    .rel
-                    .strip_prefix(&format!("{PYTHON_DIR}/"))
-                    .unwrap_or(&package.rel);
                 rest.push("--extend-exclude".into());
-                rest.push(dir.to_owned());
+                rest.push(package.python_rel().to_owned());
             }
             let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(".");
             let packages: Vec<&Path> = self.ws.packages.iter().map(|p| p.dir.as_path()).collect();
@@ -360,6 +355,35 @@ fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `ruff format`, then `ruff check --fix`, over the selection (all of `python/` when everything
+/// is selected), in `venv`. They write files: run one at a time, before any check.
+fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
+    let paths: Vec<&str> = if gate.selection.all {
+        vec!["."]
+    } else {
+        gate.selection
+            .packages
+            .iter()
+            .map(|p| p.python_rel())
+            .collect()
+    };
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let python = Venv::of(venv).python();
+    let cwd = gate.ws.root.join(PYTHON_DIR);
+    for action in [&["format"][..], &["check", "--fix"][..]] {
+        let out = Cmd::new(&python)
+            .args(["-m", "ruff"])
+            .args(action)
+            .args(&paths)
+            .cwd(&cwd)
+            .run()?;
+        print!("{}", out.output);
+    }
+    Ok(())
+}
+
 /// `cargo xtask lint [--fix]`.
 pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let started = Instant::now();
@@ -368,56 +392,20 @@ pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let venvs = gate.prepare()?;
     let mut jobs = Vec::new();
     if fix {
-        // Fixes write files: run them before the checks, one at a time.
-        for job in gate.ruff_jobs(venvs[0], true) {
-            if let jobs::Work::Command(cmd) = job.work {
-                cmd.run()?;
-            }
-        }
+        apply_fixes(&gate, venvs[0])?;
     } else {
-        jobs.extend(gate.ruff_jobs(venvs[0], false));
+        jobs.extend(gate.ruff_jobs(venvs[0]));
     }
     jobs.extend(gate.mypy_jobs());
     gate.run("lint", jobs, started)
 }
 
-/// `cargo xtask fmt`: `ruff format` and `ruff check --fix` over `python/`.
+/// `cargo xtask fmt`: `ruff format` and `ruff check --fix`.
 pub fn fmt(root: &Path, args: &GateArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
     let venvs = gate.prepare()?;
-    let python = Venv::of(venvs[0]).python();
-    let cwd = root.join(PYTHON_DIR);
-    let mut paths: Vec<String> = Vec::new();
-    if !gate.selection.all {
-        paths = gate
-            .selection
-            .packages
-            .iter()
-            .map(|p| p.rel.trim_start_matches("python/").to_owned())
-            .collect();
-    }
-    if paths.is_empty() && !gate.selection.all {
-        return Ok(());
-    }
-    let paths = if paths.is_empty() {
-        vec![".".to_owned()]
-    } else {
-        paths
-    };
-    Cmd::new(&python)
-        .args(["-m", "ruff", "format"])
-        .args(&paths)
-        .cwd(&cwd)
-        .run()
-        .map(|out| print!("{}", out.output))?;
-    Cmd::new(&python)
-        .args(["-m", "ruff", "check", "--fix"])
-        .args(&paths)
-        .cwd(&cwd)
-        .run()
-        .map(|out| print!("{}", out.output))?;
-    Ok(())
+    apply_fixes(&gate, venvs[0])
 }
 
 /// `cargo xtask test [-- PYTEST_ARGS]`.

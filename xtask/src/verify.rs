@@ -188,7 +188,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
         jobs.push(readme_job(&ws, package));
     }
     // SC-004: lint and test.
-    jobs.extend(gate.ruff_jobs(venvs[0], false));
+    jobs.extend(gate.ruff_jobs(venvs[0]));
     jobs.extend(gate.mypy_jobs());
     jobs.extend(gate.pytest_jobs(&[]));
     gate.run("verify", jobs, started)

@@ -50,6 +50,13 @@ impl Package {
         self.rel.rsplit('/').next().unwrap_or(&self.rel)
     }
 
+    /// The folder relative to `python/`, as the tools run there see it: `apps/media-service`.
+    pub fn python_rel(&self) -> &str {
+        self.rel
+            .strip_prefix(&format!("{PYTHON_DIR}/"))
+            .unwrap_or(&self.rel)
+    }
+
     pub fn pyproject(&self) -> PathBuf {
         self.dir.join("pyproject.toml")
     }
