@@ -10,27 +10,10 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::Cmd;
 use crate::flags::Mode;
 use crate::fsutil;
+use crate::leftovers::is_leftover;
 use crate::project::{self, PYTHON_DIR};
 use crate::venv::Venv;
 use crate::workspace::Workspace;
-
-/// Folders that tools create under `python/`.
-const CACHE_DIRS: &[&str] = &[
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "build",
-    "htmlcov",
-];
-
-pub fn is_leftover(name: &str, is_dir: bool) -> bool {
-    if is_dir {
-        CACHE_DIRS.contains(&name) || name.ends_with(".egg-info")
-    } else {
-        name == ".coverage" || name.starts_with(".coverage.") || name == "coverage.xml"
-    }
-}
 
 /// The files git tracks under `python/`, relative to the root with `/`. Outside a git checkout,
 /// none; inside one where git cannot answer, an error (removing blind could delete tracked work).

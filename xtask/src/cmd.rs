@@ -130,7 +130,7 @@ impl Cmd {
     /// Echoes `$ cmd`, runs it, and fails with the command, its exit code and its last lines of
     /// output when it fails.
     pub fn run(&self) -> Result<Finished> {
-        crate::ui::say(format!("$ {}", self.display()));
+        crate::output::say(format!("$ {}", self.display()));
         let finished = self.output()?;
         if !finished.success() {
             bail!("{}", failure_message(&self.display(), &finished));

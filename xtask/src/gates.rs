@@ -10,10 +10,10 @@ use crate::cmd::Cmd;
 use crate::flags::{GateArgs, MessageFormat};
 use crate::jobs::{self, Job, Memo};
 use crate::model::Kind;
+use crate::output;
 use crate::project::{self, PYTHON_DIR};
 use crate::select::{self, Selection};
 use crate::setup::{Session, State};
-use crate::ui;
 use crate::venv::Venv;
 use crate::workspace::{Package, Workspace};
 
@@ -34,10 +34,10 @@ pub struct Gate<'a> {
 impl<'a> Gate<'a> {
     pub fn new(ws: &'a Workspace, args: &'a GateArgs) -> Result<Gate<'a>> {
         if args.message_format == MessageFormat::Json {
-            ui::progress_to_stderr();
+            output::progress_to_stderr();
         }
         let selection = select::select(ws, &args.packages, args.changed_since.as_deref())?;
-        ui::say(selection.describe());
+        output::say(selection.describe());
         let junit = match &args.junit {
             Some(dir) => {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -348,9 +348,9 @@ fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
             .with_context(|| format!("{name}: cannot byte-compile {}", site.display()))?;
     }
     crate::fsutil::write_atomic(&marker, key.as_bytes())?;
-    ui::say(format!(
+    output::say(format!(
         "{name}: byte-compiled site-packages once ({})",
-        crate::setup::duration(started)
+        crate::output::duration(started)
     ));
     Ok(())
 }

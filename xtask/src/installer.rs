@@ -253,7 +253,7 @@ fn find_or_install_uv(base: &Interpreter, tools: &Path) -> Result<(Installer, St
     let note = format!(
         "installed uv {UV_VERSION} into {} in {}",
         tools.display(),
-        crate::setup::duration(started)
+        crate::output::duration(started)
     );
     Ok((uv, note))
 }

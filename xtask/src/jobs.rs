@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
 use crate::flags::MessageFormat;
-use crate::setup::format_duration;
+use crate::output::format_duration;
 
 /// What a job does: run a tool, or a check done in this process.
 pub enum Work {

@@ -5,7 +5,7 @@
 use std::cell::OnceCell;
 use std::fs::{self, File, TryLockError};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
@@ -13,6 +13,7 @@ use crate::cmd::{self, Cmd};
 use crate::flags::EnvArgs;
 use crate::installer::Installer;
 use crate::interpreter::{self, Discovery, Interpreter, Request, Want};
+use crate::output::duration;
 use crate::project;
 use crate::stamp::{self, Fingerprint, RECIPE_VERSION, file_meta};
 use crate::venv::Venv;
@@ -28,19 +29,6 @@ const CONTENT_KEYS: &[&str] = &[
     "installer.name",
     "installer.version",
 ];
-
-/// `1.2 s` or `35 ms`.
-pub fn duration(since: Instant) -> String {
-    format_duration(since.elapsed())
-}
-
-pub fn format_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
-}
 
 /// What every setup in one run shares: the request, the installer choice, and the interpreters
 /// (probed at most once, and only when a venv is not fresh).
@@ -112,7 +100,7 @@ impl<'a> Session<'a> {
             && let Some(old) = &old
             && is_fresh(&venv, &cheap, old)
         {
-            crate::ui::say(format!("{name}: up to date"));
+            crate::output::say(format!("{name}: up to date"));
             return Ok(());
         }
 
@@ -120,7 +108,7 @@ impl<'a> Session<'a> {
         let (python, why) = self
             .would_choose(service)
             .with_context(|| format!("{name}: cannot choose a Python"))?;
-        crate::ui::say(format!(
+        crate::output::say(format!(
             "{name}: interpreter {python}: {why} ({})",
             duration(step)
         ));
@@ -129,7 +117,7 @@ impl<'a> Session<'a> {
         let (installer, how) =
             Installer::resolve(self.args.installer, &python, &project::tools_dir())
                 .with_context(|| format!("{name}: no installer"))?;
-        crate::ui::say(format!(
+        crate::output::say(format!(
             "{name}: installer {}: {how} ({})",
             installer.label(),
             duration(step)
@@ -148,7 +136,7 @@ impl<'a> Session<'a> {
         let action = match action {
             Action::RefreshStamp => {
                 full.write(&venv.stamp())?;
-                crate::ui::say(format!(
+                crate::output::say(format!(
                     "{name}: up to date (the interpreter and installer are the same as before)"
                 ));
                 return Ok(());
@@ -160,7 +148,7 @@ impl<'a> Session<'a> {
         match &action {
             Action::Create | Action::Recreate(_) => {
                 if let Action::Recreate(why) = &action {
-                    crate::ui::say(format!("{name}: recreating the venv: {why}"));
+                    crate::output::say(format!("{name}: recreating the venv: {why}"));
                     fs::remove_dir_all(&venv.dir)
                         .with_context(|| format!("cannot remove {}", venv.dir.display()))?;
                 }
@@ -169,13 +157,13 @@ impl<'a> Session<'a> {
                     .create_venv(&python, &venv)
                     .run()
                     .with_context(|| format!("{name}: cannot create the venv"))?;
-                crate::ui::say(format!(
+                crate::output::say(format!(
                     "{name}: venv created at {} ({})",
                     venv.dir.display(),
                     duration(step)
                 ));
             }
-            Action::Reinstall(why) => crate::ui::say(format!("{name}: reinstalling: {why}")),
+            Action::Reinstall(why) => crate::output::say(format!("{name}: reinstalling: {why}")),
             Action::RefreshStamp => unreachable!("handled above"),
         }
         let step = Instant::now();
@@ -197,7 +185,7 @@ impl<'a> Session<'a> {
                 )
             })
             .collect();
-        crate::ui::say(format!(
+        crate::output::say(format!(
             "{name}: installed {} ({})",
             names.join(", "),
             duration(step)
@@ -205,12 +193,12 @@ impl<'a> Session<'a> {
 
         let step = Instant::now();
         post_check(self.ws, service, &venv)?;
-        crate::ui::say(format!(
+        crate::output::say(format!(
             "{name}: post-check: every package imports from its source folder, no other service imports ({})",
             duration(step)
         ));
         full.write(&venv.stamp())?;
-        crate::ui::say(format!(
+        crate::output::say(format!(
             "{name}: ready in {} ({}, Python {})",
             duration(started),
             installer.label(),
@@ -326,7 +314,7 @@ fn lock(venv: &Venv, name: &str) -> Result<File> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            crate::ui::say(format!(
+            crate::output::say(format!(
                 "{name}: waiting for another setup of this venv to finish (lock {})",
                 path.display()
             ));

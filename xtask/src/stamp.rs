@@ -51,7 +51,7 @@ pub fn hash_tree(dir: &Path) -> String {
 pub fn hash_tree_except(dir: &Path, skip: &[&Path]) -> String {
     fn walk(base: &Path, dir: &Path, skip: &[&Path], h: &mut Fnv) {
         for (path, name, meta) in fsutil::entries(dir) {
-            if crate::clean::is_leftover(&name, meta.is_dir())
+            if crate::leftovers::is_leftover(&name, meta.is_dir())
                 || [".venv", ".venv.lock", ".git"].contains(&name.as_str())
                 || skip.contains(&path.as_path())
             {
