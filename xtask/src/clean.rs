@@ -1,7 +1,13 @@
-//! `cargo xtask clean`: removes what the tools made (venvs, the tools folder, caches and build
-//! leftovers under `python/`), never a file that git tracks, never through a symlink.
+//! `cargo xtask clean`: removes what the tools made under `python/` (venvs, caches, build leftovers)
+//! and the uv the xtask installed in its tools folder, and says what it kept and why.
+//!
+//! In a git repository, git decides: only what git reports as untracked and ignored, and named like
+//! something the tools make. Outside one, nothing tells a build leftover (`build/`, `dist/`) from a
+//! person's folder, so only venvs and caches (by their exact names) go. Never a tracked file, never
+//! through a symlink, never the tools folder itself nor anything in it that the xtask did not put
+//! there.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -10,96 +16,413 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::Cmd;
 use crate::flags::Mode;
 use crate::fsutil;
-use crate::leftovers::is_leftover;
+use crate::leftovers::{is_build_leftover, is_cache, is_leftover};
 use crate::project::{self, PYTHON_DIR};
-use crate::venv::Venv;
-use crate::workspace::Workspace;
+use crate::venv::{Platform, Venv};
 
-/// The files git tracks under `python/`, relative to the root with `/`. Outside a git checkout,
-/// none; inside one where git cannot answer, an error (removing blind could delete tracked work).
-fn tracked(root: &Path) -> Result<HashSet<String>> {
-    let out = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["ls-files", "-z", "--", PYTHON_DIR])
-        .output();
-    match out {
-        Ok(out) if out.success() => Ok(out
-            .output
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()),
-        _ if !root.join(".git").exists() => Ok(HashSet::new()),
-        Ok(out) => bail!(
-            "cannot list the files git tracks under {}: {}",
-            root.display(),
-            out.output.trim()
-        ),
-        Err(e) => Err(e).context("git is needed to know which files it tracks; install git"),
+/// What clean does with one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Remove,
+    Keep(String),
+}
+
+/// The verdicts, by path. A path under one to be removed is never listed: it goes with it.
+#[derive(Default)]
+struct Plan {
+    verdicts: BTreeMap<PathBuf, Verdict>,
+}
+
+impl Plan {
+    fn remove(&mut self, path: PathBuf) {
+        if !self.removed(&path) {
+            // A folder removed whole takes what was planned inside it.
+            self.verdicts.retain(|p, _| !p.starts_with(&path));
+            self.verdicts.insert(path, Verdict::Remove);
+        }
+    }
+
+    fn keep(&mut self, path: PathBuf, why: impl Into<String>) {
+        if !self.decided(&path) {
+            self.verdicts.insert(path, Verdict::Keep(why.into()));
+        }
+    }
+
+    /// Whether `path` goes, itself or with a folder above it.
+    fn removed(&self, path: &Path) -> bool {
+        path.ancestors()
+            .any(|a| self.verdicts.get(a) == Some(&Verdict::Remove))
+    }
+
+    /// Whether `path` has a verdict already, its own or a removed folder's.
+    fn decided(&self, path: &Path) -> bool {
+        self.verdicts.contains_key(path) || self.removed(path)
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for (path, name, meta) in fsutil::entries(dir) {
-        if meta.file_type().is_symlink() {
-            continue; // never followed, never removed
+/// A `.venv` folder is a venv (ours to remove and re-create) only if it has a `pyvenv.cfg`.
+fn is_venv(dir: &Path) -> bool {
+    Venv {
+        dir: dir.to_path_buf(),
+        platform: Platform::current(),
+    }
+    .is_venv()
+}
+
+/// Named like something the tools make: a cache, a build leftover, a venv or a venv's lock.
+fn named_like_ours(name: &str, is_dir: bool) -> bool {
+    is_leftover(name, is_dir) || name == if is_dir { Venv::DIR } else { Venv::LOCK }
+}
+
+/// A symlink named like something the tools make (as a file or as a folder): kept, saying why.
+fn keep_symlink(plan: &mut Plan, path: PathBuf, name: &str) {
+    if named_like_ours(name, true) || named_like_ours(name, false) {
+        plan.keep(path, "a symlink: clean never removes through one");
+    }
+}
+
+/// The NUL-separated paths a git command printed, or an error naming the command.
+fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {
+    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
+    let out = cmd.output()?;
+    if !out.success() {
+        bail!(
+            "`{}` failed: {}; clean removes nothing it cannot ask git about",
+            cmd.display(),
+            out.output.trim()
+        );
+    }
+    Ok(out
+        .output
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Whether the root is inside a git work tree. When git cannot say (not installed, or refusing the
+/// repository) but a `.git` is there, an error: cleaning blind could delete work.
+fn in_git_repository(root: &Path) -> Result<bool> {
+    let has_dot_git = root.ancestors().any(|a| a.join(".git").exists());
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output();
+    match out {
+        Ok(out) if out.success() => Ok(out.output.trim() == "true"),
+        _ if !has_dot_git => Ok(false),
+        Ok(out) => bail!(
+            "{} is in a git repository, but git cannot read it: {}; fix that, then run clean again",
+            root.display(),
+            out.output.trim()
+        ),
+        Err(e) => Err(e).context(format!(
+            "{} is in a git repository and git is needed to know what it ignores and tracks; \
+             install git",
+            root.display()
+        )),
+    }
+}
+
+/// Which of `rels` git ignores (patterns of `.gitignore`, `.git/info/exclude` and the global
+/// excludes). Needed because `ls-files --ignored --directory` also lists untracked folders that are
+/// not ignored themselves but hold ignored files.
+fn ignored(root: &Path, rels: &[String]) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    // In chunks: a command line has a length limit (about 32 000 characters on Windows).
+    for chunk in rels.chunks(200) {
+        let cmd = Cmd::new("git")
+            .arg("-C")
+            .arg(root)
+            // Non-ASCII names printed as they are, so they match what was asked. A name git still
+            // quotes (a quote or a control character in it) matches nothing and is kept.
+            .args(["-c", "core.quotePath=false", "check-ignore", "--"])
+            .args(chunk);
+        let found = cmd.output()?;
+        // 0: some are ignored; 1: none is.
+        if !matches!(found.code, Some(0 | 1)) {
+            bail!(
+                "`{}` failed: {}; clean removes nothing it cannot ask git about",
+                cmd.display(),
+                found.output.trim()
+            );
         }
-        if is_leftover(&name, meta.is_dir()) {
-            out.push(path);
-        } else if meta.is_dir() && name != Venv::DIR && name != ".git" {
-            walk(&path, out);
+        out.extend(found.output.lines().map(str::to_owned));
+    }
+    Ok(out)
+}
+
+/// In a git repository: what git lists as untracked and ignored under `python/`, when it is named
+/// like something the tools make and git confirms it is ignored itself.
+fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
+    let listed = git_paths(
+        root,
+        &[
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--directory",
+            "--",
+            PYTHON_DIR,
+        ],
+    )?;
+    let prefix = format!("{PYTHON_DIR}/");
+    let mut entries = Vec::new();
+    for entry in listed {
+        // `--directory` marks a folder with a trailing `/`.
+        let rel = entry.trim_end_matches('/');
+        // A symlink is never removed (git lists one as a file): the walk below says why it stays.
+        let is_symlink = fs::symlink_metadata(root.join(rel)).map(|m| m.file_type().is_symlink());
+        if rel.starts_with(&prefix) && matches!(is_symlink, Ok(false)) {
+            entries.push(rel.to_owned());
+        }
+    }
+    let ignored = ignored(root, &entries)?;
+    // Ignored folders that are not ours (a person's `venv/`): nothing in them is explained.
+    let mut opaque = HashSet::new();
+    for rel in entries {
+        if !ignored.contains(&rel) {
+            continue; // listed only because ignored files are inside it
+        }
+        let path = root.join(&rel);
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        if !named_like_ours(name, path.is_dir()) {
+            opaque.insert(path);
+        } else if name == Venv::DIR && !is_venv(&path) {
+            plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
+        } else {
+            plan.remove(path);
+        }
+    }
+    // Say why the rest of what is named like a leftover stays.
+    let tracked: Vec<String> = git_paths(root, &["ls-files", "-z", "--", PYTHON_DIR])?;
+    let tracked_set: HashSet<&str> = tracked.iter().map(String::as_str).collect();
+    let mut kept = Vec::new();
+    walk_named_like_ours(&root.join(PYTHON_DIR), plan, &opaque, &mut kept);
+    for path in kept {
+        let rel = fsutil::display_rel(root, &path);
+        let inside = format!("{rel}/");
+        let why = if tracked_set.contains(rel.as_str()) {
+            "git tracks it"
+        } else if tracked.iter().any(|t| t.starts_with(&inside)) {
+            "git tracks files in it"
+        } else {
+            "git does not ignore it"
+        };
+        plan.keep(path, why);
+    }
+    Ok(())
+}
+
+/// Everything under `dir` named like something the tools make that has no verdict yet, without
+/// following a symlink (a symlink so named is kept, saying so) or entering a `.venv`.
+fn walk_named_like_ours(
+    dir: &Path,
+    plan: &mut Plan,
+    opaque: &HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) {
+    for (path, name, meta) in fsutil::entries(dir) {
+        if plan.decided(&path) || opaque.contains(&path) {
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            keep_symlink(plan, path, &name);
+            continue;
+        }
+        if named_like_ours(&name, meta.is_dir()) {
+            out.push(path.clone());
+        }
+        if meta.is_dir() && name != Venv::DIR && name != ".git" {
+            walk_named_like_ours(&path, plan, opaque, out);
+        }
+    }
+}
+
+/// Outside git: venvs, venv locks and caches by their exact names; build leftovers are kept.
+fn plan_without_git(dir: &Path, plan: &mut Plan) {
+    for (path, name, meta) in fsutil::entries(dir) {
+        let is_dir = meta.is_dir();
+        if meta.file_type().is_symlink() {
+            keep_symlink(plan, path, &name);
+        } else if name == Venv::DIR && is_dir {
+            if is_venv(&path) {
+                plan.remove(path);
+            } else {
+                plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
+            }
+        } else if (name == Venv::LOCK && meta.is_file()) || is_cache(&name, is_dir) {
+            plan.remove(path);
+        } else if is_dir {
+            if is_build_leftover(&name, is_dir) {
+                plan.keep(
+                    path.clone(),
+                    "not in a git repository, nothing tells a build leftover from a folder of \
+                     yours; remove it by hand if it is one",
+                );
+            }
+            // Not into a venv the xtask did not make (`venv/`, `env/`): not ours to touch.
+            if name != ".git" && !path.join("pyvenv.cfg").is_file() {
+                plan_without_git(&path, plan);
+            }
+        }
+    }
+}
+
+/// A `uv-<version>` folder as the xtask installs it (`pip install --target`): the executable and
+/// the `uv-<version>.dist-info` of that very version.
+fn is_our_uv(path: &Path, name: &str) -> bool {
+    let Some(version) = name.strip_prefix("uv-") else {
+        return false;
+    };
+    let platform = Platform::current();
+    !version.is_empty()
+        && platform.bin_dir(path).join(platform.exe("uv")).is_file()
+        && path.join(format!("uv-{version}.dist-info")).is_dir()
+}
+
+/// The tools folder: only the uv installs of the xtask and their interrupted temporary folders go;
+/// the folder itself and anything else in it stay (it may be shared: `XTASK_TOOLS_DIR`).
+fn plan_tools(tools: &Path, plan: &mut Plan) {
+    for (path, name, meta) in fsutil::entries(tools) {
+        let real_dir = meta.is_dir() && !meta.file_type().is_symlink();
+        if real_dir && is_our_uv(&path, &name) {
+            plan.remove(path);
+        } else if real_dir && name.starts_with(".uv-") && name.ends_with(".tmp") {
+            plan.remove(path); // an install that was interrupted
+        } else {
+            plan.keep(
+                path,
+                "in the tools folder, but not a uv the xtask installed",
+            );
         }
     }
 }
 
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
-    let tracked = tracked(root)?;
-    let mut targets = Vec::new();
-    if let Ok(ws) = Workspace::load(root) {
-        for service in ws.services() {
-            let venv = Venv::of(service);
-            if venv.is_venv() {
-                targets.push(venv.dir.clone());
-            } else if venv.dir.exists() {
-                println!(
-                    "kept {}: not a virtualenv (no pyvenv.cfg)",
-                    fsutil::display_rel(root, &venv.dir)
-                );
-            }
-            if venv.lock_file().is_file() {
-                targets.push(venv.lock_file());
-            }
+    let mut plan = Plan::default();
+    let python = root.join(PYTHON_DIR);
+    match fs::symlink_metadata(&python) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            plan.keep(python, "a symlink: clean never removes through one");
         }
-    }
-    walk(&root.join(PYTHON_DIR), &mut targets);
-    let tools = project::tools_dir();
-    let mut removed = 0;
-    for target in targets.iter().chain(tools.exists().then_some(&tools)) {
-        let rel = fsutil::display_rel(root, target);
-        let prefix = format!("{rel}/");
-        if tracked.contains(&rel) || tracked.iter().any(|t| t.starts_with(&prefix)) {
-            println!("kept {rel}: git tracks it");
-            continue;
-        }
-        if mode == Mode::DryRun {
-            println!("would remove {rel}");
-        } else {
-            let result = if target.is_dir() {
-                fs::remove_dir_all(target)
+        Ok(meta) if meta.is_dir() => {
+            if in_git_repository(root)? {
+                plan_with_git(root, &mut plan)?;
             } else {
-                fs::remove_file(target)
-            };
-            result.with_context(|| format!("cannot remove {}", target.display()))?;
-            println!("removed {rel}");
+                println!(
+                    "clean: {} is not in a git repository: removing only venvs and caches",
+                    root.display()
+                );
+                plan_without_git(&python, &mut plan);
+            }
         }
-        removed += 1;
+        _ => {}
+    }
+    let tools = project::tools_dir();
+    match fs::symlink_metadata(&tools) {
+        Ok(meta) if meta.file_type().is_symlink() => plan.keep(
+            tools,
+            "the tools folder is a symlink: clean never removes through one; set \
+             XTASK_TOOLS_DIR to the folder it leads to",
+        ),
+        Ok(meta) if meta.is_dir() => plan_tools(&tools, &mut plan),
+        _ => {}
+    }
+
+    let (mut removed, mut kept) = (0, 0);
+    for (path, verdict) in &plan.verdicts {
+        // Relative to the root; the tools folder may be elsewhere, and is then named whole.
+        let rel = if path.starts_with(root) {
+            fsutil::display_rel(root, path)
+        } else {
+            path.display().to_string()
+        };
+        match verdict {
+            Verdict::Keep(why) => {
+                println!("kept {rel}: {why}");
+                kept += 1;
+            }
+            Verdict::Remove if mode == Mode::DryRun => {
+                println!("would remove {rel}");
+                removed += 1;
+            }
+            Verdict::Remove => {
+                // Neither follows a symlink: remove_dir_all removes links inside, not their
+                // targets.
+                let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+                let result = if is_dir {
+                    fs::remove_dir_all(path)
+                } else {
+                    fs::remove_file(path)
+                };
+                result.with_context(|| {
+                    format!(
+                        "cannot remove {}; close what uses it and run clean again",
+                        path.display()
+                    )
+                })?;
+                println!("removed {rel}");
+                removed += 1;
+            }
+        }
     }
     let verb = if mode == Mode::DryRun {
         "would remove"
     } else {
         "removed"
     };
-    println!("clean: {verb} {removed} path(s)");
+    println!("clean: {verb} {removed} path(s), kept {kept}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_folder_takes_what_was_planned_inside_it() {
+        let mut plan = Plan::default();
+        plan.keep("/r/a/build".into(), "git tracks files in it");
+        // Inside a kept folder, a leftover still goes.
+        plan.remove("/r/a/build/__pycache__".into());
+        plan.remove("/r/b/.venv/x/__pycache__".into());
+        plan.remove("/r/b/.venv".into());
+        plan.remove("/r/b/.venv/y".into());
+        plan.keep("/r/b/.venv/z".into(), "never said");
+        let verdicts: Vec<(&str, &Verdict)> = plan
+            .verdicts
+            .iter()
+            .map(|(p, v)| (p.to_str().unwrap(), v))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                (
+                    "/r/a/build",
+                    &Verdict::Keep("git tracks files in it".into())
+                ),
+                ("/r/a/build/__pycache__", &Verdict::Remove),
+                ("/r/b/.venv", &Verdict::Remove),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_uv_install_of_its_own_version_is_ours() {
+        let dir = std::env::temp_dir().join(format!("xtask-clean-uv-{}", std::process::id()));
+        let platform = Platform::current();
+        let uv = dir.join("uv-1.2.3");
+        fs::create_dir_all(platform.bin_dir(&uv)).unwrap();
+        fs::write(platform.bin_dir(&uv).join(platform.exe("uv")), "").unwrap();
+        assert!(!is_our_uv(&uv, "uv-1.2.3"), "no dist-info");
+        fs::create_dir_all(uv.join("uv-1.2.3.dist-info")).unwrap();
+        assert!(is_our_uv(&uv, "uv-1.2.3"));
+        assert!(!is_our_uv(&uv, "uv-1.2.4"), "another version's name");
+        assert!(!is_our_uv(&uv, "uv-"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

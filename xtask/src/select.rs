@@ -7,18 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::interpreter::VERSION_FILE;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
-
-/// Files whose change concerns every package: the shared tooling configuration and the Python
-/// version.
-fn shared_config() -> [String; 2] {
-    [
-        format!("{PYTHON_DIR}/pyproject.toml"),
-        format!("{PYTHON_DIR}/{VERSION_FILE}"),
-    ]
-}
 
 /// The selected packages, each with why, in workspace order.
 pub struct Selection<'a> {
@@ -48,31 +38,50 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// Files changed since `rev` (committed, staged, unstaged and untracked), relative to the root.
-fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
-    let diff = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["diff", "--name-only", rev, "--"])
-        .output()?;
-    if !diff.success() {
-        bail!(
-            "`git diff {rev}` failed: {}; is `{rev}` a revision of {}?",
-            diff.output.trim(),
-            root.display()
-        );
+/// Runs a git command that prints NUL-separated paths, or fails naming it and `fix`.
+fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
+    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
+    let out = cmd.output()?;
+    if !out.success() {
+        bail!("`{}` failed: {}; {fix}", cmd.display(), out.output.trim());
     }
-    let untracked = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["ls-files", "--others", "--exclude-standard"])
-        .output()?;
-    let mut files: Vec<String> = diff
+    Ok(out
         .output
-        .lines()
-        .chain(untracked.output.lines())
+        .split('\0')
+        .filter(|s| !s.is_empty())
         .map(str::to_owned)
-        .collect();
+        .collect())
+}
+
+/// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both
+/// sides of a rename), relative to the root with `/`, wherever in its repository the root is.
+fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
+    let fix = format!(
+        "is `{rev}` a revision of the git repository of {}?",
+        root.display()
+    );
+    // `--relative`: paths relative to the root (git prints them relative to the top otherwise),
+    // and only changes under it. `--no-renames`: a move is a deletion and an addition, so both
+    // packages count. `-z`: names as they are, not quoted.
+    let mut files = git_paths(
+        root,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--relative",
+            "--no-renames",
+            rev,
+            "--",
+        ],
+        &fix,
+    )?;
+    // Relative to the working folder (the root) already.
+    files.extend(git_paths(
+        root,
+        &["ls-files", "-z", "--others", "--exclude-standard"],
+        &format!("is {} in a git repository?", root.display()),
+    )?);
     files.sort();
     files.dedup();
     Ok(files)
@@ -101,12 +110,19 @@ pub fn select<'a>(
     }
     if let Some(rev) = changed_since {
         let files = changed_files(&ws.root, rev).context("--changed-since")?;
-        if let Some(config) = files.iter().find(|f| shared_config().contains(f)) {
+        let prefixes: Vec<String> = ws.packages.iter().map(|p| format!("{}/", p.rel)).collect();
+        // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
+        // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
+        let shared = files.iter().find(|f| {
+            f.starts_with(&format!("{PYTHON_DIR}/"))
+                && !prefixes.iter().any(|p| f.starts_with(p.as_str()))
+        });
+        if let Some(shared) = shared {
             all = true;
             for p in &ws.packages {
                 reasons
                     .entry(p.name.clone())
-                    .or_insert_with(|| format!("{config} changed"));
+                    .or_insert_with(|| format!("{shared} changed"));
             }
         }
         for package in &ws.packages {

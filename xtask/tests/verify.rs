@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Run, committed_tree, git, run, venv_python, xtask};
+use common::{Run, committed_tree, run, venv_python, xtask};
 
 /// Writes `content` to `rel` under the root and returns what was there (None: nothing).
 fn put(root: &Path, rel: &str, content: &str) -> Option<String> {
@@ -267,13 +267,37 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         format!("{}\n", root.join("python/apps/sts-service/src").display()),
     )
     .unwrap();
+    // The stamp records what is installed: --no-setup refuses the changed venv, naming the
+    // change; a plain verify rebuilds it, and then neither service imports the other.
+    let out = run(xtask(root).args(["verify", "--no-setup"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("media-service: its venv is stale (leak.pth added by hand since setup)"),
+        "{}",
+        out.stderr
+    );
     let out = run(xtask(root).arg("verify"));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("recreating the venv: leak.pth added by hand since setup"),
+        "{}",
+        out.stdout
+    );
+    assert!(!pth.exists());
+
+    // Two services that both provide the import package sts_service: the environment check
+    // (SC-008) fails, naming it.
+    let rel = "python/apps/media-service/src/sts_service/__init__.py";
+    put(root, rel, "\"\"\"Not media's to provide.\"\"\"\n");
+    let out = run(xtask(root).args(["verify", "-p", "media-service"]));
     assert_fails_naming(
         &out,
         &["environment (SC-001..3, SC-008) media-service (media-service venv)"],
         "sts_service can be imported, but it belongs to another service",
     );
-    let json = run(xtask(root).args(["verify", "--message-format", "json"]));
+    let json = run(xtask(root).args(["verify", "-p", "media-service", "--message-format", "json"]));
     assert_eq!(
         json.code, 1,
         "the exit code agrees with the summary: {}",
@@ -281,11 +305,13 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     );
     let (result, failed) = parse_json_lines(root, &json.stdout);
     assert_eq!(result, "failed");
-    assert_eq!(
-        failed,
-        ["environment (SC-001..3, SC-008) media-service (media-service venv)"]
+    assert!(
+        failed.contains(
+            &"environment (SC-001..3, SC-008) media-service (media-service venv)".to_owned()
+        ),
+        "{failed:?}"
     );
-    fs::remove_file(&pth).unwrap();
+    fs::remove_dir_all(root.join("python/apps/media-service/src/sts_service")).unwrap();
 
     let rel = "python/apps/media-service/README.md";
     let old = put(
@@ -301,74 +327,6 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     restore(root, rel, old);
 
     run(xtask(root).args(["verify", "--no-setup"])).assert_ok();
-}
-
-#[test]
-fn changed_since_selects_changed_packages_and_their_dependents() {
-    let tmp = committed_tree("changed");
-    let root = tmp.path();
-    run(xtask(root).arg("setup")).assert_ok();
-    let selected = |label: &str| -> String {
-        let out = run(xtask(root).args(["lint", "--changed-since", "HEAD", "--no-setup"]));
-        out.assert_ok();
-        let line = out
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("selected:"))
-            .unwrap_or_else(|| panic!("{label}: {}", out.stdout));
-        line.to_owned()
-    };
-    assert_eq!(
-        selected("nothing"),
-        "selected: no package (nothing under python/apps or python/libs changed)"
-    );
-
-    put(
-        root,
-        "python/apps/sts-service/src/sts_service/asr/engine.py",
-        "\"\"\"Engine.\"\"\"\n",
-    );
-    assert_eq!(
-        selected("service"),
-        "selected: sts-service (python/apps/sts-service/src/sts_service/asr/engine.py changed)"
-    );
-    git(root, &["add", "."]);
-    git(root, &["commit", "-q", "-m", "asr"]);
-
-    let rel = "python/libs/contracts/src/dubbing_contracts/__init__.py";
-    let text = fs::read_to_string(root.join(rel)).unwrap();
-    fs::write(root.join(rel), format!("{text}\nSCHEMA_VERSION = 1\n")).unwrap();
-    assert_eq!(
-        selected("library"),
-        format!(
-            "selected: media-service (depends on contracts), sts-service (depends on contracts), contracts ({rel} changed)"
-        )
-    );
-    git(root, &["checkout", "--", rel]);
-
-    let text = fs::read_to_string(root.join("python/pyproject.toml")).unwrap();
-    fs::write(
-        root.join("python/pyproject.toml"),
-        format!("{text}\n# a tooling change\n"),
-    )
-    .unwrap();
-    let line = selected("config");
-    assert!(
-        line.starts_with("selected: media-service (python/pyproject.toml changed)"),
-        "{line}"
-    );
-    assert!(
-        line.contains("common (python/pyproject.toml changed)") && line.contains("contracts"),
-        "{line}"
-    );
-
-    let out = run(xtask(root).args(["lint", "--changed-since", "no-such-revision"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr.contains("is `no-such-revision` a revision"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]

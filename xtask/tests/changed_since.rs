@@ -1,0 +1,187 @@
+//! `--changed-since REF` on real git repositories: the packages with changed files (edited, added,
+//! deleted, moved) and their dependents; every package for a shared file under `python/`; paths
+//! relative to the root wherever in the repository it is.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{TempDir, committed_tree, git, run, xtask};
+
+/// Writes `content` to `rel` under the root, creating its folders.
+fn put(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, content).unwrap();
+}
+
+/// The `selected:` line of `lint --changed-since REV`. The selection is printed before the venvs
+/// are looked at, so no setup is needed: with `--no-setup` and no venv, lint then stops, which is
+/// fine here as long as the selection itself did not fail.
+#[track_caller]
+fn selected(root: &Path, rev: &str) -> String {
+    let out = run(xtask(root).args(["lint", "--changed-since", rev, "--no-setup"]));
+    assert!(
+        out.code == 0 || !out.stderr.contains("--changed-since"),
+        "the selection failed:\n{}",
+        out.stderr
+    );
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with("selected:"))
+        .unwrap_or_else(|| panic!("no selected: line\n{}\n{}", out.stdout, out.stderr))
+        .to_owned()
+}
+
+#[test]
+fn changed_since_selects_changed_packages_and_their_dependents() {
+    let tmp = committed_tree("changed");
+    let root = tmp.path();
+    assert_eq!(
+        selected(root, "HEAD"),
+        "selected: no package (nothing under python/apps or python/libs changed)"
+    );
+
+    put(
+        root,
+        "python/apps/sts-service/src/sts_service/asr/engine.py",
+        "\"\"\"Engine.\"\"\"\n",
+    );
+    assert_eq!(
+        selected(root, "HEAD"),
+        "selected: sts-service (python/apps/sts-service/src/sts_service/asr/engine.py changed)"
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "asr"]);
+
+    let rel = "python/libs/contracts/src/dubbing_contracts/__init__.py";
+    let text = fs::read_to_string(root.join(rel)).unwrap();
+    fs::write(root.join(rel), format!("{text}\nSCHEMA_VERSION = 1\n")).unwrap();
+    assert_eq!(
+        selected(root, "HEAD"),
+        format!(
+            "selected: media-service (depends on contracts), sts-service (depends on contracts), contracts ({rel} changed)"
+        )
+    );
+    git(root, &["checkout", "--", rel]);
+
+    let text = fs::read_to_string(root.join("python/pyproject.toml")).unwrap();
+    fs::write(
+        root.join("python/pyproject.toml"),
+        format!("{text}\n# a tooling change\n"),
+    )
+    .unwrap();
+    let line = selected(root, "HEAD");
+    assert!(
+        line.starts_with("selected: media-service (python/pyproject.toml changed)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("common (python/pyproject.toml changed)") && line.contains("contracts"),
+        "{line}"
+    );
+    git(root, &["checkout", "--", "python/pyproject.toml"]);
+
+    // Any file under python/ in no package may be read by every tool job (pytest's conftest.py,
+    // ruff's configuration, the e2e tests): all packages, naming it.
+    for shared in [
+        "python/conftest.py",
+        "python/ruff.toml",
+        "python/tests/e2e/test_more.py",
+    ] {
+        put(root, shared, "\"\"\"Shared.\"\"\"\n");
+        let line = selected(root, "HEAD");
+        for package in ["media-service", "sts-service", "common", "contracts"] {
+            assert!(
+                line.contains(&format!("{package} ({shared} changed)")),
+                "{shared}: {line}"
+            );
+        }
+        fs::remove_file(root.join(shared)).unwrap();
+    }
+    // Outside python/, nothing.
+    put(root, "docs/notes.md", "notes\n");
+    assert_eq!(
+        selected(root, "HEAD"),
+        "selected: no package (nothing under python/apps or python/libs changed)"
+    );
+
+    let out = run(xtask(root).args(["lint", "--changed-since", "no-such-revision"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("is `no-such-revision` a revision"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn changed_since_from_a_root_below_the_top_counts_moves_and_deletions() {
+    let top = TempDir::new("changed top");
+    let root = top.path().join("repo sub");
+    fs::create_dir_all(&root).unwrap();
+    run(xtask(&root).arg("scaffold")).assert_ok();
+    fs::copy(
+        common::repo_root().join(".gitignore"),
+        root.join(".gitignore"),
+    )
+    .unwrap();
+    let moved_from = "python/libs/common/src/dubbing_common/moved.py";
+    let moved_to = "python/libs/contracts/src/dubbing_contracts/moved.py";
+    put(&root, moved_from, "\"\"\"To be moved.\"\"\"\n");
+    put(top.path(), "README.md", "the top of the repository\n");
+    git(top.path(), &["init", "-q"]);
+    git(top.path(), &["add", "."]);
+    git(top.path(), &["commit", "-q", "-m", "seed"]);
+
+    // Paths are relative to the root, not to the top of the repository.
+    let rel = "python/apps/sts-service/src/sts_service/asr/engine.py";
+    put(&root, rel, "\"\"\"Engine.\"\"\"\n");
+    assert_eq!(
+        selected(&root, "HEAD"),
+        format!("selected: sts-service ({rel} changed)")
+    );
+    fs::remove_file(root.join(rel)).unwrap();
+
+    // A change above the root is not under its python/.
+    put(top.path(), "README.md", "changed\n");
+    assert_eq!(
+        selected(&root, "HEAD"),
+        "selected: no package (nothing under python/apps or python/libs changed)"
+    );
+
+    // A module moved from one library to another: both, and what depends on either.
+    git(
+        top.path(),
+        &[
+            "mv",
+            &format!("repo sub/{moved_from}"),
+            &format!("repo sub/{moved_to}"),
+        ],
+    );
+    let line = selected(&root, "HEAD");
+    assert!(
+        line.contains(&format!("common ({moved_from} changed)"))
+            && line.contains(&format!("contracts ({moved_to} changed)")),
+        "{line}"
+    );
+    assert!(
+        line.contains("media-service (depends on ") && line.contains("sts-service (depends on "),
+        "{line}"
+    );
+    git(top.path(), &["commit", "-q", "-m", "move"]);
+    assert_eq!(
+        selected(&root, "HEAD~1"),
+        line,
+        "a committed move selects the same"
+    );
+
+    // A deleted file selects its package.
+    let deleted = "python/apps/media-service/README.md";
+    fs::remove_file(root.join(deleted)).unwrap();
+    assert_eq!(
+        selected(&root, "HEAD"),
+        format!("selected: media-service ({deleted} changed)")
+    );
+}
