@@ -10,7 +10,7 @@ use crate::project::quote;
 
 /// Variables that would make a child install into, or import from, somewhere other than the venv
 /// it is pointed at: a person with another venv activated gets the same result as anyone.
-const RETARGETING_VARS: &[&str] = &[
+pub const RETARGETING_VARS: &[&str] = &[
     "VIRTUAL_ENV",
     "CONDA_PREFIX",
     "PYTHONPATH",
@@ -34,6 +34,9 @@ const RETARGETING_VARS: &[&str] = &[
     "UV_PREFIX",
     "UV_TARGET",
     "UV_NO_BUILD_ISOLATION",
+    "UV_CONFIG_FILE",
+    "UV_NO_CONFIG",
+    "PIP_CONFIG_FILE",
 ];
 
 /// A command to run: a program and its arguments, and where.
@@ -42,6 +45,7 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
+    envs: Vec<(OsString, OsString)>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -63,6 +67,7 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             cwd: None,
+            envs: Vec::new(),
         }
     }
 
@@ -74,6 +79,13 @@ impl Cmd {
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Cmd {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets a variable for the command (after the retargeting ones are removed).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -100,6 +112,9 @@ impl Cmd {
             .unchecked();
         for var in RETARGETING_VARS {
             expr = expr.env_remove(var);
+        }
+        for (key, value) in &self.envs {
+            expr = expr.env(key, value);
         }
         if let Some(dir) = &self.cwd {
             expr = expr.dir(dir);

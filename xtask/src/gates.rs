@@ -8,13 +8,15 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
 use crate::flags::{GateArgs, MessageFormat};
-use crate::jobs::{self, Job, Memo};
+use crate::inputs::Inputs;
+use crate::jobs::{self, Job};
+use crate::memo::Memo;
 use crate::model::Kind;
 use crate::output;
 use crate::project::{self, PYTHON_DIR};
 use crate::select::{self, Selection};
 use crate::setup::{Session, State};
-use crate::venv::Venv;
+use crate::venv::{LockMode, Venv, VenvLock};
 use crate::workspace::{Package, Workspace};
 
 /// The coverage every package's tests must reach (the seed's gate).
@@ -26,9 +28,8 @@ pub struct Gate<'a> {
     pub selection: Selection<'a>,
     pub args: &'a GateArgs,
     junit: Option<PathBuf>,
-    /// What every remembered result depends on besides its own inputs: the shared tooling
-    /// configuration and the variables Python and the tools read.
-    shared_inputs: String,
+    /// What the jobs' results depend on: read once per run.
+    inputs: Inputs<'a>,
 }
 
 impl<'a> Gate<'a> {
@@ -50,72 +51,44 @@ impl<'a> Gate<'a> {
             }
             None => None,
         };
-        let mut shared = crate::stamp::Fnv::new();
-        shared.write(
-            &std::fs::read(ws.root.join(PYTHON_DIR).join("pyproject.toml")).unwrap_or_default(),
-        );
-        let mut vars: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| {
-                ["PYTHON", "PYTEST", "COV", "MYPY", "RUFF"]
-                    .iter()
-                    .any(|p| k.starts_with(p))
-            })
-            .collect();
-        vars.sort();
-        for (k, v) in vars {
-            shared.write(format!("{k}={v}\0").as_bytes());
-        }
         Ok(Gate {
             ws,
             selection,
             args,
             junit,
-            shared_inputs: shared.finish(),
+            inputs: Inputs::new(ws),
         })
     }
 
-    /// The memo of a job: its command line, the venv it runs in (stamp and site-packages), the
-    /// shared inputs, and the files under `inputs`. None with `--no-cache`, or when reports are
-    /// to be written (`--junit`).
-    fn memo(&self, job: &Job, venv: &Package, inputs: &[String]) -> Option<Memo> {
+    /// The memo of a job that runs in `venv` and reads the files of `packages` (see
+    /// [`Inputs`]). None with `--no-cache`, or when reports are to be written (`--junit`).
+    fn memo(&self, job: &Job, venv: &Package, packages: &[&Package]) -> Option<Memo> {
         if self.args.no_cache || self.junit.is_some() {
             return None;
         }
         let v = Venv::of(venv);
-        let mut h = crate::stamp::Fnv::new();
-        h.write(job.rerun.as_bytes());
-        h.write(&std::fs::read(v.stamp()).unwrap_or_default());
-        for site in v.site_packages() {
-            h.write(crate::stamp::file_meta(&site).as_bytes());
-        }
-        h.write(self.shared_inputs.as_bytes());
-        for input in inputs {
-            h.write(input.as_bytes());
-        }
         let id: String = job
             .name()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         Some(Memo {
-            file: v.dir.join("xtask-results").join(format!("{id}.txt")),
-            key: h.finish(),
+            dir: v.dir.join("xtask-results"),
+            id,
+            key: self.inputs.key(&job.rerun, &v, packages),
         })
     }
 
     /// A job that is not run again while its inputs are those of its last pass.
-    fn remembered(&self, job: Job, venv: &Package, inputs: &[String]) -> Job {
-        let memo = self.memo(&job, venv, inputs);
+    fn remembered(&self, job: Job, venv: &Package, packages: &[&Package]) -> Job {
+        let memo = self.memo(&job, venv, packages);
         job.remembered(memo)
     }
 
-    /// What mypy and pytest of a package read from the tree: the package and every local
-    /// package it needs (not the rest of the venv's install set).
-    fn package_inputs(&self, package: &Package) -> Vec<String> {
-        let set = self.ws.closure(package).unwrap_or_default();
-        set.iter()
-            .map(|p| crate::stamp::hash_tree(&p.dir))
-            .collect()
+    /// The packages whose files mypy and pytest of `package` read: it and every local package it
+    /// needs.
+    fn closure(&self, package: &'a Package) -> Vec<&'a Package> {
+        self.ws.closure(package).unwrap_or_else(|_| vec![package])
     }
 
     fn config(&self) -> PathBuf {
@@ -150,8 +123,13 @@ impl<'a> Gate<'a> {
     }
 
     /// Brings every needed venv up to date (free when its stamp is fresh), or with `--no-setup`,
-    /// fails on one that is not.
-    pub fn prepare(&self) -> Result<Vec<&'a Package>> {
+    /// fails on one that is not; then holds a shared lock on each for as long as the returned
+    /// locks live, so no setup in another terminal rebuilds a venv under running jobs.
+    ///
+    /// Shared locks are taken only after every setup is done (never one held while waiting for
+    /// an exclusive one, which could deadlock against another gate), and each venv is checked
+    /// fresh again under its lock, since another setup may have run in between.
+    pub fn prepare(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
         let venvs = self.needed_venvs();
         if venvs.is_empty() {
             bail!(
@@ -160,22 +138,44 @@ impl<'a> Gate<'a> {
             );
         }
         let session = Session::new(self.ws, &self.args.env)?;
-        for service in &venvs {
-            let name = service.folder_name();
-            if self.args.no_setup {
+        for _attempt in 0..3 {
+            if !self.args.no_setup {
+                for service in &venvs {
+                    session.setup(service)?;
+                }
+            }
+            let mut locks = Vec::new();
+            let mut stale = None;
+            for service in &venvs {
+                let venv = Venv::of(service);
+                locks.push(venv.lock(LockMode::Shared, service.folder_name())?);
                 let state = session.state(service)?;
                 if !matches!(state, State::Fresh) {
+                    stale = Some((*service, state));
+                    break;
+                }
+            }
+            match stale {
+                None => {
+                    for service in &venvs {
+                        compile_bytecode(&Venv::of(service), service.folder_name())?;
+                    }
+                    return Ok((venvs, locks));
+                }
+                Some((service, state)) if self.args.no_setup => {
+                    let name = service.folder_name();
                     bail!(
-                        "{name}: its venv is {state:?}, and --no-setup forbids setting it up; run {}",
+                        "{name}: its venv is {}, and --no-setup forbids setting it up; run {}",
+                        state.describe(),
                         project::xtask_command(&self.ws.root, &["setup", name])
                     );
                 }
-            } else {
-                session.setup(service)?;
+                Some(_) => {} // changed by another setup meanwhile: set up again
             }
-            compile_bytecode(&Venv::of(service), name)?;
         }
-        Ok(venvs)
+        bail!(
+            "the venvs kept changing while this command waited to run its jobs: is another setup running in a loop?"
+        )
     }
 
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
@@ -190,11 +190,10 @@ impl<'a> Gate<'a> {
         for package in &self.selection.packages {
             let dir = package.python_rel();
             let name = Some(package.folder_name());
-            let inputs = [crate::stamp::hash_tree(&package.dir)];
             let job = Job::command("ruff check", name, venv, ruff(check).arg(dir));
-            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            jobs.push(self.remembered(job, ruff_venv, &[package]));
             let job = Job::command("ruff format", name, venv, ruff(format).arg(dir));
-            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            jobs.push(self.remembered(job, ruff_venv, &[package]));
         }
         if self.selection.all {
             // Everything outside the packages: tests/e2e and any other Python under python/.
@@ -204,22 +203,20 @@ impl<'a> Gate<'a> {
                 rest.push(package.python_rel().to_owned());
             }
             let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(".");
-            let packages: Vec<&Path> = self.ws.packages.iter().map(|p| p.dir.as_path()).collect();
-            let inputs = [crate::stamp::hash_tree_except(&cwd, &packages)];
             let job = Job::command(
                 "ruff check",
                 Some("(rest of python/)"),
                 venv,
                 rest_args(check),
             );
-            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            jobs.push(self.remembered(job, ruff_venv, &[]));
             let job = Job::command(
                 "ruff format",
                 Some("(rest of python/)"),
                 venv,
                 rest_args(format),
             );
-            jobs.push(self.remembered(job, ruff_venv, &inputs));
+            jobs.push(self.remembered(job, ruff_venv, &[]));
         }
         jobs
     }
@@ -254,7 +251,7 @@ impl<'a> Gate<'a> {
                     Some(venv.folder_name()),
                     cmd,
                 );
-                jobs.push(self.remembered(job, venv, &self.package_inputs(package)));
+                jobs.push(self.remembered(job, venv, &self.closure(package)));
             }
         }
         jobs
@@ -304,7 +301,7 @@ impl<'a> Gate<'a> {
                 Some(venv.folder_name()),
                 cmd.args(extra),
             );
-            jobs.push(self.remembered(job, venv, &self.package_inputs(package)));
+            jobs.push(self.remembered(job, venv, &self.closure(package)));
         }
         jobs
     }
@@ -326,9 +323,10 @@ impl<'a> Gate<'a> {
 /// fast, and where `PYTHONDONTWRITEBYTECODE` is set Python never writes it, so every tool run
 /// would compile pytest and its plugins anew: this halves a pytest run's start-up.
 fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
+    // Keyed by what is installed, not by the stamp: a new PATH rewrites the stamp, and changes
+    // no installed file.
     let marker = venv.dir.join("xtask-bytecode");
-    let stamp = std::fs::read(venv.stamp()).unwrap_or_default();
-    let key = crate::stamp::hash(&stamp);
+    let key = venv.installed().digest;
     if std::fs::read_to_string(&marker).is_ok_and(|k| k == key) {
         return Ok(());
     }
@@ -389,7 +387,7 @@ pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let started = Instant::now();
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
-    let venvs = gate.prepare()?;
+    let (venvs, _locks) = gate.prepare()?;
     let mut jobs = Vec::new();
     if fix {
         apply_fixes(&gate, venvs[0])?;
@@ -404,7 +402,7 @@ pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
 pub fn fmt(root: &Path, args: &GateArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
-    let venvs = gate.prepare()?;
+    let (venvs, _locks) = gate.prepare()?;
     apply_fixes(&gate, venvs[0])
 }
 
@@ -413,6 +411,6 @@ pub fn test(root: &Path, args: &GateArgs, extra: &[String]) -> Result<()> {
     let started = Instant::now();
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
-    gate.prepare()?;
+    let _locks = gate.prepare()?;
     gate.run("test", gate.pytest_jobs(extra), started)
 }

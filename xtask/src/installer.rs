@@ -22,6 +22,60 @@ pub const UV_VERSION: &str = "0.13.9";
 /// pip learned `--python` (install into another interpreter) in 22.3.
 const PIP_MIN: (u64, u64) = (22, 3);
 
+/// The repository's own installer configuration, at the root: the only configuration files an
+/// install reads. The caller's folder, the user's and the system's are never read (uv runs with
+/// `--config-file` or `--no-config`, pip with `PIP_CONFIG_FILE`), so where packages come from
+/// does not depend on who runs setup from where.
+pub const CONFIG_FILES: &[&str] = &["uv.toml", "pip.conf"];
+
+/// Installer variables that change nothing installed: caches, progress, time-outs.
+const QUIET_VARS: &[&str] = &[
+    "UV_CACHE_DIR",
+    "UV_NO_CACHE",
+    "UV_NO_PROGRESS",
+    "UV_HTTP_TIMEOUT",
+    "UV_CONCURRENT_DOWNLOADS",
+    "UV_CONCURRENT_BUILDS",
+    "UV_CONCURRENT_INSTALLS",
+    "UV_LINK_MODE",
+    "UV_COMPILE_BYTECODE",
+    "UV_NO_WRAP",
+    "PIP_CACHE_DIR",
+    "PIP_NO_CACHE_DIR",
+    "PIP_PROGRESS_BAR",
+    "PIP_NO_INPUT",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_TIMEOUT",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_RETRIES",
+    "PIP_QUIET",
+    "PIP_VERBOSE",
+];
+
+/// The installers' variables that can change what gets installed (`UV_INDEX_URL`,
+/// `PIP_EXTRA_INDEX_URL`, `UV_PRERELEASE`, ...), as one digest: recorded in the stamp, so a
+/// change reinstalls. Their values are not written anywhere (an index URL can hold a token).
+pub fn environment_digest() -> String {
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .filter(|(k, _)| k.starts_with("UV_") || k.starts_with("PIP_"))
+        .filter(|(k, _)| {
+            !QUIET_VARS.contains(&k.as_str()) && !crate::cmd::RETARGETING_VARS.contains(&k.as_str())
+        })
+        .collect();
+    vars.sort();
+    let mut h = crate::digest::Fnv::new();
+    for (k, v) in vars {
+        h.write(format!("{k}={v}\0").as_bytes());
+    }
+    h.finish()
+}
+
 #[derive(Debug, Clone)]
 pub enum Installer {
     Uv {
@@ -108,17 +162,49 @@ impl Installer {
         }
     }
 
-    /// The command that creates an empty venv (no pip) from `base`.
-    pub fn create_venv(&self, base: &Interpreter, venv: &Venv) -> Cmd {
+    /// A command of this installer, run from the root and reading only the root's configuration
+    /// (see [`CONFIG_FILES`]).
+    fn configured(&self, root: &Path, cmd: Cmd) -> Cmd {
+        let cmd = cmd.cwd(root);
         match self {
+            Installer::Uv { .. } => cmd,
+            Installer::Pip { .. } => {
+                let file = root.join("pip.conf");
+                let file = if file.is_file() {
+                    file.into_os_string()
+                } else {
+                    // pip's documented way to read no configuration file at all.
+                    std::ffi::OsString::from(if cfg!(windows) { "nul" } else { "/dev/null" })
+                };
+                cmd.env("PIP_CONFIG_FILE", file)
+            }
+        }
+    }
+
+    /// uv's configuration flag: the root's `uv.toml`, or none.
+    fn uv_config(root: &Path) -> Vec<std::ffi::OsString> {
+        let file = root.join("uv.toml");
+        if file.is_file() {
+            vec!["--config-file".into(), file.into_os_string()]
+        } else {
+            vec!["--no-config".into()]
+        }
+    }
+
+    /// The command that creates an empty venv (no pip) from `base`.
+    pub fn create_venv(&self, root: &Path, base: &Interpreter, venv: &Venv) -> Cmd {
+        let cmd = match self {
             Installer::Uv { exe, .. } => Cmd::new(exe)
-                .args(["venv", "--quiet", "--python"])
+                .args(["venv", "--quiet"])
+                .args(Installer::uv_config(root))
+                .arg("--python")
                 .arg(&base.path)
                 .arg(&venv.dir),
             Installer::Pip { .. } => Cmd::new(&base.path)
                 .args(["-m", "venv", "--without-pip"])
                 .arg(&venv.dir),
-        }
+        };
+        self.configured(root, cmd)
     }
 
     /// The commands that install the install set: one transaction of the requirement files and
@@ -128,7 +214,13 @@ impl Installer {
     /// can build the editables without an isolated build environment each (pip has no build cache;
     /// uv does, so uv builds in isolation). pip also skips compiling bytecode, as uv does: Python
     /// writes it on first import.
-    pub fn install(&self, venv: &Venv, set: &[&Package], service: &Package) -> Vec<Cmd> {
+    pub fn install(
+        &self,
+        root: &Path,
+        venv: &Venv,
+        set: &[&Package],
+        service: &Package,
+    ) -> Vec<Cmd> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         for package in set {
             for file in package.requirement_files() {
@@ -144,11 +236,13 @@ impl Installer {
             }
             args.push(target);
         }
-        match self {
+        let cmds = match self {
             Installer::Uv { exe, .. } => {
                 vec![
                     Cmd::new(exe)
-                        .args(["pip", "install", "--python"])
+                        .args(["pip", "install"])
+                        .args(Installer::uv_config(root))
+                        .arg("--python")
                         .arg(venv.python())
                         .args(args),
                 ]
@@ -179,7 +273,10 @@ impl Installer {
                 cmds.push(pip().arg("--no-build-isolation").args(args));
                 cmds
             }
-        }
+        };
+        cmds.into_iter()
+            .map(|cmd| self.configured(root, cmd))
+            .collect()
     }
 }
 

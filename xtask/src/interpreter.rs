@@ -257,9 +257,9 @@ pub fn managed_dirs() -> Vec<PathBuf> {
 pub fn discovery_key() -> String {
     let mut key = std::env::var("PATH").unwrap_or_default();
     for dir in managed_dirs() {
-        key += &format!("|{}={}", dir.display(), crate::stamp::file_meta(&dir));
+        key += &format!("|{}={}", dir.display(), crate::digest::file_meta(&dir));
     }
-    crate::stamp::hash(key.as_bytes())
+    crate::digest::hash(key.as_bytes())
 }
 
 /// Prints the version and the real executable; `-I -S` keeps it fast and blind to the caller's

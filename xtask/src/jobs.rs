@@ -3,8 +3,6 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -12,6 +10,7 @@ use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
 use crate::flags::MessageFormat;
+use crate::memo::Memo;
 use crate::output::format_duration;
 
 /// What a job does: run a tool, or a check done in this process.
@@ -19,13 +18,6 @@ pub enum Work {
     Command(Cmd),
     /// `Ok(report)` or `Err(what failed)`.
     Check(Box<dyn FnOnce() -> Result<String, String> + Send>),
-}
-
-/// A remembered pass: while the job's inputs hash to `key`, it is not run again, and its last
-/// output is shown, marked cached.
-pub struct Memo {
-    pub file: PathBuf,
-    pub key: String,
 }
 
 pub struct Job {
@@ -99,16 +91,18 @@ pub struct Outcome {
     pub duration: Duration,
     pub rerun: String,
     pub output: String,
+    /// Why a job with a memo ran again: which of its inputs changed.
+    pub why: Option<String>,
 }
 
 fn execute(job: Job) -> Outcome {
     let started = Instant::now();
     let name = job.name();
-    let remembered = job.memo.as_ref().and_then(|memo| {
-        let text = fs::read_to_string(&memo.file).ok()?;
-        text.strip_prefix(&format!("{}\n", memo.key))
-            .map(str::to_owned)
-    });
+    let (remembered, why) = match job.memo.as_ref().map(Memo::read) {
+        Some(Ok(output)) => (Some(output), None),
+        Some(Err(why)) if !why.is_empty() => (None, Some(why)),
+        _ => (None, None),
+    };
     let (ok, cached, output) = match (remembered, job.work) {
         (Some(output), _) => (true, true, output),
         (None, Work::Command(cmd)) => match cmd.output() {
@@ -120,22 +114,12 @@ fn execute(job: Job) -> Outcome {
             Err(problem) => (false, false, problem),
         },
     };
+    // Only a pass is remembered; a failure always runs again.
     if let Some(memo) = &job.memo
+        && ok
         && !cached
     {
-        // Only a pass is remembered; a failure always runs again.
-        let _ = if ok {
-            fs::create_dir_all(memo.file.parent().unwrap_or(Path::new(".")))
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    crate::fsutil::write_atomic(
-                        &memo.file,
-                        format!("{}\n{output}", memo.key).as_bytes(),
-                    )
-                })
-        } else {
-            fs::remove_file(&memo.file).map_err(anyhow::Error::from)
-        };
+        memo.write(&output);
     }
     Outcome {
         name,
@@ -147,6 +131,7 @@ fn execute(job: Job) -> Outcome {
         duration: started.elapsed(),
         rerun: job.rerun,
         output,
+        why,
     }
 }
 
@@ -200,6 +185,9 @@ fn report(outcome: &Outcome, format: MessageFormat) {
                 outcome.name,
                 format_duration(outcome.duration)
             );
+            if let Some(why) = &outcome.why {
+                text += &format!("ran again: {why}\n");
+            }
             text += &format!("$ {}\n", outcome.rerun);
             let body = outcome.output.trim_end();
             if !body.is_empty() {

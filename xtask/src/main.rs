@@ -2,18 +2,22 @@
 
 mod clean;
 mod cmd;
+mod digest;
 mod doctor;
 mod flags;
 mod fsutil;
 mod gates;
+mod inputs;
 mod installer;
 mod interpreter;
 mod jobs;
 mod leftovers;
+mod memo;
 mod model;
 mod output;
 mod pep440;
 mod project;
+mod requirements;
 mod scaffold;
 mod select;
 mod setup;

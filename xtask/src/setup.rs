@@ -3,31 +3,43 @@
 //! and a stamp, and runs nothing.
 
 use std::cell::OnceCell;
-use std::fs::{self, File, TryLockError};
+use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{self, Cmd};
+use crate::digest::file_meta;
 use crate::flags::EnvArgs;
-use crate::installer::Installer;
+use crate::installer::{self, Installer};
 use crate::interpreter::{self, Discovery, Interpreter, Request, Want};
 use crate::output::duration;
 use crate::project;
-use crate::stamp::{self, Fingerprint, RECIPE_VERSION, file_meta};
-use crate::venv::Venv;
-use crate::workspace::{Package, Workspace};
+use crate::requirements::{self, Read};
+use crate::stamp::{self, Fingerprint, RECIPE_VERSION};
+use crate::venv::{Installed, LockMode, Venv};
+use crate::workspace::{MetadataSource, Package, Workspace};
 
-/// The keys whose change means the venv's content must change. The others (how the interpreter
-/// and installer were asked for and found) only decide whether a re-run may skip looking.
+/// The keys whose change means the venv's content must change: the recipe, every file the install
+/// reads (`file:`, `listing:`, `tree:`, `git:`), the interpreter, the installer and its variables,
+/// the venv's own location, and `unfinished` (an install that did not end). The others (how the
+/// interpreter and installer were asked for and found: PATH among them) only decide whether a
+/// re-run may skip looking. The installed set (`venv.installed`) is checked apart, by reading
+/// the venv.
 const CONTENT_KEYS: &[&str] = &[
     "recipe",
     "file:",
+    "listing:",
+    "tree:",
+    "git:",
     "python.path",
     "python.version",
     "installer.name",
     "installer.version",
+    "installer.env",
+    "venv.dir",
+    "unfinished",
 ];
 
 /// What every setup in one run shares: the request, the installer choice, and the interpreters
@@ -65,16 +77,41 @@ impl<'a> Session<'a> {
         interpreter::choose(discovery, &self.request, &requirements(&set))
     }
 
-    /// The inputs that are cheap to read: file contents, the recipe, what was asked for.
-    fn cheap_fingerprint(&self, set: &[&Package]) -> Result<Fingerprint> {
+    /// The inputs that are cheap to read: what the install reads (the pyprojects, the requirement
+    /// files and what they include, the sources of dynamic metadata, the root's installer
+    /// configuration and variables), where the venv is, the recipe, and what was asked for.
+    fn cheap_fingerprint(&self, set: &[&Package], venv: &Venv) -> Result<Fingerprint> {
+        let root = &self.ws.root;
         let mut fp = Fingerprint::default();
         fp.set("recipe", RECIPE_VERSION);
         for package in set {
-            fp.add_file(&self.ws.root, &package.pyproject())?;
+            fp.add_file(root, &package.pyproject())?;
             for file in package.requirement_files() {
-                fp.add_file(&self.ws.root, &file)?;
+                fp.add_file(root, &file)?;
+                for read in requirements::reads(root, &file)? {
+                    match read {
+                        Read::File(path) => fp.add_file(root, &path)?,
+                        Read::Listing(dir) => fp.add_listing(root, &dir),
+                        Read::Tree(dir) => fp.add_tree(root, &dir),
+                    }
+                }
+            }
+            for source in &package.metadata_sources {
+                match source {
+                    MetadataSource::File(path) => fp.add_file(root, path)?,
+                    MetadataSource::Tree(dir) => fp.add_tree(root, dir),
+                    MetadataSource::Git(dir) => fp.add_git(root, dir),
+                }
             }
         }
+        for name in installer::CONFIG_FILES {
+            let path = root.join(name);
+            if path.is_file() {
+                fp.add_file(root, &path)?;
+            }
+        }
+        fp.set("installer.env", installer::environment_digest());
+        fp.set("venv.dir", venv.dir.to_string_lossy());
         fp.set("python.request", self.request.key());
         if !matches!(self.request.want, Want::Path(_)) {
             fp.set("python.discovery", interpreter::discovery_key());
@@ -92,13 +129,14 @@ impl<'a> Session<'a> {
         let name = service.folder_name();
         let set = self.ws.closure(service)?;
         let venv = Venv::of(service);
-        let cheap = self.cheap_fingerprint(&set)?;
-        let _lock = lock(&venv, name)?;
+        let cheap = self.cheap_fingerprint(&set, &venv)?;
+        let _lock = venv.lock(LockMode::Exclusive, name)?;
 
         let old = Fingerprint::read(&venv.stamp());
+        let installed = venv.installed();
         if !self.args.force
             && let Some(old) = &old
-            && is_fresh(&venv, &cheap, old)
+            && is_fresh(&venv, &cheap, old, &installed)
         {
             crate::output::say(format!("{name}: up to date"));
             return Ok(());
@@ -132,9 +170,10 @@ impl<'a> Session<'a> {
         full.set("installer.path", installer.identity().to_string_lossy());
         full.set("installer.meta", file_meta(installer.identity()));
 
-        let action = decide(&venv, old.as_ref(), &full, self.args.force)?;
+        let action = decide(&venv, old.as_ref(), &full, &installed, self.args.force)?;
         let action = match action {
             Action::RefreshStamp => {
+                record_installed(&mut full, &installed);
                 full.write(&venv.stamp())?;
                 crate::output::say(format!(
                     "{name}: up to date (the interpreter and installer are the same as before)"
@@ -143,8 +182,17 @@ impl<'a> Session<'a> {
             }
             other => other,
         };
-        // From here on the venv is being changed: no stamp until it is whole again.
-        remove_stamp(&venv)?;
+        // From here on the venv is being changed. A new venv has no stamp until it is whole; a
+        // venv being reinstalled keeps its stamp, marked unfinished, so that a failed install
+        // is reinstalled next time rather than rebuilt from nothing.
+        match (&action, &old) {
+            (Action::Reinstall(_), Some(old)) => {
+                let mut marked = old.clone();
+                marked.set("unfinished", "the last install did not finish");
+                marked.write(&venv.stamp())?;
+            }
+            _ => remove_stamp(&venv)?,
+        }
         match &action {
             Action::Create | Action::Recreate(_) => {
                 if let Action::Recreate(why) = &action {
@@ -154,7 +202,7 @@ impl<'a> Session<'a> {
                 }
                 let step = Instant::now();
                 installer
-                    .create_venv(&python, &venv)
+                    .create_venv(&self.ws.root, &python, &venv)
                     .run()
                     .with_context(|| format!("{name}: cannot create the venv"))?;
                 crate::output::say(format!(
@@ -167,7 +215,7 @@ impl<'a> Session<'a> {
             Action::RefreshStamp => unreachable!("handled above"),
         }
         let step = Instant::now();
-        for cmd in installer.install(&venv, &set, service) {
+        for cmd in installer.install(&self.ws.root, &venv, &set, service) {
             cmd.run().with_context(|| {
                 format!(
                     "{name}: the install failed; fix the cause above, then run {}",
@@ -197,6 +245,7 @@ impl<'a> Session<'a> {
             "{name}: post-check: every package imports from its source folder, no other service imports ({})",
             duration(step)
         ));
+        record_installed(&mut full, &venv.installed());
         full.write(&venv.stamp())?;
         crate::output::say(format!(
             "{name}: ready in {} ({}, Python {})",
@@ -221,17 +270,51 @@ fn changed_inputs(cheap: &Fingerprint, old: &Fingerprint) -> Vec<String> {
     changed
 }
 
-/// Fresh without running anything: the cheap inputs are those of the stamp, and the interpreter
-/// and installer it names are the same files as then.
-fn is_fresh(venv: &Venv, cheap: &Fingerprint, old: &Fingerprint) -> bool {
+/// Records what is installed now, so that a hand-made change to the venv is noticed.
+fn record_installed(fp: &mut Fingerprint, installed: &Installed) {
+    fp.set("venv.installed", &installed.digest);
+    fp.set("venv.listing", installed.listing());
+}
+
+/// What was changed in the venv by hand since the stamp: (removed, added) distributions and
+/// `.pth` files. Empty when it is as setup left it.
+fn hand_made(old: &Fingerprint, installed: &Installed) -> Option<(Vec<String>, Vec<String>)> {
+    // A stamp of an older recipe has no record: its recipe key reinstalls and records one.
+    let recorded = old.get("venv.installed")?;
+    if recorded == installed.digest {
+        return None;
+    }
+    Some(installed.diff(old.get("venv.listing").unwrap_or_default()))
+}
+
+/// Fresh without running anything: the cheap inputs are those of the stamp, the interpreter and
+/// installer it names are the same files as then, and the venv holds what setup installed.
+fn is_fresh(venv: &Venv, cheap: &Fingerprint, old: &Fingerprint, installed: &Installed) -> bool {
     let same_file = |path_key: &str, meta_key: &str| match (old.get(path_key), old.get(meta_key)) {
         (Some(path), Some(meta)) => file_meta(Path::new(path)) == meta,
         _ => false,
     };
     changed_inputs(cheap, old).is_empty()
+        && old.get("unfinished").is_none()
         && same_file("python.path", "python.meta")
         && same_file("installer.path", "installer.meta")
         && venv.python_works()
+        && hand_made(old, installed).is_none()
+}
+
+/// `numpy-1.26.4 was removed, leak.pth was added` (by hand, since setup).
+fn describe_hand_made(removed: &[String], added: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !removed.is_empty() {
+        parts.push(format!("{} removed", removed.join(", ")));
+    }
+    if !added.is_empty() {
+        parts.push(format!("{} added", added.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("installed files changed".into());
+    }
+    format!("{} by hand since setup", parts.join(" and "))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -246,6 +329,7 @@ fn decide(
     venv: &Venv,
     old: Option<&Fingerprint>,
     new: &Fingerprint,
+    installed: &Installed,
     force: bool,
 ) -> Result<Action> {
     if !venv.dir.exists() {
@@ -282,13 +366,43 @@ fn decide(
             )));
         }
     }
-    let changed = new
+    if let Some(made_at) = old.get("venv.dir")
+        && Some(made_at) != new.get("venv.dir")
+    {
+        return Ok(Action::Recreate(format!(
+            "it was made at {made_at}: the tree was copied or moved, and its scripts and editable paths still point there"
+        )));
+    }
+    let mut why: Vec<String> = Vec::new();
+    for key in new
         .only(CONTENT_KEYS)
-        .changed_since(&old.only(CONTENT_KEYS));
-    if changed.is_empty() {
+        .changed_since(&old.only(CONTENT_KEYS))
+    {
+        let text = if key.starts_with("installer.") && key != "installer.env" {
+            format!(
+                "the installer changed from {} to {}",
+                old.get("installer.version").unwrap_or("?"),
+                new.get("installer.version").unwrap_or("?")
+            )
+        } else {
+            stamp::describe(&key)
+        };
+        if !why.contains(&text) {
+            why.push(text);
+        }
+    }
+    if let Some((removed, added)) = hand_made(old, installed) {
+        let what = describe_hand_made(&removed, &added);
+        // An installer adds what is missing, but removes nothing it was not asked to: what was
+        // added by hand (a package, a .pth file) goes only with a new venv.
+        if !added.is_empty() {
+            return Ok(Action::Recreate(what));
+        }
+        why.push(what);
+    }
+    if why.is_empty() {
         return Ok(Action::RefreshStamp);
     }
-    let why: Vec<String> = changed.iter().map(|k| stamp::describe(k)).collect();
     Ok(Action::Reinstall(why.join(", ")))
 }
 
@@ -299,33 +413,6 @@ fn remove_stamp(venv: &Venv) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// An exclusive lock on the venv for the rest of the setup: a second setup of the same service
-/// waits, then finds the venv fresh.
-fn lock(venv: &Venv, name: &str) -> Result<File> {
-    let path = venv.lock_file();
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            crate::output::say(format!(
-                "{name}: waiting for another setup of this venv to finish (lock {})",
-                path.display()
-            ));
-            file.lock()
-                .with_context(|| format!("cannot lock {}", path.display()))?;
-        }
-        Err(TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-        }
-    }
-    Ok(file)
 }
 
 /// Run inside the venv: each package of the install set imports from its own source folder
@@ -340,15 +427,15 @@ while i < len(args):
         try:
             module = importlib.import_module(name)
         except Exception as e:
-            problems.append(f"{name} cannot be imported: {type(e).__name__}: {e}")
+            problems.append(f"missing {name} cannot be imported: {type(e).__name__}: {e}")
             continue
         where = os.path.realpath(getattr(module, "__file__", None) or "")
         if not where.startswith(src + os.sep):
-            problems.append(f"{name} is imported from {where or 'nowhere'}, not from its source folder {src}: not an editable install")
+            problems.append(f"elsewhere {name} is imported from {where or 'nowhere'}, not from its source folder {src}: not an editable install")
     else:
         i += 1
         if importlib.util.find_spec(name) is not None:
-            problems.append(f"{name} can be imported, but it belongs to another service")
+            problems.append(f"leak {name} can be imported, but it belongs to another service")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 "#;
@@ -373,23 +460,42 @@ pub fn post_check_cmd(ws: &Workspace, service: &Package, venv: &Venv) -> Result<
     Ok(cmd)
 }
 
+/// The post-check's problems as a person reads them, each with the fix that really fixes it. The
+/// check runs right after an install, so rebuilding the venv (`--force`) would only repeat it: the
+/// cause is in the packages' declarations or in what the requirements install.
+pub fn explain_post_check(output: &str, service: &Package) -> Vec<String> {
+    output
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (kind, text) = line.split_once(' ').unwrap_or(("", line));
+            let fix = match kind {
+                "missing" => "its pyproject.toml does not make the build install that import package: check the package's layout (src/<import>/__init__.py) and its build configuration",
+                "elsewhere" => "another installed distribution provides the same import name: remove or rename it in the requirements",
+                "leak" => "a package of the install set depends on that service, or a file in the venv adds it: services must not depend on each other; see `cargo xtask doctor`",
+                _ => return line.to_owned(),
+            };
+            format!("{text}\n    fix: {fix} ({})", service.folder_name())
+        })
+        .collect()
+}
+
 pub fn post_check(ws: &Workspace, service: &Package, venv: &Venv) -> Result<()> {
     let cmd = post_check_cmd(ws, service, venv)?;
     let out = cmd.output()?;
     if out.success() {
         return Ok(());
     }
-    let problems = out.output.trim();
+    let problems = explain_post_check(&out.output, service);
     let detail = if problems.is_empty() {
         cmd::failure_message("the post-check", &out)
     } else {
-        problems.replace('\n', "\n  ")
+        problems.join("\n  ")
     };
     bail!(
-        "{}: the post-check of the venv {} failed:\n  {detail}\n  fix: rebuild it with {}",
+        "{}: the post-check of the venv {} failed:\n  {detail}",
         service.folder_name(),
         venv.dir.display(),
-        project::xtask_command(&ws.root, &["setup", service.folder_name(), "--force"])
     )
 }
 
@@ -443,17 +549,24 @@ impl Session<'_> {
             ));
         };
         let set = self.ws.closure(service)?;
-        let cheap = self.cheap_fingerprint(&set)?;
-        if is_fresh(&venv, &cheap, &old) {
+        let cheap = self.cheap_fingerprint(&set, &venv)?;
+        let installed = venv.installed();
+        if is_fresh(&venv, &cheap, &old, &installed) {
             return Ok(State::Fresh);
         }
         let mut changed: Vec<String> = changed_inputs(&cheap, &old)
             .iter()
-            .filter(|k| k.starts_with("file:"))
+            .filter(|k| CONTENT_KEYS.iter().any(|c| k.starts_with(c)))
             .map(|k| stamp::describe(k))
             .collect();
+        if old.get("unfinished").is_some() {
+            changed.push("the last install did not finish".into());
+        }
+        if let Some((removed, added)) = hand_made(&old, &installed) {
+            changed.push(describe_hand_made(&removed, &added));
+        }
         if changed.is_empty() {
-            changed.push("the interpreter, installer or request may have changed".into());
+            changed.push("the interpreter, the installer or how they are found may have changed: setup looks again".into());
         }
         Ok(State::Stale(changed.join(", ")))
     }
@@ -465,6 +578,18 @@ pub enum State {
     Fresh,
     Stale(String),
     Broken(String),
+}
+
+impl State {
+    /// `missing`, `fresh`, `stale (why)`, `broken (why)`.
+    pub fn describe(&self) -> String {
+        match self {
+            State::Missing => "missing".into(),
+            State::Fresh => "fresh".into(),
+            State::Stale(why) => format!("stale ({why})"),
+            State::Broken(why) => format!("broken ({why})"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -487,16 +612,30 @@ mod tests {
             platform: crate::venv::Platform::current(),
         };
         let _ = fs::remove_dir_all(&dir);
-        let base = fp(&[
+        let installed = Installed {
+            dists: vec!["numpy-1.26.4".into(), "ruff-0.17.6".into()],
+            pth: vec!["_common.pth".into()],
+            digest: "d1".into(),
+        };
+        let mut base = fp(&[
             ("recipe", "1"),
             ("file:a/pyproject.toml", "1"),
             ("python.path", "/py"),
             ("python.version", "3.10.1"),
+            ("venv.dir", "/tree/.venv"),
         ]);
-        assert_eq!(decide(&venv, None, &base, false).unwrap(), Action::Create);
+        record_installed(&mut base, &installed);
+        let decide = |old: Option<&Fingerprint>,
+                      new: &Fingerprint,
+                      installed: &Installed,
+                      force| { decide(&venv, old, new, installed, force) };
+        assert_eq!(
+            decide(None, &base, &installed, false).unwrap(),
+            Action::Create
+        );
 
         fs::create_dir_all(&venv.dir).unwrap();
-        let err = decide(&venv, Some(&base), &base, false)
+        let err = decide(Some(&base), &base, &installed, false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a virtualenv"), "{err}");
@@ -505,31 +644,69 @@ mod tests {
         let python = venv.python();
         fs::create_dir_all(python.parent().unwrap()).unwrap();
         assert!(
-            matches!(decide(&venv, Some(&base), &base, false).unwrap(), Action::Recreate(w) if w.contains("is gone"))
+            matches!(decide(Some(&base), &base, &installed, false).unwrap(), Action::Recreate(w) if w.contains("is gone"))
         );
         fs::write(&python, "").unwrap();
         assert!(
-            matches!(decide(&venv, None, &base, false).unwrap(), Action::Recreate(w) if w.contains("no stamp"))
+            matches!(decide(None, &base, &installed, false).unwrap(), Action::Recreate(w) if w.contains("no stamp"))
         );
         assert_eq!(
-            decide(&venv, Some(&base), &base, false).unwrap(),
+            decide(Some(&base), &base, &installed, false).unwrap(),
             Action::RefreshStamp
         );
         assert!(
-            matches!(decide(&venv, Some(&base), &base, true).unwrap(), Action::Recreate(w) if w == "--force")
+            matches!(decide(Some(&base), &base, &installed, true).unwrap(), Action::Recreate(w) if w == "--force")
         );
 
+        // A new PATH (how the interpreter is found) changes no content.
         let mut edited = base.clone();
         edited.set("file:a/pyproject.toml", "2");
         edited.set("python.discovery", "other");
         assert_eq!(
-            decide(&venv, Some(&base), &edited, false).unwrap(),
+            decide(Some(&base), &edited, &installed, false).unwrap(),
             Action::Reinstall("a/pyproject.toml changed".into())
+        );
+        let mut looked_again = base.clone();
+        looked_again.set("python.discovery", "other");
+        assert_eq!(
+            decide(Some(&base), &looked_again, &installed, false).unwrap(),
+            Action::RefreshStamp
         );
         let mut other_python = base.clone();
         other_python.set("python.version", "3.10.2");
         assert!(
-            matches!(decide(&venv, Some(&base), &other_python, false).unwrap(), Action::Recreate(w) if w.contains("3.10.2"))
+            matches!(decide(Some(&base), &other_python, &installed, false).unwrap(), Action::Recreate(w) if w.contains("3.10.2"))
+        );
+        let mut moved = base.clone();
+        moved.set("venv.dir", "/copy/.venv");
+        assert!(
+            matches!(decide(Some(&base), &moved, &installed, false).unwrap(), Action::Recreate(w) if w.contains("made at /tree/.venv"))
+        );
+        let mut unfinished = base.clone();
+        unfinished.set("unfinished", "yes");
+        assert_eq!(
+            decide(Some(&unfinished), &base, &installed, false).unwrap(),
+            Action::Reinstall("the last install did not finish".into())
+        );
+
+        // By hand: a removed distribution is reinstalled, an added one needs a new venv.
+        let removed = Installed {
+            dists: vec!["ruff-0.17.6".into()],
+            pth: vec!["_common.pth".into()],
+            digest: "d2".into(),
+        };
+        assert_eq!(
+            decide(Some(&base), &base, &removed, false).unwrap(),
+            Action::Reinstall("numpy-1.26.4 removed by hand since setup".into())
+        );
+        let added = Installed {
+            pth: vec!["_common.pth".into(), "leak.pth".into()],
+            digest: "d3".into(),
+            ..installed.clone()
+        };
+        assert_eq!(
+            decide(Some(&base), &base, &added, false).unwrap(),
+            Action::Recreate("leak.pth added by hand since setup".into())
         );
         let _ = fs::remove_dir_all(&dir);
     }

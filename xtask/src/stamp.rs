@@ -4,93 +4,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 use toml_edit::{DocumentMut, Item, Table, value};
 
+use crate::digest::hash;
 use crate::fsutil;
 
 /// Bumped whenever the way a venv is built changes, so every existing venv is rebuilt.
-pub const RECIPE_VERSION: &str = "1";
-
-/// FNV-1a, 64 bits: stable across Rust versions and platforms (unlike `DefaultHasher`), and enough
-/// to notice that a file changed.
-pub struct Fnv(u64);
-
-impl Fnv {
-    pub fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    pub fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    pub fn finish(&self) -> String {
-        format!("{:016x}", self.0)
-    }
-}
-
-pub fn hash(bytes: &[u8]) -> String {
-    let mut h = Fnv::new();
-    h.write(bytes);
-    h.finish()
-}
-
-/// A hash of every file under `dir` (paths and contents), skipping venvs, caches and build
-/// leftovers: what the tools read, not what they write.
-pub fn hash_tree(dir: &Path) -> String {
-    hash_tree_except(dir, &[])
-}
-
-/// [`hash_tree`] without the folders in `skip`.
-pub fn hash_tree_except(dir: &Path, skip: &[&Path]) -> String {
-    fn walk(base: &Path, dir: &Path, skip: &[&Path], h: &mut Fnv) {
-        for (path, name, meta) in fsutil::entries(dir) {
-            if crate::leftovers::is_leftover(&name, meta.is_dir())
-                || [".venv", ".venv.lock", ".git"].contains(&name.as_str())
-                || skip.contains(&path.as_path())
-            {
-                continue;
-            }
-            h.write(fsutil::display_rel(base, &path).as_bytes());
-            h.write(&[0]);
-            if meta.is_dir() {
-                walk(base, &path, skip, h);
-            } else {
-                // A symlink counts by where it points, a file by its content.
-                let content = match fs::read_link(&path) {
-                    Ok(target) => target.to_string_lossy().into_owned().into_bytes(),
-                    Err(_) => fs::read(&path).unwrap_or_default(),
-                };
-                h.write(&content);
-                h.write(&[0]);
-            }
-        }
-    }
-    let mut h = Fnv::new();
-    walk(dir, dir, skip, &mut h);
-    h.finish()
-}
-
-/// Size and modification time of a file or folder: a cheap stand-in for its identity.
-pub fn file_meta(path: &Path) -> String {
-    match fs::metadata(path) {
-        Ok(meta) => {
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{}:{mtime}", meta.len())
-        }
-        Err(_) => "missing".to_owned(),
-    }
-}
+pub const RECIPE_VERSION: &str = "2";
 
 /// Named inputs and their values (hashes, versions, paths), in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +35,44 @@ impl Fingerprint {
             hash(&bytes),
         );
         Ok(())
+    }
+
+    /// Adds a folder's listing (names, sizes, times) under `listing:<path>`: a find-links folder,
+    /// where a new wheel changes what gets installed.
+    pub fn add_listing(&mut self, root: &Path, dir: &Path) {
+        let mut h = crate::digest::Fnv::new();
+        for (path, name, _) in fsutil::entries(dir) {
+            h.write(name.as_bytes());
+            h.write(crate::digest::file_meta(&path).as_bytes());
+        }
+        self.set(
+            format!("listing:{}", fsutil::display_rel(root, dir)),
+            h.finish(),
+        );
+    }
+
+    /// Adds every file under a folder (see [`crate::digest::tree`]) under `tree:<path>`.
+    pub fn add_tree(&mut self, root: &Path, dir: &Path) {
+        self.set(
+            format!("tree:{}", fsutil::display_rel(root, dir)),
+            crate::digest::tree(dir),
+        );
+    }
+
+    /// Adds the git state of a folder (the commit and the tags near it: what a version from tags
+    /// is made of) under `git:<path>`.
+    pub fn add_git(&mut self, root: &Path, dir: &Path) {
+        let described = crate::cmd::Cmd::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["describe", "--tags", "--long", "--always", "--dirty"])
+            .output()
+            .map(|out| out.output)
+            .unwrap_or_default();
+        self.set(
+            format!("git:{}", fsutil::display_rel(root, dir)),
+            hash(described.as_bytes()),
+        );
     }
 
     /// The keys of `self` whose values differ from (or are missing in) `old`, and keys only `old`
@@ -169,42 +129,26 @@ impl Fingerprint {
 pub fn describe(key: &str) -> String {
     match key.split_once(':') {
         Some(("file", path)) => format!("{path} changed"),
-        _ => format!("{key} changed"),
+        Some(("listing", path)) => format!("the files in {path} changed"),
+        Some(("tree", path)) => format!("{path} changed (its dynamic metadata is read from it)"),
+        Some(("git", path)) => {
+            format!("the git state of {path} changed (its version comes from git)")
+        }
+        _ => match key {
+            "installer.env" => "the installer's variables (UV_*, PIP_*) changed".into(),
+            "installer.name" | "installer.version" => "the installer changed".into(),
+            "python.path" | "python.version" => "the Python changed".into(),
+            "recipe" => "the xtask builds venvs differently now".into(),
+            "unfinished" => "the last install did not finish".into(),
+            "venv.dir" => "the venv moved".into(),
+            _ => format!("{key} changed"),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tree_hash_sees_sources_and_ignores_leftovers() {
-        let dir = std::env::temp_dir().join(format!("xtask-tree-hash-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("src/pkg/__pycache__")).unwrap();
-        fs::write(dir.join("src/pkg/a.py"), "A = 1\n").unwrap();
-        let before = hash_tree(&dir);
-        fs::write(dir.join("src/pkg/__pycache__/a.pyc"), "x").unwrap();
-        fs::write(dir.join(".coverage"), "x").unwrap();
-        assert_eq!(hash_tree(&dir), before, "leftovers changed the hash");
-        fs::write(dir.join("src/pkg/a.py"), "A = 2\n").unwrap();
-        assert_ne!(hash_tree(&dir), before, "a source change did not");
-        let without_src = hash_tree_except(&dir, &[&dir.join("src")]);
-        fs::write(dir.join("src/pkg/a.py"), "A = 3\n").unwrap();
-        assert_eq!(
-            hash_tree_except(&dir, &[&dir.join("src")]),
-            without_src,
-            "a skipped folder counted"
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn hash_is_stable_and_sensitive() {
-        assert_eq!(hash(b""), "cbf29ce484222325");
-        assert_eq!(hash(b"a"), "af63dc4c8601ec8c");
-        assert_ne!(hash(b"dependencies = []"), hash(b"dependencies = [ ]"));
-    }
 
     #[test]
     fn changes_are_named_and_a_round_trip_keeps_everything() {

@@ -1,8 +1,12 @@
 //! A service's virtualenv: where it lives and the platform's layout inside it.
 
-use std::fs;
+use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result};
+
+use crate::digest::{Fnv, file_meta};
+use crate::fsutil;
 use crate::workspace::Package;
 
 /// The layouts of a virtualenv: `bin/python` on Unix, `Scripts\python.exe` on Windows.
@@ -99,6 +103,136 @@ impl Venv {
         glob::glob(&pattern)
             .map(|paths| paths.filter_map(Result::ok).collect())
             .unwrap_or_default()
+    }
+
+    /// What is installed in the venv now, read cheaply: one listing of site-packages, the `.pth`
+    /// files (editable paths live there) and the size and time of each distribution's RECORD and
+    /// METADATA, never the installed files themselves.
+    pub fn installed(&self) -> Installed {
+        let mut h = Fnv::new();
+        h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
+        let mut dists = Vec::new();
+        let mut pth = Vec::new();
+        for site in self.site_packages() {
+            for (path, name, meta) in fsutil::entries(&site) {
+                // Bytecode that Python or compileall writes is not an install.
+                if crate::leftovers::is_cache(&name, meta.is_dir()) {
+                    continue;
+                }
+                h.write(name.as_bytes());
+                h.write(&[0]);
+                if let Some(dist) = name.strip_suffix(".dist-info") {
+                    dists.push(dist.to_owned());
+                    for file in ["RECORD", "METADATA"] {
+                        h.write(file_meta(&path.join(file)).as_bytes());
+                    }
+                } else if name.ends_with(".pth") {
+                    h.write(&fs::read(&path).unwrap_or_default());
+                    pth.push(name);
+                }
+                h.write(&[0]);
+            }
+        }
+        Installed {
+            dists,
+            pth,
+            digest: h.finish(),
+        }
+    }
+}
+
+/// A lock on a venv, held until dropped: exclusive while setup changes the venv, shared while
+/// jobs run in it. A setup waits for running jobs, and jobs never run in a venv being rebuilt.
+pub struct VenvLock {
+    _file: File,
+}
+
+/// How a venv is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Setup: nobody else uses the venv meanwhile.
+    Exclusive,
+    /// Jobs: any number at once, but no setup.
+    Shared,
+}
+
+impl Venv {
+    /// Takes the lock of the venv (`.venv.lock` beside it: it outlives the venv's removal and
+    /// re-creation), saying so when it has to wait.
+    pub fn lock(&self, mode: LockMode, name: &str) -> Result<VenvLock> {
+        let path = self.lock_file();
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let attempt = match mode {
+            LockMode::Exclusive => file.try_lock(),
+            LockMode::Shared => file.try_lock_shared(),
+        };
+        match attempt {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                crate::output::say(match mode {
+                    LockMode::Exclusive => format!(
+                        "{name}: waiting for another setup of this venv, or for jobs running in it, to finish (lock {})",
+                        path.display()
+                    ),
+                    LockMode::Shared => format!(
+                        "{name}: waiting for a setup of this venv to finish (lock {})",
+                        path.display()
+                    ),
+                });
+                match mode {
+                    LockMode::Exclusive => file.lock(),
+                    LockMode::Shared => file.lock_shared(),
+                }
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        Ok(VenvLock { _file: file })
+    }
+}
+
+/// A venv's installed set: the distributions (`name-version` of each `.dist-info`), the `.pth`
+/// files, and a digest of all of it that changes when anything is installed, removed or edited
+/// by an installer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub dists: Vec<String>,
+    pub pth: Vec<String>,
+    pub digest: String,
+}
+
+impl Installed {
+    /// The stamp's record of it: every distribution and `.pth` file, space-separated.
+    pub fn listing(&self) -> String {
+        let mut words: Vec<&str> = self.dists.iter().map(String::as_str).collect();
+        words.extend(self.pth.iter().map(String::as_str));
+        words.join(" ")
+    }
+
+    /// What differs from an earlier listing: `numpy-1.26.4 was removed`, `leak.pth was added`.
+    /// Returns (removed, added).
+    pub fn diff(&self, earlier: &str) -> (Vec<String>, Vec<String>) {
+        let now = self.listing();
+        let now: Vec<&str> = now.split_whitespace().collect();
+        let before: Vec<&str> = earlier.split_whitespace().collect();
+        let removed = before
+            .iter()
+            .filter(|w| !now.contains(w))
+            .map(|w| (*w).to_owned())
+            .collect();
+        let added = now
+            .iter()
+            .filter(|w| !before.contains(w))
+            .map(|w| (*w).to_owned())
+            .collect();
+        (removed, added)
     }
 }
 

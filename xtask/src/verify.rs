@@ -62,6 +62,12 @@ fn seed_tree_job(ws: &Workspace) -> Job {
 fn gitignore_job(ws: &Workspace) -> Job {
     let root = ws.root.clone();
     let mut must_ignore: Vec<String> = vec![format!("{PYTHON_DIR}/.ruff_cache/x")];
+    // Source files no pattern may hide: the seed tree's, and a subpackage named like a build
+    // leftover (only a package's own build/ and dist/ are leftovers).
+    let mut sources: Vec<String> = templates::all()
+        .into_iter()
+        .map(|t| format!("{PYTHON_DIR}/{}", t.path))
+        .collect();
     for package in &ws.packages {
         let rel = &package.rel;
         if package.kind == crate::model::Kind::Service {
@@ -73,18 +79,17 @@ fn gitignore_job(ws: &Workspace) -> Job {
             ".pytest_cache/x",
             ".coverage",
             "build/x",
+            "dist/x",
             "src/x.egg-info/PKG-INFO",
         ] {
             must_ignore.push(format!("{rel}/{leftover}"));
         }
         for import in package.import_names() {
             must_ignore.push(format!("{rel}/src/{import}/__pycache__/x.cpython-310.pyc"));
+            sources.push(format!("{rel}/src/{import}/build/x.py"));
+            sources.push(format!("{rel}/src/{import}/dist/x.py"));
         }
     }
-    let sources: Vec<String> = templates::all()
-        .into_iter()
-        .map(|t| format!("{PYTHON_DIR}/{}", t.path))
-        .collect();
     let rerun = format!(
         "git -C {} check-ignore --no-index -v <path>",
         project::quote(&root.to_string_lossy())
@@ -172,7 +177,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
     // SC-001: both environments up to date (or, with --no-setup, an error when one is not).
-    let venvs = gate.prepare()?;
+    let (venvs, _locks) = gate.prepare()?;
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {

@@ -42,6 +42,22 @@ pub struct Package {
     pub build_requires: Vec<String>,
     /// Local packages this one depends on (normalised names), from `dependencies` and its `dev` extra.
     pub local_deps: Vec<String>,
+    /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
+    /// install depends on besides the `pyproject.toml`.
+    pub metadata_sources: Vec<MetadataSource>,
+}
+
+/// A place a build backend reads dynamic metadata from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataSource {
+    /// A file: setuptools' `attr:` module or `file:` list, hatch's or pdm's version path, flit's
+    /// module.
+    File(PathBuf),
+    /// The whole package folder: where the source of a dynamic field cannot be told, any file may
+    /// be it.
+    Tree(PathBuf),
+    /// The git state of the folder: versions from tags (setuptools-scm, hatch-vcs, pdm's scm).
+    Git(PathBuf),
 }
 
 impl Package {
@@ -388,6 +404,7 @@ fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         .parent()
         .context("a pyproject.toml has a folder")?
         .to_path_buf();
+    let metadata_sources = metadata_sources(root_table, &dir, &dynamic, &dist, &build_requires);
     Ok(Package {
         rel: fsutil::display_rel(root, &dir),
         dir,
@@ -400,7 +417,109 @@ fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         extras,
         build_requires,
         local_deps: Vec::new(),
+        metadata_sources,
     })
+}
+
+/// Where the build backend reads each dynamic field from, as far as the common backends declare
+/// it; a field whose source cannot be told makes the whole folder a source.
+fn metadata_sources(
+    doc: &toml_edit::Table,
+    dir: &Path,
+    dynamic: &[String],
+    dist: &str,
+    build_requires: &[String],
+) -> Vec<MetadataSource> {
+    let mut out = Vec::new();
+    if dynamic.is_empty() {
+        return out;
+    }
+    let tool = |path: &[&str]| -> Option<&Item> {
+        let mut item = doc.get("tool")?;
+        for key in path {
+            item = item.get(key)?;
+        }
+        Some(item)
+    };
+    let scm = build_requires.iter().any(|r| {
+        normalize(requirement_name(r)).ends_with("scm") || requirement_name(r) == "hatch-vcs"
+    }) || tool(&["setuptools_scm"]).is_some();
+    // Where setuptools and flit find modules: `package-dir`'s root, else `src/`, else the folder.
+    let module_root = match tool(&["setuptools", "package-dir", ""]).and_then(Item::as_str) {
+        Some(root) => dir.join(root),
+        None if dir.join("src").is_dir() => dir.join("src"),
+        None => dir.to_path_buf(),
+    };
+    let module_file = |module: &str| -> Option<PathBuf> {
+        let rel: PathBuf = module.split('.').collect();
+        [rel.with_extension("py"), rel.join("__init__.py")]
+            .into_iter()
+            .map(|candidate| module_root.join(candidate))
+            .find(|candidate| candidate.is_file())
+    };
+    for field in dynamic {
+        let mut found = Vec::new();
+        if let Some(spec) = tool(&["setuptools", "dynamic", field]) {
+            if let Some(attr) = spec.get("attr").and_then(Item::as_str) {
+                // `pkg.module.attr`: the module is everything before the last dot.
+                let module = attr.rsplit_once('.').map_or(attr, |(m, _)| m);
+                found.extend(module_file(module).map(MetadataSource::File));
+            }
+            match spec.get("file") {
+                Some(item) if item.is_str() => {
+                    found.extend(item.as_str().map(|f| MetadataSource::File(dir.join(f))));
+                }
+                Some(item) => found.extend(
+                    item.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str())
+                        .map(|f| MetadataSource::File(dir.join(f))),
+                ),
+                None => {}
+            }
+        }
+        if field == "version" {
+            for path in [
+                &["hatch", "version", "path"][..],
+                &["pdm", "version", "path"],
+            ] {
+                if let Some(file) = tool(path).and_then(Item::as_str) {
+                    found.push(MetadataSource::File(dir.join(file)));
+                }
+            }
+            let vcs = ["hatch", "pdm"].iter().any(|backend| {
+                tool(&[backend, "version", "source"])
+                    .and_then(Item::as_str)
+                    .is_some_and(|s| s == "vcs" || s == "scm")
+            });
+            if vcs || scm {
+                found.push(MetadataSource::Git(dir.to_path_buf()));
+                // A dirty tree's version names the change too.
+                found.push(MetadataSource::Tree(dir.to_path_buf()));
+            }
+            let flit = doc
+                .get("build-system")
+                .and_then(|b| b.get("build-backend"))
+                .and_then(Item::as_str)
+                .is_some_and(|b| b.starts_with("flit"));
+            if flit && found.is_empty() {
+                let module = tool(&["flit", "module", "name"])
+                    .and_then(Item::as_str)
+                    .map_or_else(|| normalize(dist).replace('-', "_"), str::to_owned);
+                found.extend(module_file(&module).map(MetadataSource::File));
+            }
+        }
+        if found.is_empty() {
+            found.push(MetadataSource::Tree(dir.to_path_buf()));
+        }
+        for source in found {
+            if !out.contains(&source) {
+                out.push(source);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,169 @@
+//! Requirement files as an installer reads them: what else a file makes the install read. A
+//! `-r`/`-c` include is a file of its own, a local `--find-links` folder is its listing, a local
+//! wheel or project path is its content; index lines are in the file's own text already.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::fsutil;
+
+/// Something besides the requirement file itself that an install from it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// A file: an included requirement or constraint file, a local wheel or sdist.
+    File(PathBuf),
+    /// A folder whose listing matters: a local `--find-links` folder of wheels.
+    Listing(PathBuf),
+    /// A folder whose every file matters: a local project installed from its path.
+    Tree(PathBuf),
+}
+
+/// The logical lines of a requirement file: continuations joined, comments and blanks dropped,
+/// each with its line number.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let (start, mut line) = pending.take().unwrap_or((i + 1, String::new()));
+        if let Some(body) = raw.strip_suffix('\\') {
+            line.push_str(body);
+            pending = Some((start, line));
+            continue;
+        }
+        line.push_str(raw);
+        // A comment starts at a `#` at the line's start or after white space.
+        let cut = line
+            .char_indices()
+            .find(|&(j, c)| c == '#' && (j == 0 || line[..j].ends_with(char::is_whitespace)))
+            .map_or(line.len(), |(j, _)| j);
+        let line = line[..cut].trim().to_owned();
+        if !line.is_empty() {
+            out.push((start, line));
+        }
+    }
+    out.extend(pending.filter(|(_, l)| !l.trim().is_empty()));
+    out
+}
+
+/// The value of an option in a line: `-r x`, `-rx`, `--requirement x`, `--requirement=x`.
+fn option<'l>(line: &'l str, short: &str, long: &str) -> Option<&'l str> {
+    if let Some(rest) = line.strip_prefix(long) {
+        let rest = rest.strip_prefix('=').unwrap_or(rest);
+        if rest.starts_with(char::is_whitespace) || line[long.len()..].starts_with('=') {
+            return Some(rest.trim());
+        }
+    }
+    line.strip_prefix(short).map(str::trim)
+}
+
+/// Everything an install from `file` reads besides `file`, following includes (each once).
+/// `root` only shortens the paths in errors.
+pub fn reads(root: &Path, file: &Path) -> Result<Vec<Read>> {
+    let mut out = Vec::new();
+    let mut queue = vec![file.to_path_buf()];
+    let mut seen = vec![file.to_path_buf()];
+    while let Some(current) = queue.pop() {
+        let text = fs::read_to_string(&current)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", current.display()))?;
+        let dir = current.parent().unwrap_or(Path::new("."));
+        for (number, line) in logical_lines(&text) {
+            let at = || format!("{}:{number}", fsutil::display_rel(root, &current));
+            let include = option(&line, "-r", "--requirement")
+                .or_else(|| option(&line, "-c", "--constraint"));
+            if let Some(target) = include {
+                let path = dir.join(target);
+                if !path.is_file() {
+                    bail!(
+                        "{}: `{line}` names {}, which does not exist; create it or remove the line",
+                        at(),
+                        path.display()
+                    );
+                }
+                if !seen.contains(&path) {
+                    seen.push(path.clone());
+                    out.push(Read::File(path.clone()));
+                    queue.push(path);
+                }
+                continue;
+            }
+            if let Some(target) = option(&line, "-f", "--find-links") {
+                if let Some(path) = local_path(dir, target)
+                    && path.is_dir()
+                {
+                    out.push(Read::Listing(path));
+                }
+                continue;
+            }
+            if line.starts_with('-') && !line.starts_with("-e") && !line.starts_with("--editable") {
+                continue; // --index-url and the like: their text is the input
+            }
+            let target = option(&line, "-e", "--editable").unwrap_or(&line);
+            let target = target.split([';', '[']).next().unwrap_or(target).trim();
+            if let Some(path) = local_path(dir, target) {
+                if path.is_file() {
+                    out.push(Read::File(path));
+                } else if path.is_dir() {
+                    out.push(Read::Tree(path));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
+/// file's folder. None for a requirement by name or a remote URL.
+fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
+    let path = target
+        .strip_prefix("file://")
+        .or_else(|| target.strip_prefix("file:"))
+        .unwrap_or(target);
+    let looks_local = path.starts_with('.')
+        || path.starts_with('/')
+        || path.starts_with('\\')
+        || path.get(1..3) == Some(":\\")
+        || target.starts_with("file:");
+    looks_local.then(|| dir.join(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_find_links_and_local_paths_are_read_and_a_missing_include_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("xtask-reqs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("wheels")).unwrap();
+        fs::write(dir.join("wheels/a-1.0-py3-none-any.whl"), "").unwrap();
+        fs::write(
+            dir.join("requirements.txt"),
+            "# pinned\nnumpy==1.26.4 \\\n    --hash=sha256:abc\n-r extra.txt\n--constraint=c.txt  # limits\n\
+             --find-links ./wheels\n--index-url https://example.invalid/simple\n./wheels/a-1.0-py3-none-any.whl\n",
+        )
+        .unwrap();
+        fs::write(dir.join("extra.txt"), "-rrequirements.txt\nrequests\n").unwrap();
+        fs::write(dir.join("c.txt"), "urllib3<3\n").unwrap();
+        let found = reads(&dir, &dir.join("requirements.txt")).unwrap();
+        assert_eq!(
+            found,
+            [
+                Read::File(dir.join("extra.txt")),
+                Read::File(dir.join("c.txt")),
+                Read::Listing(dir.join("./wheels")),
+                Read::File(dir.join("./wheels/a-1.0-py3-none-any.whl")),
+            ]
+        );
+        fs::write(dir.join("extra.txt"), "\n\n-r gone.txt\n").unwrap();
+        let err = reads(&dir, &dir.join("requirements.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("extra.txt:3: `-r gone.txt` names") && err.contains("does not exist"),
+            "{err}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

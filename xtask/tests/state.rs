@@ -1,0 +1,426 @@
+//! Truthful state: a remembered pass, or an `up to date` stamp, always means what a fresh run
+//! would give. Each test changes one input and shows that the verdict follows a fresh run's
+//! (`--no-cache` for remembered passes, a new venv for stamps).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{Run, TempDir, committed_tree, python_in, run, scaffolded, xtask};
+
+fn write(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+fn remove(root: &Path, rel: &str) {
+    let path = root.join(rel);
+    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+        fs::remove_dir_all(path).unwrap();
+    } else {
+        fs::remove_file(path).unwrap();
+    }
+}
+
+/// Runs `args` twice, remembered and with `--no-cache`: the verdicts (exit codes) must agree.
+/// Returns the remembered run.
+#[track_caller]
+fn verdicts_agree(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let remembered = run(xtask(root).args(args).envs(envs.iter().copied()));
+    let fresh = run(xtask(root)
+        .args(args)
+        .arg("--no-cache")
+        .envs(envs.iter().copied()));
+    assert_eq!(
+        remembered.code, fresh.code,
+        "the remembered verdict differs from a fresh run's for {args:?}\nremembered:\n{}\nfresh:\n{}",
+        remembered.stdout, fresh.stdout
+    );
+    remembered
+}
+
+/// `args` passes from its memo: nothing ran.
+#[track_caller]
+fn assert_cached_pass(root: &Path, args: &[&str], envs: &[(&str, &str)]) {
+    let out = run(xtask(root).args(args).envs(envs.iter().copied()));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains(" 0 failed") && out.stdout.contains("ok (cached"),
+        "expected remembered passes:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("--- "))
+            .all(|l| l.contains(" ok (cached")),
+        "a job ran:\n{}",
+        out.stdout
+    );
+}
+
+/// One change at a time to what a job can read; after each, the remembered verdict equals the
+/// fresh one, and both see the change.
+#[test]
+fn remembered_passes_follow_every_input_a_tool_can_read() {
+    let tmp = committed_tree("memo inputs");
+    let root = tmp.path();
+    let outside = TempDir::new("memo outside");
+    let test_common = ["test", "-p", "common"];
+    let lint_common = ["lint", "-p", "common"];
+    run(xtask(root).args(test_common)).assert_ok();
+    run(xtask(root).args(lint_common)).assert_ok();
+    assert_cached_pass(root, &test_common, &[]);
+
+    // A conftest.py above the package, at python/, python/libs/ (pytest loads them).
+    for conftest in ["python/conftest.py", "python/libs/conftest.py"] {
+        write(
+            root,
+            conftest,
+            "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _broken() -> None:\n    raise RuntimeError(\"a conftest above the package\")\n",
+        );
+        let out = verdicts_agree(root, &test_common, &[]);
+        assert_eq!(out.code, 1, "{conftest}:\n{}", out.stdout);
+        assert!(
+            out.stdout.contains("a conftest above the package"),
+            "{}",
+            out.stdout
+        );
+        remove(root, conftest);
+        assert_eq!(verdicts_agree(root, &test_common, &[]).code, 0);
+    }
+
+    // A ruff.toml between python/ and the package: ruff applies the closest one.
+    write(root, "python/libs/ruff.toml", "[lint]\nselect = [\"D\"]\n");
+    let out = verdicts_agree(root, &lint_common, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("D10"), "{}", out.stdout);
+    remove(root, "python/libs/ruff.toml");
+    assert_eq!(verdicts_agree(root, &lint_common, &[]).code, 0);
+
+    // A module in a source folder named `build` (a leftover's name, but source).
+    let build = "python/libs/common/src/dubbing_common/build/__init__.py";
+    write(
+        root,
+        build,
+        "\"\"\"Built things.\"\"\"\n\nVALUE: int = \"not an int\"\n",
+    );
+    let out = verdicts_agree(root, &lint_common, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
+    remove(root, "python/libs/common/src/dubbing_common/build");
+
+    // An environment variable a test reads, outside any tool's prefix.
+    write(
+        root,
+        "python/libs/common/tests/unit/test_mode.py",
+        "import os\n\n\ndef test_mode_is_live() -> None:\n    assert os.environ.get(\"DUBBING_MODE\", \"live\") == \"live\"\n",
+    );
+    run(xtask(root).args(test_common)).assert_ok();
+    assert_cached_pass(root, &test_common, &[]);
+    let out = verdicts_agree(root, &test_common, &[("DUBBING_MODE", "replay")]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_cached_pass(root, &test_common, &[]);
+
+    // A symlinked file counts by its target's content.
+    #[cfg(unix)]
+    {
+        let target = outside.path().join("test_linked.py");
+        fs::write(&target, "def test_linked() -> None:\n    assert True\n").unwrap();
+        std::os::unix::fs::symlink(
+            &target,
+            root.join("python/libs/common/tests/unit/test_linked.py"),
+        )
+        .unwrap();
+        run(xtask(root).args(test_common)).assert_ok();
+        assert_cached_pass(root, &test_common, &[]);
+        fs::write(&target, "def test_linked() -> None:\n    assert 1 == 2\n").unwrap();
+        let out = verdicts_agree(root, &test_common, &[]);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        remove(root, "python/libs/common/tests/unit/test_linked.py");
+    }
+
+    // PATH is an input of a job (a test may run a program found on it), but of no venv: a new
+    // PATH changes no venv and compiles nothing again, and the pass from the old PATH is kept.
+    run(xtask(root).args(test_common)).assert_ok();
+    let path = format!(
+        "{}:{}",
+        outside.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = run(xtask(root).args(test_common).env("PATH", &path));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("ran again: changed since its last pass: the environment variables"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("byte-compiled"), "{}", out.stdout);
+    assert!(!out.stdout.contains("reinstalling"), "{}", out.stdout);
+    assert_cached_pass(root, &test_common, &[]);
+}
+
+fn site_packages(root: &Path, service: &str) -> std::path::PathBuf {
+    let lib = root.join("python/apps").join(service).join(".venv/lib");
+    fs::read_dir(lib)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages")
+}
+
+/// One change at a time to what an install reads or to the venv itself; after each, setup and
+/// doctor see it, and what the venv then holds is what a new venv would.
+#[test]
+fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
+    let tmp = scaffolded("stamp inputs");
+    let root = tmp.path();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    let up_to_date = |label: &str| {
+        let out = run(xtask(root).arg("setup-stream"));
+        out.assert_ok();
+        assert_eq!(out.stdout.trim(), "media-service: up to date", "{label}");
+    };
+    up_to_date("after setup");
+
+    // A requirement file included by another: a change there is a change of the install.
+    let requirements = root.join("python/apps/media-service/requirements.txt");
+    let original = fs::read_to_string(&requirements).unwrap();
+    fs::write(&requirements, format!("{original}-r extra.txt\n")).unwrap();
+    write(
+        root,
+        "python/apps/media-service/extra.txt",
+        "# nothing yet\n",
+    );
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    up_to_date("after the include");
+    write(root, "python/apps/media-service/extra.txt", "six==1.16.0\n");
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor
+            .stdout
+            .contains("stale (python/apps/media-service/extra.txt changed)"),
+        "{}",
+        doctor.stdout
+    );
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("reinstalling: python/apps/media-service/extra.txt changed"),
+        "{}",
+        out.stdout
+    );
+    assert!(python_in(root, "media-service", "import six").0);
+
+    // A dynamic version read from the source (setuptools `attr:`): bumping it is seen.
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n")
+            + "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n",
+    )
+    .unwrap();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    up_to_date("after making the version dynamic");
+    let init = root.join("python/libs/common/src/dubbing_common/__init__.py");
+    let text = fs::read_to_string(&init).unwrap();
+    fs::write(&init, text.replace("0.1.0", "0.2.0")).unwrap();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor
+            .stdout
+            .contains("stale (python/libs/common/src/dubbing_common/__init__.py changed)"),
+        "{}",
+        doctor.stdout
+    );
+    // The version test compares the source with the installed metadata: it passes, as in a
+    // new venv, because the gate brings the venv up to date first.
+    let out = verdicts_agree(root, &["test", "-p", "common"], &[]);
+    out.assert_ok();
+    let (_, version) = python_in(
+        root,
+        "media-service",
+        "from importlib.metadata import version; print(version('dubbing-common'))",
+    );
+    assert_eq!(version.trim(), "0.2.0");
+
+    // Configuration in the caller's folder is never read; the installer's variables are recorded.
+    let caller = TempDir::new("caller");
+    fs::write(caller.path().join("uv.toml"), "this is [not toml\n").unwrap();
+    fs::write(
+        caller.path().join("pip.conf"),
+        "[global]\nindex-url = http://127.0.0.1:9/\n",
+    )
+    .unwrap();
+    let out = run(xtask(root)
+        .args(["setup-stream", "--force"])
+        .current_dir(caller.path()));
+    out.assert_ok();
+    let doctor = run(xtask(root)
+        .arg("doctor")
+        .env("UV_INDEX_URL", "http://127.0.0.1:9/simple"));
+    assert!(
+        doctor
+            .stdout
+            .contains("the installer's variables (UV_*, PIP_*) changed"),
+        "{}",
+        doctor.stdout
+    );
+    up_to_date("the variable unset again");
+
+    // A distribution removed by hand: doctor names it, setup puts it back.
+    let site = site_packages(root, "media-service");
+    let dist = fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("six-"))
+        .unwrap();
+    fs::remove_dir_all(&dist).unwrap();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor
+            .stdout
+            .contains("six-1.16.0 removed by hand since setup"),
+        "{}",
+        doctor.stdout
+    );
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("reinstalling: six-1.16.0 removed by hand"),
+        "{}",
+        out.stdout
+    );
+    assert!(dist.is_dir(), "setup did not repair the venv");
+    // A file added by hand (a .pth that makes the other service importable): a new venv.
+    fs::write(
+        site.join("leak.pth"),
+        format!("{}\n", root.join("python/apps/sts-service/src").display()),
+    )
+    .unwrap();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("recreating the venv: leak.pth added by hand since setup"),
+        "{}",
+        out.stdout
+    );
+    assert!(!python_in(root, "media-service", "import sts_service").0);
+
+    // A failed reinstall is reinstalled next time, not rebuilt from nothing.
+    fs::write(
+        &requirements,
+        format!("{original}-r extra.txt\nthis-package-does-not-exist-xtask-test==1.0\n"),
+    )
+    .unwrap();
+    run(xtask(root).arg("setup-stream")).assert_clean_error();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor.stdout.contains("the last install did not finish"),
+        "{}",
+        doctor.stdout
+    );
+    fs::write(&requirements, format!("{original}-r extra.txt\n")).unwrap();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("reinstalling:")
+            && out.stdout.contains("the last install did not finish"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("venv created"), "{}", out.stdout);
+}
+
+/// A copy of a tree with its venvs (`cp -a`) rebuilds them: the copy's tests import the copy's
+/// code, never the original's.
+#[cfg(unix)]
+#[test]
+fn a_copied_tree_gets_its_own_venvs() {
+    let tmp = scaffolded("copy from");
+    let root = tmp.path();
+    run(xtask(root).args(["test", "-p", "media-service"])).assert_ok();
+    let copy_parent = TempDir::new("copy to");
+    let copy = copy_parent.path().join("tree");
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(root)
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // Break the copy only.
+    write(
+        &copy,
+        "python/apps/media-service/tests/unit/test_copy.py",
+        "import media_service\n\n\ndef test_the_copy_is_tested() -> None:\n    assert media_service.__file__.startswith(\"nowhere\")\n",
+    );
+    let out = run(xtask(&copy).args(["test", "-p", "media-service"]));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("recreating the venv: it was made at"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            &copy
+                .join("python/apps/media-service/src")
+                .display()
+                .to_string()
+        ),
+        "the copy's code was not the one tested:\n{}",
+        out.stdout
+    );
+    run(xtask(root).args(["test", "-p", "media-service"])).assert_ok();
+}
+
+/// A setup waits for the jobs running in its venv, and jobs never run in a venv being rebuilt.
+#[test]
+fn setup_waits_for_running_jobs() {
+    let tmp = scaffolded("locks");
+    let root = tmp.path();
+    write(
+        root,
+        "python/libs/contracts/tests/unit/test_slow.py",
+        "import pathlib\nimport time\n\n\ndef test_slow() -> None:\n    pathlib.Path(\"started\").touch()\n    time.sleep(3)\n",
+    );
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    let jobs = xtask(root)
+        .args(["test", "-p", "contracts"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The slow test has started: the jobs hold their lock.
+    let started = root.join("python/libs/contracts/started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !started.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the slow test never started");
+    let setup = run(xtask(root).args(["setup-stream", "--force"]));
+    let jobs = jobs.wait_with_output().unwrap();
+    let jobs_out = String::from_utf8_lossy(&jobs.stdout);
+    assert!(jobs.status.success(), "{jobs_out}");
+    setup.assert_ok();
+    assert!(
+        setup
+            .stdout
+            .contains("waiting for another setup of this venv, or for jobs running in it"),
+        "{}",
+        setup.stdout
+    );
+}
