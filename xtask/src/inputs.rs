@@ -70,6 +70,8 @@ const VOLATILE_VARS: &[&str] = &[
     "MAKEFLAGS",
     "MFLAGS",
     "RUST_RECURSION_COUNT",
+    // hyperfine's noise, set anew for each run of a benchmark.
+    "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET",
 ];
 
 /// Prefixes of volatile variables: terminal emulators' and editors' per-window settings, and
