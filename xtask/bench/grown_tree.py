@@ -323,17 +323,6 @@ def set_dependencies(path: Path, dists: list[str]) -> None:
     write(path, new)
 
 
-def add_first_party(path: Path, names: list[str]) -> None:
-    """Add import names to `known-first-party` (ruff's isort) in python/pyproject.toml."""
-    text = path.read_text(encoding="utf-8")
-    match = re.search(r"^known-first-party = \[\n(.*?)^\]", text, flags=re.M | re.S)
-    if match is None:
-        raise ValueError(f"{path}: no multi-line `known-first-party = [...]`")
-    known = re.findall(r'"([^"]+)"', match.group(1))
-    added = "".join(f'    "{n}",\n' for n in names if n not in known)
-    write(path, text[: match.end(1)] + added + text[match.end(1) :])
-
-
 def grow(root: Path) -> dict[str, object]:
     packages = build_graph()
     for folder in packages:
@@ -361,10 +350,8 @@ def grow(root: Path) -> dict[str, object]:
             files = library_files(pkg, packages)
         for rel, text in files.items():
             write(base / rel, text)
-    add_first_party(
-        root / "python/pyproject.toml",
-        [p.import_name for p in packages.values() if not p.seeded],
-    )
+    # No edit of python/pyproject.toml: ruff finds the first-party packages in every package's
+    # source folder (its `src` setting).
     edit = choose_edit(packages)
     return {
         "packages": {

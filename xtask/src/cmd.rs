@@ -96,7 +96,12 @@ impl Cmd {
 
     /// The command as a person would paste it into a POSIX shell.
     pub fn display(&self) -> String {
-        let mut words = vec![quote(&self.program.to_string_lossy())];
+        let mut words: Vec<String> = self
+            .envs
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), quote(&v.to_string_lossy())))
+            .collect();
+        words.push(quote(&self.program.to_string_lossy()));
         words.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
         let line = words.join(" ");
         match &self.cwd {

@@ -1,7 +1,6 @@
 //! Hashing: a stable, fast, non-cryptographic digest of bytes, and a cheap stand-in for a file's
 //! identity. Used by the stamp (the environment layer) and the inputs of jobs (the engine).
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -61,17 +60,14 @@ pub fn file_meta(path: &Path) -> String {
 /// target's content (a linked folder is walked once, however many links lead to it); one that
 /// leads nowhere counts by where it points.
 pub fn tree_files(dir: &Path) -> Vec<(String, String)> {
-    fn walk(
-        dir: &Path,
-        prefix: &str,
-        seen: &mut HashSet<PathBuf>,
-        out: &mut Vec<(String, String)>,
-    ) {
-        if let Ok(real) = fs::canonicalize(dir)
-            && !seen.insert(real)
-        {
-            return; // a symlink loop, or a folder reached twice
+    fn walk(dir: &Path, prefix: &str, seen: &mut Vec<PathBuf>, out: &mut Vec<(String, String)>) {
+        // A folder reached again below itself is a symlink loop; one reached twice by two
+        // paths (a linked folder shared by two packages) counts for both.
+        let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if seen.contains(&real) {
+            return;
         }
+        seen.push(real);
         for (path, name, meta) in fsutil::entries(dir) {
             let rel = format!("{prefix}{name}");
             let target = if meta.file_type().is_symlink() {
@@ -98,9 +94,10 @@ pub fn tree_files(dir: &Path) -> Vec<(String, String)> {
                 out.push((rel, hash(&fs::read(&path).unwrap_or_default())));
             }
         }
+        seen.pop();
     }
     let mut out = Vec::new();
-    walk(dir, "", &mut HashSet::new(), &mut out);
+    walk(dir, "", &mut Vec::new(), &mut out);
     out.sort();
     out
 }

@@ -4,10 +4,9 @@ mod common;
 
 use std::fs;
 
-use common::{TempDir, repo_root, run, snapshot, xtask};
+use common::{TempDir, run, snapshot, xtask};
 
-/// The files of the seed tree, as the committed repository holds them (the drift unit test keeps
-/// the committed tree equal to the templates).
+/// Some files of the seed tree (the team owns them once seeded: the repository's may differ).
 fn seed_files() -> Vec<&'static str> {
     vec![
         "python/pyproject.toml",
@@ -45,7 +44,7 @@ fn seed_files() -> Vec<&'static str> {
 }
 
 #[test]
-fn empty_root_gets_the_whole_seed_tree_equal_to_the_committed_one() {
+fn empty_root_gets_the_whole_seed_tree() {
     let tmp = TempDir::new("empty");
     let out = run(xtask(tmp.path()).arg("scaffold"));
     out.assert_ok();
@@ -61,11 +60,7 @@ fn empty_root_gets_the_whole_seed_tree_equal_to_the_committed_one() {
         tree.keys()
             .any(|k| k.starts_with("python/deploy/sts-service/"))
     );
-    let repo = repo_root();
     for (path, bytes) in &tree {
-        let committed =
-            fs::read(repo.join(path)).unwrap_or_else(|_| panic!("{path} is not in the repository"));
-        assert_eq!(&committed, bytes, "{path} differs from the committed file");
         assert!(
             String::from_utf8(bytes.clone()).is_ok_and(|s| !s.contains('\r')),
             "{path}: not UTF-8 with LF"

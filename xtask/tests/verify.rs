@@ -93,7 +93,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     let out = run(xtask(root).arg("verify"));
     out.assert_ok();
     for check in [
-        "seed tree (SC-006)",
+        "tree (SC-006)",
         "gitignore (SC-007)",
         "environment",
         "readme (SC-005) common",
@@ -117,7 +117,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         again.stdout
     );
     assert!(
-        again.stdout.contains("28 jobs (20 cached)"),
+        again.stdout.contains("34 jobs (22 cached)"),
         "{}",
         again.stdout
     );
@@ -176,7 +176,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     let fresh = run(xtask(root).args(["verify", "--no-cache"]));
     fresh.assert_ok();
     assert!(
-        fresh.stdout.contains("28 jobs (0 cached)"),
+        fresh.stdout.contains("34 jobs (0 cached)"),
         "{}",
         fresh.stdout
     );
@@ -244,12 +244,13 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     );
     restore(root, rel, old);
 
-    let rel = "python/libs/contracts/tests/unit/__init__.py";
+    // SC-006 checks structure: a required part is missing (content is the team's).
+    let rel = "python/libs/contracts/src/dubbing_contracts/py.typed";
     fs::remove_file(root.join(rel)).unwrap();
     assert_fails_naming(
         &run(xtask(root).arg("verify")),
-        &["seed tree (SC-006)"],
-        &format!("missing {rel} (package contracts)"),
+        &["tree (SC-006)"],
+        &format!("missing {rel} (PEP 561's marker"),
     );
     fs::write(root.join(rel), "").unwrap();
 
@@ -364,7 +365,7 @@ fn fmt_fixes_what_lint_reports_and_junit_reports_are_written() {
         .arg(&junit)
         .args(["--", "-k", "version"]));
     out.assert_ok();
-    let xml = fs::read_to_string(junit.join("pytest-common.xml")).unwrap();
+    let xml = fs::read_to_string(junit.join("pytest-common-media-service.xml")).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("test_version_matches_distribution_metadata"),
         "{xml}"

@@ -27,6 +27,10 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut pending: Option<(usize, String)> = None;
     for (i, raw) in text.lines().enumerate() {
         let (start, mut line) = pending.take().unwrap_or((i + 1, String::new()));
+        // As pip does: a comment line does not continue onto the next, even ending in `\`.
+        if line.is_empty() && raw.trim_start().starts_with('#') {
+            continue;
+        }
         if let Some(body) = raw.strip_suffix('\\') {
             line.push_str(body);
             pending = Some((start, line));
@@ -59,8 +63,10 @@ fn option<'l>(line: &'l str, short: &str, long: &str) -> Option<&'l str> {
 }
 
 /// Everything an install from `file` reads besides `file`, following includes (each once).
-/// `root` only shortens the paths in errors.
-pub fn reads(root: &Path, file: &Path) -> Result<Vec<Read>> {
+/// Includes are relative to the including file; local paths (wheels, projects, find-links
+/// folders) to the folder the installer runs in, `cwd` (pip and uv both read them so). A local
+/// path that does not exist counts too, as missing: an install from the file would fail.
+pub fn reads(root: &Path, cwd: &Path, file: &Path) -> Result<Vec<Read>> {
     let mut out = Vec::new();
     let mut queue = vec![file.to_path_buf()];
     let mut seen = vec![file.to_path_buf()];
@@ -89,9 +95,7 @@ pub fn reads(root: &Path, file: &Path) -> Result<Vec<Read>> {
                 continue;
             }
             if let Some(target) = option(&line, "-f", "--find-links") {
-                if let Some(path) = local_path(dir, target)
-                    && path.is_dir()
-                {
+                if let Some(path) = local_path(cwd, target) {
                     out.push(Read::Listing(path));
                 }
                 continue;
@@ -100,12 +104,17 @@ pub fn reads(root: &Path, file: &Path) -> Result<Vec<Read>> {
                 continue; // --index-url and the like: their text is the input
             }
             let target = option(&line, "-e", "--editable").unwrap_or(&line);
+            // `name @ file:...`, `./x.whl --hash=...`, `./x[extra]; marker`: the path alone.
+            let target = target
+                .rsplit_once(" @ ")
+                .map_or(target, |(_, url)| url.trim());
+            let target = target.split_whitespace().next().unwrap_or(target);
             let target = target.split([';', '[']).next().unwrap_or(target).trim();
-            if let Some(path) = local_path(dir, target) {
-                if path.is_file() {
-                    out.push(Read::File(path));
-                } else if path.is_dir() {
+            if let Some(path) = local_path(cwd, target) {
+                if path.is_dir() {
                     out.push(Read::Tree(path));
+                } else {
+                    out.push(Read::File(path));
                 }
             }
         }
@@ -140,13 +149,13 @@ mod tests {
         fs::write(dir.join("wheels/a-1.0-py3-none-any.whl"), "").unwrap();
         fs::write(
             dir.join("requirements.txt"),
-            "# pinned\nnumpy==1.26.4 \\\n    --hash=sha256:abc\n-r extra.txt\n--constraint=c.txt  # limits\n\
+            "# pinned \\\nnumpy==1.26.4 \\\n    --hash=sha256:abc\n-r extra.txt\n--constraint=c.txt  # limits\n\
              --find-links ./wheels\n--index-url https://example.invalid/simple\n./wheels/a-1.0-py3-none-any.whl\n",
         )
         .unwrap();
         fs::write(dir.join("extra.txt"), "-rrequirements.txt\nrequests\n").unwrap();
         fs::write(dir.join("c.txt"), "urllib3<3\n").unwrap();
-        let found = reads(&dir, &dir.join("requirements.txt")).unwrap();
+        let found = reads(&dir, &dir, &dir.join("requirements.txt")).unwrap();
         assert_eq!(
             found,
             [
@@ -157,7 +166,7 @@ mod tests {
             ]
         );
         fs::write(dir.join("extra.txt"), "\n\n-r gone.txt\n").unwrap();
-        let err = reads(&dir, &dir.join("requirements.txt"))
+        let err = reads(&dir, &dir, &dir.join("requirements.txt"))
             .unwrap_err()
             .to_string();
         assert!(

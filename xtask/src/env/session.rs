@@ -1,6 +1,6 @@
-//! `cargo xtask setup`, `setup-stream`, `setup-sts`: each service gets its own venv with the
-//! packages of its install set installed editable. A re-run with nothing changed reads a few files
-//! and a stamp, and runs nothing.
+//! Setting up venvs: each service (and each library no service installs) gets its own venv with
+//! the packages of its install set installed editable. A re-run with nothing changed reads a few
+//! files and a stamp, and runs nothing.
 
 use std::cell::OnceCell;
 use std::fs;
@@ -11,14 +11,14 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{self, Cmd};
 use crate::digest::file_meta;
+use crate::env::installer::{self, Installer};
+use crate::env::interpreter::{self, Discovery, Interpreter, Request, Want};
+use crate::env::requirements::{self, Read};
+use crate::env::stamp::{self, Fingerprint, RECIPE_VERSION};
+use crate::env::venv::{Installed, LockMode, Venv};
 use crate::flags::EnvArgs;
-use crate::installer::{self, Installer};
-use crate::interpreter::{self, Discovery, Interpreter, Request, Want};
 use crate::output::duration;
 use crate::project;
-use crate::requirements::{self, Read};
-use crate::stamp::{self, Fingerprint, RECIPE_VERSION};
-use crate::venv::{Installed, LockMode, Venv};
 use crate::workspace::{MetadataSource, Package, Workspace};
 
 /// The keys whose change means the venv's content must change: the recipe, every file the install
@@ -88,7 +88,7 @@ impl<'a> Session<'a> {
             fp.add_file(root, &package.pyproject())?;
             for file in package.requirement_files() {
                 fp.add_file(root, &file)?;
-                for read in requirements::reads(root, &file)? {
+                for read in requirements::reads(root, root, &file)? {
                     match read {
                         Read::File(path) => fp.add_file(root, &path)?,
                         Read::Listing(dir) => fp.add_listing(root, &dir),
@@ -182,16 +182,14 @@ impl<'a> Session<'a> {
             }
             other => other,
         };
-        // From here on the venv is being changed. A new venv has no stamp until it is whole; a
-        // venv being reinstalled keeps its stamp, marked unfinished, so that a failed install
-        // is reinstalled next time rather than rebuilt from nothing.
-        match (&action, &old) {
-            (Action::Reinstall(_), Some(old)) => {
-                let mut marked = old.clone();
-                marked.set("unfinished", "the last install did not finish");
-                marked.write(&venv.stamp())?;
-            }
-            _ => remove_stamp(&venv)?,
+        // From here on the venv is being changed: its stamp says so until the install is whole.
+        // It keeps the inputs of the last install that finished (or, for a first one, these),
+        // so that a failed install is finished in place next time when they are the same again,
+        // rather than rebuilt from nothing.
+        let mut marked = old.clone().unwrap_or_else(|| full.clone());
+        marked.set("unfinished", "the last install did not finish");
+        if matches!(action, Action::Create | Action::Recreate(_)) {
+            remove_stamp(&venv)?;
         }
         match &action {
             Action::Create | Action::Recreate(_) => {
@@ -210,19 +208,23 @@ impl<'a> Session<'a> {
                     venv.dir.display(),
                     duration(step)
                 ));
+                marked.write(&venv.stamp())?;
             }
-            Action::Reinstall(why) => crate::output::say(format!("{name}: reinstalling: {why}")),
+            Action::Reinstall(why) => {
+                marked.write(&venv.stamp())?;
+                crate::output::say(format!("{name}: reinstalling: {why}"));
+            }
             Action::RefreshStamp => unreachable!("handled above"),
         }
         let step = Instant::now();
-        for cmd in installer.install(&self.ws.root, &venv, &set, service) {
-            cmd.run().with_context(|| {
+        installer
+            .install(&self.ws.root, &venv, &set, service)
+            .with_context(|| {
                 format!(
                     "{name}: the install failed; fix the cause above, then run {}",
                     project::xtask_command(&self.ws.root, &["setup", name])
                 )
             })?;
-        }
         let names: Vec<String> = set
             .iter()
             .map(|p| {
@@ -261,10 +263,16 @@ impl<'a> Session<'a> {
 fn changed_inputs(cheap: &Fingerprint, old: &Fingerprint) -> Vec<String> {
     let keys: Vec<&str> = cheap.0.keys().map(String::as_str).collect();
     let mut changed = cheap.changed_since(&old.only(&keys));
+    // An input that is gone (a file no longer included, a metadata source removed) is a change.
     changed.extend(
         old.0
             .keys()
-            .filter(|k| k.starts_with("file:") && !cheap.0.contains_key(*k))
+            .filter(|k| {
+                ["file:", "listing:", "tree:", "git:"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+                    && !cheap.0.contains_key(*k)
+            })
             .cloned(),
     );
     changed
@@ -378,6 +386,9 @@ fn decide(
         .only(CONTENT_KEYS)
         .changed_since(&old.only(CONTENT_KEYS))
     {
+        if key == "unfinished" {
+            continue;
+        }
         let text = if key.starts_with("installer.") && key != "installer.env" {
             format!(
                 "the installer changed from {} to {}",
@@ -391,11 +402,23 @@ fn decide(
             why.push(text);
         }
     }
+    // An install in place adds and upgrades, but removes nothing that is no longer asked for
+    // (a dependency dropped from a pyproject would stay importable): a changed input gets a new
+    // venv, which holds exactly what the inputs ask for now. (The lock and exact venvs of
+    // issue 9 are what will make this an install of the difference.)
+    if !why.is_empty() {
+        return Ok(Action::Recreate(why.join(", ")));
+    }
+    // An install that did not finish, with the inputs of the last one that did: finish it in
+    // place (what it left is part of what the inputs ask for).
+    if old.get("unfinished").is_some() {
+        return Ok(Action::Reinstall("the last install did not finish".into()));
+    }
     if let Some((removed, added)) = hand_made(old, installed) {
         let what = describe_hand_made(&removed, &added);
         // An installer adds what is missing, but removes nothing it was not asked to: what was
-        // added by hand (a package, a .pth file) goes only with a new venv.
-        if !added.is_empty() {
+        // added by hand (a package, a .pth file, a module) goes only with a new venv.
+        if !added.is_empty() || removed.is_empty() {
             return Ok(Action::Recreate(what));
         }
         why.push(what);
@@ -448,8 +471,10 @@ pub fn post_check_cmd(ws: &Workspace, service: &Package, venv: &Venv) -> Result<
         .args(["-I", "-B", "-c", POST_CHECK])
         .cwd(&venv.dir);
     for package in &set {
-        for import in package.import_names() {
-            cmd = cmd.arg(format!("+{import}")).arg(package.src_dir());
+        for import in &package.layout.imports {
+            cmd = cmd
+                .arg(format!("+{}", import.name))
+                .arg(&package.layout.source_root);
         }
     }
     for other in ws.services().filter(|s| s.name != service.name) {
@@ -499,26 +524,10 @@ pub fn post_check(ws: &Workspace, service: &Package, venv: &Venv) -> Result<()> 
     )
 }
 
-/// `setup [SERVICE...]`, `setup-stream`, `setup-sts`.
-pub fn run(root: &Path, services: &[String], args: &EnvArgs) -> Result<()> {
-    let ws = Workspace::load(root)?;
-    let ctx = Session::new(&ws, args)?;
-    let chosen: Vec<&Package> = if services.is_empty() {
-        ws.services().collect()
-    } else {
-        services
-            .iter()
-            .map(|s| ws.service(s))
-            .collect::<Result<_>>()?
-    };
-    for service in chosen {
-        ctx.setup(service)?;
-    }
-    Ok(())
-}
-
 /// What the interpreter must satisfy: each package's `requires-python`, with its folder.
-fn requirements<'p>(set: &[&'p Package]) -> Vec<(&'p str, &'p crate::pep440::Specifiers)> {
+fn requirements<'p>(
+    set: &[&'p Package],
+) -> Vec<(&'p str, &'p crate::workspace::pep440::Specifiers)> {
     set.iter()
         .filter_map(|p| p.requires_python.as_ref().map(|s| (p.rel.as_str(), s)))
         .collect()
@@ -609,12 +618,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-decide-{}", std::process::id()));
         let venv = Venv {
             dir: dir.join(".venv"),
-            platform: crate::venv::Platform::current(),
+            platform: crate::env::venv::Platform::current(),
         };
         let _ = fs::remove_dir_all(&dir);
         let installed = Installed {
-            dists: vec!["numpy-1.26.4".into(), "ruff-0.17.6".into()],
-            pth: vec!["_common.pth".into()],
+            entries: [
+                "numpy",
+                "numpy-1.26.4.dist-info",
+                "ruff-0.17.6.dist-info",
+                "_common.pth",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             digest: "d1".into(),
         };
         let mut base = fp(&[
@@ -664,7 +679,7 @@ mod tests {
         edited.set("python.discovery", "other");
         assert_eq!(
             decide(Some(&base), &edited, &installed, false).unwrap(),
-            Action::Reinstall("a/pyproject.toml changed".into())
+            Action::Recreate("a/pyproject.toml changed".into())
         );
         let mut looked_again = base.clone();
         looked_again.set("python.discovery", "other");
@@ -691,22 +706,28 @@ mod tests {
 
         // By hand: a removed distribution is reinstalled, an added one needs a new venv.
         let removed = Installed {
-            dists: vec!["ruff-0.17.6".into()],
-            pth: vec!["_common.pth".into()],
+            entries: ["ruff-0.17.6.dist-info", "_common.pth"]
+                .map(str::to_owned)
+                .to_vec(),
             digest: "d2".into(),
         };
         assert_eq!(
             decide(Some(&base), &base, &removed, false).unwrap(),
             Action::Reinstall("numpy-1.26.4 removed by hand since setup".into())
         );
-        let added = Installed {
-            pth: vec!["_common.pth".into(), "leak.pth".into()],
-            digest: "d3".into(),
-            ..installed.clone()
-        };
+        let mut added = installed.clone();
+        added.entries.push("leak.pth".into());
+        added.digest = "d3".into();
         assert_eq!(
             decide(Some(&base), &base, &added, false).unwrap(),
             Action::Recreate("leak.pth added by hand since setup".into())
+        );
+        let mut module = installed.clone();
+        module.entries.push("sitecustomize.py".into());
+        module.digest = "d4".into();
+        assert_eq!(
+            decide(Some(&base), &base, &module, false).unwrap(),
+            Action::Recreate("sitecustomize.py added by hand since setup".into())
         );
         let _ = fs::remove_dir_all(&dir);
     }

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
-use crate::pep440::{Specifiers, Version};
+use crate::env::venv::Platform;
 use crate::project::PYTHON_DIR;
-use crate::venv::Platform;
+use crate::workspace::pep440::{Specifiers, Version};
 
 /// The environment variable that names the Python when `--python` is not given.
 pub const ENV_VAR: &str = "XTASK_PYTHON";
@@ -115,7 +115,10 @@ impl Request {
         let looks_like_path =
             value.contains('/') || value.contains('\\') || Path::new(value).is_file();
         if looks_like_path {
-            return Ok(Want::Path(PathBuf::from(value)));
+            // Absolute, so that the request (and the stamp that records it) means the same
+            // interpreter from whichever folder the command runs.
+            let path = std::path::absolute(value).unwrap_or_else(|_| PathBuf::from(value));
+            return Ok(Want::Path(path));
         }
         let version = value
             .strip_prefix("python")

@@ -28,12 +28,16 @@ impl Fingerprint {
     }
 
     /// Adds a file's content hash under `file:<path relative to root>`.
+    /// A file that does not exist counts as `missing`: its coming back is a change too.
     pub fn add_file(&mut self, root: &Path, path: &Path) -> Result<()> {
-        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        self.set(
-            format!("file:{}", fsutil::display_rel(root, path)),
-            hash(&bytes),
-        );
+        let value = match fs::read(path) {
+            Ok(bytes) => hash(&bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_owned(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            }
+        };
+        self.set(format!("file:{}", fsutil::display_rel(root, path)), value);
         Ok(())
     }
 
@@ -41,6 +45,7 @@ impl Fingerprint {
     /// where a new wheel changes what gets installed.
     pub fn add_listing(&mut self, root: &Path, dir: &Path) {
         let mut h = crate::digest::Fnv::new();
+        h.write(if dir.is_dir() { b"dir" } else { b"missing" });
         for (path, name, _) in fsutil::entries(dir) {
             h.write(name.as_bytes());
             h.write(crate::digest::file_meta(&path).as_bytes());

@@ -7,16 +7,17 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
+use crate::engine::inputs::Inputs;
+use crate::engine::jobs::{self, Job};
+use crate::engine::memo::{KeySpec, Memo};
+use crate::engine::select::{self, Selection};
+use crate::env::session::{Session, State};
+use crate::env::venv::{LockMode, Venv, VenvLock};
 use crate::flags::{GateArgs, MessageFormat};
-use crate::inputs::Inputs;
-use crate::jobs::{self, Job};
-use crate::memo::Memo;
-use crate::model::Kind;
+use crate::fsutil;
 use crate::output;
 use crate::project::{self, PYTHON_DIR};
-use crate::select::{self, Selection};
-use crate::setup::{Session, State};
-use crate::venv::{LockMode, Venv, VenvLock};
+use crate::workspace::imports;
 use crate::workspace::{Package, Workspace};
 
 /// The coverage every package's tests must reach (the seed's gate).
@@ -63,6 +64,7 @@ impl<'a> Gate<'a> {
     /// The memo of a job that runs in `venv` and reads the files of `packages` (see
     /// [`Inputs`]). None with `--no-cache`, or when reports are to be written (`--junit`).
     fn memo(&self, job: &Job, venv: &Package, packages: &[&Package]) -> Option<Memo> {
+        let reads_layout = job.tool.starts_with("ruff");
         if self.args.no_cache || self.junit.is_some() {
             return None;
         }
@@ -72,10 +74,17 @@ impl<'a> Gate<'a> {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
+        let spec = KeySpec {
+            command: job.rerun.clone(),
+            venv: venv.name.clone(),
+            packages: packages.iter().map(|p| p.name.clone()).collect(),
+            reads_layout,
+        };
         Some(Memo {
             dir: v.dir.join("xtask-results"),
             id,
-            key: self.inputs.key(&job.rerun, &v, packages),
+            key: self.inputs.key_of(&spec),
+            spec,
         })
     }
 
@@ -95,27 +104,18 @@ impl<'a> Gate<'a> {
         self.ws.root.join(PYTHON_DIR).join("pyproject.toml")
     }
 
-    /// The venvs a package is type-checked in: its own for a service; for a library, every service
-    /// venv that installs it.
-    pub fn mypy_venvs(&self, package: &'a Package) -> Vec<&'a Package> {
-        match package.kind {
-            Kind::Service => vec![package],
-            Kind::Library => self.ws.services_installing(package),
-        }
-    }
-
     /// The venvs the jobs of the selection run in; ruff runs in the first.
     pub fn needed_venvs(&self) -> Vec<&'a Package> {
         let mut venvs: Vec<&Package> = Vec::new();
         for package in &self.selection.packages {
-            for venv in self.mypy_venvs(package) {
+            for venv in self.ws.venvs_of(package) {
                 if !venvs.iter().any(|v| v.name == venv.name) {
                     venvs.push(venv);
                 }
             }
         }
         if venvs.is_empty()
-            && let Some(first) = self.ws.services().next()
+            && let Some(first) = self.ws.venv_owners().next()
         {
             venvs.push(first);
         }
@@ -133,9 +133,26 @@ impl<'a> Gate<'a> {
         let venvs = self.needed_venvs();
         if venvs.is_empty() {
             bail!(
-                "no service under {}/apps: the tools run in a service's venv; add one (see `cargo xtask scaffold`)",
+                "no package under {}: the tools run in a package's venv; add one (see `cargo xtask scaffold`)",
                 self.ws.root.join(PYTHON_DIR).display()
             );
+        }
+        // Every job needs the tools: say which are missing before any venv is touched.
+        for owner in &venvs {
+            let missing = owner.missing_tools();
+            if !missing.is_empty() {
+                let declared = owner
+                    .dev
+                    .as_ref()
+                    .map_or("no `dev` dependency group or extra", |d| d.describe());
+                bail!(
+                    "{}/pyproject.toml: the venv of {} runs ruff, mypy and pytest, but its dev tools ({declared}) lack {}; \
+                     add them, e.g. [dependency-groups] dev = [\"ruff\", \"mypy\", \"pytest\", \"pytest-cov\"]",
+                    owner.rel,
+                    owner.folder_name(),
+                    missing.join(", ")
+                );
+            }
         }
         let session = Session::new(self.ws, &self.args.env)?;
         for _attempt in 0..3 {
@@ -221,19 +238,71 @@ impl<'a> Gate<'a> {
         jobs
     }
 
-    /// mypy for each selected package in each venv that installs it, each run with its own
-    /// working folder and cache folder.
+    /// For each selected package: its code imports no local package it does not declare (see
+    /// [`imports`]). Read here, in Rust, from the files; it always runs.
+    pub fn imports_jobs(&self) -> Vec<Job> {
+        self.selection
+            .packages
+            .iter()
+            .map(|package| {
+                let problems = imports::undeclared(self.ws, package);
+                let name = package.folder_name().to_owned();
+                let pyproject = format!("{}/pyproject.toml", package.rel);
+                let rerun = project::xtask_command(&self.ws.root, &["lint", "--package", &name]);
+                Job::check("imports", Some(package.folder_name()), rerun, move || {
+                    if problems.is_empty() {
+                        Ok(format!("{name} imports only the local packages it declares"))
+                    } else {
+                        Err(format!(
+                            "{}\nfix: declare each in {pyproject} (dependencies, or its dev tools for tests), or stop importing it",
+                            problems.join("\n")
+                        ))
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// mypy for each selected package in each venv that installs it, each run from the
+    /// package's folder with a cache folder of its own per venv. The targets are the package's
+    /// import packages (as its layout says: `src/dubbing_common`, `x/` in the flat layout,
+    /// `src/dubbing/ns` for a namespace portion) and its tests; `--explicit-package-bases` with
+    /// the source root on MYPYPATH names each module as Python imports it, whatever the layout.
     pub fn mypy_jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
         for package in &self.selection.packages {
-            let targets: Vec<&str> = ["src", "tests"]
-                .into_iter()
-                .filter(|d| package.dir.join(d).is_dir())
+            let mut targets: Vec<String> = package
+                .layout
+                .imports
+                .iter()
+                .map(|i| fsutil::display_rel(&package.dir, &i.path))
                 .collect();
-            for venv in self.mypy_venvs(package) {
+            if package.dir.join("tests").is_dir() {
+                targets.push("tests".into());
+            }
+            let source_root = fsutil::display_rel(&package.dir, &package.layout.source_root);
+            let own_root = if source_root.is_empty() {
+                "."
+            } else {
+                &source_root
+            };
+            for venv in self.ws.venvs_of(package) {
+                // The local packages of the venv are found by their source, whatever editable
+                // form their backend chose (setuptools serves a flat layout through an import
+                // hook, which mypy cannot follow); their own jobs report their errors, so
+                // imports are followed silently.
+                let mut roots = vec![std::ffi::OsString::from(own_root)];
+                for other in self.closure(venv) {
+                    if other.name != package.name {
+                        roots.push(other.layout.source_root.clone().into_os_string());
+                    }
+                }
+                let mypypath = std::env::join_paths(roots).unwrap_or_default();
                 let mut cmd = Cmd::new(Venv::of(venv).python())
+                    .env("MYPYPATH", mypypath)
                     .args(["-m", "mypy", "--config-file"])
                     .arg(self.config())
+                    .args(["--explicit-package-bases", "--follow-imports=silent"])
                     .arg("--cache-dir")
                     .arg(Path::new(".mypy_cache").join(venv.folder_name()))
                     .args(&targets)
@@ -257,13 +326,16 @@ impl<'a> Gate<'a> {
         jobs
     }
 
-    /// pytest for each selected package in the venv that owns it (a library: the first venv that
-    /// installs it), from the package's folder, with the coverage gate.
+    /// pytest for each selected package in each venv that installs it (a library is tested in
+    /// every service that uses it: their dependencies differ), from the package's folder, with
+    /// the coverage gate over every import package. Each venv's run keeps its own coverage data
+    /// and pytest cache, so the runs of one package in two venvs can run at once.
     pub fn pytest_jobs(&self, extra: &[String]) -> Vec<Job> {
         let mut jobs = Vec::new();
         for package in &self.selection.packages {
-            let Some(venv) = self.mypy_venvs(package).into_iter().next() else {
+            if !package.dir.join("tests").is_dir() {
                 let name = package.folder_name().to_owned();
+                let rel = package.rel.clone();
                 let rerun = project::xtask_command(&self.ws.root, &["test", "--package", &name]);
                 jobs.push(Job::check(
                     "pytest",
@@ -271,37 +343,44 @@ impl<'a> Gate<'a> {
                     rerun,
                     move || {
                         Err(format!(
-                            "{name}: no service installs it, so no venv can test it"
+                            "{name}: {rel}/tests/ does not exist, so nothing tests it; a package's tests live in its tests/ folder"
                         ))
                     },
                 ));
                 continue;
-            };
-            let mut cmd = Cmd::new(Venv::of(venv).python())
-                .args(["-m", "pytest", "-c"])
-                .arg(self.config())
-                .args(["--rootdir", "."])
-                .args(package.import_names().iter().map(|i| format!("--cov={i}")))
-                .arg("--cov-report=term-missing")
-                .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"))
-                .cwd(&package.dir);
-            if package.dir.join("tests").is_dir() {
-                cmd = cmd.arg("tests");
             }
-            if let Some(dir) = &self.junit {
-                cmd = cmd.arg(format!(
-                    "--junitxml={}",
-                    dir.join(format!("pytest-{}.xml", package.folder_name()))
+            for venv in self.ws.venvs_of(package) {
+                let mut cmd = Cmd::new(Venv::of(venv).python())
+                    .env("COVERAGE_FILE", format!(".coverage.{}", venv.folder_name()))
+                    .args(["-m", "pytest", "-c"])
+                    .arg(self.config())
+                    .args(["--rootdir", "."])
+                    .arg("-o")
+                    .arg(format!("cache_dir=.pytest_cache/{}", venv.folder_name()))
+                    .args(package.import_names().iter().map(|i| format!("--cov={i}")))
+                    .arg("--cov-report=term-missing")
+                    .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"))
+                    .cwd(&package.dir)
+                    .arg("tests");
+                if let Some(dir) = &self.junit {
+                    cmd = cmd.arg(format!(
+                        "--junitxml={}",
+                        dir.join(format!(
+                            "pytest-{}-{}.xml",
+                            package.folder_name(),
+                            venv.folder_name()
+                        ))
                         .display()
-                ));
+                    ));
+                }
+                let job = Job::command(
+                    "pytest",
+                    Some(package.folder_name()),
+                    Some(venv.folder_name()),
+                    cmd.args(extra),
+                );
+                jobs.push(self.remembered(job, venv, &self.closure(package)));
             }
-            let job = Job::command(
-                "pytest",
-                Some(package.folder_name()),
-                Some(venv.folder_name()),
-                cmd.args(extra),
-            );
-            jobs.push(self.remembered(job, venv, &self.closure(package)));
         }
         jobs
     }
@@ -315,7 +394,29 @@ impl<'a> Gate<'a> {
     /// Runs the jobs and closes with the summary; an error when one failed.
     pub fn run(&self, command: &str, jobs: Vec<Job>, started: Instant) -> Result<()> {
         let outcomes = jobs::run_all(jobs, self.parallelism(), self.args.message_format);
+        self.remember(&outcomes);
         jobs::finish(command, &outcomes, started, self.args.message_format)
+    }
+
+    /// Files the passes of the jobs that ran, each only if its inputs are still what they were
+    /// when it started: a file saved while a job ran may not be what the job read, so that pass
+    /// is not remembered. The inputs are read once more for all of them.
+    fn remember(&self, outcomes: &[jobs::Outcome]) {
+        let passed: Vec<&jobs::Outcome> = outcomes
+            .iter()
+            .filter(|o| o.ok && !o.cached && o.memo.is_some())
+            .collect();
+        if passed.is_empty() {
+            return;
+        }
+        let now = Inputs::new(self.ws);
+        for outcome in passed {
+            if let Some(memo) = &outcome.memo
+                && now.key_of(&memo.spec).digest == memo.key.digest
+            {
+                memo.write(&outcome.output);
+            }
+        }
     }
 }
 
@@ -355,7 +456,7 @@ fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
 
 /// `ruff format`, then `ruff check --fix`, over the selection (all of `python/` when everything
 /// is selected), in `venv`. They write files: run one at a time, before any check.
-fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
+pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
     let paths: Vec<&str> = if gate.selection.all {
         vec!["."]
     } else {
@@ -380,37 +481,4 @@ fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
         print!("{}", out.output);
     }
     Ok(())
-}
-
-/// `cargo xtask lint [--fix]`.
-pub fn lint(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
-    let started = Instant::now();
-    let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
-    let (venvs, _locks) = gate.prepare()?;
-    let mut jobs = Vec::new();
-    if fix {
-        apply_fixes(&gate, venvs[0])?;
-    } else {
-        jobs.extend(gate.ruff_jobs(venvs[0]));
-    }
-    jobs.extend(gate.mypy_jobs());
-    gate.run("lint", jobs, started)
-}
-
-/// `cargo xtask fmt`: `ruff format` and `ruff check --fix`.
-pub fn fmt(root: &Path, args: &GateArgs) -> Result<()> {
-    let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
-    let (venvs, _locks) = gate.prepare()?;
-    apply_fixes(&gate, venvs[0])
-}
-
-/// `cargo xtask test [-- PYTEST_ARGS]`.
-pub fn test(root: &Path, args: &GateArgs, extra: &[String]) -> Result<()> {
-    let started = Instant::now();
-    let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
-    let _locks = gate.prepare()?;
-    gate.run("test", gate.pytest_jobs(extra), started)
 }

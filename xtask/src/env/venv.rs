@@ -69,6 +69,14 @@ impl Venv {
     pub const LOCK: &'static str = ".venv.lock";
     const STAMP: &'static str = "xtask-stamp.toml";
 
+    /// A venv at a folder.
+    pub fn of_dir(dir: PathBuf) -> Venv {
+        Venv {
+            dir,
+            platform: Platform::current(),
+        }
+    }
+
     pub fn of(service: &Package) -> Venv {
         Venv {
             dir: service.dir.join(Venv::DIR),
@@ -111,8 +119,7 @@ impl Venv {
     pub fn installed(&self) -> Installed {
         let mut h = Fnv::new();
         h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
-        let mut dists = Vec::new();
-        let mut pth = Vec::new();
+        let mut entries = Vec::new();
         for site in self.site_packages() {
             for (path, name, meta) in fsutil::entries(&site) {
                 // Bytecode that Python or compileall writes is not an install.
@@ -121,21 +128,22 @@ impl Venv {
                 }
                 h.write(name.as_bytes());
                 h.write(&[0]);
-                if let Some(dist) = name.strip_suffix(".dist-info") {
-                    dists.push(dist.to_owned());
+                if name.ends_with(".dist-info") {
                     for file in ["RECORD", "METADATA"] {
                         h.write(file_meta(&path.join(file)).as_bytes());
                     }
                 } else if name.ends_with(".pth") {
                     h.write(&fs::read(&path).unwrap_or_default());
-                    pth.push(name);
+                } else if !meta.is_dir() {
+                    // A top-level module (sitecustomize.py, six.py): its content.
+                    h.write(file_meta(&path).as_bytes());
                 }
                 h.write(&[0]);
+                entries.push(name);
             }
         }
         Installed {
-            dists,
-            pth,
+            entries,
             digest: h.finish(),
         }
     }
@@ -198,41 +206,50 @@ impl Venv {
     }
 }
 
-/// A venv's installed set: the distributions (`name-version` of each `.dist-info`), the `.pth`
-/// files, and a digest of all of it that changes when anything is installed, removed or edited
-/// by an installer.
+/// A venv's installed set: the top-level entries of site-packages (each distribution's
+/// `.dist-info`, its packages and modules, the `.pth` files), and a digest of all of it that
+/// changes when anything is installed, removed, or edited by an installer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installed {
-    pub dists: Vec<String>,
-    pub pth: Vec<String>,
+    pub entries: Vec<String>,
     pub digest: String,
 }
 
 impl Installed {
-    /// The stamp's record of it: every distribution and `.pth` file, space-separated.
+    /// The stamp's record of it: every entry, space-separated.
     pub fn listing(&self) -> String {
-        let mut words: Vec<&str> = self.dists.iter().map(String::as_str).collect();
-        words.extend(self.pth.iter().map(String::as_str));
-        words.join(" ")
+        self.entries.join(" ")
     }
 
-    /// What differs from an earlier listing: `numpy-1.26.4 was removed`, `leak.pth was added`.
-    /// Returns (removed, added).
+    /// What differs from an earlier listing, as a person names it: a distribution by its
+    /// `name-version`, anything else (a `.pth`, a module) by its file name; the packages of a
+    /// distribution are not named again. Returns (removed, added).
     pub fn diff(&self, earlier: &str) -> (Vec<String>, Vec<String>) {
-        let now = self.listing();
-        let now: Vec<&str> = now.split_whitespace().collect();
         let before: Vec<&str> = earlier.split_whitespace().collect();
-        let removed = before
-            .iter()
-            .filter(|w| !now.contains(w))
-            .map(|w| (*w).to_owned())
-            .collect();
-        let added = now
-            .iter()
-            .filter(|w| !before.contains(w))
-            .map(|w| (*w).to_owned())
-            .collect();
-        (removed, added)
+        let now: Vec<&str> = self.entries.iter().map(String::as_str).collect();
+        let name = |list: &[&str], other: &[&str]| -> Vec<String> {
+            let gone: Vec<&str> = list
+                .iter()
+                .filter(|w| !other.contains(w))
+                .copied()
+                .collect();
+            let dists: Vec<&str> = gone
+                .iter()
+                .filter_map(|w| w.strip_suffix(".dist-info"))
+                .collect();
+            if dists.is_empty() {
+                gone.iter().map(|w| (*w).to_owned()).collect()
+            } else {
+                let mut named: Vec<String> = dists.iter().map(|d| (*d).to_owned()).collect();
+                named.extend(
+                    gone.iter()
+                        .filter(|w| w.ends_with(".pth"))
+                        .map(|w| (*w).to_owned()),
+                );
+                named
+            }
+        };
+        (name(&before, &now), name(&now, &before))
     }
 }
 

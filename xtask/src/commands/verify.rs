@@ -6,51 +6,80 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::Cmd;
+use crate::engine::gate::Gate;
+use crate::engine::jobs::Job;
+use crate::env::interpreter::VERSION_FILE;
+use crate::env::session;
+use crate::env::venv::Venv;
 use crate::flags::GateArgs;
-use crate::gates::Gate;
-use crate::jobs::Job;
+use crate::fsutil;
 use crate::project::{self, PYTHON_DIR};
-use crate::scaffold::{self, Step};
-use crate::setup;
-use crate::templates;
-use crate::venv::Venv;
+use crate::workspace::blueprint;
 use crate::workspace::{Package, Workspace};
 
-/// SC-006: every file of the seed tree is there.
+/// SC-006: the tree has the seed's structure: its folders and files at the top of `python/`, and
+/// every package its required parts. Structure only: the team owns the content.
 fn seed_tree_job(ws: &Workspace) -> Job {
     let root = ws.root.clone();
-    let owners: Vec<(String, String)> = ws
-        .packages
-        .iter()
-        .map(|p| (format!("{}/", p.rel), p.folder_name().to_owned()))
-        .collect();
-    let rerun = project::xtask_command(&root, &["scaffold", "--check"]);
-    Job::check("seed tree (SC-006)", None, rerun, move || {
-        let steps = scaffold::plan(&root).map_err(|e| format!("{e:#}"))?;
-        let missing: Vec<String> = steps
+    let python = root.join(PYTHON_DIR);
+    let mut required: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut need = |path: std::path::PathBuf, what: &str| required.push((path, what.to_owned()));
+    need(
+        python.join("pyproject.toml"),
+        "the shared tool configuration",
+    );
+    need(
+        python.join(VERSION_FILE),
+        "the Python version the venvs are built with",
+    );
+    for folder in [
+        "apps",
+        "libs",
+        blueprint::E2E_TESTS_DIR,
+        blueprint::DEPLOY_DIR,
+    ] {
+        need(python.join(folder), "a folder of the seed tree");
+    }
+    for service in blueprint::services() {
+        if ws
+            .packages
             .iter()
-            .filter_map(|s| match s {
-                Step::CreateFile(path, _) => Some(crate::fsutil::display_rel(&root, path)),
-                _ => None,
-            })
-            .map(|rel| {
-                match owners
-                    .iter()
-                    .find(|(prefix, _)| rel.starts_with(prefix.as_str()))
-                {
-                    Some((_, package)) => format!("missing {rel} (package {package})"),
-                    None => format!("missing {rel}"),
-                }
-            })
+            .any(|p| p.rel == format!("{PYTHON_DIR}/{}", service.dir))
+        {
+            let dir = python.join(blueprint::DEPLOY_DIR).join(service.name());
+            need(dir, "the service's deployment configuration");
+        }
+    }
+    for package in &ws.packages {
+        need(
+            package.dir.join("README.md"),
+            "the package's README (SC-005)",
+        );
+        need(package.dir.join("tests"), "the package's tests");
+        for import in &package.layout.imports {
+            if import.path.is_dir() {
+                need(
+                    import.path.join("py.typed"),
+                    "PEP 561's marker: without it mypy ignores the package's types where it is installed",
+                );
+            }
+        }
+    }
+    let count = required.len();
+    let rerun = project::xtask_command(&root, &["verify"]);
+    Job::check("tree (SC-006)", None, rerun, move || {
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|(path, _)| !path.exists())
+            .map(|(path, what)| format!("missing {} ({what})", fsutil::display_rel(&root, path)))
             .collect();
         if missing.is_empty() {
             Ok(format!(
-                "all {} files of the seed tree are there",
-                templates::all().len()
+                "the {count} folders and files the tree needs are there"
             ))
         } else {
             Err(format!(
-                "{}\nfix: {}",
+                "{}\nfix: create them (`{}` writes the seed's own files that are missing)",
                 missing.join("\n"),
                 project::xtask_command(&root, &["scaffold"])
             ))
@@ -64,15 +93,22 @@ fn gitignore_job(ws: &Workspace) -> Job {
     let mut must_ignore: Vec<String> = vec![format!("{PYTHON_DIR}/.ruff_cache/x")];
     // Source files no pattern may hide: the seed tree's, and a subpackage named like a build
     // leftover (only a package's own build/ and dist/ are leftovers).
-    let mut sources: Vec<String> = templates::all()
-        .into_iter()
-        .map(|t| format!("{PYTHON_DIR}/{}", t.path))
-        .collect();
+    let mut sources: Vec<String> = vec![format!("{PYTHON_DIR}/pyproject.toml")];
     for package in &ws.packages {
         let rel = &package.rel;
-        if package.kind == crate::model::Kind::Service {
-            must_ignore.push(format!("{rel}/{}/pyvenv.cfg", Venv::DIR));
-            must_ignore.push(format!("{rel}/{}", Venv::LOCK));
+        // Any package may own a venv (a library no service installs does).
+        must_ignore.push(format!("{rel}/{}/pyvenv.cfg", Venv::DIR));
+        must_ignore.push(format!("{rel}/{}", Venv::LOCK));
+        sources.push(format!("{rel}/pyproject.toml"));
+        sources.push(format!("{rel}/README.md"));
+        for import in &package.layout.imports {
+            let path = fsutil::display_rel(&root, &import.path);
+            if import.path.is_dir() {
+                sources.push(format!("{path}/__init__.py"));
+                sources.push(format!("{path}/py.typed"));
+            } else {
+                sources.push(path);
+            }
         }
         for leftover in [
             ".mypy_cache/x",
@@ -84,10 +120,11 @@ fn gitignore_job(ws: &Workspace) -> Job {
         ] {
             must_ignore.push(format!("{rel}/{leftover}"));
         }
-        for import in package.import_names() {
-            must_ignore.push(format!("{rel}/src/{import}/__pycache__/x.cpython-310.pyc"));
-            sources.push(format!("{rel}/src/{import}/build/x.py"));
-            sources.push(format!("{rel}/src/{import}/dist/x.py"));
+        for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
+            let path = fsutil::display_rel(&root, &import.path);
+            must_ignore.push(format!("{path}/__pycache__/x.cpython-310.pyc"));
+            sources.push(format!("{path}/build/x.py"));
+            sources.push(format!("{path}/dist/x.py"));
         }
     }
     let rerun = format!(
@@ -181,7 +218,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {
-        let cmd = setup::post_check_cmd(&ws, service, &Venv::of(service))?;
+        let cmd = session::post_check_cmd(&ws, service, &Venv::of(service))?;
         jobs.push(Job::command(
             "environment (SC-001..3, SC-008)",
             Some(service.folder_name()),
@@ -194,6 +231,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     }
     // SC-004: lint and test.
     jobs.extend(gate.ruff_jobs(venvs[0]));
+    jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
     jobs.extend(gate.pytest_jobs(&[]));
     gate.run("verify", jobs, started)

@@ -113,9 +113,11 @@ pub fn select<'a>(
         let prefixes: Vec<String> = ws.packages.iter().map(|p| format!("{}/", p.rel)).collect();
         // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
         // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
+        // So may the installer's configuration at the root: it changes every venv.
         let shared = files.iter().find(|f| {
-            f.starts_with(&format!("{PYTHON_DIR}/"))
-                && !prefixes.iter().any(|p| f.starts_with(p.as_str()))
+            (f.starts_with(&format!("{PYTHON_DIR}/"))
+                && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
+                || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
         });
         if let Some(shared) = shared {
             all = true;
@@ -131,6 +133,28 @@ pub fn select<'a>(
                 reasons
                     .entry(package.name.clone())
                     .or_insert_with(|| format!("{file} changed"));
+            }
+        }
+        // A changed install input (a pyproject.toml, a requirement file) changes every venv that
+        // installs the package: every package checked in those venvs is concerned.
+        for package in &ws.packages {
+            let input = files.iter().find(|f| {
+                f.strip_prefix(&format!("{}/", package.rel))
+                    .is_some_and(|name| {
+                        name == "pyproject.toml"
+                            || (name.starts_with("requirements") && name.ends_with(".txt"))
+                    })
+            });
+            let Some(input) = input else { continue };
+            for owner in ws.venvs_of(package) {
+                for installed in ws.closure(owner).unwrap_or_default() {
+                    reasons.entry(installed.name.clone()).or_insert_with(|| {
+                        format!(
+                            "the venv of {} changes ({input} changed)",
+                            owner.folder_name()
+                        )
+                    });
+                }
             }
         }
         let changed: Vec<&Package> = ws

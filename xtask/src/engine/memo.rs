@@ -9,8 +9,8 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use crate::engine::inputs::Key;
 use crate::fsutil;
-use crate::inputs::Key;
 
 /// How many passes are kept per job.
 const KEEP: usize = 4;
@@ -21,6 +21,19 @@ pub struct Memo {
     /// The job, as a file name: `pytest-common--media-service-venv-`.
     pub id: String,
     pub key: Key,
+    /// What the key was made of, to make it again after the job ran.
+    pub spec: KeySpec,
+}
+
+/// What a job's key is made of: see [`crate::engine::inputs::Inputs::key`].
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub command: String,
+    /// The owner of the venv the job runs in.
+    pub venv: String,
+    /// The packages whose files the job reads.
+    pub packages: Vec<String>,
+    pub reads_layout: bool,
 }
 
 impl Memo {
@@ -98,6 +111,12 @@ mod tests {
             dir: dir.clone(),
             id: "pytest-x".into(),
             key: k,
+            spec: KeySpec {
+                command: String::new(),
+                venv: String::new(),
+                packages: Vec::new(),
+                reads_layout: false,
+            },
         };
         let a = memo(key(&[("the command", "1"), ("the files of x", "a")]));
         assert_eq!(a.read(), Err(String::new()));

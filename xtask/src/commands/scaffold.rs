@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use crate::flags::Mode;
 use crate::fsutil::{self, Entry};
 use crate::project::{self, PYTHON_DIR};
-use crate::templates::{self, Template};
+use crate::workspace::templates::{self, Template};
 
 /// What scaffold does with one path.
 #[derive(Debug, PartialEq, Eq)]
@@ -177,31 +177,4 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
         started.elapsed().as_millis()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The committed `python/` tree is what scaffold writes into an empty root: a template change
-    /// must be committed with the tree it produces, and an edit to the tree with its template.
-    #[test]
-    fn committed_tree_matches_the_templates() {
-        let root = project::default_root();
-        let mut drift = Vec::new();
-        for t in templates::all() {
-            let path = root.join(PYTHON_DIR).join(&t.path);
-            match fs::read(&path) {
-                Ok(bytes) if bytes == t.content.as_bytes() => {}
-                Ok(_) => drift.push(format!("{} differs from its template", t.path)),
-                Err(_) => drift.push(format!("{} is missing", t.path)),
-            }
-        }
-        assert!(
-            drift.is_empty(),
-            "python/ has drifted from xtask/src/templates.rs:\n  {}\n\
-             Fix the template, or delete the file and run `cargo xtask scaffold` to write it anew.",
-            drift.join("\n  ")
-        );
-    }
 }

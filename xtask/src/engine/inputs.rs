@@ -29,8 +29,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Fnv};
+use crate::engine::memo::KeySpec;
+use crate::env::venv::Venv;
 use crate::project::PYTHON_DIR;
-use crate::venv::Venv;
 use crate::workspace::{Package, Workspace};
 
 /// Variables that describe the terminal, the shell session or the process that started the
@@ -200,7 +201,16 @@ impl<'a> Inputs<'a> {
     /// The key of a job: `command` (its command line and folder, as printed), run in `venv`,
     /// reading the files of `packages` (the package and the local packages it needs; none for a
     /// job that checks only what lies outside the packages) and everything outside the packages.
-    pub fn key(&self, command: &str, venv: &Venv, packages: &[&Package]) -> Key {
+    ///
+    /// `reads_layout`: the job also depends on where every package's imports live (ruff tells
+    /// first-party imports from third-party ones by looking in every package's source folder).
+    pub fn key(
+        &self,
+        command: &str,
+        venv: &Venv,
+        packages: &[&Package],
+        reads_layout: bool,
+    ) -> Key {
         let files = self.files();
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
@@ -211,6 +221,21 @@ impl<'a> Inputs<'a> {
                 files.outside.clone(),
             ),
         ];
+        if reads_layout {
+            let mut h = Fnv::new();
+            for package in &self.ws.packages {
+                h.write(package.rel.as_bytes());
+                h.write(package.layout.source_root.to_string_lossy().as_bytes());
+                for name in package.import_names() {
+                    h.write(name.as_bytes());
+                    h.write(&[0]);
+                }
+            }
+            parts.push((
+                "the import packages of the workspace".to_owned(),
+                h.finish(),
+            ));
+        }
         for package in packages {
             let digest = files
                 .packages
@@ -230,6 +255,22 @@ impl<'a> Inputs<'a> {
             digest: h.finish(),
             parts,
         }
+    }
+}
+
+impl Inputs<'_> {
+    /// The key a [`KeySpec`] describes.
+    pub fn key_of(&self, spec: &KeySpec) -> Key {
+        let venv = self
+            .ws
+            .get(&spec.venv)
+            .map_or_else(|| Venv::of_dir(std::path::PathBuf::new()), Venv::of);
+        let packages: Vec<&Package> = spec
+            .packages
+            .iter()
+            .filter_map(|n| self.ws.get(n))
+            .collect();
+        self.key(&spec.command, &venv, &packages, spec.reads_layout)
     }
 }
 

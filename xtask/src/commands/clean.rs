@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
+use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
 use crate::leftovers::{is_build_leftover, is_cache, is_leftover};
 use crate::project::{self, PYTHON_DIR};
-use crate::venv::{Platform, Venv};
 
 /// What clean does with one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,13 @@ impl Plan {
     fn decided(&self, path: &Path) -> bool {
         self.verdicts.contains_key(path) || self.removed(path)
     }
+}
+
+/// Whether `rel` (relative to the root) is right inside a package's folder:
+/// `python/apps/<name>/build`.
+fn at_package_root(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts.len() == 4 && parts[0] == PYTHON_DIR && matches!(parts[1], "apps" | "libs")
 }
 
 /// A `.venv` folder is a venv (ours to remove and re-create) only if it has a `pyvenv.cfg`.
@@ -191,6 +198,20 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
         let name = rel.rsplit('/').next().unwrap_or(&rel);
         if !named_like_ours(name, path.is_dir()) {
             opaque.insert(path);
+        } else if name == Venv::LOCK {
+            // Kept: a setup or a gate may hold it, and a new file would not be the same lock.
+            plan.keep(
+                path,
+                "the venv's lock file stays (a running setup or gate may hold it)",
+            );
+        } else if is_build_leftover(name, path.is_dir())
+            && !name.ends_with(".egg-info")
+            && !at_package_root(&rel)
+        {
+            plan.keep(
+                path,
+                "a folder named like a build's leftover below a package's root is code (only <package>/build and <package>/dist are leftovers)",
+            );
         } else if name == Venv::DIR && !is_venv(&path) {
             plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
         } else {
@@ -254,7 +275,7 @@ fn plan_without_git(dir: &Path, plan: &mut Plan) {
             } else {
                 plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
             }
-        } else if (name == Venv::LOCK && meta.is_file()) || is_cache(&name, is_dir) {
+        } else if is_cache(&name, is_dir) {
             plan.remove(path);
         } else if is_dir {
             if is_build_leftover(&name, is_dir) {
@@ -354,6 +375,16 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                 // Neither follows a symlink: remove_dir_all removes links inside, not their
                 // targets.
                 let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+                // A venv goes only when no setup or gate uses it: wait for them.
+                let _lock = if is_dir && path.file_name().is_some_and(|n| n == Venv::DIR) {
+                    let venv = Venv {
+                        dir: path.clone(),
+                        platform: Platform::current(),
+                    };
+                    Some(venv.lock(LockMode::Exclusive, &rel)?)
+                } else {
+                    None
+                };
                 let result = if is_dir {
                     fs::remove_dir_all(path)
                 } else {

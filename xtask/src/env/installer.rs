@@ -11,10 +11,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
+use crate::env::interpreter::Interpreter;
+use crate::env::venv::{Platform, Venv};
 use crate::flags::InstallerChoice;
-use crate::interpreter::Interpreter;
-use crate::venv::{Platform, Venv};
-use crate::workspace::{DEV_EXTRA, Package};
+use crate::output::json_string;
+use crate::workspace::{DEV_EXTRA, DevSource, Package, normalize, requirement_name};
 
 /// The uv that `auto` installs when none is on PATH: pinned, so every machine installs alike.
 pub const UV_VERSION: &str = "0.13.9";
@@ -22,11 +23,13 @@ pub const UV_VERSION: &str = "0.13.9";
 /// pip learned `--python` (install into another interpreter) in 22.3.
 const PIP_MIN: (u64, u64) = (22, 3);
 
-/// The repository's own installer configuration, at the root: the only configuration files an
-/// install reads. The caller's folder, the user's and the system's are never read (uv runs with
-/// `--config-file` or `--no-config`, pip with `PIP_CONFIG_FILE`), so where packages come from
-/// does not depend on who runs setup from where.
-pub const CONFIG_FILES: &[&str] = &["uv.toml", "pip.conf"];
+/// The repository's own installer configuration, at the root: the only configuration file an
+/// install reads (uv runs with `--config-file` or `--no-config`). pip reads none at all
+/// (`PIP_CONFIG_FILE` set to the null device is pip's documented way; a file there would be read
+/// on top of the system's and the site's, which no stamp could follow). The caller's folder,
+/// the user's and the system's configuration never count, so where packages come from does not
+/// depend on who runs setup from where; the `UV_*` and `PIP_*` variables do, and are recorded.
+pub const CONFIG_FILES: &[&str] = &["uv.toml"];
 
 /// Installer variables that change nothing installed: caches, progress, time-outs.
 const QUIET_VARS: &[&str] = &[
@@ -168,16 +171,10 @@ impl Installer {
         let cmd = cmd.cwd(root);
         match self {
             Installer::Uv { .. } => cmd,
-            Installer::Pip { .. } => {
-                let file = root.join("pip.conf");
-                let file = if file.is_file() {
-                    file.into_os_string()
-                } else {
-                    // pip's documented way to read no configuration file at all.
-                    std::ffi::OsString::from(if cfg!(windows) { "nul" } else { "/dev/null" })
-                };
-                cmd.env("PIP_CONFIG_FILE", file)
-            }
+            Installer::Pip { .. } => cmd.env(
+                "PIP_CONFIG_FILE",
+                if cfg!(windows) { "nul" } else { "/dev/null" },
+            ),
         }
     }
 
@@ -207,20 +204,23 @@ impl Installer {
         self.configured(root, cmd)
     }
 
-    /// The commands that install the install set: one transaction of the requirement files and
-    /// every package of the set as editable, the service with its `dev` extra.
+    /// Installs the install set of `owner` (the service or library whose venv it is), running
+    /// each command with `$ cmd` echoed: one transaction of the requirement files and every
+    /// package of the set as editable, with the owner's dev tools (its `dev` group's
+    /// requirements, or its `dev` extra).
     ///
-    /// pip gets a step before it: the build backends the packages declare, so that the transaction
-    /// can build the editables without an isolated build environment each (pip has no build cache;
-    /// uv does, so uv builds in isolation). pip also skips compiling bytecode, as uv does: Python
-    /// writes it on first import.
+    /// pip gets steps before it: the build backends the packages declare, then what those
+    /// backends ask for to build an editable (`get_requires_for_build_editable`: hatchling's
+    /// `editables`, for one), so that the transaction can build every editable without an isolated
+    /// build environment each (pip has no build cache; uv does, so uv builds in isolation). pip
+    /// also skips compiling bytecode, as uv does: Python writes it on first import.
     pub fn install(
         &self,
         root: &Path,
         venv: &Venv,
         set: &[&Package],
-        service: &Package,
-    ) -> Vec<Cmd> {
+        owner: &Package,
+    ) -> Result<()> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         for package in set {
             for file in package.requirement_files() {
@@ -228,28 +228,39 @@ impl Installer {
                 args.push(file.into_os_string());
             }
         }
+        let local: Vec<&str> = set.iter().map(|p| p.name.as_str()).collect();
         for package in set {
-            args.push("-e".into());
             let mut target = package.dir.clone().into_os_string();
-            if package.name == service.name && package.extras.contains_key(DEV_EXTRA) {
-                target.push(format!("[{DEV_EXTRA}]"));
+            if package.name == owner.name
+                && let Some(dev) = &package.dev
+            {
+                match dev.source {
+                    DevSource::Extra => target.push(format!("[{DEV_EXTRA}]")),
+                    // The group's requirements, but its local packages are editables already.
+                    DevSource::Group => args.extend(
+                        dev.requirements
+                            .iter()
+                            .filter(|r| !local.contains(&normalize(requirement_name(r)).as_str()))
+                            .map(std::ffi::OsString::from),
+                    ),
+                }
             }
+            args.push("-e".into());
             args.push(target);
         }
-        let cmds = match self {
+        match self {
             Installer::Uv { exe, .. } => {
-                vec![
-                    Cmd::new(exe)
-                        .args(["pip", "install"])
-                        .args(Installer::uv_config(root))
-                        .arg("--python")
-                        .arg(venv.python())
-                        .args(args),
-                ]
+                let cmd = Cmd::new(exe)
+                    .args(["pip", "install"])
+                    .args(Installer::uv_config(root))
+                    .arg("--python")
+                    .arg(venv.python())
+                    .args(args);
+                self.configured(root, cmd).run()?;
             }
             Installer::Pip { python, .. } => {
                 let pip = || {
-                    Cmd::new(python)
+                    let cmd = Cmd::new(python)
                         .args(["-m", "pip", "--python"])
                         .arg(venv.python())
                         .args([
@@ -258,7 +269,8 @@ impl Installer {
                             "--no-input",
                             "--quiet",
                             "--no-compile",
-                        ])
+                        ]);
+                    self.configured(root, cmd)
                 };
                 let mut backends: Vec<&str> = set
                     .iter()
@@ -266,18 +278,75 @@ impl Installer {
                     .collect();
                 backends.sort_unstable();
                 backends.dedup();
-                let mut cmds = Vec::new();
                 if !backends.is_empty() {
-                    cmds.push(pip().args(backends));
+                    pip().args(backends).run()?;
                 }
-                cmds.push(pip().arg("--no-build-isolation").args(args));
-                cmds
+                let dynamic = dynamic_build_requires(venv, set)?;
+                if !dynamic.is_empty() {
+                    pip().args(dynamic).run()?;
+                }
+                pip().arg("--no-build-isolation").args(args).run()?;
             }
-        };
-        cmds.into_iter()
-            .map(|cmd| self.configured(root, cmd))
-            .collect()
+        }
+        Ok(())
     }
+}
+
+/// Asks each package's build backend, inside the venv where it is now installed, what else it
+/// needs to build an editable (PEP 660's `get_requires_for_build_editable`).
+const DYNAMIC_REQUIRES: &str = r#"
+import contextlib, importlib, json, os, sys
+out = []
+for spec in json.loads(sys.argv[1]):
+    os.chdir(spec["dir"])
+    sys.path[:0] = [os.path.join(spec["dir"], p) for p in spec["path"]]
+    module, _, attr = spec["backend"].partition(":")
+    backend = importlib.import_module(module)
+    for part in filter(None, attr.split(".")):
+        backend = getattr(backend, part)
+    hook = getattr(backend, "get_requires_for_build_editable", None) or getattr(backend, "get_requires_for_build_wheel", None)
+    if hook is not None:
+        # Backends talk on stdout (setuptools: "running egg_info"): only the marked lines count.
+        with contextlib.redirect_stdout(sys.stderr):
+            found = hook(None)
+        out.extend(r for r in found if r not in out)
+for requirement in out:
+    print("xtask-requires:", requirement)
+"#;
+
+fn dynamic_build_requires(venv: &Venv, set: &[&Package]) -> Result<Vec<String>> {
+    let specs: Vec<String> = set
+        .iter()
+        .map(|p| {
+            let backend = p
+                .build_backend
+                .as_deref()
+                .unwrap_or("setuptools.build_meta:__legacy__");
+            let path: Vec<String> = p.backend_path.iter().map(|s| json_string(s)).collect();
+            format!(
+                "{{\"dir\":{},\"backend\":{},\"path\":[{}]}}",
+                json_string(&p.dir.to_string_lossy()),
+                json_string(backend),
+                path.join(",")
+            )
+        })
+        .collect();
+    let cmd = Cmd::new(venv.python())
+        .args(["-I", "-c", DYNAMIC_REQUIRES])
+        .arg(format!("[{}]", specs.join(",")));
+    let out = cmd.output()?;
+    if !out.success() {
+        bail!(
+            "{}\n  the build backends could not say what they need to build the editables",
+            crate::cmd::failure_message("asking the build backends", &out)
+        );
+    }
+    Ok(out
+        .output
+        .lines()
+        .filter_map(|l| l.strip_prefix("xtask-requires: "))
+        .map(|l| l.trim().to_owned())
+        .collect())
 }
 
 /// A uv that works, on PATH or in the tools folder, without installing one.

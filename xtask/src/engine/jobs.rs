@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
+use crate::engine::memo::Memo;
 use crate::flags::MessageFormat;
-use crate::memo::Memo;
-use crate::output::format_duration;
+use crate::output::{format_duration, json_string};
 
 /// What a job does: run a tool, or a check done in this process.
 pub enum Work {
@@ -93,6 +93,9 @@ pub struct Outcome {
     pub output: String,
     /// Why a job with a memo ran again: which of its inputs changed.
     pub why: Option<String>,
+    /// Where a pass of it would be remembered (the caller files it, once it has checked that
+    /// the inputs did not change while the job ran).
+    pub memo: Option<Memo>,
 }
 
 fn execute(job: Job) -> Outcome {
@@ -114,13 +117,6 @@ fn execute(job: Job) -> Outcome {
             Err(problem) => (false, false, problem),
         },
     };
-    // Only a pass is remembered; a failure always runs again.
-    if let Some(memo) = &job.memo
-        && ok
-        && !cached
-    {
-        memo.write(&output);
-    }
     Outcome {
         name,
         tool: job.tool,
@@ -132,6 +128,7 @@ fn execute(job: Job) -> Outcome {
         rerun: job.rerun,
         output,
         why,
+        memo: job.memo,
     }
 }
 
@@ -257,27 +254,6 @@ pub fn finish(
         outcomes.len(),
         lines.join("\n  ")
     )
-}
-
-/// A JSON string literal.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out += "\\\"",
-            '\\' => out += "\\\\",
-            '\n' => out += "\\n",
-            '\r' => out += "\\r",
-            '\t' => out += "\\t",
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn opt(s: Option<&String>) -> String {

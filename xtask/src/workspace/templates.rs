@@ -1,7 +1,7 @@
 //! The files of the seed tree under `python/`, rendered from the model. `scaffold` writes them and
 //! the drift test compares them with the committed tree.
 
-use crate::model::{self, Kind, PACKAGES, Package};
+use crate::workspace::blueprint::{self, Kind, PACKAGES, Package};
 
 /// One file of the tree: a path under `python/` (with `/` separators) and its UTF-8, LF content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,17 +41,20 @@ pub fn all() -> Vec<Template> {
     let mut files = vec![
         file("pyproject.toml", root_pyproject()),
         file("README.md", root_readme()),
-        file(".python-version", format!("{}\n", model::PYTHON_VERSION)),
+        file(
+            ".python-version",
+            format!("{}\n", blueprint::PYTHON_VERSION),
+        ),
     ];
     for package in PACKAGES {
         package_files(package, &mut files);
     }
     files.push(file(
-        &format!("{}/__init__.py", model::E2E_TESTS_DIR),
+        &format!("{}/__init__.py", blueprint::E2E_TESTS_DIR),
         String::new(),
     ));
-    for service in model::services() {
-        let path = format!("{}/{}/README.md", model::DEPLOY_DIR, service.name());
+    for service in blueprint::services() {
+        let path = format!("{}/{}/README.md", blueprint::DEPLOY_DIR, service.name());
         files.push(file(&path, deploy_readme(service)));
     }
     files
@@ -134,7 +137,7 @@ dependencies = {deps}
 "#,
         dist = package.dist,
         summary = package.summary,
-        requires = model::REQUIRES_PYTHON,
+        requires = blueprint::REQUIRES_PYTHON,
         deps = toml_list(package.local_deps),
     );
     if package.is_service() {
@@ -173,7 +176,7 @@ fn requirements_dev(package: &Package) -> String {
          #   uv pip compile --universal --python-version {py} --no-annotate --no-header dev.in\n\
          # where dev.in names pytest, pytest-cov, ruff and mypy at the wanted versions.\n{DEV_LOCK}",
         dist = package.dist,
-        py = model::PYTHON_VERSION,
+        py = blueprint::PYTHON_VERSION,
     )
 }
 
@@ -238,7 +241,6 @@ def test_shared_library_is_importable(module: ModuleType, distribution: str) -> 
 }
 
 fn root_pyproject() -> String {
-    let first_party: Vec<&str> = PACKAGES.iter().map(|p| p.import).collect();
     format!(
         r#"# Tooling configuration shared by every package under python/. Not a package itself:
 # the packages are apps/*/pyproject.toml and libs/*/pyproject.toml.
@@ -246,6 +248,9 @@ fn root_pyproject() -> String {
 [tool.ruff]
 target-version = "py310"
 line-length = 100
+# First-party imports are those of the packages here, in the src layout or the flat one: ruff looks
+# for them in these folders, so a new package needs no edit of this file.
+src = ["apps/*/src", "libs/*/src", "apps/*", "libs/*"]
 
 [tool.ruff.lint]
 # An explicit selection: ruff's defaults change between releases.
@@ -262,9 +267,6 @@ select = [
     "RUF", # ruff's own rules
 ]
 
-[tool.ruff.lint.isort]
-known-first-party = {first_party}
-
 [tool.ruff.format]
 line-ending = "lf"
 
@@ -279,8 +281,7 @@ testpaths = ["tests"]
 addopts = ["--strict-markers", "--strict-config", "--import-mode=importlib"]
 xfail_strict = true
 "#,
-        first_party = toml_list(first_party),
-        py = model::PYTHON_VERSION,
+        py = blueprint::PYTHON_VERSION,
     )
 }
 
@@ -288,7 +289,7 @@ xfail_strict = true
 fn commands_for(package: &Package) -> String {
     let services: Vec<&Package> = match package.kind {
         Kind::Service => vec![package],
-        Kind::Library => model::services()
+        Kind::Library => blueprint::services()
             .filter(|s| s.local_deps.contains(&package.dist))
             .collect(),
     };
@@ -351,7 +352,7 @@ fn package_readme(package: &Package) -> String {
         Kind::Library => format!(
             "A shared library, installed editable into the virtualenv of every service that uses it:\n\
              {}.\n",
-            model::services()
+            blueprint::services()
                 .filter(|s| s.local_deps.contains(&package.dist))
                 .map(|s| format!("`{}`", s.dist))
                 .collect::<Vec<_>>()
@@ -399,7 +400,7 @@ fn root_readme() -> String {
          configuration), `pyproject.toml` (ruff, mypy and pytest settings for every package) and\n\
          `.python-version` (the Python the venvs are built with, {py}).\n\n\
          The tree is created and checked by `cargo xtask scaffold`; see the repository's README.\n",
-        py = model::PYTHON_VERSION,
+        py = blueprint::PYTHON_VERSION,
     )
 }
 

@@ -1,0 +1,156 @@
+//! `cargo xtask doctor`: what setup would use and the state of every venv, changing nothing.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use crate::env::installer::Installer;
+use crate::env::session::{Session, State};
+use crate::env::venv::Venv;
+use crate::flags::EnvArgs;
+use crate::project;
+use crate::workspace::Workspace;
+
+/// How one editable install is wired, as its `.pth` file says: static paths, which every tool
+/// follows, or an import hook (setuptools' finder for a flat layout, hatchling's and pdm's
+/// `editables` mode), which mypy and pyright cannot follow.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Editable {
+    StaticPaths(String),
+    ImportHook(String),
+}
+
+/// The editable installs of a venv: every distribution whose `direct_url.json` says
+/// `"editable": true` (PEP 610, whatever the backend: setuptools, hatchling, pdm, flit), with the
+/// `.pth` files its RECORD lists.
+pub fn editables(venv: &Venv) -> Vec<Editable> {
+    let mut out = Vec::new();
+    for site in venv.site_packages() {
+        for (path, name, _) in crate::fsutil::entries(&site) {
+            let Some(dist) = name.strip_suffix(".dist-info") else {
+                continue;
+            };
+            let direct = fs::read_to_string(path.join("direct_url.json")).unwrap_or_default();
+            let compact: String = direct.split_whitespace().collect();
+            if !compact.contains("\"editable\":true") {
+                continue;
+            }
+            let record = fs::read_to_string(path.join("RECORD")).unwrap_or_default();
+            let mut hook = false;
+            for line in record.lines() {
+                let file = line.split(',').next().unwrap_or("");
+                if file.ends_with(".pth") && !file.contains('/') {
+                    let text = fs::read_to_string(site.join(file)).unwrap_or_default();
+                    hook |= text.lines().any(|l| l.trim_start().starts_with("import "));
+                }
+            }
+            out.push(if hook {
+                Editable::ImportHook(dist.to_owned())
+            } else {
+                Editable::StaticPaths(dist.to_owned())
+            });
+        }
+    }
+    out
+}
+
+pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
+    let ws = Workspace::load(root)?;
+    let ctx = Session::new(&ws, args)?;
+    let mut broken = Vec::new();
+
+    println!("interpreters:");
+    let discovery = ctx.discovery();
+    for found in &discovery.found {
+        println!("  found     {found}");
+    }
+    for rejected in &discovery.rejected {
+        println!("  rejected  {}: {}", rejected.path.display(), rejected.why);
+    }
+
+    let first_service = ws.services().next();
+    let base = first_service
+        .and_then(|s| ctx.would_choose(s).ok())
+        .map(|(i, _)| i);
+    match Installer::find(args.installer, base.as_ref(), &project::tools_dir()) {
+        Ok((installer, how)) => println!("installer: {} ({how})", installer.label()),
+        Err(e) => println!("installer: none yet ({e:#})"),
+    }
+    println!(
+        "venvs carry no pip of their own: install into one with `uv pip install --python <venv>/bin/python ...`"
+    );
+
+    for service in ws.venv_owners() {
+        let name = service.folder_name();
+        let venv = Venv::of(service);
+        let state = ctx.state(service)?;
+        let line = match &state {
+            State::Missing => format!(
+                "missing: create it with {}",
+                project::xtask_command(root, &["setup", name])
+            ),
+            State::Fresh => "fresh".to_owned(),
+            State::Stale(why) => format!(
+                "stale ({why}): update it with {}",
+                project::xtask_command(root, &["setup", name])
+            ),
+            State::Broken(why) => {
+                broken.push(name.to_owned());
+                // Setup recreates a venv it made; a folder that is no venv is not its to replace.
+                if venv.is_venv() {
+                    format!(
+                        "broken ({why}): setup recreates it: {}",
+                        project::xtask_command(root, &["setup", name])
+                    )
+                } else {
+                    format!(
+                        "broken ({why}): move it away, then run {}",
+                        project::xtask_command(root, &["setup", name])
+                    )
+                }
+            }
+        };
+        println!("{name}: venv {}: {line}", venv.dir.display());
+        match ctx.would_choose(service) {
+            Ok((python, why)) => println!("  interpreter: {python}: {why}"),
+            Err(e) => {
+                broken.push(format!("{name} (no interpreter)"));
+                println!("  interpreter: none fits: {e:#}");
+            }
+        }
+        if matches!(state, State::Fresh | State::Stale(_)) {
+            let found = editables(&venv);
+            let (paths, hooks): (Vec<&Editable>, Vec<&Editable>) = found
+                .iter()
+                .partition(|e| matches!(e, Editable::StaticPaths(_)));
+            let names = |list: &[&Editable]| -> String {
+                list.iter()
+                    .map(|e| match e {
+                        Editable::StaticPaths(d) | Editable::ImportHook(d) => d.as_str(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if found.is_empty() {
+                println!("  editable installs: none found");
+            }
+            if !paths.is_empty() {
+                println!(
+                    "  editable installs with static .pth paths (every tool follows them): {}",
+                    names(&paths)
+                );
+            }
+            if !hooks.is_empty() {
+                println!(
+                    "  editable installs through an import hook (IDEs cannot follow them; the gates give mypy their source folders): {}",
+                    names(&hooks)
+                );
+            }
+        }
+    }
+    if !broken.is_empty() {
+        bail!("broken: {}", broken.join(", "));
+    }
+    Ok(())
+}

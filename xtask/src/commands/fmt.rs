@@ -1,0 +1,17 @@
+//! `cargo xtask fmt`: ruff's fixes and the formatter, over the selection.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::gate::{self, Gate};
+use crate::flags::GateArgs;
+use crate::workspace::Workspace;
+
+/// `cargo xtask fmt`: `ruff format` and `ruff check --fix`.
+pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
+    let ws = Workspace::load(root)?;
+    let gate = Gate::new(&ws, args)?;
+    let (venvs, _locks) = gate.prepare()?;
+    gate::apply_fixes(&gate, venvs[0])
+}

@@ -1,0 +1,27 @@
+//! `cargo xtask lint`: ruff and mypy, and the imports check, for the selected packages.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::engine::gate::{self, Gate};
+use crate::flags::GateArgs;
+use crate::workspace::Workspace;
+
+/// `cargo xtask lint [--fix]`.
+pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
+    let started = Instant::now();
+    let ws = Workspace::load(root)?;
+    let gate = Gate::new(&ws, args)?;
+    let (venvs, _locks) = gate.prepare()?;
+    let mut jobs = Vec::new();
+    if fix {
+        gate::apply_fixes(&gate, venvs[0])?;
+    } else {
+        jobs.extend(gate.ruff_jobs(venvs[0]));
+    }
+    jobs.extend(gate.imports_jobs());
+    jobs.extend(gate.mypy_jobs());
+    gate.run("lint", jobs, started)
+}

@@ -1,0 +1,9 @@
+//! The Python environment: finding interpreters, versions, the venv layout, the installers, the
+//! stamp of what a venv was built from, and the session that brings a venv up to date.
+
+pub mod installer;
+pub mod interpreter;
+pub mod requirements;
+pub mod session;
+pub mod stamp;
+pub mod venv;

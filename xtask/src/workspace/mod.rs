@@ -1,0 +1,405 @@
+//! The monorepo as it is on disk: the packages are the `pyproject.toml` files under
+//! `python/apps/*/` and `python/libs/*/`, and the local dependencies between them give the graph
+//! from which venvs, install sets and jobs are derived. After seeding, this is the model of the
+//! monorepo for every command; the seed's blueprint (`blueprint.rs`, `templates.rs`) is only what
+//! `scaffold` writes.
+
+pub mod blueprint;
+pub mod imports;
+pub mod layout;
+mod package;
+pub mod pep440;
+mod pyproject;
+pub mod templates;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::project::PYTHON_DIR;
+use crate::workspace::blueprint::Kind;
+use pyproject::{has_uv_workspace_root, parse_package};
+
+pub use package::{DEV_EXTRA, DevSource, MetadataSource, Package, normalize, requirement_name};
+
+/// Folders of `python/` that hold packages, and what their packages are.
+const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kind::Library)];
+
+/// Every package of a root, and the graph between them.
+#[derive(Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub packages: Vec<Package>,
+}
+
+impl Workspace {
+    pub fn load(root: &Path) -> Result<Workspace> {
+        let mut packages = Vec::new();
+        for (folder, kind) in PACKAGE_FOLDERS {
+            let pattern = root.join(PYTHON_DIR).join(folder);
+            let pattern = format!(
+                "{}/*/pyproject.toml",
+                glob::Pattern::escape(&pattern.to_string_lossy())
+            );
+            let mut paths: Vec<PathBuf> = glob::glob(&pattern)
+                .with_context(|| format!("bad glob pattern {pattern}"))?
+                .filter_map(Result::ok)
+                .collect();
+            paths.sort();
+            for path in paths {
+                packages.push(parse_package(root, &path, *kind)?);
+            }
+        }
+        if packages.is_empty() {
+            bail!(
+                "no packages under {}: expected python/apps/*/pyproject.toml and python/libs/*/pyproject.toml; \
+                 create the tree with `cargo xtask scaffold`",
+                root.display()
+            );
+        }
+        for (i, a) in packages.iter().enumerate() {
+            if let Some(b) = packages[i + 1..].iter().find(|b| b.name == a.name) {
+                bail!(
+                    "{} and {} both declare the distribution `{}`; rename one",
+                    a.rel,
+                    b.rel,
+                    a.dist
+                );
+            }
+        }
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        for package in &mut packages {
+            let dev = package
+                .dev
+                .as_ref()
+                .map(|d| d.requirements.clone())
+                .unwrap_or_default();
+            let mut local: Vec<String> = package
+                .dependencies
+                .iter()
+                .chain(&dev)
+                .map(|r| normalize(requirement_name(r)))
+                .filter(|n| names.contains(n) && *n != package.name)
+                .collect();
+            local.sort();
+            local.dedup();
+            package.local_deps = local;
+        }
+        // Graph rules, before any venv is touched.
+        for package in &packages {
+            for dep in &package.local_deps {
+                let Some(target) = packages.iter().find(|p| p.name == *dep) else {
+                    continue;
+                };
+                if target.kind == Kind::Service {
+                    let at = package
+                        .requirement_lines
+                        .get(dep)
+                        .cloned()
+                        .unwrap_or_else(|| format!("{}/pyproject.toml", package.rel));
+                    bail!(
+                        "{at}: {} depends on the service {}; a service is never a dependency (each has \
+                         its own venv, and the other's packages must not be importable in it): move \
+                         the code both need into a library under python/libs/ and depend on that",
+                        package.dist,
+                        target.dist
+                    );
+                }
+            }
+            if let Some((name, at)) = package.uv_workspace_sources.first()
+                && !has_uv_workspace_root(root, &package.dir)
+            {
+                bail!(
+                    "{at}: {}: `{name} = {{ workspace = true }}` under [tool.uv.sources] needs a uv \
+                     workspace, and no pyproject.toml between {} and the root declares \
+                     [tool.uv.workspace]. The xtask installs the local packages editable by itself: \
+                     remove the entry, or declare the workspace in python/pyproject.toml \
+                     ([tool.uv.workspace] members = [\"apps/*\", \"libs/*\"])",
+                    package.dist,
+                    package.rel,
+                );
+            }
+        }
+        let workspace = Workspace {
+            root: root.to_path_buf(),
+            packages,
+        };
+        for package in &workspace.packages {
+            workspace.closure(package)?;
+        }
+        Ok(workspace)
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|p| p.kind == Kind::Service)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Package> {
+        let name = normalize(name);
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// `package` and every local package it needs, transitively: dependencies first, the package
+    /// last. A cycle is an error that names it.
+    pub fn closure<'a>(&'a self, package: &'a Package) -> Result<Vec<&'a Package>> {
+        fn visit<'a>(
+            ws: &'a Workspace,
+            p: &'a Package,
+            path: &mut Vec<String>,
+            out: &mut Vec<&'a Package>,
+        ) -> Result<()> {
+            if let Some(start) = path.iter().position(|n| *n == p.name) {
+                let mut cycle = path[start..].to_vec();
+                cycle.push(p.name.clone());
+                bail!(
+                    "the local dependencies form a cycle: {}; remove one of them",
+                    cycle.join(" -> ")
+                );
+            }
+            if out.iter().any(|o| o.name == p.name) {
+                return Ok(());
+            }
+            path.push(p.name.clone());
+            for dep in &p.local_deps {
+                let dep = ws
+                    .get(dep)
+                    .context("a local dependency is a package of the workspace")?;
+                visit(ws, dep, path, out)?;
+            }
+            path.pop();
+            out.push(p);
+            Ok(())
+        }
+        let mut out = Vec::new();
+        visit(self, package, &mut Vec::new(), &mut out)?;
+        Ok(out)
+    }
+
+    /// The packages that depend on `package`, transitively (not counting itself).
+    pub fn dependents(&self, package: &Package) -> Vec<&Package> {
+        self.packages
+            .iter()
+            .filter(|p| p.name != package.name)
+            .filter(|p| {
+                self.closure(p)
+                    .is_ok_and(|c| c.iter().any(|d| d.name == package.name))
+            })
+            .collect()
+    }
+
+    /// The packages that own a venv: every service, and every library that no service installs
+    /// (so it can be developed and tested before any service uses it).
+    pub fn venv_owners(&self) -> impl Iterator<Item = &Package> {
+        self.packages
+            .iter()
+            .filter(|p| p.kind == Kind::Service || self.services_installing(p).is_empty())
+    }
+
+    /// The venvs a package is checked in (mypy and pytest, one job each): its own for a service
+    /// or a library no service installs; for a library, every service venv that installs it.
+    pub fn venvs_of<'a>(&'a self, package: &'a Package) -> Vec<&'a Package> {
+        match package.kind {
+            Kind::Service => vec![package],
+            Kind::Library => {
+                let services = self.services_installing(package);
+                if services.is_empty() {
+                    vec![package]
+                } else {
+                    services
+                }
+            }
+        }
+    }
+
+    /// A venv owner by folder name (`media-service`) or distribution name.
+    pub fn owner(&self, name: &str) -> Result<&Package> {
+        let found = self
+            .venv_owners()
+            .find(|s| s.folder_name() == name || s.name == normalize(name));
+        found.with_context(|| {
+            let known: Vec<&str> = self.venv_owners().map(Package::folder_name).collect();
+            let why = match self.get(name) {
+                Some(p) => format!(
+                    "{} is a library that services install, so it has no venv of its own",
+                    p.folder_name()
+                ),
+                None => format!("no package `{name}`"),
+            };
+            format!("{why}; the venvs are those of: {}", known.join(", "))
+        })
+    }
+
+    /// The services whose install set holds `package`.
+    pub fn services_installing(&self, package: &Package) -> Vec<&Package> {
+        self.services()
+            .filter(|s| {
+                self.closure(s)
+                    .is_ok_and(|c| c.iter().any(|d| d.name == package.name))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str, files: &[(&str, &str)]) -> Tree {
+            let root = std::env::temp_dir().join(format!("xtask-ws-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            for (path, content) in files {
+                let path = root.join(path);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, content).unwrap();
+                // Each package provides an import package, as every package must.
+                let dir = path.parent().unwrap();
+                let import = dir.file_name().unwrap().to_string_lossy().replace('-', "_");
+                let init = dir.join("src").join(import).join("__init__.py");
+                fs::create_dir_all(init.parent().unwrap()).unwrap();
+                fs::write(init, "").unwrap();
+            }
+            Tree(root)
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn pyproject(name: &str, deps: &[&str]) -> String {
+        let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"1.0\"\nrequires-python = \">=3.10\"\ndependencies = [{}]\n",
+            deps.join(", ")
+        )
+    }
+
+    #[test]
+    fn install_set_is_transitive_with_dependencies_first() {
+        let tree = Tree::new(
+            "graph",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject("svc", &["Lib_A>=1", "requests"]),
+                ),
+                (
+                    "python/libs/a/pyproject.toml",
+                    &pyproject("lib-a", &["lib.b; python_version>'3'"]),
+                ),
+                ("python/libs/b/pyproject.toml", &pyproject("lib-b", &[])),
+                ("python/libs/c/pyproject.toml", &pyproject("lib-c", &[])),
+            ],
+        );
+        let ws = Workspace::load(&tree.0).unwrap();
+        let svc = ws.owner("svc").unwrap();
+        let set: Vec<&str> = ws
+            .closure(svc)
+            .unwrap()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(set, ["lib-b", "lib-a", "svc"]);
+        let b = ws.get("lib_b").unwrap();
+        let dependents: Vec<&str> = ws.dependents(b).iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(dependents, ["svc", "lib-a"]);
+        assert_eq!(ws.services_installing(ws.get("lib-c").unwrap()).len(), 0);
+        assert!(
+            ws.owner("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("no package `nope`; the venvs are those of: svc, c")
+        );
+        let err = ws.owner("lib-a").unwrap_err().to_string();
+        assert!(
+            err.contains("a is a library that services install"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_an_error_that_names_it() {
+        let tree = Tree::new(
+            "cycle",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject("svc", &["lib-a"]),
+                ),
+                (
+                    "python/libs/a/pyproject.toml",
+                    &pyproject("lib-a", &["lib-b"]),
+                ),
+                (
+                    "python/libs/b/pyproject.toml",
+                    &pyproject("lib-b", &["lib-a"]),
+                ),
+            ],
+        );
+        let err = Workspace::load(&tree.0).unwrap_err().to_string();
+        assert!(
+            err.contains("cycle: lib-a -> lib-b -> lib-a")
+                || err.contains("cycle: lib-b -> lib-a -> lib-b"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_pyprojects_name_the_file_and_line() {
+        let cases = [
+            (
+                "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = \"a\"\n",
+                ":4: `project.dependencies` must be a list",
+            ),
+            (
+                "[project]\nversion = \"1\"\n",
+                ":1: [project] has no `name`",
+            ),
+            ("[tool.x]\n", ":1: no [project] table"),
+            (
+                "[project]\nname = \"x\"\n\nversion = 1\n",
+                ":4: `project.version` must be a string",
+            ),
+            (
+                "[project]\nname = \"x\"\nversion = \"1\"\nrequires-python = \"3.10\"\n",
+                ":4: bad `requires-python`",
+            ),
+            (
+                "[project]\nname = \"x\"\nversion = \"1\"\n[project\n",
+                ":4: not valid TOML",
+            ),
+            (
+                "[project]\nname = \"x\"\n",
+                ":1: [project] has no `version`",
+            ),
+        ];
+        for (i, (content, expected)) in cases.iter().enumerate() {
+            let tree = Tree::new(
+                &format!("bad{i}"),
+                &[("python/libs/x/pyproject.toml", content)],
+            );
+            let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+            assert!(
+                err.contains(&format!("python/libs/x/pyproject.toml{expected}")),
+                "case {i}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_normalise_per_pep_503() {
+        assert_eq!(normalize("Dubbing__Common"), "dubbing-common");
+        assert_eq!(normalize("a.b-c_d"), "a-b-c-d");
+        assert_eq!(
+            requirement_name("dubbing-common[x] >= 1 ; python_version > '3'"),
+            "dubbing-common"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! A package of the monorepo: what its `pyproject.toml` and folder say it is.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::project::PYTHON_DIR;
+use crate::workspace::blueprint::Kind;
+use crate::workspace::layout::Layout;
+use crate::workspace::pep440::Specifiers;
+
+/// Files beside a service's `pyproject.toml` that its install transaction reads, in install order.
+pub const REQUIREMENT_FILES: &[&str] = &["requirements.txt", "requirements-dev.txt"];
+
+/// The extra, or the dependency group (PEP 735), that holds a package's developer tools.
+pub const DEV_EXTRA: &str = "dev";
+pub const DEV_GROUP: &str = "dev";
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The package folder, absolute.
+    pub dir: PathBuf,
+    /// The folder relative to the root, `/`-separated: `python/apps/media-service`.
+    pub rel: String,
+    pub kind: Kind,
+    /// The distribution name as written.
+    pub dist: String,
+    /// The normalised name (PEP 503): how dependencies refer to it.
+    pub name: String,
+    pub version: Option<String>,
+    pub requires_python: Option<Specifiers>,
+    pub dependencies: Vec<String>,
+    /// `[build-system] requires`: what building it (editable too) needs.
+    pub build_requires: Vec<String>,
+    /// `[build-system] build-backend`, and `backend-path` if any.
+    pub build_backend: Option<String>,
+    pub backend_path: Vec<String>,
+    /// Where its import packages live and which they are.
+    pub layout: Layout,
+    /// Its developer tools: the `dev` dependency group (PEP 735), else the `dev` extra.
+    pub dev: Option<DevTools>,
+    /// Where each requirement that names a distribution is written: normalised name to
+    /// `path:line`, for errors about the graph.
+    pub requirement_lines: BTreeMap<String, String>,
+    /// `[tool.uv.sources]` entries with `workspace = true`, with their `path:line`.
+    pub uv_workspace_sources: Vec<(String, String)>,
+    /// Local packages this one depends on (normalised names), from `dependencies` and its `dev` extra.
+    pub local_deps: Vec<String>,
+    /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
+    /// install depends on besides the `pyproject.toml`.
+    pub metadata_sources: Vec<MetadataSource>,
+}
+
+/// Where a package declares its developer tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevSource {
+    /// `[dependency-groups] dev` (PEP 735): installed as its requirements.
+    Group,
+    /// `[project.optional-dependencies] dev`: installed as `package[dev]`.
+    Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevTools {
+    pub source: DevSource,
+    /// The requirements, with the group's `include-group` entries expanded.
+    pub requirements: Vec<String>,
+}
+
+impl DevTools {
+    /// `[dependency-groups] dev` or `[project.optional-dependencies] dev`.
+    pub fn describe(&self) -> &'static str {
+        match self.source {
+            DevSource::Group => "[dependency-groups] dev",
+            DevSource::Extra => "[project.optional-dependencies] dev",
+        }
+    }
+}
+
+/// The tools every job of a venv needs, as distribution names.
+pub const REQUIRED_TOOLS: &[&str] = &["ruff", "mypy", "pytest", "pytest-cov"];
+
+/// A place a build backend reads dynamic metadata from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataSource {
+    /// A file: setuptools' `attr:` module or `file:` list, hatch's or pdm's version path, flit's
+    /// module.
+    File(PathBuf),
+    /// The whole package folder: where the source of a dynamic field cannot be told, any file may
+    /// be it.
+    Tree(PathBuf),
+    /// The git state of the folder: versions from tags (setuptools-scm, hatch-vcs, pdm's scm).
+    Git(PathBuf),
+}
+
+impl Package {
+    /// The folder's own name, which names a service on the command line: `media-service`.
+    pub fn folder_name(&self) -> &str {
+        self.rel.rsplit('/').next().unwrap_or(&self.rel)
+    }
+
+    /// The folder relative to `python/`, as the tools run there see it: `apps/media-service`.
+    pub fn python_rel(&self) -> &str {
+        self.rel
+            .strip_prefix(&format!("{PYTHON_DIR}/"))
+            .unwrap_or(&self.rel)
+    }
+
+    pub fn pyproject(&self) -> PathBuf {
+        self.dir.join("pyproject.toml")
+    }
+
+    /// The requirement files of this package that exist.
+    pub fn requirement_files(&self) -> Vec<PathBuf> {
+        REQUIREMENT_FILES
+            .iter()
+            .map(|f| self.dir.join(f))
+            .filter(|p| p.is_file())
+            .collect()
+    }
+
+    /// The import names it provides: `dubbing_common`, `dubbing.ns`.
+    pub fn import_names(&self) -> Vec<String> {
+        self.layout.imports.iter().map(|i| i.name.clone()).collect()
+    }
+
+    /// Which of [`REQUIRED_TOOLS`] its dev tools lack.
+    pub fn missing_tools(&self) -> Vec<&'static str> {
+        let declared: Vec<String> = self
+            .dev
+            .iter()
+            .flat_map(|d| &d.requirements)
+            .map(|r| normalize(requirement_name(r)))
+            .collect();
+        REQUIRED_TOOLS
+            .iter()
+            .copied()
+            .filter(|tool| !declared.iter().any(|d| d == tool))
+            .collect()
+    }
+}
+
+/// PEP 503 normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_sep {
+                out.push('-');
+            }
+            in_sep = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_sep = false;
+        }
+    }
+    out
+}
+
+/// The distribution name a PEP 508 requirement names: `dubbing-common[x]>=1; python_version>"3"`.
+pub fn requirement_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(requirement.len());
+    requirement[..end].trim()
+}

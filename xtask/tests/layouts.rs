@@ -1,0 +1,354 @@
+//! The gates check what is really there: a shared library in every venv that installs it, the
+//! common layouts (src, flat, PEP 420 namespace), dev tools from a dependency group, a library of
+//! its own, ruff's first-party packages, the rules of the graph, hatchling with pip.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{Run, committed_tree, python_in, run, scaffolded, xtask};
+
+fn write(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Adds `line` to the `dependencies` of a seeded service.
+fn add_dependency(root: &Path, service: &str, requirement: &str) {
+    let path = root
+        .join("python/apps")
+        .join(service)
+        .join("pyproject.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "dependencies = [\n",
+        &format!("dependencies = [\n    \"{requirement}\",\n"),
+        1,
+    );
+    fs::write(path, text).unwrap();
+}
+
+const README: &str = "# lib\n\nSet up with `cargo xtask setup`, test with `cargo xtask test`.\n";
+
+/// A library in `python/libs/<folder>` whose code lives at `module_dir` (relative to the
+/// library), with a function, its test, py.typed and a README.
+fn library(root: &Path, folder: &str, pyproject: &str, module_dir: &str, import: &str) {
+    let base = format!("python/libs/{folder}");
+    write(root, &format!("{base}/pyproject.toml"), pyproject);
+    write(root, &format!("{base}/README.md"), README);
+    write(
+        root,
+        &format!("{base}/{module_dir}/__init__.py"),
+        "\"\"\"A library.\"\"\"\n\n\ndef double(value: int) -> int:\n    return value * 2\n",
+    );
+    write(root, &format!("{base}/{module_dir}/py.typed"), "");
+    write(
+        root,
+        &format!("{base}/tests/test_double.py"),
+        &format!(
+            "from {import} import double\n\n\ndef test_double() -> None:\n    assert double(2) == 4\n"
+        ),
+    );
+}
+
+fn setuptools(name: &str, extra: &str) -> String {
+    format!(
+        "[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\n{extra}"
+    )
+}
+
+#[track_caller]
+fn assert_failed(out: &Run, job: &str, detail: &str) {
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{job}: rerun with")),
+        "{job} is not named as failed:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(detail),
+        "no {detail:?} in:\n{}",
+        out.stdout
+    );
+}
+
+/// media-service pins numpy<2, sts-service numpy>=2; dubbing-common uses numpy and has a test
+/// that holds only under numpy 1: the library is tested in both venvs, and the sts one fails.
+#[test]
+fn a_shared_library_is_tested_in_every_venv_that_installs_it() {
+    let tmp = committed_tree("numpy");
+    let root = tmp.path();
+    add_dependency(root, "media-service", "numpy<2");
+    add_dependency(root, "sts-service", "numpy>=2");
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("dependencies = []", "dependencies = [\"numpy\"]"),
+    )
+    .unwrap();
+    write(
+        root,
+        "python/libs/common/tests/unit/test_numpy.py",
+        "import numpy\n\n\ndef test_numpy_is_one() -> None:\n    assert numpy.__version__.startswith(\"1.\")\n",
+    );
+    let out = run(xtask(root).args(["verify", "-p", "common"]));
+    assert_failed(
+        &out,
+        "pytest common (sts-service venv)",
+        "test_numpy_is_one",
+    );
+    assert!(
+        out.stdout
+            .contains("--- pytest common (media-service venv) ok"),
+        "{}",
+        out.stdout
+    );
+    let (_, version) = python_in(
+        root,
+        "sts-service",
+        "import numpy; print(numpy.__version__)",
+    );
+    assert!(version.starts_with('2'), "{version}");
+}
+
+/// A flat-layout library and a PEP 420 namespace portion: each gets its type errors, failing
+/// tests and coverage floor caught; a package whose tests are gone fails.
+#[test]
+fn flat_and_namespace_libraries_are_checked_for_real() {
+    let tmp = committed_tree("layouts");
+    let root = tmp.path();
+    library(
+        root,
+        "flatlib",
+        &setuptools("flatlib", ""),
+        "flatlib",
+        "flatlib",
+    );
+    library(
+        root,
+        "nslib",
+        &setuptools(
+            "dubbing-ns",
+            "\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+        ),
+        "src/dubbing/ns",
+        "dubbing.ns",
+    );
+    add_dependency(root, "media-service", "flatlib");
+    add_dependency(root, "media-service", "dubbing-ns");
+    let out = run(xtask(root).args(["verify", "-p", "flatlib", "-p", "nslib"]));
+    out.assert_ok();
+    for job in [
+        "mypy flatlib (media-service venv) ok",
+        "pytest nslib (media-service venv) ok",
+    ] {
+        assert!(out.stdout.contains(job), "{job}:\n{}", out.stdout);
+    }
+    assert!(out.stdout.contains("--cov=dubbing.ns"), "{}", out.stdout);
+
+    for (folder, module) in [("flatlib", "flatlib"), ("nslib", "src/dubbing/ns")] {
+        let rel = format!("python/libs/{folder}/{module}/wrong.py");
+        write(
+            root,
+            &rel,
+            "\"\"\"Wrong.\"\"\"\n\nVALUE: int = \"not an int\"\n",
+        );
+        let out = run(xtask(root).args(["verify", "-p", folder]));
+        assert_failed(
+            &out,
+            &format!("mypy {folder} (media-service venv)"),
+            "Incompatible types in assignment",
+        );
+        // Untested code: the coverage floor applies to the package's own import packages.
+        assert_failed(
+            &out,
+            &format!("pytest {folder} (media-service venv)"),
+            "Required test coverage of 80% not reached",
+        );
+        fs::remove_file(root.join(&rel)).unwrap();
+        let rel = format!("python/libs/{folder}/tests/test_broken.py");
+        write(
+            root,
+            &rel,
+            "def test_broken() -> None:\n    assert 1 + 1 == 3\n",
+        );
+        let out = run(xtask(root).args(["test", "-p", folder]));
+        assert_failed(
+            &out,
+            &format!("pytest {folder} (media-service venv)"),
+            "1 failed",
+        );
+        fs::remove_file(root.join(&rel)).unwrap();
+    }
+
+    // No tests at all: nothing passes for want of checking.
+    fs::remove_dir_all(root.join("python/libs/contracts/tests")).unwrap();
+    let out = run(xtask(root).arg("verify"));
+    assert_failed(&out, "pytest contracts", "tests/ does not exist");
+    assert_failed(&out, "tree (SC-006)", "missing python/libs/contracts/tests");
+}
+
+/// Dev tools from a PEP 735 group (with an include), in the venv of a library no service
+/// installs yet; a service whose dev tools lack one is told so before any job.
+#[test]
+fn a_library_no_service_uses_gets_a_venv_with_its_dependency_group() {
+    let tmp = committed_tree("solo");
+    let root = tmp.path();
+    library(
+        root,
+        "solo",
+        &setuptools(
+            "dubbing-solo",
+            "\n[dependency-groups]\ntest = [\"pytest==9.2.0\", \"pytest-cov==7.1.0\"]\n\
+             dev = [{include-group = \"test\"}, \"ruff==0.17.6\", \"mypy==2.4.1\"]\n\
+             \n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+        ),
+        "src/dubbing_solo",
+        "dubbing_solo",
+    );
+    let out = run(xtask(root).args(["verify", "-p", "solo"]));
+    out.assert_ok();
+    for job in ["mypy solo (solo venv) ok", "pytest solo (solo venv) ok"] {
+        assert!(out.stdout.contains(job), "{job}:\n{}", out.stdout);
+    }
+    assert!(root.join("python/libs/solo/.venv/pyvenv.cfg").is_file());
+    let rel = "python/libs/solo/src/dubbing_solo/wrong.py";
+    write(root, rel, "\"\"\"Wrong.\"\"\"\n\nVALUE: int = \"no\"\n");
+    let out = run(xtask(root).args(["lint", "-p", "solo"]));
+    assert_failed(&out, "mypy solo (solo venv)", "Incompatible types");
+    fs::remove_file(root.join(rel)).unwrap();
+
+    let pyproject = root.join("python/apps/sts-service/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(&pyproject, text.replace("    \"pytest-cov>=4.0\",\n", "")).unwrap();
+    let out = run(xtask(root).args(["test", "-p", "sts-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("python/apps/sts-service/pyproject.toml")
+            && out.stderr.contains("lack pytest-cov"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("--- "), "a job ran: {}", out.stdout);
+}
+
+/// A new library, imported by a service's test, passes ruff's import sorting with no edit of
+/// python/pyproject.toml; an import of a local package the importer does not declare fails.
+#[test]
+fn a_new_library_is_first_party_and_imports_must_be_declared() {
+    let tmp = committed_tree("first party");
+    let root = tmp.path();
+    library(
+        root,
+        "newlib",
+        &setuptools("dubbing-newlib", ""),
+        "src/dubbing_newlib",
+        "dubbing_newlib",
+    );
+    add_dependency(root, "media-service", "dubbing-newlib");
+    // Third-party first, then the first-party block: ruff's isort accepts it only if it knows
+    // dubbing_newlib is first-party.
+    write(
+        root,
+        "python/apps/media-service/tests/unit/test_newlib.py",
+        "import pytest\n\nimport dubbing_common\nimport dubbing_newlib\n\n\n\
+         def test_both() -> None:\n    assert dubbing_newlib.double(1) == 2\n    assert dubbing_common.__version__\n    assert pytest\n",
+    );
+    let config = fs::read(root.join("python/pyproject.toml")).unwrap();
+    run(xtask(root).args(["lint", "-p", "media-service"])).assert_ok();
+    assert_eq!(
+        fs::read(root.join("python/pyproject.toml")).unwrap(),
+        config
+    );
+
+    write(
+        root,
+        "python/libs/contracts/src/dubbing_contracts/leak.py",
+        "\"\"\"Reaches into a service.\"\"\"\n\nimport media_service\n\nNAME = media_service.__name__\n",
+    );
+    let out = run(xtask(root).args(["lint", "-p", "contracts"]));
+    assert_failed(
+        &out,
+        "imports contracts",
+        "imports media_service, of media-service (media-service), which dubbing-contracts does not declare",
+    );
+}
+
+/// The graph's rules hold before any venv is touched, naming the file and line, with no advice
+/// to rebuild (nothing a rebuild could fix).
+#[test]
+fn a_service_depending_on_a_service_is_refused_before_any_venv() {
+    let tmp = scaffolded("graph");
+    let root = tmp.path();
+    add_dependency(root, "media-service", "sts-service");
+    let out = run(xtask(root).arg("setup"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("python/apps/media-service/pyproject.toml:12: media-service depends on the service sts-service"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("--force"), "{}", out.stderr);
+    assert!(!root.join("python/apps/media-service/.venv").exists());
+    assert!(!root.join("python/apps/sts-service/.venv").exists());
+
+    let scaffolded_again = scaffolded("uv sources");
+    let root = scaffolded_again.path();
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        format!("{text}\n[tool.uv.sources]\ndubbing-contracts = {{ workspace = true }}\n"),
+    )
+    .unwrap();
+    let out = run(xtask(root).arg("setup"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("python/libs/common/pyproject.toml:")
+            && out.stderr.contains("needs a uv workspace")
+            && out.stderr.contains("[tool.uv.workspace]"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A hatchling library sets up with pip: its backend's dynamic build requirements
+/// (`editables`) are installed before the editable build.
+#[test]
+fn a_hatchling_library_sets_up_with_pip() {
+    let tmp = scaffolded("hatch");
+    let root = tmp.path();
+    library(
+        root,
+        "hatchlib",
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+         [project]\nname = \"dubbing-hatchlib\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"src/dubbing_hatchlib\"]\n",
+        "src/dubbing_hatchlib",
+        "dubbing_hatchlib",
+    );
+    add_dependency(root, "media-service", "dubbing-hatchlib");
+    let out = run(xtask(root).args(["setup-stream", "--installer", "pip"]));
+    out.assert_ok();
+    let (ok, where_) = python_in(
+        root,
+        "media-service",
+        "import dubbing_hatchlib; print(dubbing_hatchlib.__file__)",
+    );
+    assert!(
+        ok && where_.contains("python/libs/hatchlib/src"),
+        "{where_}"
+    );
+    let doctor = run(xtask(root).args(["doctor", "--installer", "pip"]));
+    assert!(
+        doctor.stdout.contains("dubbing_hatchlib-0.1.0"),
+        "doctor names the hatchling editable:\n{}",
+        doctor.stdout
+    );
+}
