@@ -136,7 +136,7 @@ expected = {("ruff check", edited, None), ("ruff format", edited, None)}
 for f in affected:
     expected |= {("mypy", f, v) for v in installed_by[f]}
     expected.add(("pytest", f, None))
-ALWAYS = ("seed tree", "gitignore", "environment", "readme")
+ALWAYS = ("tree", "seed tree", "gitignore", "environment", "readme", "imports")
 
 done, summary = jobs("edit-grown")
 ran = [x for x in done if not x["cached"]]
@@ -150,7 +150,7 @@ def key(x):
 
 got = {key(x) for x in tools}
 print(f"\nverify --message-format json after one edit of {edited}: {summary['jobs']} jobs, "
-      f"{len(ran)} not cached: {len(checks)} always-run checks (seed tree, gitignore, "
+      f"{len(ran)} not cached: {len(checks)} always-run checks (tree, gitignore, imports, "
       f"environment, readme) and {len(tools)} tool jobs:")
 for x in tools:
     print(f"  {x['job']}")

@@ -256,7 +256,7 @@ def library_files(pkg: Package, packages: dict[str, Package]) -> dict[str, str]:
     }
 
 
-def service_files(pkg: Package, packages: dict[str, Package], seed: Path) -> dict[str, str]:
+def service_files(pkg: Package, packages: dict[str, Package]) -> dict[str, str]:
     imp = pkg.import_name
     libs = [packages[d] for d in pkg.deps]
     labelled = [lib for lib in libs if lib.has_label]
@@ -297,11 +297,7 @@ def service_files(pkg: Package, packages: dict[str, Package], seed: Path) -> dic
     }
     if pkg.seeded:
         return files
-    model = seed / "python/apps/media-service"
-    for req in ("requirements.txt", "requirements-dev.txt"):
-        text = (model / req).read_text(encoding="utf-8")
-        text = text.replace("setup-stream", f"setup {pkg.folder}")
-        files[req] = text.replace("media-service", pkg.folder)
+    # No requirement files: each service's first setup locks its own.
     files |= {
         f"src/{imp}/__init__.py": f'"""{pkg.description}."""\n\n__version__ = "{VERSION}"\n',
         f"src/{imp}/py.typed": "",
@@ -339,7 +335,7 @@ def grow(root: Path) -> dict[str, object]:
             write(base / "pyproject.toml", pyproject(pkg, packages))
             write(base / "README.md", readme(pkg, packages))
         if pkg.kind == "service":
-            files = service_files(pkg, packages, root)
+            files = service_files(pkg, packages)
             if not pkg.seeded:
                 write(
                     root / "python/deploy" / pkg.folder / "README.md",

@@ -20,10 +20,14 @@ uv=$(command -v uv || ls "$PWD"/target/xtask-tools/uv-*/bin/uv | head -n 1)
 echo "python: $py; uv: $uv; runs: $RUNS (the Makefile's way: $SLOW_RUNS)"
 
 venv="$work/bare-venv"
+# The locks carry hashes, which pip refuses beside editables: the other sides install the same
+# pins without them.
+pins="$work/pins.txt"
+cat "$svc/requirements.txt" "$svc/requirements-dev.txt" | sed -E '/^ *(#|--hash|$)/d; s/ \\$//' > "$pins"
 # The Makefile's way, written out as its plain commands.
-make_way="$py -m venv $venv && $venv/bin/pip install -q -U pip && $venv/bin/pip install -q -r $svc/requirements-dev.txt -e $libs/common -e $libs/contracts -e $svc[dev]"
+make_way="$py -m venv $venv && $venv/bin/pip install -q -U pip && $venv/bin/pip install -q -r $pins -e $libs/common -e $libs/contracts -e $svc[dev]"
 # Bare uv, as fast as a person typing it can be.
-uv_way="$uv venv -q --python $py $venv && $uv pip install -q --python $venv/bin/python -r $svc/requirements.txt -r $svc/requirements-dev.txt -e $libs/common -e $libs/contracts -e $svc[dev]"
+uv_way="$uv venv -q --python $py $venv && $uv pip install -q --python $venv/bin/python -r $pins -e $libs/common -e $libs/contracts -e $svc[dev]"
 
 json="$work/json"
 mkdir -p "$json"

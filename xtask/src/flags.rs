@@ -43,6 +43,12 @@ pub enum Command {
     Test(TestArgs),
     /// The whole gate (SC-001..SC-008): seed tree, gitignore, environments, READMEs, lint, test
     Verify(GateArgs),
+    /// Lock the third-party dependencies of each venv (requirements.txt, requirements-dev.txt)
+    Lock(LockArgs),
+    /// Add requirements to a package's pyproject.toml, then lock and set up every venv that has it
+    Add(AddArgs),
+    /// Remove requirements from a package's pyproject.toml, then lock and set up its venvs
+    Remove(RemoveArgs),
 }
 
 /// How finished jobs are reported.
@@ -124,13 +130,63 @@ pub struct EnvArgs {
     /// Rebuild the venv even when its stamp says it is up to date
     #[arg(long)]
     pub force: bool,
+    /// Keep packages the lock does not name (installed by hand), as `uv sync --inexact` does
+    #[arg(long)]
+    pub inexact: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Services to set up, by folder name (media-service, sts-service) [default: all]
-    #[arg(value_name = "SERVICE")]
+    /// The venvs to set up: services, or libraries no service installs, by folder or
+    /// distribution name [default: all]
+    #[arg(value_name = "PACKAGE")]
     pub services: Vec<String>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The venvs to lock: services, or libraries no service installs [default: all]
+    #[arg(value_name = "PACKAGE")]
+    pub owners: Vec<String>,
+    /// Resolve every pin anew, to the newest versions the requirements allow
+    #[arg(long, conflicts_with = "upgrade_package")]
+    pub upgrade: bool,
+    /// Move only this package's pin (repeatable); the others stay
+    #[arg(long, value_name = "NAME")]
+    pub upgrade_package: Vec<String>,
+    /// Write nothing and run no resolver: fail, naming the input that changed, when a lock is not
+    /// what its inputs make
+    #[arg(long, conflicts_with_all = ["upgrade", "upgrade_package"])]
+    pub check: bool,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The package to edit: folder or distribution name
+    #[arg(value_name = "PACKAGE")]
+    pub package: String,
+    /// Requirements (PEP 508), such as 'numpy<2' or 'requests[socks]>=2.31'
+    #[arg(value_name = "REQUIREMENT", required = true)]
+    pub requirements: Vec<String>,
+    /// Add them to the dev tools ([dependency-groups] dev, else the dev extra)
+    #[arg(long)]
+    pub dev: bool,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The package to edit: folder or distribution name
+    #[arg(value_name = "PACKAGE")]
+    pub package: String,
+    /// Distribution names to remove from its dependencies and dev tools
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
     #[command(flatten)]
     pub env: EnvArgs,
 }

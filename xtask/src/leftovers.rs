@@ -10,6 +10,8 @@ const CACHE_DIRS: &[&str] = &[
     ".ruff_cache",
     ".pytest_cache",
     "htmlcov",
+    // `cargo xtask lock`'s scratch folder, left only by an interrupted lock.
+    ".xtask-lock",
 ];
 
 /// Folders a build writes: setuptools' `build/` and `*.egg-info`, sdists and wheels in `dist/`.

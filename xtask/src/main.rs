@@ -50,6 +50,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fmt(args) => commands::fmt::run(&root, &args),
         Command::Test(args) => commands::test::run(&root, &args.gate, &args.pytest_args),
         Command::Verify(args) => commands::verify::run(&root, &args),
+        Command::Lock(args) => commands::lock::run(&root, &args),
+        Command::Add(args) => commands::edit::add(&root, &args),
+        Command::Remove(args) => commands::edit::remove(&root, &args),
         Command::Clean(args) => commands::clean::run(
             &root,
             if args.dry_run {

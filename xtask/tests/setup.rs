@@ -108,7 +108,7 @@ fn both_services_set_up_isolated_editable_and_a_rerun_does_nothing() {
 }
 
 #[test]
-fn editing_a_library_pyproject_or_losing_the_interpreter_recreates() {
+fn editing_a_library_pyproject_syncs_and_losing_the_interpreter_recreates() {
     let tmp = scaffolded("edit lib");
     let root = tmp.path();
     run(xtask(root).arg("setup-stream")).assert_ok();
@@ -126,11 +126,12 @@ fn editing_a_library_pyproject_or_losing_the_interpreter_recreates() {
     );
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_ok();
-    // An install in place would keep what the inputs no longer ask for: a new venv.
+    // uv syncs the venv to exactly the lock and the local packages, in place.
     assert!(
-        out.stdout.contains(
-            "media-service: recreating the venv: python/libs/common/pyproject.toml changed"
-        ),
+        out.stdout
+            .contains("media-service: reinstalling: python/libs/common/pyproject.toml changed")
+            && out.stdout.contains("uv pip sync")
+            && !out.stdout.contains("venv created"),
         "{}",
         out.stdout
     );
@@ -197,17 +198,21 @@ fn a_broken_pyproject_fails_with_its_path_and_line_and_changes_nothing() {
 fn a_failing_install_is_marked_unfinished_and_the_next_run_repairs() {
     let tmp = scaffolded("failing install");
     let root = tmp.path();
-    let requirements = root.join("python/apps/media-service/requirements.txt");
-    let original = fs::read_to_string(&requirements).unwrap();
+    // A build requirement that does not exist: the editable build of common fails.
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let original = fs::read_to_string(&pyproject).unwrap();
     fs::write(
-        &requirements,
-        format!("{original}this-package-does-not-exist-xtask-test==1.0\n"),
+        &pyproject,
+        original.replace(
+            "requires = [\"setuptools>=68\"]",
+            "requires = [\"setuptools>=68\", \"this-package-does-not-exist-xtask-test\"]",
+        ),
     )
     .unwrap();
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_clean_error();
     assert!(
-        out.stderr.contains("pip install") && out.stderr.contains("failed with exit code"),
+        out.stderr.contains("uv pip sync") && out.stderr.contains("failed with exit code"),
         "{}",
         out.stderr
     );
@@ -231,12 +236,12 @@ fn a_failing_install_is_marked_unfinished_and_the_next_run_repairs() {
         doctor.stdout
     );
 
-    fs::write(&requirements, original).unwrap();
+    fs::write(&pyproject, original).unwrap();
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_ok();
     assert!(
         out.stdout
-            .contains("recreating the venv: python/apps/media-service/requirements.txt changed"),
+            .contains("reinstalling: python/libs/common/pyproject.toml changed"),
         "{}",
         out.stdout
     );
@@ -337,7 +342,7 @@ fn the_pip_installer_builds_the_same_working_venv() {
     out.assert_ok();
     assert!(
         out.stdout
-            .contains("recreating the venv: the installer changed from pip 23.0.1 to uv "),
+            .contains("reinstalling: the installer changed from pip 23.0.1 to uv "),
         "{}",
         out.stdout
     );

@@ -189,35 +189,25 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
     };
     up_to_date("after setup");
 
-    // A requirement file included by another: a change there is a change of the install.
-    let requirements = root.join("python/apps/media-service/requirements.txt");
-    let original = fs::read_to_string(&requirements).unwrap();
-    fs::write(&requirements, format!("{original}-r extra.txt\n")).unwrap();
-    write(
-        root,
-        "python/apps/media-service/extra.txt",
-        "# nothing yet\n",
-    );
-    run(xtask(root).arg("setup-stream")).assert_ok();
-    up_to_date("after the include");
-    write(root, "python/apps/media-service/extra.txt", "six==1.16.0\n");
-    let doctor = run(xtask(root).arg("doctor"));
-    assert!(
-        doctor
-            .stdout
-            .contains("stale (python/apps/media-service/extra.txt changed)"),
-        "{}",
-        doctor.stdout
-    );
-    let out = run(xtask(root).arg("setup-stream"));
-    out.assert_ok();
-    assert!(
-        out.stdout
-            .contains("recreating the venv: python/apps/media-service/extra.txt changed"),
-        "{}",
-        out.stdout
-    );
+    // The lock is what the install reads: `add` relocks and the venv follows; a lock edited by
+    // hand is refused, naming it.
+    run(xtask(root).args(["add", "media-service", "six==1.16.0"])).assert_ok();
+    up_to_date("after add");
     assert!(python_in(root, "media-service", "import six").0);
+    let requirements = root.join("python/apps/media-service/requirements.txt");
+    let locked = fs::read_to_string(&requirements).unwrap();
+    fs::write(&requirements, format!("{locked}colorama==0.4.6\n")).unwrap();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains(
+            "python/apps/media-service/requirements.txt was not written by `lock`, or was edited since"
+        ),
+        "{}",
+        out.stderr
+    );
+    fs::write(&requirements, &locked).unwrap();
+    up_to_date("the lock put back");
 
     // A dynamic version read from the source (setuptools `attr:`): bumping it is seen.
     let pyproject = root.join("python/libs/common/pyproject.toml");
@@ -318,10 +308,16 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
     );
     assert!(!python_in(root, "media-service", "import sts_service").0);
 
-    // A failed reinstall is reinstalled next time, not rebuilt from nothing.
+    // A failed reinstall is reinstalled next time, not rebuilt from nothing: a build
+    // requirement that does not exist fails the editable build of common.
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let good = fs::read_to_string(&pyproject).unwrap();
     fs::write(
-        &requirements,
-        format!("{original}-r extra.txt\nthis-package-does-not-exist-xtask-test==1.0\n"),
+        &pyproject,
+        good.replace(
+            "requires = [\"setuptools>=68\"]",
+            "requires = [\"setuptools>=68\", \"this-package-does-not-exist-xtask-test\"]",
+        ),
     )
     .unwrap();
     run(xtask(root).arg("setup-stream")).assert_clean_error();
@@ -331,7 +327,7 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
         "{}",
         doctor.stdout
     );
-    fs::write(&requirements, format!("{original}-r extra.txt\n")).unwrap();
+    fs::write(&pyproject, &good).unwrap();
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_ok();
     assert!(

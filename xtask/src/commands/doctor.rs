@@ -5,12 +5,14 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use crate::cmd::Cmd;
 use crate::env::installer::Installer;
+use crate::env::lock;
 use crate::env::session::{Session, State};
 use crate::env::venv::Venv;
 use crate::flags::EnvArgs;
 use crate::project;
-use crate::workspace::Workspace;
+use crate::workspace::{Package, Workspace};
 
 /// How one editable install is wired, as its `.pth` file says: static paths, which every tool
 /// follows, or an import hook (setuptools' finder for a flat layout, hatchling's and pdm's
@@ -55,6 +57,45 @@ pub fn editables(venv: &Venv) -> Vec<Editable> {
     out
 }
 
+/// What a sync to the lock would change in the venv, as uv's dry run says it: `+ six==1.17.0`
+/// (missing), `- six==1.17.0` (not in the lock). Empty when uv cannot say.
+fn differs_from_lock(uv: &Path, root: &Path, venv: &Venv, owner: &Package) -> Vec<String> {
+    let editables = venv.dir.join("xtask-editables.txt");
+    if !editables.is_file() {
+        return Vec::new();
+    }
+    let mut cmd = Cmd::new(uv)
+        .args([
+            "pip",
+            "sync",
+            "--dry-run",
+            "--offline",
+            "--no-config",
+            "--python",
+        ])
+        .arg(venv.python())
+        .cwd(root);
+    for file in lock::files(owner).into_iter().filter(|f| f.is_file()) {
+        cmd = cmd.arg(file);
+    }
+    let Ok(out) = cmd.arg(&editables).output() else {
+        return Vec::new();
+    };
+    out.output
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            if let Some(name) = l.strip_prefix("- ") {
+                Some(format!("{name} is not in the lock"))
+            } else {
+                l.strip_prefix("+ ")
+                    .filter(|n| !n.contains("file://"))
+                    .map(|n| format!("{n} is missing"))
+            }
+        })
+        .collect()
+}
+
 pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let ctx = Session::new(&ws, args)?;
@@ -73,8 +114,14 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
     let base = first_service
         .and_then(|s| ctx.would_choose(s).ok())
         .map(|(i, _)| i);
+    let mut uv = None;
     match Installer::find(args.installer, base.as_ref(), &project::tools_dir()) {
-        Ok((installer, how)) => println!("installer: {} ({how})", installer.label()),
+        Ok((installer, how)) => {
+            println!("installer: {} ({how})", installer.label());
+            if let Installer::Uv { exe, .. } = &installer {
+                uv = Some(exe.clone());
+            }
+        }
         Err(e) => println!("installer: none yet ({e:#})"),
     }
     println!(
@@ -112,6 +159,19 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
             }
         };
         println!("{name}: venv {}: {line}", venv.dir.display());
+        match lock::status(&ws, service)? {
+            lock::Status::Fresh => println!("  lock: up to date"),
+            status => println!("  lock: {}", lock::stale_message(&ws, service, &status)),
+        }
+        if let (State::Fresh | State::Stale(_), Some(uv)) = (&state, &uv) {
+            let differences = differs_from_lock(uv, root, &venv, service);
+            if !differences.is_empty() {
+                println!(
+                    "  differs from its lock (setup makes it exact): {}",
+                    differences.join(", ")
+                );
+            }
+        }
         match ctx.would_choose(service) {
             Ok((python, why)) => println!("  interpreter: {python}: {why}"),
             Err(e) => {
@@ -148,6 +208,10 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
                 );
             }
         }
+    }
+    let table = crate::commands::lock::conflicts(&ws);
+    if !table.is_empty() {
+        println!("{table}");
     }
     if !broken.is_empty() {
         bail!("broken: {}", broken.join(", "));

@@ -1,9 +1,11 @@
-//! One module per command: each has a `run` (the gates: `lint`, `fmt`, `test`, `verify`).
+//! One module per command, each with a `run` (`edit`: `add` and `remove`).
 
 pub mod clean;
 pub mod doctor;
+pub mod edit;
 pub mod fmt;
 pub mod lint;
+pub mod lock;
 pub mod scaffold;
 pub mod setup;
 pub mod test;

@@ -11,6 +11,7 @@ use crate::engine::inputs::Inputs;
 use crate::engine::jobs::{self, Job};
 use crate::engine::memo::{KeySpec, Memo};
 use crate::engine::select::{self, Selection};
+use crate::env::lock;
 use crate::env::session::{Session, State};
 use crate::env::venv::{LockMode, Venv, VenvLock};
 use crate::flags::{GateArgs, MessageFormat};
@@ -152,6 +153,15 @@ impl<'a> Gate<'a> {
                     owner.folder_name(),
                     missing.join(", ")
                 );
+            }
+        }
+        // A lock that its inputs no longer make fails before anything runs, offline: installing
+        // it would not give what the pyprojects ask for (a missing one, setup makes).
+        for owner in &venvs {
+            match lock::status(self.ws, owner)? {
+                lock::Status::Fresh => {}
+                lock::Status::Missing(_) if !self.args.no_setup => {}
+                status => bail!("{}", lock::stale_message(self.ws, owner, &status)),
             }
         }
         let session = Session::new(self.ws, &self.args.env)?;

@@ -12,10 +12,11 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
 use crate::env::interpreter::Interpreter;
+use crate::env::lock;
 use crate::env::venv::{Platform, Venv};
 use crate::flags::InstallerChoice;
 use crate::output::json_string;
-use crate::workspace::{DEV_EXTRA, DevSource, Package, normalize, requirement_name};
+use crate::workspace::Package;
 
 /// The uv that `auto` installs when none is on PATH: pinned, so every machine installs alike.
 pub const UV_VERSION: &str = "0.13.9";
@@ -205,57 +206,60 @@ impl Installer {
     }
 
     /// Installs the install set of `owner` (the service or library whose venv it is), running
-    /// each command with `$ cmd` echoed: one transaction of the requirement files and every
-    /// package of the set as editable, with the owner's dev tools (its `dev` group's
-    /// requirements, or its `dev` extra).
+    /// each command with `$ cmd` echoed: the owner's lock (`requirements.txt`,
+    /// `requirements-dev.txt`: its third-party packages and dev tools, pinned with hashes) and
+    /// every local package of the set as editable, without resolving anything (the lock says
+    /// what). `exact`: the venv then holds exactly that, anything else is uninstalled (uv's
+    /// `pip sync`); else what is there stays (`--inexact`).
     ///
-    /// pip gets steps before it: the build backends the packages declare, then what those
-    /// backends ask for to build an editable (`get_requires_for_build_editable`: hatchling's
-    /// `editables`, for one), so that the transaction can build every editable without an isolated
-    /// build environment each (pip has no build cache; uv does, so uv builds in isolation). pip
-    /// also skips compiling bytecode, as uv does: Python writes it on first import.
+    /// pip installs the lock hash-checked, then the editables, which pip cannot hash. Before them
+    /// it installs the build backends the packages declare and what those backends ask for to
+    /// build an editable (`get_requires_for_build_editable`: hatchling's `editables`, for one),
+    /// so that it can build every editable without an isolated build environment each (pip has
+    /// no build cache; uv does, so uv builds in isolation). pip also skips compiling bytecode, as
+    /// uv does: Python writes it on first import. pip has no sync: setup gives it a new venv when
+    /// the inputs change.
     pub fn install(
         &self,
         root: &Path,
         venv: &Venv,
         set: &[&Package],
         owner: &Package,
+        exact: bool,
     ) -> Result<()> {
-        let mut args: Vec<std::ffi::OsString> = Vec::new();
-        for package in set {
-            for file in package.requirement_files() {
-                args.push("-r".into());
-                args.push(file.into_os_string());
-            }
-        }
-        let local: Vec<&str> = set.iter().map(|p| p.name.as_str()).collect();
-        for package in set {
-            let mut target = package.dir.clone().into_os_string();
-            if package.name == owner.name
-                && let Some(dev) = &package.dev
-            {
-                match dev.source {
-                    DevSource::Extra => target.push(format!("[{DEV_EXTRA}]")),
-                    // The group's requirements, but its local packages are editables already.
-                    DevSource::Group => args.extend(
-                        dev.requirements
-                            .iter()
-                            .filter(|r| !local.contains(&normalize(requirement_name(r)).as_str()))
-                            .map(std::ffi::OsString::from),
-                    ),
-                }
-            }
-            args.push("-e".into());
-            args.push(target);
-        }
+        let locks: Vec<PathBuf> = lock::files(owner)
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect();
         match self {
             Installer::Uv { exe, .. } => {
-                let cmd = Cmd::new(exe)
-                    .args(["pip", "install"])
+                // The editables, as a requirement file beside the lock's: sync takes files.
+                let editables = venv.dir.join("xtask-editables.txt");
+                let lines: String = set
+                    .iter()
+                    .map(|p| format!("-e {}\n", p.dir.display()))
+                    .collect();
+                fs::write(&editables, lines)
+                    .with_context(|| format!("cannot write {}", editables.display()))?;
+                let mut cmd = Cmd::new(exe).arg("pip");
+                cmd = if exact {
+                    cmd.arg("sync")
+                } else {
+                    cmd.arg("install")
+                };
+                cmd = cmd
                     .args(Installer::uv_config(root))
                     .arg("--python")
-                    .arg(venv.python())
-                    .args(args);
+                    .arg(venv.python());
+                for file in locks.iter().chain([&editables]) {
+                    cmd = if exact { cmd } else { cmd.arg("-r") };
+                    cmd = cmd.arg(file);
+                }
+                // uv reuses an editable's build while its pyproject.toml is unchanged; metadata
+                // read from elsewhere (a version in __init__.py) needs a new build.
+                for package in set.iter().filter(|p| !p.metadata_sources.is_empty()) {
+                    cmd = cmd.arg("--reinstall-package").arg(&package.dist);
+                }
                 self.configured(root, cmd).run()?;
             }
             Installer::Pip { python, .. } => {
@@ -269,6 +273,7 @@ impl Installer {
                             "--no-input",
                             "--quiet",
                             "--no-compile",
+                            "--no-deps",
                         ]);
                     self.configured(root, cmd)
                 };
@@ -278,14 +283,44 @@ impl Installer {
                     .collect();
                 backends.sort_unstable();
                 backends.dedup();
+                // The backends are resolved (they are not in the lock): no --no-deps here.
+                let resolve = || {
+                    let cmd = Cmd::new(python)
+                        .args(["-m", "pip", "--python"])
+                        .arg(venv.python())
+                        .args([
+                            "install",
+                            "--disable-pip-version-check",
+                            "--no-input",
+                            "--quiet",
+                            "--no-compile",
+                        ]);
+                    self.configured(root, cmd)
+                };
                 if !backends.is_empty() {
-                    pip().args(backends).run()?;
+                    resolve().args(backends).run()?;
                 }
                 let dynamic = dynamic_build_requires(venv, set)?;
                 if !dynamic.is_empty() {
-                    pip().args(dynamic).run()?;
+                    resolve().args(dynamic).run()?;
                 }
-                pip().arg("--no-build-isolation").args(args).run()?;
+                // The lock last but the editables: its pins win over what a backend pulled in.
+                let pinned: Vec<&PathBuf> = locks
+                    .iter()
+                    .filter(|f| !lock::pins(&fs::read_to_string(f).unwrap_or_default()).is_empty())
+                    .collect();
+                if !pinned.is_empty() {
+                    let mut cmd = pip().arg("--require-hashes");
+                    for file in pinned {
+                        cmd = cmd.arg("-r").arg(file);
+                    }
+                    cmd.run()?;
+                }
+                let mut cmd = pip().arg("--no-build-isolation");
+                for package in set {
+                    cmd = cmd.arg("-e").arg(&package.dir);
+                }
+                cmd.run()?;
             }
         }
         Ok(())
@@ -349,6 +384,21 @@ fn dynamic_build_requires(venv: &Venv, set: &[&Package]) -> Result<Vec<String>> 
         .collect())
 }
 
+/// The pinned uv ([`UV_VERSION`]), which `lock` resolves with so that every machine writes the
+/// same lock: on PATH when it is that version, else in the tools folder, installed there once.
+pub fn pinned_uv(base: &Interpreter, tools: &Path) -> Result<PathBuf> {
+    if let Ok(exe) = which::which("uv")
+        && let Ok(Installer::Uv { version, .. }) = uv_at(&exe)
+        && version == UV_VERSION
+    {
+        return Ok(exe);
+    }
+    if uv_at(&uv_in_tools(tools)).is_err() {
+        install_uv(base, tools)?;
+    }
+    Ok(uv_in_tools(tools))
+}
+
 /// A uv that works, on PATH or in the tools folder, without installing one.
 fn existing_uv(tools: &Path) -> Option<(Installer, String)> {
     if let Ok(exe) = which::which("uv")
@@ -374,6 +424,17 @@ fn find_or_install_uv(base: &Interpreter, tools: &Path) -> Result<(Installer, St
         return Ok(found);
     }
     let started = Instant::now();
+    let uv = install_uv(base, tools)?;
+    let note = format!(
+        "installed uv {UV_VERSION} into {} in {}",
+        tools.display(),
+        crate::output::duration(started)
+    );
+    Ok((uv, note))
+}
+
+/// Installs the pinned uv into the tools folder with the base interpreter's pip.
+fn install_uv(base: &Interpreter, tools: &Path) -> Result<Installer> {
     let dir = tools.join(format!("uv-{UV_VERSION}"));
     // Installed into a temporary folder and renamed into place: an interrupted install leaves no
     // half a uv behind.
@@ -415,13 +476,7 @@ fn find_or_install_uv(base: &Interpreter, tools: &Path) -> Result<(Installer, St
         }
     }
     let _ = fs::remove_dir_all(&tmp);
-    let uv = uv_at(&uv_in_tools(tools))?;
-    let note = format!(
-        "installed uv {UV_VERSION} into {} in {}",
-        tools.display(),
-        crate::output::duration(started)
-    );
-    Ok((uv, note))
+    uv_at(&uv_in_tools(tools))
 }
 
 fn uv_at(exe: &Path) -> Result<Installer> {

@@ -3,6 +3,7 @@
 
 pub mod installer;
 pub mod interpreter;
+pub mod lock;
 pub mod requirements;
 pub mod session;
 pub mod stamp;

@@ -13,6 +13,7 @@ use crate::cmd::{self, Cmd};
 use crate::digest::file_meta;
 use crate::env::installer::{self, Installer};
 use crate::env::interpreter::{self, Discovery, Interpreter, Request, Want};
+use crate::env::lock;
 use crate::env::requirements::{self, Read};
 use crate::env::stamp::{self, Fingerprint, RECIPE_VERSION};
 use crate::env::venv::{Installed, LockMode, Venv};
@@ -87,7 +88,8 @@ impl<'a> Session<'a> {
         for package in set {
             fp.add_file(root, &package.pyproject())?;
             for file in package.requirement_files() {
-                fp.add_file(root, &file)?;
+                // A lock counts by its pins: a re-lock that moves no pin changes no venv.
+                fp.add_pins(root, &file)?;
                 for read in requirements::reads(root, root, &file)? {
                     match read {
                         Read::File(path) => fp.add_file(root, &path)?,
@@ -129,14 +131,35 @@ impl<'a> Session<'a> {
         let name = service.folder_name();
         let set = self.ws.closure(service)?;
         let venv = Venv::of(service);
-        let cheap = self.cheap_fingerprint(&set, &venv)?;
         let _lock = venv.lock(LockMode::Exclusive, name)?;
+        // The venv holds its lock: a missing lock is made now (the first setup of a tree); one
+        // that its inputs no longer make is an error, since installing it would not give what
+        // the pyprojects ask for, and relocking is a change a person reviews.
+        match lock::status(self.ws, service)? {
+            lock::Status::Fresh => {}
+            lock::Status::Missing(_) => {
+                let step = Instant::now();
+                let (python, _) = self
+                    .would_choose(service)
+                    .with_context(|| format!("{name}: cannot choose a Python"))?;
+                let uv = installer::pinned_uv(&python, &project::tools_dir())?;
+                lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
+                crate::output::say(format!(
+                    "{name}: no lock yet: locked {} and {} ({})",
+                    lock::RUNTIME,
+                    lock::DEV,
+                    duration(step)
+                ));
+            }
+            status => bail!("{}", lock::stale_message(self.ws, service, &status)),
+        }
+        let cheap = self.cheap_fingerprint(&set, &venv)?;
 
         let old = Fingerprint::read(&venv.stamp());
         let installed = venv.installed();
         if !self.args.force
             && let Some(old) = &old
-            && is_fresh(&venv, &cheap, old, &installed)
+            && is_fresh(&venv, &cheap, old, &installed, !self.args.inexact)
         {
             crate::output::say(format!("{name}: up to date"));
             return Ok(());
@@ -170,7 +193,14 @@ impl<'a> Session<'a> {
         full.set("installer.path", installer.identity().to_string_lossy());
         full.set("installer.meta", file_meta(installer.identity()));
 
-        let action = decide(&venv, old.as_ref(), &full, &installed, self.args.force)?;
+        let action = decide(
+            &venv,
+            old.as_ref(),
+            &full,
+            &installed,
+            self.args.force,
+            !self.args.inexact,
+        )?;
         let action = match action {
             Action::RefreshStamp => {
                 record_installed(&mut full, &installed);
@@ -218,7 +248,7 @@ impl<'a> Session<'a> {
         }
         let step = Instant::now();
         installer
-            .install(&self.ws.root, &venv, &set, service)
+            .install(&self.ws.root, &venv, &set, service, !self.args.inexact)
             .with_context(|| {
                 format!(
                     "{name}: the install failed; fix the cause above, then run {}",
@@ -297,7 +327,15 @@ fn hand_made(old: &Fingerprint, installed: &Installed) -> Option<(Vec<String>, V
 
 /// Fresh without running anything: the cheap inputs are those of the stamp, the interpreter and
 /// installer it names are the same files as then, and the venv holds what setup installed.
-fn is_fresh(venv: &Venv, cheap: &Fingerprint, old: &Fingerprint, installed: &Installed) -> bool {
+/// `exact`: a package added by hand makes the venv stale (setup removes it); with `--inexact`
+/// only what is missing does.
+fn is_fresh(
+    venv: &Venv,
+    cheap: &Fingerprint,
+    old: &Fingerprint,
+    installed: &Installed,
+    exact: bool,
+) -> bool {
     let same_file = |path_key: &str, meta_key: &str| match (old.get(path_key), old.get(meta_key)) {
         (Some(path), Some(meta)) => file_meta(Path::new(path)) == meta,
         _ => false,
@@ -307,7 +345,10 @@ fn is_fresh(venv: &Venv, cheap: &Fingerprint, old: &Fingerprint, installed: &Ins
         && same_file("python.path", "python.meta")
         && same_file("installer.path", "installer.meta")
         && venv.python_works()
-        && hand_made(old, installed).is_none()
+        && match hand_made(old, installed) {
+            None => true,
+            Some((removed, _)) => !exact && removed.is_empty(),
+        }
 }
 
 /// `numpy-1.26.4 was removed, leak.pth was added` (by hand, since setup).
@@ -339,6 +380,7 @@ fn decide(
     new: &Fingerprint,
     installed: &Installed,
     force: bool,
+    exact: bool,
 ) -> Result<Action> {
     if !venv.dir.exists() {
         return Ok(Action::Create);
@@ -402,12 +444,16 @@ fn decide(
             why.push(text);
         }
     }
-    // An install in place adds and upgrades, but removes nothing that is no longer asked for
-    // (a dependency dropped from a pyproject would stay importable): a changed input gets a new
-    // venv, which holds exactly what the inputs ask for now. (The lock and exact venvs of
-    // issue 9 are what will make this an install of the difference.)
+    // uv syncs a venv to exactly the lock in place; pip only adds and upgrades, and would keep
+    // what the inputs no longer ask for, so a changed input gets it a new venv.
+    let syncs = exact && new.get("installer.name") == Some("uv");
     if !why.is_empty() {
-        return Ok(Action::Recreate(why.join(", ")));
+        let why = why.join(", ");
+        return Ok(if syncs {
+            Action::Reinstall(why)
+        } else {
+            Action::Recreate(why)
+        });
     }
     // An install that did not finish, with the inputs of the last one that did: finish it in
     // place (what it left is part of what the inputs ask for).
@@ -416,9 +462,11 @@ fn decide(
     }
     if let Some((removed, added)) = hand_made(old, installed) {
         let what = describe_hand_made(&removed, &added);
-        // An installer adds what is missing, but removes nothing it was not asked to: what was
-        // added by hand (a package, a .pth file, a module) goes only with a new venv.
-        if !added.is_empty() || removed.is_empty() {
+        // A sync removes a distribution added by hand; no installer removes a file that belongs
+        // to none (a .pth, a module): that goes only with a new venv.
+        let stray = installed.adds_strays(old.get("venv.listing").unwrap_or_default())
+            || (added.is_empty() && removed.is_empty());
+        if stray || (!added.is_empty() && !syncs) {
             return Ok(Action::Recreate(what));
         }
         why.push(what);
@@ -560,7 +608,7 @@ impl Session<'_> {
         let set = self.ws.closure(service)?;
         let cheap = self.cheap_fingerprint(&set, &venv)?;
         let installed = venv.installed();
-        if is_fresh(&venv, &cheap, &old, &installed) {
+        if is_fresh(&venv, &cheap, &old, &installed, !self.args.inexact) {
             return Ok(State::Fresh);
         }
         let mut changed: Vec<String> = changed_inputs(&cheap, &old)
@@ -640,10 +688,10 @@ mod tests {
             ("venv.dir", "/tree/.venv"),
         ]);
         record_installed(&mut base, &installed);
-        let decide = |old: Option<&Fingerprint>,
-                      new: &Fingerprint,
-                      installed: &Installed,
-                      force| { decide(&venv, old, new, installed, force) };
+        let decide =
+            |old: Option<&Fingerprint>, new: &Fingerprint, installed: &Installed, force| {
+                decide(&venv, old, new, installed, force, true)
+            };
         assert_eq!(
             decide(None, &base, &installed, false).unwrap(),
             Action::Create
@@ -696,6 +744,15 @@ mod tests {
         moved.set("venv.dir", "/copy/.venv");
         assert!(
             matches!(decide(Some(&base), &moved, &installed, false).unwrap(), Action::Recreate(w) if w.contains("made at /tree/.venv"))
+        );
+        // uv syncs in place, exactly.
+        let mut with_uv = base.clone();
+        with_uv.set("installer.name", "uv");
+        let mut edited_uv = edited.clone();
+        edited_uv.set("installer.name", "uv");
+        assert_eq!(
+            decide(Some(&with_uv), &edited_uv, &installed, false).unwrap(),
+            Action::Reinstall("a/pyproject.toml changed".into())
         );
         let mut unfinished = base.clone();
         unfinished.set("unfinished", "yes");

@@ -41,6 +41,23 @@ impl Fingerprint {
         Ok(())
     }
 
+    /// Adds a requirement file by its requirements alone (comment lines left out: a lock's
+    /// header records its inputs, not what it installs) under `file:<path>`.
+    pub fn add_pins(&mut self, root: &Path, path: &Path) -> Result<()> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let body: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.set(
+            format!("file:{}", fsutil::display_rel(root, path)),
+            hash(body.as_bytes()),
+        );
+        Ok(())
+    }
+
     /// Adds a folder's listing (names, sizes, times) under `listing:<path>`: a find-links folder,
     /// where a new wheel changes what gets installed.
     pub fn add_listing(&mut self, root: &Path, dir: &Path) {

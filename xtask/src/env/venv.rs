@@ -221,6 +221,20 @@ impl Installed {
         self.entries.join(" ")
     }
 
+    /// Whether what was added since an earlier listing includes something no installer would
+    /// remove: a `.pth` file, or entries with no distribution added to own them.
+    pub fn adds_strays(&self, earlier: &str) -> bool {
+        let before: Vec<&str> = earlier.split_whitespace().collect();
+        let added: Vec<&str> = self
+            .entries
+            .iter()
+            .map(String::as_str)
+            .filter(|e| !before.contains(e))
+            .collect();
+        let dists = added.iter().any(|e| e.ends_with(".dist-info"));
+        added.iter().any(|e| e.ends_with(".pth")) || (!added.is_empty() && !dists)
+    }
+
     /// What differs from an earlier listing, as a person names it: a distribution by its
     /// `name-version`, anything else (a `.pth`, a module) by its file name; the packages of a
     /// distribution are not named again. Returns (removed, added).

@@ -5,10 +5,12 @@
 //! `scaffold` writes.
 
 pub mod blueprint;
+pub mod edit;
 pub mod imports;
 pub mod layout;
 mod package;
 pub mod pep440;
+pub mod pep508;
 mod pyproject;
 pub mod templates;
 
@@ -20,7 +22,7 @@ use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
 use pyproject::{has_uv_workspace_root, parse_package};
 
-pub use package::{DEV_EXTRA, DevSource, MetadataSource, Package, normalize, requirement_name};
+pub use package::{MetadataSource, Package, normalize, requirement_name};
 
 /// Folders of `python/` that hold packages, and what their packages are.
 const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kind::Library)];

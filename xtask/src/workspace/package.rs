@@ -43,6 +43,10 @@ pub struct Package {
     pub requirement_lines: BTreeMap<String, String>,
     /// `[tool.uv.sources]` entries with `workspace = true`, with their `path:line`.
     pub uv_workspace_sources: Vec<(String, String)>,
+    /// Package indexes of its own (`[[tool.uv.index]]`), and which packages come from which
+    /// (`[tool.uv.sources] name = { index = "..." }`): the CPU or GPU wheels of a service.
+    pub indexes: Vec<Index>,
+    pub index_sources: BTreeMap<String, String>,
     /// Local packages this one depends on (normalised names), from `dependencies` and its `dev` extra.
     pub local_deps: Vec<String>,
     /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
@@ -74,6 +78,15 @@ impl DevTools {
             DevSource::Extra => "[project.optional-dependencies] dev",
         }
     }
+}
+
+/// A package index a package declares (`[[tool.uv.index]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    pub url: String,
+    /// Only the packages that name it in `[tool.uv.sources]` are meant to come from it.
+    pub explicit: bool,
 }
 
 /// The tools every job of a venv needs, as distribution names.

@@ -13,7 +13,8 @@ use crate::fsutil;
 use crate::workspace::blueprint::Kind;
 use crate::workspace::layout;
 use crate::workspace::package::{
-    DEV_EXTRA, DEV_GROUP, DevSource, DevTools, MetadataSource, Package, normalize, requirement_name,
+    DEV_EXTRA, DEV_GROUP, DevSource, DevTools, Index, MetadataSource, Package, normalize,
+    requirement_name,
 };
 use crate::workspace::pep440::Specifiers;
 
@@ -224,7 +225,11 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         .and_then(|t| t.get("uv"))
         .and_then(|u| u.get("sources"))
         .and_then(Item::as_table_like);
+    let mut index_sources = BTreeMap::new();
     for (name, spec) in sources.into_iter().flat_map(|t| t.iter()) {
+        if let Some(index) = spec.get("index").and_then(Item::as_str) {
+            index_sources.insert(normalize(name), index.to_owned());
+        }
         if spec.get("workspace").and_then(Item::as_bool) == Some(true) {
             let span = spec
                 .span()
@@ -232,6 +237,58 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
             uv_workspace_sources.push((
                 name.to_owned(),
                 format!("{rel_file}:{}", line_of(&source, span)),
+            ));
+        }
+    }
+
+    let mut indexes = Vec::new();
+    let declared = root_table
+        .get("tool")
+        .and_then(|t| t.get("uv"))
+        .and_then(|u| u.get("index"));
+    if let Some(declared) = declared {
+        let list: Vec<&dyn toml_edit::TableLike> = match declared {
+            Item::ArrayOfTables(tables) => tables
+                .iter()
+                .map(|t| t as &dyn toml_edit::TableLike)
+                .collect(),
+            Item::Value(toml_edit::Value::Array(array)) => array
+                .iter()
+                .filter_map(|v| v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike))
+                .collect(),
+            other => {
+                return Err(err(
+                    other.span(),
+                    "`[[tool.uv.index]]` must be a list of tables".into(),
+                ));
+            }
+        };
+        for table in list {
+            let text = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_owned);
+            let (Some(name), Some(url)) = (text("name"), text("url")) else {
+                return Err(err(
+                    declared.span(),
+                    "each [[tool.uv.index]] needs a `name` and a `url`".into(),
+                ));
+            };
+            let explicit = table
+                .get("explicit")
+                .and_then(Item::as_bool)
+                .unwrap_or(false);
+            indexes.push(Index {
+                name,
+                url,
+                explicit,
+            });
+        }
+    }
+    for (package, index) in &index_sources {
+        if !indexes.iter().any(|i| &i.name == index) {
+            return Err(err(
+                sources.and_then(|t| t.get(package)).and_then(Item::span),
+                format!(
+                    "[tool.uv.sources] takes {package} from the index `{index}`, which no [[tool.uv.index]] here names"
+                ),
             ));
         }
     }
@@ -263,6 +320,8 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         dev,
         requirement_lines,
         uv_workspace_sources,
+        indexes,
+        index_sources,
         local_deps: Vec::new(),
         metadata_sources,
     })

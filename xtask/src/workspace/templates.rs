@@ -10,30 +10,8 @@ pub struct Template {
     pub content: String,
 }
 
-/// The pinned developer tools, locked for every Python the packages support (`uv pip compile
-/// --universal --python-version 3.10`), so every developer and CI lint with the same versions.
-const DEV_LOCK: &str = "\
-ast-serialize==0.13.1
-colorama==0.4.6 ; sys_platform == 'win32'
-coverage==7.16.2 ; python_full_version < '3.11'
-coverage==7.17.4 ; python_full_version >= '3.11'
-exceptiongroup==1.3.2 ; python_full_version < '3.11'
-iniconfig==2.3.1
-librt==0.17.0 ; platform_python_implementation != 'PyPy'
-mypy==2.4.1
-mypy-extensions==1.2.0
-packaging==26.4
-pathspec==1.1.1
-pluggy==1.7.0
-pygments==2.21.0
-pytest==9.2.0
-pytest-cov==7.1.0
-ruff==0.17.6
-tomli==2.5.0 ; python_full_version < '3.11'
-typing-extensions==4.16.0
-";
-
-/// The `dev` extra: the seed's lower bounds; `requirements-dev.txt` pins the exact versions.
+/// The `dev` extra: the seed's lower bounds; `cargo xtask lock` pins the exact versions in
+/// `requirements-dev.txt` (the first setup of a new tree locks).
 const DEV_EXTRA: &[&str] = &["pytest>=7.0", "pytest-cov>=4.0", "ruff>=0.1.0", "mypy>=1.0"];
 
 /// Every file of the seed tree, in creation order.
@@ -74,16 +52,6 @@ fn package_files(package: &Package, files: &mut Vec<Template>) {
         &format!("{dir}/pyproject.toml"),
         package_pyproject(package),
     ));
-    if package.is_service() {
-        files.push(file(
-            &format!("{dir}/requirements.txt"),
-            requirements(package),
-        ));
-        files.push(file(
-            &format!("{dir}/requirements-dev.txt"),
-            requirements_dev(package),
-        ));
-    }
     files.push(file(&format!("{dir}/README.md"), package_readme(package)));
     files.push(file(&format!("{src}/__init__.py"), package_init(package)));
     files.push(file(&format!("{src}/py.typed"), String::new()));
@@ -157,27 +125,6 @@ where = ["src"]
         import = package.import,
     );
     out
-}
-
-fn requirements(package: &Package) -> String {
-    format!(
-        "# Pinned runtime dependencies of {dist}, installed by `cargo xtask {setup}`.\n\
-         # None yet: the service depends only on the shared libraries of this repository,\n\
-         # which setup installs editable from python/libs/. Pin third-party packages here (name==version).\n",
-        dist = package.dist,
-        setup = package.setup_command.unwrap_or("setup"),
-    )
-}
-
-fn requirements_dev(package: &Package) -> String {
-    format!(
-        "# Exact versions of the developer tools of {dist} (its `dev` extra), so every developer\n\
-         # and CI get the same lint and test results. Regenerate with:\n\
-         #   uv pip compile --universal --python-version {py} --no-annotate --no-header dev.in\n\
-         # where dev.in names pytest, pytest-cov, ruff and mypy at the wanted versions.\n{DEV_LOCK}",
-        dist = package.dist,
-        py = blueprint::PYTHON_VERSION,
-    )
 }
 
 fn package_init(package: &Package) -> String {

@@ -1,0 +1,437 @@
+//! The lock of a venv owner (a service, or a library with a venv of its own): one resolution of
+//! the third-party requirements of its install set, for every platform and every Python from the
+//! floor of `requires-python` up, with hashes, by the pinned uv. Written beside its
+//! `pyproject.toml` in two files: `requirements.txt` (what runs) and `requirements-dev.txt` (the
+//! dev tools, resolved with the runtime pins as constraints and without repeating them).
+//!
+//! Each file's header records a digest of every input, one line each, so that `lock --check` and
+//! `verify` tell offline, in milliseconds, whether the lock is what a new `lock` would start
+//! from, and name the input that changed; and a digest of the file's own pins, so that a hand
+//! edit is noticed too.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+use crate::digest::hash;
+use crate::env::installer::UV_VERSION;
+use crate::fsutil;
+use crate::project;
+use crate::workspace::pep440::Version;
+use crate::workspace::{Package, Workspace, normalize, requirement_name};
+
+/// The runtime lock and the dev lock, beside the owner's `pyproject.toml`.
+pub const RUNTIME: &str = "requirements.txt";
+pub const DEV: &str = "requirements-dev.txt";
+
+/// Bumped when the way a lock is made changes, so every lock is made again.
+const RECIPE: &str = "1";
+
+/// Which pins a `lock` may move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Keep every pin the inputs still allow.
+    None,
+    /// Resolve everything anew, to the newest versions allowed.
+    All,
+    /// Move only these packages.
+    Packages(Vec<String>),
+}
+
+/// What a lock is made from.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The third-party requirements of the install set (local packages are installed editable,
+    /// never locked).
+    pub runtime: Vec<String>,
+    /// The owner's dev tools.
+    pub dev: Vec<String>,
+    /// Index URLs, the owner's own first.
+    pub indexes: Vec<String>,
+    /// The lowest Python every `requires-python` of the set allows: `3.10`.
+    pub python: String,
+    /// Each kind of input and its digest, as the header records them.
+    pub parts: Vec<(String, String)>,
+}
+
+/// The lowest `3.X` that every `requires-python` of the set allows.
+fn python_floor(set: &[&Package]) -> Result<String> {
+    for minor in 6..=30 {
+        let allowed = |v: &Version| {
+            set.iter()
+                .all(|p| p.requires_python.as_ref().is_none_or(|s| s.contains(v)))
+        };
+        let first = Version(vec![3, minor, 0]);
+        let late = Version(vec![3, minor, 99]);
+        if allowed(&first) || allowed(&late) {
+            return Ok(format!("3.{minor}"));
+        }
+    }
+    bail!("no Python 3 release satisfies every requires-python of the install set")
+}
+
+impl Inputs {
+    pub fn of(ws: &Workspace, owner: &Package) -> Result<Inputs> {
+        let set = ws.closure(owner)?;
+        let local: Vec<&str> = ws.packages.iter().map(|p| p.name.as_str()).collect();
+        let third_party = |requirements: &[String]| -> Vec<String> {
+            let mut out: Vec<String> = requirements
+                .iter()
+                .filter(|r| !local.contains(&normalize(requirement_name(r)).as_str()))
+                .map(|r| r.trim().to_owned())
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        let mut parts = Vec::new();
+        let mut runtime = Vec::new();
+        for package in &set {
+            let own = third_party(&package.dependencies);
+            parts.push((
+                format!("the dependencies of {}", package.folder_name()),
+                hash(own.join("\n").as_bytes()),
+            ));
+            runtime.extend(own);
+        }
+        runtime.sort();
+        runtime.dedup();
+        let dev = third_party(
+            &owner
+                .dev
+                .as_ref()
+                .map(|d| d.requirements.clone())
+                .unwrap_or_default(),
+        );
+        parts.push((
+            format!("the dev tools of {}", owner.folder_name()),
+            hash(dev.join("\n").as_bytes()),
+        ));
+        let indexes: Vec<String> = owner.indexes.iter().map(|i| i.url.clone()).collect();
+        let declared: Vec<String> = owner
+            .indexes
+            .iter()
+            .map(|i| format!("{} {} {}", i.name, i.url, i.explicit))
+            .chain(
+                owner
+                    .index_sources
+                    .iter()
+                    .map(|(p, i)| format!("{p} from {i}")),
+            )
+            .collect();
+        parts.push((
+            format!("the indexes of {}", owner.folder_name()),
+            hash(declared.join("\n").as_bytes()),
+        ));
+        let python = python_floor(&set)?;
+        parts.push(("the Python floor".into(), python.clone()));
+        parts.push(("the resolver".into(), format!("uv {UV_VERSION}")));
+        parts.push(("the lock recipe".into(), RECIPE.into()));
+        Ok(Inputs {
+            runtime,
+            dev,
+            indexes,
+            python,
+            parts,
+        })
+    }
+
+    fn header(&self, root: &Path, owner: &Package, body: &str) -> String {
+        let command = project::xtask_command(root, &["lock", owner.folder_name()]);
+        let mut out = format!(
+            "# Generated by `cargo xtask lock` with uv {UV_VERSION} for every platform and Python >= {}:\n\
+             # do not edit. Regenerate with `{command}` (upgrade: --upgrade, --upgrade-package NAME).\n",
+            self.python
+        );
+        for (label, digest) in &self.parts {
+            out += &format!("# input: {label} = {digest}\n");
+        }
+        out += &format!("# pins: {}\n", hash(body.as_bytes()));
+        out
+    }
+}
+
+/// What a lock file records: its inputs, and the digest of its pins as written.
+struct Recorded {
+    inputs: BTreeMap<String, String>,
+    pins: Option<String>,
+    body: String,
+}
+
+fn read(path: &Path) -> Option<Recorded> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut inputs = BTreeMap::new();
+    let mut pins = None;
+    let mut body = String::new();
+    let mut in_header = true;
+    for line in text.split_inclusive('\n') {
+        if in_header && line.starts_with('#') {
+            if let Some(rest) = line.strip_prefix("# input: ")
+                && let Some((label, digest)) = rest.trim_end().rsplit_once(" = ")
+            {
+                inputs.insert(label.to_owned(), digest.to_owned());
+            } else if let Some(digest) = line.strip_prefix("# pins: ") {
+                pins = Some(digest.trim_end().to_owned());
+            }
+            continue;
+        }
+        in_header = false;
+        body.push_str(line);
+    }
+    Some(Recorded { inputs, pins, body })
+}
+
+/// How a lock compares with its inputs now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status {
+    Fresh,
+    /// A file is missing.
+    Missing(PathBuf),
+    /// A file was not written by `lock`, or its pins were edited by hand since.
+    Edited(PathBuf),
+    /// These inputs changed since the lock was made.
+    Stale(Vec<String>),
+}
+
+impl Status {
+    /// `python/apps/media-service/requirements.txt is missing`, ... for an error or a report.
+    pub fn describe(&self, root: &Path) -> String {
+        match self {
+            Status::Fresh => "up to date".into(),
+            Status::Missing(path) => format!("{} is missing", fsutil::display_rel(root, path)),
+            Status::Edited(path) => format!(
+                "{} was not written by `lock`, or was edited since",
+                fsutil::display_rel(root, path)
+            ),
+            Status::Stale(changed) => format!("changed since the lock: {}", changed.join(", ")),
+        }
+    }
+}
+
+/// `media-service: its lock is not what its inputs make (...); run cargo xtask lock media-service`.
+pub fn stale_message(ws: &Workspace, owner: &Package, status: &Status) -> String {
+    format!(
+        "{}: its lock is not what its inputs make ({}); run {}",
+        owner.folder_name(),
+        status.describe(&ws.root),
+        project::xtask_command(&ws.root, &["lock", owner.folder_name()])
+    )
+}
+
+/// The lock files of an owner.
+pub fn files(owner: &Package) -> [PathBuf; 2] {
+    [owner.dir.join(RUNTIME), owner.dir.join(DEV)]
+}
+
+/// Whether the owner's lock is what its inputs make: offline, no process, a few file reads.
+pub fn status(ws: &Workspace, owner: &Package) -> Result<Status> {
+    let inputs = Inputs::of(ws, owner)?;
+    let mut changed: Vec<String> = Vec::new();
+    for path in files(owner) {
+        let Some(recorded) = read(&path) else {
+            return Ok(Status::Missing(path));
+        };
+        if recorded.pins.as_deref() != Some(hash(recorded.body.as_bytes()).as_str()) {
+            return Ok(Status::Edited(path));
+        }
+        for (label, digest) in &inputs.parts {
+            if recorded.inputs.get(label) != Some(digest) && !changed.contains(label) {
+                changed.push(label.clone());
+            }
+        }
+        for label in recorded.inputs.keys() {
+            if !inputs.parts.iter().any(|(l, _)| l == label) && !changed.contains(label) {
+                changed.push(format!("{label} (gone)"));
+            }
+        }
+    }
+    Ok(if changed.is_empty() {
+        Status::Fresh
+    } else {
+        Status::Stale(changed)
+    })
+}
+
+/// The `name==version ; marker` lines of a lock body, without hashes and comments: what
+/// constraints and comparisons need.
+pub fn pins(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in body.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("--") {
+            continue;
+        }
+        let pin = line.trim_end_matches('\\').trim();
+        if pin.contains("==") {
+            out.push(pin.to_owned());
+        }
+    }
+    out
+}
+
+/// Every pin of an owner's lock, both files: `(name, version, marker)`.
+pub fn pinned(owner: &Package) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for path in files(owner) {
+        let Some(recorded) = read(&path) else {
+            continue;
+        };
+        for pin in pins(&recorded.body) {
+            let (requirement, marker) = pin.split_once(';').unwrap_or((&pin, ""));
+            if let Some((name, version)) = requirement.split_once("==") {
+                out.push((
+                    normalize(name.trim()),
+                    version.trim().to_owned(),
+                    marker.trim().to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What `lock` did for one owner.
+pub enum Locked {
+    /// The lock was what its inputs make: no resolver ran.
+    UpToDate,
+    /// Written anew; whether its pins changed.
+    Written { changed: bool },
+}
+
+/// Resolves the owner's lock with `uv` (the pinned one) and writes both files atomically, or
+/// leaves the old ones byte for byte and says why.
+pub fn lock(ws: &Workspace, owner: &Package, uv: &Path, upgrade: &Upgrade) -> Result<Locked> {
+    let name = owner.folder_name();
+    if *upgrade == Upgrade::None && status(ws, owner)? == Status::Fresh {
+        return Ok(Locked::UpToDate);
+    }
+    let inputs = Inputs::of(ws, owner)?;
+    let work = owner.dir.join(".xtask-lock");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let result = resolve(ws, owner, uv, upgrade, &inputs, &work);
+    let _ = fs::remove_dir_all(&work);
+    let (runtime, dev) = result.with_context(|| {
+        format!(
+            "{name}: the lock was not written (the old one, if any, is unchanged); fix the cause above and run {}",
+            project::xtask_command(&ws.root, &["lock", name])
+        )
+    })?;
+    let [runtime_path, dev_path] = files(owner);
+    let before: Vec<Option<Recorded>> = vec![read(&runtime_path), read(&dev_path)];
+    let changed = before[0].as_ref().is_none_or(|r| r.body != runtime)
+        || before[1].as_ref().is_none_or(|r| r.body != dev);
+    for (path, body) in [(&runtime_path, &runtime), (&dev_path, &dev)] {
+        let text = format!("{}{body}", inputs.header(&ws.root, owner, body));
+        fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(Locked::Written { changed })
+}
+
+/// The two bodies: the runtime resolution, then the dev tools' with the runtime pins as
+/// constraints and without repeating them.
+fn resolve(
+    ws: &Workspace,
+    owner: &Package,
+    uv: &Path,
+    upgrade: &Upgrade,
+    inputs: &Inputs,
+    work: &Path,
+) -> Result<(String, String)> {
+    let compile = |input: &Path, output: &Path, previous: Option<String>, extra: &[String]| {
+        // uv keeps the pins of the file it writes to where the inputs allow: start from the old.
+        let previous_text = previous.unwrap_or_default();
+        let _ = fs::write(output, &previous_text);
+        let mut cmd = Cmd::new(uv)
+            .args(["pip", "compile", "--no-config", "--quiet", "--universal"])
+            .args(["--generate-hashes", "--no-header", "--python-version"])
+            .arg(&inputs.python)
+            .cwd(&ws.root);
+        for url in &inputs.indexes {
+            cmd = cmd.arg("--index").arg(url);
+        }
+        if !inputs.indexes.is_empty() {
+            cmd = cmd.arg("--emit-index-url");
+        }
+        match upgrade {
+            Upgrade::None => {}
+            Upgrade::All => cmd = cmd.arg("--upgrade"),
+            Upgrade::Packages(names) => {
+                for name in names {
+                    cmd = cmd.arg("--upgrade-package").arg(name);
+                }
+            }
+        }
+        let cmd = cmd.args(extra).arg(input).arg("-o").arg(output);
+        // From uv's cache first, when nothing is to be upgraded: the same resolution as online
+        // when the cache holds what it needs, in a fraction of a second instead of a round trip
+        // to the index per package; online when it does not. An upgrade always asks the index.
+        let offline = *upgrade == Upgrade::None
+            && cmd
+                .clone()
+                .arg("--offline")
+                .output()
+                .is_ok_and(|done| done.success());
+        if !offline {
+            let _ = fs::write(output, previous_text.clone());
+            cmd.run()?;
+        } else {
+            crate::output::say(format!("$ {} --offline", cmd.display()));
+        }
+        fs::read_to_string(output).with_context(|| format!("cannot read {}", output.display()))
+    };
+    let [runtime_path, dev_path] = files(owner);
+    let runtime = if inputs.runtime.is_empty() {
+        String::new()
+    } else {
+        let input = work.join("runtime.in");
+        fs::write(&input, inputs.runtime.join("\n") + "\n")?;
+        compile(
+            &input,
+            &work.join(RUNTIME),
+            read(&runtime_path).map(|r| r.body),
+            &[],
+        )?
+    };
+    let dev = if inputs.dev.is_empty() {
+        String::new()
+    } else {
+        let input = work.join("dev.in");
+        fs::write(&input, inputs.dev.join("\n") + "\n")?;
+        let constraints = work.join("runtime-pins.txt");
+        let runtime_pins = pins(&runtime);
+        fs::write(&constraints, runtime_pins.join("\n") + "\n")?;
+        let mut extra = vec!["-c".to_owned(), constraints.to_string_lossy().into_owned()];
+        for pin in &runtime_pins {
+            extra.push("--no-emit-package".into());
+            extra.push(requirement_name(pin).to_owned());
+        }
+        compile(
+            &input,
+            &work.join(DEV),
+            read(&dev_path).map(|r| r.body),
+            &extra,
+        )?
+    };
+    Ok((runtime, dev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_read_without_hashes_and_comments() {
+        let body = "numpy==1.26.4 ; python_full_version < '3.13' \\\n    --hash=sha256:ab\n    # via dubbing-common\n--index-url https://x\nrequests==2.0 \\\n    --hash=sha256:cd\n";
+        assert_eq!(
+            pins(body),
+            [
+                "numpy==1.26.4 ; python_full_version < '3.13'",
+                "requests==2.0"
+            ]
+        );
+    }
+}

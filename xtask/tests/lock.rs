@@ -1,0 +1,369 @@
+//! Locks: one per venv, with hashes, checked offline; venvs that hold exactly their lock; `add`
+//! and `remove`; an index of each service's own, served on 127.0.0.1 by the test.
+
+mod common;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TempDir, committed_tree, python_in, run, scaffolded, xtask};
+
+fn add_dependency(root: &Path, rel: &str, requirement: &str) {
+    let path = root.join(rel);
+    let text = fs::read_to_string(&path).unwrap();
+    let text = if text.contains("dependencies = []") {
+        text.replacen(
+            "dependencies = []",
+            &format!("dependencies = [\"{requirement}\"]"),
+            1,
+        )
+    } else {
+        text.replacen(
+            "dependencies = [\n",
+            &format!("dependencies = [\n    \"{requirement}\",\n"),
+            1,
+        )
+    };
+    fs::write(path, text).unwrap();
+}
+
+const MEDIA: &str = "python/apps/media-service/pyproject.toml";
+const STS: &str = "python/apps/sts-service/pyproject.toml";
+const COMMON: &str = "python/libs/common/pyproject.toml";
+
+/// media-service numpy<2, sts-service numpy>=2, dubbing-common numpy: each lock pins its own
+/// numpy with hashes, each venv holds it, and the conflict is shown. A dependency edited
+/// without a new lock fails `verify` offline; a dependency removed and relocked is gone.
+#[test]
+fn each_service_locks_its_own_versions_and_venvs_hold_exactly_the_lock() {
+    let tmp = committed_tree("lock numpy");
+    let root = tmp.path();
+    add_dependency(root, MEDIA, "numpy<2");
+    add_dependency(root, STS, "numpy>=2");
+    add_dependency(root, COMMON, "numpy");
+    let out = run(xtask(root).arg("lock"));
+    out.assert_ok();
+    let media =
+        fs::read_to_string(root.join("python/apps/media-service/requirements.txt")).unwrap();
+    let sts = fs::read_to_string(root.join("python/apps/sts-service/requirements.txt")).unwrap();
+    assert!(
+        media.contains("\nnumpy==1.") && media.contains("--hash=sha256:"),
+        "{media}"
+    );
+    assert!(sts.contains("\nnumpy==2."), "{sts}");
+    assert!(
+        out.stdout.contains("versions that differ between venvs")
+            && out
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("numpy ")
+                    && l.contains("1.")
+                    && l.contains("2.")),
+        "{}",
+        out.stdout
+    );
+    let again = run(xtask(root).arg("lock"));
+    again.assert_ok();
+    assert!(
+        again.stdout.contains("media-service: up to date") && !again.stdout.contains("$ "),
+        "a lock with nothing changed runs no resolver:\n{}",
+        again.stdout
+    );
+    run(xtask(root).arg("setup")).assert_ok();
+    let numpy = |service| python_in(root, service, "import numpy; print(numpy.__version__)").1;
+    assert!(numpy("media-service").starts_with("1."));
+    assert!(numpy("sts-service").starts_with("2."));
+
+    // An edited dependency without a new lock: verify fails offline, naming the service, the
+    // input and the command that fixes it.
+    add_dependency(root, MEDIA, "six");
+    let out = run(xtask(root)
+        .args(["verify", "-p", "media-service"])
+        .env("UV_OFFLINE", "1"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains(
+            "media-service: its lock is not what its inputs make (changed since the lock: the dependencies of media-service)"
+        ) && out.stderr.contains("lock media-service"),
+        "{}",
+        out.stderr
+    );
+    run(xtask(root).args(["lock", "--check"])).assert_clean_error();
+    run(xtask(root).arg("lock")).assert_ok();
+    run(xtask(root).args(["lock", "--check"])).assert_ok();
+    run(xtask(root).args(["verify", "-p", "media-service"])).assert_ok();
+    assert!(python_in(root, "media-service", "import six").0);
+
+    // Removed from the pyproject and relocked: gone from the venv.
+    let text = fs::read_to_string(root.join(MEDIA)).unwrap();
+    fs::write(root.join(MEDIA), text.replace("    \"six\",\n", "")).unwrap();
+    run(xtask(root).arg("lock")).assert_ok();
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        !python_in(root, "media-service", "import six").0,
+        "{}",
+        out.stdout
+    );
+}
+
+/// A package installed by hand: doctor names it, setup removes it (unless --inexact).
+#[test]
+fn a_package_installed_by_hand_is_reported_and_removed() {
+    let tmp = scaffolded("by hand");
+    let root = tmp.path();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    let uv = fs::read_dir(common::repo_root().join("target/xtask-tools"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/uv"))
+        .find(|p| p.is_file())
+        .expect("the pinned uv is installed by the first setup");
+    let python = common::venv_python(root, "media-service");
+    let install = |package: &str| {
+        let ok = Command::new(&uv)
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(&python)
+            .arg(package)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    install("six==1.16.0");
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor.stdout.contains("six==1.16.0 is not in the lock")
+            && doctor
+                .stdout
+                .contains("six-1.16.0 added by hand since setup"),
+        "{}",
+        doctor.stdout
+    );
+    let kept = run(xtask(root).args(["setup-stream", "--inexact"]));
+    kept.assert_ok();
+    assert!(
+        python_in(root, "media-service", "import six").0,
+        "{}",
+        kept.stdout
+    );
+    let out = run(xtask(root).arg("setup-stream"));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("six-1.16.0 added by hand since setup"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !python_in(root, "media-service", "import six").0,
+        "{}",
+        out.stdout
+    );
+}
+
+/// `add` keeps the pyproject's comments and installs into every venv that has the package;
+/// `remove` undoes it; bad requirements change nothing.
+#[test]
+fn add_and_remove_edit_the_pyproject_and_every_venv_that_needs_it() {
+    let tmp = scaffolded("add");
+    let root = tmp.path();
+    let path = root.join(COMMON);
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "dependencies = []",
+        "# what every service gets\ndependencies = [\n]",
+    );
+    fs::write(&path, &text).unwrap();
+    run(xtask(root).arg("setup")).assert_ok();
+
+    for (bad, expected) in [
+        ("six>=>1", "  six>=>1\n       ^ expected a version"),
+        ("sts-service", "names the service sts-service"),
+    ] {
+        let out = run(xtask(root).args(["add", "common", bad]));
+        out.assert_clean_error();
+        assert!(out.stderr.contains(expected), "{bad}: {}", out.stderr);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            text,
+            "{bad} changed the pyproject"
+        );
+    }
+    let out = run(xtask(root).args(["add", "nowhere", "six"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("no package `nowhere`"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(xtask(root).args(["add", "common", "six==1.16.0"]));
+    out.assert_ok();
+    let edited = fs::read_to_string(&path).unwrap();
+    assert!(
+        edited.contains("# what every service gets\ndependencies = [\n    \"six==1.16.0\",\n]"),
+        "{edited}"
+    );
+    for service in ["media-service", "sts-service"] {
+        assert!(
+            python_in(root, service, "import six").0,
+            "{service}: {}",
+            out.stdout
+        );
+    }
+    run(xtask(root).args(["lock", "--check"])).assert_ok();
+
+    run(xtask(root).args(["remove", "common", "six"])).assert_ok();
+    assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    for service in ["media-service", "sts-service"] {
+        assert!(!python_in(root, service, "import six").0, "{service}");
+    }
+}
+
+/// A lock that cannot reach its index fails, names the service, and leaves the old lock byte
+/// for byte.
+#[test]
+fn a_lock_without_network_leaves_the_old_lock_whole() {
+    let tmp = scaffolded("offline");
+    let root = tmp.path();
+    run(xtask(root).args(["lock", "media-service"])).assert_ok();
+    let files = [
+        root.join("python/apps/media-service/requirements.txt"),
+        root.join("python/apps/media-service/requirements-dev.txt"),
+    ];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
+    let empty_cache = TempDir::new("empty uv cache");
+    let out = run(xtask(root)
+        .args(["lock", "media-service", "--upgrade"])
+        .env("UV_OFFLINE", "1")
+        .env("UV_CACHE_DIR", empty_cache.path()));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("media-service: the lock was not written"),
+        "{}",
+        out.stderr
+    );
+    let after: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
+    assert_eq!(before, after, "a failed lock changed the lock");
+    assert!(!root.join("python/apps/media-service/.xtask-lock").exists());
+}
+
+/// A local package index, served on 127.0.0.1: a folder of wheels the test builds.
+struct Index {
+    server: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Builds `tinypkg 1.0+<build>` for each build, each in an index of its own
+/// (`/<build>/simple/tinypkg/`), and serves them.
+fn serve_builds(builds: &[&str]) -> Index {
+    let dir = TempDir::new("index");
+    let script = r#"
+import base64, hashlib, pathlib, sys, zipfile
+root = pathlib.Path(sys.argv[1])
+for build in sys.argv[2:]:
+    version = f"1.0+{build}"
+    name = f"tinypkg-{version}-py3-none-any.whl"
+    files = root / build / "files"
+    files.mkdir(parents=True)
+    info = f"tinypkg-{version}.dist-info"
+    entries = {
+        "tinypkg/__init__.py": f'BUILD = "{build}"\n',
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: tinypkg\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    with zipfile.ZipFile(files / name, "w") as wheel:
+        for path, text in entries.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+            wheel.writestr(path, data)
+        record.append(f"{info}/RECORD,,")
+        wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    sha = hashlib.sha256((files / name).read_bytes()).hexdigest()
+    page = root / build / "simple" / "tinypkg"
+    page.mkdir(parents=True)
+    href = f"../../files/{name.replace('+', '%2B')}#sha256={sha}"
+    (page / "index.html").write_text(f'<html><body><a href="{href}">{name}</a></body></html>\n')
+"#;
+    let ok = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir.path())
+        .args(builds)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot build the wheels");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the index did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Index {
+        server,
+        port,
+        _dir: dir,
+    }
+}
+
+fn with_index(root: &Path, rel: &str, name: &str, url: &str) -> PathBuf {
+    let path = root.join(rel);
+    add_dependency(root, rel, "tinypkg");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(
+        &path,
+        format!(
+            "{text}\n[[tool.uv.index]]\nname = \"{name}\"\nurl = \"{url}\"\nexplicit = true\n\n[tool.uv.sources]\ntinypkg = {{ index = \"{name}\" }}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Each service takes `tinypkg` from an index of its own: the CPU build for the media
+/// service, the CUDA one for sts.
+#[test]
+fn each_service_takes_its_own_build_from_its_own_index() {
+    let index = serve_builds(&["cpu", "cu121"]);
+    let tmp = scaffolded("indexes");
+    let root = tmp.path();
+    let base = format!("http://127.0.0.1:{}", index.port);
+    with_index(root, MEDIA, "cpu", &format!("{base}/cpu/simple"));
+    with_index(root, STS, "cuda", &format!("{base}/cu121/simple"));
+    let out = run(xtask(root).arg("lock"));
+    out.assert_ok();
+    let media =
+        fs::read_to_string(root.join("python/apps/media-service/requirements.txt")).unwrap();
+    let sts = fs::read_to_string(root.join("python/apps/sts-service/requirements.txt")).unwrap();
+    assert!(media.contains("tinypkg==1.0+cpu"), "{media}");
+    assert!(sts.contains("tinypkg==1.0+cu121"), "{sts}");
+    run(xtask(root).arg("setup")).assert_ok();
+    let build = |service| python_in(root, service, "import tinypkg; print(tinypkg.BUILD)").1;
+    assert_eq!(build("media-service").trim(), "cpu");
+    assert_eq!(build("sts-service").trim(), "cu121");
+}
