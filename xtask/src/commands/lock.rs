@@ -44,9 +44,16 @@ pub fn run(root: &Path, args: &LockArgs) -> Result<()> {
         }
     }
     if !todo.is_empty() {
-        let session = Session::new(&ws, &args.env)?;
-        let (python, _) = session.would_choose(todo[0])?;
-        let uv = installer::pinned_uv(&python, &project::tools_dir())?;
+        // The pinned uv, found without looking for interpreters when it is there already.
+        let tools = project::tools_dir();
+        let uv = match installer::find_pinned_uv(&tools) {
+            Some(uv) => uv,
+            None => {
+                let session = Session::new(&ws, &args.env)?;
+                let (python, _) = session.would_choose(todo[0])?;
+                installer::pinned_uv(&python, &tools)?
+            }
+        };
         for owner in todo {
             let started = Instant::now();
             let what = match lock::lock(&ws, owner, &uv, &upgrade)? {

@@ -387,16 +387,23 @@ fn dynamic_build_requires(venv: &Venv, set: &[&Package]) -> Result<Vec<String>> 
 /// The pinned uv ([`UV_VERSION`]), which `lock` resolves with so that every machine writes the
 /// same lock: on PATH when it is that version, else in the tools folder, installed there once.
 pub fn pinned_uv(base: &Interpreter, tools: &Path) -> Result<PathBuf> {
-    if let Ok(exe) = which::which("uv")
-        && let Ok(Installer::Uv { version, .. }) = uv_at(&exe)
-        && version == UV_VERSION
-    {
+    if let Some(exe) = find_pinned_uv(tools) {
         return Ok(exe);
     }
-    if uv_at(&uv_in_tools(tools)).is_err() {
-        install_uv(base, tools)?;
-    }
+    install_uv(base, tools)?;
     Ok(uv_in_tools(tools))
+}
+
+/// The pinned uv if it is there already (no interpreter needed to look).
+pub fn find_pinned_uv(tools: &Path) -> Option<PathBuf> {
+    if uv_at(&uv_in_tools(tools)).is_ok() {
+        return Some(uv_in_tools(tools));
+    }
+    let exe = which::which("uv").ok()?;
+    match uv_at(&exe) {
+        Ok(Installer::Uv { version, .. }) if version == UV_VERSION => Some(exe),
+        _ => None,
+    }
 }
 
 /// A uv that works, on PATH or in the tools folder, without installing one.

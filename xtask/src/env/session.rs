@@ -139,10 +139,16 @@ impl<'a> Session<'a> {
             lock::Status::Fresh => {}
             lock::Status::Missing(_) => {
                 let step = Instant::now();
-                let (python, _) = self
-                    .would_choose(service)
-                    .with_context(|| format!("{name}: cannot choose a Python"))?;
-                let uv = installer::pinned_uv(&python, &project::tools_dir())?;
+                let tools = project::tools_dir();
+                let uv = match installer::find_pinned_uv(&tools) {
+                    Some(uv) => uv,
+                    None => {
+                        let (python, _) = self
+                            .would_choose(service)
+                            .with_context(|| format!("{name}: cannot choose a Python"))?;
+                        installer::pinned_uv(&python, &tools)?
+                    }
+                };
                 lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
                 crate::output::say(format!(
                     "{name}: no lock yet: locked {} and {} ({})",
