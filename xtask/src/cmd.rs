@@ -151,6 +151,7 @@ impl Cmd {
     /// output when it fails.
     pub fn run(&self) -> Result<Finished> {
         crate::output::say(format!("$ {}", self.display()));
+        let _alive = crate::output::Alive::start();
         let finished = self.output()?;
         if !finished.success() {
             bail!("{}", failure_message(&self.display(), &finished));

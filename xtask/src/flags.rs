@@ -9,13 +9,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    arg_required_else_help = true,
-    disable_help_subcommand = true
+    version,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// The repository root whose python/ tree to work on [default: the repository of this xtask]
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+
+    /// Print every job's whole output as it ends, not only the failed ones'
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Colour on a terminal (auto: not in pipes nor CI logs; NO_COLOR and CLICOLOR_FORCE count)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
@@ -32,16 +40,30 @@ pub enum Command {
     /// Set up the venvs of the named services, or of all of them
     Setup(SetupArgs),
     /// Show the interpreters, the installer and the state of every venv; exit 1 if one is broken
-    Doctor(EnvArgs),
+    Doctor(ChoiceArgs),
     /// Remove the venvs, the tools folder, caches and build leftovers under python/
     Clean(CleanArgs),
     /// ruff check, ruff format --check, and mypy for every package in every venv that installs it
     Lint(LintArgs),
-    /// ruff format and ruff check --fix
-    Fmt(GateArgs),
+    /// ruff's fixes (ruff check --fix), then the formatter (ruff format)
+    Fmt(FmtArgs),
     /// pytest for every package in its venv, with coverage (at least 80%)
     Test(TestArgs),
-    /// The whole gate (SC-001..SC-008): seed tree, gitignore, environments, READMEs, lint, test
+    /// The whole gate, for CI and before a push: the seed's success criteria SC-001..SC-008
+    ///
+    /// SC-001: each service's venv sets up (here: is up to date, from its lock).
+    /// SC-002: the shared libraries are installed editable (each imports from its source folder).
+    /// SC-003: each service imports the shared libraries.
+    /// SC-004: lint (ruff, mypy strict) and tests (pytest, coverage >= 80%) pass, a shared library
+    ///         in every venv that installs it.
+    /// SC-005: every package's README names its setup and test commands.
+    /// SC-006: the tree has the seed's structure (folders, and each package's README, tests/,
+    ///         import packages and py.typed).
+    /// SC-007: git ignores the venvs, caches and build leftovers, and no source file.
+    /// SC-008: neither service can import the other.
+    /// Also: every lock is what its inputs make; no package imports a local package it does not
+    /// declare; the editor workspace, when there is one, is up to date.
+    #[command(verbatim_doc_comment)]
     Verify(GateArgs),
     /// Lock the third-party dependencies of each venv (requirements.txt, requirements-dev.txt)
     Lock(LockArgs),
@@ -49,6 +71,20 @@ pub enum Command {
     Add(AddArgs),
     /// Remove requirements from a package's pyproject.toml, then lock and set up its venvs
     Remove(RemoveArgs),
+    /// Run a command in a package's venv (set up first), as if it were activated
+    Run(RunArgs),
+    /// Write the VS Code workspace and pyright's configuration: each package with its own venv
+    Ide(IdeArgs),
+    /// Install or remove the git hooks that run the gates (pre-commit: ruff; pre-push: verify)
+    Hooks(HooksArgs),
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// How finished jobs are reported.
@@ -89,6 +125,37 @@ pub struct GateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Only this package (folder or distribution name); repeatable
+    #[arg(long = "package", short = 'p', value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Only the packages with files changed since the git revision REF, and those that depend on them
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// Fail when a venv is missing or stale instead of setting it up
+    #[arg(long)]
+    pub no_setup: bool,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+impl FmtArgs {
+    /// The gate's arguments for the same selection: fmt runs no jobs, so has nothing to report.
+    pub fn gate(&self) -> GateArgs {
+        GateArgs {
+            packages: self.packages.clone(),
+            changed_since: self.changed_since.clone(),
+            jobs: None,
+            no_setup: self.no_setup,
+            no_cache: false,
+            message_format: MessageFormat::Human,
+            junit: None,
+            env: self.env.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct LintArgs {
     /// Apply ruff's fixes (and format) before checking
     #[arg(long)]
@@ -99,6 +166,10 @@ pub struct LintArgs {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
+    /// Only these tests: files, folders or node ids (`file::test`), from the current folder or
+    /// the repository root; each selects the package that owns it
+    #[arg(value_name = "PATH|NODE")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub gate: GateArgs,
     /// Arguments passed on to pytest (after `--`)
@@ -117,6 +188,30 @@ pub enum InstallerChoice {
     Pip,
 }
 
+/// Which Python and installer.
+#[derive(Debug, Clone, Args)]
+pub struct ChoiceArgs {
+    /// The Python to build venvs with: a path or a version such as 3.11
+    /// [default: $XTASK_PYTHON, else python/.python-version]
+    #[arg(long, value_name = "PATH|VERSION")]
+    pub python: Option<String>,
+    /// The installer [default: the one the venv was last set up with, else auto]
+    #[arg(long, value_enum)]
+    pub installer: Option<InstallerChoice>,
+}
+
+impl ChoiceArgs {
+    /// As the arguments of a setup that rebuilds nothing and keeps nothing by hand.
+    pub fn env(&self) -> EnvArgs {
+        EnvArgs {
+            python: self.python.clone(),
+            installer: self.installer,
+            force: false,
+            inexact: false,
+        }
+    }
+}
+
 /// How to build a venv.
 #[derive(Debug, Clone, Args)]
 pub struct EnvArgs {
@@ -124,9 +219,9 @@ pub struct EnvArgs {
     /// [default: $XTASK_PYTHON, else python/.python-version]
     #[arg(long, value_name = "PATH|VERSION")]
     pub python: Option<String>,
-    /// The installer
-    #[arg(long, value_enum, default_value_t = InstallerChoice::Auto)]
-    pub installer: InstallerChoice,
+    /// The installer [default: the one the venv was last set up with, else auto]
+    #[arg(long, value_enum)]
+    pub installer: Option<InstallerChoice>,
     /// Rebuild the venv even when its stamp says it is up to date
     #[arg(long)]
     pub force: bool,
@@ -189,6 +284,50 @@ pub struct RemoveArgs {
     pub names: Vec<String>,
     #[command(flatten)]
     pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The package: a service, or a library (run in the venv that tests it)
+    #[arg(value_name = "PACKAGE")]
+    pub package: String,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IdeArgs {
+    /// Write nothing; fail when a file is missing or out of date
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HooksArgs {
+    #[command(subcommand)]
+    pub action: HookAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAction {
+    /// Write .git/hooks/pre-commit and pre-push (never over a hook the xtask did not write)
+    Install,
+    /// Remove the hooks the xtask wrote
+    Uninstall,
+    /// What a hook runs
+    Run {
+        #[arg(value_enum)]
+        hook: HookName,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    PreCommit,
+    PrePush,
 }
 
 #[derive(Debug, Args)]

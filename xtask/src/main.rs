@@ -37,6 +37,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = project::resolve_root(cli.root.as_deref())?;
+    output::set_color(cli.color);
+    output::set_verbose(cli.verbose);
     // The seed's two services keep the Makefile's names for their setup.
     let media = || vec![blueprint::MEDIA_SERVICE.name().to_owned()];
     let sts = || vec![blueprint::STS_SERVICE.name().to_owned()];
@@ -45,13 +47,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SetupStream(env) => commands::setup::run(&root, &media(), &env),
         Command::SetupSts(env) => commands::setup::run(&root, &sts(), &env),
         Command::Setup(args) => commands::setup::run(&root, &args.services, &args.env),
-        Command::Doctor(env) => commands::doctor::run(&root, &env),
+        Command::Doctor(choice) => commands::doctor::run(&root, &choice.env()),
         Command::Lint(args) => commands::lint::run(&root, &args.gate, args.fix),
-        Command::Fmt(args) => commands::fmt::run(&root, &args),
-        Command::Test(args) => commands::test::run(&root, &args.gate, &args.pytest_args),
+        Command::Fmt(args) => commands::fmt::run(&root, &args.gate()),
+        Command::Test(args) => commands::test::run(&root, &args),
         Command::Verify(args) => commands::verify::run(&root, &args),
         Command::Lock(args) => commands::lock::run(&root, &args),
         Command::Add(args) => commands::edit::add(&root, &args),
+        Command::Ide(args) => commands::ide::run(&root, args.check),
+        Command::Hooks(args) => commands::hooks::run(&root, &args.action),
+        Command::Run(args) => {
+            let code = commands::run::run(&root, &args)?;
+            if code != 0 {
+                // The command's own exit code, as if it had been run directly.
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Remove(args) => commands::edit::remove(&root, &args),
         Command::Clean(args) => commands::clean::run(
             &root,

@@ -103,7 +103,7 @@ fn a_shared_library_is_tested_in_every_venv_that_installs_it() {
     );
     assert!(
         out.stdout
-            .contains("--- pytest common (media-service venv) ok"),
+            .contains("ok      pytest common (media-service venv)"),
         "{}",
         out.stdout
     );
@@ -140,11 +140,11 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
     );
     add_dependency(root, "media-service", "flatlib");
     add_dependency(root, "media-service", "dubbing-ns");
-    let out = run(xtask(root).args(["verify", "-p", "flatlib", "-p", "nslib"]));
+    let out = run(xtask(root).args(["verify", "-v", "-p", "flatlib", "-p", "nslib"]));
     out.assert_ok();
     for job in [
-        "mypy flatlib (media-service venv) ok",
-        "pytest nslib (media-service venv) ok",
+        "--- mypy flatlib (media-service venv) ok",
+        "--- pytest nslib (media-service venv) ok",
     ] {
         assert!(out.stdout.contains(job), "{job}:\n{}", out.stdout);
     }
@@ -212,7 +212,10 @@ fn a_library_no_service_uses_gets_a_venv_with_its_dependency_group() {
     );
     let out = run(xtask(root).args(["verify", "-p", "solo"]));
     out.assert_ok();
-    for job in ["mypy solo (solo venv) ok", "pytest solo (solo venv) ok"] {
+    for job in [
+        "ok      mypy solo (solo venv)",
+        "ok      pytest solo (solo venv)",
+    ] {
         assert!(out.stdout.contains(job), "{job}:\n{}", out.stdout);
     }
     assert!(root.join("python/libs/solo/.venv/pyvenv.cfg").is_file());
@@ -234,7 +237,7 @@ fn a_library_no_service_uses_gets_a_venv_with_its_dependency_group() {
         "{}",
         out.stderr
     );
-    assert!(!out.stdout.contains("--- "), "a job ran: {}", out.stdout);
+    assert!(!out.stdout.contains(" jobs ("), "a job ran: {}", out.stdout);
 }
 
 /// A new library, imported by a service's test, passes ruff's import sorting with no edit of

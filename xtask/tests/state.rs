@@ -48,15 +48,18 @@ fn assert_cached_pass(root: &Path, args: &[&str], envs: &[(&str, &str)]) {
     let out = run(xtask(root).args(args).envs(envs.iter().copied()));
     out.assert_ok();
     assert!(
-        out.stdout.contains(" 0 failed") && out.stdout.contains("ok (cached"),
+        out.stdout.contains(" 0 failed") && out.stdout.contains("\ncached  "),
         "expected remembered passes:\n{}",
         out.stdout
     );
     assert!(
         out.stdout
             .lines()
-            .filter(|l| l.starts_with("--- ") && !l.starts_with("--- imports "))
-            .all(|l| l.contains(" ok (cached")),
+            .filter(|l| ["ok ", "cached ", "FAILED ", "none "]
+                .iter()
+                .any(|s| l.starts_with(s)))
+            .filter(|l| !l.contains("  imports "))
+            .all(|l| l.starts_with("cached ")),
         "a job ran:\n{}",
         out.stdout
     );
@@ -151,7 +154,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
         outside.path().display(),
         std::env::var("PATH").unwrap()
     );
-    let out = run(xtask(root).args(test_common).env("PATH", &path));
+    let out = run(xtask(root).args(test_common).arg("-v").env("PATH", &path));
     out.assert_ok();
     assert!(
         out.stdout

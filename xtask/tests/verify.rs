@@ -112,7 +112,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     assert!(
         again
             .stdout
-            .contains("--- pytest common (media-service venv) ok (cached"),
+            .contains("cached  pytest common (media-service venv)"),
         "{}",
         again.stdout
     );
@@ -126,10 +126,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     let old = put(root, module, "\"\"\"Media pipelines, edited.\"\"\"\n");
     let edited = run(xtask(root).arg("verify"));
     edited.assert_ok();
-    let ran = |out: &Run, job: &str| {
-        out.stdout.contains(&format!("--- {job} ok ("))
-            && !out.stdout.contains(&format!("--- {job} ok (cached"))
-    };
+    let ran = |out: &Run, job: &str| out.stdout.contains(&format!("ok      {job}  "));
     assert!(
         ran(&edited, "pytest media-service (media-service venv)"),
         "{}",
@@ -138,7 +135,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     assert!(
         edited
             .stdout
-            .contains("--- mypy common (media-service venv) ok (cached"),
+            .contains("cached  mypy common (media-service venv)"),
         "{}",
         edited.stdout
     );
@@ -168,7 +165,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     assert!(
         edited
             .stdout
-            .contains("--- pytest contracts (media-service venv) ok (cached"),
+            .contains("cached  pytest contracts (media-service venv)"),
         "{}",
         edited.stdout
     );

@@ -10,7 +10,7 @@ use crate::env::installer::Installer;
 use crate::env::lock;
 use crate::env::session::{Session, State};
 use crate::env::venv::Venv;
-use crate::flags::EnvArgs;
+use crate::flags::{EnvArgs, InstallerChoice};
 use crate::project;
 use crate::workspace::{Package, Workspace};
 
@@ -103,8 +103,40 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
 
     println!("interpreters:");
     let discovery = ctx.discovery();
+    // Why an interpreter would not do: the requires-python it is below or above.
+    let requirements: Vec<(String, crate::workspace::pep440::Specifiers)> = ws
+        .packages
+        .iter()
+        .filter_map(|p| p.requires_python.clone().map(|s| (p.rel.clone(), s)))
+        .collect();
     for found in &discovery.found {
-        println!("  found     {found}");
+        let mut unmet: Vec<String> = Vec::new();
+        for (rel, spec) in requirements
+            .iter()
+            .filter(|(_, s)| !s.contains(&found.version))
+        {
+            let spec = spec.to_string();
+            let others = requirements
+                .iter()
+                .filter(|(r, s)| r != rel && s.to_string() == spec && !s.contains(&found.version))
+                .count();
+            if unmet.iter().any(|u| u.starts_with(&format!("{spec} "))) {
+                continue;
+            }
+            unmet.push(if others == 0 {
+                format!("{spec} of {rel}")
+            } else {
+                format!("{spec} of {rel} and {others} more")
+            });
+        }
+        if unmet.is_empty() {
+            println!("  found     {found}");
+        } else {
+            println!(
+                "  unfit     {found}: does not satisfy requires-python ({})",
+                unmet.join("; ")
+            );
+        }
     }
     for rejected in &discovery.rejected {
         println!("  rejected  {}: {}", rejected.path.display(), rejected.why);
@@ -115,7 +147,10 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
         .and_then(|s| ctx.would_choose(s).ok())
         .map(|(i, _)| i);
     let mut uv = None;
-    match Installer::find(args.installer, base.as_ref(), &project::tools_dir()) {
+    let choice = first_service.map_or(args.installer.unwrap_or(InstallerChoice::Auto), |s| {
+        ctx.installer_for(s)
+    });
+    match Installer::find(choice, base.as_ref(), &project::tools_dir()) {
         Ok((installer, how)) => {
             println!("installer: {} ({how})", installer.label());
             if let Installer::Uv { exe, .. } = &installer {
@@ -124,9 +159,20 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
         }
         Err(e) => println!("installer: none yet ({e:#})"),
     }
-    println!(
-        "venvs carry no pip of their own: install into one with `uv pip install --python <venv>/bin/python ...`"
-    );
+    // A hint that can be pasted as it is: the real uv, the real venv.
+    if let (Some(uv), Some(first)) = (&uv, ws.venv_owners().next()) {
+        println!(
+            "venvs carry no pip of their own: add a dependency with {}; to try a package out: {} pip install --python {} NAME (the next setup removes it)",
+            project::xtask_command(root, &["add", first.folder_name(), "NAME"]),
+            project::quote(&uv.to_string_lossy()),
+            project::quote(&Venv::of(first).python().to_string_lossy()),
+        );
+    } else {
+        println!(
+            "venvs carry no pip of their own: add a dependency with {}",
+            project::xtask_command(root, &["add", "PACKAGE", "NAME"])
+        );
+    }
 
     for service in ws.venv_owners() {
         let name = service.folder_name();

@@ -1,21 +1,85 @@
-//! `cargo xtask test`: pytest for the selected packages, in every venv that installs each.
+//! `cargo xtask test [PATH|NODE...] [-- PYTEST_ARGS]`: pytest for the selected packages, in every
+//! venv that installs each; paths and node ids narrow it to those tests.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
-use crate::engine::gate::Gate;
-use crate::flags::GateArgs;
-use crate::workspace::Workspace;
+use crate::engine::gate::{Focus, Gate};
+use crate::flags::TestArgs;
+use crate::fsutil;
+use crate::output::say;
+use crate::workspace::{Package, Workspace};
 
-/// `cargo xtask test [-- PYTEST_ARGS]`.
-pub fn run(root: &Path, args: &GateArgs, extra: &[String]) -> Result<()> {
+/// Where `target` (a path or `path::node`, from the current folder or the root) is: the package
+/// that owns it, and the target relative to that package's folder.
+fn locate<'w>(ws: &'w Workspace, target: &str) -> Result<(&'w Package, String)> {
+    let (path, node) = match target.split_once("::") {
+        Some((path, node)) => (path, Some(node)),
+        None => (target, None),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ws.root.clone());
+    let found: Option<PathBuf> = [cwd.join(path), ws.root.join(path)]
+        .into_iter()
+        .find(|p| p.exists())
+        .and_then(|p| p.canonicalize().ok());
+    let Some(found) = found else {
+        bail!(
+            "{target}: no such file or folder, from the current folder ({}) or the root ({})",
+            cwd.display(),
+            ws.root.display()
+        );
+    };
+    let package = ws
+        .packages
+        .iter()
+        .filter(|p| found.starts_with(&p.dir))
+        .max_by_key(|p| p.dir.as_os_str().len())
+        .with_context(|| {
+            format!(
+                "{target} is in no package: tests are run by the package that owns them (python/apps/*/, python/libs/*/)"
+            )
+        })?;
+    let mut rel = fsutil::display_rel(&package.dir, &found);
+    if rel.is_empty() {
+        rel = ".".into();
+    }
+    if let Some(node) = node {
+        rel = format!("{rel}::{node}");
+    }
+    Ok((package, rel))
+}
+
+pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
     let started = Instant::now();
     let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
+    let mut focus = Focus {
+        targets: BTreeMap::new(),
+        pytest_args: args.pytest_args.clone(),
+    };
+    let mut gate_args = args.gate.clone();
+    for target in &args.targets {
+        let (package, rel) = locate(&ws, target)?;
+        focus
+            .targets
+            .entry(package.name.clone())
+            .or_default()
+            .push(rel);
+        if !gate_args.packages.contains(&package.name) {
+            gate_args.packages.push(package.name.clone());
+        }
+    }
+    let gate = Gate::new(&ws, &gate_args)?;
+    if focus.focused() {
+        say(format!(
+            "focused run: the coverage floor ({}%) applies to whole runs only",
+            crate::engine::gate::COVERAGE_FLOOR
+        ));
+    }
     let _locks = gate.prepare()?;
     let mut jobs = gate.imports_jobs();
-    jobs.extend(gate.pytest_jobs(extra));
+    jobs.extend(gate.pytest_jobs(&focus));
     gate.run("test", jobs, started)
 }

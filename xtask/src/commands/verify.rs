@@ -224,6 +224,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
             Some(service.folder_name()),
             Some(service.folder_name()),
             cmd,
+            project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()]),
         ));
     }
     for package in &gate.selection.packages {
@@ -233,6 +234,19 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     jobs.extend(gate.ruff_jobs(venvs[0]));
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
-    jobs.extend(gate.pytest_jobs(&[]));
+    jobs.extend(gate.pytest_jobs(&crate::engine::gate::Focus::default()));
+    // The editor workspace, when a person has made one, must match the tree.
+    if ws.root.join(crate::commands::ide::WORKSPACE_FILE).is_file() {
+        let stale = crate::commands::ide::stale(&ws)?;
+        let rerun = project::xtask_command(&ws.root, &["ide"]);
+        let fix = rerun.clone();
+        jobs.push(Job::check("ide", None, rerun, move || {
+            if stale.is_empty() {
+                Ok("the editor workspace is up to date".into())
+            } else {
+                Err(format!("{}\nfix: {fix}", stale.join("\n")))
+            }
+        }));
+    }
     gate.run("verify", jobs, started)
 }

@@ -21,6 +21,37 @@ use crate::project::{self, PYTHON_DIR};
 use crate::workspace::imports;
 use crate::workspace::{Package, Workspace};
 
+/// The package the current folder is in, if any: a gate run there works on it (as cargo does
+/// in a workspace member).
+fn here(ws: &Workspace) -> Option<&Package> {
+    let cwd = std::env::current_dir().ok()?.canonicalize().ok()?;
+    ws.packages
+        .iter()
+        .filter(|p| cwd.starts_with(&p.dir))
+        .max_by_key(|p| p.dir.as_os_str().len())
+}
+
+/// What a `test` run is narrowed to: paths and node ids per package (relative to its folder),
+/// and the arguments passed on to pytest.
+#[derive(Debug, Default)]
+pub struct Focus {
+    pub targets: std::collections::BTreeMap<String, Vec<String>>,
+    pub pytest_args: Vec<String>,
+}
+
+impl Focus {
+    /// Whether the run is narrowed (paths, node ids, `-k`, `-m`): no coverage floor then, and
+    /// a package where nothing matches is no failure.
+    pub fn focused(&self) -> bool {
+        !self.targets.is_empty()
+            || self.pytest_args.iter().any(|a| {
+                ["-k", "-m", "--deselect", "--lf", "--last-failed"]
+                    .iter()
+                    .any(|f| a == f || (a.starts_with(f) && f.len() == 2))
+            })
+    }
+}
+
 /// The coverage every package's tests must reach (the seed's gate).
 pub const COVERAGE_FLOOR: u32 = 80;
 
@@ -39,7 +70,8 @@ impl<'a> Gate<'a> {
         if args.message_format == MessageFormat::Json {
             output::progress_to_stderr();
         }
-        let selection = select::select(ws, &args.packages, args.changed_since.as_deref())?;
+        let selection =
+            select::select(ws, &args.packages, args.changed_since.as_deref(), here(ws))?;
         output::say(selection.describe());
         let junit = match &args.junit {
             Some(dir) => {
@@ -76,7 +108,7 @@ impl<'a> Gate<'a> {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let spec = KeySpec {
-            command: job.rerun.clone(),
+            command: job.command.clone(),
             venv: venv.name.clone(),
             packages: packages.iter().map(|p| p.name.clone()).collect(),
             reads_layout,
@@ -209,17 +241,34 @@ impl<'a> Gate<'a> {
     /// `python/` when everything is selected.
     pub fn ruff_jobs(&self, ruff_venv: &Package) -> Vec<Job> {
         let python = Venv::of(ruff_venv).python();
-        let cwd = self.ws.root.join(PYTHON_DIR);
-        let ruff = |args: &[&str]| Cmd::new(&python).args(["-m", "ruff"]).args(args).cwd(&cwd);
+        // From the root, so that the paths ruff prints open from there.
+        let ruff = |args: &[&str]| {
+            Cmd::new(&python)
+                .args(["-m", "ruff"])
+                .args(args)
+                .cwd(&self.ws.root)
+        };
         let (check, format): (&[&str], &[&str]) = (&["check"], &["format", "--check"]);
         let mut jobs = Vec::new();
         let venv = Some(ruff_venv.folder_name());
         for package in &self.selection.packages {
-            let dir = package.python_rel();
             let name = Some(package.folder_name());
-            let job = Job::command("ruff check", name, venv, ruff(check).arg(dir));
+            let rerun = self.xtask(&["lint", "-p", package.folder_name()]);
+            let job = Job::command(
+                "ruff check",
+                name,
+                venv,
+                ruff(check).arg(&package.rel),
+                rerun.clone(),
+            );
             jobs.push(self.remembered(job, ruff_venv, &[package]));
-            let job = Job::command("ruff format", name, venv, ruff(format).arg(dir));
+            let job = Job::command(
+                "ruff format",
+                name,
+                venv,
+                ruff(format).arg(&package.rel),
+                rerun,
+            );
             jobs.push(self.remembered(job, ruff_venv, &[package]));
         }
         if self.selection.all {
@@ -227,14 +276,16 @@ impl<'a> Gate<'a> {
             let mut rest: Vec<String> = Vec::new();
             for package in &self.ws.packages {
                 rest.push("--extend-exclude".into());
-                rest.push(package.python_rel().to_owned());
+                rest.push(package.rel.clone());
             }
-            let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(".");
+            let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(PYTHON_DIR);
+            let rerun = self.xtask(&["lint"]);
             let job = Job::command(
                 "ruff check",
                 Some("(rest of python/)"),
                 venv,
                 rest_args(check),
+                rerun.clone(),
             );
             jobs.push(self.remembered(job, ruff_venv, &[]));
             let job = Job::command(
@@ -242,10 +293,16 @@ impl<'a> Gate<'a> {
                 Some("(rest of python/)"),
                 venv,
                 rest_args(format),
+                rerun,
             );
             jobs.push(self.remembered(job, ruff_venv, &[]));
         }
         jobs
+    }
+
+    /// `cargo xtask ARGS` for this root, as a person pastes it.
+    pub fn xtask(&self, args: &[&str]) -> String {
+        project::xtask_command(&self.ws.root, args)
     }
 
     /// For each selected package: its code imports no local package it does not declare (see
@@ -329,7 +386,9 @@ impl<'a> Gate<'a> {
                     Some(package.folder_name()),
                     Some(venv.folder_name()),
                     cmd,
-                );
+                    self.xtask(&["lint", "-p", package.folder_name()]),
+                )
+                .based(&package.dir, &package.rel);
                 jobs.push(self.remembered(job, venv, &self.closure(package)));
             }
         }
@@ -340,13 +399,17 @@ impl<'a> Gate<'a> {
     /// every service that uses it: their dependencies differ), from the package's folder, with
     /// the coverage gate over every import package. Each venv's run keeps its own coverage data
     /// and pytest cache, so the runs of one package in two venvs can run at once.
-    pub fn pytest_jobs(&self, extra: &[String]) -> Vec<Job> {
+    ///
+    /// A focused run (paths or node ids, `-k`, `-m`) runs just those, without the coverage
+    /// floor, and a package where the filter matches no test is not a failure.
+    pub fn pytest_jobs(&self, focus: &Focus) -> Vec<Job> {
         let mut jobs = Vec::new();
         for package in &self.selection.packages {
-            if !package.dir.join("tests").is_dir() {
+            let targets = focus.targets.get(&package.name);
+            if targets.is_none() && !package.dir.join("tests").is_dir() {
                 let name = package.folder_name().to_owned();
                 let rel = package.rel.clone();
-                let rerun = project::xtask_command(&self.ws.root, &["test", "--package", &name]);
+                let rerun = self.xtask(&["test", "--package", &name]);
                 jobs.push(Job::check(
                     "pytest",
                     Some(package.folder_name()),
@@ -367,11 +430,17 @@ impl<'a> Gate<'a> {
                     .args(["--rootdir", "."])
                     .arg("-o")
                     .arg(format!("cache_dir=.pytest_cache/{}", venv.folder_name()))
-                    .args(package.import_names().iter().map(|i| format!("--cov={i}")))
-                    .arg("--cov-report=term-missing")
-                    .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"))
-                    .cwd(&package.dir)
-                    .arg("tests");
+                    .cwd(&package.dir);
+                if !focus.focused() {
+                    cmd = cmd
+                        .args(package.import_names().iter().map(|i| format!("--cov={i}")))
+                        .arg("--cov-report=term-missing")
+                        .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"));
+                }
+                match targets {
+                    Some(targets) => cmd = cmd.args(targets),
+                    None => cmd = cmd.arg("tests"),
+                }
                 if let Some(dir) = &self.junit {
                     cmd = cmd.arg(format!(
                         "--junitxml={}",
@@ -387,8 +456,12 @@ impl<'a> Gate<'a> {
                     "pytest",
                     Some(package.folder_name()),
                     Some(venv.folder_name()),
-                    cmd.args(extra),
-                );
+                    cmd.args(&focus.pytest_args),
+                    self.xtask(&["test", "-p", package.folder_name()]),
+                )
+                .based(&package.dir, &package.rel)
+                .tests_rerun(self.xtask(&["test"]))
+                .empty_ok(focus.focused());
                 jobs.push(self.remembered(job, venv, &self.closure(package)));
             }
         }
@@ -403,9 +476,22 @@ impl<'a> Gate<'a> {
 
     /// Runs the jobs and closes with the summary; an error when one failed.
     pub fn run(&self, command: &str, jobs: Vec<Job>, started: Instant) -> Result<()> {
-        let outcomes = jobs::run_all(jobs, self.parallelism(), self.args.message_format);
+        let report = jobs::Report {
+            format: self.args.message_format,
+            verbose: output::verbose(),
+        };
+        let outcomes = jobs::run_all(jobs, self.parallelism(), report);
         self.remember(&outcomes);
-        jobs::finish(command, &outcomes, started, self.args.message_format)
+        jobs::finish(command, &outcomes, started, report)?;
+        // A filter that matched no test in any package checked nothing.
+        let pytest: Vec<&jobs::Outcome> = outcomes.iter().filter(|o| o.tool == "pytest").collect();
+        if !pytest.is_empty() && pytest.iter().all(|o| o.empty) {
+            bail!(
+                "no test matched in any package ({} pytest runs collected nothing): check the paths, -k or -m",
+                pytest.len()
+            );
+        }
+        Ok(())
     }
 
     /// Files the passes of the jobs that ran, each only if its inputs are still what they were
@@ -464,29 +550,31 @@ fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `ruff format`, then `ruff check --fix`, over the selection (all of `python/` when everything
-/// is selected), in `venv`. They write files: run one at a time, before any check.
+/// `ruff check --fix`, then `ruff format`, over the selection (all of `python/` when everything
+/// is selected), in `venv`, from the root. Fixes first: removing an unused import can leave
+/// blank lines that only the formatter puts right, so one run leaves a tree `lint` passes. They
+/// write files: one at a time, before any check. What ruff cannot fix it reports, and `lint`
+/// fails on.
 pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
     let paths: Vec<&str> = if gate.selection.all {
-        vec!["."]
+        vec![PYTHON_DIR]
     } else {
         gate.selection
             .packages
             .iter()
-            .map(|p| p.python_rel())
+            .map(|p| p.rel.as_str())
             .collect()
     };
     if paths.is_empty() {
         return Ok(());
     }
     let python = Venv::of(venv).python();
-    let cwd = gate.ws.root.join(PYTHON_DIR);
-    for action in [&["format"][..], &["check", "--fix"][..]] {
+    for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
         let out = Cmd::new(&python)
             .args(["-m", "ruff"])
             .args(action)
             .args(&paths)
-            .cwd(&cwd)
+            .cwd(&gate.ws.root)
             .run()?;
         print!("{}", out.output);
     }

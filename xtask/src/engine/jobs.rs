@@ -1,8 +1,10 @@
-//! Running jobs in parallel: each job's output is captured and printed whole when it ends, never
-//! interleaved; a summary table (or JSON lines, cargo's convention) closes the run.
+//! Running jobs in parallel: each job's output is captured, never interleaved. On success a line
+//! a job and a summary; the whole output of each failed job comes last, after the passing ones,
+//! with its paths from the repository root and the `cargo xtask` command that reruns just it.
+//! `-v` prints every job's output as it ends; `--message-format json` prints JSON lines (cargo's
+//! convention).
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -27,21 +29,40 @@ pub struct Job {
     pub package: Option<String>,
     /// The service whose venv it runs in, if any.
     pub venv: Option<String>,
-    /// How a person reruns just this job.
+    /// The command it runs, as a person would paste it (or how a check is named).
+    pub command: String,
+    /// The `cargo xtask` command that reruns just this job.
     pub rerun: String,
     pub work: Work,
     pub memo: Option<Memo>,
+    /// The folder its tool runs in and that folder from the root: its output's paths are
+    /// rewritten from the root.
+    pub base: Option<(std::path::PathBuf, String)>,
+    /// A pytest run with a filter (`-k`, `-m`, a path): collecting no test here is no failure.
+    pub empty_ok: bool,
+    /// For pytest: `cargo xtask test`, to which the failed tests' node ids are added.
+    pub tests_rerun: Option<String>,
 }
 
 impl Job {
-    pub fn command(tool: &'static str, package: Option<&str>, venv: Option<&str>, cmd: Cmd) -> Job {
+    pub fn command(
+        tool: &'static str,
+        package: Option<&str>,
+        venv: Option<&str>,
+        cmd: Cmd,
+        rerun: String,
+    ) -> Job {
         Job {
             tool,
             package: package.map(str::to_owned),
             venv: venv.map(str::to_owned),
-            rerun: cmd.display(),
+            command: cmd.display(),
+            rerun,
             work: Work::Command(cmd),
             memo: None,
+            base: None,
+            empty_ok: false,
+            tests_rerun: None,
         }
     }
 
@@ -55,14 +76,36 @@ impl Job {
             tool,
             package: package.map(str::to_owned),
             venv: None,
+            command: format!("(a check of the xtask: {tool})"),
             rerun,
             work: Work::Check(Box::new(check)),
             memo: None,
+            base: None,
+            empty_ok: false,
+            tests_rerun: None,
         }
     }
 
     pub fn remembered(mut self, memo: Option<Memo>) -> Job {
         self.memo = memo;
+        self
+    }
+
+    /// Its output's paths are relative to `dir`, which is `rel` from the root.
+    pub fn based(mut self, dir: &std::path::Path, rel: &str) -> Job {
+        self.base = Some((dir.to_path_buf(), rel.to_owned()));
+        self
+    }
+
+    /// Collecting no test is no failure (a filtered pytest run).
+    pub fn empty_ok(mut self, yes: bool) -> Job {
+        self.empty_ok = yes;
+        self
+    }
+
+    /// A failure reruns as `prefix` and the node ids of the tests that failed.
+    pub fn tests_rerun(mut self, prefix: String) -> Job {
+        self.tests_rerun = Some(prefix);
         self
     }
 
@@ -89,8 +132,11 @@ pub struct Outcome {
     /// Not run: its inputs are those of its last pass.
     pub cached: bool,
     pub duration: Duration,
+    pub command: String,
     pub rerun: String,
     pub output: String,
+    /// pytest collected no test (exit 5).
+    pub empty: bool,
     /// Why a job with a memo ran again: which of its inputs changed.
     pub why: Option<String>,
     /// Where a pass of it would be remembered (the caller files it, once it has checked that
@@ -106,16 +152,29 @@ fn execute(job: Job) -> Outcome {
         Some(Err(why)) if !why.is_empty() => (None, Some(why)),
         _ => (None, None),
     };
-    let (ok, cached, output) = match (remembered, job.work) {
-        (Some(output), _) => (true, true, output),
+    let (ok, cached, code, output) = match (remembered, job.work) {
+        (Some(output), _) => (true, true, Some(0), output),
         (None, Work::Command(cmd)) => match cmd.output() {
-            Ok(done) => (done.success(), false, done.output),
-            Err(e) => (false, false, format!("{e:#}")),
+            Ok(done) => (done.success(), false, done.code, done.output),
+            Err(e) => (false, false, None, format!("{e:#}")),
         },
         (None, Work::Check(check)) => match check() {
-            Ok(report) => (true, false, report),
-            Err(problem) => (false, false, problem),
+            Ok(report) => (true, false, Some(0), report),
+            Err(problem) => (false, false, None, problem),
         },
+    };
+    // pytest's exit 5: no test collected.
+    let empty = job.tool == "pytest" && code == Some(5);
+    let ok = ok || (empty && job.empty_ok);
+    let output = match &job.base {
+        Some((dir, rel)) => crate::output::rebase_paths(&output, dir, rel),
+        None => output,
+    };
+    let rerun = match (&job.base, &job.tests_rerun, ok) {
+        (Some((_, rel)), Some(prefix), false) => {
+            failed_tests_rerun(&output, rel, prefix).unwrap_or(job.rerun)
+        }
+        _ => job.rerun,
     };
     Outcome {
         name,
@@ -125,15 +184,45 @@ fn execute(job: Job) -> Outcome {
         ok,
         cached,
         duration: started.elapsed(),
-        rerun: job.rerun,
+        command: job.command,
+        rerun,
         output,
+        empty,
         why,
         memo: job.memo,
     }
 }
 
+/// The rerun of a failed pytest job: `prefix` (`cargo xtask test`) with the node ids that
+/// failed, from pytest's short summary (already rebased on the root); None when it names none.
+fn failed_tests_rerun(output: &str, rel: &str, prefix: &str) -> Option<String> {
+    let mut nodes: Vec<&str> = output
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("FAILED ")
+                .or_else(|| l.strip_prefix("ERROR "))
+        })
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|node| node.starts_with(rel))
+        .collect();
+    nodes.dedup();
+    if nodes.is_empty() || nodes.len() > 20 {
+        return None;
+    }
+    let quoted: Vec<String> = nodes.iter().map(|n| crate::project::quote(n)).collect();
+    Some(format!("{prefix} {}", quoted.join(" ")))
+}
+
+/// How finished jobs are reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub format: MessageFormat,
+    /// Every job's output as it ends (`-v`).
+    pub verbose: bool,
+}
+
 /// Runs the jobs on `parallel` workers, reporting each as it ends; returns them in the order given.
-pub fn run_all(jobs: Vec<Job>, parallel: usize, format: MessageFormat) -> Vec<Outcome> {
+pub fn run_all(jobs: Vec<Job>, parallel: usize, report: Report) -> Vec<Outcome> {
     let total = jobs.len();
     let queue = Arc::new(Mutex::new(
         jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
@@ -157,7 +246,7 @@ pub fn run_all(jobs: Vec<Job>, parallel: usize, format: MessageFormat) -> Vec<Ou
     drop(tx);
     let mut outcomes: Vec<Option<Outcome>> = (0..total).map(|_| None).collect();
     for (index, outcome) in rx {
-        report(&outcome, format);
+        report_one(&outcome, report);
         outcomes[index] = Some(outcome);
     }
     for worker in workers {
@@ -166,79 +255,82 @@ pub fn run_all(jobs: Vec<Job>, parallel: usize, format: MessageFormat) -> Vec<Ou
     outcomes.into_iter().flatten().collect()
 }
 
-fn report(outcome: &Outcome, format: MessageFormat) {
-    match format {
+/// `ok`, `cached`, `FAILED`, coloured on a terminal.
+fn status(o: &Outcome) -> String {
+    use crate::output::{Style, paint};
+    match (o.ok, o.cached, o.empty) {
+        (true, true, _) => paint("cached", Style::Dim),
+        (true, false, true) => paint("none  ", Style::Dim),
+        (true, false, false) => paint("ok    ", Style::Green),
+        (false, _, _) => paint("FAILED", Style::Red),
+    }
+}
+
+/// The whole block of a job: its name and result, why it ran, its command, its output.
+fn block(o: &Outcome) -> String {
+    let mut text = format!(
+        "--- {} {} ({})\n",
+        o.name,
+        if o.ok {
+            if o.cached { "ok (cached)" } else { "ok" }
+        } else {
+            "FAILED"
+        },
+        format_duration(o.duration)
+    );
+    if let Some(why) = &o.why {
+        text += &format!("ran again: {why}\n");
+    }
+    text += &format!("$ {}\n", o.command);
+    let body = o.output.trim_end();
+    if !body.is_empty() {
+        text += body;
+        text.push('\n');
+    }
+    if !o.ok {
+        text += &format!("rerun: {}\n", o.rerun);
+    }
+    text
+}
+
+fn report_one(outcome: &Outcome, report: Report) {
+    match report.format {
         MessageFormat::Json => println!("{}", job_json(outcome)),
+        MessageFormat::Human if report.verbose => print!("{}", block(outcome)),
         MessageFormat::Human => {
-            let result = match (outcome.ok, outcome.cached) {
-                (true, true) => {
-                    "ok (cached: its inputs are those of its last pass; --no-cache runs it)"
-                }
-                (true, false) => "ok",
-                (false, _) => "FAILED",
-            };
-            let mut text = format!(
-                "--- {} {result} ({})\n",
-                outcome.name,
-                format_duration(outcome.duration)
-            );
-            if let Some(why) = &outcome.why {
-                text += &format!("ran again: {why}\n");
+            let mut line = format!("{}  {}", status(outcome), outcome.name);
+            if !outcome.cached {
+                line += &format!("  {}", format_duration(outcome.duration));
             }
-            text += &format!("$ {}\n", outcome.rerun);
-            let body = outcome.output.trim_end();
-            if !body.is_empty() {
-                text += body;
-                text.push('\n');
+            if outcome.empty && outcome.ok {
+                line += "  (no test matched here)";
             }
-            // One write: the whole block at once.
-            print!("{text}");
+            println!("{line}");
         }
     }
 }
 
 /// The closing summary, and an error when any job failed, naming each with its rerun command.
-pub fn finish(
-    command: &str,
-    outcomes: &[Outcome],
-    started: Instant,
-    format: MessageFormat,
-) -> Result<()> {
+/// The output of the failed jobs comes here, last, after the passing ones.
+pub fn finish(command: &str, outcomes: &[Outcome], started: Instant, report: Report) -> Result<()> {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
-    match format {
+    match report.format {
         MessageFormat::Json => println!("{}", summary_json(outcomes, &failed, started.elapsed())),
         MessageFormat::Human => {
-            let width = outcomes
-                .iter()
-                .map(|o| o.name.len())
-                .max()
-                .unwrap_or(3)
-                .max(3);
-            let mut table = format!("\n{:<width$}  {:<6}  duration\n", "job", "result");
-            for o in outcomes {
-                let result = match (o.ok, o.cached) {
-                    (true, true) => "cached",
-                    (true, false) => "ok",
-                    (false, _) => "FAILED",
-                };
-                let _ = writeln!(
-                    table,
-                    "{:<width$}  {result:<6}  {}",
-                    o.name,
-                    format_duration(o.duration)
-                );
+            if !report.verbose {
+                for o in &failed {
+                    print!("\n{}", block(o));
+                }
             }
             let passed = outcomes.len() - failed.len();
             let cached = outcomes.iter().filter(|o| o.cached).count();
-            let _ = writeln!(
-                table,
-                "{} jobs ({cached} cached) in {}",
+            println!(
+                "\n{} jobs ({cached} cached) in {}",
                 outcomes.len(),
                 format_duration(started.elapsed())
             );
             // The closing line alone, in the plain form CI systems read.
-            let _ = write!(table, "{command}: {passed} passed, {} failed", failed.len());
-            println!("{table}");
+            println!("{command}: {passed} passed, {} failed", failed.len());
         }
     }
     if failed.is_empty() {
@@ -262,7 +354,7 @@ fn opt(s: Option<&String>) -> String {
 
 fn job_json(o: &Outcome) -> String {
     format!(
-        "{{\"reason\":\"job-finished\",\"job\":{},\"tool\":{},\"package\":{},\"venv\":{},\"result\":{},\"cached\":{},\"duration_ms\":{},\"command\":{},\"output\":{}}}",
+        "{{\"reason\":\"job-finished\",\"job\":{},\"tool\":{},\"package\":{},\"venv\":{},\"result\":{},\"cached\":{},\"duration_ms\":{},\"command\":{},\"rerun\":{},\"output\":{}}}",
         json_string(&o.name),
         json_string(o.tool),
         opt(o.package.as_ref()),
@@ -270,6 +362,7 @@ fn job_json(o: &Outcome) -> String {
         json_string(if o.ok { "ok" } else { "failed" }),
         o.cached,
         o.duration.as_millis(),
+        json_string(&o.command),
         json_string(&o.rerun),
         json_string(&o.output),
     )
@@ -321,7 +414,11 @@ mod tests {
             })
             .collect();
         let started = Instant::now();
-        let outcomes = run_all(jobs, 3, MessageFormat::Json);
+        let report = Report {
+            format: MessageFormat::Json,
+            verbose: false,
+        };
+        let outcomes = run_all(jobs, 3, report);
         assert!(
             started.elapsed() < Duration::from_millis(290),
             "ran serially: {:?}",
@@ -335,7 +432,7 @@ mod tests {
             ]
         );
         assert_eq!(outcomes.iter().filter(|o| o.ok).count(), 3);
-        let err = finish("test", &outcomes, started, MessageFormat::Json)
+        let err = finish("test", &outcomes, started, report)
             .unwrap_err()
             .to_string();
         assert!(

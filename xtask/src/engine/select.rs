@@ -87,13 +87,22 @@ fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// `here`: the package the current folder is in; with no other selection, it alone is selected.
 pub fn select<'a>(
     ws: &'a Workspace,
     names: &[String],
     changed_since: Option<&str>,
+    here: Option<&'a Package>,
 ) -> Result<Selection<'a>> {
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
     let mut all = names.is_empty() && changed_since.is_none();
+    if all && let Some(package) = here {
+        all = false;
+        reasons.insert(
+            package.name.clone(),
+            "the current folder is in it; run from the root for all".into(),
+        );
+    }
     for name in names {
         let package = ws
             .packages

@@ -132,6 +132,15 @@ impl Request {
         }
     }
 
+    /// What was asked for, as `--python` takes it: a version or a path; None when nothing was.
+    pub fn asked(&self) -> Option<String> {
+        match &self.want {
+            Want::Path(p) => Some(p.to_string_lossy().into_owned()),
+            Want::Version(v) => Some(v.to_string()),
+            Want::Any => None,
+        }
+    }
+
     /// A short text for the fingerprint: what was asked, from where.
     pub fn key(&self) -> String {
         match &self.want {

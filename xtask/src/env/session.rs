@@ -17,7 +17,7 @@ use crate::env::lock;
 use crate::env::requirements::{self, Read};
 use crate::env::stamp::{self, Fingerprint, RECIPE_VERSION};
 use crate::env::venv::{Installed, LockMode, Venv};
-use crate::flags::EnvArgs;
+use crate::flags::{EnvArgs, InstallerChoice};
 use crate::output::duration;
 use crate::project;
 use crate::workspace::{MetadataSource, Package, Workspace};
@@ -71,17 +71,80 @@ impl<'a> Session<'a> {
     /// The interpreter a setup of `service` would choose now, and why.
     pub fn would_choose(&self, service: &Package) -> Result<(Interpreter, String)> {
         let set = self.ws.closure(service)?;
-        let discovery = match self.request.want {
+        let request = self.request_for(service)?;
+        let discovery = match request.want {
             Want::Path(_) => &Discovery::default(),
             _ => self.discovery(),
         };
-        interpreter::choose(discovery, &self.request, &requirements(&set))
+        interpreter::choose(discovery, &request, &requirements(&set))
+    }
+
+    /// What the venv's last setup was asked for (`--python`, `--installer`), from its stamp.
+    fn asked(&self, owner: &Package) -> Option<Fingerprint> {
+        Fingerprint::read(&Venv::of(owner).stamp())
+    }
+
+    /// The Python to build `owner`'s venv with: `--python` or `XTASK_PYTHON` when given; else
+    /// what its last setup was asked for, while `python/.python-version` is as it was then; else
+    /// `.python-version`. A venv made with `--python 3.11` stays so until asked otherwise.
+    pub fn request_for(&self, owner: &Package) -> Result<Request> {
+        if self.request.strict {
+            return Ok(self.request.clone());
+        }
+        if let Some(stamp) = self.asked(owner)
+            && let Some(asked) = stamp.get("asked.python")
+            && stamp.get("asked.python_file") == Some(version_file_digest(&self.ws.root).as_str())
+        {
+            let mut request = Request::resolve(Some(asked), &self.ws.root)?;
+            request.source = format!("--python {asked} at the venv's last setup");
+            return Ok(request);
+        }
+        Ok(self.request.clone())
+    }
+
+    /// The installer for `owner`'s venv: `--installer` when given, else the one its last setup
+    /// was asked for, else `auto`.
+    pub fn installer_for(&self, owner: &Package) -> InstallerChoice {
+        if let Some(choice) = self.args.installer {
+            return choice;
+        }
+        match self
+            .asked(owner)
+            .and_then(|s| s.get("asked.installer").map(str::to_owned))
+            .as_deref()
+        {
+            Some("uv") => InstallerChoice::Uv,
+            Some("pip") => InstallerChoice::Pip,
+            _ => InstallerChoice::Auto,
+        }
+    }
+
+    /// What to record of what was asked, so the next plain setup keeps it.
+    fn record_asked(&self, owner: &Package, fp: &mut Fingerprint) -> Result<()> {
+        let request = self.request_for(owner)?;
+        if (request.strict || request.source.starts_with("--python "))
+            && let Some(value) = request.asked()
+        {
+            fp.set("asked.python", value);
+            fp.set("asked.python_file", version_file_digest(&self.ws.root));
+        }
+        match self.installer_for(owner) {
+            InstallerChoice::Auto => {}
+            choice => fp.set("asked.installer", format!("{choice:?}").to_lowercase()),
+        }
+        Ok(())
     }
 
     /// The inputs that are cheap to read: what the install reads (the pyprojects, the requirement
     /// files and what they include, the sources of dynamic metadata, the root's installer
     /// configuration and variables), where the venv is, the recipe, and what was asked for.
-    fn cheap_fingerprint(&self, set: &[&Package], venv: &Venv) -> Result<Fingerprint> {
+    fn cheap_fingerprint(
+        &self,
+        owner: &Package,
+        set: &[&Package],
+        venv: &Venv,
+    ) -> Result<Fingerprint> {
+        let request = self.request_for(owner)?;
         let root = &self.ws.root;
         let mut fp = Fingerprint::default();
         fp.set("recipe", RECIPE_VERSION);
@@ -114,13 +177,13 @@ impl<'a> Session<'a> {
         }
         fp.set("installer.env", installer::environment_digest());
         fp.set("venv.dir", venv.dir.to_string_lossy());
-        fp.set("python.request", self.request.key());
-        if !matches!(self.request.want, Want::Path(_)) {
+        fp.set("python.request", request.key());
+        if !matches!(request.want, Want::Path(_)) {
             fp.set("python.discovery", interpreter::discovery_key());
         }
         fp.set(
             "installer.choice",
-            format!("{:?}", self.args.installer).to_lowercase(),
+            format!("{:?}", self.installer_for(owner)).to_lowercase(),
         );
         Ok(fp)
     }
@@ -159,7 +222,7 @@ impl<'a> Session<'a> {
             }
             status => bail!("{}", lock::stale_message(self.ws, service, &status)),
         }
-        let cheap = self.cheap_fingerprint(&set, &venv)?;
+        let cheap = self.cheap_fingerprint(service, &set, &venv)?;
 
         let old = Fingerprint::read(&venv.stamp());
         let installed = venv.installed();
@@ -182,7 +245,7 @@ impl<'a> Session<'a> {
 
         let step = Instant::now();
         let (installer, how) =
-            Installer::resolve(self.args.installer, &python, &project::tools_dir())
+            Installer::resolve(self.installer_for(service), &python, &project::tools_dir())
                 .with_context(|| format!("{name}: no installer"))?;
         crate::output::say(format!(
             "{name}: installer {}: {how} ({})",
@@ -191,6 +254,7 @@ impl<'a> Session<'a> {
         ));
 
         let mut full = cheap;
+        self.record_asked(service, &mut full)?;
         full.set("python.path", python.path.to_string_lossy());
         full.set("python.version", python.version.to_string());
         full.set("python.meta", file_meta(&python.path));
@@ -578,6 +642,14 @@ pub fn post_check(ws: &Workspace, service: &Package, venv: &Venv) -> Result<()> 
     )
 }
 
+/// A digest of `python/.python-version`: a choice made with `--python` holds while it is the same.
+fn version_file_digest(root: &Path) -> String {
+    let path = root
+        .join(crate::project::PYTHON_DIR)
+        .join(interpreter::VERSION_FILE);
+    crate::digest::hash(&fs::read(path).unwrap_or_default())
+}
+
 /// What the interpreter must satisfy: each package's `requires-python`, with its folder.
 fn requirements<'p>(
     set: &[&'p Package],
@@ -612,7 +684,7 @@ impl Session<'_> {
             ));
         };
         let set = self.ws.closure(service)?;
-        let cheap = self.cheap_fingerprint(&set, &venv)?;
+        let cheap = self.cheap_fingerprint(service, &set, &venv)?;
         let installed = venv.installed();
         if is_fresh(&venv, &cheap, &old, &installed, !self.args.inexact) {
             return Ok(State::Fresh);
