@@ -174,3 +174,19 @@ pub fn failure_message(command: &str, finished: &Finished) -> String {
         tail.join("\n    ")
     )
 }
+
+/// Runs `git -C root ARGS` that prints NUL-separated paths (`-z`); an error names the command,
+/// what git said, and `fix`.
+pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
+    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
+    let out = cmd.output()?;
+    if !out.success() {
+        bail!("`{}` failed: {}; {fix}", cmd.display(), out.output.trim());
+    }
+    Ok(out
+        .output
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}

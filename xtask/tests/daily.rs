@@ -4,15 +4,8 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
-use common::{committed_tree, git, python_in, run, scaffolded, xtask};
-
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
+use common::{committed_tree, git, python_in, run, scaffolded, write, xtask};
 
 /// The job lines of a run: `ok      pytest common (media-service venv)  230 ms`.
 fn job_lines(stdout: &str) -> Vec<&str> {

@@ -7,13 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Run, committed_tree, python_in, run, scaffolded, xtask};
-
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
+use common::{Run, committed_tree, python_in, run, scaffolded, write, xtask};
 
 /// Adds `line` to the `dependencies` of a seeded service.
 fn add_dependency(root: &Path, service: &str, requirement: &str) {

@@ -8,13 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Run, TempDir, committed_tree, python_in, run, scaffolded, xtask};
-
-fn write(root: &Path, rel: &str, content: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
-}
+use common::{Run, TempDir, committed_tree, python_in, run, scaffolded, write, xtask};
 
 fn remove(root: &Path, rel: &str) {
     let path = root.join(rel);

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, git_paths};
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
@@ -88,24 +88,8 @@ fn keep_symlink(plan: &mut Plan, path: PathBuf, name: &str) {
     }
 }
 
-/// The NUL-separated paths a git command printed, or an error naming the command.
-fn git_paths(root: &Path, args: &[&str]) -> Result<Vec<String>> {
-    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
-    let out = cmd.output()?;
-    if !out.success() {
-        bail!(
-            "`{}` failed: {}; clean removes nothing it cannot ask git about",
-            cmd.display(),
-            out.output.trim()
-        );
-    }
-    Ok(out
-        .output
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect())
-}
+/// What clean says when git cannot answer.
+const NO_GIT: &str = "clean removes nothing it cannot ask git about";
 
 /// Whether the root is inside a git work tree. When git cannot say (not installed, or refusing the
 /// repository) but a `.git` is there, an error: cleaning blind could delete work.
@@ -175,6 +159,7 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
             "--",
             PYTHON_DIR,
         ],
+        NO_GIT,
     )?;
     let prefix = format!("{PYTHON_DIR}/");
     let mut entries = Vec::new();
@@ -219,7 +204,7 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
         }
     }
     // Say why the rest of what is named like a leftover stays.
-    let tracked: Vec<String> = git_paths(root, &["ls-files", "-z", "--", PYTHON_DIR])?;
+    let tracked: Vec<String> = git_paths(root, &["ls-files", "-z", "--", PYTHON_DIR], NO_GIT)?;
     let tracked_set: HashSet<&str> = tracked.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
     walk_named_like_ours(&root.join(PYTHON_DIR), plan, &opaque, &mut kept);

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use crate::cmd::Cmd;
+use crate::cmd::git_paths;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
 
@@ -36,21 +36,6 @@ impl<'a> Selection<'a> {
             .collect();
         format!("selected: {}", parts.join(", "))
     }
-}
-
-/// Runs a git command that prints NUL-separated paths, or fails naming it and `fix`.
-fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
-    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
-    let out = cmd.output()?;
-    if !out.success() {
-        bail!("`{}` failed: {}; {fix}", cmd.display(), out.output.trim());
-    }
-    Ok(out
-        .output
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect())
 }
 
 /// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both

@@ -263,7 +263,7 @@ impl Installer {
                 self.configured(root, cmd).run()?;
             }
             Installer::Pip { python, .. } => {
-                let pip = || {
+                let install = || {
                     let cmd = Cmd::new(python)
                         .args(["-m", "pip", "--python"])
                         .arg(venv.python())
@@ -273,10 +273,11 @@ impl Installer {
                             "--no-input",
                             "--quiet",
                             "--no-compile",
-                            "--no-deps",
                         ]);
                     self.configured(root, cmd)
                 };
+                // The lock and the editables: exactly what they name, nothing resolved.
+                let pip = || install().arg("--no-deps");
                 let mut backends: Vec<&str> = set
                     .iter()
                     .flat_map(|p| p.build_requires.iter().map(String::as_str))
@@ -284,19 +285,7 @@ impl Installer {
                 backends.sort_unstable();
                 backends.dedup();
                 // The backends are resolved (they are not in the lock): no --no-deps here.
-                let resolve = || {
-                    let cmd = Cmd::new(python)
-                        .args(["-m", "pip", "--python"])
-                        .arg(venv.python())
-                        .args([
-                            "install",
-                            "--disable-pip-version-check",
-                            "--no-input",
-                            "--quiet",
-                            "--no-compile",
-                        ]);
-                    self.configured(root, cmd)
-                };
+                let resolve = install;
                 if !backends.is_empty() {
                     resolve().args(backends).run()?;
                 }

@@ -187,3 +187,10 @@ pub fn committed_tree(label: &str) -> TempDir {
     git(tmp.path(), &["commit", "-q", "-m", "seed"]);
     tmp
 }
+
+/// Writes `content` to `rel` under the root, making the folders it needs.
+pub fn write(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
