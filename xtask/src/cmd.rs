@@ -46,6 +46,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     envs: Vec<(OsString, OsString)>,
+    removed: Vec<&'static str>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -68,6 +69,7 @@ impl Cmd {
             args: Vec::new(),
             cwd: None,
             envs: Vec::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -86,6 +88,12 @@ impl Cmd {
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
         self.envs
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes these variables for the command.
+    pub fn without(mut self, vars: &[&'static str]) -> Cmd {
+        self.removed.extend_from_slice(vars);
         self
     }
 
@@ -116,6 +124,9 @@ impl Cmd {
             .stdout_capture()
             .unchecked();
         for var in RETARGETING_VARS {
+            expr = expr.env_remove(var);
+        }
+        for var in &self.removed {
             expr = expr.env_remove(var);
         }
         for (key, value) in &self.envs {

@@ -96,8 +96,14 @@ fn apply(
     let name = package.name.clone();
     let result = relock(root, &name, env);
     if let Err(error) = result {
-        fsutil::write_atomic(&pyproject, before.as_bytes())?;
-        return Err(error.context(format!("{rel} is put back as it was")));
+        // Put back only the edit this command made: a change saved meanwhile stays.
+        if fs::read_to_string(&pyproject).is_ok_and(|now| now == after) {
+            fsutil::write_atomic(&pyproject, before.as_bytes())?;
+            return Err(error.context(format!("{rel} is put back as it was")));
+        }
+        return Err(error.context(format!(
+            "{rel} changed while the venvs were being locked: it is left as it is now"
+        )));
     }
     Ok(())
 }
@@ -122,6 +128,12 @@ fn relock(root: &Path, name: &str, env: &EnvArgs) -> Result<()> {
             (path, content)
         })
         .collect();
+    // A lock edited by hand is a person's: this command does not write over it.
+    for owner in &owners {
+        if let status @ lock::Status::Edited(_) = lock::status(&ws, owner)? {
+            bail!("{}", lock::stale_message(&ws, owner, &status));
+        }
+    }
     let session = Session::new(&ws, env)?;
     let outcome = (|| -> Result<()> {
         for owner in &owners {

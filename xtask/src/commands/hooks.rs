@@ -62,9 +62,9 @@ pub fn run(root: &Path, action: &HookAction) -> Result<()> {
                 (dir.join("pre-push"), script(HookName::PrePush)),
             ];
             for (path, _) in &hooks {
-                if let Ok(text) = fs::read_to_string(path)
-                    && !text.contains(MARK)
-                {
+                // There (even unreadable, or a link that leads nowhere) and not ours: refused.
+                let ours = fs::read_to_string(path).is_ok_and(|text| text.contains(MARK));
+                if fs::symlink_metadata(path).is_ok() && !ours {
                     bail!(
                         "{} is a hook the xtask did not write: nothing was installed; call `cargo xtask hooks run {}` from it, or move it away",
                         path.display(),
@@ -137,13 +137,23 @@ fn pre_commit(root: &Path) -> Result<()> {
         &["diff", "--cached", "--name-only", "--relative", "-z"],
     )?;
     let ws = Workspace::load(root)?;
+    // A staged file under python/ outside every package (the shared ruff configuration) concerns
+    // every package.
+    let shared = staged.split('\0').any(|f| {
+        f.starts_with(&format!("{}/", crate::project::PYTHON_DIR))
+            && !ws
+                .packages
+                .iter()
+                .any(|p| f.starts_with(&format!("{}/", p.rel)))
+    });
     let packages: Vec<String> = ws
         .packages
         .iter()
         .filter(|p| {
-            staged
-                .split('\0')
-                .any(|f| f.starts_with(&format!("{}/", p.rel)))
+            shared
+                || staged
+                    .split('\0')
+                    .any(|f| f.starts_with(&format!("{}/", p.rel)))
         })
         .map(|p| p.name.clone())
         .collect();

@@ -158,9 +158,8 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     let files = files(&ws)?;
     // A file that is not ours stays: refuse before writing anything.
     for (path, _) in &files {
-        if let Ok(text) = fs::read_to_string(path)
-            && !text.starts_with(MARK)
-        {
+        let ours = fs::read_to_string(path).is_ok_and(|text| text.starts_with(MARK));
+        if fs::symlink_metadata(path).is_ok() && !ours {
             bail!(
                 "{} exists and was not written by `cargo xtask ide`: nothing was written; move it away (or merge its settings by hand) and run ide again",
                 fsutil::display_rel(root, path)

@@ -40,6 +40,23 @@ pub struct Focus {
 }
 
 impl Focus {
+    /// Whether pytest chooses what to run from its cache (`--lf`, `--ff`, `--sw`, `--nf`).
+    pub fn reads_pytest_cache(&self) -> bool {
+        self.pytest_args.iter().any(|a| {
+            [
+                "--lf",
+                "--last-failed",
+                "--ff",
+                "--failed-first",
+                "--sw",
+                "--stepwise",
+                "--nf",
+                "--new-first",
+            ]
+            .contains(&a.as_str())
+        })
+    }
+
     /// Whether the run is narrowed (paths, node ids, `-k`, `-m`): no coverage floor then, and
     /// a package where nothing matches is no failure.
     pub fn focused(&self) -> bool {
@@ -462,7 +479,13 @@ impl<'a> Gate<'a> {
                 .based(&package.dir, &package.rel)
                 .tests_rerun(self.xtask(&["test"]))
                 .empty_ok(focus.focused());
-                jobs.push(self.remembered(job, venv, &self.closure(package)));
+                // --lf, --ff, --sw and --nf choose tests from pytest's own cache, which is no
+                // input of the key: such a run is never remembered.
+                if focus.reads_pytest_cache() {
+                    jobs.push(job);
+                } else {
+                    jobs.push(self.remembered(job, venv, &self.closure(package)));
+                }
             }
         }
         jobs
@@ -500,7 +523,9 @@ impl<'a> Gate<'a> {
     fn remember(&self, outcomes: &[jobs::Outcome]) {
         let passed: Vec<&jobs::Outcome> = outcomes
             .iter()
-            .filter(|o| o.ok && !o.cached && o.memo.is_some())
+            // A run that collected no test passed only because its filter allowed it: not a
+            // pass to remember (the "nothing matched anywhere" check needs it to run again).
+            .filter(|o| o.ok && !o.cached && !o.empty && o.memo.is_some())
             .collect();
         if passed.is_empty() {
             return;

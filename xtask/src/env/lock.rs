@@ -27,6 +27,22 @@ use crate::workspace::{Package, Workspace, normalize, requirement_name};
 pub const RUNTIME: &str = "requirements.txt";
 pub const DEV: &str = "requirements-dev.txt";
 
+/// uv's variables that change *what* a resolution picks (not where from: an index mirror stays
+/// the person's): a lock is the same for everyone, so they are not seen by `lock`.
+const RESOLUTION_VARS: &[&str] = &[
+    "UV_PRERELEASE",
+    "UV_RESOLUTION",
+    "UV_EXCLUDE_NEWER",
+    "UV_OVERRIDE",
+    "UV_CONSTRAINT",
+    "UV_BUILD_CONSTRAINT",
+    "UV_FORK_STRATEGY",
+    "UV_TORCH_BACKEND",
+    "UV_NO_BINARY",
+    "UV_ONLY_BINARY",
+    "UV_PYTHON",
+];
+
 /// Bumped when the way a lock is made changes, so every lock is made again.
 const RECIPE: &str = "1";
 
@@ -230,13 +246,29 @@ pub fn files(owner: &Package) -> [PathBuf; 2] {
 pub fn status(ws: &Workspace, owner: &Package) -> Result<Status> {
     let inputs = Inputs::of(ws, owner)?;
     let mut changed: Vec<String> = Vec::new();
+    let mut recorded_files = Vec::new();
+    // A file there that `lock` did not write is a person's: never Missing (which would let
+    // setup write over it), whichever file is there.
     for path in files(owner) {
-        let Some(recorded) = read(&path) else {
-            return Ok(Status::Missing(path));
-        };
-        if recorded.pins.as_deref() != Some(hash(recorded.body.as_bytes()).as_str()) {
-            return Ok(Status::Edited(path));
+        match read(&path) {
+            Some(recorded)
+                if recorded.pins.as_deref() == Some(hash(recorded.body.as_bytes()).as_str()) =>
+            {
+                recorded_files.push(recorded);
+            }
+            Some(_) => return Ok(Status::Edited(path)),
+            None if path.exists() => return Ok(Status::Edited(path)),
+            None => {}
         }
+    }
+    if recorded_files.len() < 2 {
+        let missing = files(owner)
+            .into_iter()
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| owner.dir.join(RUNTIME));
+        return Ok(Status::Missing(missing));
+    }
+    for recorded in recorded_files {
         for (label, digest) in &inputs.parts {
             if recorded.inputs.get(label) != Some(digest) && !changed.contains(label) {
                 changed.push(label.clone());
@@ -347,6 +379,7 @@ fn resolve(
         let _ = fs::write(output, &previous_text);
         let mut cmd = Cmd::new(uv)
             .args(["pip", "compile", "--no-config", "--quiet", "--universal"])
+            .without(RESOLUTION_VARS)
             .args(["--generate-hashes", "--no-header", "--python-version"])
             .arg(&inputs.python)
             .cwd(&ws.root);

@@ -122,7 +122,8 @@ impl<'a> Session<'a> {
     /// What to record of what was asked, so the next plain setup keeps it.
     fn record_asked(&self, owner: &Package, fp: &mut Fingerprint) -> Result<()> {
         let request = self.request_for(owner)?;
-        if (request.strict || request.source.starts_with("--python "))
+        // Only what --python asked for sticks; XTASK_PYTHON holds while it is set.
+        if (request.source == "--python" || request.source.starts_with("--python "))
             && let Some(value) = request.asked()
         {
             fp.set("asked.python", value);
