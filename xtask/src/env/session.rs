@@ -149,11 +149,12 @@ impl<'a> Session<'a> {
         let root = &self.ws.root;
         let mut fp = Fingerprint::default();
         fp.set("recipe", RECIPE_VERSION);
-        for package in set {
-            fp.add_file(root, &package.pyproject())?;
-            for file in package.requirement_files() {
-                // A lock counts by its pins: a re-lock that moves no pin changes no venv.
-                fp.add_pins(root, &file)?;
+        // The install reads the owner's lock (which covers the whole set) and every pyproject.
+        for file in lock::files(owner) {
+            // A lock counts by its pins: a re-lock that moves no pin changes no venv.
+            let text = fp.add_pins(root, &file)?;
+            // What else a requirement line can make the installer read: local paths, includes.
+            if text.contains("file:") || text.lines().any(|l| l.trim_start().starts_with('-')) {
                 for read in requirements::reads(root, root, &file)? {
                     match read {
                         Read::File(path) => fp.add_file(root, &path)?,
@@ -162,6 +163,9 @@ impl<'a> Session<'a> {
                     }
                 }
             }
+        }
+        for package in set {
+            fp.add_file(root, &package.pyproject())?;
             for source in &package.metadata_sources {
                 match source {
                     MetadataSource::File(path) => fp.add_file(root, path)?,

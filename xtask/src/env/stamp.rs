@@ -43,19 +43,35 @@ impl Fingerprint {
 
     /// Adds a requirement file by its requirements alone (comment lines left out: a lock's
     /// header records its inputs, not what it installs) under `file:<path>`.
-    pub fn add_pins(&mut self, root: &Path, path: &Path) -> Result<()> {
-        let text =
-            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let body: String = text
+    /// Returns the file's text. A lock's header names the digest of its pins (`# pins:`),
+    /// which `lock::status` checks against them before any setup: that digest is used as it is.
+    pub fn add_pins(&mut self, root: &Path, path: &Path) -> Result<String> {
+        let key = format!("file:{}", fsutil::display_rel(root, path));
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.set(key, "missing");
+                return Ok(String::new());
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let recorded = text
             .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .collect::<Vec<_>>()
-            .join("\n");
-        self.set(
-            format!("file:{}", fsutil::display_rel(root, path)),
-            hash(body.as_bytes()),
-        );
-        Ok(())
+            .take_while(|l| l.starts_with('#'))
+            .find_map(|l| l.strip_prefix("# pins: "));
+        let digest = match recorded {
+            Some(digest) => digest.trim().to_owned(),
+            None => {
+                let body: String = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with('#'))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                hash(body.as_bytes())
+            }
+        };
+        self.set(key, digest);
+        Ok(text)
     }
 
     /// Adds a folder's listing (names, sizes, times) under `listing:<path>`: a find-links folder,

@@ -8,9 +8,6 @@ use crate::workspace::blueprint::Kind;
 use crate::workspace::layout::Layout;
 use crate::workspace::pep440::Specifiers;
 
-/// Files beside a service's `pyproject.toml` that its install transaction reads, in install order.
-pub const REQUIREMENT_FILES: &[&str] = &["requirements.txt", "requirements-dev.txt"];
-
 /// The extra, or the dependency group (PEP 735), that holds a package's developer tools.
 pub const DEV_EXTRA: &str = "dev";
 pub const DEV_GROUP: &str = "dev";
@@ -120,15 +117,6 @@ impl Package {
 
     pub fn pyproject(&self) -> PathBuf {
         self.dir.join("pyproject.toml")
-    }
-
-    /// The requirement files of this package that exist.
-    pub fn requirement_files(&self) -> Vec<PathBuf> {
-        REQUIREMENT_FILES
-            .iter()
-            .map(|f| self.dir.join(f))
-            .filter(|p| p.is_file())
-            .collect()
     }
 
     /// The import names it provides: `dubbing_common`, `dubbing.ns`.
