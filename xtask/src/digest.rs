@@ -59,6 +59,26 @@ pub fn file_meta(path: &Path) -> String {
     }
 }
 
+/// A digest of the environment variables whose names `keep` accepts, in name order: each as
+/// `name=value` and a NUL.
+pub fn variables(keep: impl Fn(&str) -> bool) -> String {
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .filter(|(k, _)| keep(k))
+        .collect();
+    vars.sort();
+    let mut h = Fnv::new();
+    for (k, v) in vars {
+        h.write(format!("{k}={v}\0").as_bytes());
+    }
+    h.finish()
+}
+
 /// Every file a tool could read under `dir`, as (path relative to `dir` with `/`, hash of its
 /// content), sorted by path. Each file is read once.
 ///

@@ -8,33 +8,18 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::env::installer;
 use crate::env::lock::{self, Upgrade};
 use crate::env::session::Session;
 use crate::flags::{AddArgs, EnvArgs, RemoveArgs};
 use crate::fsutil;
 use crate::output::say;
-use crate::project;
 use crate::workspace::blueprint::Kind;
 use crate::workspace::edit::{self, Target};
 use crate::workspace::{Package, Workspace, normalize, pep508, requirement_name};
 
-fn find<'w>(ws: &'w Workspace, name: &str) -> Result<&'w Package> {
-    ws.packages
-        .iter()
-        .find(|p| p.folder_name() == name || p.name == normalize(name))
-        .with_context(|| {
-            let known: Vec<&str> = ws.packages.iter().map(Package::folder_name).collect();
-            format!(
-                "no package `{name}`; the packages are: {}",
-                known.join(", ")
-            )
-        })
-}
-
 pub fn add(root: &Path, args: &AddArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
-    let package = find(&ws, &args.package)?;
+    let package = ws.package(&args.package)?;
     let pyproject = package.pyproject();
     let rel = fsutil::display_rel(root, &pyproject);
     for requirement in &args.requirements {
@@ -73,7 +58,7 @@ pub fn add(root: &Path, args: &AddArgs) -> Result<()> {
 
 pub fn remove(root: &Path, args: &RemoveArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
-    let package = find(&ws, &args.package)?;
+    let package = ws.package(&args.package)?;
     apply(root, package, &args.env, |text| {
         edit::remove(text, &args.names)
     })
@@ -137,8 +122,7 @@ fn relock(root: &Path, name: &str, env: &EnvArgs) -> Result<()> {
     let session = Session::new(&ws, env)?;
     let outcome = (|| -> Result<()> {
         for owner in &owners {
-            let (python, _) = session.would_choose(owner)?;
-            let uv = installer::pinned_uv(&python, &project::tools_dir())?;
+            let uv = session.pinned_uv(owner)?;
             lock::lock(&ws, owner, &uv, &Upgrade::None)?;
             say(format!("{}: locked", owner.folder_name()));
         }

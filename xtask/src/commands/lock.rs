@@ -6,12 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::env::installer;
 use crate::env::lock::{self, Locked, Status, Upgrade};
 use crate::env::session::Session;
 use crate::flags::LockArgs;
 use crate::output::{duration, say};
-use crate::project;
 use crate::workspace::{Package, Workspace};
 
 pub fn run(root: &Path, args: &LockArgs) -> Result<()> {
@@ -44,16 +42,7 @@ pub fn run(root: &Path, args: &LockArgs) -> Result<()> {
         }
     }
     if !todo.is_empty() {
-        // The pinned uv, found without looking for interpreters when it is there already.
-        let tools = project::tools_dir();
-        let uv = match installer::find_pinned_uv(&tools) {
-            Some(uv) => uv,
-            None => {
-                let session = Session::new(&ws, &args.env)?;
-                let (python, _) = session.would_choose(todo[0])?;
-                installer::pinned_uv(&python, &tools)?
-            }
-        };
+        let uv = Session::new(&ws, &args.env)?.pinned_uv(todo[0])?;
         for owner in todo {
             let started = Instant::now();
             let what = match lock::lock(&ws, owner, &uv, &upgrade)? {

@@ -11,22 +11,11 @@ use anyhow::{Context, Result};
 use crate::env::session::Session;
 use crate::env::venv::{LockMode, Venv};
 use crate::flags::RunArgs;
-use crate::workspace::{Package, Workspace, normalize};
+use crate::workspace::Workspace;
 
 pub fn run(root: &Path, args: &RunArgs) -> Result<i32> {
     let ws = Workspace::load(root)?;
-    let package: &Package = ws
-        .packages
-        .iter()
-        .find(|p| p.folder_name() == args.package || p.name == normalize(&args.package))
-        .with_context(|| {
-            let known: Vec<&str> = ws.packages.iter().map(Package::folder_name).collect();
-            format!(
-                "no package `{}`; the packages are: {}",
-                args.package,
-                known.join(", ")
-            )
-        })?;
+    let package = ws.package(&args.package)?;
     // A library runs in the venv that tests it: the first service that installs it, or its own.
     let owner = ws.venvs_of(package)[0];
     let session = Session::new(&ws, &args.env)?;

@@ -243,7 +243,7 @@ impl<'a> Gate<'a> {
                     bail!(
                         "{name}: its venv is {}, and --no-setup forbids setting it up; run {}",
                         state.describe(),
-                        project::xtask_command(&self.ws.root, &["setup", name])
+                        self.xtask(&["setup", name])
                     );
                 }
                 Some(_) => {} // changed by another setup meanwhile: set up again
@@ -332,7 +332,7 @@ impl<'a> Gate<'a> {
                 let problems = imports::undeclared(self.ws, package);
                 let name = package.folder_name().to_owned();
                 let pyproject = format!("{}/pyproject.toml", package.rel);
-                let rerun = project::xtask_command(&self.ws.root, &["lint", "--package", &name]);
+                let rerun = self.xtask(&["lint", "--package", &name]);
                 Job::check("imports", Some(package.folder_name()), rerun, move || {
                     if problems.is_empty() {
                         Ok(format!("{name} imports only the local packages it declares"))

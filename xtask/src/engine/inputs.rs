@@ -25,7 +25,7 @@
 //! Each file is read and hashed once per run, whatever the number of jobs that depend on it.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Fnv};
@@ -106,23 +106,7 @@ pub fn is_volatile(name: &str) -> bool {
 
 /// The digest of the environment the tools see.
 fn environment() -> String {
-    let vars: BTreeMap<String, String> = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .filter(|(k, _)| !is_volatile(k))
-        .collect();
-    let mut h = Fnv::new();
-    for (k, v) in vars {
-        h.write(k.as_bytes());
-        h.write(b"=");
-        h.write(v.as_bytes());
-        h.write(&[0]);
-    }
-    h.finish()
+    digest::variables(|name| !is_volatile(name))
 }
 
 /// The digests of the files under `python/`: one per package, one for everything else.

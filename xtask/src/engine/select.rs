@@ -89,17 +89,7 @@ pub fn select<'a>(
         );
     }
     for name in names {
-        let package = ws
-            .packages
-            .iter()
-            .find(|p| p.folder_name() == name || p.name == crate::workspace::normalize(name))
-            .with_context(|| {
-                let known: Vec<&str> = ws.packages.iter().map(Package::folder_name).collect();
-                format!(
-                    "--package {name}: no such package; the packages are: {}",
-                    known.join(", ")
-                )
-            })?;
+        let package = ws.package(name).context("--package")?;
         reasons.insert(package.name.clone(), "named".into());
     }
     if let Some(rev) = changed_since {

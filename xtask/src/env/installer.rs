@@ -60,24 +60,11 @@ const QUIET_VARS: &[&str] = &[
 /// `PIP_EXTRA_INDEX_URL`, `UV_PRERELEASE`, ...), as one digest: recorded in the stamp, so a
 /// change reinstalls. Their values are not written anywhere (an index URL can hold a token).
 pub fn environment_digest() -> String {
-    let mut vars: Vec<(String, String)> = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .filter(|(k, _)| k.starts_with("UV_") || k.starts_with("PIP_"))
-        .filter(|(k, _)| {
-            !QUIET_VARS.contains(&k.as_str()) && !crate::cmd::RETARGETING_VARS.contains(&k.as_str())
-        })
-        .collect();
-    vars.sort();
-    let mut h = crate::digest::Fnv::new();
-    for (k, v) in vars {
-        h.write(format!("{k}={v}\0").as_bytes());
-    }
-    h.finish()
+    crate::digest::variables(|name| {
+        (name.starts_with("UV_") || name.starts_with("PIP_"))
+            && !QUIET_VARS.contains(&name)
+            && !crate::cmd::RETARGETING_VARS.contains(&name)
+    })
 }
 
 #[derive(Debug, Clone)]

@@ -79,6 +79,19 @@ impl<'a> Session<'a> {
         interpreter::choose(discovery, &request, &requirements(&set))
     }
 
+    /// The pinned uv that locks resolve with: found without looking for interpreters when it is
+    /// there already; else installed with the Python `owner`'s venv would be built with.
+    pub fn pinned_uv(&self, owner: &Package) -> Result<std::path::PathBuf> {
+        let tools = project::tools_dir();
+        if let Some(uv) = installer::find_pinned_uv(&tools) {
+            return Ok(uv);
+        }
+        let (python, _) = self
+            .would_choose(owner)
+            .with_context(|| format!("{}: cannot choose a Python", owner.folder_name()))?;
+        installer::pinned_uv(&python, &tools)
+    }
+
     /// What the venv's last setup was asked for (`--python`, `--installer`), from its stamp.
     fn asked(&self, owner: &Package) -> Option<Fingerprint> {
         Fingerprint::read(&Venv::of(owner).stamp())
@@ -207,16 +220,7 @@ impl<'a> Session<'a> {
             lock::Status::Fresh => {}
             lock::Status::Missing(_) => {
                 let step = Instant::now();
-                let tools = project::tools_dir();
-                let uv = match installer::find_pinned_uv(&tools) {
-                    Some(uv) => uv,
-                    None => {
-                        let (python, _) = self
-                            .would_choose(service)
-                            .with_context(|| format!("{name}: cannot choose a Python"))?;
-                        installer::pinned_uv(&python, &tools)?
-                    }
-                };
+                let uv = self.pinned_uv(service)?;
                 lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
                 crate::output::say(format!(
                     "{name}: no lock yet: locked {} and {} ({})",

@@ -213,6 +213,20 @@ impl Workspace {
         }
     }
 
+    /// A package by its folder name (`common`) or distribution name (`dubbing-common`).
+    pub fn package(&self, name: &str) -> Result<&Package> {
+        self.packages
+            .iter()
+            .find(|p| p.folder_name() == name || p.name == normalize(name))
+            .with_context(|| {
+                let known: Vec<&str> = self.packages.iter().map(Package::folder_name).collect();
+                format!(
+                    "no package `{name}`; the packages are: {}",
+                    known.join(", ")
+                )
+            })
+    }
+
     /// A venv owner by folder name (`media-service`) or distribution name.
     pub fn owner(&self, name: &str) -> Result<&Package> {
         let found = self
