@@ -1,23 +1,44 @@
-//! The names of what tools leave in the tree. Two kinds, because they are treated differently:
-//! caches that tools write while they run (never an input of a job: they are outputs), and build
+//! What tools leave in the tree, told by where they write it. Two kinds, because they are treated
+//! differently: what tools write while they run (never an input of a job: outputs), and build
 //! leftovers (an input of a job, since a tool can read them, but removable by `clean` when git
 //! ignores them).
+//!
+//! Where tools write: Python puts bytecode in a `__pycache__` beside any module, so that name is
+//! Python's anywhere. Every other tool writes in the folder it runs from: mypy, pytest, ruff and
+//! coverage in their working folder, the xtask's venvs, venv locks and lock scratch at a
+//! package's root. So those names are outputs only at a "tool root" (`python/` and each
+//! package's folder): deeper down, a `coverage.xml` or a folder holding a `pyvenv.cfg` is a test
+//! fixture, read like any other file. (The gates' own jobs write their caches inside the venv.)
 
-/// Folders tools write while they run: bytecode, the tools' caches, coverage reports.
+use std::path::Path;
+
+/// Folders tools write in their working folder: the tools' caches, coverage reports, and
+/// `cargo xtask lock`'s scratch folder (left only by an interrupted lock).
 const CACHE_DIRS: &[&str] = &[
-    "__pycache__",
     ".mypy_cache",
     ".ruff_cache",
     ".pytest_cache",
     "htmlcov",
-    // `cargo xtask lock`'s scratch folder, left only by an interrupted lock.
     ".xtask-lock",
 ];
 
 /// Folders a build writes: setuptools' `build/` and `*.egg-info`, sdists and wheels in `dist/`.
 const BUILD_DIRS: &[&str] = &["build", "dist"];
 
-/// A cache a tool writes while it runs: never read as a source, so never an input.
+/// Where a name stands: in a folder where tools run and write (`python/`, a package's folder), or
+/// below one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    ToolRoot,
+    Below,
+}
+
+/// Bytecode: Python writes a `__pycache__` beside any module it imports.
+pub fn is_bytecode(name: &str, is_dir: bool) -> bool {
+    is_dir && name == "__pycache__"
+}
+
+/// A cache or report a tool writes in the folder it runs from (only meaningful at a tool root).
 pub fn is_cache(name: &str, is_dir: bool) -> bool {
     if is_dir {
         CACHE_DIRS.contains(&name)
@@ -26,14 +47,27 @@ pub fn is_cache(name: &str, is_dir: bool) -> bool {
     }
 }
 
+/// What a tool wrote at `path` (named `name`), given where it stands: bytecode anywhere; caches,
+/// venvs (a folder with a `pyvenv.cfg`), venv locks and `.git` at a tool root. Never an input.
+pub fn is_tool_output(path: &Path, name: &str, is_dir: bool, place: Place) -> bool {
+    if is_bytecode(name, is_dir) {
+        return true;
+    }
+    place == Place::ToolRoot
+        && (is_cache(name, is_dir)
+            || name == ".git"
+            || name == ".venv.lock"
+            || (is_dir && path.join("pyvenv.cfg").is_file()))
+}
+
 /// What a build leaves: a folder named `build` or `dist`, or an `*.egg-info`.
 pub fn is_build_leftover(name: &str, is_dir: bool) -> bool {
     is_dir && (BUILD_DIRS.contains(&name) || name.ends_with(".egg-info"))
 }
 
-/// Either kind: what `clean` may remove (where git ignores it).
+/// Either kind at a tool root: what `clean` may remove there (where git ignores it).
 pub fn is_leftover(name: &str, is_dir: bool) -> bool {
-    is_cache(name, is_dir) || is_build_leftover(name, is_dir)
+    is_bytecode(name, is_dir) || is_cache(name, is_dir) || is_build_leftover(name, is_dir)
 }
 
 #[cfg(test)]
@@ -42,9 +76,18 @@ mod tests {
 
     #[test]
     fn caches_and_build_leftovers_are_told_apart() {
-        assert!(is_cache("__pycache__", true) && is_cache(".coverage.host.1", false));
+        assert!(is_bytecode("__pycache__", true) && is_cache(".coverage.host.1", false));
         assert!(!is_cache("build", true) && is_build_leftover("build", true));
         assert!(is_build_leftover("x.egg-info", true) && !is_build_leftover("build", false));
         assert!(!is_leftover("src", true) && !is_leftover("__pycache__", false));
+    }
+
+    #[test]
+    fn caches_are_outputs_only_where_tools_write_them() {
+        let here = Path::new("/nonexistent");
+        assert!(is_tool_output(here, "coverage.xml", false, Place::ToolRoot));
+        assert!(!is_tool_output(here, "coverage.xml", false, Place::Below));
+        assert!(!is_tool_output(here, ".mypy_cache", true, Place::Below));
+        assert!(is_tool_output(here, "__pycache__", true, Place::Below));
     }
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::engine::inputs::Inputs;
+use crate::engine::caches::ToolCaches;
+use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
 use crate::engine::memo::{KeySpec, Memo};
 use crate::engine::select::{self, Selection};
@@ -40,21 +41,18 @@ pub struct Focus {
 }
 
 impl Focus {
-    /// Whether pytest chooses what to run from its cache (`--lf`, `--ff`, `--sw`, `--nf`).
-    pub fn reads_pytest_cache(&self) -> bool {
-        self.pytest_args.iter().any(|a| {
-            [
-                "--lf",
-                "--last-failed",
-                "--ff",
-                "--failed-first",
-                "--sw",
-                "--stepwise",
-                "--nf",
-                "--new-first",
-            ]
-            .contains(&a.as_str())
-        })
+    /// Whether pytest chooses what to run from its cache (`--lf`, `--ff`, `--sw`, `--sw-skip`,
+    /// `--nf`), asked for on the command line, in `PYTEST_ADDOPTS`, or in the `addopts` of
+    /// `python/pyproject.toml` (the configuration the jobs pass with `-c`).
+    pub fn reads_pytest_cache(&self, root: &Path) -> bool {
+        let from_env = std::env::var("PYTEST_ADDOPTS").unwrap_or_default();
+        let from_config = config_addopts(&root.join(PYTHON_DIR).join("pyproject.toml"));
+        self.pytest_args
+            .iter()
+            .map(String::as_str)
+            .chain(from_env.split_whitespace())
+            .chain(from_config.iter().flat_map(|a| a.split_whitespace()))
+            .any(reads_pytest_cache)
     }
 
     /// Whether the run is narrowed (paths, node ids, `-k`, `-m`): no coverage floor then, and
@@ -67,6 +65,65 @@ impl Focus {
                     .any(|f| a == f || (a.starts_with(f) && f.len() == 2))
             })
     }
+}
+
+/// Whether one pytest argument makes it choose tests from its cache; `--opt=value` forms too.
+fn reads_pytest_cache(arg: &str) -> bool {
+    const READERS: &[&str] = &[
+        "--lf",
+        "--last-failed",
+        "--ff",
+        "--failed-first",
+        "--sw",
+        "--stepwise",
+        "--sw-skip",
+        "--stepwise-skip",
+        "--sw-reset",
+        "--stepwise-reset",
+        "--nf",
+        "--new-first",
+    ];
+    let name = arg.split('=').next().unwrap_or(arg);
+    READERS.contains(&name)
+}
+
+/// The `addopts` of a pytest configuration in a `pyproject.toml`
+/// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as written.
+fn config_addopts(pyproject: &Path) -> Vec<String> {
+    let Ok(doc) = std::fs::read_to_string(pyproject)
+        .unwrap_or_default()
+        .parse::<toml_edit::DocumentMut>()
+    else {
+        return Vec::new();
+    };
+    let Some(pytest) = doc.get("tool").and_then(|t| t.get("pytest")) else {
+        return Vec::new();
+    };
+    [
+        pytest.get("ini_options").and_then(|o| o.get("addopts")),
+        pytest.get("addopts"),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|value| match value.as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        None => value
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    })
+    .collect()
+}
+
+/// A job's name as a file name: `pytest-common--media-service-venv-`.
+fn job_id(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }
 
 /// The coverage every package's tests must reach (the seed's gate).
@@ -118,12 +175,6 @@ impl<'a> Gate<'a> {
         if self.args.no_cache || self.junit.is_some() {
             return None;
         }
-        let v = Venv::of(venv);
-        let id: String = job
-            .name()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
         let spec = KeySpec {
             command: job.command.clone(),
             venv: venv.name.clone(),
@@ -131,23 +182,55 @@ impl<'a> Gate<'a> {
             reads_layout,
         };
         Some(Memo {
-            dir: v.dir.join("xtask-results"),
-            id,
+            dir: Venv::of(venv).dir.join("xtask-results"),
+            id: job_id(&job.name()),
             key: self.inputs.key_of(&spec),
             spec,
         })
     }
 
-    /// A job that is not run again while its inputs are those of its last pass.
-    fn remembered(&self, job: Job, venv: &Package, packages: &[&Package]) -> Job {
+    /// A job that is not run again while the inputs of `packages` and the rest are those of its
+    /// last pass, and whose tool caches (if any) are checked against the same files.
+    fn remembered(
+        &self,
+        job: Job,
+        venv: &Package,
+        packages: &[&Package],
+        caches: Option<ToolCaches>,
+    ) -> Job {
         let memo = self.memo(&job, venv, packages);
-        job.remembered(memo)
+        job.remembered(memo).with_caches(caches)
     }
 
-    /// The packages whose files mypy and pytest of `package` read: it and every local package it
-    /// needs.
-    fn closure(&self, package: &'a Package) -> Vec<&'a Package> {
-        self.ws.closure(package).unwrap_or_else(|_| vec![package])
+    /// The caches of the tool job `name` (as [`jobs::job_name`] makes it) that reads the files of
+    /// `packages`: in its venv, its own (see [`ToolCaches`]).
+    fn caches(&self, name: &str, venv: &Package, packages: &[&Package]) -> ToolCaches {
+        let dir = Venv::of(venv).dir.join("xtask-cache").join(job_id(name));
+        let files = self
+            .inputs
+            .files_read(packages)
+            .into_iter()
+            .cloned()
+            .collect();
+        ToolCaches::new(
+            dir,
+            self.ws.root.join(PYTHON_DIR),
+            files,
+            self.args.no_cache,
+        )
+    }
+
+    /// A tool's command in `venv`: volatile variables removed and the terminal's size fixed
+    /// (see [`inputs::is_volatile`]), and its bytecode in `caches`.
+    fn tool(&self, venv: &Package, caches: Option<&ToolCaches>) -> Cmd {
+        let mut cmd = Cmd::new(Venv::of(venv).python()).without(&inputs::volatile_now());
+        for (name, value) in inputs::TERMINAL {
+            cmd = cmd.env(name, value);
+        }
+        if let Some(caches) = caches {
+            cmd = cmd.env("PYTHONPYCACHEPREFIX", caches.bytecode());
+        }
+        cmd
     }
 
     fn config(&self) -> PathBuf {
@@ -232,12 +315,7 @@ impl<'a> Gate<'a> {
                 }
             }
             match stale {
-                None => {
-                    for service in &venvs {
-                        compile_bytecode(&Venv::of(service), service.folder_name())?;
-                    }
-                    return Ok((venvs, locks));
-                }
+                None => return Ok((venvs, locks)),
                 Some((service, state)) if self.args.no_setup => {
                     let name = service.folder_name();
                     bail!(
@@ -257,12 +335,13 @@ impl<'a> Gate<'a> {
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
     /// `python/` when everything is selected.
     pub fn ruff_jobs(&self, ruff_venv: &Package) -> Vec<Job> {
-        let python = Venv::of(ruff_venv).python();
-        // From the root, so that the paths ruff prints open from there.
+        // From the root, so that the paths ruff prints open from there; without ruff's cache,
+        // which trusts a file's time (see [`ToolCaches`]).
         let ruff = |args: &[&str]| {
-            Cmd::new(&python)
+            self.tool(ruff_venv, None)
                 .args(["-m", "ruff"])
                 .args(args)
+                .arg("--no-cache")
                 .cwd(&self.ws.root)
         };
         let (check, format): (&[&str], &[&str]) = (&["check"], &["format", "--check"]);
@@ -278,7 +357,7 @@ impl<'a> Gate<'a> {
                 ruff(check).arg(&package.rel),
                 rerun.clone(),
             );
-            jobs.push(self.remembered(job, ruff_venv, &[package]));
+            jobs.push(self.remembered(job, ruff_venv, &[package], None));
             let job = Job::command(
                 "ruff format",
                 name,
@@ -286,7 +365,7 @@ impl<'a> Gate<'a> {
                 ruff(format).arg(&package.rel),
                 rerun,
             );
-            jobs.push(self.remembered(job, ruff_venv, &[package]));
+            jobs.push(self.remembered(job, ruff_venv, &[package], None));
         }
         if self.selection.all {
             // Everything outside the packages: tests/e2e and any other Python under python/.
@@ -304,7 +383,7 @@ impl<'a> Gate<'a> {
                 rest_args(check),
                 rerun.clone(),
             );
-            jobs.push(self.remembered(job, ruff_venv, &[]));
+            jobs.push(self.remembered(job, ruff_venv, &[], None));
             let job = Job::command(
                 "ruff format",
                 Some("(rest of python/)"),
@@ -312,7 +391,7 @@ impl<'a> Gate<'a> {
                 rest_args(format),
                 rerun,
             );
-            jobs.push(self.remembered(job, ruff_venv, &[]));
+            jobs.push(self.remembered(job, ruff_venv, &[], None));
         }
         jobs
     }
@@ -376,19 +455,29 @@ impl<'a> Gate<'a> {
                 // hook, which mypy cannot follow); their own jobs report their errors, so
                 // imports are followed silently.
                 let mut roots = vec![std::ffi::OsString::from(own_root)];
-                for other in self.closure(venv) {
+                for other in self.ws.closure(venv).unwrap_or_else(|_| vec![venv]) {
                     if other.name != package.name {
                         roots.push(other.layout.source_root.clone().into_os_string());
                     }
                 }
                 let mypypath = std::env::join_paths(roots).unwrap_or_default();
-                let mut cmd = Cmd::new(Venv::of(venv).python())
+                let readers = self.inputs.readers(package, venv, Tool::Mypy);
+                let name = jobs::job_name(
+                    "mypy",
+                    Some(package.folder_name()),
+                    Some(venv.folder_name()),
+                );
+                let caches = self.caches(&name, venv, &readers);
+                // Files, not one SQLite database: the cache of a module is one file to forget.
+                let mut cmd = self
+                    .tool(venv, Some(&caches))
                     .env("MYPYPATH", mypypath)
                     .args(["-m", "mypy", "--config-file"])
                     .arg(self.config())
                     .args(["--explicit-package-bases", "--follow-imports=silent"])
+                    .arg("--no-sqlite-cache")
                     .arg("--cache-dir")
-                    .arg(Path::new(".mypy_cache").join(venv.folder_name()))
+                    .arg(caches.mypy())
                     .args(&targets)
                     .cwd(&package.dir);
                 if let Some(dir) = &self.junit {
@@ -406,7 +495,7 @@ impl<'a> Gate<'a> {
                     self.xtask(&["lint", "-p", package.folder_name()]),
                 )
                 .based(&package.dir, &package.rel);
-                jobs.push(self.remembered(job, venv, &self.closure(package)));
+                jobs.push(self.remembered(job, venv, &readers, Some(caches)));
             }
         }
         jobs
@@ -440,55 +529,77 @@ impl<'a> Gate<'a> {
                 continue;
             }
             for venv in self.ws.venvs_of(package) {
-                let mut cmd = Cmd::new(Venv::of(venv).python())
-                    .env("COVERAGE_FILE", format!(".coverage.{}", venv.folder_name()))
-                    .args(["-m", "pytest", "-c"])
-                    .arg(self.config())
-                    .args(["--rootdir", "."])
-                    .arg("-o")
-                    .arg(format!("cache_dir=.pytest_cache/{}", venv.folder_name()))
-                    .cwd(&package.dir);
-                if !focus.focused() {
-                    cmd = cmd
-                        .args(package.import_names().iter().map(|i| format!("--cov={i}")))
-                        .arg("--cov-report=term-missing")
-                        .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"));
-                }
-                match targets {
-                    Some(targets) => cmd = cmd.args(targets),
-                    None => cmd = cmd.arg("tests"),
-                }
-                if let Some(dir) = &self.junit {
-                    cmd = cmd.arg(format!(
-                        "--junitxml={}",
-                        dir.join(format!(
-                            "pytest-{}-{}.xml",
-                            package.folder_name(),
-                            venv.folder_name()
-                        ))
-                        .display()
-                    ));
-                }
-                let job = Job::command(
-                    "pytest",
-                    Some(package.folder_name()),
-                    Some(venv.folder_name()),
-                    cmd.args(&focus.pytest_args),
-                    self.xtask(&["test", "-p", package.folder_name()]),
-                )
-                .based(&package.dir, &package.rel)
-                .tests_rerun(self.xtask(&["test"]))
-                .empty_ok(focus.focused());
-                // --lf, --ff, --sw and --nf choose tests from pytest's own cache, which is no
-                // input of the key: such a run is never remembered.
-                if focus.reads_pytest_cache() {
-                    jobs.push(job);
-                } else {
-                    jobs.push(self.remembered(job, venv, &self.closure(package)));
-                }
+                jobs.push(self.pytest_job(package, venv, focus, targets));
             }
         }
         jobs
+    }
+
+    /// pytest for `package` in the venv of `venv` (see [`Gate::pytest_jobs`]).
+    fn pytest_job(
+        &self,
+        package: &'a Package,
+        venv: &'a Package,
+        focus: &Focus,
+        targets: Option<&Vec<String>>,
+    ) -> Job {
+        let readers = self.inputs.readers(package, venv, Tool::Pytest);
+        let name = jobs::job_name(
+            "pytest",
+            Some(package.folder_name()),
+            Some(venv.folder_name()),
+        );
+        let caches = self.caches(&name, venv, &readers);
+        let reads_cache = focus.reads_pytest_cache(&self.ws.root);
+        let mut cmd = self
+            .tool(venv, Some(&caches))
+            .env("COVERAGE_FILE", caches.coverage())
+            .args(["-m", "pytest", "-c"])
+            .arg(self.config())
+            .args(["--rootdir", "."])
+            .cwd(&package.dir);
+        // The cache plugin's option exists only while the plugin is loaded.
+        cmd = if self.args.no_cache && !reads_cache {
+            cmd.args(["-p", "no:cacheprovider"])
+        } else {
+            cmd.arg("-o")
+                .arg(format!("cache_dir={}", caches.pytest().display()))
+        };
+        if !focus.focused() {
+            cmd = cmd
+                .args(package.import_names().iter().map(|i| format!("--cov={i}")))
+                .arg("--cov-report=term-missing")
+                .arg(format!("--cov-fail-under={COVERAGE_FLOOR}"));
+        }
+        match targets {
+            Some(targets) => cmd = cmd.args(targets),
+            None => cmd = cmd.arg("tests"),
+        }
+        if let Some(dir) = &self.junit {
+            let report = dir.join(format!(
+                "pytest-{}-{}.xml",
+                package.folder_name(),
+                venv.folder_name()
+            ));
+            cmd = cmd.arg(format!("--junitxml={}", report.display()));
+        }
+        let job = Job::command(
+            "pytest",
+            Some(package.folder_name()),
+            Some(venv.folder_name()),
+            cmd.args(&focus.pytest_args),
+            self.xtask(&["test", "-p", package.folder_name()]),
+        )
+        .based(&package.dir, &package.rel)
+        .tests_rerun(self.xtask(&["test"]))
+        .empty_ok(focus.focused());
+        // --lf, --ff, --sw, --sw-skip and --nf choose tests from pytest's own cache, which is no
+        // input of the key: such a run is never remembered, however the option came.
+        if reads_cache {
+            job.with_caches(Some(caches))
+        } else {
+            self.remembered(job, venv, &readers, Some(caches))
+        }
     }
 
     pub fn parallelism(&self) -> usize {
@@ -539,40 +650,6 @@ impl<'a> Gate<'a> {
             }
         }
     }
-}
-
-/// Byte-compiles the venv's site-packages once per install. The installers skip it to install
-/// fast, and where `PYTHONDONTWRITEBYTECODE` is set Python never writes it, so every tool run
-/// would compile pytest and its plugins anew: this halves a pytest run's start-up.
-fn compile_bytecode(venv: &Venv, name: &str) -> Result<()> {
-    // Keyed by what is installed, not by the stamp: a new PATH rewrites the stamp, and changes
-    // no installed file.
-    let marker = venv.dir.join("xtask-bytecode");
-    let key = venv.installed().digest;
-    if std::fs::read_to_string(&marker).is_ok_and(|k| k == key) {
-        return Ok(());
-    }
-    let started = Instant::now();
-    for site in venv.site_packages() {
-        Cmd::new(venv.python())
-            .args(["-m", "compileall", "-q", "-j", "0"])
-            .arg(&site)
-            .output()
-            .and_then(|out| {
-                if out.success() {
-                    Ok(())
-                } else {
-                    bail!("{}", crate::cmd::failure_message("compileall", &out))
-                }
-            })
-            .with_context(|| format!("{name}: cannot byte-compile {}", site.display()))?;
-    }
-    crate::fsutil::write_atomic(&marker, key.as_bytes())?;
-    output::say(format!(
-        "{name}: byte-compiled site-packages once ({})",
-        crate::output::duration(started)
-    ));
-    Ok(())
 }
 
 /// `ruff check --fix`, then `ruff format`, over the selection (all of `python/` when everything

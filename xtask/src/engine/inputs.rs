@@ -3,40 +3,61 @@
 //! verdict must equal what `--no-cache` would give on the same tree, venv and environment.
 //!
 //! The inputs of a job, and why each is one:
-//! - **its command line and working folder**: the tool, its flags, its targets;
-//! - **the files of its package and of every local package that package needs**: what the tool
-//!   checks and what it imports (mypy follows imports, pytest runs them); other packages are left
-//!   out, which is what lets an edit in one service keep the other service's passes;
+//! - **its command line and working folder**: the tool, its flags, its targets, the variables the
+//!   xtask sets for it;
+//! - **the files of its package and of every local package its process can load**
+//!   ([`Inputs::readers`]): what the tool checks and what it imports. Which packages: the
+//!   package; every local package it declares (dependencies, dev tools), transitively; every
+//!   local package whose import name its files mention anywhere (an `import` line, but also a
+//!   string: `importorskip("dubbing_contracts")`, `import_module(...)`, a `-p` option), with the
+//!   same rule applied to those in turn; for pytest, every local package installed in the venv
+//!   that registers a `pytest11` entry point (pytest loads every one of them, and their
+//!   fixtures); for mypy, the local package of each plugin `python/pyproject.toml` names. Only
+//!   packages installed in the job's venv count (no other can be loaded). What this cannot see:
+//!   an import name built at run time from pieces (`"dubbing_" + "common"`), or read from a file
+//!   outside `python/`: declare such a dependency. Other packages are left out, which is what
+//!   lets an edit in one service keep the other service's passes;
 //! - **every file under `python/` outside the packages**: `conftest.py` at any level, `ruff.toml`,
 //!   `.ruff.toml`, `mypy.ini`, `setup.cfg`, `pytest.ini`, `tox.ini`, `python/pyproject.toml`,
-//!   `tests/e2e/`: tools read configuration from the folders above a package, and which files
-//!   they read is theirs to decide, so all of them count;
-//! - for both: build leftovers too (`build/`, `*.egg-info`), and a symlink by its target's
-//!   content; only what the tools write while they run (caches, bytecode, coverage data) and the
-//!   venvs are left out ([`digest::tree_files`]);
+//!   `.gitignore` files, `tests/e2e/`: tools read configuration from the folders above a
+//!   package, and which files they read is theirs to decide, so all of them count;
+//! - **files outside `python/` that the tools read** ([`crate::engine::outside`]): git's ignore
+//!   rules (ruff and pytest skip what git ignores: every `.gitignore` from the root down to
+//!   `python/`, `.git/info/exclude`, the `core.excludesFile`), and every configuration file that
+//!   `python/` configuration extends, wherever it is (ruff's `extend`);
+//! - for all files: build leftovers too (`build/`, `*.egg-info`), and a symlink by its target's
+//!   content; only what tools write, where they write it, is left out: bytecode, and the caches,
+//!   coverage data and venvs at `python/` and at a package's folder ([`digest::tree_files`]);
 //! - **the venv as it is now**: its `pyvenv.cfg` (the interpreter), the listing of site-packages,
 //!   every `.pth` file (editable paths) and each distribution's RECORD and METADATA (which
 //!   versions of the tools and libraries are installed) ([`Venv::installed`]);
-//! - **the environment**: every variable the tools see, except the short list of volatile ones
-//!   below, which describe the terminal or the session and no tool's verdict. Hashing all but a
-//!   few (rather than running the tools in a controlled environment) keeps what a person exports
-//!   visible to their tests, as they expect, and a test that reads any variable stays sound.
+//! - **the environment**: every variable the tools see. The volatile ones below (the terminal,
+//!   the shell session, how the xtask was started) are not seen by the tools at all: the xtask
+//!   removes them from every job's environment, and sets `COLUMNS=80` and `LINES=24`, so
+//!   `argparse` help and `shutil.get_terminal_size()` read the same in every terminal. Hashing
+//!   all the rest (rather than a chosen few) keeps what a person exports visible to their tests,
+//!   as they expect, and a test that reads any variable stays sound.
 //!
-//! Each file is read and hashed once per run, whatever the number of jobs that depend on it.
+//! Each file is read and hashed once per run, whatever the number of jobs that depend on it. The
+//! tools' own caches are kept sound beside this ([`crate::engine::caches`]).
 
-use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 
 use crate::cmd::RETARGETING_VARS;
-use crate::digest::{self, Fnv};
+use crate::digest::{self, Hasher, TreeFile};
 use crate::engine::memo::KeySpec;
+use crate::engine::outside;
 use crate::env::venv::Venv;
 use crate::project::PYTHON_DIR;
-use crate::workspace::{Package, Workspace};
+use crate::workspace::imports::referenced_names;
+use crate::workspace::{Package, Workspace, normalize};
 
 /// Variables that describe the terminal, the shell session or the process that started the
-/// xtask, not anything a tool checks: left out of the key, so that another terminal window, a
-/// resized one or `cargo xtask` instead of the bare binary still finds the remembered passes.
+/// xtask: removed from every job's environment (the terminal's size is fixed instead, see
+/// [`TERMINAL`]), so they are no input, and another terminal window, a resized one or `cargo
+/// xtask` instead of the bare binary still finds the remembered passes.
 const VOLATILE_VARS: &[&str] = &[
     "_",
     "PWD",
@@ -95,8 +116,8 @@ const VOLATILE_PREFIXES: &[&str] = &[
     "__CF",
 ];
 
-/// Whether a variable is left out of the key (see [`VOLATILE_VARS`]); variables the xtask removes
-/// before running a tool are left out too, since no tool sees them.
+/// Whether a variable is volatile (see [`VOLATILE_VARS`]): the tools never see it, so it is no
+/// input. Variables the xtask removes before running a tool are left out for the same reason.
 pub fn is_volatile(name: &str) -> bool {
     VOLATILE_VARS.contains(&name)
         || RETARGETING_VARS.contains(&name)
@@ -104,15 +125,43 @@ pub fn is_volatile(name: &str) -> bool {
         || VOLATILE_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
+/// The volatile variables set now: what a job's environment drops.
+pub fn volatile_now() -> Vec<String> {
+    std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| is_volatile(k) && !RETARGETING_VARS.contains(&k.as_str()))
+        .collect()
+}
+
+/// The fixed terminal size every job sees.
+pub const TERMINAL: [(&str, &str); 2] = [("COLUMNS", "80"), ("LINES", "24")];
+
 /// The digest of the environment the tools see.
 fn environment() -> String {
     digest::variables(|name| !is_volatile(name))
 }
 
-/// The digests of the files under `python/`: one per package, one for everything else.
+/// The tools a job can run: which local packages its process loads besides its own depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Mypy,
+    Pytest,
+}
+
+/// The files of one package, as read this run.
+#[derive(Default)]
+struct PackageFiles {
+    files: Vec<TreeFile>,
+    digest: String,
+    /// The local packages (normalised names) whose import names its files mention.
+    names: BTreeSet<String>,
+}
+
+/// The files under `python/`: one set per package, one for everything else.
 struct Files {
-    packages: HashMap<String, String>,
-    outside: String,
+    packages: HashMap<String, PackageFiles>,
+    outside: Vec<TreeFile>,
+    outside_digest: String,
 }
 
 impl Files {
@@ -125,31 +174,69 @@ impl Files {
             .map(|p| (format!("{}/", p.python_rel()), p.name.as_str()))
             .collect();
         owners.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
-        let mut hashers: HashMap<&str, Fnv> = HashMap::new();
-        let mut outside = Fnv::new();
-        for (rel, content) in digest::tree_files(&python) {
-            let h = match owners.iter().find(|(prefix, _)| rel.starts_with(prefix)) {
-                Some((_, name)) => hashers.entry(name).or_insert_with(Fnv::new),
-                None => &mut outside,
-            };
-            h.write(rel.as_bytes());
-            h.write(&[0]);
-            h.write(content.as_bytes());
+        let owner_of = |rel: &str| {
+            owners
+                .iter()
+                .find(|(prefix, _)| rel.starts_with(prefix))
+                .map(|(_, name)| *name)
+        };
+        let import_names: HashMap<String, &str> = ws
+            .packages
+            .iter()
+            .flat_map(|p| {
+                p.import_names()
+                    .into_iter()
+                    .map(move |n| (n, p.name.as_str()))
+            })
+            .collect();
+        let known = |token: &str| import_names.get(token).copied();
+        let mut names: HashMap<&str, BTreeSet<String>> = HashMap::new();
+        let mut tool_roots: Vec<String> = owners.iter().map(|(p, _)| p.clone()).collect();
+        tool_roots.push(String::new());
+        let files = digest::tree_files_reading(&python, &tool_roots, &mut |rel, content| {
+            if let Some(owner) = owner_of(rel) {
+                let found = referenced_names(content, &known);
+                names
+                    .entry(owner)
+                    .or_default()
+                    .extend(found.into_iter().map(str::to_owned));
+            }
+        });
+        let mut packages: HashMap<String, PackageFiles> = ws
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), PackageFiles::default()))
+            .collect();
+        let mut outside = Vec::new();
+        for file in files {
+            match owner_of(&file.rel).and_then(|o| packages.get_mut(o)) {
+                Some(package) => package.files.push(file),
+                None => outside.push(file),
+            }
+        }
+        for (name, package) in &mut packages {
+            package.digest = files_digest(&package.files);
+            package.names = names.remove(name.as_str()).unwrap_or_default();
+            package.names.remove(name);
         }
         Files {
-            packages: ws
-                .packages
-                .iter()
-                .map(|p| {
-                    let h = hashers
-                        .get(p.name.as_str())
-                        .map_or_else(|| Fnv::new().finish(), Fnv::finish);
-                    (p.name.clone(), h)
-                })
-                .collect(),
-            outside: outside.finish(),
+            packages,
+            outside_digest: files_digest(&outside),
+            outside,
         }
     }
+}
+
+/// One digest of a list of files: each path and the digest of its content.
+fn files_digest(files: &[TreeFile]) -> String {
+    let mut h = Hasher::new();
+    for file in files {
+        h.write(file.rel.as_bytes());
+        h.write(&[0]);
+        h.write(file.digest.as_bytes());
+        h.write(&[0]);
+    }
+    h.finish()
 }
 
 /// The inputs of the jobs of one run: read lazily, each once.
@@ -157,7 +244,10 @@ pub struct Inputs<'a> {
     ws: &'a Workspace,
     env: String,
     files: OnceCell<Files>,
-    venvs: std::cell::RefCell<HashMap<std::path::PathBuf, String>>,
+    outside_python: OnceCell<String>,
+    venvs: RefCell<HashMap<PathBuf, String>>,
+    /// Per venv: the local packages installed there that register a pytest plugin.
+    plugins: RefCell<HashMap<PathBuf, Vec<String>>>,
 }
 
 impl<'a> Inputs<'a> {
@@ -166,7 +256,9 @@ impl<'a> Inputs<'a> {
             ws,
             env: environment(),
             files: OnceCell::new(),
-            venvs: std::cell::RefCell::default(),
+            outside_python: OnceCell::new(),
+            venvs: RefCell::default(),
+            plugins: RefCell::default(),
         }
     }
 
@@ -182,9 +274,88 @@ impl<'a> Inputs<'a> {
             .clone()
     }
 
+    /// The local packages a job of `tool` for `package`, run in the venv of `venv`, can load (see
+    /// the module's comment), sorted by name.
+    pub fn readers(&self, package: &'a Package, venv: &'a Package, tool: Tool) -> Vec<&'a Package> {
+        let mut todo = vec![package.name.clone()];
+        match tool {
+            Tool::Pytest => todo.extend(self.pytest_plugins(venv)),
+            Tool::Mypy => todo.extend(self.mypy_plugins()),
+        }
+        let mut installed = self.ws.closure(venv).unwrap_or_else(|_| vec![venv]);
+        installed.push(package);
+        let files = self.files();
+        let mut reached: BTreeSet<String> = BTreeSet::new();
+        while let Some(name) = todo.pop() {
+            let Some(p) = installed.iter().find(|p| p.name == name) else {
+                continue;
+            };
+            if !reached.insert(name) {
+                continue;
+            }
+            todo.extend(p.local_deps.iter().cloned());
+            if let Some(own) = files.packages.get(&p.name) {
+                todo.extend(own.names.iter().cloned());
+            }
+        }
+        reached.iter().filter_map(|n| self.ws.get(n)).collect()
+    }
+
+    /// The local packages installed in `venv`'s venv that register a `pytest11` entry point:
+    /// pytest loads every one of them in every run, fixtures and hooks included.
+    fn pytest_plugins(&self, venv: &Package) -> Vec<String> {
+        let v = Venv::of(venv);
+        let local: Vec<&str> = self.ws.packages.iter().map(|p| p.name.as_str()).collect();
+        self.plugins
+            .borrow_mut()
+            .entry(v.dir.clone())
+            .or_insert_with(|| {
+                v.entry_point_dists("pytest11")
+                    .into_iter()
+                    .map(|d| normalize(&d))
+                    .filter(|d| local.contains(&d.as_str()))
+                    .collect()
+            })
+            .clone()
+    }
+
+    /// The local packages of the mypy plugins `python/pyproject.toml` names (a module, or a
+    /// path from `python/`).
+    fn mypy_plugins(&self) -> Vec<String> {
+        let python = self.ws.root.join(PYTHON_DIR);
+        outside::mypy_plugins(&self.ws.root)
+            .iter()
+            .filter_map(|plugin| {
+                let path = python.join(plugin);
+                let module = plugin.split(':').next().unwrap_or(plugin);
+                let owns = |p: &&Package| {
+                    path.starts_with(&p.dir)
+                        || p.import_names()
+                            .iter()
+                            .any(|n| module == n || module.starts_with(&format!("{n}.")))
+                };
+                self.ws.packages.iter().find(owns).map(|p| p.name.clone())
+            })
+            .collect()
+    }
+
+    /// The files a job that reads `packages` reads, as this run found them (paths relative to
+    /// `python/`): what its tools' caches are checked against ([`crate::engine::caches`]).
+    pub fn files_read(&self, packages: &[&Package]) -> Vec<&TreeFile> {
+        let files = self.files();
+        let mut out: Vec<&TreeFile> = files.outside.iter().collect();
+        for package in packages {
+            if let Some(own) = files.packages.get(&package.name) {
+                out.extend(&own.files);
+            }
+        }
+        out
+    }
+
     /// The key of a job: `command` (its command line and folder, as printed), run in `venv`,
-    /// reading the files of `packages` (the package and the local packages it needs; none for a
-    /// job that checks only what lies outside the packages) and everything outside the packages.
+    /// reading the files of `packages` (see [`Inputs::readers`]; none for a job that checks only
+    /// what lies outside the packages), everything outside the packages, and what tools read
+    /// outside `python/`.
     ///
     /// `reads_layout`: the job also depends on where every package's imports live (ruff tells
     /// first-party imports from third-party ones by looking in every package's source folder).
@@ -196,39 +367,37 @@ impl<'a> Inputs<'a> {
         reads_layout: bool,
     ) -> Key {
         let files = self.files();
+        let outside_python = self
+            .outside_python
+            .get_or_init(|| outside::digest(&self.ws.root));
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             ("the venv's installed packages".to_owned(), self.venv(venv)),
             ("the environment variables".to_owned(), self.env.clone()),
             (
                 "the files under python/ outside the packages".to_owned(),
-                files.outside.clone(),
+                files.outside_digest.clone(),
+            ),
+            (
+                "the files outside python/ that tools read".to_owned(),
+                outside_python.clone(),
             ),
         ];
         if reads_layout {
-            let mut h = Fnv::new();
-            for package in &self.ws.packages {
-                h.write(package.rel.as_bytes());
-                h.write(package.layout.source_root.to_string_lossy().as_bytes());
-                for name in package.import_names() {
-                    h.write(name.as_bytes());
-                    h.write(&[0]);
-                }
-            }
             parts.push((
                 "the import packages of the workspace".to_owned(),
-                h.finish(),
+                self.layout_digest(),
             ));
         }
         for package in packages {
             let digest = files
                 .packages
                 .get(&package.name)
-                .cloned()
+                .map(|p| p.digest.clone())
                 .unwrap_or_default();
             parts.push((format!("the files of {}", package.folder_name()), digest));
         }
-        let mut h = Fnv::new();
+        let mut h = Hasher::new();
         for (label, digest) in &parts {
             h.write(label.as_bytes());
             h.write(&[0]);
@@ -240,6 +409,21 @@ impl<'a> Inputs<'a> {
             parts,
         }
     }
+
+    fn layout_digest(&self) -> String {
+        let mut h = Hasher::new();
+        for package in &self.ws.packages {
+            h.write(package.rel.as_bytes());
+            h.write(&[0]);
+            h.write(package.layout.source_root.to_string_lossy().as_bytes());
+            h.write(&[0]);
+            for name in package.import_names() {
+                h.write(name.as_bytes());
+                h.write(&[0]);
+            }
+        }
+        h.finish()
+    }
 }
 
 impl Inputs<'_> {
@@ -248,7 +432,7 @@ impl Inputs<'_> {
         let venv = self
             .ws
             .get(&spec.venv)
-            .map_or_else(|| Venv::of_dir(std::path::PathBuf::new()), Venv::of);
+            .map_or_else(|| Venv::of_dir(PathBuf::new()), Venv::of);
         let packages: Vec<&Package> = spec
             .packages
             .iter()
@@ -305,6 +489,7 @@ mod tests {
         for name in [
             "PATH",
             "HOME",
+            "PYTEST_ADDOPTS",
             "DUBBING_MODE",
             "PYTHONHASHSEED",
             "LD_LIBRARY_PATH",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
+use crate::engine::caches::ToolCaches;
 use crate::engine::memo::Memo;
 use crate::flags::MessageFormat;
 use crate::output::{format_duration, json_string};
@@ -35,6 +36,8 @@ pub struct Job {
     pub rerun: String,
     pub work: Work,
     pub memo: Option<Memo>,
+    /// The caches of its tool, checked before it runs and recorded after.
+    pub caches: Option<ToolCaches>,
     /// The folder its tool runs in and that folder from the root: its output's paths are
     /// rewritten from the root.
     pub base: Option<(std::path::PathBuf, String)>,
@@ -60,6 +63,7 @@ impl Job {
             rerun,
             work: Work::Command(cmd),
             memo: None,
+            caches: None,
             base: None,
             empty_ok: false,
             tests_rerun: None,
@@ -80,6 +84,7 @@ impl Job {
             rerun,
             work: Work::Check(Box::new(check)),
             memo: None,
+            caches: None,
             base: None,
             empty_ok: false,
             tests_rerun: None,
@@ -88,6 +93,11 @@ impl Job {
 
     pub fn remembered(mut self, memo: Option<Memo>) -> Job {
         self.memo = memo;
+        self
+    }
+
+    pub fn with_caches(mut self, caches: Option<ToolCaches>) -> Job {
+        self.caches = caches;
         self
     }
 
@@ -111,15 +121,20 @@ impl Job {
 
     /// `mypy dubbing-common (media-service venv)`.
     pub fn name(&self) -> String {
-        let mut name = self.tool.to_owned();
-        if let Some(package) = &self.package {
-            name += &format!(" {package}");
-        }
-        if let Some(venv) = &self.venv {
-            name += &format!(" ({venv} venv)");
-        }
-        name
+        job_name(self.tool, self.package.as_deref(), self.venv.as_deref())
     }
+}
+
+/// A job's name: `mypy dubbing-common (media-service venv)`.
+pub fn job_name(tool: &str, package: Option<&str>, venv: Option<&str>) -> String {
+    let mut name = tool.to_owned();
+    if let Some(package) = package {
+        name += &format!(" {package}");
+    }
+    if let Some(venv) = venv {
+        name += &format!(" ({venv} venv)");
+    }
+    name
 }
 
 /// How a job ended.
@@ -154,10 +169,19 @@ fn execute(job: Job) -> Outcome {
     };
     let (ok, cached, code, output) = match (remembered, job.work) {
         (Some(output), _) => (true, true, Some(0), output),
-        (None, Work::Command(cmd)) => match cmd.output() {
-            Ok(done) => (done.success(), false, done.code, done.output),
-            Err(e) => (false, false, None, format!("{e:#}")),
-        },
+        (None, Work::Command(cmd)) => {
+            if let Some(caches) = &job.caches {
+                caches.prepare();
+            }
+            let ran = cmd.output();
+            if let Some(caches) = &job.caches {
+                caches.record();
+            }
+            match ran {
+                Ok(done) => (done.success(), false, done.code, done.output),
+                Err(e) => (false, false, None, format!("{e:#}")),
+            }
+        }
         (None, Work::Check(check)) => match check() {
             Ok(report) => (true, false, Some(0), report),
             Err(problem) => (false, false, None, problem),

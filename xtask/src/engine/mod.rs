@@ -1,8 +1,10 @@
 //! The engine: which packages are selected, the jobs derived from the workspace (the gate), their
 //! inputs and remembered passes, and the parallel runner.
 
+pub mod caches;
 pub mod gate;
 pub mod inputs;
 pub mod jobs;
 pub mod memo;
+pub mod outside;
 pub mod select;

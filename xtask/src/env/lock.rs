@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::digest::hash;
+use crate::digest::{self, hash};
 use crate::env::installer::UV_VERSION;
 use crate::fsutil;
 use crate::project;
@@ -251,6 +251,17 @@ pub fn status(ws: &Workspace, owner: &Package) -> Result<Status> {
     // setup write over it), whichever file is there.
     for path in files(owner) {
         match read(&path) {
+            // Written by an older xtask, whose digests were shorter: changed, not a person's.
+            Some(recorded)
+                if recorded
+                    .pins
+                    .as_ref()
+                    .is_some_and(|pins| pins.len() != digest::HEX_LEN) =>
+            {
+                return Ok(Status::Stale(vec![
+                    "the digest format (the lock was written by an older xtask)".into(),
+                ]));
+            }
             Some(recorded)
                 if recorded.pins.as_deref() == Some(hash(recorded.body.as_bytes()).as_str()) =>
             {

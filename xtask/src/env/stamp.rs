@@ -77,7 +77,7 @@ impl Fingerprint {
     /// Adds a folder's listing (names, sizes, times) under `listing:<path>`: a find-links folder,
     /// where a new wheel changes what gets installed.
     pub fn add_listing(&mut self, root: &Path, dir: &Path) {
-        let mut h = crate::digest::Fnv::new();
+        let mut h = crate::digest::Hasher::new();
         h.write(if dir.is_dir() { b"dir" } else { b"missing" });
         for (path, name, _) in fsutil::entries(dir) {
             h.write(name.as_bytes());

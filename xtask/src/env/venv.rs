@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::digest::{Fnv, file_meta};
+use crate::digest::{Hasher, file_meta};
 use crate::fsutil;
 use crate::workspace::Package;
 
@@ -113,17 +113,37 @@ impl Venv {
             .unwrap_or_default()
     }
 
+    /// The distributions installed here that register an entry point in `group` (`pytest11`),
+    /// from each `.dist-info/entry_points.txt`: their names as the folder spells them.
+    pub fn entry_point_dists(&self, group: &str) -> Vec<String> {
+        let header = format!("[{group}]");
+        let mut out = Vec::new();
+        for site in self.site_packages() {
+            for (path, name, _) in fsutil::entries(&site) {
+                let Some(stem) = name.strip_suffix(".dist-info") else {
+                    continue;
+                };
+                let registers = fs::read_to_string(path.join("entry_points.txt"))
+                    .is_ok_and(|text| text.lines().any(|l| l.trim() == header));
+                if registers {
+                    out.push(stem.split('-').next().unwrap_or(stem).to_owned());
+                }
+            }
+        }
+        out
+    }
+
     /// What is installed in the venv now, read cheaply: one listing of site-packages, the `.pth`
     /// files (editable paths live there) and the size and time of each distribution's RECORD and
     /// METADATA, never the installed files themselves.
     pub fn installed(&self) -> Installed {
-        let mut h = Fnv::new();
+        let mut h = Hasher::new();
         h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
         let mut entries = Vec::new();
         for site in self.site_packages() {
             for (path, name, meta) in fsutil::entries(&site) {
                 // Bytecode that Python or compileall writes is not an install.
-                if crate::leftovers::is_cache(&name, meta.is_dir()) {
+                if crate::leftovers::is_bytecode(&name, meta.is_dir()) {
                     continue;
                 }
                 h.write(name.as_bytes());

@@ -1,7 +1,11 @@
 //! Which local packages a package's code imports, read from its `.py` files: a package may import
-//! only the local packages it declares (its dependencies, its dev tools). The remembered passes of
-//! its jobs are keyed by the files of the packages it declares, so an undeclared import would let
-//! an edit of the imported package go unseen; it also breaks in a venv that does not install it.
+//! only the local packages it declares (its dependencies, its dev tools). An import line counts,
+//! and so does any other mention of a local import name outside a comment: a string such as
+//! `importlib.import_module("dubbing_contracts")` or `pytest.importorskip("dubbing_contracts")`
+//! loads the package just the same. An undeclared one breaks in a venv that does not install it.
+//!
+//! The same scan of names ([`referenced_names`]) widens the keys of remembered passes: a job's key
+//! covers every local package whose import name its package's files mention.
 
 use std::fs;
 use std::path::Path;
@@ -32,10 +36,47 @@ fn imported_modules(line: &str) -> Vec<&str> {
     Vec::new()
 }
 
+/// The dotted names in `text` (runs of identifier characters and dots) that `known` accepts,
+/// whole or by a leading part: `dubbing_common.x.y` names `dubbing_common` when that is known.
+/// One pass over the bytes, whatever the number of names.
+pub fn referenced_names<'k>(text: &[u8], known: &dyn Fn(&str) -> Option<&'k str>) -> Vec<&'k str> {
+    let mut found: Vec<&'k str> = Vec::new();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let mut i = 0;
+    while i < text.len() {
+        if !is_word(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && is_word(text[i]) {
+            i += 1;
+        }
+        let Ok(token) = std::str::from_utf8(&text[start..i]) else {
+            continue;
+        };
+        // Every leading part: `a`, `a.b`, `a.b.c` (a namespace portion is named by two).
+        let token = token.trim_matches('.');
+        let ends = token
+            .match_indices('.')
+            .map(|(at, _)| at)
+            .chain([token.len()]);
+        for end in ends {
+            if let Some(name) = known(&token[..end])
+                && !found.contains(&name)
+            {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
 fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for (path, name, meta) in fsutil::entries(dir) {
         if meta.is_dir() {
-            if !leftovers::is_cache(&name, true)
+            if !leftovers::is_bytecode(&name, true)
+                && name != "htmlcov"
                 && !name.starts_with('.')
                 && !path.join("pyvenv.cfg").is_file()
             {
@@ -70,8 +111,10 @@ pub fn undeclared(ws: &Workspace, package: &Package) -> Vec<String> {
         let Ok(text) = fs::read_to_string(&file) else {
             continue;
         };
+        let at = |i: usize| format!("{}:{}", fsutil::display_rel(&ws.root, &file), i + 1);
         for (i, line) in text.lines().enumerate() {
-            for module in imported_modules(line) {
+            let imported = imported_modules(line);
+            for module in &imported {
                 let owner = others.iter().find(|(_, names)| {
                     names
                         .iter()
@@ -79,23 +122,77 @@ pub fn undeclared(ws: &Workspace, package: &Package) -> Vec<String> {
                 });
                 if let Some((other, _)) = owner {
                     found.push(format!(
-                        "{}:{}: imports {module}, of {} ({}), which {} does not declare",
-                        fsutil::display_rel(&ws.root, &file),
-                        i + 1,
+                        "{}: imports {module}, of {} ({}), which {} does not declare",
+                        at(i),
                         other.folder_name(),
                         other.dist,
                         package.dist
                     ));
                 }
             }
+            if imported.is_empty() {
+                found.extend(mentions(line, &others).into_iter().map(|(name, other)| {
+                    format!(
+                        "{}: names {name}, of {} ({}), which {} does not declare (a string import loads it all the same)",
+                        at(i),
+                        other.folder_name(),
+                        other.dist,
+                        package.dist
+                    )
+                }));
+            }
         }
     }
     found
 }
 
+/// The undeclared local import names a line that imports nothing mentions outside a comment.
+fn mentions<'a>(
+    line: &str,
+    others: &'a [(&'a Package, Vec<String>)],
+) -> Vec<(&'a str, &'a Package)> {
+    let code = line.trim_start();
+    if code.starts_with('#') {
+        return Vec::new();
+    }
+    let known = |token: &str| {
+        others
+            .iter()
+            .flat_map(|(_, names)| names)
+            .find(|n| n.as_str() == token)
+            .map(String::as_str)
+    };
+    referenced_names(code.as_bytes(), &known)
+        .into_iter()
+        .filter_map(|name| {
+            let (other, _) = others
+                .iter()
+                .find(|(_, names)| names.iter().any(|n| n == name))?;
+            Some((name, *other))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_found_whole_and_by_their_leading_parts() {
+        let known = |t: &str| {
+            ["dubbing_common", "dubbing.ns"]
+                .into_iter()
+                .find(|n| *n == t)
+        };
+        let text =
+            b"x = importlib.import_module('dubbing_common.io')\nimportorskip(\"dubbing.ns\")";
+        assert_eq!(
+            referenced_names(text, &known),
+            ["dubbing_common", "dubbing.ns"]
+        );
+        assert!(referenced_names(b"my_dubbing_common = dubbing_commons", &known).is_empty());
+        assert!(referenced_names(b"dubbing.nsx", &known).is_empty());
+    }
 
     #[test]
     fn import_lines_name_their_modules() {

@@ -1,0 +1,217 @@
+//! The tools' own caches, kept sound: when the xtask runs a tool, no cache of that tool answers
+//! for a file whose content changed since the cache was made.
+//!
+//! Why this is needed: mypy's incremental cache and Python's bytecode (and pytest's rewritten
+//! test modules) trust a source file whose size and modification time (in whole seconds) are
+//! what they were; an edit that keeps both (`cp -p`, `tar`, `touch -r`, a CI cache restore, two
+//! saves within a second) would be answered from the cache. ruff's cache trusts the time alone:
+//! ruff always runs with `--no-cache` (it checks a package in milliseconds without one).
+//!
+//! How: every job has caches of its own, in its venv (`.venv/xtask-cache/<job>/`): mypy's
+//! `--cache-dir`, the bytecode (`PYTHONPYCACHEPREFIX`, where pytest writes its rewritten tests
+//! too), pytest's cache folder and the coverage data. Only that job's runs write there, and after
+//! each run the xtask records the state (content digest, size, time) of every file the job reads,
+//! as read before it ran. Before the next run, a file whose content differs from the record while
+//! its size and time-in-seconds do not is one the caches would wrongly trust: the cache entries
+//! of the tree's modules are then forgotten (the mypy entries of modules named like anything
+//! under `python/`, and the bytecode of everything under `python/`), while those of the standard
+//! library and the installed packages stay. A file changed any other way is one the tools notice
+//! themselves. `--no-cache` forgets the tree's entries before every run, and runs pytest without
+//! its cache plugin unless the arguments ask for it (`--lf`). What this cannot see: a file that
+//! was deleted and comes back, by `cp -p`, with other content but the size and time of the copy
+//! the caches knew.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use crate::digest::TreeFile;
+use crate::fsutil;
+
+/// The caches of one job.
+pub struct ToolCaches {
+    dir: PathBuf,
+    /// `python/`, whose modules' entries are forgotten.
+    python: PathBuf,
+    /// The files the job reads, as read before it runs.
+    files: Vec<TreeFile>,
+    /// `--no-cache`: forget before every run.
+    fresh: bool,
+}
+
+const SEEN: &str = "seen";
+
+impl ToolCaches {
+    pub fn new(dir: PathBuf, python: PathBuf, files: Vec<TreeFile>, fresh: bool) -> ToolCaches {
+        ToolCaches {
+            dir,
+            python,
+            files,
+            fresh,
+        }
+    }
+
+    /// mypy's `--cache-dir`.
+    pub fn mypy(&self) -> PathBuf {
+        self.dir.join("mypy")
+    }
+
+    /// `PYTHONPYCACHEPREFIX`: Python's bytecode and pytest's rewritten tests.
+    pub fn bytecode(&self) -> PathBuf {
+        self.dir.join("pyc")
+    }
+
+    /// pytest's `cache_dir`.
+    pub fn pytest(&self) -> PathBuf {
+        self.dir.join("pytest")
+    }
+
+    /// `COVERAGE_FILE`.
+    pub fn coverage(&self) -> PathBuf {
+        self.dir.join("coverage")
+    }
+
+    /// Before the job runs: forgets the tree's entries when a cache could trust a changed file.
+    pub fn prepare(&self) {
+        if self.fresh || self.disguised_change() {
+            self.forget_tree();
+        }
+    }
+
+    /// After the job ran: records the files' state as read before it ran (a file saved while
+    /// it ran differs from that, and is checked again next time).
+    pub fn record(&self) {
+        let mut text = String::new();
+        for f in &self.files {
+            text += &format!("{}\t{}\t{}\t{}\n", f.digest, f.size, f.mtime_ns, f.rel);
+        }
+        let _ = fs::create_dir_all(&self.dir);
+        let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
+    }
+
+    /// Whether a file's content differs from the record while its size and time in seconds (what
+    /// mypy and Python compare) do not. No record: nothing was cached by these caches.
+    fn disguised_change(&self) -> bool {
+        let Ok(text) = fs::read_to_string(self.dir.join(SEEN)) else {
+            return false;
+        };
+        let seen: HashMap<&str, (&str, &str, &str)> = text
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(4, '\t');
+                let (digest, size, mtime) = (parts.next()?, parts.next()?, parts.next()?);
+                Some((parts.next()?, (digest, size, mtime)))
+            })
+            .collect();
+        self.files.iter().any(|f| {
+            seen.get(f.rel.as_str())
+                .is_some_and(|(digest, size, mtime)| {
+                    let seconds =
+                        |ns: &str| ns.parse::<u128>().map_or(u128::MAX, |n| n / 1_000_000_000);
+                    *digest != f.digest
+                        && *size == f.size.to_string()
+                        && seconds(mtime) == f.mtime_ns / 1_000_000_000
+                })
+        })
+    }
+
+    /// Forgets the entries of the tree's modules: the bytecode under `python/`, and mypy's
+    /// entries of every module named like a folder or module under `python/`.
+    fn forget_tree(&self) {
+        let _ = fs::remove_dir_all(self.bytecode().join(without_root(&self.python)));
+        let names: BTreeSet<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.rel.ends_with(".py") || f.rel.ends_with(".pyi"))
+            .flat_map(|f| f.rel.split('/'))
+            .map(|part| part.split('.').next().unwrap_or(part))
+            .collect();
+        for (version, _, meta) in fsutil::entries(&self.mypy()) {
+            if !meta.is_dir() {
+                continue;
+            }
+            for (entry, name, meta) in fsutil::entries(&version) {
+                let top = name.split('.').next().unwrap_or(&name);
+                if names.contains(top) {
+                    let _ = if meta.is_dir() {
+                        fs::remove_dir_all(&entry)
+                    } else {
+                        fs::remove_file(&entry)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// `path` without its root or drive: where `PYTHONPYCACHEPREFIX` puts the bytecode of its files.
+fn without_root(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(rel: &str, digest: &str, size: u64, mtime_ns: u128) -> TreeFile {
+        TreeFile {
+            rel: rel.into(),
+            digest: digest.into(),
+            size,
+            mtime_ns,
+        }
+    }
+
+    #[test]
+    fn only_an_edit_that_keeps_size_and_second_forgets_the_tree() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let entry = dir.join("c/mypy/3.10/dubbing_common/x.meta.ff");
+        let third_party = dir.join("c/mypy/3.10/numpy/x.meta.ff");
+        let make =
+            |files: Vec<TreeFile>| ToolCaches::new(dir.join("c"), python.clone(), files, false);
+        let then = vec![file(
+            "libs/common/src/dubbing_common/x.py",
+            "aa",
+            10,
+            5_000_000_001,
+        )];
+        make(then).record();
+        let prepare = |files: Vec<TreeFile>| {
+            for path in [&entry, &third_party] {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, "").unwrap();
+            }
+            make(files).prepare();
+            entry.exists()
+        };
+        // Another size, or another second: mypy looks at the content itself.
+        assert!(prepare(vec![file(
+            "libs/common/src/dubbing_common/x.py",
+            "bb",
+            11,
+            5_000_000_001
+        )]));
+        assert!(prepare(vec![file(
+            "libs/common/src/dubbing_common/x.py",
+            "bb",
+            10,
+            6_000_000_000
+        )]));
+        // Same size, same second, other content: mypy would trust its entry.
+        assert!(!prepare(vec![file(
+            "libs/common/src/dubbing_common/x.py",
+            "bb",
+            10,
+            5_900_000_000
+        )]));
+        assert!(
+            third_party.exists(),
+            "an installed package's entry was forgotten"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+//! What the tools read outside `python/`: an input of every job ([`crate::engine::inputs`]).
+//!
+//! - **git's ignore rules**: ruff skips the files git ignores, so an ignore rule decides what it
+//!   checks. Every `.gitignore` from the repository's top folder down to `python/` (those under
+//!   `python/` are files of the tree already), the repository's `info/exclude`, and the file
+//!   `core.excludesFile` names (git's default, `$XDG_CONFIG_HOME/git/ignore`, when unset).
+//! - **configuration that `python/` configuration extends**: ruff's `extend` in
+//!   `python/pyproject.toml`, `ruff.toml` or `.ruff.toml` there or at a package's folder, followed
+//!   from file to file, wherever it leads.
+//!
+//! Each file counts by its path and content; a missing one counts as missing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item};
+
+use crate::cmd::Cmd;
+use crate::digest::{Hasher, hash};
+use crate::project::PYTHON_DIR;
+
+/// The digest of every file outside `python/` that the tools read.
+pub fn digest(root: &Path) -> String {
+    let mut files = ignore_files(root);
+    files.extend(extended_configs(root));
+    files.sort();
+    files.dedup();
+    let mut h = Hasher::new();
+    for path in files {
+        h.write(path.to_string_lossy().as_bytes());
+        h.write(&[0]);
+        match fs::read(&path) {
+            Ok(content) => h.write(hash(&content).as_bytes()),
+            Err(_) => h.write(b"missing"),
+        }
+        h.write(&[0]);
+    }
+    h.finish()
+}
+
+/// git's ignore files that apply to `python/` from outside it; none outside a repository.
+fn ignore_files(root: &Path) -> Vec<PathBuf> {
+    let Some((top, common_dir)) = repository(root) else {
+        return Vec::new();
+    };
+    let mut files = vec![common_dir.join("info").join("exclude")];
+    let mut dir = root.join(PYTHON_DIR);
+    while let Some(parent) = dir.parent() {
+        files.push(parent.join(".gitignore"));
+        if parent == top {
+            break;
+        }
+        dir = parent.to_path_buf();
+    }
+    files.push(global_excludes(root));
+    files
+}
+
+/// The repository's top folder and its common git folder (where `info/exclude` lives, shared by
+/// every worktree), found by looking, without running git.
+fn repository(root: &Path) -> Option<(PathBuf, PathBuf)> {
+    let top = root.ancestors().find(|d| d.join(".git").exists())?;
+    let dot_git = top.join(".git");
+    if dot_git.is_dir() {
+        return Some((top.to_path_buf(), dot_git));
+    }
+    // A worktree: `.git` is a file `gitdir: <path>`, whose `commondir` leads to the common one.
+    let text = fs::read_to_string(&dot_git).ok()?;
+    let git_dir = top.join(text.strip_prefix("gitdir:")?.trim());
+    let common = match fs::read_to_string(git_dir.join("commondir")) {
+        Ok(rel) => git_dir.join(rel.trim()),
+        Err(_) => git_dir,
+    };
+    Some((top.to_path_buf(), common))
+}
+
+/// The file `core.excludesFile` names, as git resolves it (`~/` expanded), else git's default.
+fn global_excludes(root: &Path) -> PathBuf {
+    let configured = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["config", "--path", "--get", "core.excludesFile"])
+        .output()
+        .ok()
+        .filter(|out| out.success())
+        .map(|out| out.output.trim().to_owned())
+        .filter(|path| !path.is_empty());
+    if let Some(path) = configured {
+        return PathBuf::from(path);
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    config_home.map_or_else(PathBuf::new, |d| d.join("git").join("ignore"))
+}
+
+/// The files ruff's `extend` leads to from the configuration at `python/` and at each folder
+/// directly below a package root's parent (`python/apps/*`, `python/libs/*`), followed from file
+/// to file (at most 16 steps: a loop ends).
+fn extended_configs(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let mut folders = vec![python.clone()];
+    for group in ["apps", "libs"] {
+        let Ok(read) = fs::read_dir(python.join(group)) else {
+            continue;
+        };
+        folders.extend(read.flatten().map(|e| e.path()));
+    }
+    let mut out = Vec::new();
+    for folder in folders {
+        for name in ["pyproject.toml", "ruff.toml", ".ruff.toml"] {
+            let mut config = folder.join(name);
+            for _ in 0..16 {
+                let Some(next) = ruff_extend(&config) else {
+                    break;
+                };
+                if !next.starts_with(&python) {
+                    out.push(next.clone());
+                }
+                config = next;
+            }
+        }
+    }
+    out
+}
+
+/// The file a ruff configuration's `extend` names, resolved from the configuration's folder.
+fn ruff_extend(config: &Path) -> Option<PathBuf> {
+    let doc: DocumentMut = fs::read_to_string(config).ok()?.parse().ok()?;
+    let table: &Item = if config.file_name()? == "pyproject.toml" {
+        doc.get("tool")?.get("ruff")?
+    } else {
+        doc.as_item()
+    };
+    let extend = table.get("extend")?.as_str()?;
+    let extend = shellexpand_home(extend);
+    Some(lexical(&config.parent()?.join(extend)))
+}
+
+/// `a/b/../c` as `a/c`, without asking the file system (the file may not exist).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `~/x` as the home folder's `x` (ruff expands it too).
+fn shellexpand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
+/// `python/`.
+pub fn mypy_plugins(root: &Path) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(root.join(PYTHON_DIR).join("pyproject.toml")) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let Some(plugins) = doc
+        .get("tool")
+        .and_then(|t| t.get("mypy"))
+        .and_then(|m| m.get("plugins"))
+    else {
+        return Vec::new();
+    };
+    if let Some(one) = plugins.as_str() {
+        return one.split(',').map(|p| p.trim().to_owned()).collect();
+    }
+    plugins
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extended_ruff_configuration_outside_python_counts() {
+        let root = std::env::temp_dir().join(format!("xtask-outside-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("python")).unwrap();
+        fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.ruff]\nextend = \"../shared.toml\"\n",
+        )
+        .unwrap();
+        fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
+        let before = digest(&root);
+        fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
+        assert_ne!(digest(&root), before);
+        assert_eq!(extended_configs(&root), [root.join("shared.toml")]);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
