@@ -46,7 +46,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     envs: Vec<(OsString, OsString)>,
-    removed: Vec<&'static str>,
+    removed: Vec<OsString>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -92,8 +92,9 @@ impl Cmd {
     }
 
     /// Removes these variables for the command.
-    pub fn without(mut self, vars: &[&'static str]) -> Cmd {
-        self.removed.extend_from_slice(vars);
+    pub fn without<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, vars: I) -> Cmd {
+        self.removed
+            .extend(vars.into_iter().map(|v| v.as_ref().to_owned()));
         self
     }
 
