@@ -46,7 +46,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     envs: Vec<(OsString, OsString)>,
-    removed: Vec<String>,
+    removed: Vec<OsString>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -92,9 +92,9 @@ impl Cmd {
     }
 
     /// Removes these variables for the command.
-    pub fn without<S: AsRef<str>>(mut self, vars: &[S]) -> Cmd {
+    pub fn without<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, vars: I) -> Cmd {
         self.removed
-            .extend(vars.iter().map(|v| v.as_ref().to_owned()));
+            .extend(vars.into_iter().map(|v| v.as_ref().to_owned()));
         self
     }
 

@@ -13,13 +13,15 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::Cmd;
 use crate::env::interpreter::Interpreter;
 use crate::env::lock;
+use crate::env::tools::{self, HashMismatch};
 use crate::env::venv::{Platform, Venv};
 use crate::flags::InstallerChoice;
 use crate::output::json_string;
 use crate::workspace::Package;
 
-/// The uv that `auto` installs when none is on PATH: pinned, so every machine installs alike.
-pub const UV_VERSION: &str = "0.13.9";
+/// The uv that `auto` installs when none is on PATH: pinned, so every machine installs alike
+/// (by version and by the digests of [`tools::UV`]).
+pub const UV_VERSION: &str = tools::UV.version;
 
 /// pip learned `--python` (install into another interpreter) in 22.3.
 const PIP_MIN: (u64, u64) = (22, 3);
@@ -117,6 +119,9 @@ impl Installer {
             InstallerChoice::Uv => find_or_install_uv(base, tools),
             InstallerChoice::Auto => match find_or_install_uv(base, tools) {
                 Ok(found) => Ok(found),
+                // A download that is not the uv published is an error to face, not a reason
+                // to go on quietly with pip.
+                Err(e) if e.chain().any(|c| c.is::<HashMismatch>()) => Err(e),
                 Err(e) => {
                     let pip = pip_of(base)
                         .with_context(|| format!("uv is not available either: {e:#}"))?;
@@ -159,10 +164,7 @@ impl Installer {
         let cmd = cmd.cwd(root);
         match self {
             Installer::Uv { .. } => cmd,
-            Installer::Pip { .. } => cmd.env(
-                "PIP_CONFIG_FILE",
-                if cfg!(windows) { "nul" } else { "/dev/null" },
-            ),
+            Installer::Pip { .. } => cmd.env("PIP_CONFIG_FILE", tools::NULL_DEVICE),
         }
     }
 
@@ -398,7 +400,7 @@ fn existing_uv(tools: &Path) -> Option<(Installer, String)> {
 fn uv_in_tools(tools: &Path) -> PathBuf {
     let platform = Platform::current();
     platform
-        .bin_dir(&tools.join(format!("uv-{UV_VERSION}")))
+        .bin_dir(&tools.join(tools::UV.folder_name()))
         .join(platform.exe("uv"))
 }
 
@@ -416,49 +418,10 @@ fn find_or_install_uv(base: &Interpreter, tools: &Path) -> Result<(Installer, St
     Ok((uv, note))
 }
 
-/// Installs the pinned uv into the tools folder with the base interpreter's pip.
+/// Installs the pinned uv into the tools folder with the base interpreter's pip, hash-checked.
 fn install_uv(base: &Interpreter, tools: &Path) -> Result<Installer> {
-    let dir = tools.join(format!("uv-{UV_VERSION}"));
-    // Installed into a temporary folder and renamed into place: an interrupted install leaves no
-    // half a uv behind.
-    let tmp = tools.join(format!(".uv-{UV_VERSION}-{}.tmp", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(tools)
-        .with_context(|| format!("cannot create the tools folder {}", tools.display()))?;
-    let result = Cmd::new(&base.path)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-            "--target",
-        ])
-        .arg(&tmp)
-        .arg(format!("uv=={UV_VERSION}"))
-        .run()
-        .with_context(|| {
-            format!(
-                "cannot install uv {UV_VERSION} from PyPI with {}",
-                base.path.display()
-            )
-        });
-    if let Err(e) = result {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    // Another setup may have put a uv in place meanwhile: keep that one (it may be running).
-    if uv_at(&uv_in_tools(tools)).is_err() {
-        let _ = fs::remove_dir_all(&dir);
-        if let Err(e) = fs::rename(&tmp, &dir)
-            && uv_at(&uv_in_tools(tools)).is_err()
-        {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e).with_context(|| format!("cannot move uv into {}", dir.display()));
-        }
-    }
-    let _ = fs::remove_dir_all(&tmp);
+    // Another setup may have put a uv in place meanwhile: that one is kept (it may be running).
+    tools::UV.install(&base.path, tools, |_| uv_at(&uv_in_tools(tools)).is_ok())?;
     uv_at(&uv_in_tools(tools))
 }
 

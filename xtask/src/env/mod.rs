@@ -7,4 +7,5 @@ pub mod lock;
 pub mod requirements;
 pub mod session;
 pub mod stamp;
+pub mod tools;
 pub mod venv;
