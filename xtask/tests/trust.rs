@@ -1,0 +1,452 @@
+//! Trust at the edges: each test changes one input that a tool reads in a way the old keys or the
+//! tools' own caches missed, and shows that the remembered verdict equals a truly fresh run's
+//! (no memo, every tool cache removed).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Run, committed_tree, run, write, xtask};
+
+/// Removes every tool cache under `python/`: the jobs' own (in the venvs) and any a tool left in
+/// the tree.
+fn remove_tool_caches(root: &Path) {
+    fn walk(dir: &Path) {
+        let Ok(read) = fs::read_dir(dir) else { return };
+        for entry in read.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if [
+                "xtask-cache",
+                "xtask-results",
+                ".mypy_cache",
+                ".pytest_cache",
+                ".ruff_cache",
+                "__pycache__",
+            ]
+            .contains(&name.as_str())
+            {
+                fs::remove_dir_all(&path).unwrap();
+            } else if name != "site-packages" {
+                walk(&path);
+            }
+        }
+    }
+    walk(&root.join("python"));
+}
+
+/// Runs `args` as a person would, then truly fresh (`--no-cache`, every tool cache removed): the
+/// verdicts must agree. Returns the first run.
+#[track_caller]
+fn agrees_with_fresh(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let remembered = run(xtask(root).args(args).envs(envs.iter().copied()));
+    remove_tool_caches(root);
+    let fresh = run(xtask(root)
+        .args(args)
+        .arg("--no-cache")
+        .envs(envs.iter().copied()));
+    assert_eq!(
+        remembered.code, fresh.code,
+        "the remembered verdict differs from a truly fresh run's for {args:?}\nremembered:\n{}\nfresh:\n{}",
+        remembered.stdout, fresh.stdout
+    );
+    remembered
+}
+
+/// The line of `job` (`pytest common (media-service venv)`) in a gate's output.
+fn job_line<'a>(out: &'a Run, job: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.contains(job) && !l.starts_with("---"))
+        .unwrap_or_else(|| panic!("no line for {job}:\n{}", out.stdout))
+}
+
+/// Writes `content` over `rel` keeping its size and modification time (as `cp -p` or a CI cache
+/// restore does).
+fn write_keeping_size_and_time(root: &Path, rel: &str, content: &str) {
+    let path = root.join(rel);
+    let before = fs::metadata(&path).unwrap();
+    assert_eq!(
+        before.len(),
+        content.len() as u64,
+        "the edit must keep the size"
+    );
+    fs::write(&path, content).unwrap();
+    let file = fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    assert_eq!(
+        fs::metadata(&path).unwrap().modified().unwrap(),
+        before.modified().unwrap()
+    );
+}
+
+const LIMITS: &str = "python/libs/common/src/dubbing_common/limits.py";
+
+/// An edit that keeps a file's size and time is seen: by the remembered pass (its key hashes
+/// content), by Python's bytecode and pytest's rewritten tests, and by mypy's cache (all of which
+/// trust size and time).
+#[test]
+fn an_edit_that_keeps_size_and_time_is_seen_by_every_cache() {
+    let tmp = committed_tree("same size");
+    let root = tmp.path();
+    write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n");
+    write(
+        root,
+        "python/libs/common/tests/unit/test_limits.py",
+        "from dubbing_common.limits import LIMIT\n\n\ndef test_limit() -> None:\n    assert LIMIT == 128\n",
+    );
+    for gate in [["test", "-p", "common"], ["lint", "-p", "common"]] {
+        run(xtask(root).args(gate)).assert_ok();
+    }
+    // The value changes, the size and time do not: the test must fail.
+    write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 118\n");
+    let out = agrees_with_fresh(root, &["test", "-p", "common"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("assert 118 == 128"), "{}", out.stdout);
+    // A type error of the same size: mypy's cache must not answer for it.
+    write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 118\n");
+    let out = agrees_with_fresh(root, &["lint", "-p", "common"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
+}
+
+/// The digest the xtask used before: FNV-1a over 8-byte words, in which a byte at an offset of
+/// the form 8k+7 moves only the top eight bits.
+fn old_digest(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        h ^= u64::from_le_bytes(chunk.try_into().unwrap());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    for b in chunks.remainder() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Two edits of one file that the old digest could not tell from the original: found here by
+/// trying letters at two offsets of the form 8k+7 until the old digest collides.
+fn colliding_edit(original: &str) -> String {
+    let bytes = original.as_bytes();
+    let spots: Vec<usize> = (0..bytes.len())
+        .filter(|i| i % 8 == 7 && bytes[*i].is_ascii_lowercase())
+        .collect();
+    let target = old_digest(bytes);
+    for (n, &a) in spots.iter().enumerate() {
+        for &b in &spots[n + 1..] {
+            for x in b'a'..=b'z' {
+                for y in b'a'..=b'z' {
+                    let mut edited = bytes.to_vec();
+                    edited[a] = x;
+                    edited[b] = y;
+                    if edited != bytes && old_digest(&edited) == target {
+                        return String::from_utf8(edited).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    panic!("no colliding edit found");
+}
+
+#[test]
+fn two_edits_that_collided_under_the_old_digest_rerun_the_job() {
+    let tmp = committed_tree("collision");
+    let root = tmp.path();
+    let value = "alphabetagammadeltaepsilonzetaetathetaiotakappalambda";
+    let original = format!("\"\"\"Names.\"\"\"\n\nNAMES = \"{value}\"\n");
+    let edited = colliding_edit(&original);
+    assert_eq!(
+        old_digest(original.as_bytes()),
+        old_digest(edited.as_bytes())
+    );
+    write(
+        root,
+        "python/libs/common/src/dubbing_common/names.py",
+        &original,
+    );
+    write(
+        root,
+        "python/libs/common/tests/unit/test_names.py",
+        &format!(
+            "from dubbing_common.names import NAMES\n\n\ndef test_names() -> None:\n    assert NAMES == {:?}\n",
+            value
+        ),
+    );
+    run(xtask(root).args(["test", "-p", "common"])).assert_ok();
+    write(
+        root,
+        "python/libs/common/src/dubbing_common/names.py",
+        &edited,
+    );
+    let out = agrees_with_fresh(root, &["test", "-p", "common"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+}
+
+/// A local package reached without an import line: a string import, and a pytest plugin
+/// registered by another local package installed in the venv (its fixture used by name).
+#[test]
+fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
+    let tmp = committed_tree("readers");
+    let root = tmp.path();
+    let plugin = "python/libs/contracts/src/dubbing_contracts/pytest_plugin.py";
+    write(
+        root,
+        plugin,
+        "\"\"\"Fixtures for every service's tests.\"\"\"\n\nimport pytest\n\n\n@pytest.fixture\ndef contract_version() -> str:\n    return \"1\"\n",
+    );
+    let pyproject = root.join("python/libs/contracts/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replacen(
+            "[tool.setuptools",
+            "[project.entry-points.pytest11]\ndubbing_contracts = \"dubbing_contracts.pytest_plugin\"\n\n[tool.setuptools",
+            1,
+        ),
+    )
+    .unwrap();
+    write(
+        root,
+        "python/libs/common/tests/unit/test_reach.py",
+        "import importlib\n\n\ndef test_plugin_fixture(contract_version: str) -> None:\n    assert contract_version == \"1\"\n\n\ndef test_string_import() -> None:\n    module = importlib.import_module(\"dubbing_contracts\")\n    assert module.__doc__ is not None\n",
+    );
+    let test_common = ["test", "-p", "common"];
+    let first = run(xtask(root).args(test_common));
+    // The imports check names the undeclared string reference; pytest itself passes.
+    assert!(
+        first
+            .stdout
+            .contains("test_reach.py:9: names dubbing_contracts"),
+        "{}{}",
+        first.stdout,
+        first.stderr
+    );
+    assert!(job_line(&first, "pytest common (media-service venv)").starts_with("ok"));
+    let pytest_lines = |out: &Run| {
+        ["media-service", "sts-service"]
+            .map(|v| job_line(out, &format!("pytest common ({v} venv)")).to_owned())
+    };
+    let again = run(xtask(root).args(test_common));
+    assert!(
+        pytest_lines(&again).iter().all(|l| l.starts_with("cached")),
+        "{}",
+        again.stdout
+    );
+
+    // The plugin's fixture changes: pytest of common must run again, and fail as fresh does.
+    let text = fs::read_to_string(root.join(plugin)).unwrap();
+    fs::write(
+        root.join(plugin),
+        text.replace("return \"1\"", "return \"2\""),
+    )
+    .unwrap();
+    let out = agrees_with_fresh(root, &test_common, &[]);
+    for line in pytest_lines(&out) {
+        assert!(line.starts_with("FAILED"), "{}", out.stdout);
+    }
+    fs::write(root.join(plugin), text).unwrap();
+    run(xtask(root).args(test_common));
+
+    // The module imported by its name in a string loses its docstring.
+    let init = "python/libs/contracts/src/dubbing_contracts/__init__.py";
+    let text = fs::read_to_string(root.join(init)).unwrap();
+    let without_doc: String = text
+        .lines()
+        .skip_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(root.join(init), format!("{without_doc}\n")).unwrap();
+    let out = agrees_with_fresh(root, &test_common, &[]);
+    for line in pytest_lines(&out) {
+        assert!(line.starts_with("FAILED"), "{}", out.stdout);
+    }
+}
+
+/// What git ignores decides what ruff checks: a `.gitignore` at the root (outside `python/`) and
+/// `.git/info/exclude` are inputs.
+#[test]
+fn git_ignore_rules_outside_python_are_inputs() {
+    let tmp = committed_tree("gitignore");
+    let root = tmp.path();
+    let lint = ["lint", "-p", "common"];
+    write(
+        root,
+        "python/libs/common/src/dubbing_common/scratch.py",
+        "\"\"\"Scratch.\"\"\"\n\nimport os\n",
+    );
+    let gitignore = fs::read_to_string(root.join(".gitignore")).unwrap();
+    fs::write(root.join(".gitignore"), format!("{gitignore}scratch.py\n")).unwrap();
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    fs::write(root.join(".gitignore"), &gitignore).unwrap();
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("F401"), "{}", out.stdout);
+
+    let exclude = root.join(".git/info/exclude");
+    fs::write(&exclude, "scratch.py\n").unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    fs::write(&exclude, "").unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 1);
+}
+
+/// A ruff configuration that `python/pyproject.toml` extends from outside `python/`.
+#[test]
+fn a_configuration_extended_from_outside_python_is_an_input() {
+    let tmp = committed_tree("extend");
+    let root = tmp.path();
+    let lint = ["lint", "-p", "common"];
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replacen(
+            "[tool.ruff]\n",
+            "[tool.ruff]\nextend = \"../ruff-shared.toml\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    fs::write(root.join("ruff-shared.toml"), "line-length = 100\n").unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    // A setting python/pyproject.toml does not override: single quotes, which the tree lacks.
+    fs::write(
+        root.join("ruff-shared.toml"),
+        "line-length = 100\n[format]\nquote-style = \"single\"\n",
+    )
+    .unwrap();
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Would reformat"), "{}", out.stdout);
+}
+
+/// Files named like a tool's output below a package's root are fixtures: inputs, and `clean`
+/// leaves them.
+#[test]
+fn fixtures_named_like_tool_outputs_are_inputs() {
+    let tmp = committed_tree("fixtures");
+    let root = tmp.path();
+    write(
+        root,
+        "python/libs/common/tests/fixtures/coverage.xml",
+        "<coverage line-rate=\"1\"/>\n",
+    );
+    write(
+        root,
+        "python/libs/common/tests/fixtures/env/pyvenv.cfg",
+        "home = /usr/bin\n",
+    );
+    write(
+        root,
+        "python/libs/common/tests/unit/test_fixtures.py",
+        "from pathlib import Path\n\nFIXTURES = Path(__file__).parent.parent / \"fixtures\"\n\n\ndef test_coverage_fixture() -> None:\n    assert \"line-rate=\\\"1\\\"\" in (FIXTURES / \"coverage.xml\").read_text()\n\n\ndef test_venv_fixture() -> None:\n    assert \"/usr/bin\" in (FIXTURES / \"env\" / \"pyvenv.cfg\").read_text()\n",
+    );
+    // Left untracked: the seed's .gitignore ignores `coverage.xml` (a tool's report) anywhere.
+    let test_common = ["test", "-p", "common"];
+    run(xtask(root).args(test_common)).assert_ok();
+    for (rel, original, edited) in [
+        (
+            "python/libs/common/tests/fixtures/coverage.xml",
+            "<coverage line-rate=\"1\"/>\n",
+            "<coverage line-rate=\"0\"/>\n",
+        ),
+        (
+            "python/libs/common/tests/fixtures/env/pyvenv.cfg",
+            "home = /usr/bin\n",
+            "home = /opt/bin\n",
+        ),
+    ] {
+        write(root, rel, edited);
+        assert_eq!(agrees_with_fresh(root, &test_common, &[]).code, 1, "{rel}");
+        write(root, rel, original);
+        assert_eq!(agrees_with_fresh(root, &test_common, &[]).code, 0, "{rel}");
+    }
+    run(xtask(root).arg("clean")).assert_ok();
+    assert!(
+        root.join("python/libs/common/tests/fixtures/coverage.xml")
+            .is_file()
+    );
+    assert!(
+        root.join("python/libs/common/tests/fixtures/env/pyvenv.cfg")
+            .is_file()
+    );
+}
+
+/// pytest options that choose tests from its cache are never remembered, however they come;
+/// the terminal's size is the same for every job, so a resized terminal changes no verdict.
+#[test]
+fn pytest_cache_options_and_the_terminal_size() {
+    let tmp = committed_tree("pytest options");
+    let root = tmp.path();
+    let test_common = ["test", "-p", "common"];
+    write(
+        root,
+        "python/libs/common/tests/unit/test_terminal.py",
+        "import shutil\n\n\ndef test_width() -> None:\n    assert shutil.get_terminal_size().columns == 80\n",
+    );
+    run(xtask(root).args(test_common)).assert_ok();
+    let resized = agrees_with_fresh(root, &test_common, &[("COLUMNS", "200")]);
+    assert_eq!(resized.code, 0, "{}", resized.stdout);
+    for (args, envs) in [
+        (&test_common[..], &[("PYTEST_ADDOPTS", "--lf")][..]),
+        (&["test", "-p", "common", "--", "--sw-skip"][..], &[][..]),
+    ] {
+        for _ in 0..2 {
+            let out = run(xtask(root).args(args).envs(envs.iter().copied()));
+            out.assert_ok();
+            let line = job_line(&out, "pytest common (media-service venv)");
+            assert!(
+                line.starts_with("ok"),
+                "{args:?} {envs:?} was remembered:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
+
+/// A named pipe under `python/` is never opened (it would hang every gate), and `-v` names it.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_under_python_hangs_nothing() {
+    let tmp = committed_tree("pipe");
+    let root = tmp.path();
+    let pipe = root.join("python/libs/common/tests/events.pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = xtask(root)
+        .args(["test", "-p", "common", "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(240) {
+            child.kill().unwrap();
+            panic!("the gate hung on a named pipe");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("events.pipe is not a regular file"),
+        "{stderr}"
+    );
+}
