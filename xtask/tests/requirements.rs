@@ -133,8 +133,9 @@ fn setuptools_file_dependencies_are_locked_installed_and_followed() {
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_clean_error();
     assert!(
-        out.stderr
-            .contains("python/libs/common/pyproject.toml:11: `dependencies` is listed in [project] dynamic"),
+        out.stderr.contains(
+            "python/libs/common/pyproject.toml:11: `dependencies` is listed in [project] dynamic"
+        ),
         "{}",
         out.stderr
     );
