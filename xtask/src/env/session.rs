@@ -388,11 +388,8 @@ impl<'a> Session<'a> {
         let names: Vec<String> = set
             .iter()
             .map(|p| {
-                format!(
-                    "{} {}",
-                    p.dist,
-                    p.version.as_deref().unwrap_or("(dynamic version)")
-                )
+                let version = p.known_version.as_ref().map(|v| v.text.as_str());
+                format!("{} {}", p.dist, version.unwrap_or("(dynamic version)"))
             })
             .collect();
         crate::output::say(format!(

@@ -23,7 +23,6 @@ pub struct Package {
     pub dist: String,
     /// The normalised name (PEP 503): how dependencies refer to it.
     pub name: String,
-    pub version: Option<String>,
     /// Its version and where it is written, when that can be told without building: `[project]
     /// version`, or the plain string a dynamic version is read from (see `dynamic.rs`). None
     /// for a version only the build can tell (from git tags, a computed attribute): the

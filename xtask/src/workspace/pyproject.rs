@@ -147,7 +147,6 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         kind,
         name: normalize(&dist),
         dist,
-        version: reader.string(project, "version")?,
         known_version,
         requires_python,
         dependencies: requirements.dependencies,
