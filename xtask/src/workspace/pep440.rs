@@ -113,6 +113,22 @@ pub struct DistVersion {
     local: Vec<Local>,
 }
 
+/// The segments of a local label (`ubuntu.7`); None when one is empty or not alphanumeric.
+fn local_label(label: &str) -> Option<Vec<Local>> {
+    label
+        .split(['.', '-', '_'])
+        .map(|part| {
+            if part.is_empty() || !part.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+                return None;
+            }
+            Some(match part.parse() {
+                Ok(n) => Local::Number(n),
+                Err(_) => Local::Word(part.to_owned()),
+            })
+        })
+        .collect()
+}
+
 /// Reads a PEP 440 version from left to right, in its normal and its alternative spellings.
 struct Cursor<'t> {
     rest: &'t str,
@@ -201,19 +217,13 @@ impl DistVersion {
             c.word(&["post", "rev", "r"], true).map(|_| c.number())
         };
         let dev = c.word(&["dev"], true).map(|_| c.number());
-        let mut local = Vec::new();
-        if let Some(label) = c.rest.strip_prefix('+') {
-            for part in label.split(['.', '-', '_']) {
-                if part.is_empty() || !part.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-                    return Err(fail());
-                }
-                local.push(match part.parse() {
-                    Ok(n) => Local::Number(n),
-                    Err(_) => Local::Word(part.to_owned()),
-                });
+        let local = match c.rest.strip_prefix('+') {
+            Some(label) => {
+                c.rest = "";
+                local_label(label).ok_or_else(fail)?
             }
-            c.rest = "";
-        }
+            None => Vec::new(),
+        };
         if !c.rest.is_empty() {
             return Err(fail());
         }

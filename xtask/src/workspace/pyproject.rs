@@ -99,27 +99,22 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     let rel_file = fsutil::display_rel(root, path);
     let source = fs::read_to_string(path)
         .with_context(|| format!("cannot read {rel_file} (is it UTF-8?)"))?;
-    let doc = Document::parse(source.as_str()).map_err(|e| {
-        let at = Reader {
-            rel_file: &rel_file,
-            source: &source,
-        }
-        .at(e.span());
-        anyhow::anyhow!("{at}: not valid TOML: {}; {FIX}", e.message())
-    })?;
     let reader = Reader {
         rel_file: &rel_file,
         source: &source,
     };
+    let doc = Document::parse(source.as_str()).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not valid TOML: {}; {FIX}",
+            reader.at(e.span()),
+            e.message()
+        )
+    })?;
     let doc = doc
         .as_item()
         .as_table()
         .context("a TOML document is a table")?;
-    let project = match doc.get("project") {
-        Some(Item::Table(t)) => t,
-        Some(other) => return Err(reader.err(other.span(), "`project` must be a table".into())),
-        None => return Err(reader.err(None, "no [project] table (PEP 621)".into())),
-    };
+    let project = project_table(&reader, doc)?;
     let dir = path.parent().context("a pyproject.toml has a folder")?;
     let src = dynamic::Source {
         root,
@@ -169,6 +164,14 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         index_sources,
         local_deps: Vec::new(),
     })
+}
+
+fn project_table<'d>(reader: &Reader, doc: &'d Table) -> Result<&'d Table> {
+    match doc.get("project") {
+        Some(Item::Table(t)) => Ok(t),
+        Some(other) => Err(reader.err(other.span(), "`project` must be a table".into())),
+        None => Err(reader.err(None, "no [project] table (PEP 621)".into())),
+    }
 }
 
 /// `[project] name`, checked.
