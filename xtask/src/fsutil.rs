@@ -51,11 +51,15 @@ pub fn inspect(root: &Path, path: &Path) -> Result<Entry> {
     })
 }
 
-/// Writes `content` to a new file at `path` atomically: a temporary file in the same folder, synced,
-/// then renamed into place, so a reader never sees half a file.
+/// Writes `content` to the file at `path` atomically: a temporary file in the same folder, synced,
+/// then renamed into place, so a reader never sees half a file. A symlink at `path` stays a
+/// symlink: the file it leads to is written (its folder holds the temporary file, its
+/// permissions are kept), as an editor would. Callers that must not write outside a root check
+/// that first (`inspect`, as scaffold does).
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
-    let dir = path.parent().context("a file path has a parent folder")?;
-    let name = path
+    let target = link_target(path)?;
+    let dir = target.parent().context("a file path has a parent folder")?;
+    let name = target
         .file_name()
         .context("a file path has a name")?
         .to_string_lossy();
@@ -64,12 +68,46 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)
+        if let Ok(meta) = fs::metadata(&target) {
+            fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        fs::rename(&tmp, &target)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    let shown = if target == path {
+        path.display().to_string()
+    } else {
+        format!(
+            "{} (through the symlink {})",
+            target.display(),
+            path.display()
+        )
+    };
+    result.with_context(|| format!("cannot write {shown}"))
+}
+
+/// Where a write to `path` lands: `path`, or the file its symlinks lead to, followed one link at
+/// a time (a relative link from its own folder). A link that leads nowhere yet leads to where
+/// the file will be.
+fn link_target(path: &Path) -> Result<PathBuf> {
+    let mut target = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&target) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&target)
+                    .with_context(|| format!("cannot read the symlink {}", target.display()))?;
+                let dir = target.parent().context("a symlink has a parent folder")?;
+                target = dir.join(link);
+            }
+            _ => return Ok(target),
+        }
+    }
+    bail!(
+        "{} is a loop of symlinks: cannot write through it; point it at a file",
+        path.display()
+    )
 }
 
 /// `path` relative to `root`, with `/` separators, for messages that read the same on every OS.
@@ -97,4 +135,52 @@ pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::Metadata)> {
         .collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_through_a_symlink_writes_its_target_and_keeps_the_link() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = std::env::temp_dir().join(format!("xtask-fsutil-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("shared")).unwrap();
+        fs::create_dir_all(dir.join("pkg")).unwrap();
+        let target = dir.join("shared/real.toml");
+        fs::write(&target, "old").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+        // A chain: an absolute link to a relative one.
+        symlink("../shared/real.toml", dir.join("pkg/middle.toml")).unwrap();
+        let link = dir.join("pkg/pyproject.toml");
+        symlink(dir.join("pkg/middle.toml"), &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            fs::symlink_metadata(dir.join("pkg/middle.toml"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "the target's permissions are kept");
+        let names =
+            |d: &str| -> Vec<String> { entries(&dir.join(d)).into_iter().map(|e| e.1).collect() };
+        assert_eq!(names("shared"), ["real.toml"], "no temporary file left");
+        assert_eq!(names("pkg"), ["middle.toml", "pyproject.toml"]);
+
+        let looped = dir.join("pkg/loop.toml");
+        symlink("loop.toml", &looped).unwrap();
+        let err = write_atomic(&looped, b"x").unwrap_err().to_string();
+        assert!(err.contains("a loop of symlinks"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

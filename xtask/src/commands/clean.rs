@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, git_paths};
-use crate::env::venv::{LockMode, Platform, Venv};
+use crate::env::venv::{LockMode, Platform, Venv, is_removal_leftover};
 use crate::flags::Mode;
 use crate::fsutil;
 use crate::leftovers::{is_build_leftover, is_cache, is_leftover};
@@ -67,13 +67,11 @@ fn at_package_root(rel: &str) -> bool {
     parts.len() == 4 && parts[0] == PYTHON_DIR && matches!(parts[1], "apps" | "libs")
 }
 
-/// A `.venv` folder is a venv (ours to remove and re-create) only if it has a `pyvenv.cfg`.
+/// A `.venv` folder is ours to remove only if it is a venv (it has a `pyvenv.cfg`), or what an
+/// interrupted removal left of one.
 fn is_venv(dir: &Path) -> bool {
-    Venv {
-        dir: dir.to_path_buf(),
-        platform: Platform::current(),
-    }
-    .is_venv()
+    let venv = Venv::of_dir(dir.to_path_buf());
+    venv.is_venv() || venv.is_half_removed()
 }
 
 /// Named like something the tools make: a cache, a build leftover, a venv or a venv's lock.
@@ -87,6 +85,9 @@ fn keep_symlink(plan: &mut Plan, path: PathBuf, name: &str) {
         plan.keep(path, "a symlink: clean never removes through one");
     }
 }
+
+/// Why a `.venv` that is not a venv stays.
+const NOT_A_VENV: &str = "not a virtualenv (no pyvenv.cfg), nor what a removal of one left";
 
 /// What clean says when git cannot answer.
 const NO_GIT: &str = "clean removes nothing it cannot ask git about";
@@ -198,7 +199,7 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
                 "a folder named like a build's leftover below a package's root is code (only <package>/build and <package>/dist are leftovers)",
             );
         } else if name == Venv::DIR && !is_venv(&path) {
-            plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
+            plan.keep(path, NOT_A_VENV);
         } else {
             plan.remove(path);
         }
@@ -248,6 +249,21 @@ fn walk_named_like_ours(
     }
 }
 
+/// Every folder under `dir` that a removal of a venv moved aside and did not finish deleting
+/// (`.venv.xtask-trash-<pid>-<n>`): the xtask's own by its name, whatever git says of it.
+fn plan_removal_leftovers(dir: &Path, plan: &mut Plan) {
+    for (path, name, meta) in fsutil::entries(dir) {
+        if !meta.is_dir() || meta.file_type().is_symlink() {
+            continue;
+        }
+        if is_removal_leftover(&name) {
+            plan.remove(path);
+        } else if name != Venv::DIR && name != ".git" {
+            plan_removal_leftovers(&path, plan);
+        }
+    }
+}
+
 /// Outside git: venvs, venv locks and caches by their exact names; build leftovers are kept.
 fn plan_without_git(dir: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(dir) {
@@ -258,7 +274,7 @@ fn plan_without_git(dir: &Path, plan: &mut Plan) {
             if is_venv(&path) {
                 plan.remove(path);
             } else {
-                plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
+                plan.keep(path, NOT_A_VENV);
             }
         } else if is_cache(&name, is_dir) {
             plan.remove(path);
@@ -308,6 +324,41 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
     }
 }
 
+/// Removes one path, never through a symlink (`remove_dir_all` removes links inside, not their
+/// targets). A venv, and what a removal of one left, go only when no setup or gate uses the
+/// venv: clean waits for them. A venv is moved aside before it is deleted, so an interrupted
+/// clean leaves no half a venv in its place.
+fn remove(path: &Path, rel: &str) -> Result<()> {
+    let meta =
+        fs::symlink_metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fix = || {
+        format!(
+            "cannot remove {}; close what uses it and run clean again",
+            path.display()
+        )
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(path).with_context(fix);
+    }
+    if name != Venv::DIR && !is_removal_leftover(&name) {
+        return fs::remove_dir_all(path).with_context(fix);
+    }
+    let venv = Venv::of_dir(path.with_file_name(Venv::DIR));
+    let _lock = venv.lock(LockMode::Exclusive, rel)?;
+    if name == Venv::DIR {
+        return venv.remove();
+    }
+    match fs::remove_dir_all(path) {
+        // A setup finished it while clean waited for the lock.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.with_context(fix),
+    }
+}
+
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
     let mut plan = Plan::default();
     let python = root.join(PYTHON_DIR);
@@ -316,6 +367,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
             plan.keep(python, "a symlink: clean never removes through one");
         }
         Ok(meta) if meta.is_dir() => {
+            plan_removal_leftovers(&python, &mut plan);
             if in_git_repository(root)? {
                 plan_with_git(root, &mut plan)?;
             } else {
@@ -357,30 +409,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                 removed += 1;
             }
             Verdict::Remove => {
-                // Neither follows a symlink: remove_dir_all removes links inside, not their
-                // targets.
-                let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
-                // A venv goes only when no setup or gate uses it: wait for them.
-                let _lock = if is_dir && path.file_name().is_some_and(|n| n == Venv::DIR) {
-                    let venv = Venv {
-                        dir: path.clone(),
-                        platform: Platform::current(),
-                    };
-                    Some(venv.lock(LockMode::Exclusive, &rel)?)
-                } else {
-                    None
-                };
-                let result = if is_dir {
-                    fs::remove_dir_all(path)
-                } else {
-                    fs::remove_file(path)
-                };
-                result.with_context(|| {
-                    format!(
-                        "cannot remove {}; close what uses it and run clean again",
-                        path.display()
-                    )
-                })?;
+                remove(path, &rel)?;
                 println!("removed {rel}");
                 removed += 1;
             }

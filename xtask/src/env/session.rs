@@ -213,26 +213,9 @@ impl<'a> Session<'a> {
         let set = self.ws.closure(service)?;
         let venv = Venv::of(service);
         let _lock = venv.lock(LockMode::Exclusive, name)?;
-        // The venv holds its lock: a missing lock is made now (the first setup of a tree); one
-        // that its inputs no longer make is an error, since installing it would not give what
-        // the pyprojects ask for, and relocking is a change a person reviews.
-        match lock::status(self.ws, service)? {
-            lock::Status::Fresh => {}
-            lock::Status::Missing(_) => {
-                let step = Instant::now();
-                let uv = self.pinned_uv(service)?;
-                lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
-                crate::output::say(format!(
-                    "{name}: no lock yet: locked {} and {} ({})",
-                    lock::RUNTIME,
-                    lock::DEV,
-                    duration(step)
-                ));
-            }
-            status => bail!("{}", lock::stale_message(self.ws, service, &status)),
-        }
+        finish_removals(&self.ws.root, &venv, name)?;
+        self.ensure_lock(service)?;
         let cheap = self.cheap_fingerprint(service, &set, &venv)?;
-
         let old = Fingerprint::read(&venv.stamp());
         let installed = venv.installed();
         if !self.args.force
@@ -242,120 +225,28 @@ impl<'a> Session<'a> {
             crate::output::say(format!("{name}: up to date"));
             return Ok(());
         }
-
-        let step = Instant::now();
-        let (python, why) = self
-            .would_choose(service)
-            .with_context(|| format!("{name}: cannot choose a Python"))?;
-        crate::output::say(format!(
-            "{name}: interpreter {python}: {why} ({})",
-            duration(step)
-        ));
-
-        let step = Instant::now();
-        let (installer, how) =
-            Installer::resolve(self.installer_for(service), &python, &project::tools_dir())
-                .with_context(|| format!("{name}: no installer"))?;
-        crate::output::say(format!(
-            "{name}: installer {}: {how} ({})",
-            installer.label(),
-            duration(step)
-        ));
-
-        let mut full = cheap;
-        self.record_asked(service, &mut full)?;
-        full.set("python.path", python.path.to_string_lossy());
-        full.set("python.version", python.version.to_string());
-        full.set("python.meta", file_meta(&python.path));
-        full.set("installer.name", installer.name());
-        full.set("installer.version", installer.label());
-        full.set("installer.path", installer.identity().to_string_lossy());
-        full.set("installer.meta", file_meta(installer.identity()));
-
-        let action = decide(
+        let (python, installer) = self.choose_tools(service)?;
+        let mut full = self.full_fingerprint(service, cheap, &python, &installer)?;
+        let force = self.args.force;
+        let exact = !self.args.inexact;
+        let action = decide(&venv, old.as_ref(), &full, &installed, force, exact)?;
+        if action == Action::RefreshStamp {
+            record_installed(&mut full, &installed);
+            full.write(&venv.stamp())?;
+            crate::output::say(format!(
+                "{name}: up to date (the interpreter and installer are the same as before)"
+            ));
+            return Ok(());
+        }
+        self.prepare_venv(
+            service,
             &venv,
+            &action,
             old.as_ref(),
             &full,
-            &installed,
-            self.args.force,
-            !self.args.inexact,
+            (&python, &installer),
         )?;
-        let action = match action {
-            Action::RefreshStamp => {
-                record_installed(&mut full, &installed);
-                full.write(&venv.stamp())?;
-                crate::output::say(format!(
-                    "{name}: up to date (the interpreter and installer are the same as before)"
-                ));
-                return Ok(());
-            }
-            other => other,
-        };
-        // From here on the venv is being changed: its stamp says so until the install is whole.
-        // It keeps the inputs of the last install that finished (or, for a first one, these),
-        // so that a failed install is finished in place next time when they are the same again,
-        // rather than rebuilt from nothing.
-        let mut marked = old.clone().unwrap_or_else(|| full.clone());
-        marked.set("unfinished", "the last install did not finish");
-        if matches!(action, Action::Create | Action::Recreate(_)) {
-            remove_stamp(&venv)?;
-        }
-        match &action {
-            Action::Create | Action::Recreate(_) => {
-                if let Action::Recreate(why) = &action {
-                    crate::output::say(format!("{name}: recreating the venv: {why}"));
-                    fs::remove_dir_all(&venv.dir)
-                        .with_context(|| format!("cannot remove {}", venv.dir.display()))?;
-                }
-                let step = Instant::now();
-                installer
-                    .create_venv(&self.ws.root, &python, &venv)
-                    .run()
-                    .with_context(|| format!("{name}: cannot create the venv"))?;
-                crate::output::say(format!(
-                    "{name}: venv created at {} ({})",
-                    venv.dir.display(),
-                    duration(step)
-                ));
-                marked.write(&venv.stamp())?;
-            }
-            Action::Reinstall(why) => {
-                marked.write(&venv.stamp())?;
-                crate::output::say(format!("{name}: reinstalling: {why}"));
-            }
-            Action::RefreshStamp => unreachable!("handled above"),
-        }
-        let step = Instant::now();
-        installer
-            .install(&self.ws.root, &venv, &set, service, !self.args.inexact)
-            .with_context(|| {
-                format!(
-                    "{name}: the install failed; fix the cause above, then run {}",
-                    project::xtask_command(&self.ws.root, &["setup", name])
-                )
-            })?;
-        let names: Vec<String> = set
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} {}",
-                    p.dist,
-                    p.version.as_deref().unwrap_or("(dynamic version)")
-                )
-            })
-            .collect();
-        crate::output::say(format!(
-            "{name}: installed {} ({})",
-            names.join(", "),
-            duration(step)
-        ));
-
-        let step = Instant::now();
-        post_check(self.ws, service, &venv)?;
-        crate::output::say(format!(
-            "{name}: post-check: every package imports from its source folder, no other service imports ({})",
-            duration(step)
-        ));
+        self.install(service, &set, &venv, &installer)?;
         record_installed(&mut full, &venv.installed());
         full.write(&venv.stamp())?;
         crate::output::say(format!(
@@ -366,6 +257,166 @@ impl<'a> Session<'a> {
         ));
         Ok(())
     }
+
+    /// The venv holds its lock: a missing lock is made now (the first setup of a tree); one that
+    /// its inputs no longer make is an error, since installing it would not give what the
+    /// pyprojects ask for, and relocking is a change a person reviews.
+    fn ensure_lock(&self, service: &Package) -> Result<()> {
+        match lock::status(self.ws, service)? {
+            lock::Status::Fresh => Ok(()),
+            lock::Status::Missing(_) => {
+                let step = Instant::now();
+                let uv = self.pinned_uv(service)?;
+                lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
+                crate::output::say(format!(
+                    "{}: no lock yet: locked {} and {} ({})",
+                    service.folder_name(),
+                    lock::RUNTIME,
+                    lock::DEV,
+                    duration(step)
+                ));
+                Ok(())
+            }
+            status => bail!("{}", lock::stale_message(self.ws, service, &status)),
+        }
+    }
+
+    /// The interpreter and the installer, each said with why.
+    fn choose_tools(&self, service: &Package) -> Result<(Interpreter, Installer)> {
+        let name = service.folder_name();
+        let step = Instant::now();
+        let (python, why) = self
+            .would_choose(service)
+            .with_context(|| format!("{name}: cannot choose a Python"))?;
+        crate::output::say(format!(
+            "{name}: interpreter {python}: {why} ({})",
+            duration(step)
+        ));
+        let step = Instant::now();
+        let (installer, how) =
+            Installer::resolve(self.installer_for(service), &python, &project::tools_dir())
+                .with_context(|| format!("{name}: no installer"))?;
+        crate::output::say(format!(
+            "{name}: installer {}: {how} ({})",
+            installer.label(),
+            duration(step)
+        ));
+        Ok((python, installer))
+    }
+
+    /// The cheap inputs, what was asked for, and the interpreter and installer as files.
+    fn full_fingerprint(
+        &self,
+        service: &Package,
+        cheap: Fingerprint,
+        python: &Interpreter,
+        installer: &Installer,
+    ) -> Result<Fingerprint> {
+        let mut full = cheap;
+        self.record_asked(service, &mut full)?;
+        full.set("python.path", python.path.to_string_lossy());
+        full.set("python.version", python.version.to_string());
+        full.set("python.meta", file_meta(&python.path));
+        full.set("installer.name", installer.name());
+        full.set("installer.version", installer.label());
+        full.set("installer.path", installer.identity().to_string_lossy());
+        full.set("installer.meta", file_meta(installer.identity()));
+        Ok(full)
+    }
+
+    /// Makes the venv ready for the install: a new one (the old moved aside and deleted), or the
+    /// same one. From here on its stamp says it is being changed until the install is whole; it
+    /// keeps the inputs of the last install that finished (or, for a first one, these), so a
+    /// failed install is finished in place next time when they are the same again, rather than
+    /// rebuilt from nothing.
+    fn prepare_venv(
+        &self,
+        service: &Package,
+        venv: &Venv,
+        action: &Action,
+        old: Option<&Fingerprint>,
+        full: &Fingerprint,
+        (python, installer): (&Interpreter, &Installer),
+    ) -> Result<()> {
+        let name = service.folder_name();
+        let mut marked = old.cloned().unwrap_or_else(|| full.clone());
+        marked.set("unfinished", "the last install did not finish");
+        match action {
+            Action::Create | Action::Recreate(_) => {
+                remove_stamp(venv)?;
+                if let Action::Recreate(why) = action {
+                    crate::output::say(format!("{name}: recreating the venv: {why}"));
+                    venv.remove()?;
+                }
+                let step = Instant::now();
+                installer
+                    .create_venv(&self.ws.root, python, venv)
+                    .run()
+                    .with_context(|| format!("{name}: cannot create the venv"))?;
+                crate::output::say(format!(
+                    "{name}: venv created at {} ({})",
+                    venv.dir.display(),
+                    duration(step)
+                ));
+            }
+            Action::Reinstall(why) => {
+                crate::output::say(format!("{name}: reinstalling: {why}"));
+            }
+            Action::RefreshStamp => unreachable!("a fresh venv needs no preparing"),
+        }
+        marked.write(&venv.stamp())
+    }
+
+    /// Installs the install set, then checks that every package imports from its source.
+    fn install(
+        &self,
+        service: &Package,
+        set: &[&Package],
+        venv: &Venv,
+        installer: &Installer,
+    ) -> Result<()> {
+        let name = service.folder_name();
+        let step = Instant::now();
+        installer
+            .install(&self.ws.root, venv, set, service, !self.args.inexact)
+            .with_context(|| {
+                format!(
+                    "{name}: the install failed; fix the cause above, then run {}",
+                    project::xtask_command(&self.ws.root, &["setup", name])
+                )
+            })?;
+        let names: Vec<String> = set
+            .iter()
+            .map(|p| {
+                let version = p.known_version.as_ref().map(|v| v.text.as_str());
+                format!("{} {}", p.dist, version.unwrap_or("(dynamic version)"))
+            })
+            .collect();
+        crate::output::say(format!(
+            "{name}: installed {} ({})",
+            names.join(", "),
+            duration(step)
+        ));
+        let step = Instant::now();
+        post_check(self.ws, service, venv)?;
+        crate::output::say(format!(
+            "{name}: post-check: every package imports from its source folder, no other service imports ({})",
+            duration(step)
+        ));
+        Ok(())
+    }
+}
+
+/// Deletes what an interrupted removal of the venv left (a folder moved aside, or a venv an
+/// older xtask half deleted in place), saying so: the next setup starts from a clean place.
+fn finish_removals(root: &Path, venv: &Venv, name: &str) -> Result<()> {
+    for path in venv.finish_removals()? {
+        crate::output::say(format!(
+            "{name}: deleted {}, left by an interrupted removal of the venv",
+            crate::fsutil::display_rel(root, &path)
+        ));
+    }
+    Ok(())
 }
 
 /// The cheap inputs that differ from the stamp's: changed, new, or (a file) gone from the set.
@@ -466,7 +517,9 @@ fn decide(
     }
     if !venv.is_venv() {
         bail!(
-            "{} exists but is not a virtualenv (no pyvenv.cfg): it is not ours to replace; move it away, then run setup again",
+            "{} exists but is not a virtualenv (no pyvenv.cfg), nor what a removal of one left (it \
+             holds files no venv holds, or no mark of a venv): it is not ours to replace; move it \
+             away (or delete it, if it is what is left of a venv), then run setup again",
             venv.dir.display()
         );
     }
@@ -674,6 +727,12 @@ impl Session<'_> {
         let venv = Venv::of(service);
         if !venv.dir.exists() {
             return Ok(State::Missing);
+        }
+        if venv.is_half_removed() {
+            return Ok(State::Broken(
+                "what an interrupted removal left of the venv: setup deletes it and makes a new one"
+                    .into(),
+            ));
         }
         if !venv.is_venv() {
             return Ok(State::Broken(format!(

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -101,6 +102,51 @@ impl Venv {
         self.dir.join("pyvenv.cfg").is_file()
     }
 
+    /// Whether the folder is what an interrupted removal left of a venv: no `pyvenv.cfg`, nothing
+    /// at its top that a venv does not hold, and a mark that only a venv tool or the xtask
+    /// writes (its stamp, its results, uv's `CACHEDIR.TAG` or `*` `.gitignore`), or nothing at
+    /// all. An older xtask deleted a venv in place, and an interruption could leave any part of
+    /// it; a folder a person made has files of its own, or no mark, and is never taken for one.
+    pub fn is_half_removed(&self) -> bool {
+        let Ok(meta) = fs::symlink_metadata(&self.dir) else {
+            return false;
+        };
+        if !meta.is_dir() || self.is_venv() {
+            return false;
+        }
+        let entries = fsutil::entries(&self.dir);
+        let all_a_venv_s = entries
+            .iter()
+            .all(|(_, name, _)| VENV_ENTRIES.contains(&name.as_str()));
+        let marked = entries.iter().any(|(path, name, _)| is_mark(path, name));
+        all_a_venv_s && (entries.is_empty() || marked)
+    }
+
+    /// Removes the venv: moved aside first, then deleted (see [`remove_aside`]).
+    pub fn remove(&self) -> Result<()> {
+        remove_aside(&self.dir)
+    }
+
+    /// Deletes what interrupted removals left beside the venv (under its exclusive lock: no
+    /// removal of this venv runs meanwhile); returns what it deleted.
+    pub fn finish_removals(&self) -> Result<Vec<PathBuf>> {
+        let Some(folder) = self.dir.parent() else {
+            return Ok(Vec::new());
+        };
+        let mut done = Vec::new();
+        for (path, name, meta) in fsutil::entries(folder) {
+            if meta.is_dir() && is_removal_leftover(&name) {
+                delete_leftover(&path)?;
+                done.push(path);
+            }
+        }
+        if self.is_half_removed() {
+            remove_aside(&self.dir)?;
+            done.push(self.dir.clone());
+        }
+        Ok(done)
+    }
+
     /// Whether the venv's interpreter is there and its link (if any) leads somewhere.
     pub fn python_works(&self) -> bool {
         fs::metadata(self.python()).is_ok()
@@ -166,6 +212,88 @@ impl Venv {
             entries,
             digest: h.finish(),
         }
+    }
+}
+
+/// What a venv holds at its top, on every platform: its layout, and what uv and the xtask add.
+const VENV_ENTRIES: &[&str] = &[
+    "bin",
+    "Scripts",
+    "lib",
+    "Lib",
+    "lib64",
+    "include",
+    "Include",
+    "share",
+    ".gitignore",
+    ".lock",
+    "CACHEDIR.TAG",
+    "xtask-stamp.toml",
+    "xtask-results",
+    "xtask-bytecode",
+    "xtask-editables.txt",
+];
+
+/// A file only a venv tool or the xtask writes into a venv.
+fn is_mark(path: &Path, name: &str) -> bool {
+    let text = || fs::read_to_string(path).unwrap_or_default();
+    match name {
+        "xtask-stamp.toml" | "xtask-results" | "xtask-bytecode" | "xtask-editables.txt" => true,
+        // uv's, and Python's own since 3.13: ignore everything.
+        ".gitignore" => text().lines().filter(|l| !l.starts_with('#')).eq(["*"]),
+        "CACHEDIR.TAG" => text().starts_with("Signature: 8a477f597d28d172789f06886806bc55"),
+        _ => false,
+    }
+}
+
+/// What a folder being removed is renamed to, beside itself: `.venv.xtask-trash-<pid>-<n>`.
+const REMOVAL_MARK: &str = ".xtask-trash-";
+
+/// Whether `name` is a folder that a removal moved aside (`.venv.xtask-trash-<pid>-<n>`): the
+/// xtask's own, never an input, deleted by the next setup, gate or clean.
+pub fn is_removal_leftover(name: &str) -> bool {
+    name.split_once(REMOVAL_MARK).is_some_and(|(head, tail)| {
+        !head.is_empty() && !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit() || c == '-')
+    })
+}
+
+/// Removes a folder so that an interruption (Ctrl-C, a crash) never leaves half of it in its
+/// place: renamed aside in one step, then deleted. What an interrupted deletion leaves has a
+/// name [`is_removal_leftover`] knows, and the next setup, gate or clean deletes it.
+pub fn remove_aside(dir: &Path) -> Result<()> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = dir
+        .file_name()
+        .context("a folder to remove has a name")?
+        .to_string_lossy();
+    let aside = loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let candidate =
+            dir.with_file_name(format!("{name}{REMOVAL_MARK}{}-{n}", std::process::id()));
+        if fs::symlink_metadata(&candidate).is_err() {
+            break candidate;
+        }
+    };
+    fs::rename(dir, &aside).with_context(|| {
+        format!(
+            "cannot move {} aside to remove it; close what uses it, then run the command again",
+            dir.display()
+        )
+    })?;
+    delete_leftover(&aside)
+}
+
+/// Deletes a folder a removal moved aside (never through a symlink: `remove_dir_all` removes
+/// links, not what they lead to).
+fn delete_leftover(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
+            format!(
+                "cannot delete {}, a venv being removed; close what uses it, then run the command again",
+                path.display()
+            )
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -313,6 +441,36 @@ mod tests {
             Platform::Windows.site_packages_pattern(Path::new("C:/v")),
             "C:/v\\Lib\\site-packages"
         );
+    }
+
+    #[test]
+    fn removal_leftovers_and_half_removed_venvs_are_told_from_a_person_s_folders() {
+        assert!(is_removal_leftover(".venv.xtask-trash-123-0"));
+        assert!(!is_removal_leftover(".venv.xtask-trash-"));
+        assert!(!is_removal_leftover(".venv.xtask-trash-notes"));
+        assert!(!is_removal_leftover(".venv"));
+        let dir = std::env::temp_dir().join(format!("xtask-half-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let venv = Venv::of_dir(dir.join(".venv"));
+        fs::create_dir_all(venv.dir.join("lib/python3.10/site-packages")).unwrap();
+        assert!(!venv.is_half_removed(), "no mark: a person's folder, maybe");
+        fs::write(venv.dir.join("xtask-stamp.toml"), "").unwrap();
+        assert!(venv.is_half_removed());
+        fs::write(venv.dir.join("notes.txt"), "mine").unwrap();
+        assert!(!venv.is_half_removed(), "a file no venv holds");
+        fs::remove_file(venv.dir.join("notes.txt")).unwrap();
+        fs::write(venv.dir.join("pyvenv.cfg"), "").unwrap();
+        assert!(!venv.is_half_removed(), "a whole venv");
+        fs::remove_file(venv.dir.join("pyvenv.cfg")).unwrap();
+
+        // Finished: moved aside, deleted, with an earlier removal's leftover beside it.
+        let leftover = dir.join(".venv.xtask-trash-1-0");
+        fs::create_dir_all(leftover.join("bin")).unwrap();
+        let done = venv.finish_removals().unwrap();
+        assert_eq!(done, [leftover.clone(), venv.dir.clone()]);
+        assert!(!leftover.exists() && !venv.dir.exists());
+        assert_eq!(fsutil::entries(&dir).len(), 0, "nothing left beside it");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

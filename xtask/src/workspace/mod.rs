@@ -5,6 +5,7 @@
 //! `scaffold` writes.
 
 pub mod blueprint;
+mod dynamic;
 pub mod edit;
 pub mod imports;
 pub mod layout;
@@ -12,6 +13,7 @@ mod package;
 pub mod pep440;
 pub mod pep508;
 mod pyproject;
+mod rules;
 pub mod templates;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
-use pyproject::{has_uv_workspace_root, parse_package};
+use pyproject::parse_package;
 
 pub use package::{MetadataSource, Package, normalize, requirement_name};
 
@@ -35,93 +37,12 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Reads every package, links the local dependencies, and checks the rules of the graph
+    /// (`rules.rs`): all before any venv is touched.
     pub fn load(root: &Path) -> Result<Workspace> {
-        let mut packages = Vec::new();
-        for (folder, kind) in PACKAGE_FOLDERS {
-            let pattern = root.join(PYTHON_DIR).join(folder);
-            let pattern = format!(
-                "{}/*/pyproject.toml",
-                glob::Pattern::escape(&pattern.to_string_lossy())
-            );
-            let mut paths: Vec<PathBuf> = glob::glob(&pattern)
-                .with_context(|| format!("bad glob pattern {pattern}"))?
-                .filter_map(Result::ok)
-                .collect();
-            paths.sort();
-            for path in paths {
-                packages.push(parse_package(root, &path, *kind)?);
-            }
-        }
-        if packages.is_empty() {
-            bail!(
-                "no packages under {}: expected python/apps/*/pyproject.toml and python/libs/*/pyproject.toml; \
-                 create the tree with `cargo xtask scaffold`",
-                root.display()
-            );
-        }
-        for (i, a) in packages.iter().enumerate() {
-            if let Some(b) = packages[i + 1..].iter().find(|b| b.name == a.name) {
-                bail!(
-                    "{} and {} both declare the distribution `{}`; rename one",
-                    a.rel,
-                    b.rel,
-                    a.dist
-                );
-            }
-        }
-        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
-        for package in &mut packages {
-            let dev = package
-                .dev
-                .as_ref()
-                .map(|d| d.requirements.clone())
-                .unwrap_or_default();
-            let mut local: Vec<String> = package
-                .dependencies
-                .iter()
-                .chain(&dev)
-                .map(|r| normalize(requirement_name(r)))
-                .filter(|n| names.contains(n) && *n != package.name)
-                .collect();
-            local.sort();
-            local.dedup();
-            package.local_deps = local;
-        }
-        // Graph rules, before any venv is touched.
-        for package in &packages {
-            for dep in &package.local_deps {
-                let Some(target) = packages.iter().find(|p| p.name == *dep) else {
-                    continue;
-                };
-                if target.kind == Kind::Service {
-                    let at = package
-                        .requirement_lines
-                        .get(dep)
-                        .cloned()
-                        .unwrap_or_else(|| format!("{}/pyproject.toml", package.rel));
-                    bail!(
-                        "{at}: {} depends on the service {}; a service is never a dependency (each has \
-                         its own venv, and the other's packages must not be importable in it): move \
-                         the code both need into a library under python/libs/ and depend on that",
-                        package.dist,
-                        target.dist
-                    );
-                }
-            }
-            if let Some((name, at)) = package.uv_workspace_sources.first()
-                && !has_uv_workspace_root(root, &package.dir)
-            {
-                bail!(
-                    "{at}: {}: `{name} = {{ workspace = true }}` under [tool.uv.sources] needs a uv \
-                     workspace, and no pyproject.toml between {} and the root declares \
-                     [tool.uv.workspace]. The xtask installs the local packages editable by itself: \
-                     remove the entry, or declare the workspace in python/pyproject.toml \
-                     ([tool.uv.workspace] members = [\"apps/*\", \"libs/*\"])",
-                    package.dist,
-                    package.rel,
-                );
-            }
-        }
+        let mut packages = read_packages(root)?;
+        link_local_dependencies(&mut packages);
+        rules::check(root, &packages)?;
         let workspace = Workspace {
             root: root.to_path_buf(),
             packages,
@@ -253,6 +174,66 @@ impl Workspace {
                     .is_ok_and(|c| c.iter().any(|d| d.name == package.name))
             })
             .collect()
+    }
+}
+
+/// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, each name once.
+fn read_packages(root: &Path) -> Result<Vec<Package>> {
+    let mut packages = Vec::new();
+    for (folder, kind) in PACKAGE_FOLDERS {
+        let pattern = root.join(PYTHON_DIR).join(folder);
+        let pattern = format!(
+            "{}/*/pyproject.toml",
+            glob::Pattern::escape(&pattern.to_string_lossy())
+        );
+        let mut paths: Vec<PathBuf> = glob::glob(&pattern)
+            .with_context(|| format!("bad glob pattern {pattern}"))?
+            .filter_map(Result::ok)
+            .collect();
+        paths.sort();
+        for path in paths {
+            packages.push(parse_package(root, &path, *kind)?);
+        }
+    }
+    if packages.is_empty() {
+        bail!(
+            "no packages under {}: expected python/apps/*/pyproject.toml and python/libs/*/pyproject.toml; \
+             create the tree with `cargo xtask scaffold`",
+            root.display()
+        );
+    }
+    for (i, a) in packages.iter().enumerate() {
+        if let Some(b) = packages[i + 1..].iter().find(|b| b.name == a.name) {
+            bail!(
+                "{} and {} both declare the distribution `{}`; rename one",
+                a.rel,
+                b.rel,
+                a.dist
+            );
+        }
+    }
+    Ok(packages)
+}
+
+/// Each package's local dependencies: the local packages its dependencies and dev tools name.
+fn link_local_dependencies(packages: &mut [Package]) {
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    for package in packages {
+        let dev = package
+            .dev
+            .as_ref()
+            .map(|d| d.requirements.clone())
+            .unwrap_or_default();
+        let mut local: Vec<String> = package
+            .dependencies
+            .iter()
+            .chain(&dev)
+            .map(|r| normalize(requirement_name(r)))
+            .filter(|n| names.contains(n) && *n != package.name)
+            .collect();
+        local.sort();
+        local.dedup();
+        package.local_deps = local;
     }
 }
 
@@ -405,6 +386,167 @@ mod tests {
             assert!(
                 err.contains(&format!("python/libs/x/pyproject.toml{expected}")),
                 "case {i}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_local_version_that_does_not_meet_a_requirement_names_both_files() {
+        let tree = Tree::new(
+            "versions",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject(
+                        "svc",
+                        &["lib-a>=2.0; python_version >= '3.10'", "lib-b~=1.0"],
+                    ),
+                ),
+                ("python/libs/a/pyproject.toml", &pyproject("lib-a", &[])),
+                ("python/libs/b/pyproject.toml", &pyproject("lib-b", &[])),
+            ],
+        );
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(
+            err.contains(
+                "python/apps/svc/pyproject.toml:5: svc requires `lib-a>=2.0; python_version >= '3.10'`, \
+                 but the local lib-a is 1.0 (python/libs/a/pyproject.toml:3)"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("lib-b"), "~=1.0 allows 1.0: {err}");
+    }
+
+    #[test]
+    fn a_dynamic_version_is_read_where_it_is_a_plain_string() {
+        let lib = "[project]\nname = \"lib-a\"\ndynamic = [\"version\"]\n\
+                   [tool.setuptools.dynamic]\nversion = { attr = \"a.__version__\" }\n";
+        let tree = Tree::new(
+            "dynamic version",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject("svc", &["lib-a<1"]),
+                ),
+                ("python/libs/a/pyproject.toml", lib),
+            ],
+        );
+        fs::write(
+            tree.0.join("python/libs/a/src/a/__init__.py"),
+            "\"\"\"A.\"\"\"\n\n__version__ = \"1.5\"\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(
+            err.contains("the local lib-a is 1.5 (python/libs/a/src/a/__init__.py:3 (the dynamic version of python/libs/a/pyproject.toml:3))"),
+            "{err}"
+        );
+        // Computed: only the build can tell, so it is not checked.
+        fs::write(
+            tree.0.join("python/libs/a/src/a/__init__.py"),
+            "__version__ = compute()\n",
+        )
+        .unwrap();
+        let ws = Workspace::load(&tree.0).unwrap();
+        assert!(ws.get("lib-a").unwrap().known_version.is_none());
+    }
+
+    #[test]
+    fn setuptools_file_dependencies_count_as_written_and_other_dynamic_ones_are_refused() {
+        let lib = "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+                   [project]\nname = \"lib-a\"\nversion = \"1.0\"\ndynamic = [\"dependencies\"]\n\
+                   [tool.setuptools.dynamic]\ndependencies = { file = [\"requirements.in\"] }\n";
+        let tree = Tree::new(
+            "dynamic deps",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject("svc", &["lib-a"]),
+                ),
+                ("python/libs/a/pyproject.toml", lib),
+                ("python/libs/b/pyproject.toml", &pyproject("lib-b", &[])),
+                (
+                    "python/libs/a/requirements.in",
+                    "# what a needs\nsix>=1.16\n\nlib-b>=3\n",
+                ),
+            ],
+        );
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(
+            err.contains("python/libs/a/requirements.in:4: lib-a requires `lib-b>=3`, but the local lib-b is 1.0"),
+            "{err}"
+        );
+        let requirements = tree.0.join("python/libs/a/requirements.in");
+        fs::write(&requirements, "six>=1.16\nlib-b\n").unwrap();
+        let ws = Workspace::load(&tree.0).unwrap();
+        let a = ws.get("lib-a").unwrap();
+        assert_eq!(a.dependencies, ["six>=1.16", "lib-b"]);
+        assert_eq!(a.local_deps, ["lib-b"]);
+        let set: Vec<&str> = ws
+            .closure(ws.get("svc").unwrap())
+            .unwrap()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(set, ["lib-b", "lib-a", "svc"]);
+
+        fs::write(&requirements, "-r other.txt\n").unwrap();
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(err.contains("python/libs/a/requirements.in:1: `-r other.txt`: setuptools reads one requirement a line"), "{err}");
+        fs::remove_file(&requirements).unwrap();
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(err.contains("python/libs/a/pyproject.toml:9: cannot read the dependencies file python/libs/a/requirements.in"), "{err}");
+
+        let pyproject = tree.0.join("python/libs/a/pyproject.toml");
+        for (text, expected) in [
+            (
+                lib.replace("setuptools.build_meta", "hatchling.build"),
+                "python/libs/a/pyproject.toml:7: `dependencies` is listed in [project] dynamic, and the xtask can read dynamic dependencies only in setuptools' form",
+            ),
+            (
+                lib.replace("dependencies = { file", "optional-dependencies = { file")
+                    .replace("[\"dependencies\"]", "[\"optional-dependencies\"]"),
+                "python/libs/a/pyproject.toml:7: `optional-dependencies` is listed in [project] dynamic",
+            ),
+        ] {
+            fs::write(&pyproject, text).unwrap();
+            let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_extra_of_a_local_package_must_exist_and_ask_for_nothing() {
+        let lib = format!(
+            "{}[project.optional-dependencies]\nfast = [\"numpy\"]\nnone = []\n",
+            pyproject("lib-a", &[])
+        );
+        let tree = Tree::new(
+            "extras",
+            &[
+                (
+                    "python/apps/svc/pyproject.toml",
+                    &pyproject("svc", &["lib-a[none]"]),
+                ),
+                ("python/libs/a/pyproject.toml", &lib),
+            ],
+        );
+        Workspace::load(&tree.0).unwrap();
+        let svc = tree.0.join("python/apps/svc/pyproject.toml");
+        for (requirement, expected) in [
+            (
+                "lib-a[fast]",
+                "what it asks for (numpy) would be missing from the venv",
+            ),
+            ("lib-a[typo]", "lib-a declares no extra `typo`"),
+        ] {
+            fs::write(&svc, pyproject("svc", &[requirement])).unwrap();
+            let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+            assert!(
+                err.contains(&format!(
+                    "python/apps/svc/pyproject.toml:5: `{requirement}` asks for the extra"
+                )) && err.contains(expected),
+                "{err}"
             );
         }
     }

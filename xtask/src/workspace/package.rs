@@ -23,9 +23,15 @@ pub struct Package {
     pub dist: String,
     /// The normalised name (PEP 503): how dependencies refer to it.
     pub name: String,
-    pub version: Option<String>,
+    /// Its version and where it is written, when that can be told without building: `[project]
+    /// version`, or the plain string a dynamic version is read from (see `dynamic.rs`). None
+    /// for a version only the build can tell (from git tags, a computed attribute): the
+    /// requirements on the package are then not checked against it.
+    pub known_version: Option<KnownVersion>,
     pub requires_python: Option<Specifiers>,
     pub dependencies: Vec<String>,
+    /// `[project.optional-dependencies]`: each extra and its requirements.
+    pub extras: BTreeMap<String, Vec<String>>,
     /// `[build-system] requires`: what building it (editable too) needs.
     pub build_requires: Vec<String>,
     /// `[build-system] build-backend`, and `backend-path` if any.
@@ -35,9 +41,9 @@ pub struct Package {
     pub layout: Layout,
     /// Its developer tools: the `dev` dependency group (PEP 735), else the `dev` extra.
     pub dev: Option<DevTools>,
-    /// Where each requirement that names a distribution is written: normalised name to
-    /// `path:line`, for errors about the graph.
-    pub requirement_lines: BTreeMap<String, String>,
+    /// Every requirement it declares (dependencies, read from a file too; extras; dependency
+    /// groups), with where it is written, for the checks of the graph.
+    pub declared: Vec<Declared>,
     /// `[tool.uv.sources]` entries with `workspace = true`, with their `path:line`.
     pub uv_workspace_sources: Vec<(String, String)>,
     /// Package indexes of its own (`[[tool.uv.index]]`), and which packages come from which
@@ -49,6 +55,24 @@ pub struct Package {
     /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
     /// install depends on besides the `pyproject.toml`.
     pub metadata_sources: Vec<MetadataSource>,
+}
+
+/// A requirement as a package declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub text: String,
+    /// `path:line`, relative to the root.
+    pub at: String,
+    /// Whether the xtask installs it: a dependency, or a dev tool of a venv's owner; not the
+    /// other extras and groups.
+    pub installed: bool,
+}
+
+/// A version and where it is written (`path:line`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownVersion {
+    pub text: String,
+    pub at: String,
 }
 
 /// Where a package declares its developer tools.
@@ -117,6 +141,15 @@ impl Package {
 
     pub fn pyproject(&self) -> PathBuf {
         self.dir.join("pyproject.toml")
+    }
+
+    /// Where it first requires the distribution `name` (normalised): `path:line`, else its
+    /// `pyproject.toml`.
+    pub fn where_required(&self, name: &str) -> String {
+        self.declared
+            .iter()
+            .find(|d| normalize(requirement_name(&d.text)) == name)
+            .map_or_else(|| format!("{}/pyproject.toml", self.rel), |d| d.at.clone())
     }
 
     /// The import names it provides: `dubbing_common`, `dubbing.ns`.

@@ -1,6 +1,20 @@
-//! Checking that a requirement is PEP 508 before it is written anywhere: a name, optional
-//! extras, then a version specifier or a URL, then an optional marker. An error points at the
-//! character where it stops making sense.
+//! Reading a PEP 508 requirement: a name, optional extras, then a version specifier or a URL,
+//! then an optional marker. `add` checks one before it is written anywhere; the workspace reads
+//! the requirements on local packages. An error points at the character where it stops making
+//! sense.
+
+/// The parts of a requirement, as written (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub name: String,
+    pub extras: Vec<String>,
+    /// The version specifier, without parentheses: `>=1,<2`; empty when there is none.
+    pub specifier: String,
+    /// The URL of a direct reference (`name @ URL`).
+    pub url: Option<String>,
+    /// What follows `;`.
+    pub marker: Option<String>,
+}
 
 /// Where a requirement goes wrong: the byte offset and what was expected there.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,92 +56,138 @@ fn identifier_end(s: &str, i: usize) -> usize {
 
 /// Checks `requirement`; the marker after `;` is only checked to be there.
 pub fn check(requirement: &str) -> Result<(), Invalid> {
+    parse(requirement).map(|_| ())
+}
+
+/// Reads `requirement` into its parts; the marker after `;` is only checked to be there.
+pub fn parse(requirement: &str) -> Result<Requirement, Invalid> {
     let s = requirement;
-    let mut i = skip_spaces(s, 0);
-    let fail = |at, expected| Err(Invalid { at, expected });
+    let (name, i) = name(s, skip_spaces(s, 0))?;
+    let (extras, i) = extras(s, i)?;
+    let (url, specifier, i) = if s[i..].starts_with('@') {
+        let (url, i) = url(s, skip_spaces(s, i + 1))?;
+        (Some(url), String::new(), i)
+    } else {
+        let (specifier, i) = specifier(s, i)?;
+        (None, specifier, i)
+    };
+    let marker = marker(s, i)?;
+    Ok(Requirement {
+        name,
+        extras,
+        specifier,
+        url,
+        marker,
+    })
+}
+
+fn fail<T>(at: usize, expected: &'static str) -> Result<T, Invalid> {
+    Err(Invalid { at, expected })
+}
+
+/// The distribution name at `i`, and where what follows it starts.
+fn name(s: &str, i: usize) -> Result<(String, usize), Invalid> {
     if !s[i..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return fail(i, "a distribution name (letters, digits, `-`, `_`, `.`)");
     }
-    i = identifier_end(s, i);
-    if s[..i].ends_with(['-', '_', '.']) {
-        return fail(i - 1, "a name that ends with a letter or digit");
+    let end = identifier_end(s, i);
+    if s[..end].ends_with(['-', '_', '.']) {
+        return fail(end - 1, "a name that ends with a letter or digit");
     }
-    i = skip_spaces(s, i);
-    if s[i..].starts_with('[') {
-        i = skip_spaces(s, i + 1);
-        loop {
-            if !s[i..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
-                return fail(i, "an extra's name");
-            }
-            i = skip_spaces(s, identifier_end(s, i));
-            if s[i..].starts_with(',') {
-                i = skip_spaces(s, i + 1);
-            } else if s[i..].starts_with(']') {
-                i = skip_spaces(s, i + 1);
-                break;
-            } else {
-                return fail(i, "`,` or `]`");
-            }
-        }
+    Ok((s[i..end].to_owned(), skip_spaces(s, end)))
+}
+
+/// `[a, b]` at `i`, if there.
+fn extras(s: &str, mut i: usize) -> Result<(Vec<String>, usize), Invalid> {
+    let mut extras = Vec::new();
+    if !s[i..].starts_with('[') {
+        return Ok((extras, i));
     }
-    if s[i..].starts_with('@') {
-        i = skip_spaces(s, i + 1);
-        let end = s[i..].find([' ', ';']).map_or(s.len(), |n| i + n);
-        if end == i || !s[i..end].contains(':') {
-            return fail(i, "a URL after `@`");
+    i = skip_spaces(s, i + 1);
+    loop {
+        if !s[i..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return fail(i, "an extra's name");
         }
+        let end = identifier_end(s, i);
+        extras.push(s[i..end].to_owned());
         i = skip_spaces(s, end);
-    } else {
-        let parenthesized = s[i..].starts_with('(');
-        if parenthesized {
+        if s[i..].starts_with(',') {
             i = skip_spaces(s, i + 1);
+        } else if s[i..].starts_with(']') {
+            return Ok((extras, skip_spaces(s, i + 1)));
+        } else {
+            return fail(i, "`,` or `]`");
         }
-        let mut first = true;
-        loop {
-            let Some(op) = OPERATORS.iter().find(|op| s[i..].starts_with(**op)) else {
-                if first && !parenthesized {
-                    break; // no specifier at all: any version
-                }
-                return fail(i, "a comparison (`==`, `>=`, `<`, `~=`, `!=` ...)");
-            };
-            i = skip_spaces(s, i + op.len());
-            let rest = &s[i..];
-            let len = rest
-                .find(|c: char| {
-                    !(c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '-' | '_'))
-                })
-                .unwrap_or(rest.len());
-            if len == 0 || !rest.starts_with(|c: char| c.is_ascii_digit()) {
-                return fail(i, "a version such as 1.2 after the comparison");
+    }
+}
+
+/// The URL after `@`.
+fn url(s: &str, i: usize) -> Result<(String, usize), Invalid> {
+    let end = s[i..].find([' ', ';']).map_or(s.len(), |n| i + n);
+    if end == i || !s[i..end].contains(':') {
+        return fail(i, "a URL after `@`");
+    }
+    Ok((s[i..end].to_owned(), skip_spaces(s, end)))
+}
+
+/// The version specifier at `i` (`>=1, <2`, or in parentheses), empty when there is none.
+fn specifier(s: &str, mut i: usize) -> Result<(String, usize), Invalid> {
+    let parenthesized = s[i..].starts_with('(');
+    if parenthesized {
+        i = skip_spaces(s, i + 1);
+    }
+    let start = i;
+    let mut first = true;
+    loop {
+        let Some(op) = OPERATORS.iter().find(|op| s[i..].starts_with(**op)) else {
+            if first && !parenthesized {
+                break; // no specifier at all: any version
             }
-            i = skip_spaces(s, i + len);
-            first = false;
-            if s[i..].starts_with(',') {
-                i = skip_spaces(s, i + 1);
-                continue;
-            }
+            return fail(i, "a comparison (`==`, `>=`, `<`, `~=`, `!=` ...)");
+        };
+        i = skip_spaces(s, i + op.len());
+        let rest = &s[i..];
+        let len = rest
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '-' | '_'))
+            })
+            .unwrap_or(rest.len());
+        if len == 0 || !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return fail(i, "a version such as 1.2 after the comparison");
+        }
+        i = skip_spaces(s, i + len);
+        first = false;
+        if !s[i..].starts_with(',') {
             break;
         }
-        if parenthesized {
-            if !s[i..].starts_with(')') {
-                return fail(i, "`)`");
-            }
-            i = skip_spaces(s, i + 1);
-        }
+        i = skip_spaces(s, i + 1);
     }
+    let specifier = s[start..i].trim().to_owned();
+    if parenthesized {
+        if !s[i..].starts_with(')') {
+            return fail(i, "`)`");
+        }
+        i = skip_spaces(s, i + 1);
+    }
+    Ok((specifier, i))
+}
+
+/// The marker after `;`, or the end of the requirement.
+fn marker(s: &str, i: usize) -> Result<Option<String>, Invalid> {
     if s[i..].starts_with(';') {
-        if s[i + 1..].trim().is_empty() {
+        let marker = s[i + 1..].trim();
+        if marker.is_empty() {
             return fail(
                 i + 1,
                 "a marker after `;` (such as python_version < \"3.12\")",
             );
         }
-        return Ok(());
+        return Ok(Some(marker.to_owned()));
     }
     if i < s.len() {
         return fail(i, "`,`, `;` or the end of the requirement");
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -162,6 +222,21 @@ mod tests {
             assert_eq!(err.at, at, "{text}: {err:?}");
             assert!(err.expected.starts_with(expected), "{text}: {err:?}");
         }
+        let parsed =
+            parse(" Dubbing_Common [fast, x] ( >=1.0 , <2 ) ; python_version > '3'").unwrap();
+        assert_eq!(
+            parsed,
+            Requirement {
+                name: "Dubbing_Common".into(),
+                extras: vec!["fast".into(), "x".into()],
+                specifier: ">=1.0 , <2".into(),
+                url: None,
+                marker: Some("python_version > '3'".into()),
+            }
+        );
+        let direct = parse("foo @ file:///x/foo ; os_name == 'nt'").unwrap();
+        assert_eq!(direct.url.as_deref(), Some("file:///x/foo"));
+        assert_eq!(direct.specifier, "");
         assert_eq!(
             Invalid {
                 at: 7,

@@ -4,19 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use toml_edit::{Document, Item};
+use toml_edit::{Document, Item, Table};
 
 use crate::fsutil;
 use crate::workspace::blueprint::Kind;
-use crate::workspace::layout;
 use crate::workspace::package::{
-    DEV_EXTRA, DEV_GROUP, DevSource, DevTools, Index, MetadataSource, Package, normalize,
+    DEV_EXTRA, DEV_GROUP, Declared, DevSource, DevTools, Index, KnownVersion, Package, normalize,
     requirement_name,
 };
 use crate::workspace::pep440::Specifiers;
+use crate::workspace::{dynamic, layout};
 
 /// Whether a `pyproject.toml` above `dir` (up to the root) declares `[tool.uv.workspace]`.
 pub fn has_uv_workspace_root(root: &Path, dir: &Path) -> bool {
@@ -36,196 +36,292 @@ pub fn has_uv_workspace_root(root: &Path, dir: &Path) -> bool {
         })
 }
 
-/// The line (1-based) of a byte offset.
-fn line_of(source: &str, span: Option<std::ops::Range<usize>>) -> usize {
-    span.map_or(1, |s| {
-        source[..s.start.min(source.len())].matches('\n').count() + 1
-    })
+/// A `pyproject.toml` being read: its place and text, for errors that name the file and line.
+struct Reader<'a> {
+    rel_file: &'a str,
+    source: &'a str,
 }
 
-/// An error at a place of a file: `path:line: message`.
-fn at(
-    path: &str,
-    source: &str,
-    span: Option<std::ops::Range<usize>>,
-    message: impl std::fmt::Display,
-) -> anyhow::Error {
-    let line = span.map_or(1, |s| {
-        source[..s.start.min(source.len())].matches('\n').count() + 1
-    });
-    anyhow::anyhow!("{path}:{line}: {message}")
+const FIX: &str = "fix the file, or compare it with the template (`cargo xtask scaffold --dry-run` in an empty --root)";
+
+impl Reader<'_> {
+    /// The line (1-based) of an item.
+    fn line(&self, span: Option<std::ops::Range<usize>>) -> usize {
+        span.map_or(1, |s| {
+            self.source[..s.start.min(self.source.len())]
+                .matches('\n')
+                .count()
+                + 1
+        })
+    }
+
+    /// `path:line` of an item.
+    fn at(&self, span: Option<std::ops::Range<usize>>) -> String {
+        format!("{}:{}", self.rel_file, self.line(span))
+    }
+
+    /// An error at an item, with the fix for a malformed file.
+    fn err(&self, span: Option<std::ops::Range<usize>>, message: String) -> anyhow::Error {
+        anyhow::anyhow!("{}: {message}; {FIX}", self.at(span))
+    }
+
+    fn string_list(&self, item: &Item, what: &str) -> Result<Vec<String>> {
+        let array = item
+            .as_array()
+            .ok_or_else(|| self.err(item.span(), format!("`{what}` must be a list of strings")))?;
+        array
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| self.err(v.span(), format!("`{what}` must hold only strings")))
+            })
+            .collect()
+    }
+
+    fn optional_list(&self, item: Option<&Item>, what: &str) -> Result<Vec<String>> {
+        item.map_or(Ok(Vec::new()), |item| self.string_list(item, what))
+    }
+
+    /// `[project] key` as a string, if there.
+    fn string(&self, project: &Table, key: &str) -> Result<Option<String>> {
+        match project.get(key) {
+            None => Ok(None),
+            Some(item) => match item.as_str() {
+                Some(s) => Ok(Some(s.to_owned())),
+                None => Err(self.err(item.span(), format!("`project.{key}` must be a string"))),
+            },
+        }
+    }
 }
 
 pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     let rel_file = fsutil::display_rel(root, path);
     let source = fs::read_to_string(path)
         .with_context(|| format!("cannot read {rel_file} (is it UTF-8?)"))?;
+    let reader = Reader {
+        rel_file: &rel_file,
+        source: &source,
+    };
     let doc = Document::parse(source.as_str()).map_err(|e| {
-        at(
-            &rel_file,
-            &source,
-            e.span(),
-            format!("not valid TOML: {}", e.message()),
+        anyhow::anyhow!(
+            "{}: not valid TOML: {}; {FIX}",
+            reader.at(e.span()),
+            e.message()
         )
     })?;
-    let fix = "fix the file, or compare it with the template (`cargo xtask scaffold --dry-run` in an empty --root)";
-    let err = |span, msg: String| at(&rel_file, &source, span, format!("{msg}; {fix}"));
-    let root_table = doc
+    let doc = doc
         .as_item()
         .as_table()
         .context("a TOML document is a table")?;
-    let project = match root_table.get("project") {
-        Some(Item::Table(t)) => t,
-        Some(other) => return Err(err(other.span(), "`project` must be a table".into())),
-        None => return Err(err(None, "no [project] table (PEP 621)".into())),
+    let project = project_table(&reader, doc)?;
+    let dir = path.parent().context("a pyproject.toml has a folder")?;
+    let src = dynamic::Source {
+        root,
+        dir,
+        rel_file: &rel_file,
+        text: &source,
+        doc,
     };
-    let string = |key: &str| -> Result<Option<String>> {
-        match project.get(key) {
-            None => Ok(None),
-            Some(item) => match item.as_str() {
-                Some(s) => Ok(Some(s.to_owned())),
-                None => Err(err(
-                    item.span(),
-                    format!("`project.{key}` must be a string"),
-                )),
-            },
-        }
-    };
-    let string_list = |item: &Item, what: &str| -> Result<Vec<String>> {
-        let array = item
-            .as_array()
-            .ok_or_else(|| err(item.span(), format!("`{what}` must be a list of strings")))?;
-        array
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| err(v.span(), format!("`{what}` must hold only strings")))
-            })
-            .collect()
-    };
-    let dist =
-        string("name")?.ok_or_else(|| err(project.span(), "[project] has no `name`".into()))?;
+    let dist = distribution_name(&reader, project)?;
+    let dynamic = reader.optional_list(project.get("dynamic"), "project.dynamic")?;
+    let known_version = known_version(&reader, &src, project, &dynamic, &dist)?;
+    let requires_python = requires_python(&reader, project)?;
+    let build_system = doc.get("build-system");
+    let build_requires = reader.optional_list(
+        build_system.and_then(|b| b.get("requires")),
+        "build-system.requires",
+    )?;
+    let requirements = requirements(&reader, &src, project, &dynamic)?;
+    let layout = read_layout(root, doc, dir, &rel_file, &dist)?;
+    let (index_sources, uv_workspace_sources) = uv_sources(&reader, doc);
+    let metadata_sources = dynamic::metadata_sources(&src, &dynamic, &dist, &build_requires);
+    Ok(Package {
+        rel: fsutil::display_rel(root, dir),
+        dir: dir.to_path_buf(),
+        kind,
+        name: normalize(&dist),
+        dist,
+        known_version,
+        requires_python,
+        dependencies: requirements.dependencies,
+        extras: requirements.extras,
+        build_backend: build_system
+            .and_then(|b| b.get("build-backend"))
+            .and_then(Item::as_str)
+            .map(str::to_owned),
+        backend_path: reader.optional_list(
+            build_system.and_then(|b| b.get("backend-path")),
+            "build-system.backend-path",
+        )?,
+        metadata_sources,
+        build_requires,
+        layout,
+        dev: requirements.dev,
+        declared: requirements.declared,
+        uv_workspace_sources,
+        indexes: indexes(&reader, doc, &index_sources)?,
+        index_sources,
+        local_deps: Vec::new(),
+    })
+}
+
+fn project_table<'d>(reader: &Reader, doc: &'d Table) -> Result<&'d Table> {
+    match doc.get("project") {
+        Some(Item::Table(t)) => Ok(t),
+        Some(other) => Err(reader.err(other.span(), "`project` must be a table".into())),
+        None => Err(reader.err(None, "no [project] table (PEP 621)".into())),
+    }
+}
+
+/// `[project] name`, checked.
+fn distribution_name(reader: &Reader, project: &Table) -> Result<String> {
+    let dist = reader
+        .string(project, "name")?
+        .ok_or_else(|| reader.err(project.span(), "[project] has no `name`".into()))?;
     if requirement_name(&dist) != dist || dist.is_empty() {
         let span = project.get("name").and_then(Item::span);
-        return Err(err(
-            span,
-            format!("`{dist}` is not a valid distribution name"),
-        ));
+        return Err(reader.err(span, format!("`{dist}` is not a valid distribution name")));
     }
-    let dynamic: Vec<String> = match project.get("dynamic") {
-        Some(item) => string_list(item, "project.dynamic")?,
-        None => Vec::new(),
-    };
-    let version = string("version")?;
-    if version.is_none() && !dynamic.iter().any(|d| d == "version") {
-        return Err(err(
+    Ok(dist)
+}
+
+/// `[project] version` and where it is, or the dynamic version where it can be read.
+fn known_version(
+    reader: &Reader,
+    src: &dynamic::Source,
+    project: &Table,
+    dynamic: &[String],
+    dist: &str,
+) -> Result<Option<KnownVersion>> {
+    if let Some(text) = reader.string(project, "version")? {
+        let at = reader.at(project.get("version").and_then(Item::span));
+        return Ok(Some(KnownVersion { text, at }));
+    }
+    if !dynamic.iter().any(|d| d == "version") {
+        return Err(reader.err(
             project.span(),
             "[project] has no `version` (and does not list it in `dynamic`)".into(),
         ));
     }
-    let requires_python = match string("requires-python")? {
-        Some(text) => Some(Specifiers::parse(&text).map_err(|e| {
-            err(
-                project.get("requires-python").and_then(Item::span),
-                format!("bad `requires-python`: {e}"),
-            )
-        })?),
-        None => None,
+    Ok(dynamic::version(src, dist, project.get("dynamic")))
+}
+
+fn requires_python(reader: &Reader, project: &Table) -> Result<Option<Specifiers>> {
+    let Some(text) = reader.string(project, "requires-python")? else {
+        return Ok(None);
     };
-    let dependencies = match project.get("dependencies") {
-        Some(item) => string_list(item, "project.dependencies")?,
-        None => Vec::new(),
-    };
+    let parsed = Specifiers::parse(&text).map_err(|e| {
+        let span = project.get("requires-python").and_then(Item::span);
+        reader.err(span, format!("bad `requires-python`: {e}"))
+    })?;
+    Ok(Some(parsed))
+}
+
+/// What a package requires: its dependencies, its dev tools, and every requirement it declares
+/// with where.
+struct Requirements {
+    dependencies: Vec<String>,
+    extras: BTreeMap<String, Vec<String>>,
+    dev: Option<DevTools>,
+    declared: Vec<Declared>,
+}
+
+fn requirements(
+    reader: &Reader,
+    src: &dynamic::Source,
+    project: &Table,
+    dynamic: &[String],
+) -> Result<Requirements> {
+    let from_file = dynamic::dependencies(src, dynamic, project.get("dynamic"))?;
+    let mut dependencies =
+        reader.optional_list(project.get("dependencies"), "project.dependencies")?;
+    dependencies.extend(from_file.iter().map(|d| d.text.clone()));
     let mut extras = BTreeMap::new();
     if let Some(item) = project.get("optional-dependencies") {
         let table = item.as_table_like().ok_or_else(|| {
-            err(
+            reader.err(
                 item.span(),
                 "`project.optional-dependencies` must be a table".into(),
             )
         })?;
         for (name, list) in table.iter() {
-            extras.insert(
-                name.to_owned(),
-                string_list(list, &format!("project.optional-dependencies.{name}"))?,
-            );
+            let what = format!("project.optional-dependencies.{name}");
+            extras.insert(name.to_owned(), reader.string_list(list, &what)?);
         }
     }
-    let build_requires = match root_table
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-    {
-        Some(item) => string_list(item, "build-system.requires")?,
-        None => Vec::new(),
-    };
-    let dir = path
-        .parent()
-        .context("a pyproject.toml has a folder")?
-        .to_path_buf();
-    let metadata_sources = metadata_sources(root_table, &dir, &dynamic, &dist, &build_requires);
-    let build_system = root_table.get("build-system");
-    let build_backend = build_system
-        .and_then(|b| b.get("build-backend"))
-        .and_then(Item::as_str)
-        .map(str::to_owned);
-    let backend_path = match build_system.and_then(|b| b.get("backend-path")) {
-        Some(item) => string_list(item, "build-system.backend-path")?,
-        None => Vec::new(),
-    };
-
-    // Where each requirement is written, for errors about the graph.
-    let mut requirement_lines = BTreeMap::new();
-    let mut note_lines = |item: Option<&Item>| {
+    let groups = src.doc.get("dependency-groups");
+    let dev = dev_tools(reader, groups, &extras)?;
+    let mut declared = from_file;
+    // Where each requirement is written, for the checks of the graph.
+    let dev_requirements = dev
+        .as_ref()
+        .map(|d| d.requirements.as_slice())
+        .unwrap_or_default();
+    let mut note = |item: Option<&Item>, runtime: bool| {
         for value in item.and_then(Item::as_array).into_iter().flatten() {
             if let Some(text) = value.as_str() {
-                requirement_lines
-                    .entry(normalize(requirement_name(text)))
-                    .or_insert_with(|| format!("{rel_file}:{}", line_of(&source, value.span())));
+                declared.push(Declared {
+                    text: text.to_owned(),
+                    at: reader.at(value.span()),
+                    installed: runtime || dev_requirements.iter().any(|r| r == text),
+                });
             }
         }
     };
-    note_lines(project.get("dependencies"));
-    if let Some(table) = project
+    note(project.get("dependencies"), true);
+    let optional = project
         .get("optional-dependencies")
-        .and_then(Item::as_table_like)
-    {
+        .and_then(Item::as_table_like);
+    let groups_table = groups.and_then(Item::as_table_like);
+    for table in [optional, groups_table].into_iter().flatten() {
         for (_, list) in table.iter() {
-            note_lines(Some(list));
+            note(Some(list), false);
         }
     }
-    let groups = root_table.get("dependency-groups");
-    if let Some(table) = groups.and_then(Item::as_table_like) {
-        for (_, list) in table.iter() {
-            note_lines(Some(list));
-        }
-    }
+    Ok(Requirements {
+        dependencies,
+        extras,
+        dev,
+        declared,
+    })
+}
 
-    // Dev tools: the PEP 735 group, else the extra.
-    let dev = match groups.and_then(|g| g.get(DEV_GROUP)) {
-        Some(_) => Some(DevTools {
-            source: DevSource::Group,
-            requirements: group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0)
-                .map_err(|e| {
-                    err(
-                        groups.and_then(|g| g.get(DEV_GROUP)).and_then(Item::span),
-                        format!("[dependency-groups] {DEV_GROUP}: {e}"),
-                    )
-                })?,
-        }),
-        None => extras.get(DEV_EXTRA).map(|requirements| DevTools {
+/// The dev tools: the PEP 735 group, else the extra.
+fn dev_tools(
+    reader: &Reader,
+    groups: Option<&Item>,
+    extras: &BTreeMap<String, Vec<String>>,
+) -> Result<Option<DevTools>> {
+    let Some(group) = groups.and_then(|g| g.get(DEV_GROUP)) else {
+        return Ok(extras.get(DEV_EXTRA).map(|requirements| DevTools {
             source: DevSource::Extra,
             requirements: requirements.clone(),
-        }),
+        }));
     };
+    let requirements = group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0)
+        .map_err(|e| {
+            reader.err(
+                group.span(),
+                format!("[dependency-groups] {DEV_GROUP}: {e}"),
+            )
+        })?;
+    Ok(Some(DevTools {
+        source: DevSource::Group,
+        requirements,
+    }))
+}
 
-    let mut uv_workspace_sources = Vec::new();
-    let sources = root_table
+/// `[tool.uv.sources]`: which packages come from which index, and the `workspace = true`
+/// entries with their `path:line`.
+fn uv_sources(reader: &Reader, doc: &Table) -> (BTreeMap<String, String>, Vec<(String, String)>) {
+    let mut index_sources = BTreeMap::new();
+    let mut workspace_sources = Vec::new();
+    let sources = doc
         .get("tool")
         .and_then(|t| t.get("uv"))
         .and_then(|u| u.get("sources"))
         .and_then(Item::as_table_like);
-    let mut index_sources = BTreeMap::new();
     for (name, spec) in sources.into_iter().flat_map(|t| t.iter()) {
         if let Some(index) = spec.get("index").and_then(Item::as_str) {
             index_sources.insert(normalize(name), index.to_owned());
@@ -234,19 +330,21 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
             let span = spec
                 .span()
                 .or_else(|| spec.as_inline_table().and_then(|t| t.span()));
-            uv_workspace_sources.push((
-                name.to_owned(),
-                format!("{rel_file}:{}", line_of(&source, span)),
-            ));
+            workspace_sources.push((name.to_owned(), reader.at(span)));
         }
     }
+    (index_sources, workspace_sources)
+}
 
+/// `[[tool.uv.index]]`; every index `[tool.uv.sources]` names must be among them.
+fn indexes(
+    reader: &Reader,
+    doc: &Table,
+    index_sources: &BTreeMap<String, String>,
+) -> Result<Vec<Index>> {
     let mut indexes = Vec::new();
-    let declared = root_table
-        .get("tool")
-        .and_then(|t| t.get("uv"))
-        .and_then(|u| u.get("index"));
-    if let Some(declared) = declared {
+    let uv = doc.get("tool").and_then(|t| t.get("uv"));
+    if let Some(declared) = uv.and_then(|u| u.get("index")) {
         let list: Vec<&dyn toml_edit::TableLike> = match declared {
             Item::ArrayOfTables(tables) => tables
                 .iter()
@@ -257,7 +355,7 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
                 .filter_map(|v| v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike))
                 .collect(),
             other => {
-                return Err(err(
+                return Err(reader.err(
                     other.span(),
                     "`[[tool.uv.index]]` must be a list of tables".into(),
                 ));
@@ -266,7 +364,7 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         for table in list {
             let text = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_owned);
             let (Some(name), Some(url)) = (text("name"), text("url")) else {
-                return Err(err(
+                return Err(reader.err(
                     declared.span(),
                     "each [[tool.uv.index]] needs a `name` and a `url`".into(),
                 ));
@@ -282,9 +380,10 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
             });
         }
     }
-    for (package, index) in &index_sources {
+    let sources = uv.and_then(|u| u.get("sources"));
+    for (package, index) in index_sources {
         if !indexes.iter().any(|i| &i.name == index) {
-            return Err(err(
+            return Err(reader.err(
                 sources.and_then(|t| t.get(package)).and_then(Item::span),
                 format!(
                     "[tool.uv.sources] takes {package} from the index `{index}`, which no [[tool.uv.index]] here names"
@@ -292,39 +391,29 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
             ));
         }
     }
+    Ok(indexes)
+}
 
-    let layout = layout::read(root_table, &dir, &dist).map_err(|e| {
-        anyhow::anyhow!("{rel_file}: {e}; declare the import packages in it, e.g. [tool.xtask] packages = [\"{}\"] (and source = \"src\" if they live there)", normalize(&dist).replace('-', "_"))
+/// The package's import packages; an error naming the file when they cannot be told.
+fn read_layout(
+    root: &Path,
+    doc: &Table,
+    dir: &Path,
+    rel_file: &str,
+    dist: &str,
+) -> Result<layout::Layout> {
+    let import = normalize(dist).replace('-', "_");
+    let layout = layout::read(doc, dir, dist).map_err(|e| {
+        anyhow::anyhow!("{rel_file}: {e}; declare the import packages in it, e.g. [tool.xtask] packages = [\"{import}\"] (and source = \"src\" if they live there)")
     })?;
     if layout.imports.is_empty() {
         bail!(
             "{rel_file}: cannot tell which import packages {dist} provides: no folder with an __init__.py under {}; \
-             declare them in it: [tool.xtask] packages = [\"{}\"] (and source = \"src\" if they live there)",
+             declare them in it: [tool.xtask] packages = [\"{import}\"] (and source = \"src\" if they live there)",
             fsutil::display_rel(root, &layout.source_root),
-            normalize(&dist).replace('-', "_")
         );
     }
-    Ok(Package {
-        rel: fsutil::display_rel(root, &dir),
-        dir,
-        kind,
-        name: normalize(&dist),
-        dist,
-        version,
-        requires_python,
-        dependencies,
-        build_requires,
-        build_backend,
-        backend_path,
-        layout,
-        dev,
-        requirement_lines,
-        uv_workspace_sources,
-        indexes,
-        index_sources,
-        local_deps: Vec::new(),
-        metadata_sources,
-    })
+    Ok(layout)
 }
 
 /// The requirements of a dependency group (PEP 735), its `{include-group = "..."}` entries
@@ -358,105 +447,4 @@ fn group_requirements(
         }
     }
     Ok(out)
-}
-
-/// Where the build backend reads each dynamic field from, as far as the common backends declare
-/// it; a field whose source cannot be told makes the whole folder a source.
-fn metadata_sources(
-    doc: &toml_edit::Table,
-    dir: &Path,
-    dynamic: &[String],
-    dist: &str,
-    build_requires: &[String],
-) -> Vec<MetadataSource> {
-    let mut out = Vec::new();
-    if dynamic.is_empty() {
-        return out;
-    }
-    let tool = |path: &[&str]| -> Option<&Item> {
-        let mut item = doc.get("tool")?;
-        for key in path {
-            item = item.get(key)?;
-        }
-        Some(item)
-    };
-    let scm = build_requires.iter().any(|r| {
-        normalize(requirement_name(r)).ends_with("scm") || requirement_name(r) == "hatch-vcs"
-    }) || tool(&["setuptools_scm"]).is_some();
-    // Where setuptools and flit find modules: `package-dir`'s root, else `src/`, else the folder.
-    let module_root = match tool(&["setuptools", "package-dir", ""]).and_then(Item::as_str) {
-        Some(root) => dir.join(root),
-        None if dir.join("src").is_dir() => dir.join("src"),
-        None => dir.to_path_buf(),
-    };
-    let module_file = |module: &str| -> Option<PathBuf> {
-        let rel: PathBuf = module.split('.').collect();
-        [rel.with_extension("py"), rel.join("__init__.py")]
-            .into_iter()
-            .map(|candidate| module_root.join(candidate))
-            .find(|candidate| candidate.is_file())
-    };
-    for field in dynamic {
-        let mut found = Vec::new();
-        if let Some(spec) = tool(&["setuptools", "dynamic", field]) {
-            if let Some(attr) = spec.get("attr").and_then(Item::as_str) {
-                // `pkg.module.attr`: the module is everything before the last dot.
-                let module = attr.rsplit_once('.').map_or(attr, |(m, _)| m);
-                found.extend(module_file(module).map(MetadataSource::File));
-            }
-            match spec.get("file") {
-                Some(item) if item.is_str() => {
-                    found.extend(item.as_str().map(|f| MetadataSource::File(dir.join(f))));
-                }
-                Some(item) => found.extend(
-                    item.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str())
-                        .map(|f| MetadataSource::File(dir.join(f))),
-                ),
-                None => {}
-            }
-        }
-        if field == "version" {
-            for path in [
-                &["hatch", "version", "path"][..],
-                &["pdm", "version", "path"],
-            ] {
-                if let Some(file) = tool(path).and_then(Item::as_str) {
-                    found.push(MetadataSource::File(dir.join(file)));
-                }
-            }
-            let vcs = ["hatch", "pdm"].iter().any(|backend| {
-                tool(&[backend, "version", "source"])
-                    .and_then(Item::as_str)
-                    .is_some_and(|s| s == "vcs" || s == "scm")
-            });
-            if vcs || scm {
-                found.push(MetadataSource::Git(dir.to_path_buf()));
-                // A dirty tree's version names the change too.
-                found.push(MetadataSource::Tree(dir.to_path_buf()));
-            }
-            let flit = doc
-                .get("build-system")
-                .and_then(|b| b.get("build-backend"))
-                .and_then(Item::as_str)
-                .is_some_and(|b| b.starts_with("flit"));
-            if flit && found.is_empty() {
-                let module = tool(&["flit", "module", "name"])
-                    .and_then(Item::as_str)
-                    .map_or_else(|| normalize(dist).replace('-', "_"), str::to_owned);
-                found.extend(module_file(&module).map(MetadataSource::File));
-            }
-        }
-        if found.is_empty() {
-            found.push(MetadataSource::Tree(dir.to_path_buf()));
-        }
-        for source in found {
-            if !out.contains(&source) {
-                out.push(source);
-            }
-        }
-    }
-    out
 }
