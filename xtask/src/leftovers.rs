@@ -48,7 +48,8 @@ pub fn is_cache(name: &str, is_dir: bool) -> bool {
 }
 
 /// What a tool wrote at `path` (named `name`), given where it stands: bytecode anywhere; caches,
-/// venvs (a folder with a `pyvenv.cfg`), venv locks and `.git` at a tool root. Never an input.
+/// venvs (a folder with a `pyvenv.cfg`), venv locks, what an interrupted removal of a venv left,
+/// and `.git` at a tool root. Never an input.
 pub fn is_tool_output(path: &Path, name: &str, is_dir: bool, place: Place) -> bool {
     if is_bytecode(name, is_dir) {
         return true;
@@ -57,7 +58,19 @@ pub fn is_tool_output(path: &Path, name: &str, is_dir: bool, place: Place) -> bo
         && (is_cache(name, is_dir)
             || name == ".git"
             || name == ".venv.lock"
+            || (is_dir && is_removal_leftover(name))
             || (is_dir && path.join("pyvenv.cfg").is_file()))
+}
+
+/// What a folder being removed is renamed to, beside itself: `.venv.xtask-trash-<pid>-<n>`.
+pub const REMOVAL_MARK: &str = ".xtask-trash-";
+
+/// Whether `name` is a folder that a removal moved aside (`.venv.xtask-trash-<pid>-<n>`): the
+/// xtask's own, never an input, deleted by the next setup, gate or clean.
+pub fn is_removal_leftover(name: &str) -> bool {
+    name.split_once(REMOVAL_MARK).is_some_and(|(head, tail)| {
+        !head.is_empty() && !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit() || c == '-')
+    })
 }
 
 /// What a build leaves: a folder named `build` or `dist`, or an `*.egg-info`.

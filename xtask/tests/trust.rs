@@ -326,7 +326,11 @@ fn a_configuration_extended_from_outside_python_is_an_input() {
     .unwrap();
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("Would reformat"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("would be reformatted"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// Files named like a tool's output below a package's root are fixtures: inputs, and `clean`

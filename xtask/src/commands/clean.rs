@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, git_paths};
-use crate::env::venv::{LockMode, Platform, Venv, is_removal_leftover};
+use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
-use crate::leftovers::{is_build_leftover, is_cache, is_leftover};
+use crate::leftovers::is_removal_leftover;
+use crate::leftovers::{self, is_build_leftover, is_cache, is_leftover};
 use crate::project::{self, PYTHON_DIR};
 
 /// What clean does with one path.
@@ -66,6 +67,18 @@ fn at_package_root(rel: &str) -> bool {
     let parts: Vec<&str> = rel.split('/').collect();
     parts.len() == 4 && parts[0] == PYTHON_DIR && matches!(parts[1], "apps" | "libs")
 }
+
+/// Whether `rel` is right inside a folder where tools run and write (`python/` or a package's
+/// folder): only there is a name like `.mypy_cache`, `coverage.xml` or `.venv` a tool's (see
+/// [`crate::leftovers`]); deeper, it is a fixture. Bytecode (`__pycache__`) is Python's anywhere.
+fn where_tools_write(rel: &str, name: &str, is_dir: bool) -> bool {
+    let depth = rel.split('/').count();
+    leftovers::is_bytecode(name, is_dir) || depth == 2 || at_package_root(rel)
+}
+
+/// Why a name like a tool's output stays below a tool's folder.
+const A_FIXTURE: &str =
+    "named like a tool's output, but below a package's root, where no tool writes one: a fixture";
 
 /// A `.venv` folder is ours to remove only if it is a venv (it has a `pyvenv.cfg`), or what an
 /// interrupted removal left of one.
@@ -182,8 +195,11 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
         }
         let path = root.join(&rel);
         let name = rel.rsplit('/').next().unwrap_or(&rel);
-        if !named_like_ours(name, path.is_dir()) {
+        let is_dir = path.is_dir();
+        if !named_like_ours(name, is_dir) {
             opaque.insert(path);
+        } else if !is_build_leftover(name, is_dir) && !where_tools_write(&rel, name, is_dir) {
+            plan.keep(path, A_FIXTURE);
         } else if name == Venv::LOCK {
             // Kept: a setup or a gate may hold it, and a new file would not be the same lock.
             plan.keep(
@@ -264,20 +280,27 @@ fn plan_removal_leftovers(dir: &Path, plan: &mut Plan) {
     }
 }
 
-/// Outside git: venvs, venv locks and caches by their exact names; build leftovers are kept.
-fn plan_without_git(dir: &Path, plan: &mut Plan) {
+/// Outside git: venvs, venv locks and caches by their exact names, where tools write them;
+/// build leftovers are kept.
+fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(dir) {
         let is_dir = meta.is_dir();
+        let rel = fsutil::display_rel(root, &path);
+        let ours = where_tools_write(&rel, &name, is_dir);
         if meta.file_type().is_symlink() {
             keep_symlink(plan, path, &name);
-        } else if name == Venv::DIR && is_dir {
+        } else if name == Venv::DIR && is_dir && ours {
             if is_venv(&path) {
                 plan.remove(path);
             } else {
                 plan.keep(path, NOT_A_VENV);
             }
-        } else if is_cache(&name, is_dir) {
-            plan.remove(path);
+        } else if is_cache(&name, is_dir) || leftovers::is_bytecode(&name, is_dir) {
+            if ours {
+                plan.remove(path);
+            } else {
+                plan.keep(path, A_FIXTURE);
+            }
         } else if is_dir {
             if is_build_leftover(&name, is_dir) {
                 plan.keep(
@@ -288,7 +311,7 @@ fn plan_without_git(dir: &Path, plan: &mut Plan) {
             }
             // Not into a venv the xtask did not make (`venv/`, `env/`): not ours to touch.
             if name != ".git" && !path.join("pyvenv.cfg").is_file() {
-                plan_without_git(&path, plan);
+                plan_without_git(root, &path, plan);
             }
         }
     }
@@ -375,7 +398,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                     "clean: {} is not in a git repository: removing only venvs and caches",
                     root.display()
                 );
-                plan_without_git(&python, &mut plan);
+                plan_without_git(root, &python, &mut plan);
             }
         }
         _ => {}

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::digest::{Hasher, file_meta};
 use crate::fsutil;
+use crate::leftovers::{REMOVAL_MARK, is_removal_leftover};
 use crate::workspace::Package;
 
 /// The layouts of a virtualenv: `bin/python` on Unix, `Scripts\python.exe` on Windows.
@@ -244,17 +245,6 @@ fn is_mark(path: &Path, name: &str) -> bool {
         "CACHEDIR.TAG" => text().starts_with("Signature: 8a477f597d28d172789f06886806bc55"),
         _ => false,
     }
-}
-
-/// What a folder being removed is renamed to, beside itself: `.venv.xtask-trash-<pid>-<n>`.
-const REMOVAL_MARK: &str = ".xtask-trash-";
-
-/// Whether `name` is a folder that a removal moved aside (`.venv.xtask-trash-<pid>-<n>`): the
-/// xtask's own, never an input, deleted by the next setup, gate or clean.
-pub fn is_removal_leftover(name: &str) -> bool {
-    name.split_once(REMOVAL_MARK).is_some_and(|(head, tail)| {
-        !head.is_empty() && !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit() || c == '-')
-    })
 }
 
 /// Removes a folder so that an interruption (Ctrl-C, a crash) never leaves half of it in its
