@@ -47,6 +47,7 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     envs: Vec<(OsString, OsString)>,
     removed: Vec<&'static str>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -70,6 +71,7 @@ impl Cmd {
             cwd: None,
             envs: Vec::new(),
             removed: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -94,6 +96,12 @@ impl Cmd {
     /// Removes these variables for the command.
     pub fn without(mut self, vars: &[&'static str]) -> Cmd {
         self.removed.extend_from_slice(vars);
+        self
+    }
+
+    /// Gives the command these bytes on its standard input (else it shares this process's).
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
+        self.stdin = Some(bytes);
         self
     }
 
@@ -134,6 +142,9 @@ impl Cmd {
         }
         if let Some(dir) = &self.cwd {
             expr = expr.dir(dir);
+        }
+        if let Some(bytes) = &self.stdin {
+            expr = expr.stdin_bytes(bytes.clone());
         }
         expr
     }
