@@ -32,18 +32,14 @@ fn cargo_stand_in() -> TempDir {
 /// git as a person runs it, hooks and all (the stand-in `cargo` first on PATH): its exit code and
 /// everything it and the hooks printed.
 fn git_as_person(root: &Path, cargo: &Path, args: &[&str]) -> (i32, String) {
-    let path = format!(
-        "{}:{}",
-        cargo.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let out = Command::new("git")
         .arg("-C")
         .arg(root)
         .args(["-c", "user.email=test@example.com", "-c", "user.name=test"])
         .args(["-c", "commit.gpgsign=false"])
         .args(args)
-        .env("PATH", path)
+        .env("PATH", path_with(cargo))
+        .env("RUST_BACKTRACE", "1") // as `xtask()` sets it: the same environment
         .output()
         .unwrap();
     let text = format!(
@@ -52,6 +48,15 @@ fn git_as_person(root: &Path, cargo: &Path, args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// PATH with the stand-in for cargo first.
+fn path_with(cargo: &Path) -> String {
+    format!(
+        "{}:{}",
+        cargo.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 /// What git prints for `args`, which must succeed.
@@ -257,14 +262,21 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     assert_eq!(remote_main(), pushed);
     assert_eq!(fs::read_to_string(root.join(failing)).unwrap(), fixed);
 
-    // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place.
+    // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place,
+    // where the passes of a verify from the shell (same PATH) answer: git's own variables and
+    // its exec-path on PATH are not the verify's.
     git(root, &["commit", "-q", "--no-verify", "-am", "the fix"]);
+    run(xtask(root)
+        .args(["verify", "--changed-since", "origin/main"])
+        .env("PATH", path_with(cargo.path())))
+    .assert_ok();
     let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
     assert_eq!(code, 0, "the green commit was refused:\n{out}");
     assert!(
         out.contains("pre-push: verifying refs/heads/main")
             && out.contains("in place")
-            && out.contains("selected: media-service"),
+            && out.contains("selected: media-service")
+            && out.contains("cached  pytest media-service (media-service venv)"),
         "{out}"
     );
     assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));

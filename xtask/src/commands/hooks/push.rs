@@ -36,8 +36,9 @@ use crate::project::{self, PYTHON_DIR};
 const KEPT_DIR: &str = "xtask-push";
 
 /// Variables git sets for a hook that name one repository's files (a child run elsewhere must not
-/// read them). They, and the pre-commit framework's `PRE_COMMIT*`, are removed for the verify:
-/// they change with every push, and every variable is an input of a remembered pass.
+/// read them). They, and the pre-commit framework's `PRE_COMMIT*`, are removed for the verify,
+/// and PATH is given back as it was (see [`path_before_git`]): every variable is an input of a
+/// remembered pass, and the verify of a push should find the passes of a `verify` from the shell.
 const HOOK_VARS: &[&str] = &[
     "GIT_DIR",
     "GIT_WORK_TREE",
@@ -45,6 +46,8 @@ const HOOK_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
     "GIT_PREFIX",
     "GIT_EXEC_PATH",
+    // `git -c NAME=VALUE push`: configuration of that push, not of the verify.
+    "GIT_CONFIG_PARAMETERS",
 ];
 
 /// A pushed commit to verify: the ref it is pushed as, and what it is compared with.
@@ -319,10 +322,26 @@ fn run_verify(dir: &Path, base: Option<&str>) -> Result<bool> {
             cmd = cmd.env_remove(&var);
         }
     }
+    if let Some(path) = path_before_git() {
+        cmd = cmd.env("PATH", path);
+    }
     let out = cmd
         .run()
         .with_context(|| format!("cannot run {}", exe.display()))?;
     Ok(out.status.success())
+}
+
+/// PATH as it was before git ran the hook: git puts its exec-path first, and the verify should
+/// see what a `verify` from the shell sees (PATH is an input of every remembered pass).
+fn path_before_git() -> Option<OsString> {
+    let exec = std::env::var_os("GIT_EXEC_PATH")?;
+    let path = std::env::var_os("PATH")?;
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if dirs.first()? != Path::new(&exec) {
+        return None;
+    }
+    dirs.remove(0);
+    std::env::join_paths(dirs).ok()
 }
 
 /// The kept checkout at a pushed commit, locked for as long as it lives.
