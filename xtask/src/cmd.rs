@@ -47,6 +47,7 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     envs: Vec<(OsString, OsString)>,
     removed: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// What a finished command printed (stdout and stderr merged, in order) and how it ended.
@@ -70,6 +71,7 @@ impl Cmd {
             cwd: None,
             envs: Vec::new(),
             removed: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -95,6 +97,12 @@ impl Cmd {
     pub fn without<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, vars: I) -> Cmd {
         self.removed
             .extend(vars.into_iter().map(|v| v.as_ref().to_owned()));
+        self
+    }
+
+    /// Gives the command these bytes on its standard input (else it shares this process's).
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
+        self.stdin = Some(bytes);
         self
     }
 
@@ -135,6 +143,9 @@ impl Cmd {
         }
         if let Some(dir) = &self.cwd {
             expr = expr.dir(dir);
+        }
+        if let Some(bytes) = &self.stdin {
+            expr = expr.stdin_bytes(bytes.clone());
         }
         expr
     }

@@ -75,7 +75,7 @@ pub enum Command {
     Run(RunArgs),
     /// Write the VS Code workspace and pyright's configuration: each package with its own venv
     Ide(IdeArgs),
-    /// Install or remove the git hooks that run the gates (pre-commit: ruff; pre-push: verify)
+    /// Install or remove the git hooks: ruff on what is staged, verify on what is pushed
     Hooks(HooksArgs),
 }
 
@@ -315,12 +315,15 @@ pub struct HooksArgs {
 pub enum HookAction {
     /// Write .git/hooks/pre-commit and pre-push (never over a hook the xtask did not write)
     Install,
-    /// Remove the hooks the xtask wrote
+    /// Remove the hooks the xtask wrote, and the pre-push hook's kept checkout
     Uninstall,
-    /// What a hook runs
+    /// What a hook runs: pre-commit checks the staged content, pre-push each pushed commit
     Run {
         #[arg(value_enum)]
         hook: HookName,
+        /// What git passes the hook (pre-push: the remote's name and URL)
+        #[arg(value_name = "GIT_ARG")]
+        git_args: Vec<String>,
     },
 }
 

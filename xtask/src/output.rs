@@ -34,6 +34,11 @@ pub fn set_color(choice: crate::flags::ColorChoice) {
     COLOR.store(on, Ordering::Relaxed);
 }
 
+/// Whether colour is on (a child xtask is told the same with `--color`).
+pub fn color() -> bool {
+    COLOR.load(Ordering::Relaxed)
+}
+
 /// How a word is shown on a terminal.
 #[derive(Debug, Clone, Copy)]
 pub enum Style {

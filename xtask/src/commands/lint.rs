@@ -25,13 +25,3 @@ pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     jobs.extend(gate.mypy_jobs());
     gate.run("lint", jobs, started)
 }
-
-/// Only ruff's checks, for the selected packages (the pre-commit hook: fast, no mypy).
-pub fn ruff_only(root: &Path, args: &GateArgs) -> Result<()> {
-    let started = Instant::now();
-    let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
-    let (venvs, _locks) = gate.prepare()?;
-    let jobs = gate.ruff_jobs(venvs[0]);
-    gate.run("pre-commit", jobs, started)
-}

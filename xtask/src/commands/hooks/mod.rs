@@ -1,10 +1,12 @@
-//! `cargo xtask hooks install|uninstall`: git hooks that run the gates, as the seed's
-//! constitution has them in pre-commit. The pre-commit hook runs ruff's checks on the packages
-//! with staged changes (well under a second); the pre-push hook runs `verify --changed-since`
-//! the upstream branch (or the default branch when there is none). A hook the xtask did not
-//! write is never replaced nor removed: the command refuses, naming the file.
-//! `cargo xtask hooks run pre-commit|pre-push` is what the hooks (and the pre-commit
-//! framework's local hooks in `.pre-commit-config.yaml`) call.
+//! `cargo xtask hooks install|uninstall`: git hooks that judge what git will hold, never the work
+//! tree. The pre-commit hook runs ruff's checks on the staged content of the packages with staged
+//! changes ([`staged`]); the pre-push hook runs `verify` on each pushed commit ([`push`]). A hook
+//! the xtask did not write is never replaced nor removed: the command refuses, naming the file.
+//! `cargo xtask hooks run pre-commit|pre-push` is what the hooks (and the pre-commit framework's
+//! local hooks in `.pre-commit-config.yaml`) call.
+
+mod push;
+mod staged;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,19 +17,28 @@ use crate::cmd::Cmd;
 use crate::flags::{GateArgs, HookAction, HookName, MessageFormat};
 use crate::fsutil;
 use crate::output::say;
-use crate::workspace::Workspace;
 
 /// The line that marks a hook as the xtask's.
 const MARK: &str =
     "# Written by `cargo xtask hooks install`; `cargo xtask hooks uninstall` removes it.";
 
+/// `git -C root ARGS`: what it printed, trimmed; an error names the command and what git said.
 fn git(root: &Path, args: &[&str]) -> Result<String> {
-    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
+    checked(Cmd::new("git").arg("-C").arg(root).args(args))
+}
+
+/// Runs a git command: what it printed, trimmed, or an error with the command and git's words.
+fn checked(cmd: Cmd) -> Result<String> {
+    Ok(untrimmed(cmd)?.trim().to_owned())
+}
+
+/// [`checked`], with the output as it is: NUL-separated paths (`-z`) may begin or end with spaces.
+fn untrimmed(cmd: Cmd) -> Result<String> {
     let out = cmd.output()?;
     if !out.success() {
         bail!("`{}` failed: {}", cmd.display(), out.output.trim());
     }
-    Ok(out.output.trim().to_owned())
+    Ok(out.output)
 }
 
 /// The hooks folder git uses (`core.hooksPath` counts).
@@ -47,8 +58,9 @@ fn script(name: HookName) -> String {
         HookName::PreCommit => "pre-commit",
         HookName::PrePush => "pre-push",
     };
+    // "$@": git gives pre-push the remote's name and URL.
     format!(
-        "#!/bin/sh\n{MARK}\ncd \"$(git rev-parse --show-toplevel)\" || exit 1\nexec cargo xtask hooks run {which}\n"
+        "#!/bin/sh\n{MARK}\ncd \"$(git rev-parse --show-toplevel)\" || exit 1\nexec cargo xtask hooks run {which} \"$@\"\n"
     )
 }
 
@@ -103,19 +115,26 @@ pub fn run(root: &Path, action: &HookAction) -> Result<()> {
                     Err(_) => {}
                 }
             }
+            if let Some(removed) = push::remove_kept_checkout(root)? {
+                say(format!(
+                    "removed {} (the pre-push hook's checkout and its venvs)",
+                    removed.display()
+                ));
+            }
             Ok(())
         }
-        HookAction::Run { hook } => match hook {
-            HookName::PreCommit => pre_commit(root),
-            HookName::PrePush => pre_push(root),
+        HookAction::Run { hook, git_args } => match hook {
+            HookName::PreCommit => staged::pre_commit(root),
+            HookName::PrePush => push::pre_push(root, git_args),
         },
     }
 }
 
-fn gate_args(packages: Vec<String>, changed_since: Option<String>) -> GateArgs {
+/// A gate's options for the named packages, every other one its default.
+fn gate_args(packages: Vec<String>) -> GateArgs {
     GateArgs {
         packages,
-        changed_since,
+        changed_since: None,
         jobs: None,
         no_setup: false,
         no_cache: false,
@@ -128,60 +147,4 @@ fn gate_args(packages: Vec<String>, changed_since: Option<String>) -> GateArgs {
             inexact: false,
         },
     }
-}
-
-/// ruff check and ruff format --check on the packages with staged changes.
-fn pre_commit(root: &Path) -> Result<()> {
-    let staged = git(
-        root,
-        &["diff", "--cached", "--name-only", "--relative", "-z"],
-    )?;
-    let ws = Workspace::load(root)?;
-    // A staged file under python/ outside every package (the shared ruff configuration) concerns
-    // every package.
-    let shared = staged.split('\0').any(|f| {
-        f.starts_with(&format!("{}/", crate::project::PYTHON_DIR))
-            && !ws
-                .packages
-                .iter()
-                .any(|p| f.starts_with(&format!("{}/", p.rel)))
-    });
-    let packages: Vec<String> = ws
-        .packages
-        .iter()
-        .filter(|p| {
-            shared
-                || staged
-                    .split('\0')
-                    .any(|f| f.starts_with(&format!("{}/", p.rel)))
-        })
-        .map(|p| p.name.clone())
-        .collect();
-    if packages.is_empty() {
-        say("pre-commit: no package has staged changes");
-        return Ok(());
-    }
-    crate::commands::lint::ruff_only(root, &gate_args(packages, None))
-}
-
-/// `verify --changed-since` the merge base with the upstream branch, or the default branch.
-fn pre_push(root: &Path) -> Result<()> {
-    let base = [
-        "@{upstream}",
-        "origin/HEAD",
-        "origin/main",
-        "main",
-        "origin/master",
-        "master",
-    ]
-    .iter()
-    .find_map(|candidate| {
-        let rev = git(root, &["rev-parse", "--verify", "--quiet", candidate]).ok()?;
-        git(root, &["merge-base", "HEAD", &rev]).ok()
-    });
-    let Some(base) = base else {
-        say("pre-push: no upstream nor default branch to compare with: verifying everything");
-        return crate::commands::verify::run(root, &gate_args(Vec::new(), None));
-    };
-    crate::commands::verify::run(root, &gate_args(Vec::new(), Some(base)))
 }

@@ -1,0 +1,463 @@
+//! The pre-push hook: `verify` on what each push sends, never on the work tree.
+//!
+//! git gives the hook a line per pushed ref on its standard input (`<local ref> <local sha>
+//! <remote ref> <remote sha>`). For each, the commit at its tip is verified with `verify
+//! --changed-since BASE`: BASE is what the remote holds there (its sha) or, for a new branch, the
+//! merge base with the branch's upstream or the remote's default branch (none: everything is
+//! verified). The tip, not every pushed commit: the tip is what the branch will hold and what CI
+//! builds; an intermediate commit is not verified. A deletion needs nothing, nor a push that
+//! changes nothing under `python/` (nor `uv.toml`, nor a `.gitignore`).
+//!
+//! The verify runs in place when the work tree is that commit (HEAD is it, and `git status` shows
+//! no change there, untracked files included): the common case, and the fastest. Otherwise it
+//! runs in a checkout of the commit that the xtask keeps (see [`KEPT_DIR`]), with `--root`.
+//!
+//! The pre-commit framework reads the lines itself and gives a hook the first pushed ref's range
+//! in `PRE_COMMIT_FROM_REF` and `PRE_COMMIT_TO_REF` (or, for a branch whose every commit is new,
+//! `PRE_COMMIT_LOCAL_BRANCH` alone): those are used when set. Run by hand (no line, no remote),
+//! the hook verifies HEAD as a push of the current branch would be.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::{checked, git};
+use crate::cmd::Cmd;
+use crate::env::installer::CONFIG_FILES;
+use crate::output::{self, say};
+use crate::project::{self, PYTHON_DIR};
+
+/// Under git's common folder: the kept checkout (a detached git worktree, `tree/`) and its lock.
+/// Inside `.git`, git never tracks it and `cargo xtask clean` never reaches it; its venvs stay
+/// there between pushes, so verifying there again is fast. `hooks uninstall` removes it.
+const KEPT_DIR: &str = "xtask-push";
+
+/// Variables git sets for a hook that name one repository's files (a child run elsewhere must not
+/// read them). They, and the pre-commit framework's `PRE_COMMIT*`, are removed for the verify,
+/// and PATH is given back as it was (see [`path_before_git`]): every variable is an input of a
+/// remembered pass, and the verify of a push should find the passes of a `verify` from the shell.
+const HOOK_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_EXEC_PATH",
+    // `git -c NAME=VALUE push`: configuration of that push, not of the verify.
+    "GIT_CONFIG_PARAMETERS",
+];
+
+/// A pushed commit to verify: the ref it is pushed as, and what it is compared with.
+struct Push {
+    name: String,
+    sha: String,
+    base: Option<Base>,
+}
+
+/// The commit the remote already has, or the one a new branch starts from, and how it was found.
+struct Base {
+    sha: String,
+    why: String,
+}
+
+/// `cargo xtask hooks run pre-push [REMOTE URL]`.
+pub fn pre_push(root: &Path, git_args: &[String]) -> Result<()> {
+    let mut pushes = pushes(root, git_args)?;
+    // Two refs pushed at one commit, from one base, are one verify.
+    let mut seen = std::collections::BTreeSet::new();
+    pushes.retain(|p| seen.insert((p.sha.clone(), p.base.as_ref().map(|b| b.sha.clone()))));
+    if pushes.is_empty() {
+        say("pre-push: nothing to verify (no commit is pushed)");
+    }
+    for push in &pushes {
+        verify(root, push)?;
+    }
+    Ok(())
+}
+
+/// What is pushed: the pre-commit framework's variables, else git's lines, else (run by hand)
+/// HEAD.
+fn pushes(root: &Path, git_args: &[String]) -> Result<Vec<Push>> {
+    if let Some(push) = from_pre_commit_framework(root)? {
+        return Ok(vec![push]);
+    }
+    let remote = git_args.first().map_or("origin", String::as_str);
+    let mut stdin = String::new();
+    if !std::io::stdin().is_terminal() {
+        std::io::stdin()
+            .read_to_string(&mut stdin)
+            .context("cannot read the pushed refs git gives the pre-push hook")?;
+    }
+    let mut pushes = Vec::new();
+    for line in stdin.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(push) = from_line(root, remote, line)? {
+            pushes.push(push);
+        }
+    }
+    if stdin.trim().is_empty() && git_args.is_empty() {
+        let sha = git(root, &["rev-parse", "--verify", "HEAD^{commit}"])
+            .context("run by hand, the pre-push hook verifies HEAD, and there is none")?;
+        say("pre-push: no pushed refs given (run by hand): HEAD, as a push of it would be");
+        let base = new_branch_base(root, remote, "HEAD", &sha);
+        return Ok(vec![Push {
+            name: "HEAD".into(),
+            sha,
+            base,
+        }]);
+    }
+    Ok(pushes)
+}
+
+/// One line of git's: `<local ref> <local sha> <remote ref> <remote sha>`.
+fn from_line(root: &Path, remote: &str, line: &str) -> Result<Option<Push>> {
+    let mut words = line.trim().rsplitn(4, ' ');
+    let (Some(remote_sha), Some(remote_ref), Some(local_sha), Some(local_ref)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        bail!("the pre-push hook cannot read this line from git: {line:?}");
+    };
+    if is_zero(local_sha) {
+        return Ok(None); // a deletion
+    }
+    let Some(sha) = commit(root, local_sha) else {
+        say(format!(
+            "pre-push: {local_ref} is not a commit: nothing to verify"
+        ));
+        return Ok(None);
+    };
+    let base = match commit(root, remote_sha) {
+        Some(known) if !is_zero(remote_sha) => Some(Base {
+            sha: known,
+            why: format!("what {remote} has at {remote_ref}"),
+        }),
+        // A new branch, or one whose remote commit this repository does not have.
+        _ => new_branch_base(root, remote, local_ref, &sha),
+    };
+    Ok(Some(Push {
+        name: local_ref.to_owned(),
+        sha,
+        base,
+    }))
+}
+
+/// The pre-commit framework's range, when it ran the hook.
+fn from_pre_commit_framework(root: &Path) -> Result<Option<Push>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (name, to, from) = match (var("PRE_COMMIT_TO_REF"), var("PRE_COMMIT_LOCAL_BRANCH")) {
+        (Some(to), local) => (
+            local.unwrap_or_else(|| to.clone()),
+            to,
+            var("PRE_COMMIT_FROM_REF"),
+        ),
+        // Its push of a branch whose every commit is new, the first one included: everything.
+        (None, Some(local)) if var("PRE_COMMIT").is_some() => (local.clone(), local, None),
+        _ => return Ok(None),
+    };
+    let Some(sha) = commit(root, &to) else {
+        bail!(
+            "PRE_COMMIT_TO_REF={to} (the pushed commit, from the pre-commit framework) names no commit of this repository"
+        );
+    };
+    let base = match from {
+        Some(from) => Some(Base {
+            sha: commit(root, &from).with_context(|| {
+                format!("PRE_COMMIT_FROM_REF={from} names no commit of this repository")
+            })?,
+            why: "PRE_COMMIT_FROM_REF, from the pre-commit framework".into(),
+        }),
+        None => None,
+    };
+    Ok(Some(Push { name, sha, base }))
+}
+
+/// Where a new branch starts: the merge base with the branch's upstream, else with the remote's
+/// default branch. None when there is neither: then everything is verified.
+fn new_branch_base(root: &Path, remote: &str, local_ref: &str, sha: &str) -> Option<Base> {
+    let mut candidates = Vec::new();
+    if local_ref == "HEAD" {
+        candidates.push("HEAD@{upstream}".to_owned());
+    } else if let Some(branch) = local_ref.strip_prefix("refs/heads/") {
+        candidates.push(format!("{branch}@{{upstream}}"));
+    }
+    for branch in ["HEAD", "main", "master"] {
+        candidates.push(format!("refs/remotes/{remote}/{branch}"));
+    }
+    candidates.iter().find_map(|candidate| {
+        let rev = commit(root, candidate)?;
+        let base = git(root, &["merge-base", sha, &rev]).ok()?;
+        Some(Base {
+            sha: base,
+            why: format!("the merge base with {candidate}"),
+        })
+    })
+}
+
+/// The commit `rev` names (a tag's, for a tag), if any.
+fn commit(root: &Path, rev: &str) -> Option<String> {
+    git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .ok()
+}
+
+fn is_zero(sha: &str) -> bool {
+    sha.chars().all(|c| c == '0')
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
+}
+
+/// What `verify` reads that git holds, from the root: `python/`, the installer's configuration,
+/// and the ignore files (SC-007 checks them).
+fn watched() -> Vec<String> {
+    let mut paths = vec![
+        format!("{PYTHON_DIR}/"),
+        ".gitignore".into(),
+        ":(top).gitignore".into(),
+    ];
+    paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
+    paths
+}
+
+/// Verifies one push, in place when the work tree is its commit, else in the kept checkout.
+fn verify(root: &Path, push: &Push) -> Result<()> {
+    let name = &push.name;
+    let at = short(&push.sha);
+    let since = match &push.base {
+        Some(base) => {
+            if !changes(root, &base.sha, &push.sha)? {
+                say(format!(
+                    "pre-push: {name} at {at}: nothing under {PYTHON_DIR}/ changed since {} ({}): nothing to verify",
+                    short(&base.sha),
+                    base.why
+                ));
+                return Ok(());
+            }
+            format!("changed since {} ({})", short(&base.sha), base.why)
+        }
+        None => "everything: no base to compare with".to_owned(),
+    };
+    let (dir, _kept) = if work_tree_is(root, &push.sha)? {
+        say(format!(
+            "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
+        ));
+        (root.to_path_buf(), None)
+    } else {
+        let kept = Kept::checkout(root, &push.sha)?;
+        say(format!(
+            "pre-push: verifying {name} at {at} in the kept checkout {} (the work tree is not that commit), {since}",
+            kept.root.display()
+        ));
+        (kept.root.clone(), Some(kept))
+    };
+    let base = push.base.as_ref().map(|b| b.sha.as_str());
+    if run_verify(&dir, base)? {
+        return Ok(());
+    }
+    let mut rerun = vec!["verify"];
+    if let Some(base) = base {
+        rerun.extend(["--changed-since", base]);
+    }
+    bail!(
+        "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
+         The same verify: {}",
+        project::xtask_command(&dir, &rerun)
+    )
+}
+
+/// Whether anything `verify` reads changed between the two commits.
+fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
+    let cmd = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["diff", "--quiet", base, sha, "--"])
+        .args(watched());
+    let out = cmd.output()?;
+    match out.code {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => bail!("`{}` failed: {}", cmd.display(), out.output.trim()),
+    }
+}
+
+/// Whether the work tree is the commit, as far as `verify` reads it: HEAD is it, and nothing
+/// there is changed, staged or untracked.
+fn work_tree_is(root: &Path, sha: &str) -> Result<bool> {
+    if commit(root, "HEAD").as_deref() != Some(sha) {
+        return Ok(false);
+    }
+    let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
+    let watched = watched();
+    args.extend(watched.iter().map(String::as_str));
+    Ok(git(root, &args)?.is_empty())
+}
+
+/// Runs this xtask's `verify` on the tree at `dir`, its output shown as it comes; whether it
+/// passed.
+fn run_verify(dir: &Path, base: Option<&str>) -> Result<bool> {
+    let exe = std::env::current_exe().context("cannot find the running xtask to run verify")?;
+    let mut args: Vec<OsString> = vec!["--root".into(), dir.into(), "--color".into()];
+    args.push(if output::color() { "always" } else { "never" }.into());
+    if output::verbose() {
+        args.push("-v".into());
+    }
+    args.push("verify".into());
+    if let Some(base) = base {
+        args.extend(["--changed-since".into(), base.into()]);
+    }
+    let mut cmd = duct::cmd(&exe, &args).dir(dir).unchecked();
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if HOOK_VARS.contains(&name.as_ref()) || name.starts_with("PRE_COMMIT") {
+            cmd = cmd.env_remove(&var);
+        }
+    }
+    if let Some(path) = path_before_git() {
+        cmd = cmd.env("PATH", path);
+    }
+    let out = cmd
+        .run()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    Ok(out.status.success())
+}
+
+/// PATH as it was before git ran the hook: git puts its exec-path first, and the verify should
+/// see what a `verify` from the shell sees (PATH is an input of every remembered pass).
+fn path_before_git() -> Option<OsString> {
+    let exec = std::env::var_os("GIT_EXEC_PATH")?;
+    let path = std::env::var_os("PATH")?;
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if dirs.first()? != Path::new(&exec) {
+        return None;
+    }
+    dirs.remove(0);
+    std::env::join_paths(dirs).ok()
+}
+
+/// The kept checkout at a pushed commit, locked for as long as it lives.
+struct Kept {
+    /// The root in it (the repository's top, or the root's folder under it).
+    root: PathBuf,
+    _lock: File,
+}
+
+impl Kept {
+    /// Checks the commit out in the kept checkout, creating it the first time: detached, its
+    /// tracked files the commit's, nothing untracked left but what git ignores (its venvs).
+    fn checkout(root: &Path, sha: &str) -> Result<Kept> {
+        let dir = kept_dir(root)?;
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let lock = lock(&dir.join("lock"))?;
+        let tree = dir.join("tree");
+        // No hook of the repository runs there: a post-checkout hook is the person's, for theirs.
+        let no_hooks = format!("core.hooksPath={}", dir.join("no-hooks").display());
+        let in_tree = || kept_git(&tree).args(["-c", &no_hooks]);
+        if tree.join(".git").is_file() {
+            checked(in_tree().args(["checkout", "-q", "--detach", "--force", sha]))?;
+            checked(in_tree().args(["clean", "-q", "-f", "-d"]))?;
+        } else {
+            // A checkout that did not finish, or one git no longer knows: made again.
+            if fs::symlink_metadata(&tree).is_ok() {
+                fs::remove_dir_all(&tree)
+                    .with_context(|| format!("cannot remove {}", tree.display()))?;
+            }
+            let add = kept_git(root)
+                .args([
+                    "-c", &no_hooks, "worktree", "add", "-q", "--force", "--detach",
+                ])
+                .arg(&tree)
+                .arg(sha);
+            checked(add).context("cannot make the pre-push hook's checkout")?;
+        }
+        let head = checked(in_tree().args(["rev-parse", "HEAD"]))?;
+        let status = checked(in_tree().args(["status", "--porcelain", "--untracked-files=all"]))?;
+        if head != sha || !status.is_empty() {
+            bail!(
+                "the pre-push hook's checkout {} is not the commit {sha} after checking it out ({status}); remove it (`git worktree remove --force {}`) and push again",
+                tree.display(),
+                project::quote(&tree.to_string_lossy())
+            );
+        }
+        let prefix = git(root, &["rev-parse", "--show-prefix"])?;
+        let kept_root = tree.join(prefix);
+        let kept_root = kept_root
+            .canonicalize()
+            .with_context(|| format!("the pushed commit has no {}", kept_root.display()))?;
+        Ok(Kept {
+            root: kept_root,
+            _lock: lock,
+        })
+    }
+}
+
+/// `git -C dir`, without the variables that would point it at the hook's repository files.
+fn kept_git(dir: &Path) -> Cmd {
+    Cmd::new("git").arg("-C").arg(dir).without(HOOK_VARS)
+}
+
+/// `<git common dir>/xtask-push`.
+fn kept_dir(root: &Path) -> Result<PathBuf> {
+    let common = git(
+        root,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )
+    .context("the pre-push hook needs a git repository")?;
+    Ok(PathBuf::from(common).join(KEPT_DIR))
+}
+
+/// Holds the lock of the kept checkout: one push verifies there at a time.
+fn lock(path: &Path) -> Result<File> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            say(format!(
+                "pre-push: waiting for another push's verify in the kept checkout (lock {})",
+                path.display()
+            ));
+            file.lock()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    Ok(file)
+}
+
+/// Removes the kept checkout (its venvs too), if there is one; where it was.
+pub fn remove_kept_checkout(root: &Path) -> Result<Option<PathBuf>> {
+    let Ok(dir) = kept_dir(root) else {
+        return Ok(None);
+    };
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let _lock = lock(&dir.join("lock"))?;
+    let tree = dir.join("tree");
+    if tree.join(".git").is_file() {
+        checked(
+            kept_git(root)
+                .args(["worktree", "remove", "--force"])
+                .arg(&tree),
+        )?;
+    }
+    drop(_lock);
+    fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    Ok(Some(dir))
+}

@@ -1,0 +1,382 @@
+//! The pre-commit hook: ruff's checks (`ruff check`, `ruff format --check`) on what the commit
+//! will hold, for the packages with staged changes, never on the work tree.
+//!
+//! `git checkout-index` writes the index's copy of `python/`, and of the files above it that ruff
+//! reads (its configuration, the ignore files), to a temporary folder outside the work tree, laid
+//! out as in the repository; ruff runs there with `--no-cache`, from the folder that stands for
+//! the root, so the paths it prints are the repository's (`python/...`). The work tree and the
+//! index are only read: a partial stage (`git add -p`) is judged as it will be committed, and no
+//! stash, checkout or restore can lose or touch work.
+//!
+//! Why all of `python/` and not the staged files alone: ruff tells first-party imports from the
+//! folders its `src` setting names, so a package's import order depends on the other packages'
+//! files. Why a folder and not `ruff --stdin-filename` per file: one ruff process per tool rather
+//! than per file, and ruff finds its configuration and its excludes as it does in the repository.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::{checked, gate_args, untrimmed};
+use crate::cmd::Cmd;
+use crate::engine::gate::Gate;
+use crate::engine::jobs::Job;
+use crate::env::lock;
+use crate::env::session::{Session, State};
+use crate::env::venv::{LockMode, Venv, VenvLock};
+use crate::flags::EnvArgs;
+use crate::output::say;
+use crate::project::{self, PYTHON_DIR};
+use crate::workspace::{Package, Workspace};
+
+/// The files above `python/` that ruff reads, at every level from the repository's top down to
+/// the root: its configuration, and the ignore files it honours.
+const READ_ABOVE: &[&str] = &[
+    "pyproject.toml",
+    "ruff.toml",
+    ".ruff.toml",
+    ".gitignore",
+    ".ignore",
+];
+
+/// The repository the root is in, and the index the commit is made from.
+struct Repo {
+    top: PathBuf,
+    /// The root's path from the top: `""`, or `sub/dir/`.
+    prefix: String,
+    /// `GIT_INDEX_FILE`, absolute: `git commit -a` and `git commit PATH` make their commit from an
+    /// index of their own, and git names it to the hook relative to the folder the hook starts in
+    /// (the top), so a git command run from the root would read another file.
+    index: Option<PathBuf>,
+}
+
+impl Repo {
+    fn of(root: &Path) -> Result<Repo> {
+        let top = super::git(root, &["rev-parse", "--show-toplevel"])
+            .context("the pre-commit hook needs a git repository")?;
+        let prefix = super::git(root, &["rev-parse", "--show-prefix"])?;
+        let index = std::env::var_os("GIT_INDEX_FILE")
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let file = PathBuf::from(f);
+                match std::env::current_dir() {
+                    Ok(cwd) if file.is_relative() => cwd.join(file),
+                    _ => file,
+                }
+            });
+        Ok(Repo {
+            top: PathBuf::from(top),
+            prefix,
+            index,
+        })
+    }
+
+    /// `git -C dir`, reading the commit's index.
+    fn git(&self, dir: &Path) -> Cmd {
+        let cmd = Cmd::new("git").arg("-C").arg(dir);
+        match &self.index {
+            Some(index) => cmd.env("GIT_INDEX_FILE", index),
+            None => cmd,
+        }
+    }
+
+    /// The staged paths under the root, relative to it: added, changed and deleted, and both
+    /// sides of a move (so both packages count).
+    fn staged(&self, root: &Path) -> Result<Vec<String>> {
+        let cmd = self.git(root).args([
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--relative",
+        ]);
+        let listed = untrimmed(cmd)?;
+        Ok(listed
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+/// What the hook checks: the packages with staged changes; with `shared` (a staged file under
+/// `python/` in no package: the shared configuration, `conftest.py`, a new package's files; or a
+/// file at the root that ruff reads, [`READ_ABOVE`]), all of `python/`, since every package is
+/// concerned.
+struct Targets<'a> {
+    packages: Vec<&'a Package>,
+    shared: Option<String>,
+}
+
+fn targets<'a>(ws: &'a Workspace, staged: &[String]) -> Targets<'a> {
+    let in_package = |file: &str, p: &Package| file.starts_with(&format!("{}/", p.rel));
+    let shared = staged
+        .iter()
+        .find(|f| {
+            (f.starts_with(&format!("{PYTHON_DIR}/"))
+                && !ws.packages.iter().any(|p| in_package(f, p)))
+                || READ_ABOVE.contains(&f.as_str())
+        })
+        .cloned();
+    let packages = ws
+        .packages
+        .iter()
+        .filter(|p| shared.is_some() || staged.iter().any(|f| in_package(f, p)))
+        .collect();
+    Targets { packages, shared }
+}
+
+/// `cargo xtask hooks run pre-commit`.
+pub fn pre_commit(root: &Path) -> Result<()> {
+    let started = Instant::now();
+    let repo = Repo::of(root)?;
+    let staged = repo.staged(root)?;
+    let ws = Workspace::load(root)?;
+    let targets = targets(&ws, &staged);
+    if targets.packages.is_empty() && targets.shared.is_none() {
+        say("pre-commit: nothing ruff reads is staged (nothing under python/)");
+        return Ok(());
+    }
+    match &targets.shared {
+        Some(file) => say(format!(
+            "pre-commit: the staged python/ ({file} is staged and concerns every package)"
+        )),
+        None => say("pre-commit: the staged content of the packages with staged changes"),
+    }
+    let names = targets.packages.iter().map(|p| p.name.clone()).collect();
+    let args = gate_args(names);
+    let gate = Gate::new(&ws, &args)?;
+    let (venv, _lock) = ruff_venv(&gate, &args.env)?;
+    let export = Export::new(&repo)?;
+    same_ruff(root, &export, venv)?;
+    let jobs = ruff_jobs(&gate, &export, venv, &targets);
+    gate.run("pre-commit", jobs, started)
+}
+
+/// The venv ruff runs in: the one `lint` of the same packages runs it in (the first venv of the
+/// selection), set up if it needs to be (nothing to do when it is fresh: no file is written),
+/// and held shared while ruff runs. The packages' other venvs are left alone: ruff is all the
+/// hook runs.
+fn ruff_venv<'a>(gate: &Gate<'a>, env: &EnvArgs) -> Result<(&'a Package, VenvLock)> {
+    let Some(owner) = gate.needed_venvs().first().copied() else {
+        bail!(
+            "no package under {}: ruff runs in a package's venv; add one (see `cargo xtask scaffold`)",
+            gate.ws.root.join(PYTHON_DIR).display()
+        );
+    };
+    let name = owner.folder_name();
+    if owner.missing_tools().contains(&"ruff") {
+        bail!(
+            "{}/pyproject.toml: the dev tools of {name} lack ruff, which the pre-commit hook runs in its venv; add it to [dependency-groups] dev",
+            owner.rel
+        );
+    }
+    let session = Session::new(gate.ws, env)?;
+    for _attempt in 0..3 {
+        session.setup(owner)?;
+        let lock = Venv::of(owner).lock(LockMode::Shared, name)?;
+        // Another setup may have changed it between the two.
+        if matches!(session.state(owner)?, State::Fresh) {
+            return Ok((owner, lock));
+        }
+    }
+    bail!(
+        "{name}: its venv kept changing while the pre-commit hook waited to run ruff: is another setup running in a loop?"
+    )
+}
+
+/// `ruff check` and `ruff format --check` on the exported copy, from the folder that stands for
+/// the root. Never remembered, and `--no-cache`: no earlier answer stands in for this content.
+fn ruff_jobs(gate: &Gate<'_>, export: &Export, venv: &Package, targets: &Targets<'_>) -> Vec<Job> {
+    // The venv's ruff executable itself when it is there (the one `python -m ruff` runs): a
+    // Python start-up less per job, most of the hook's time.
+    let env = Venv::of(venv);
+    let exe = env
+        .platform
+        .bin_dir(&env.dir)
+        .join(env.platform.exe("ruff"));
+    let ruff = || {
+        if exe.is_file() {
+            Cmd::new(&exe)
+        } else {
+            Cmd::new(env.python()).args(["-m", "ruff"])
+        }
+    };
+    let rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
+    let paths: Vec<(&str, &str)> = match targets.shared {
+        Some(_) => vec![("python/", PYTHON_DIR)],
+        None => targets
+            .packages
+            .iter()
+            .map(|p| (p.folder_name(), p.rel.as_str()))
+            .collect(),
+    };
+    let mut jobs = Vec::new();
+    for (label, rel) in paths {
+        if !export.root.join(rel).exists() {
+            say(format!(
+                "pre-commit: {rel} is not in the index (its removal is staged): nothing to check there"
+            ));
+            continue;
+        }
+        let tools: [(&'static str, &[&str]); 2] = [
+            ("ruff check", &["check", "--no-cache"]),
+            ("ruff format", &["format", "--check", "--no-cache"]),
+        ];
+        for (tool, args) in tools {
+            let cmd = ruff().args(args).arg(rel).cwd(&export.root);
+            let mut job = Job::command(
+                tool,
+                Some(label),
+                Some(venv.folder_name()),
+                cmd,
+                rerun.clone(),
+            );
+            job.command += "  # in a copy of the staged files, removed when the hook ends";
+            jobs.push(job);
+        }
+    }
+    jobs
+}
+
+/// The venv runs the ruff that the work tree's lock pins. When the staged lock pins another, the
+/// verdict would not be the commit's: say so rather than judge with the wrong ruff.
+fn same_ruff(root: &Path, export: &Export, owner: &Package) -> Result<()> {
+    let rel = format!("{}/{}", owner.rel, lock::DEV);
+    let ruff_pins = |body: &str| -> Vec<String> {
+        lock::pins(body)
+            .into_iter()
+            .filter(|pin| {
+                let name = pin.split("==").next().unwrap_or_default().trim();
+                name.eq_ignore_ascii_case("ruff")
+            })
+            .collect()
+    };
+    let staged = fs::read_to_string(export.root.join(&rel));
+    let here = fs::read_to_string(root.join(&rel));
+    let (Ok(staged), Ok(here)) = (staged, here) else {
+        return Ok(());
+    };
+    let (staged, here) = (ruff_pins(&staged), ruff_pins(&here));
+    if staged != here {
+        bail!(
+            "{rel}: the staged lock pins {}, the working tree's {} (what the venv of {} runs): ruff's verdict would not be the commit's; \
+             stage the working tree's lock (`git add {}`), or make the working tree's the staged one and run `{}`",
+            staged.join(", "),
+            here.join(", "),
+            owner.folder_name(),
+            project::quote(&rel),
+            project::xtask_command(root, &["setup", owner.folder_name()])
+        );
+    }
+    Ok(())
+}
+
+/// A temporary folder outside the work tree with the index's copy of `python/` and of the files
+/// above it that ruff reads, laid out as in the repository; removed when dropped (a symlink in it
+/// is removed, never followed).
+struct Export {
+    dir: PathBuf,
+    /// The folder that stands for the root.
+    root: PathBuf,
+}
+
+impl Drop for Export {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Export {
+    fn new(repo: &Repo) -> Result<Export> {
+        let dir = fresh_temp_dir()?;
+        let root = match repo.prefix.as_str() {
+            "" => dir.clone(),
+            prefix => dir.join(prefix),
+        };
+        let export = Export { root, dir };
+        // Literal pathspecs: a folder's name may hold `*` or `[`.
+        let mut specs = vec![format!(":(literal){}{PYTHON_DIR}/", repo.prefix)];
+        for level in levels(&repo.prefix) {
+            for name in READ_ABOVE {
+                specs.push(format!(":(literal){level}{name}"));
+            }
+        }
+        let listed = untrimmed(
+            repo.git(&repo.top)
+                .args(["ls-files", "-z", "--"])
+                .args(&specs),
+        )
+        .context("cannot list the staged files")?;
+        // Files with the skip-worktree bit (a sparse checkout) are committed all the same.
+        let write = repo
+            .git(&repo.top)
+            .args([
+                "checkout-index",
+                "-z",
+                "--stdin",
+                "--ignore-skip-worktree-bits",
+            ])
+            .arg(format!("--prefix={}/", export.dir.display()))
+            .stdin(listed.into_bytes());
+        checked(write).context("cannot write the staged files to a temporary folder")?;
+        // ruff applies .gitignore only inside a git work tree: a `.git` marks the copy as one, so
+        // a tracked file that an ignore file names is skipped there as in the repository.
+        let marker = export.dir.join(".git");
+        fs::create_dir_all(&marker)
+            .with_context(|| format!("cannot create {}", marker.display()))?;
+        Ok(export)
+    }
+}
+
+/// The folders from the repository's top down to the root, each with a trailing `/` (the top:
+/// `""`).
+fn levels(prefix: &str) -> Vec<String> {
+    let mut levels = vec![String::new()];
+    let mut path = String::new();
+    for part in prefix.split('/').filter(|p| !p.is_empty()) {
+        path += part;
+        path.push('/');
+        levels.push(path.clone());
+    }
+    levels
+}
+
+/// A new, empty folder of this process under the system's temporary folder.
+fn fresh_temp_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..1000 {
+        let dir = base.join(format!("xtask-staged-{}-{n}", std::process::id()));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot create a temporary folder in {} (set TMPDIR to a writable one)",
+                        base.display()
+                    )
+                });
+            }
+        }
+    }
+    bail!(
+        "cannot create a temporary folder in {}: xtask-staged-{}-* are all taken; remove them",
+        base.display(),
+        std::process::id()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::levels;
+
+    #[test]
+    fn levels_run_from_the_top_to_the_root() {
+        assert_eq!(levels(""), vec![""]);
+        assert_eq!(levels("a b/c/"), vec!["", "a b/", "a b/c/"]);
+    }
+}

@@ -1,0 +1,296 @@
+//! The git hooks judge what git will hold, never the work tree: pre-commit checks the staged
+//! content (a partial stage as it will be committed) and leaves the work tree and the index as
+//! they were; pre-push verifies each pushed commit, in place when the work tree is that commit,
+//! else in a checkout of it. Real commits and real pushes (to a bare repository) run the installed
+//! hooks, as a person's would.
+#![cfg(unix)] // the hooks are sh scripts, and so is the stand-in for cargo
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TempDir, committed_tree, git, run, write, xtask};
+
+/// A folder holding a `cargo` that runs the xtask under test: the installed hooks run `cargo
+/// xtask hooks run ...` from the repository's top, where this repository's alias would run it.
+fn cargo_stand_in() -> TempDir {
+    let dir = TempDir::new("cargo");
+    let exe = env!("CARGO_BIN_EXE_xtask").replace('\'', r"'\''");
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = xtask ] || {{ echo \"unexpected: cargo $*\" >&2; exit 97; }}\nshift\nexec '{exe}' --root \"$(pwd)\" \"$@\"\n"
+    );
+    let path = dir.path().join("cargo");
+    fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// git as a person runs it, hooks and all (the stand-in `cargo` first on PATH): its exit code and
+/// everything it and the hooks printed.
+fn git_as_person(root: &Path, cargo: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["-c", "user.email=test@example.com", "-c", "user.name=test"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("PATH", path_with(cargo))
+        .env("RUST_BACKTRACE", "1") // as `xtask()` sets it: the same environment
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// PATH with the stand-in for cargo first.
+fn path_with(cargo: &Path) -> String {
+    format!(
+        "{}:{}",
+        cargo.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// What git prints for `args`, which must succeed.
+fn git_output(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file of the work tree but git's own and the venvs (which setup may refresh), by content.
+fn work_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != ".git" && name != ".venv" {
+                    walk(&path, out);
+                }
+            } else {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, &mut out);
+    out
+}
+
+/// The index as git holds it: each entry's mode, blob, stage and path.
+fn index(root: &Path) -> String {
+    git_output(root, &["ls-files", "--stage", "-z"])
+}
+
+/// A committed seed tree with the media-service venv and its lock committed, the hooks installed.
+fn tree_with_hooks(label: &str) -> TempDir {
+    let tmp = committed_tree(label);
+    let root = tmp.path();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    git(root, &["add", "python/apps/media-service"]);
+    git(root, &["commit", "-q", "-m", "media-service lock"]);
+    git(root, &["branch", "-M", "main"]);
+    run(xtask(root).args(["hooks", "install"])).assert_ok();
+    tmp
+}
+
+#[test]
+fn pre_commit_checks_what_is_staged_and_touches_nothing() {
+    let tmp = tree_with_hooks("pre-commit");
+    let root = tmp.path();
+    let cargo = cargo_stand_in();
+    let file = "python/apps/media-service/src/media_service/staged.py";
+
+    // A partial stage (what `git add -p` leaves): the staged version has a lint error, the work
+    // tree's is clean. The commit is stopped, naming the repository's path.
+    write(root, file, "import os\n");
+    git(root, &["add", file]);
+    write(root, file, "VALUE = 1\n");
+    let (index_before, tree_before) = (index(root), work_tree(root));
+    let head = git_output(root, &["rev-parse", "HEAD"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "lint error staged"]);
+    assert_ne!(code, 0, "the staged lint error was committed:\n{out}");
+    assert!(
+        out.contains("F401") && out.contains(&format!("--> {file}:1:8")),
+        "{out}"
+    );
+    assert_eq!(git_output(root, &["rev-parse", "HEAD"]), head);
+    assert_eq!(index(root), index_before, "the index changed");
+    assert!(work_tree(root) == tree_before, "the work tree changed");
+
+    // The same for the formatter: the staged version is unformatted, the work tree's is not.
+    write(root, file, "VALUE=1\n");
+    git(root, &["add", file]);
+    write(root, file, "VALUE = 1\n");
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "unformatted staged"]);
+    assert_ne!(code, 0, "the unformatted file was committed:\n{out}");
+    assert!(
+        out.contains("would be reformatted") && out.contains(&format!("--> {file}")),
+        "{out}"
+    );
+
+    // The reverse: clean staged, broken in the work tree; beside it an untracked file with an
+    // error (never staged) and a tracked one that .gitignore names (ruff skips it in the
+    // repository, and so in the copy): the commit passes, and the work tree keeps its edits.
+    write(root, file, "VALUE = 1\n");
+    git(root, &["add", file]);
+    write(root, file, "import os\n");
+    write(
+        root,
+        "python/apps/media-service/src/media_service/untracked.py",
+        "import sys\n",
+    );
+    let ignored = "python/apps/media-service/build/generated.py";
+    write(root, ignored, "import sys\n");
+    git(root, &["add", "--force", ignored]);
+    let tree_before = work_tree(root);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "clean staged"]);
+    assert_eq!(code, 0, "the clean staged content was refused:\n{out}");
+    assert!(out.contains("pre-commit: 2 passed, 0 failed"), "{out}");
+    assert_eq!(
+        git_output(root, &["show", &format!("HEAD:{file}")]),
+        "VALUE = 1\n"
+    );
+    assert!(work_tree(root) == tree_before, "the work tree changed");
+    // In place, ruff sees the work tree's error: the hook did not.
+    let lint = run(xtask(root).args(["lint", "-p", "media-service"]));
+    assert!(
+        lint.code != 0 && lint.stdout.contains("F401"),
+        "{}",
+        lint.stdout
+    );
+}
+
+#[test]
+fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
+    let tmp = tree_with_hooks("pre-push");
+    let root = tmp.path();
+    let cargo = cargo_stand_in();
+    let remote = TempDir::new("remote");
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(
+        root,
+        &["remote", "add", "origin", remote.path().to_str().unwrap()],
+    );
+    git(root, &["push", "-q", "--no-verify", "origin", "main"]);
+    let remote_main = || git_output(remote.path(), &["rev-parse", "main"]);
+    let failing = "python/apps/media-service/tests/unit/test_fails.py";
+    let broken = "def test_fails() -> None:\n    assert 1 + 1 == 3, \"arithmetic is broken\"\n";
+    let fixed = "def test_fails() -> None:\n    assert 1 + 1 == 2\n";
+
+    // Another branch whose tip fails a test, pushed from a green main: stopped, verified in the
+    // kept checkout; the work tree and the remote are as they were.
+    git(root, &["checkout", "-q", "-b", "broken"]);
+    write(root, failing, broken);
+    git(root, &["add", failing]);
+    git(
+        root,
+        &["commit", "-q", "--no-verify", "-m", "a failing test"],
+    );
+    git(root, &["checkout", "-q", "main"]);
+    let tree_before = work_tree(root);
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "broken"]);
+    assert_ne!(code, 0, "the failing branch was pushed:\n{out}");
+    assert!(
+        out.contains("pre-push: verifying refs/heads/broken")
+            && out.contains("in the kept checkout")
+            && out.contains("arithmetic is broken")
+            && out.contains("fails verify"),
+        "{out}"
+    );
+    let remote_refs = git_output(remote.path(), &["branch", "--list"]);
+    assert!(!remote_refs.contains("broken"), "{remote_refs}");
+    assert!(work_tree(root) == tree_before, "the work tree changed");
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+
+    // The framework's variables name the same range: stopped the same way.
+    let tip = git_output(root, &["rev-parse", "broken"]);
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-push"])
+        .env("PRE_COMMIT", "1")
+        .env("PRE_COMMIT_FROM_REF", "main")
+        .env("PRE_COMMIT_TO_REF", tip.trim()));
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("arithmetic is broken"),
+        "{}",
+        out.stdout
+    );
+    // A deletion needs nothing.
+    let line = format!("(delete) {} refs/heads/gone {}", "0".repeat(40), tip.trim());
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-push", "origin", "url"])
+        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    out.assert_ok();
+    assert!(out.stdout.contains("nothing to verify"), "{}", out.stdout);
+
+    // A commit whose fix is only in the work tree: stopped, though the work tree passes.
+    write(root, failing, broken);
+    git(root, &["add", failing]);
+    git(
+        root,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "a failing test on main",
+        ],
+    );
+    write(root, failing, fixed);
+    let pushed = remote_main();
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_ne!(code, 0, "the failing commit was pushed:\n{out}");
+    assert!(
+        out.contains("in the kept checkout") && out.contains("arithmetic is broken"),
+        "{out}"
+    );
+    assert_eq!(remote_main(), pushed);
+    assert_eq!(fs::read_to_string(root.join(failing)).unwrap(), fixed);
+
+    // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place,
+    // where the passes of a verify from the shell (same PATH) answer: git's own variables and
+    // its exec-path on PATH are not the verify's.
+    git(root, &["commit", "-q", "--no-verify", "-am", "the fix"]);
+    run(xtask(root)
+        .args(["verify", "--changed-since", "origin/main"])
+        .env("PATH", path_with(cargo.path())))
+    .assert_ok();
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_eq!(code, 0, "the green commit was refused:\n{out}");
+    assert!(
+        out.contains("pre-push: verifying refs/heads/main")
+            && out.contains("in place")
+            && out.contains("selected: media-service")
+            && out.contains("cached  pytest media-service (media-service venv)"),
+        "{out}"
+    );
+    assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));
+
+    // uninstall removes the kept checkout with the hooks.
+    let out = run(xtask(root).args(["hooks", "uninstall"]));
+    out.assert_ok();
+    assert!(!root.join(".git/xtask-push").exists(), "{}", out.stdout);
+    assert_eq!(git_output(root, &["worktree", "list"]).lines().count(), 1);
+}
+
+/// A file holding `line`, for a hook's standard input.
+fn write_temp(dir: &TempDir, line: &str) -> PathBuf {
+    let path = dir.path().join("stdin.txt");
+    fs::write(&path, format!("{line}\n")).unwrap();
+    path
+}
