@@ -141,7 +141,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
     }
 
     // PATH is an input of a job (a test may run a program found on it), but of no venv: a new
-    // PATH changes no venv and compiles nothing again, and the pass from the old PATH is kept.
+    // PATH changes no venv (nothing is reinstalled), and the pass from the old PATH is kept.
     run(xtask(root).args(test_common)).assert_ok();
     let path = format!(
         "{}:{}",
@@ -156,7 +156,6 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
         "{}",
         out.stdout
     );
-    assert!(!out.stdout.contains("byte-compiled"), "{}", out.stdout);
     assert!(!out.stdout.contains("reinstalling"), "{}", out.stdout);
     assert_cached_pass(root, &test_common, &[]);
 }
