@@ -24,6 +24,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::digest::TreeFile;
 use crate::fsutil;
@@ -33,8 +34,8 @@ pub struct ToolCaches {
     dir: PathBuf,
     /// `python/`, whose modules' entries are forgotten.
     python: PathBuf,
-    /// The files the job reads, as read before it runs.
-    files: Vec<TreeFile>,
+    /// The files the job reads, as read before it runs (shared by the jobs that read them).
+    files: Vec<Arc<[TreeFile]>>,
     /// `--no-cache`: forget before every run.
     fresh: bool,
 }
@@ -42,13 +43,22 @@ pub struct ToolCaches {
 const SEEN: &str = "seen";
 
 impl ToolCaches {
-    pub fn new(dir: PathBuf, python: PathBuf, files: Vec<TreeFile>, fresh: bool) -> ToolCaches {
+    pub fn new(
+        dir: PathBuf,
+        python: PathBuf,
+        files: Vec<Arc<[TreeFile]>>,
+        fresh: bool,
+    ) -> ToolCaches {
         ToolCaches {
             dir,
             python,
             files,
             fresh,
         }
+    }
+
+    fn files(&self) -> impl Iterator<Item = &TreeFile> {
+        self.files.iter().flat_map(|f| f.iter())
     }
 
     /// mypy's `--cache-dir`.
@@ -82,7 +92,7 @@ impl ToolCaches {
     /// it ran differs from that, and is checked again next time).
     pub fn record(&self) {
         let mut text = String::new();
-        for f in &self.files {
+        for f in self.files() {
             text += &format!("{}\t{}\t{}\t{}\n", f.digest, f.size, f.mtime_ns, f.rel);
         }
         let _ = fs::create_dir_all(&self.dir);
@@ -103,7 +113,7 @@ impl ToolCaches {
                 Some((parts.next()?, (digest, size, mtime)))
             })
             .collect();
-        self.files.iter().any(|f| {
+        self.files().any(|f| {
             seen.get(f.rel.as_str())
                 .is_some_and(|(digest, size, mtime)| {
                     let seconds =
@@ -120,8 +130,7 @@ impl ToolCaches {
     fn forget_tree(&self) {
         let _ = fs::remove_dir_all(self.bytecode().join(without_root(&self.python)));
         let names: BTreeSet<&str> = self
-            .files
-            .iter()
+            .files()
             .filter(|f| f.rel.ends_with(".py") || f.rel.ends_with(".pyi"))
             .flat_map(|f| f.rel.split('/'))
             .map(|part| part.split('.').next().unwrap_or(part))
@@ -171,8 +180,9 @@ mod tests {
         let python = dir.join("python");
         let entry = dir.join("c/mypy/3.10/dubbing_common/x.meta.ff");
         let third_party = dir.join("c/mypy/3.10/numpy/x.meta.ff");
-        let make =
-            |files: Vec<TreeFile>| ToolCaches::new(dir.join("c"), python.clone(), files, false);
+        let make = |files: Vec<TreeFile>| {
+            ToolCaches::new(dir.join("c"), python.clone(), vec![files.into()], false)
+        };
         let then = vec![file(
             "libs/common/src/dubbing_common/x.py",
             "aa",

@@ -206,12 +206,7 @@ impl<'a> Gate<'a> {
     /// `packages`: in its venv, its own (see [`ToolCaches`]).
     fn caches(&self, name: &str, venv: &Package, packages: &[&Package]) -> ToolCaches {
         let dir = Venv::of(venv).dir.join("xtask-cache").join(job_id(name));
-        let files = self
-            .inputs
-            .files_read(packages)
-            .into_iter()
-            .cloned()
-            .collect();
+        let files = self.inputs.files_read(packages);
         ToolCaches::new(
             dir,
             self.ws.root.join(PYTHON_DIR),

@@ -44,6 +44,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Hasher, TreeFile};
@@ -149,9 +150,8 @@ pub enum Tool {
 }
 
 /// The files of one package, as read this run.
-#[derive(Default)]
 struct PackageFiles {
-    files: Vec<TreeFile>,
+    files: Arc<[TreeFile]>,
     digest: String,
     /// The local packages (normalised names) whose import names its files mention.
     names: BTreeSet<String>,
@@ -160,7 +160,7 @@ struct PackageFiles {
 /// The files under `python/`: one set per package, one for everything else.
 struct Files {
     packages: HashMap<String, PackageFiles>,
-    outside: Vec<TreeFile>,
+    outside: Arc<[TreeFile]>,
     outside_digest: String,
 }
 
@@ -202,27 +202,33 @@ impl Files {
                     .extend(found.into_iter().map(str::to_owned));
             }
         });
-        let mut packages: HashMap<String, PackageFiles> = ws
-            .packages
-            .iter()
-            .map(|p| (p.name.clone(), PackageFiles::default()))
-            .collect();
+        let mut grouped: HashMap<&str, Vec<TreeFile>> = HashMap::new();
         let mut outside = Vec::new();
         for file in files {
-            match owner_of(&file.rel).and_then(|o| packages.get_mut(o)) {
-                Some(package) => package.files.push(file),
+            match owner_of(&file.rel) {
+                Some(owner) => grouped.entry(owner).or_default().push(file),
                 None => outside.push(file),
             }
         }
-        for (name, package) in &mut packages {
-            package.digest = files_digest(&package.files);
-            package.names = names.remove(name.as_str()).unwrap_or_default();
-            package.names.remove(name);
-        }
+        let packages = ws
+            .packages
+            .iter()
+            .map(|p| {
+                let files = grouped.remove(p.name.as_str()).unwrap_or_default();
+                let mut named = names.remove(p.name.as_str()).unwrap_or_default();
+                named.remove(&p.name);
+                let own = PackageFiles {
+                    digest: files_digest(&files),
+                    files: files.into(),
+                    names: named,
+                };
+                (p.name.clone(), own)
+            })
+            .collect();
         Files {
             packages,
             outside_digest: files_digest(&outside),
-            outside,
+            outside: outside.into(),
         }
     }
 }
@@ -341,12 +347,12 @@ impl<'a> Inputs<'a> {
 
     /// The files a job that reads `packages` reads, as this run found them (paths relative to
     /// `python/`): what its tools' caches are checked against ([`crate::engine::caches`]).
-    pub fn files_read(&self, packages: &[&Package]) -> Vec<&TreeFile> {
+    pub fn files_read(&self, packages: &[&Package]) -> Vec<Arc<[TreeFile]>> {
         let files = self.files();
-        let mut out: Vec<&TreeFile> = files.outside.iter().collect();
+        let mut out = vec![files.outside.clone()];
         for package in packages {
             if let Some(own) = files.packages.get(&package.name) {
-                out.extend(&own.files);
+                out.push(own.files.clone());
             }
         }
         out
