@@ -82,7 +82,8 @@ fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             {
                 python_files(&path, out);
             }
-        } else if name.ends_with(".py") {
+        } else if name.ends_with(".py") && fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            // Only a regular file (or a link to one): a named pipe would block the read.
             out.push(path);
         }
     }
