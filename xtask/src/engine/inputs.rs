@@ -95,6 +95,10 @@ const VOLATILE_VARS: &[&str] = &[
     "RUST_RECURSION_COUNT",
     // hyperfine's noise, set anew for each run of a benchmark.
     "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET",
+    // Its purpose, no `__pycache__` in the tree, holds without it: a job's bytecode goes to the
+    // job's own cache in the venv (`PYTHONPYCACHEPREFIX`). Passed on, it would make every run
+    // compile pytest, coverage and every import anew (3 times slower).
+    "PYTHONDONTWRITEBYTECODE",
 ];
 
 /// Prefixes of volatile variables: terminal emulators' and editors' per-window settings, and
