@@ -14,8 +14,8 @@ RUNS=${RUNS:-5}
 BASE=${BASE:-5b71489}
 . xtask/bench/scratch.sh # $xtask (built), $work (removed on exit), $root (the seed tree)
 base_src="$work/base-src"
-git worktree add --quiet --detach "$base_src" "$BASE"
-trap 'git worktree remove --force "$base_src" >/dev/null 2>&1; rm -rf "$work"' EXIT
+mkdir -p "$base_src"
+git archive "$BASE" | tar -x -C "$base_src"
 CARGO_TARGET_DIR="$work/base-target" cargo build --quiet --package xtask --manifest-path "$base_src/Cargo.toml"
 old="$work/base-target/debug/xtask"
 old_root="$work/old-tree"
