@@ -159,8 +159,30 @@ fn ignored(root: &Path, rels: &[String]) -> Result<HashSet<String>> {
 }
 
 /// In a git repository: what git lists as untracked and ignored under `python/`, when it is named
-/// like something the tools make and git confirms it is ignored itself.
+/// like something the tools make, stands where they write it, and git confirms it is ignored
+/// itself.
 fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
+    let entries = untracked_ignored(root)?;
+    let ignored = ignored(root, &entries)?;
+    // Ignored folders that are not ours (a person's `venv/`): nothing in them is explained.
+    let mut opaque = HashSet::new();
+    for rel in entries {
+        if !ignored.contains(&rel) {
+            continue; // listed only because ignored files are inside it
+        }
+        let path = root.join(&rel);
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        if named_like_ours(name, path.is_dir()) {
+            decide_ignored(plan, path.clone(), &rel, name);
+        } else {
+            opaque.insert(path);
+        }
+    }
+    explain_kept(root, plan, &opaque)
+}
+
+/// What git lists as untracked and ignored under `python/` (folders whole), symlinks left out.
+fn untracked_ignored(root: &Path) -> Result<Vec<String>> {
     let listed = git_paths(
         root,
         &[
@@ -180,51 +202,47 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
     for entry in listed {
         // `--directory` marks a folder with a trailing `/`.
         let rel = entry.trim_end_matches('/');
-        // A symlink is never removed (git lists one as a file): the walk below says why it stays.
+        // A symlink is never removed (git lists one as a file): the walk says why it stays.
         let is_symlink = fs::symlink_metadata(root.join(rel)).map(|m| m.file_type().is_symlink());
         if rel.starts_with(&prefix) && matches!(is_symlink, Ok(false)) {
             entries.push(rel.to_owned());
         }
     }
-    let ignored = ignored(root, &entries)?;
-    // Ignored folders that are not ours (a person's `venv/`): nothing in them is explained.
-    let mut opaque = HashSet::new();
-    for rel in entries {
-        if !ignored.contains(&rel) {
-            continue; // listed only because ignored files are inside it
-        }
-        let path = root.join(&rel);
-        let name = rel.rsplit('/').next().unwrap_or(&rel);
-        let is_dir = path.is_dir();
-        if !named_like_ours(name, is_dir) {
-            opaque.insert(path);
-        } else if !is_build_leftover(name, is_dir) && !where_tools_write(&rel, name, is_dir) {
-            plan.keep(path, A_FIXTURE);
-        } else if name == Venv::LOCK {
-            // Kept: a setup or a gate may hold it, and a new file would not be the same lock.
-            plan.keep(
-                path,
-                "the venv's lock file stays (a running setup or gate may hold it)",
-            );
-        } else if is_build_leftover(name, path.is_dir())
-            && !name.ends_with(".egg-info")
-            && !at_package_root(&rel)
-        {
-            plan.keep(
-                path,
-                "a folder named like a build's leftover below a package's root is code (only <package>/build and <package>/dist are leftovers)",
-            );
-        } else if name == Venv::DIR && !is_venv(&path) {
-            plan.keep(path, NOT_A_VENV);
-        } else {
-            plan.remove(path);
-        }
+    Ok(entries)
+}
+
+/// The verdict on an ignored, untracked path named like something the tools make.
+fn decide_ignored(plan: &mut Plan, path: PathBuf, rel: &str, name: &str) {
+    let is_dir = path.is_dir();
+    if !is_build_leftover(name, is_dir) && !where_tools_write(rel, name, is_dir) {
+        plan.keep(path, A_FIXTURE);
+    } else if name == Venv::LOCK {
+        // Kept: a setup or a gate may hold it, and a new file would not be the same lock.
+        plan.keep(
+            path,
+            "the venv's lock file stays (a running setup or gate may hold it)",
+        );
+    } else if is_build_leftover(name, is_dir)
+        && !name.ends_with(".egg-info")
+        && !at_package_root(rel)
+    {
+        plan.keep(
+            path,
+            "a folder named like a build's leftover below a package's root is code (only <package>/build and <package>/dist are leftovers)",
+        );
+    } else if name == Venv::DIR && !is_venv(&path) {
+        plan.keep(path, NOT_A_VENV);
+    } else {
+        plan.remove(path);
     }
-    // Say why the rest of what is named like a leftover stays.
+}
+
+/// Says why the rest of what is named like a leftover stays: git tracks it, or does not ignore it.
+fn explain_kept(root: &Path, plan: &mut Plan, opaque: &HashSet<PathBuf>) -> Result<()> {
     let tracked: Vec<String> = git_paths(root, &["ls-files", "-z", "--", PYTHON_DIR], NO_GIT)?;
     let tracked_set: HashSet<&str> = tracked.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
-    walk_named_like_ours(&root.join(PYTHON_DIR), plan, &opaque, &mut kept);
+    walk_named_like_ours(&root.join(PYTHON_DIR), plan, opaque, &mut kept);
     for path in kept {
         let rel = fsutil::display_rel(root, &path);
         let inside = format!("{rel}/");
