@@ -667,9 +667,11 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
     }
     let python = Venv::of(venv).python();
     for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
+        // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
         let out = Cmd::new(&python)
             .args(["-m", "ruff"])
             .args(action)
+            .arg("--no-cache")
             .args(&paths)
             .cwd(&gate.ws.root)
             .run()?;
