@@ -223,7 +223,7 @@ impl<'a> Gate<'a> {
     /// A tool's command in `venv`: volatile variables removed and the terminal's size fixed
     /// (see [`inputs::is_volatile`]), and its bytecode in `caches`.
     fn tool(&self, venv: &Package, caches: Option<&ToolCaches>) -> Cmd {
-        let mut cmd = Cmd::new(Venv::of(venv).python()).without(&inputs::volatile_now());
+        let mut cmd = Cmd::new(Venv::of(venv).python()).without(inputs::volatile_now());
         for (name, value) in inputs::TERMINAL {
             cmd = cmd.env(name, value);
         }
