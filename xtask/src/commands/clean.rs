@@ -17,7 +17,7 @@ use crate::cmd::{Cmd, git_paths};
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
-use crate::leftovers::{is_build_leftover, is_cache, is_leftover};
+use crate::leftovers::{is_build_leftover, is_bytecode, is_cache, is_leftover};
 use crate::project::{self, PYTHON_DIR};
 
 /// What clean does with one path.
@@ -260,7 +260,7 @@ fn plan_without_git(dir: &Path, plan: &mut Plan) {
             } else {
                 plan.keep(path, "not a virtualenv (no pyvenv.cfg)");
             }
-        } else if is_cache(&name, is_dir) {
+        } else if is_cache(&name, is_dir) || is_bytecode(&name, is_dir) {
             plan.remove(path);
         } else if is_dir {
             if is_build_leftover(&name, is_dir) {
