@@ -115,13 +115,13 @@ fn each_service_locks_its_own_versions_and_venvs_hold_exactly_the_lock() {
 fn a_package_installed_by_hand_is_reported_and_removed() {
     let tmp = scaffolded("by hand");
     let root = tmp.path();
-    run(xtask(root).arg("setup-stream")).assert_ok();
-    let uv = fs::read_dir(common::repo_root().join("target/xtask-tools"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/uv"))
-        .find(|p| p.is_file())
-        .expect("the pinned uv is installed by the first setup");
+    let setup = run(xtask(root).arg("setup-stream"));
+    setup.assert_ok();
+    // The uv setup ran (wherever the tools folder is, or one on PATH), from its printed command.
+    let uv = common::find_command(&setup.stdout, "uv", &["pip", "sync"])
+        .map(|words| PathBuf::from(&words[0]))
+        .filter(|uv| uv.is_file())
+        .unwrap_or_else(|| panic!("setup shows the uv it ran:\n{}", setup.stdout));
     let python = common::venv_python(root, "media-service");
     let install = |package: &str| {
         let ok = Command::new(&uv)

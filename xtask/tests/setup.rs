@@ -130,7 +130,7 @@ fn editing_a_library_pyproject_syncs_and_losing_the_interpreter_recreates() {
     assert!(
         out.stdout
             .contains("media-service: reinstalling: python/libs/common/pyproject.toml changed")
-            && out.stdout.contains("uv pip sync")
+            && common::shows_command(&out.stdout, "uv", &["pip", "sync"])
             && !out.stdout.contains("venv created"),
         "{}",
         out.stdout
@@ -212,7 +212,8 @@ fn a_failing_install_is_marked_unfinished_and_the_next_run_repairs() {
     let out = run(xtask(root).arg("setup-stream"));
     out.assert_clean_error();
     assert!(
-        out.stderr.contains("uv pip sync") && out.stderr.contains("failed with exit code"),
+        common::shows_command(&out.stderr, "uv", &["pip", "sync"])
+            && out.stderr.contains("failed with exit code"),
         "{}",
         out.stderr
     );
@@ -346,4 +347,33 @@ fn the_pip_installer_builds_the_same_working_venv() {
         "{}",
         out.stdout
     );
+}
+
+/// The helper the assertions above rely on reads a printed command the way a shell would, so a
+/// quoted program path (a checkout or tools folder with a space) is still found.
+#[test]
+fn printed_commands_are_read_as_a_shell_reads_them() {
+    let line = "$ (cd '/tmp/a b' && '/tmp/t é/uv-0.13.9/bin/uv' pip sync 'it'\\''s' x)";
+    assert_eq!(
+        common::shell_words(line),
+        [
+            "$",
+            "(cd",
+            "/tmp/a b",
+            "&&",
+            "/tmp/t é/uv-0.13.9/bin/uv",
+            "pip",
+            "sync",
+            "it's",
+            "x)"
+        ]
+    );
+    let found = common::find_command(line, "uv", &["pip", "sync"]).unwrap();
+    assert_eq!(found[0], "/tmp/t é/uv-0.13.9/bin/uv");
+    assert!(!common::shows_command(line, "uv", &["pip", "install"]));
+    assert!(!common::shows_command(
+        "uv-pip sync",
+        "uv",
+        &["pip", "sync"]
+    ));
 }

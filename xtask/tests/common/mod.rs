@@ -194,3 +194,48 @@ pub fn write(root: &Path, rel: &str, content: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, content).unwrap();
 }
+
+/// The words of one printed command line, as a POSIX shell splits them: the xtask quotes a word
+/// with single quotes when it needs it (`'/tmp/a b/uv'`, `'it'\''s'`), so a path is never
+/// searched for unquoted in output (a checkout or a tools folder may have a space in its path).
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                let word = word.get_or_insert_with(String::new);
+                word.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    word.get_or_insert_with(String::new).push(next);
+                }
+            }
+            c if c.is_whitespace() => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// The first command in `output` whose program's file name is `program` (in any folder) and
+/// whose next words are `args`: its words from the program on (the program's full path first).
+pub fn find_command(output: &str, program: &str, args: &[&str]) -> Option<Vec<String>> {
+    output.lines().find_map(|line| {
+        let words = shell_words(line);
+        (0..words.len()).find_map(|i| {
+            let name = Path::new(&words[i]).file_stem()?.to_str()?;
+            let rest = &words[i + 1..];
+            let follows = rest.len() >= args.len() && rest.iter().zip(args).all(|(w, a)| w == a);
+            (name == program && follows).then(|| words[i..].to_vec())
+        })
+    })
+}
+
+/// Whether `output` shows a command run by `program` (in any folder) with `args` first.
+pub fn shows_command(output: &str, program: &str, args: &[&str]) -> bool {
+    find_command(output, program, args).is_some()
+}
