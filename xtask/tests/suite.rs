@@ -4,33 +4,45 @@
 //! tests of every file share the cores from start to end.
 //!
 //! Each file stays a test crate of its own in form (it declares `mod common;` itself) and is
-//! included with `#[path]`, which makes its `mod common;` mean `tests/common/mod.rs`.
-//! Run one file's tests with `cargo test --test suite verify::` (the module is the file's name).
+//! included with `#[path]`, which makes its `mod common;` mean `tests/common/mod.rs`. A new file
+//! goes in `long` or `short` below. Run one file's tests with `cargo test --test suite verify::`
+//! (libtest matches any part of `long::verify::verify_passes_...`).
 
 // Every file declares `mod common;` as a test file of its own does, so each has its own copy of
 // the helpers: files are written, and merged, the usual way.
 #![allow(clippy::duplicate_mod)]
 
-#[path = "changed_since.rs"]
-mod changed_since;
-#[path = "clean.rs"]
-mod clean;
-#[path = "daily.rs"]
-mod daily;
-#[path = "layouts.rs"]
-mod layouts;
-#[path = "lock.rs"]
-mod lock;
-#[path = "scaffold.rs"]
-mod scaffold;
-#[path = "setup.rs"]
-mod setup;
-#[path = "state.rs"]
-mod state;
-#[path = "tools.rs"]
-mod tools;
-#[path = "verify.rs"]
-mod verify;
+/// The files whose tests take longest, first: libtest starts tests in the order of their names
+/// (`long::...` before `short::...`), so the quick ones are left to fill both cores while the
+/// last slow ones end, rather than a slow one running alone at the end. (`#[path = "."]`: the
+/// files stay in tests/, not in tests/long/.)
+#[path = "."]
+mod long {
+    #[path = "daily.rs"]
+    mod daily;
+    #[path = "layouts.rs"]
+    mod layouts;
+    #[path = "lock.rs"]
+    mod lock;
+    #[path = "state.rs"]
+    mod state;
+    #[path = "verify.rs"]
+    mod verify;
+}
+
+#[path = "."]
+mod short {
+    #[path = "changed_since.rs"]
+    mod changed_since;
+    #[path = "clean.rs"]
+    mod clean;
+    #[path = "scaffold.rs"]
+    mod scaffold;
+    #[path = "setup.rs"]
+    mod setup;
+    #[path = "tools.rs"]
+    mod tools;
+}
 
 /// Cargo does not discover test files one by one (`autotests = false` in xtask/Cargo.toml), so a
 /// file of `tests/` that is not included above would never run: this fails naming it.
