@@ -179,9 +179,9 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
         fs::remove_file(root.join(&rel)).unwrap();
     }
 
-    // No tests at all: nothing passes for want of checking.
+    // No tests at all: nothing passes for want of checking (the tree check runs whatever -p).
     fs::remove_dir_all(root.join("python/libs/contracts/tests")).unwrap();
-    let out = run(xtask(root).arg("verify"));
+    let out = run(xtask(root).args(["verify", "-p", "contracts"]));
     assert_failed(&out, "pytest contracts", "tests/ does not exist");
     assert_failed(&out, "tree (SC-006)", "missing python/libs/contracts/tests");
 }

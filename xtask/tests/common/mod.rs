@@ -13,10 +13,18 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
+        // Every test file has its own copy of this module (and of COUNTER), all in one process
+        // (tests/suite.rs): the test's thread, never reused in a process, keeps names apart.
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("xtask tést {label} {}-{n}", std::process::id()));
+        let thread: String = format!("{:?}", std::thread::current().id())
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let path = std::env::temp_dir().join(format!(
+            "xtask tést {label} {}-{thread}-{n}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap();
         TempDir(path.canonicalize().unwrap())

@@ -1,0 +1,74 @@
+//! Every integration test file, as one test binary. `cargo test` runs test binaries one after
+//! another, each running its own tests two at a time (one per core): with a binary per file, a
+//! file's last slow test ran alone while the others waited their turn. In one binary, the slow
+//! tests of every file share the cores from start to end.
+//!
+//! Each file stays a test crate of its own in form (it declares `mod common;` itself) and is
+//! included with `#[path]`, which makes its `mod common;` mean `tests/common/mod.rs`. A new file
+//! goes in `long` or `short` below. Run one file's tests with `cargo test --test suite verify::`
+//! (libtest matches any part of `long::verify::verify_passes_...`).
+
+// Every file declares `mod common;` as a test file of its own does, so each has its own copy of
+// the helpers: files are written, and merged, the usual way.
+#![allow(clippy::duplicate_mod)]
+
+/// The files whose tests take longest, first: libtest starts tests in the order of their names
+/// (`long::...` before `short::...`), so the quick ones are left to fill both cores while the
+/// last slow ones end, rather than a slow one running alone at the end. (`#[path = "."]`: the
+/// files stay in tests/, not in tests/long/.)
+#[path = "."]
+mod long {
+    #[path = "daily.rs"]
+    mod daily;
+    #[path = "layouts.rs"]
+    mod layouts;
+    #[path = "lock.rs"]
+    mod lock;
+    #[path = "state.rs"]
+    mod state;
+    #[path = "verify.rs"]
+    mod verify;
+}
+
+#[path = "."]
+mod short {
+    #[path = "changed_since.rs"]
+    mod changed_since;
+    #[path = "clean.rs"]
+    mod clean;
+    #[path = "scaffold.rs"]
+    mod scaffold;
+    #[path = "setup.rs"]
+    mod setup;
+    #[path = "tools.rs"]
+    mod tools;
+}
+
+/// Cargo does not discover test files one by one (`autotests = false` in xtask/Cargo.toml), so a
+/// file of `tests/` that is not included above would never run: this fails naming it.
+#[test]
+fn every_test_file_is_part_of_the_suite() {
+    let suite = include_str!("suite.rs");
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&tests).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file = if path.is_dir() && path.join("main.rs").is_file() {
+            format!("{name}/main.rs")
+        } else if name.ends_with(".rs") && name != "suite.rs" {
+            name
+        } else {
+            continue;
+        };
+        if !suite.contains(&format!("#[path = \"{file}\"]")) {
+            let module = file.trim_end_matches(".rs").replace("/main", "");
+            missing.push(format!("#[path = \"{file}\"]\nmod {module};"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "test files that never run: add them to xtask/tests/suite.rs:\n{}",
+        missing.join("\n")
+    );
+}
