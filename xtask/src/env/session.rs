@@ -647,8 +647,16 @@ sys.exit(1 if problems else 0)
 /// from source, `-import` for each it must not import.
 pub fn post_check_cmd(ws: &Workspace, service: &Package, venv: &Venv) -> Result<Cmd> {
     let set = ws.closure(service)?;
+    // Its bytecode (the venv's start-up files, the editable finders) in a folder of its own in
+    // the venv, never in the tree: without any, every check would parse them anew.
     let mut cmd = Cmd::new(venv.python())
-        .args(["-I", "-B", "-c", POST_CHECK])
+        .arg("-I")
+        .arg("-X")
+        .arg(format!(
+            "pycache_prefix={}",
+            venv.dir.join("xtask-cache").join("post-check").display()
+        ))
+        .args(["-c", POST_CHECK])
         .cwd(&venv.dir);
     for package in &set {
         for import in &package.layout.imports {
