@@ -20,12 +20,16 @@
 mod long {
     #[path = "daily.rs"]
     mod daily;
+    #[path = "hooks.rs"]
+    mod hooks;
     #[path = "layouts.rs"]
     mod layouts;
     #[path = "lock.rs"]
     mod lock;
     #[path = "state.rs"]
     mod state;
+    #[path = "trust.rs"]
+    mod trust;
     #[path = "verify.rs"]
     mod verify;
 }
@@ -36,6 +40,10 @@ mod short {
     mod changed_since;
     #[path = "clean.rs"]
     mod clean;
+    #[path = "faults.rs"]
+    mod faults;
+    #[path = "requirements.rs"]
+    mod requirements;
     #[path = "scaffold.rs"]
     mod scaffold;
     #[path = "setup.rs"]
