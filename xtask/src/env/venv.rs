@@ -231,6 +231,7 @@ const VENV_ENTRIES: &[&str] = &[
     "CACHEDIR.TAG",
     "xtask-stamp.toml",
     "xtask-results",
+    "xtask-cache",
     "xtask-bytecode",
     "xtask-editables.txt",
 ];
@@ -239,7 +240,11 @@ const VENV_ENTRIES: &[&str] = &[
 fn is_mark(path: &Path, name: &str) -> bool {
     let text = || fs::read_to_string(path).unwrap_or_default();
     match name {
-        "xtask-stamp.toml" | "xtask-results" | "xtask-bytecode" | "xtask-editables.txt" => true,
+        "xtask-stamp.toml"
+        | "xtask-results"
+        | "xtask-cache"
+        | "xtask-bytecode"
+        | "xtask-editables.txt" => true,
         // uv's, and Python's own since 3.13: ignore everything.
         ".gitignore" => text().lines().filter(|l| !l.starts_with('#')).eq(["*"]),
         "CACHEDIR.TAG" => text().starts_with("Signature: 8a477f597d28d172789f06886806bc55"),
