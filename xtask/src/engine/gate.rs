@@ -137,6 +137,8 @@ pub struct Gate<'a> {
     junit: Option<PathBuf>,
     /// What the jobs' results depend on: read once per run.
     inputs: Inputs<'a>,
+    /// The volatile variables set now, which every tool job drops: read once per run.
+    volatile: Vec<String>,
 }
 
 impl<'a> Gate<'a> {
@@ -165,6 +167,7 @@ impl<'a> Gate<'a> {
             args,
             junit,
             inputs: Inputs::new(ws),
+            volatile: inputs::volatile_now(),
         })
     }
 
@@ -218,7 +221,7 @@ impl<'a> Gate<'a> {
     /// A tool's command in `venv`: volatile variables removed and the terminal's size fixed
     /// (see [`inputs::is_volatile`]), and its bytecode in `caches`.
     fn tool(&self, venv: &Package, caches: Option<&ToolCaches>) -> Cmd {
-        let mut cmd = Cmd::new(Venv::of(venv).python()).without(inputs::volatile_now());
+        let mut cmd = Cmd::new(Venv::of(venv).python()).without(&self.volatile);
         for (name, value) in inputs::TERMINAL {
             cmd = cmd.env(name, value);
         }

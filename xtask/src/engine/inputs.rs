@@ -255,6 +255,7 @@ pub struct Inputs<'a> {
     env: String,
     files: OnceCell<Files>,
     outside_python: OnceCell<String>,
+    layout: OnceCell<String>,
     venvs: RefCell<HashMap<PathBuf, String>>,
     /// Per venv: the local packages installed there that register a pytest plugin.
     plugins: RefCell<HashMap<PathBuf, Vec<String>>>,
@@ -267,6 +268,7 @@ impl<'a> Inputs<'a> {
             env: environment(),
             files: OnceCell::new(),
             outside_python: OnceCell::new(),
+            layout: OnceCell::new(),
             venvs: RefCell::default(),
             plugins: RefCell::default(),
         }
@@ -396,7 +398,7 @@ impl<'a> Inputs<'a> {
         if reads_layout {
             parts.push((
                 "the import packages of the workspace".to_owned(),
-                self.layout_digest(),
+                self.layout.get_or_init(|| self.layout_digest()).clone(),
             ));
         }
         for package in packages {
