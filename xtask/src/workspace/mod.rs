@@ -5,6 +5,8 @@
 //! `scaffold` writes.
 
 pub mod blueprint;
+pub mod deploy;
+pub mod dockerfile;
 mod dynamic;
 pub mod edit;
 pub mod imports;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
+use crate::workspace::deploy::Deploy;
 use crate::workspace::layout::Layout;
 use crate::workspace::pep440::Specifiers;
 
@@ -55,6 +56,9 @@ pub struct Package {
     /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
     /// install depends on besides the `pyproject.toml`.
     pub metadata_sources: Vec<MetadataSource>,
+    /// How it is deployed (`[tool.xtask.dist]`, `[project.scripts]`): read for every package,
+    /// used for services.
+    pub deploy: Deploy,
 }
 
 /// A requirement as a package declares it.
