@@ -27,6 +27,9 @@ pub struct Package {
     pub local_deps: &'static [&'static str],
     /// The dedicated `cargo xtask` command that sets a service up, if it has one.
     pub setup_command: Option<&'static str>,
+    /// A service's `[tool.xtask.dist]` base image and target platform, when not the defaults.
+    pub base_image: Option<&'static str>,
+    pub platform: Option<&'static str>,
 }
 
 impl Package {
@@ -57,6 +60,8 @@ pub const MEDIA_SERVICE: Package = Package {
     subpackages: &[("pipelines", "Media pipelines of the stream worker.")],
     local_deps: &["dubbing-common", "dubbing-contracts"],
     setup_command: Some("setup-stream"),
+    base_image: None,
+    platform: None,
 };
 
 pub const STS_SERVICE: Package = Package {
@@ -78,6 +83,10 @@ pub const STS_SERVICE: Package = Package {
     ],
     local_deps: &["dubbing-common", "dubbing-contracts"],
     setup_command: Some("setup-sts"),
+    // The GPU service runs on CUDA's runtime image (no Python in it: the Dockerfile's build stage
+    // installs a uv-managed one), on the x86-64 GPU hosts.
+    base_image: Some("nvidia/cuda:12.4.1-runtime-ubuntu22.04"),
+    platform: Some("linux/amd64"),
 };
 
 pub const COMMON: Package = Package {
@@ -89,6 +98,8 @@ pub const COMMON: Package = Package {
     subpackages: &[],
     local_deps: &[],
     setup_command: None,
+    base_image: None,
+    platform: None,
 };
 
 pub const CONTRACTS: Package = Package {
@@ -100,6 +111,8 @@ pub const CONTRACTS: Package = Package {
     subpackages: &[],
     local_deps: &[],
     setup_command: None,
+    base_image: None,
+    platform: None,
 };
 
 /// Every package of the seed tree, services first.

@@ -71,6 +71,11 @@ fn package_files(package: &Package, files: &mut Vec<Template>) {
         &format!("{dir}/tests/unit/test_version.py"),
         version_test(package),
     ));
+    if package.is_service() {
+        files.push(file(&format!("{src}/__main__.py"), service_main(package)));
+        let path = format!("{dir}/tests/unit/test_main.py");
+        files.push(file(&path, service_main_test(package)));
+    }
     if !package.local_deps.is_empty() {
         let path = format!("{dir}/tests/unit/test_shared_libs.py");
         files.push(file(&path, shared_libs_test(package)));
@@ -113,6 +118,11 @@ dependencies = {deps}
             "\n[project.optional-dependencies]\ndev = {}\n",
             toml_list(DEV_EXTRA)
         );
+        out += &format!(
+            "\n[project.scripts]\n{name} = \"{import}.__main__:main\"\n",
+            name = package.name(),
+            import = package.import,
+        );
     }
     out += &format!(
         r#"
@@ -124,7 +134,78 @@ where = ["src"]
 "#,
         import = package.import,
     );
+    if package.is_service() {
+        out += &dist_table(package);
+    }
     out
+}
+
+/// A service's `[tool.xtask.dist]`: what `cargo xtask dist` builds its image from and checks.
+fn dist_table(package: &Package) -> String {
+    let mut out = String::from(
+        "\n# The deployable `cargo xtask dist` builds and checks.\n[tool.xtask.dist]\n",
+    );
+    if let Some(image) = package.base_image {
+        out += &format!("base-image = \"{image}\"\n");
+    }
+    if let Some(platform) = package.platform {
+        out += &format!("platform = \"{platform}\"\n");
+    }
+    out += &format!("smoke = [\"{}\", \"--version\"]\n", package.name());
+    out
+}
+
+fn service_main(package: &Package) -> String {
+    format!(
+        r#""""The command line of {dist}: `{name} --version` prints its version."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from {import} import __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="{name}", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {{__version__}}")
+    parser.parse_args(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+"#,
+        dist = package.dist,
+        name = package.name(),
+        import = package.import,
+    )
+}
+
+fn service_main_test(package: &Package) -> String {
+    format!(
+        r#""""The command line the image runs: `{name} --version` is dist's smoke test."""
+
+import pytest
+
+from {import} import __version__
+from {import}.__main__ import main
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"{name} {{__version__}}"
+
+
+def test_no_arguments_is_success() -> None:
+    assert main([]) == 0
+"#,
+        name = package.name(),
+        import = package.import,
+    )
 }
 
 fn package_init(package: &Package) -> String {
