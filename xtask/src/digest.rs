@@ -57,6 +57,11 @@ pub fn hash(bytes: &[u8]) -> String {
     h.finish()
 }
 
+/// The digest of a file's content, `absent` when there is no file to read.
+pub fn file_content(path: &Path) -> String {
+    fs::read(path).map_or_else(|_| "absent".to_owned(), |bytes| hash(&bytes))
+}
+
 /// Size and modification time of a file or folder: a cheap stand-in for its identity, used only
 /// where the xtask itself wrote the file (a venv's RECORD) or to decide whether to look again.
 pub fn file_meta(path: &Path) -> String {

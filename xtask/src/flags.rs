@@ -77,6 +77,15 @@ pub enum Command {
     Ide(IdeArgs),
     /// Install or remove the git hooks: ruff on what is staged, verify on what is pushed
     Hooks(HooksArgs),
+    /// Build each service's deployable in target/dist/<service>/ (or $XTASK_DIST_DIR), proven by
+    /// installing it as its Dockerfile does into a fresh venv
+    ///
+    /// The context holds the non-editable wheels of the service and of every local package it
+    /// installs, its runtime lock (hashed; never the dev tools), its Dockerfile (written once to
+    /// python/deploy/<service>/Dockerfile from a template, the team's file from then on),
+    /// install.py (the install steps, which the Dockerfile runs) and manifest.json. Nothing is
+    /// rebuilt or installed again when nothing changed. It ends with the `docker build` command.
+    Dist(DistArgs),
 }
 
 /// When to colour the output.
@@ -272,6 +281,36 @@ pub struct AddArgs {
     pub dev: bool,
     #[command(flatten)]
     pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DistArgs {
+    /// The services [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Build nothing: fail unless the existing context is whole, current with the tree, and
+    /// installs and works in a fresh venv (always installed again)
+    #[arg(long)]
+    pub check: bool,
+    /// Build every wheel and check again, even when the context is what its inputs made
+    #[arg(long, conflicts_with = "check")]
+    pub no_cache: bool,
+    /// The Python to check the deployable with: a path or a version such as 3.11
+    /// [default: $XTASK_PYTHON, else python/.python-version]
+    #[arg(long, value_name = "PATH|VERSION")]
+    pub python: Option<String>,
+}
+
+impl DistArgs {
+    /// As the arguments of a setup: the Python asked for, uv as the installer.
+    pub fn env(&self) -> EnvArgs {
+        EnvArgs {
+            python: self.python.clone(),
+            installer: Some(InstallerChoice::Uv),
+            force: false,
+            inexact: false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per command, each with a `run` (`edit`: `add` and `remove`).
 
 pub mod clean;
+pub mod dist;
 pub mod doctor;
 pub mod edit;
 pub mod fmt;

@@ -169,7 +169,7 @@ impl Installer {
     }
 
     /// uv's configuration flag: the root's `uv.toml`, or none.
-    fn uv_config(root: &Path) -> Vec<std::ffi::OsString> {
+    pub fn uv_config(root: &Path) -> Vec<std::ffi::OsString> {
         let file = root.join("uv.toml");
         if file.is_file() {
             vec!["--config-file".into(), file.into_os_string()]

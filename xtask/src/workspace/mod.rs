@@ -26,7 +26,7 @@ use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
 use pyproject::parse_package;
 
-pub use package::{MetadataSource, Package, normalize, requirement_name};
+pub use package::{MetadataSource, Package, REQUIRED_TOOLS, normalize, requirement_name};
 
 /// Folders of `python/` that hold packages, and what their packages are.
 const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kind::Library)];

@@ -1,0 +1,56 @@
+"""Checks a venv that install.py filled, from inside it (run with -I, from an empty folder).
+
+argv[1] is a JSON object: `imports` (every import package of the install set), `allowed` (the
+normalised distribution names the venv may hold: the lock's pins and the local wheels), and
+`forbidden` (name -> why: dev tools, other services) and `forbidden_imports` (import name -> why).
+Prints one line per problem, each starting with "problem: ", and a last line "installed: N".
+"""
+
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import sys
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def where(module: object) -> str:
+    path = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
+    return os.path.realpath(path) if path else ""
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    prefix = os.path.realpath(sys.prefix)
+    problems = []
+    for name in spec["imports"]:
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - every failure is a finding
+            problems.append(f"`import {name}` fails: {type(error).__name__}: {error}")
+            continue
+        found = where(module)
+        if not found.startswith(prefix + os.sep):
+            problems.append(f"`import {name}` comes from {found or 'nowhere'}, not from the venv")
+    installed = sorted({normalize(d.metadata["Name"]) for d in importlib.metadata.distributions()})
+    for name in installed:
+        if name in spec["forbidden"]:
+            problems.append(f"{name} is installed: {spec['forbidden'][name]}")
+        elif name not in spec["allowed"]:
+            problems.append(f"{name} is installed, yet neither the lock nor a wheel names it")
+    for name, why in spec["forbidden_imports"].items():
+        if importlib.util.find_spec(name) is not None:
+            problems.append(f"`import {name}` works: {why}")
+    for problem in problems:
+        print("problem: " + problem)
+    print(f"installed: {len(installed)}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+//! The wheels of a deployable: one non-editable wheel per local package of the service's install
+//! set, built by the package's own build backend (through the pinned uv's `uv build`, in an
+//! isolated build environment) from a copy of its source tree, reproducibly.
+//!
+//! Why a copy: setuptools writes `build/` and `*.egg-info` beside the sources and reuses them, so a
+//! module deleted from the tree could live on in the next wheel; and the tree stays untouched.
+//! Why reproducible: `SOURCE_DATE_EPOCH` is the time of the last commit that touched the package
+//! (so a commit elsewhere rebuilds nothing), the copy holds only what the key lists, and the
+//! backend writes the archive in sorted order: the same inputs give the same bytes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+use crate::digest::{self, Hasher, TreeFile};
+use crate::env::installer::{self, Installer};
+use crate::workspace::Package;
+
+/// The epoch when nothing better is known (no git, a package never committed): 1980-01-01, the
+/// earliest time a zip archive can hold.
+pub const ZIP_EPOCH: u64 = 315_532_800;
+
+/// Bumped when the way wheels are built changes, so every remembered wheel is built again.
+const RECIPE: &str = "1";
+
+/// Everything a package's wheel is made from, listed in one place: the key of a built wheel is
+/// the digest of exactly this.
+#[derive(Debug, Clone)]
+pub struct WheelInputs {
+    /// The files of the package folder that the build sees (its copy holds exactly these), each
+    /// with its content digest and whether it is executable (the archive keeps the mode).
+    pub files: Vec<(TreeFile, bool)>,
+    /// `SOURCE_DATE_EPOCH`: the time of the last commit that touched the package.
+    pub epoch: u64,
+    /// The builder: the pinned uv's version (it picks the backend's build environment).
+    pub builder: String,
+    /// The installers' variables that can change what a build environment gets (`UV_INDEX_URL`).
+    pub installer_env: String,
+    /// The root's `uv.toml`, if any: its digest.
+    pub uv_config: String,
+}
+
+impl WheelInputs {
+    pub fn of(root: &Path, package: &Package, epoch: u64, builder: &str) -> WheelInputs {
+        let files = source_files(package)
+            .into_iter()
+            .map(|f| {
+                let executable = is_executable(&package.dir.join(&f.rel));
+                (f, executable)
+            })
+            .collect();
+        WheelInputs {
+            files,
+            epoch,
+            builder: builder.to_owned(),
+            installer_env: installer::environment_digest(),
+            uv_config: digest::file_content(&root.join("uv.toml")),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        let mut h = Hasher::new();
+        for part in [
+            RECIPE,
+            &self.epoch.to_string(),
+            &self.builder,
+            &self.installer_env,
+            &self.uv_config,
+        ] {
+            h.write(part.as_bytes());
+            h.write(b"\0");
+        }
+        for (file, executable) in &self.files {
+            h.write(file.rel.as_bytes());
+            h.write(if *executable { b"\0x\0" } else { b"\0-\0" });
+            h.write(file.digest.as_bytes());
+        }
+        h.finish()
+    }
+}
+
+/// The files a build of the package reads: its folder's tree without tool outputs (venvs,
+/// caches, bytecode) and without what builds leave there (`build/`, `dist/`, `*.egg-info`).
+fn source_files(package: &Package) -> Vec<TreeFile> {
+    digest::tree_files(&package.dir, &[String::new()])
+        .into_iter()
+        .filter(|f| !is_build_leftover(&f.rel))
+        .collect()
+}
+
+fn is_build_leftover(rel: &str) -> bool {
+    let mut parts = rel.split('/');
+    let first = parts.next().unwrap_or_default();
+    matches!(first, "build" | "dist")
+        || rel
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|dir| dir.ends_with(".egg-info"))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+/// Builds the package's wheel in `staging` (emptied first) and returns its path there: the copy
+/// of the sources in `staging/source`, the wheel in `staging/out`.
+pub fn build(
+    root: &Path,
+    package: &Package,
+    inputs: &WheelInputs,
+    uv: &Path,
+    staging: &Path,
+) -> Result<PathBuf> {
+    let _ = fs::remove_dir_all(staging);
+    let source = staging.join("source");
+    let out = staging.join("out");
+    copy_sources(package, inputs, &source)?;
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    Cmd::new(uv)
+        .args(["build", "--wheel", "--quiet"])
+        .args(Installer::uv_config(root))
+        .arg("--out-dir")
+        .arg(&out)
+        .arg(&source)
+        .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string())
+        .cwd(root)
+        .run()
+        .with_context(|| {
+            format!(
+                "{}: its build backend could not build a wheel",
+                package.folder_name()
+            )
+        })?;
+    let wheels: Vec<PathBuf> = fs::read_dir(&out)
+        .with_context(|| format!("cannot read {}", out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    match wheels.as_slice() {
+        [wheel] => Ok(wheel.clone()),
+        _ => bail!(
+            "{}: the build left {} wheels in {}, not one",
+            package.folder_name(),
+            wheels.len(),
+            out.display()
+        ),
+    }
+}
+
+/// Copies exactly the files the inputs list into `to`, keeping the executable bit.
+fn copy_sources(package: &Package, inputs: &WheelInputs, to: &Path) -> Result<()> {
+    for (file, _) in &inputs.files {
+        let from = package.dir.join(&file.rel);
+        let dest = to.join(&file.rel);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        fs::copy(&from, &dest)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), dest.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_leftovers_are_not_sources() {
+        assert!(is_build_leftover("build/lib/x.py"));
+        assert!(is_build_leftover("dist/x.whl"));
+        assert!(is_build_leftover("src/pkg.egg-info/PKG-INFO"));
+        assert!(!is_build_leftover("src/pkg/build/x.py"));
+        assert!(!is_build_leftover("src/pkg/x.py"));
+        assert!(!is_build_leftover("README.md"));
+    }
+}
