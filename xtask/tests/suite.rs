@@ -20,6 +20,8 @@
 mod long {
     #[path = "daily.rs"]
     mod daily;
+    #[path = "dist.rs"]
+    mod dist;
     #[path = "hooks.rs"]
     mod hooks;
     #[path = "layouts.rs"]

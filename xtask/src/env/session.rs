@@ -261,7 +261,7 @@ impl<'a> Session<'a> {
     /// The venv holds its lock: a missing lock is made now (the first setup of a tree); one that
     /// its inputs no longer make is an error, since installing it would not give what the
     /// pyprojects ask for, and relocking is a change a person reviews.
-    fn ensure_lock(&self, service: &Package) -> Result<()> {
+    pub fn ensure_lock(&self, service: &Package) -> Result<()> {
         match lock::status(self.ws, service)? {
             lock::Status::Fresh => Ok(()),
             lock::Status::Missing(_) => {

@@ -247,3 +247,4 @@ pub fn find_command(output: &str, program: &str, args: &[&str]) -> Option<Vec<St
 pub fn shows_command(output: &str, program: &str, args: &[&str]) -> bool {
     find_command(output, program, args).is_some()
 }
+pub mod index;

@@ -136,6 +136,8 @@ impl<'a> Dist<'a> {
 
     /// Makes the context current, then checks it unless a check of this very context passed.
     fn build(&self) -> Result<String> {
+        // As setup does: a missing lock is made now, a stale one is an error to review.
+        self.session.ensure_lock(self.service)?;
         let lock_file = context::fresh_lock(self.ws, self.service)?;
         let dockerfile = crate::workspace::deploy::dockerfile(&self.ws.root, self.name());
         let mut state = if self.no_cache {

@@ -1,0 +1,305 @@
+//! `dist`: a deployable per service, built from the tree, proven by installing it; remembered
+//! only while its inputs are those it was built and checked from.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::index::{add_dependency, serve_builds, with_index};
+use common::{TempDir, run, scaffolded, snapshot, write, xtask};
+
+const MEDIA: &str = "python/apps/media-service/pyproject.toml";
+const COMMON_INIT: &str = "python/libs/common/src/dubbing_common/__init__.py";
+
+fn context(root: &Path) -> PathBuf {
+    root.join("target/dist/media-service")
+}
+
+fn wheels(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    snapshot(&context(root).join("wheels"))
+}
+
+/// Installs the context as a person would by hand, with the test's own pip (not the xtask's
+/// script): the lock hash-checked, the wheels without an index. Returns the venv's python.
+fn install_by_hand(ctx: &Path, into: &Path) -> PathBuf {
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(into)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot make a venv");
+    let python = into.join("bin/python");
+    let pip = |args: &[&str]| {
+        let out = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--no-deps"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let lock = ctx.join("requirements.txt");
+    if fs::read_to_string(&lock).unwrap().contains("--hash") {
+        pip(&["--require-hashes", "-r", lock.to_str().unwrap()]);
+    }
+    let wheels: Vec<String> = fs::read_dir(ctx.join("wheels"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["--no-index"];
+    args.extend(wheels.iter().map(String::as_str));
+    pip(&args);
+    python
+}
+
+/// Runs Python code with `-I` from an empty folder; its stdout, or a panic with its stderr.
+fn python_isolated(python: &Path, code: &str) -> String {
+    let cwd = TempDir::new("empty cwd");
+    let out = Command::new(python)
+        .args(["-I", "-c", code])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The seed tree with a real PyPI package in media-service: the context holds the wheels of the
+/// service and both libraries (no other), the runtime lock (no dev tool); installed by hand into
+/// a fresh venv it imports everything from that venv and holds no dev tool and no sts_service. A
+/// second dist is byte-identical and builds nothing; a library edit rebuilds that wheel alone;
+/// `--no-cache` rebuilds everything to the same bytes.
+#[test]
+fn dist_builds_a_deployable_that_installs_alone() {
+    let tmp = scaffolded("dist");
+    let root = tmp.path();
+    add_dependency(root, MEDIA, "six");
+    run(xtask(root).args(["lock", "media-service"])).assert_ok();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("docker build --tag media-service:0.1.0"),
+        "{}",
+        out.stdout
+    );
+    let names: Vec<String> = wheels(root).into_keys().collect();
+    assert_eq!(
+        names,
+        [
+            "dubbing_common-0.1.0-py3-none-any.whl",
+            "dubbing_contracts-0.1.0-py3-none-any.whl",
+            "media_service-0.1.0-py3-none-any.whl"
+        ]
+    );
+    let ctx = context(root);
+    let lock = fs::read_to_string(ctx.join("requirements.txt")).unwrap();
+    assert!(lock.contains("six==") && !lock.contains("pytest"), "{lock}");
+    assert_eq!(
+        fs::read(ctx.join("Dockerfile")).unwrap(),
+        fs::read(root.join("python/deploy/media-service/Dockerfile")).unwrap()
+    );
+    let venv = TempDir::new("by hand");
+    let python = install_by_hand(&ctx, &venv.path().join("venv"));
+    let found = python_isolated(
+        &python,
+        "import importlib, importlib.util, sys\n\
+         for name in ['media_service', 'dubbing_common', 'dubbing_contracts', 'six']:\n\
+         \x20   assert importlib.import_module(name).__file__.startswith(sys.prefix), name\n\
+         print([n for n in ['sts_service', 'pytest', 'mypy', 'ruff'] if importlib.util.find_spec(n)])",
+    );
+    assert_eq!(found.trim(), "[]");
+    second_dist_is_identical(root);
+    library_edit_rebuilds_its_wheel_alone(root);
+}
+
+fn second_dist_is_identical(root: &Path) {
+    let before = snapshot(&context(root));
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("context up to date; checked before"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("uv build"), "{}", out.stdout);
+    assert_eq!(before, snapshot(&context(root)));
+}
+
+fn library_edit_rebuilds_its_wheel_alone(root: &Path) {
+    let before = wheels(root);
+    let init = root.join(COMMON_INIT);
+    let text = fs::read_to_string(&init).unwrap();
+    fs::write(&init, format!("{text}\nEDITED = True\n")).unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("built the wheel of common;"),
+        "{}",
+        out.stdout
+    );
+    let after = wheels(root);
+    for (name, bytes) in &after {
+        let same = before.get(name) == Some(bytes);
+        assert_eq!(same, !name.starts_with("dubbing_common"), "{name}");
+    }
+    let context_now = snapshot(&context(root));
+    run(xtask(root).args(["dist", "media-service", "--no-cache"])).assert_ok();
+    assert_eq!(context_now, snapshot(&context(root)), "not reproducible");
+}
+
+/// What a fresh install would find, dist finds: a library that no longer imports fails it, the
+/// smoke command is run again when it changes, a tampered context fails `--check`, a context
+/// older than the tree fails `--check`, and a Dockerfile edited by hand is kept.
+#[test]
+fn dist_verdicts_are_those_of_a_fresh_install() {
+    let tmp = scaffolded("dist check");
+    let root = tmp.path();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    let init = root.join(COMMON_INIT);
+    let good = fs::read_to_string(&init).unwrap();
+    fs::write(
+        &init,
+        format!("{good}\nraise RuntimeError('broken on import')\n"),
+    )
+    .unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("`import dubbing_common` fails"),
+        "{}",
+        out.stderr
+    );
+    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
+    out.assert_clean_error();
+    fs::write(&init, &good).unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    run(xtask(root).args(["dist", "media-service", "--check"])).assert_ok();
+    smoke_change_is_checked(root);
+    tampered_context_fails_check(root);
+    hand_edited_dockerfile_is_kept(root);
+}
+
+fn smoke_change_is_checked(root: &Path) {
+    let path = root.join(MEDIA);
+    let good = fs::read_to_string(&path).unwrap();
+    let bad = good.replace(
+        "smoke = [\"media-service\", \"--version\"]",
+        "smoke = [\"media-service\", \"--no-such-flag\"]",
+    );
+    assert_ne!(good, bad);
+    fs::write(&path, bad).unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(out.stderr.contains("the smoke command"), "{}", out.stderr);
+    fs::write(&path, good).unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+}
+
+fn tampered_context_fails_check(root: &Path) {
+    let wheel = context(root).join("wheels/media_service-0.1.0-py3-none-any.whl");
+    let bytes = fs::read(&wheel).unwrap();
+    fs::write(&wheel, [bytes.as_slice(), b"x"].concat()).unwrap();
+    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("not the file it lists"),
+        "{}",
+        out.stderr
+    );
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert_eq!(
+        fs::read(&wheel).unwrap(),
+        bytes,
+        "the wheel was not rebuilt alike"
+    );
+    write(
+        root,
+        "python/libs/contracts/src/dubbing_contracts/extra.py",
+        "X = 1\n",
+    );
+    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("older than the tree (contracts"),
+        "{}",
+        out.stderr
+    );
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+}
+
+fn hand_edited_dockerfile_is_kept(root: &Path) {
+    let path = root.join("python/deploy/media-service/Dockerfile");
+    let mine = format!("# ours now\n{}", fs::read_to_string(&path).unwrap());
+    fs::write(&path, &mine).unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert_eq!(fs::read_to_string(&path).unwrap(), mine);
+    assert_eq!(
+        fs::read_to_string(context(root).join("Dockerfile")).unwrap(),
+        mine
+    );
+}
+
+/// A service whose lock takes a package from an index of its own (served on 127.0.0.1): the
+/// index URL travels with the lock into the context, and the check installs the `+cpu` build.
+#[test]
+fn a_service_index_travels_with_its_lock() {
+    let index = serve_builds(&["cpu"]);
+    let tmp = scaffolded("dist index");
+    let root = tmp.path();
+    let url = format!("http://127.0.0.1:{}/cpu/simple", index.port);
+    with_index(root, MEDIA, "cpu", &url);
+    run(xtask(root).args(["lock", "media-service"])).assert_ok();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    let lock = fs::read_to_string(context(root).join("requirements.txt")).unwrap();
+    assert!(
+        lock.contains(&url) && lock.contains("tinypkg==1.0+cpu"),
+        "{lock}"
+    );
+    assert!(
+        out.stdout.contains("checked: 4 distributions"),
+        "{}",
+        out.stdout
+    );
+    assert!(!context(root).parent().unwrap().join("sts-service").exists());
+}
+
+/// Mistakes named before anything is built: a library, a service without a command.
+#[test]
+fn dist_refuses_what_it_cannot_deploy() {
+    let tmp = scaffolded("dist refusals");
+    let root = tmp.path();
+    let out = run(xtask(root).args(["dist", "common"]));
+    out.assert_clean_error();
+    assert!(out.stderr.contains("common is a library"), "{}", out.stderr);
+    let path = root.join(MEDIA);
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "[project.scripts]\nmedia-service = \"media_service.__main__:main\"\n",
+        "",
+    );
+    fs::write(&path, text).unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("no command for its image")
+            && out
+                .stderr
+                .contains("python/apps/media-service/pyproject.toml"),
+        "{}",
+        out.stderr
+    );
+    assert!(!root.join("python/deploy/media-service/Dockerfile").exists());
+    assert!(!root.join("target/dist").exists());
+}
