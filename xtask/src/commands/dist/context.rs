@@ -32,20 +32,33 @@ pub fn dist_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// `git` at the root, its output trimmed; none when git fails (not a repository, no commit).
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Cmd::new("git").args(args).cwd(root).output().ok()?;
-    let text = out.output.trim().to_owned();
-    (out.success() && !text.is_empty()).then_some(text)
-}
-
-/// `SOURCE_DATE_EPOCH` for a package: the time of the last commit that touched its folder, else
-/// of the last commit, else [`ZIP_EPOCH`].
-pub fn epoch_of(root: &Path, package: &Package) -> u64 {
-    let of = |args: &[&str]| git(root, args).and_then(|t| t.parse::<u64>().ok());
-    of(&["log", "-1", "--format=%ct", "--", &package.rel])
-        .or_else(|| of(&["log", "-1", "--format=%ct"]))
-        .unwrap_or(ZIP_EPOCH)
+/// `SOURCE_DATE_EPOCH` for each package: the time of the last commit that touched its folder,
+/// else of the last commit, else [`ZIP_EPOCH`]. The git commands run at once, not one by one:
+/// a run with nothing to build spends most of its time waiting for them.
+pub fn epochs(root: &Path, packages: &[&Package]) -> Vec<u64> {
+    let log = |path: Option<&str>| {
+        let mut cmd = Cmd::new("git")
+            .args(["log", "-1", "--format=%ct"])
+            .cwd(root);
+        if let Some(path) = path {
+            cmd = cmd.args(["--", path]);
+        }
+        cmd.start().ok()
+    };
+    let started: Vec<_> = packages.iter().map(|p| log(Some(&p.rel))).collect();
+    let last = log(None);
+    let time = |handle: Option<duct::Handle>| -> Option<u64> {
+        let out = handle?.into_output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        (out.status.success())
+            .then(|| text.trim().parse().ok())
+            .flatten()
+    };
+    let last = time(last).unwrap_or(ZIP_EPOCH);
+    started
+        .into_iter()
+        .map(|handle| time(handle).unwrap_or(last))
+        .collect()
 }
 
 /// The commit the context is built from, and whether `python/` is as committed there.
@@ -55,8 +68,13 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// Both git commands at once (see [`epochs`]).
     pub fn of(root: &Path) -> Provenance {
-        let commit = git(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
+        let head = Cmd::new("git")
+            .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+            .cwd(root)
+            .start()
+            .ok();
         let status = Cmd::new("git")
             .args([
                 "status",
@@ -66,9 +84,16 @@ impl Provenance {
                 PYTHON_DIR,
             ])
             .cwd(root)
-            .output();
-        let python_as_committed =
-            commit.is_some() && status.is_ok_and(|s| s.success() && s.output.trim().is_empty());
+            .start()
+            .ok();
+        let output = |handle: Option<duct::Handle>| -> Option<String> {
+            let out = handle?.into_output().ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let commit = output(head).filter(|c| !c.is_empty());
+        let python_as_committed = commit.is_some() && output(status).is_some_and(|s| s.is_empty());
         Provenance {
             commit,
             python_as_committed,

@@ -175,8 +175,8 @@ impl<'a> Dist<'a> {
     fn wheels(&self, state: &mut State, uv: &Path) -> Result<Vec<String>> {
         let builder = format!("uv {}", crate::env::installer::UV_VERSION);
         let mut built = Vec::new();
-        for package in &self.set {
-            let epoch = context::epoch_of(&self.ws.root, package);
+        let epochs = context::epochs(&self.ws.root, &self.set);
+        for (package, epoch) in self.set.iter().zip(epochs) {
             let inputs = WheelInputs::of(&self.ws.root, package, epoch, &builder);
             let key = inputs.key();
             if let Some(old) = state.wheels.get(&package.name)
@@ -347,8 +347,8 @@ impl<'a> Dist<'a> {
     fn check_current(&self, fix: &str) -> Result<()> {
         let state = State::read(&self.state_path);
         let mut stale = Vec::new();
-        for package in &self.set {
-            let epoch = context::epoch_of(&self.ws.root, package);
+        let epochs = context::epochs(&self.ws.root, &self.set);
+        for (package, epoch) in self.set.iter().zip(epochs) {
             let builder = format!("uv {}", crate::env::installer::UV_VERSION);
             let key = WheelInputs::of(&self.ws.root, package, epoch, &builder).key();
             if state.wheels.get(&package.name).is_none_or(|b| b.key != key) {
