@@ -22,21 +22,14 @@ fn wheels(root: &Path) -> BTreeMap<String, Vec<u8>> {
     snapshot(&context(root).join("wheels"))
 }
 
-/// Installs the context as a person would by hand, with the test's own pip (not the xtask's
-/// script): the lock hash-checked, the wheels without an index. Returns the venv's python.
-fn install_by_hand(ctx: &Path, into: &Path) -> PathBuf {
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(into)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "cannot make a venv");
-    let python = into.join("bin/python");
-    let pip = |args: &[&str]| {
-        let out = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--no-deps"])
+/// Installs the context by hand, offline, with the uv dist used (not with the context's own
+/// install.py): the lock hash-checked from uv's cache, the wheels without an index. Returns the
+/// venv's python.
+fn install_offline(uv: &Path, ctx: &Path, into: &Path) -> PathBuf {
+    let uv_run = |args: &[&str]| {
+        let out = Command::new(uv)
             .args(args)
+            .env("UV_OFFLINE", "1")
             .output()
             .unwrap();
         assert!(
@@ -45,17 +38,32 @@ fn install_by_hand(ctx: &Path, into: &Path) -> PathBuf {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    let venv = into.to_str().unwrap();
+    uv_run(&["venv", "--quiet", "--no-config", venv]);
+    let python = into.join("bin/python");
+    let install = [
+        "pip",
+        "install",
+        "--quiet",
+        "--no-config",
+        "--no-deps",
+        "--python",
+        venv,
+    ];
     let lock = ctx.join("requirements.txt");
-    if fs::read_to_string(&lock).unwrap().contains("--hash") {
-        pip(&["--require-hashes", "-r", lock.to_str().unwrap()]);
-    }
+    uv_run(
+        &[
+            &install[..],
+            &["--require-hashes", "-r", lock.to_str().unwrap()],
+        ]
+        .concat(),
+    );
     let wheels: Vec<String> = fs::read_dir(ctx.join("wheels"))
         .unwrap()
         .map(|e| e.unwrap().path().to_string_lossy().into_owned())
         .collect();
-    let mut args = vec!["--no-index"];
-    args.extend(wheels.iter().map(String::as_str));
-    pip(&args);
+    let wheels: Vec<&str> = wheels.iter().map(String::as_str).collect();
+    uv_run(&[&install[..], &["--no-index"], &wheels[..]].concat());
     python
 }
 
@@ -110,8 +118,10 @@ fn dist_builds_a_deployable_that_installs_alone() {
         fs::read(ctx.join("Dockerfile")).unwrap(),
         fs::read(root.join("python/deploy/media-service/Dockerfile")).unwrap()
     );
+    let uv = common::find_command(&out.stdout, "uv", &["venv"]).expect("dist shows its uv venv")[0]
+        .clone();
     let venv = TempDir::new("by hand");
-    let python = install_by_hand(&ctx, &venv.path().join("venv"));
+    let python = install_offline(Path::new(&uv), &ctx, &venv.path().join("venv"));
     let found = python_isolated(
         &python,
         "import importlib, importlib.util, sys\n\
