@@ -137,6 +137,40 @@ pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::Metadata)> {
     out
 }
 
+/// Takes a lock on the file at `path` (created if need be; never removed, so that it outlives
+/// what it guards), shared or exclusive, held until the returned file is dropped. Says `waiting`
+/// when it has to wait for another process.
+pub fn lock_file(path: &Path, shared: bool, waiting: &str) -> Result<fs::File> {
+    use std::fs::TryLockError;
+    let file = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    let attempt = if shared {
+        file.try_lock_shared()
+    } else {
+        file.try_lock()
+    };
+    match attempt {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            crate::output::say(waiting);
+            if shared {
+                file.lock_shared()
+            } else {
+                file.lock()
+            }
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,6 +132,25 @@ fn dist_builds_a_deployable_that_installs_alone() {
     assert_eq!(found.trim(), "[]");
     second_dist_is_identical(root);
     library_edit_rebuilds_its_wheel_alone(root);
+    other_service_copies_the_same_wheels(root);
+}
+
+/// A library's wheel built for one service from the same inputs is copied into another's context,
+/// not built again; the service's own wheel is built.
+fn other_service_copies_the_same_wheels(root: &Path) {
+    let out = run(xtask(root).args(["dist", "sts-service"]));
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("built the wheel of sts-service; copied the wheels of common, contracts from media-service's context"),
+        "{}",
+        out.stdout
+    );
+    let sts = snapshot(&root.join("target/dist/sts-service/wheels"));
+    for (name, bytes) in wheels(root) {
+        if name.starts_with("dubbing_") {
+            assert_eq!(sts.get(&name), Some(&bytes), "{name}");
+        }
+    }
 }
 
 fn second_dist_is_identical(root: &Path) {

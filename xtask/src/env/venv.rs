@@ -1,6 +1,6 @@
 //! A service's virtualenv: where it lives and the platform's layout inside it.
 
-use std::fs::{self, File, TryLockError};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -312,39 +312,17 @@ impl Venv {
     /// re-creation), saying so when it has to wait.
     pub fn lock(&self, mode: LockMode, name: &str) -> Result<VenvLock> {
         let path = self.lock_file();
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        let attempt = match mode {
-            LockMode::Exclusive => file.try_lock(),
-            LockMode::Shared => file.try_lock_shared(),
+        let waiting = match mode {
+            LockMode::Exclusive => format!(
+                "{name}: waiting for another setup of this venv, or for jobs running in it, to finish (lock {})",
+                path.display()
+            ),
+            LockMode::Shared => format!(
+                "{name}: waiting for a setup of this venv to finish (lock {})",
+                path.display()
+            ),
         };
-        match attempt {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                crate::output::say(match mode {
-                    LockMode::Exclusive => format!(
-                        "{name}: waiting for another setup of this venv, or for jobs running in it, to finish (lock {})",
-                        path.display()
-                    ),
-                    LockMode::Shared => format!(
-                        "{name}: waiting for a setup of this venv to finish (lock {})",
-                        path.display()
-                    ),
-                });
-                match mode {
-                    LockMode::Exclusive => file.lock(),
-                    LockMode::Shared => file.lock_shared(),
-                }
-                .with_context(|| format!("cannot lock {}", path.display()))?;
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-            }
-        }
+        let file = fsutil::lock_file(&path, mode == LockMode::Shared, &waiting)?;
         Ok(VenvLock { _file: file })
     }
 }

@@ -62,6 +62,7 @@ pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
                 ));
             }
         }
+        let _lock = lock(root, service)?;
         let provenance = Provenance::of(root);
         let dist = Dist::new(&ws, &session, service, &provenance, args.no_cache)?;
         let summary = match mode {
@@ -76,6 +77,19 @@ pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
         say(format!("  build the image: {}", dist.docker_build()?));
     }
     Ok(())
+}
+
+/// One dist of a service at a time: two would share its context, state and staging folder.
+fn lock(root: &Path, service: &Package) -> Result<fs::File> {
+    let dir = context::dist_dir(root).join(".xtask");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}.lock", service.folder_name()));
+    let waiting = format!(
+        "{}: waiting for another dist of this service to finish (lock {})",
+        service.folder_name(),
+        path.display()
+    );
+    crate::fsutil::lock_file(&path, false, &waiting)
 }
 
 /// A service by folder or distribution name; a library is not deployed on its own.
@@ -125,7 +139,10 @@ impl<'a> Dist<'a> {
             provenance,
             dir: dist_dir.join(service.folder_name()),
             state_path: State::path(&dist_dir, service.folder_name()),
-            staging: dist_dir.join(".xtask").join("build"),
+            staging: dist_dir
+                .join(".xtask")
+                .join("build")
+                .join(service.folder_name()),
             no_cache,
         })
     }
@@ -154,7 +171,7 @@ impl<'a> Dist<'a> {
         let what = if built.is_empty() && removed.is_empty() {
             "context up to date".to_owned()
         } else {
-            format!("built {}", describe_wheels(&built))
+            describe_wheels(&built)
         };
         let check_key = self
             .check_inputs(&lock_file)?
@@ -172,7 +189,7 @@ impl<'a> Dist<'a> {
 
     /// The wheel of every package of the set, reused when its inputs are those it was built from
     /// and the file is still the one built; else built now. Returns the names built.
-    fn wheels(&self, state: &mut State, uv: &Path) -> Result<Vec<String>> {
+    fn wheels(&self, state: &mut State, uv: &Path) -> Result<Vec<(String, Option<String>)>> {
         let builder = format!("uv {}", crate::env::installer::UV_VERSION);
         let mut built = Vec::new();
         let epochs = context::epochs(&self.ws.root, &self.set);
@@ -185,27 +202,67 @@ impl<'a> Dist<'a> {
             {
                 continue;
             }
-            let staging = self.staging.join(&package.name);
-            let wheel = wheels::build(&self.ws.root, package, &inputs, uv, &staging)?;
-            let file = wheel
-                .file_name()
-                .context("a wheel has a name")?
-                .to_string_lossy()
-                .into_owned();
-            let sha256 = digest::file_content(&wheel);
-            fs::create_dir_all(self.wheel_dir())?;
-            fs::rename(&wheel, self.wheel_dir().join(&file))
-                .with_context(|| format!("cannot move {} into the context", wheel.display()))?;
-            let _ = fs::remove_dir_all(&staging);
-            state
-                .wheels
-                .insert(package.name.clone(), Built { key, file, sha256 });
-            built.push(package.folder_name().to_owned());
+            let (entry, from) = self.place(package, key, &inputs, uv)?;
+            state.wheels.insert(package.name.clone(), entry);
+            built.push((package.folder_name().to_owned(), from));
         }
         state
             .wheels
             .retain(|name, _| self.set.iter().any(|p| &p.name == name));
         Ok(built)
+    }
+
+    /// Puts the package's wheel into the context: copied from another service's context when
+    /// that one was built from the same inputs (and is still the file built), else built now.
+    /// Returns its entry and the service it was copied from.
+    fn place(
+        &self,
+        package: &Package,
+        key: String,
+        inputs: &WheelInputs,
+        uv: &Path,
+    ) -> Result<(Built, Option<String>)> {
+        fs::create_dir_all(self.wheel_dir())
+            .with_context(|| format!("cannot create {}", self.wheel_dir().display()))?;
+        if let Some((other, built, path)) = self.built_elsewhere(&package.name, &key) {
+            let dest = self.wheel_dir().join(&built.file);
+            fs::copy(&path, &dest)
+                .with_context(|| format!("cannot copy {} into the context", path.display()))?;
+            // Another dist may be rewriting it this very moment: what was copied must be it.
+            if digest::file_content(&dest) == built.sha256 {
+                return Ok((built, Some(other)));
+            }
+        }
+        let staging = self.staging.join(&package.name);
+        let wheel = wheels::build(&self.ws.root, package, inputs, uv, &staging)?;
+        let file = wheel
+            .file_name()
+            .context("a wheel has a name")?
+            .to_string_lossy()
+            .into_owned();
+        let sha256 = digest::file_content(&wheel);
+        fs::rename(&wheel, self.wheel_dir().join(&file))
+            .with_context(|| format!("cannot move {} into the context", wheel.display()))?;
+        let _ = fs::remove_dir_all(&staging);
+        Ok((Built { key, file, sha256 }, None))
+    }
+
+    /// A wheel of the package with this key in another service's context, still the file built.
+    fn built_elsewhere(&self, package: &str, key: &str) -> Option<(String, Built, PathBuf)> {
+        let dist_dir = context::dist_dir(&self.ws.root);
+        self.ws
+            .services()
+            .filter(|s| s.name != self.service.name)
+            .find_map(|other| {
+                let state = State::read(&State::path(&dist_dir, other.folder_name()));
+                let built = state.wheels.get(package)?.clone();
+                let path = dist_dir
+                    .join(other.folder_name())
+                    .join(entries::WHEELS)
+                    .join(&built.file);
+                (built.key == key && digest::file_content(&path) == built.sha256)
+                    .then(|| (other.folder_name().to_owned(), built, path))
+            })
     }
 
     fn wheel_dir(&self) -> PathBuf {
@@ -391,12 +448,36 @@ impl<'a> Dist<'a> {
     }
 }
 
-/// `wheel of a, b and c`.
-fn describe_wheels(names: &[String]) -> String {
-    match names {
-        [] => "no wheel (the context's other files changed)".to_owned(),
-        [one] => format!("the wheel of {one}"),
-        _ => format!("the wheels of {}", names.join(", ")),
+/// `built the wheels of a, b; copied c's from sts-service's context`.
+fn describe_wheels(wheels: &[(String, Option<String>)]) -> String {
+    let built: Vec<&str> = wheels
+        .iter()
+        .filter(|(_, from)| from.is_none())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut parts = Vec::new();
+    match built.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("built the wheel of {one}")),
+        many => parts.push(format!("built the wheels of {}", many.join(", "))),
+    }
+    let mut copied: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, from) in wheels {
+        if let Some(other) = from {
+            copied.entry(other).or_default().push(name);
+        }
+    }
+    for (other, names) in copied {
+        parts.push(format!(
+            "copied the wheel{} of {} from {other}'s context",
+            if names.len() > 1 { "s" } else { "" },
+            names.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "rewrote the context's other files".to_owned()
+    } else {
+        parts.join("; ")
     }
 }
 
