@@ -1,0 +1,235 @@
+//! Whether a service's Dockerfile still matches the service (`verify`'s `deploy <service>` job):
+//! what it copies is in the build context `dist` writes, and what it runs is the command the
+//! service declares. hadolint's verdict is the other half (see `env::hadolint`).
+
+use crate::workspace::Package;
+use crate::workspace::deploy::context;
+use crate::workspace::dockerfile_parse::{self, Instruction};
+
+/// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
+/// Dockerfile's path from the root); none when it matches.
+pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
+    let instructions = dockerfile_parse::parse(text);
+    let mut problems: Vec<String> = instructions
+        .iter()
+        .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
+        .flat_map(|i| transfer_problems(service, rel, i))
+        .collect();
+    problems.extend(command_problem(service, rel, &instructions));
+    problems
+}
+
+/// What the context holds, as a person reads it: `Dockerfile, install.py, ..., wheels/, ...`.
+fn context_listing() -> String {
+    context::ENTRIES
+        .iter()
+        .map(|e| {
+            if *e == context::WHEELS {
+                format!("{e}/")
+            } else {
+                (*e).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each source of a `COPY`/`ADD` from the build context that names no entry of it. Sources from
+/// another stage or image (`--from=`), URLs and heredocs are not read from the context.
+fn transfer_problems(service: &Package, rel: &str, instruction: &Instruction) -> Vec<String> {
+    let transfer = dockerfile_parse::transfer(&instruction.args);
+    if transfer.from.is_some() {
+        return Vec::new();
+    }
+    transfer
+        .sources
+        .iter()
+        .filter(|s| !s.starts_with("<<") && !s.contains("://") && !s.starts_with("git@"))
+        .filter_map(|source| {
+            let why = source_problem(source)?;
+            Some(format!(
+                "{rel}:{}: {} {source}: {why}; the build context of `cargo xtask dist {}` holds \
+                 only {} (no source tree: the service and its local packages come as wheels)",
+                instruction.line,
+                instruction.keyword,
+                service.folder_name(),
+                context_listing()
+            ))
+        })
+        .collect()
+}
+
+/// Why a source names nothing the context holds, if it does not: its first component must be an
+/// entry (or a pattern that matches one), or the context itself (`.`).
+fn source_problem(source: &str) -> Option<String> {
+    if source.contains('$') {
+        return Some("it names a variable, so what it copies cannot be told".into());
+    }
+    let parts: Vec<&str> = source
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Some("it reaches outside the build context".into());
+    }
+    let Some(first) = parts.first() else {
+        return None; // `.` or `/`: the context itself, which holds only its entries
+    };
+    let matches = |entry: &&str| match glob::Pattern::new(first) {
+        Ok(pattern) => pattern.matches(entry),
+        Err(_) => first == entry,
+    };
+    if context::ENTRIES.iter().any(matches) {
+        None
+    } else {
+        Some(format!("the context holds no {first}"))
+    }
+}
+
+/// The last `ENTRYPOINT` (else `CMD`) must be in exec form and run the service's command (its
+/// first word that command, or a path ending in it).
+fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
+    let last = |keyword: &str| instructions.iter().rev().find(|i| i.keyword == keyword);
+    let declared = declared_commands(service);
+    let Some(expected) = service.deploy.entry_command() else {
+        return Some(format!(
+            "{}: {} declares no command for its image to run ({declared}); name it in \
+             [tool.xtask.dist] command = [\"...\"], or declare one [project.scripts] entry",
+            service.deploy.at,
+            service.folder_name()
+        ));
+    };
+    let exec = crate::output::json_string(&expected[0]);
+    let Some(runs) = last("ENTRYPOINT").or_else(|| last("CMD")) else {
+        return Some(format!(
+            "{rel}: no ENTRYPOINT or CMD, so the image runs nothing of {}; end it with \
+             ENTRYPOINT [{exec}] ({declared})",
+            service.folder_name()
+        ));
+    };
+    let at = format!("{rel}:{}: {}", runs.line, runs.keyword);
+    let Some(words) = dockerfile_parse::exec_form(&runs.args) else {
+        return Some(format!(
+            "{at} {} is in shell form: a shell runs it and the service's command is not what \
+             the image runs as its first process; write it in exec form, e.g. {} [{exec}] \
+             ({declared})",
+            runs.args, runs.keyword
+        ));
+    };
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if program == expected[0] {
+        return None;
+    }
+    Some(format!(
+        "{at} runs `{first}`, which is not the command {} declares ({declared}); make `{}` its \
+         first word, or change the declared command",
+        service.folder_name(),
+        expected[0]
+    ))
+}
+
+/// The command(s) a service declares, and where: for the messages.
+fn declared_commands(service: &Package) -> String {
+    let deploy = &service.deploy;
+    let pyproject = format!("{}/pyproject.toml", service.rel);
+    if !deploy.command.is_empty() {
+        let words: Vec<String> = deploy
+            .command
+            .iter()
+            .map(|w| crate::output::json_string(w))
+            .collect();
+        return format!(
+            "[tool.xtask.dist] command = [{}] at {}",
+            words.join(", "),
+            deploy.at
+        );
+    }
+    match deploy.scripts.as_slice() {
+        [] => format!("{pyproject} has no [project.scripts] and no [tool.xtask.dist] command"),
+        scripts => format!(
+            "[project.scripts] in {pyproject}: {}",
+            scripts
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// The template `dist` writes, rendered for each service of the committed tree (with its
+    /// `.python-version` and the pinned uv), with the file the integration tests write as that
+    /// service's Dockerfile (`xtask/tests/data/<service>.Dockerfile`).
+    fn rendered_templates() -> Vec<(Package, String, PathBuf)> {
+        let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = xtask.parent().unwrap().canonicalize().unwrap();
+        let ws = crate::workspace::Workspace::load(&root).unwrap();
+        let python = std::fs::read_to_string(root.join("python/.python-version")).unwrap();
+        let uv = crate::env::tools::UV.version;
+        ws.services()
+            .map(|service| {
+                let command = service.deploy.entry_command().expect("a command");
+                let text =
+                    crate::workspace::dockerfile::template(service, python.trim(), uv, &command);
+                let data = xtask.join(format!("tests/data/{}.Dockerfile", service.folder_name()));
+                (service.clone(), text, data)
+            })
+            .collect()
+    }
+
+    /// The template matches its service, and the integration tests (which run the real hadolint
+    /// on it in `verify`) use what it renders today: `XTASK_BLESS=1` rewrites their copies.
+    #[test]
+    fn the_template_matches_its_service_and_is_what_the_tests_lint() {
+        let rendered = rendered_templates();
+        let names: Vec<&str> = rendered.iter().map(|(s, _, _)| s.folder_name()).collect();
+        assert_eq!(names, ["media-service", "sts-service"]);
+        for (service, text, data) in rendered {
+            let rel = format!("python/deploy/{}/Dockerfile", service.folder_name());
+            assert_eq!(problems(&service, &rel, &text), Vec::<String>::new());
+            if std::env::var_os("XTASK_BLESS").is_some() {
+                std::fs::write(&data, &text).unwrap();
+            }
+            let copy = std::fs::read_to_string(&data).unwrap_or_default();
+            assert!(
+                copy == text,
+                "{} is not the template's Dockerfile for {}: run \
+                 `XTASK_BLESS=1 cargo test --bin xtask template` and review the diff",
+                data.display(),
+                service.folder_name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_source_must_name_an_entry_of_the_context() {
+        for ok in [
+            "requirements.txt",
+            "./install.py",
+            "wheels/",
+            "wheels/*.whl",
+            "/wheels",
+            "requirements*.txt",
+            ".",
+            "manifest.json",
+        ] {
+            assert_eq!(source_problem(ok), None, "{ok}");
+        }
+        assert_eq!(
+            source_problem("src/"),
+            Some("the context holds no src".into())
+        );
+        assert_eq!(
+            source_problem("wheels/../src"),
+            Some("it reaches outside the build context".into())
+        );
+        assert!(source_problem("$APP/x").unwrap().contains("variable"));
+        assert!(source_problem("pyproject.toml").is_some());
+    }
+}
