@@ -20,6 +20,8 @@
 mod long {
     #[path = "daily.rs"]
     mod daily;
+    #[path = "deploy.rs"]
+    mod deploy;
     #[path = "hooks.rs"]
     mod hooks;
     #[path = "layouts.rs"]

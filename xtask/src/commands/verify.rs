@@ -239,7 +239,6 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
     let cmd = hadolint.command(&ws.root, &rel, config.as_deref());
     let shown = cmd.display();
     let shown_again = shown.clone();
-    let version = hadolint.version.clone();
     let fix_lock = project::xtask_command(&ws.root, &["lock", &name]);
     let rerun = project::xtask_command(&ws.root, &["verify", "--package", &name]);
     let package = service.clone();
@@ -264,15 +263,17 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
             ));
         } else if !out.success() {
             problems.push(format!(
-                "{}\nhadolint ({version}, {using}) found the above; fix them, or ignore a rule \
-                 in a .hadolint.yaml (python/deploy/{name}/, python/ or the root), or on its \
-                 line (`# hadolint ignore=DL3007`); rerun: {shown}",
-                out.output.trim()
+                "{}\nhadolint {} ({using}) found the above; fix them, or ignore a rule in a \
+                 .hadolint.yaml (python/deploy/{name}/, python/ or the root: the nearest counts) \
+                 or on its line (`# hadolint ignore=DL3007`); hadolint alone: {shown}",
+                out.output.trim(),
+                hadolint::VERSION
             ));
         }
         if problems.is_empty() {
             Ok(format!(
-                "{rel} matches {name} and hadolint ({version}, {using}) finds nothing"
+                "{rel} matches {name}, and hadolint {} ({using}) finds nothing",
+                hadolint::VERSION
             ))
         } else {
             Err(problems.join("\n"))

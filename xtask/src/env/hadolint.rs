@@ -27,8 +27,6 @@ const NO_CONFIG: &str = "xtask-no-config.yaml";
 #[derive(Debug, Clone)]
 pub struct Hadolint {
     pub exe: PathBuf,
-    /// `hadolint --version`'s line: `Haskell Dockerfile Linter 2.15.1`.
-    pub version: String,
     /// [`NO_CONFIG`] in the tool's folder.
     no_config: PathBuf,
 }
@@ -45,8 +43,8 @@ fn exe_in(tools: &Path) -> PathBuf {
         .join(platform.exe("hadolint"))
 }
 
-/// The `--version` line of the hadolint at `exe`, when it is the pinned one and runs.
-fn version_of(exe: &Path) -> Result<String> {
+/// Whether the hadolint at `exe` runs and is the pinned one (`Haskell Dockerfile Linter 2.15.1`).
+fn check_version(exe: &Path) -> Result<()> {
     let out = Cmd::new(exe).arg("--version").output()?;
     let line = out.output.trim().to_owned();
     if !out.success() || line.split_whitespace().last() != Some(VERSION) {
@@ -55,17 +53,16 @@ fn version_of(exe: &Path) -> Result<String> {
             exe.display()
         );
     }
-    Ok(line)
+    Ok(())
 }
 
 /// The pinned hadolint in the tools folder, when it is there and runs.
 pub fn find(tools: &Path) -> Option<Hadolint> {
     let exe = exe_in(tools);
-    let version = version_of(&exe).ok()?;
+    check_version(&exe).ok()?;
     Some(Hadolint {
         no_config: folder(tools).join(NO_CONFIG),
         exe,
-        version,
     })
 }
 
@@ -74,7 +71,7 @@ pub fn find(tools: &Path) -> Option<Hadolint> {
 pub fn install(python: &Path, tools: &Path) -> Result<Hadolint> {
     tools::HADOLINT.install(python, tools, |_| find(tools).is_some())?;
     let exe = exe_in(tools);
-    let version = version_of(&exe).with_context(|| {
+    check_version(&exe).with_context(|| {
         format!(
             "{} {} installed into {}, but its hadolint does not run",
             tools::HADOLINT.name,
@@ -85,7 +82,6 @@ pub fn install(python: &Path, tools: &Path) -> Result<Hadolint> {
     Ok(Hadolint {
         no_config: folder(tools).join(NO_CONFIG),
         exe,
-        version,
     })
 }
 

@@ -48,7 +48,7 @@ fn transfer_problems(service: &Package, rel: &str, instruction: &Instruction) ->
         .filter_map(|source| {
             let why = source_problem(source)?;
             Some(format!(
-                "{rel}:{}: {} {source}: {why}; the build context of `cargo xtask dist {}` holds \
+                "{rel}:{}: {} {source}: {why}: the context `cargo xtask dist {}` writes holds \
                  only {} (no source tree: the service and its local packages come as wheels)",
                 instruction.line,
                 instruction.keyword,
@@ -82,7 +82,7 @@ fn source_problem(source: &str) -> Option<String> {
     if context::ENTRIES.iter().any(matches) {
         None
     } else {
-        Some(format!("the context holds no {first}"))
+        Some(format!("`{first}` is not in the build context"))
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
         }
         assert_eq!(
             source_problem("src/"),
-            Some("the context holds no src".into())
+            Some("`src` is not in the build context".into())
         );
         assert_eq!(
             source_problem("wheels/../src"),
