@@ -290,6 +290,14 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     // SC-001: both environments up to date (or, with --no-setup, an error when one is not).
     let (venvs, _locks) = gate.prepare()?;
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
+    // Each service's Dockerfile, once there: hadolint is installed only then.
+    let deployables = deployables(&gate);
+    if let Some(first) = deployables.first() {
+        let hadolint = Session::new(&ws, &args.env)?.pinned_hadolint(first)?;
+        for service in deployables {
+            jobs.push(deploy_job(&ws, service, &hadolint));
+        }
+    }
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {
         let cmd = session::post_check_cmd(&ws, service, &Venv::of(service))?;
@@ -309,14 +317,6 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
     jobs.extend(gate.pytest_jobs(&crate::engine::gate::Focus::default()));
-    // Each service's Dockerfile, once there: hadolint is installed only then.
-    let deployables = deployables(&gate);
-    if let Some(first) = deployables.first() {
-        let hadolint = Session::new(&ws, &args.env)?.pinned_hadolint(first)?;
-        for service in deployables {
-            jobs.push(deploy_job(&ws, service, &hadolint));
-        }
-    }
     // The editor workspace, when a person has made one, must match the tree.
     if ws.root.join(crate::commands::ide::WORKSPACE_FILE).is_file() {
         let stale = crate::commands::ide::stale(&ws)?;
