@@ -207,6 +207,70 @@ mod tests {
         }
     }
 
+    /// The committed media-service, its deployment as `deploy` says.
+    fn media_service(edit: impl FnOnce(&mut crate::workspace::deploy::Deploy)) -> Package {
+        let (mut service, _, _) = rendered_templates().swap_remove(0);
+        edit(&mut service.deploy);
+        service
+    }
+
+    fn problems_of(service: &Package, text: &str) -> Vec<String> {
+        problems(service, "D", text)
+    }
+
+    #[test]
+    fn the_last_entrypoint_else_cmd_must_run_the_declared_command_in_exec_form() {
+        let service = media_service(|_| {});
+        let ok = [
+            "FROM x\nENTRYPOINT [\"media-service\", \"--serve\"]\n",
+            "FROM x\nENTRYPOINT [\"/opt/venv/bin/media-service\"]\n",
+            "FROM x\nENTRYPOINT [\"other\"]\nFROM y\nCMD [\"other\"]\nENTRYPOINT [\"media-service\"]\n",
+            "FROM x\nCMD [\"media-service\"]\n",
+        ];
+        for text in ok {
+            assert_eq!(problems_of(&service, text), Vec::<String>::new(), "{text}");
+        }
+        let shell = problems_of(&service, "FROM x\nENTRYPOINT media-service --serve\n");
+        assert_eq!(shell.len(), 1);
+        assert!(
+            shell[0].starts_with("D:2: ENTRYPOINT media-service --serve is in shell form"),
+            "{shell:?}"
+        );
+        let none = problems_of(&service, "FROM x\n");
+        assert!(none[0].starts_with("D: no ENTRYPOINT or CMD"), "{none:?}");
+        let wrong = problems_of(
+            &service,
+            "FROM x\nENTRYPOINT [\"a\"]\nCMD [\"media-service\"]\n",
+        );
+        assert!(
+            wrong[0].starts_with("D:2: ENTRYPOINT runs `a`"),
+            "{wrong:?}"
+        );
+
+        let declared = media_service(|d| d.command = vec!["media-serve".into(), "-x".into()]);
+        let wrong = problems_of(&declared, "FROM x\nENTRYPOINT [\"media-service\"]\n");
+        assert!(
+            wrong[0].contains("([tool.xtask.dist] command = [\"media-serve\", \"-x\"] at "),
+            "{wrong:?}"
+        );
+        let two = media_service(|d| d.scripts = vec!["a".into(), "b".into()]);
+        let undeclared = problems_of(&two, "FROM x\nENTRYPOINT [\"a\"]\n");
+        assert!(
+            undeclared[0].contains("declares no command for its image to run ([project.scripts] in python/apps/media-service/pyproject.toml: `a`, `b`)"),
+            "{undeclared:?}"
+        );
+    }
+
+    #[test]
+    fn copies_from_another_stage_a_url_or_a_heredoc_are_not_the_context_s() {
+        let service = media_service(|_| {});
+        let text = "FROM x AS b\nCOPY --from=b /opt /opt\nADD https://example.com/a.tgz /a\nCOPY <<EOF /etc/x\nsrc\nEOF\nCOPY --chown=1:1 wheels/ install.py /c/\nCOPY src pyproject.toml /c/\nENTRYPOINT [\"media-service\"]\n";
+        let found = problems_of(&service, text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("D:8: COPY src: `src` is not in the build context"));
+        assert!(found[1].starts_with("D:8: COPY pyproject.toml: `pyproject.toml` is not in"));
+    }
+
     #[test]
     fn a_source_must_name_an_entry_of_the_context() {
         for ok in [
