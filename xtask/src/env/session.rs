@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{self, Cmd};
 use crate::digest::file_meta;
+use crate::env::hadolint;
 use crate::env::installer::{self, Installer};
 use crate::env::interpreter::{self, Discovery, Interpreter, Request, Want};
 use crate::env::lock;
@@ -90,6 +91,22 @@ impl<'a> Session<'a> {
             .would_choose(owner)
             .with_context(|| format!("{}: cannot choose a Python", owner.folder_name()))?;
         installer::pinned_uv(&python, &tools)
+    }
+
+    /// The pinned hadolint: found in the tools folder, else installed there with the Python
+    /// `owner`'s venv would be built with (like [`Session::pinned_uv`]).
+    pub fn pinned_hadolint(&self, owner: &Package) -> Result<hadolint::Hadolint> {
+        let tools = project::tools_dir();
+        let hadolint = match hadolint::find(&tools) {
+            Some(found) => found,
+            None => {
+                let (python, _) = self
+                    .would_choose(owner)
+                    .with_context(|| format!("{}: cannot choose a Python", owner.folder_name()))?;
+                hadolint::install(&python.path, &tools)?
+            }
+        };
+        hadolint.prepared()
     }
 
     /// What the venv's last setup was asked for (`--python`, `--installer`), from its stamp.

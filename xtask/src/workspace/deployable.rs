@@ -1,0 +1,299 @@
+//! Whether a service's Dockerfile still matches the service (`verify`'s `deploy <service>` job):
+//! what it copies is in the build context `dist` writes, and what it runs is the command the
+//! service declares. hadolint's verdict is the other half (see `env::hadolint`).
+
+use crate::workspace::Package;
+use crate::workspace::deploy::context;
+use crate::workspace::dockerfile_parse::{self, Instruction};
+
+/// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
+/// Dockerfile's path from the root); none when it matches.
+pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
+    let instructions = dockerfile_parse::parse(text);
+    let mut problems: Vec<String> = instructions
+        .iter()
+        .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
+        .flat_map(|i| transfer_problems(service, rel, i))
+        .collect();
+    problems.extend(command_problem(service, rel, &instructions));
+    problems
+}
+
+/// What the context holds, as a person reads it: `Dockerfile, install.py, ..., wheels/, ...`.
+fn context_listing() -> String {
+    context::ENTRIES
+        .iter()
+        .map(|e| {
+            if *e == context::WHEELS {
+                format!("{e}/")
+            } else {
+                (*e).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each source of a `COPY`/`ADD` from the build context that names no entry of it. Sources from
+/// another stage or image (`--from=`), URLs and heredocs are not read from the context.
+fn transfer_problems(service: &Package, rel: &str, instruction: &Instruction) -> Vec<String> {
+    let transfer = dockerfile_parse::transfer(&instruction.args);
+    if transfer.from.is_some() {
+        return Vec::new();
+    }
+    transfer
+        .sources
+        .iter()
+        .filter(|s| !s.starts_with("<<") && !s.contains("://") && !s.starts_with("git@"))
+        .filter_map(|source| {
+            let why = source_problem(source)?;
+            Some(format!(
+                "{rel}:{}: {} {source}: {why}: the context `cargo xtask dist {}` writes holds \
+                 only {} (no source tree: the service and its local packages come as wheels)",
+                instruction.line,
+                instruction.keyword,
+                service.folder_name(),
+                context_listing()
+            ))
+        })
+        .collect()
+}
+
+/// Why a source names nothing the context holds, if it does not: its first component must be an
+/// entry (or a pattern that matches one), or the context itself (`.`).
+fn source_problem(source: &str) -> Option<String> {
+    if source.contains('$') {
+        return Some("it names a variable, so what it copies cannot be told".into());
+    }
+    let parts: Vec<&str> = source
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Some("it reaches outside the build context".into());
+    }
+    let Some(first) = parts.first() else {
+        return None; // `.` or `/`: the context itself, which holds only its entries
+    };
+    let matches = |entry: &&str| match glob::Pattern::new(first) {
+        Ok(pattern) => pattern.matches(entry),
+        Err(_) => first == entry,
+    };
+    if context::ENTRIES.iter().any(matches) {
+        None
+    } else {
+        Some(format!("`{first}` is not in the build context"))
+    }
+}
+
+/// The last `ENTRYPOINT` (else `CMD`) must be in exec form and run the service's command (its
+/// first word that command, or a path ending in it).
+fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
+    let last = |keyword: &str| instructions.iter().rev().find(|i| i.keyword == keyword);
+    let declared = declared_commands(service);
+    let Some(expected) = service.deploy.entry_command() else {
+        return Some(format!(
+            "{}: {} declares no command for its image to run ({declared}); name it in \
+             [tool.xtask.dist] command = [\"...\"], or declare one [project.scripts] entry",
+            service.deploy.at,
+            service.folder_name()
+        ));
+    };
+    let exec = crate::output::json_string(&expected[0]);
+    let Some(runs) = last("ENTRYPOINT").or_else(|| last("CMD")) else {
+        return Some(format!(
+            "{rel}: no ENTRYPOINT or CMD, so the image runs nothing of {}; end it with \
+             ENTRYPOINT [{exec}] ({declared})",
+            service.folder_name()
+        ));
+    };
+    let at = format!("{rel}:{}: {}", runs.line, runs.keyword);
+    let Some(words) = dockerfile_parse::exec_form(&runs.args) else {
+        return Some(format!(
+            "{at} {} is in shell form: a shell runs it and the service's command is not what \
+             the image runs as its first process; write it in exec form, e.g. {} [{exec}] \
+             ({declared})",
+            runs.args, runs.keyword
+        ));
+    };
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if program == expected[0] {
+        return None;
+    }
+    Some(format!(
+        "{at} runs `{first}`, which is not the command {} declares ({declared}); make `{}` its \
+         first word, or change the declared command",
+        service.folder_name(),
+        expected[0]
+    ))
+}
+
+/// The command(s) a service declares, and where: for the messages.
+fn declared_commands(service: &Package) -> String {
+    let deploy = &service.deploy;
+    let pyproject = format!("{}/pyproject.toml", service.rel);
+    if !deploy.command.is_empty() {
+        let words: Vec<String> = deploy
+            .command
+            .iter()
+            .map(|w| crate::output::json_string(w))
+            .collect();
+        return format!(
+            "[tool.xtask.dist] command = [{}] at {}",
+            words.join(", "),
+            deploy.at
+        );
+    }
+    match deploy.scripts.as_slice() {
+        [] => format!("{pyproject} has no [project.scripts] and no [tool.xtask.dist] command"),
+        scripts => format!(
+            "[project.scripts] in {pyproject}: {}",
+            scripts
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// The template `dist` writes, rendered for each service of the committed tree (with its
+    /// `.python-version` and the pinned uv), with the file the integration tests write as that
+    /// service's Dockerfile (`xtask/tests/data/<service>.Dockerfile`).
+    fn rendered_templates() -> Vec<(Package, String, PathBuf)> {
+        let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = xtask.parent().unwrap().canonicalize().unwrap();
+        let ws = crate::workspace::Workspace::load(&root).unwrap();
+        let python = std::fs::read_to_string(root.join("python/.python-version")).unwrap();
+        let uv = crate::env::tools::UV.version;
+        ws.services()
+            .map(|service| {
+                let command = service.deploy.entry_command().expect("a command");
+                let text =
+                    crate::workspace::dockerfile::template(service, python.trim(), uv, &command);
+                let data = xtask.join(format!("tests/data/{}.Dockerfile", service.folder_name()));
+                (service.clone(), text, data)
+            })
+            .collect()
+    }
+
+    /// The template matches its service, and the integration tests (which run the real hadolint
+    /// on it in `verify`) use what it renders today: `XTASK_BLESS=1` rewrites their copies.
+    #[test]
+    fn the_template_matches_its_service_and_is_what_the_tests_lint() {
+        let rendered = rendered_templates();
+        let names: Vec<&str> = rendered.iter().map(|(s, _, _)| s.folder_name()).collect();
+        assert_eq!(names, ["media-service", "sts-service"]);
+        for (service, text, data) in rendered {
+            let rel = format!("python/deploy/{}/Dockerfile", service.folder_name());
+            assert_eq!(problems(&service, &rel, &text), Vec::<String>::new());
+            if std::env::var_os("XTASK_BLESS").is_some() {
+                std::fs::write(&data, &text).unwrap();
+            }
+            let copy = std::fs::read_to_string(&data).unwrap_or_default();
+            assert!(
+                copy == text,
+                "{} is not the template's Dockerfile for {}: run \
+                 `XTASK_BLESS=1 cargo test --bin xtask template` and review the diff",
+                data.display(),
+                service.folder_name()
+            );
+        }
+    }
+
+    /// The committed media-service, its deployment as `deploy` says.
+    fn media_service(edit: impl FnOnce(&mut crate::workspace::deploy::Deploy)) -> Package {
+        let (mut service, _, _) = rendered_templates().swap_remove(0);
+        edit(&mut service.deploy);
+        service
+    }
+
+    fn problems_of(service: &Package, text: &str) -> Vec<String> {
+        problems(service, "D", text)
+    }
+
+    #[test]
+    fn the_last_entrypoint_else_cmd_must_run_the_declared_command_in_exec_form() {
+        let service = media_service(|_| {});
+        let ok = [
+            "FROM x\nENTRYPOINT [\"media-service\", \"--serve\"]\n",
+            "FROM x\nENTRYPOINT [\"/opt/venv/bin/media-service\"]\n",
+            "FROM x\nENTRYPOINT [\"other\"]\nFROM y\nCMD [\"other\"]\nENTRYPOINT [\"media-service\"]\n",
+            "FROM x\nCMD [\"media-service\"]\n",
+        ];
+        for text in ok {
+            assert_eq!(problems_of(&service, text), Vec::<String>::new(), "{text}");
+        }
+        let shell = problems_of(&service, "FROM x\nENTRYPOINT media-service --serve\n");
+        assert_eq!(shell.len(), 1);
+        assert!(
+            shell[0].starts_with("D:2: ENTRYPOINT media-service --serve is in shell form"),
+            "{shell:?}"
+        );
+        let none = problems_of(&service, "FROM x\n");
+        assert!(none[0].starts_with("D: no ENTRYPOINT or CMD"), "{none:?}");
+        let wrong = problems_of(
+            &service,
+            "FROM x\nENTRYPOINT [\"a\"]\nCMD [\"media-service\"]\n",
+        );
+        assert!(
+            wrong[0].starts_with("D:2: ENTRYPOINT runs `a`"),
+            "{wrong:?}"
+        );
+
+        let declared = media_service(|d| d.command = vec!["media-serve".into(), "-x".into()]);
+        let wrong = problems_of(&declared, "FROM x\nENTRYPOINT [\"media-service\"]\n");
+        assert!(
+            wrong[0].contains("([tool.xtask.dist] command = [\"media-serve\", \"-x\"] at "),
+            "{wrong:?}"
+        );
+        let two = media_service(|d| d.scripts = vec!["a".into(), "b".into()]);
+        let undeclared = problems_of(&two, "FROM x\nENTRYPOINT [\"a\"]\n");
+        assert!(
+            undeclared[0].contains("declares no command for its image to run ([project.scripts] in python/apps/media-service/pyproject.toml: `a`, `b`)"),
+            "{undeclared:?}"
+        );
+    }
+
+    #[test]
+    fn copies_from_another_stage_a_url_or_a_heredoc_are_not_the_context_s() {
+        let service = media_service(|_| {});
+        let text = "FROM x AS b\nCOPY --from=b /opt /opt\nADD https://example.com/a.tgz /a\nCOPY <<EOF /etc/x\nsrc\nEOF\nCOPY --chown=1:1 wheels/ install.py /c/\nCOPY src pyproject.toml /c/\nENTRYPOINT [\"media-service\"]\n";
+        let found = problems_of(&service, text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("D:8: COPY src: `src` is not in the build context"));
+        assert!(found[1].starts_with("D:8: COPY pyproject.toml: `pyproject.toml` is not in"));
+    }
+
+    #[test]
+    fn a_source_must_name_an_entry_of_the_context() {
+        for ok in [
+            "requirements.txt",
+            "./install.py",
+            "wheels/",
+            "wheels/*.whl",
+            "/wheels",
+            "requirements*.txt",
+            ".",
+            "manifest.json",
+        ] {
+            assert_eq!(source_problem(ok), None, "{ok}");
+        }
+        assert_eq!(
+            source_problem("src/"),
+            Some("`src` is not in the build context".into())
+        );
+        assert_eq!(
+            source_problem("wheels/../src"),
+            Some("it reaches outside the build context".into())
+        );
+        assert!(source_problem("$APP/x").unwrap().contains("variable"));
+        assert!(source_problem("pyproject.toml").is_some());
+    }
+}
