@@ -21,7 +21,7 @@ use crate::env::installer::UV_VERSION;
 use crate::fsutil;
 use crate::project;
 use crate::workspace::pep440::Version;
-use crate::workspace::{Package, Workspace, normalize, requirement_name};
+use crate::workspace::{DevSource, Package, Workspace, normalize, requirement_name};
 
 /// The runtime lock and the dev lock, beside the owner's `pyproject.toml`.
 pub const RUNTIME: &str = "requirements.txt";
@@ -122,10 +122,21 @@ impl Inputs {
                 .map(|d| d.requirements.clone())
                 .unwrap_or_default(),
         );
-        parts.push((
-            format!("the dev tools of {}", owner.folder_name()),
-            hash(dev.join("\n").as_bytes()),
-        ));
+        // Where the tools come from is part of the label: a change to the workspace's group
+        // then names the file to look at.
+        let from_workspace = owner
+            .dev
+            .as_ref()
+            .is_some_and(|d| d.source == DevSource::Workspace);
+        let label = if from_workspace {
+            format!(
+                "the dev tools of {} (python/pyproject.toml [dependency-groups] dev)",
+                owner.folder_name()
+            )
+        } else {
+            format!("the dev tools of {}", owner.folder_name())
+        };
+        parts.push((label, hash(dev.join("\n").as_bytes())));
         let indexes: Vec<String> = owner.indexes.iter().map(|i| i.url.clone()).collect();
         let declared: Vec<String> = owner
             .indexes

@@ -26,7 +26,7 @@ use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
 use pyproject::parse_package;
 
-pub use package::{MetadataSource, Package, normalize, requirement_name};
+pub use package::{DevSource, MetadataSource, Package, normalize, requirement_name};
 
 /// Folders of `python/` that hold packages, and what their packages are.
 const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kind::Library)];
@@ -43,6 +43,14 @@ impl Workspace {
     /// (`rules.rs`): all before any venv is touched.
     pub fn load(root: &Path) -> Result<Workspace> {
         let mut packages = read_packages(root)?;
+        // A library with no dev tools of its own is developed with the workspace's: it needs
+        // them while no service installs it (it owns a venv then).
+        let shared_dev = pyproject::workspace_dev_tools(root)?;
+        for package in packages.iter_mut() {
+            if package.kind == Kind::Library && package.dev.is_none() {
+                package.dev.clone_from(&shared_dev);
+            }
+        }
         link_local_dependencies(&mut packages);
         rules::check(root, &packages)?;
         let workspace = Workspace {

@@ -86,6 +86,9 @@ pub enum DevSource {
     Group,
     /// `[project.optional-dependencies] dev`: installed as `package[dev]`.
     Extra,
+    /// The workspace's `[dependency-groups] dev` in `python/pyproject.toml`: the dev tools of a
+    /// library that declares none of its own.
+    Workspace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +104,7 @@ impl DevTools {
         match self.source {
             DevSource::Group => "[dependency-groups] dev",
             DevSource::Extra => "[project.optional-dependencies] dev",
+            DevSource::Workspace => "python/pyproject.toml's [dependency-groups] dev",
         }
     }
 }
