@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cmd::Cmd;
 use crate::commands::{edit as edit_command, ide};
@@ -214,7 +214,7 @@ fn render(
         dist: names.name.clone(),
         import: names.import.clone(),
         kind,
-        summary: format!("The {} {what} of the dubbing platform", names.name),
+        summary: format!("{}, a {what} of the dubbing platform", names.name),
         deps: deps.iter().map(|d| d.name.clone()).collect(),
     });
     let dep_lists: Vec<Vec<&str>> = known
@@ -250,9 +250,10 @@ fn check_not_ignored(root: &Path, files: &[(PathBuf, String)]) -> Result<()> {
         .collect();
     if out.code == Some(0) && !ignored.is_empty() {
         bail!(
-            "git would ignore the new package's files ({}): the name matches a pattern of a \
-             .gitignore (`git -C {} check-ignore -v {}` says which); choose another name",
-            ignored.join(", "),
+            "git would ignore {} of the new package's files, {} among them: the name matches a \
+             pattern of a .gitignore (`git -C {} check-ignore -v {}` says which); choose another name",
+            ignored.len(),
+            ignored[0],
             project::quote(&root.to_string_lossy()),
             project::quote(ignored[0]),
         );
@@ -388,7 +389,8 @@ pub fn run(root: &Path, args: &NewArgs) -> Result<()> {
         NewKind::Service { package, env } => (Kind::Service, package, &[][..], env),
     };
     let ws = Workspace::load(root)?;
-    let plan = plan(&ws, kind, spec, into).context("nothing was written")?;
+    // The cause first, then what it means: nothing was written.
+    let plan = plan(&ws, kind, spec, into).map_err(|e| anyhow!("{e:#}; nothing was written"))?;
     write(root, &plan).with_context(|| {
         format!(
             "writing stopped part-way: what it wrote is listed above; remove {} to undo",
@@ -409,4 +411,38 @@ pub fn run(root: &Path, args: &NewArgs) -> Result<()> {
         project::xtask_command(root, &["test", "--package", name])
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_normalised_and_its_import_name_follows() {
+        let got = names("Audio_Tools.v2").unwrap();
+        assert_eq!(got.name, "audio-tools-v2");
+        assert_eq!(got.import, "audio_tools_v2");
+        assert_eq!(
+            names("match").unwrap().import,
+            "match",
+            "a soft keyword is a name"
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_no_distribution_or_no_identifier_is_refused() {
+        for (given, why) in [
+            ("", "not a distribution name"),
+            ("a b", "not a distribution name"),
+            ("-a", "not a distribution name"),
+            ("a.", "not a distribution name"),
+            ("é", "not a distribution name"),
+            ("2fast", "begins with a digit"),
+            ("lambda", "a Python keyword"),
+            ("Async", "a Python keyword"),
+        ] {
+            let err = names(given).unwrap_err().to_string();
+            assert!(err.contains(why), "{given}: {err}");
+        }
+    }
 }

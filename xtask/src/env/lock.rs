@@ -347,6 +347,49 @@ pub fn pinned(owner: &Package) -> Vec<(String, String, String)> {
     out
 }
 
+/// What a library left from when it had a venv of its own (no service installed it then; one does
+/// now): the venv, if there, and each lock file, with whether `lock` wrote it as it is (a file
+/// edited since is a person's).
+pub struct FormerOwner<'a> {
+    pub library: &'a Package,
+    /// The services that install it now.
+    pub services: Vec<&'a Package>,
+    pub venv: Option<PathBuf>,
+    pub locks: Vec<(PathBuf, bool)>,
+}
+
+/// Every library that is not a venv owner any more but still has its venv or its lock.
+pub fn former_owners(ws: &Workspace) -> Vec<FormerOwner<'_>> {
+    let mut out = Vec::new();
+    for library in &ws.packages {
+        let services = ws.services_installing(library);
+        if services.is_empty() || ws.services().any(|s| s.name == library.name) {
+            continue;
+        }
+        let venv = crate::env::venv::Venv::of(library).dir;
+        let venv = fs::symlink_metadata(&venv).is_ok().then_some(venv);
+        // Only a file with lock's header: a `requirements.txt` without one is a person's.
+        let locks: Vec<(PathBuf, bool)> = files(library)
+            .into_iter()
+            .filter_map(|path| {
+                let recorded = read(&path).filter(|r| !r.inputs.is_empty())?;
+                let intact =
+                    recorded.pins.as_deref() == Some(hash(recorded.body.as_bytes()).as_str());
+                Some((path, intact))
+            })
+            .collect();
+        if venv.is_some() || !locks.is_empty() {
+            out.push(FormerOwner {
+                library,
+                services,
+                venv,
+                locks,
+            });
+        }
+    }
+    out
+}
+
 /// What `lock` did for one owner.
 pub enum Locked {
     /// The lock was what its inputs make: no resolver ran.

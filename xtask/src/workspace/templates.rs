@@ -578,6 +578,54 @@ mod tests {
     }
 
     #[test]
+    fn a_package_described_at_run_time_renders_with_its_own_commands() {
+        let lib = Package {
+            dir: "libs/mixer",
+            dist: "mixer",
+            import: "mixer",
+            kind: Kind::Library,
+            summary: "mixer, a library of the dubbing platform",
+            subpackages: &[],
+            local_deps: &[],
+            setup_command: None,
+            base_image: None,
+            platform: None,
+        };
+        let files = new_package(&lib, std::slice::from_ref(&lib));
+        let readme = files
+            .iter()
+            .find(|f| f.path == "libs/mixer/README.md")
+            .unwrap();
+        assert!(
+            readme.content.contains("cargo xtask setup mixer "),
+            "{}",
+            readme.content
+        );
+        assert!(readme.content.contains("No service installs it yet"));
+        let service = Package {
+            dir: "apps/podcast",
+            dist: "podcast",
+            import: "podcast",
+            kind: Kind::Service,
+            local_deps: &["mixer"],
+            ..lib.clone()
+        };
+        let tree = [lib, service.clone()];
+        let files = new_package(&service, &tree);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        for path in [
+            "apps/podcast/src/podcast/__main__.py",
+            "apps/podcast/tests/unit/test_shared_libs.py",
+            "deploy/podcast/README.md",
+        ] {
+            assert!(paths.contains(&path), "{path}: {paths:?}");
+        }
+        for t in files.iter().filter(|t| t.path.ends_with(".toml")) {
+            t.content.parse::<toml_edit::DocumentMut>().unwrap();
+        }
+    }
+
+    #[test]
     fn content_is_lf_only_and_ends_with_a_newline() {
         for t in all() {
             assert!(!t.content.contains('\r'), "{}", t.path);
