@@ -166,6 +166,23 @@ fn a_bad_or_taken_name_writes_nothing() {
         out.stderr
     );
     assert_eq!(snapshot(root), before);
+    // A service whose lock was edited by hand: its lock is a person's, as `add` holds.
+    fs::write(
+        root.join("python/apps/media-service/requirements.txt"),
+        "six==1.16.0\n",
+    )
+    .unwrap();
+    let before = snapshot(root);
+    let out = run(xtask(root).args(["new", "lib", "audio", "--into", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("was not written by `lock`, or was edited since")
+            && out.stderr.contains("nothing was written"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(root), before);
 }
 
 #[test]

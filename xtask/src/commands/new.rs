@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cmd::Cmd;
 use crate::commands::{edit as edit_command, ide};
+use crate::env::lock;
 use crate::flags::{EnvArgs, NewArgs, NewKind, NewPackage};
 use crate::fsutil;
 use crate::output::say;
@@ -277,6 +278,12 @@ fn plan(ws: &Workspace, kind: Kind, spec: &NewPackage, into: &[String]) -> Resul
         }
     }
     check_not_ignored(&ws.root, &files)?;
+    // A lock edited by hand is a person's: `add`, and so `new`, never writes over it.
+    for service in &into {
+        if let status @ lock::Status::Edited(_) = lock::status(ws, service)? {
+            bail!("{}", lock::stale_message(ws, service, &status));
+        }
+    }
     let mut edits = Vec::new();
     for service in &into {
         let path = service.pyproject();

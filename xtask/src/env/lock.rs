@@ -89,6 +89,24 @@ fn python_floor(set: &[&Package]) -> Result<String> {
     bail!("no Python 3 release satisfies every requires-python of the install set")
 }
 
+/// The header's label of the owner's dev tools. Where they come from is part of it for the
+/// workspace's: a change to that group then names the file to look at. (The label of a
+/// package's own tools is the one locks have always had.)
+fn dev_label(owner: &Package) -> String {
+    let from_workspace = owner
+        .dev
+        .as_ref()
+        .is_some_and(|d| d.source == DevSource::Workspace);
+    if from_workspace {
+        format!(
+            "the dev tools of {} (python/pyproject.toml [dependency-groups] dev)",
+            owner.folder_name()
+        )
+    } else {
+        format!("the dev tools of {}", owner.folder_name())
+    }
+}
+
 impl Inputs {
     pub fn of(ws: &Workspace, owner: &Package) -> Result<Inputs> {
         let set = ws.closure(owner)?;
@@ -122,21 +140,7 @@ impl Inputs {
                 .map(|d| d.requirements.clone())
                 .unwrap_or_default(),
         );
-        // Where the tools come from is part of the label: a change to the workspace's group
-        // then names the file to look at.
-        let from_workspace = owner
-            .dev
-            .as_ref()
-            .is_some_and(|d| d.source == DevSource::Workspace);
-        let label = if from_workspace {
-            format!(
-                "the dev tools of {} (python/pyproject.toml [dependency-groups] dev)",
-                owner.folder_name()
-            )
-        } else {
-            format!("the dev tools of {}", owner.folder_name())
-        };
-        parts.push((label, hash(dev.join("\n").as_bytes())));
+        parts.push((dev_label(owner), hash(dev.join("\n").as_bytes())));
         let indexes: Vec<String> = owner.indexes.iter().map(|i| i.url.clone()).collect();
         let declared: Vec<String> = owner
             .indexes
