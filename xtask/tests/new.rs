@@ -183,6 +183,25 @@ fn a_bad_or_taken_name_writes_nothing() {
         out.stderr
     );
     assert_eq!(snapshot(root), before);
+    // No workspace dev tools: a library of its own would have no tools to be tested with.
+    let text = read(root, "python/pyproject.toml");
+    let (start, end) = (
+        text.find("[dependency-groups]").unwrap(),
+        text.find("[tool.ruff]").unwrap(),
+    );
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    fs::write(root.join("python/pyproject.toml"), without).unwrap();
+    let before = snapshot(root);
+    let out = run(xtask(root).args(["new", "lib", "mixer"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("[dependency-groups] dev lacks ruff, mypy, pytest, pytest-cov")
+            && out.stderr.contains("nothing was written"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(root), before);
 }
 
 #[test]

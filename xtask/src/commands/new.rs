@@ -268,6 +268,15 @@ fn plan(ws: &Workspace, kind: Kind, spec: &NewPackage, into: &[String]) -> Resul
     check_free(ws, &names)?;
     let deps = packages_of_kind(ws, &spec.deps, Kind::Library, "--dep")?;
     let into = packages_of_kind(ws, into, Kind::Service, "--into")?;
+    // A library no service installs is tested in a venv of its own, with the workspace's tools.
+    if kind == Kind::Library && into.is_empty() && !ws.shared_dev_missing.is_empty() {
+        bail!(
+            "a library that no service installs is tested with the workspace's dev tools, and \
+             {PYTHON_DIR}/pyproject.toml's [dependency-groups] dev lacks {}; add them there \
+             (dev = [\"pytest>=7.0\", \"pytest-cov>=4.0\", \"ruff>=0.1.0\", \"mypy>=1.0\"]), or give it a service with --into",
+            ws.shared_dev_missing.join(", ")
+        );
+    }
     let python = ws.root.join(PYTHON_DIR);
     let mut files = Vec::new();
     for template in render(ws, &names, kind, &deps, &into) {

@@ -36,6 +36,9 @@ const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kin
 pub struct Workspace {
     pub root: PathBuf,
     pub packages: Vec<Package>,
+    /// The tools the workspace's dev tools (`python/pyproject.toml` `[dependency-groups] dev`)
+    /// lack, of those every venv needs: all of them when there is no such group.
+    pub shared_dev_missing: Vec<&'static str>,
 }
 
 impl Workspace {
@@ -56,6 +59,7 @@ impl Workspace {
         let workspace = Workspace {
             root: root.to_path_buf(),
             packages,
+            shared_dev_missing: package::missing_tools(shared_dev.as_ref()),
         };
         for package in &workspace.packages {
             workspace.closure(package)?;

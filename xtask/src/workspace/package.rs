@@ -167,18 +167,22 @@ impl Package {
 
     /// Which of [`REQUIRED_TOOLS`] its dev tools lack.
     pub fn missing_tools(&self) -> Vec<&'static str> {
-        let declared: Vec<String> = self
-            .dev
-            .iter()
-            .flat_map(|d| &d.requirements)
-            .map(|r| normalize(requirement_name(r)))
-            .collect();
-        REQUIRED_TOOLS
-            .iter()
-            .copied()
-            .filter(|tool| !declared.iter().any(|d| d == tool))
-            .collect()
+        missing_tools(self.dev.as_ref())
     }
+}
+
+/// Which of [`REQUIRED_TOOLS`] these dev tools lack (all, without any).
+pub fn missing_tools(dev: Option<&DevTools>) -> Vec<&'static str> {
+    let declared: Vec<String> = dev
+        .iter()
+        .flat_map(|d| &d.requirements)
+        .map(|r| normalize(requirement_name(r)))
+        .collect();
+    REQUIRED_TOOLS
+        .iter()
+        .copied()
+        .filter(|tool| !declared.iter().any(|d| d == tool))
+        .collect()
 }
 
 /// PEP 503 normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
