@@ -73,6 +73,8 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Run a command in a package's venv (set up first), as if it were activated
     Run(RunArgs),
+    /// Create a package (library or service) that passes verify at once, then lock and set it up
+    New(NewArgs),
     /// Write the VS Code workspace and pyright's configuration: each package with its own venv
     Ide(IdeArgs),
     /// Install or remove the git hooks: ruff on what is staged, verify on what is pushed
@@ -323,6 +325,46 @@ pub struct RemoveArgs {
     pub names: Vec<String>,
     #[command(flatten)]
     pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    #[command(subcommand)]
+    pub kind: NewKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewKind {
+    /// A shared library under python/libs/NAME: its own venv (with the workspace's dev tools)
+    /// until a service installs it
+    Lib {
+        #[command(flatten)]
+        package: NewPackage,
+        /// Services that depend on it at once (their pyproject.toml is edited, then they are
+        /// locked and set up); repeatable
+        #[arg(long = "into", value_name = "SERVICE")]
+        into: Vec<String>,
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+    /// A service under python/apps/NAME, with its dev tools, a command line, a venv and a lock
+    Service {
+        #[command(flatten)]
+        package: NewPackage,
+        #[command(flatten)]
+        env: EnvArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewPackage {
+    /// Its name: the folder's and the distribution's (PEP 503-normalised); the import name is
+    /// the same with `_` for `-`
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A library of the tree it depends on (folder or distribution name); repeatable
+    #[arg(long = "dep", value_name = "LIB")]
+    pub deps: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Remove(args) => commands::edit::remove(&root, &args),
+        Command::New(args) => commands::new::run(&root, &args),
         Command::Clean(args) => commands::clean::run(
             &root,
             if args.dry_run {

@@ -30,6 +30,8 @@ mod long {
     mod layouts;
     #[path = "lock.rs"]
     mod lock;
+    #[path = "new.rs"]
+    mod new;
     #[path = "state.rs"]
     mod state;
     #[path = "trust.rs"]

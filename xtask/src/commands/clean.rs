@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, git_paths};
+use crate::env::lock;
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
 use crate::leftovers::is_removal_leftover;
 use crate::leftovers::{self, is_build_leftover, is_cache, is_leftover};
 use crate::project::{self, PYTHON_DIR};
+use crate::workspace::Workspace;
 
 /// What clean does with one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +413,35 @@ fn remove(path: &Path, rel: &str) -> Result<()> {
     }
 }
 
+/// The lock a library kept from when it had a venv of its own (a service installs it now): no
+/// venv uses it, and `lock` would not write it again. Removed when it is as `lock` wrote it,
+/// tracked by git or not (the removal is then for the next commit); kept when edited since.
+/// (Its venv goes with every other venv.)
+fn plan_former_owners(root: &Path, plan: &mut Plan) {
+    let ws = match Workspace::load(root) {
+        Ok(ws) => ws,
+        Err(e) => {
+            println!("clean: the locks of former venvs are not looked for: {e:#}");
+            return;
+        }
+    };
+    for former in lock::former_owners(&ws) {
+        for (path, intact) in former.locks {
+            let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+            if is_link {
+                plan.keep(path, "a symlink: clean never removes through one");
+            } else if intact {
+                plan.remove(path);
+            } else {
+                plan.keep(
+                    path,
+                    "the lock of a venv this library no longer has, but edited since `lock` wrote it: remove it by hand",
+                );
+            }
+        }
+    }
+}
+
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
     let mut plan = Plan::default();
     let python = root.join(PYTHON_DIR);
@@ -429,6 +460,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                 );
                 plan_without_git(root, &python, &mut plan);
             }
+            plan_former_owners(root, &mut plan);
         }
         _ => {}
     }

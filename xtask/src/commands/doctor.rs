@@ -11,6 +11,7 @@ use crate::env::lock;
 use crate::env::session::{Session, State};
 use crate::env::venv::Venv;
 use crate::flags::{EnvArgs, InstallerChoice};
+use crate::fsutil;
 use crate::project;
 use crate::workspace::{Package, Workspace};
 
@@ -94,6 +95,32 @@ fn differs_from_lock(uv: &Path, root: &Path, venv: &Venv, owner: &Package) -> Ve
             }
         })
         .collect()
+}
+
+/// A library that a service installs now, with the venv and the lock it had of its own before:
+/// nothing uses them any more; `clean` removes them.
+fn report_former_owners(ws: &Workspace) {
+    for former in lock::former_owners(ws) {
+        let mut paths: Vec<String> = former
+            .venv
+            .iter()
+            .map(|v| format!("{}/", fsutil::display_rel(&ws.root, v)))
+            .collect();
+        paths.extend(
+            former
+                .locks
+                .iter()
+                .map(|(path, _)| fsutil::display_rel(&ws.root, path)),
+        );
+        let services: Vec<&str> = former.services.iter().map(|s| s.folder_name()).collect();
+        println!(
+            "{}: left over from when it had a venv of its own (now {} installs it): {}; {} removes them (with every other venv and cache)",
+            former.library.folder_name(),
+            services.join(" and "),
+            paths.join(", "),
+            project::xtask_command(&ws.root, &["clean"])
+        );
+    }
 }
 
 pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
@@ -255,6 +282,7 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
             }
         }
     }
+    report_former_owners(&ws);
     let table = crate::commands::lock::conflicts(&ws);
     if !table.is_empty() {
         println!("{table}");

@@ -95,7 +95,7 @@ fn apply(
 
 /// Locks and sets up every venv whose install set holds the package `name`; the locks are put
 /// back when one cannot be made.
-fn relock(root: &Path, name: &str, env: &EnvArgs) -> Result<()> {
+pub fn relock(root: &Path, name: &str, env: &EnvArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let package = ws.get(name).context("the edited package is still there")?;
     let owners: Vec<&Package> = ws

@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod ide;
 pub mod lint;
 pub mod lock;
+pub mod new;
 pub mod run;
 pub mod scaffold;
 pub mod setup;

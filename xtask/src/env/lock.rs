@@ -21,7 +21,7 @@ use crate::env::installer::UV_VERSION;
 use crate::fsutil;
 use crate::project;
 use crate::workspace::pep440::Version;
-use crate::workspace::{Package, Workspace, normalize, requirement_name};
+use crate::workspace::{DevSource, Package, Workspace, normalize, requirement_name};
 
 /// The runtime lock and the dev lock, beside the owner's `pyproject.toml`.
 pub const RUNTIME: &str = "requirements.txt";
@@ -89,6 +89,24 @@ fn python_floor(set: &[&Package]) -> Result<String> {
     bail!("no Python 3 release satisfies every requires-python of the install set")
 }
 
+/// The header's label of the owner's dev tools. Where they come from is part of it for the
+/// workspace's: a change to that group then names the file to look at. (The label of a
+/// package's own tools is the one locks have always had.)
+fn dev_label(owner: &Package) -> String {
+    let from_workspace = owner
+        .dev
+        .as_ref()
+        .is_some_and(|d| d.source == DevSource::Workspace);
+    if from_workspace {
+        format!(
+            "the dev tools of {} (python/pyproject.toml [dependency-groups] dev)",
+            owner.folder_name()
+        )
+    } else {
+        format!("the dev tools of {}", owner.folder_name())
+    }
+}
+
 impl Inputs {
     pub fn of(ws: &Workspace, owner: &Package) -> Result<Inputs> {
         let set = ws.closure(owner)?;
@@ -122,10 +140,7 @@ impl Inputs {
                 .map(|d| d.requirements.clone())
                 .unwrap_or_default(),
         );
-        parts.push((
-            format!("the dev tools of {}", owner.folder_name()),
-            hash(dev.join("\n").as_bytes()),
-        ));
+        parts.push((dev_label(owner), hash(dev.join("\n").as_bytes())));
         let indexes: Vec<String> = owner.indexes.iter().map(|i| i.url.clone()).collect();
         let declared: Vec<String> = owner
             .indexes
@@ -331,6 +346,49 @@ pub fn pinned(owner: &Package) -> Vec<(String, String, String)> {
                     marker.trim().to_owned(),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// What a library left from when it had a venv of its own (no service installed it then; one does
+/// now): the venv, if there, and each lock file, with whether `lock` wrote it as it is (a file
+/// edited since is a person's).
+pub struct FormerOwner<'a> {
+    pub library: &'a Package,
+    /// The services that install it now.
+    pub services: Vec<&'a Package>,
+    pub venv: Option<PathBuf>,
+    pub locks: Vec<(PathBuf, bool)>,
+}
+
+/// Every library that is not a venv owner any more but still has its venv or its lock.
+pub fn former_owners(ws: &Workspace) -> Vec<FormerOwner<'_>> {
+    let mut out = Vec::new();
+    for library in &ws.packages {
+        let services = ws.services_installing(library);
+        if services.is_empty() || ws.services().any(|s| s.name == library.name) {
+            continue;
+        }
+        let venv = crate::env::venv::Venv::of(library).dir;
+        let venv = fs::symlink_metadata(&venv).is_ok().then_some(venv);
+        // Only a file with lock's header: a `requirements.txt` without one is a person's.
+        let locks: Vec<(PathBuf, bool)> = files(library)
+            .into_iter()
+            .filter_map(|path| {
+                let recorded = read(&path).filter(|r| !r.inputs.is_empty())?;
+                let intact =
+                    recorded.pins.as_deref() == Some(hash(recorded.body.as_bytes()).as_str());
+                Some((path, intact))
+            })
+            .collect();
+        if venv.is_some() || !locks.is_empty() {
+            out.push(FormerOwner {
+                library,
+                services,
+                venv,
+                locks,
+            });
         }
     }
     out

@@ -9,32 +9,33 @@ pub enum Kind {
     Library,
 }
 
-/// One package of the monorepo, as the seed plan describes it.
-#[derive(Debug)]
-pub struct Package {
+/// One package of the monorepo, as the seed plan describes it (`'static`), or as `cargo xtask
+/// new` describes a new one (borrowing its names): the templates render either.
+#[derive(Debug, Clone)]
+pub struct Package<'a> {
     /// Folder under `python/`, with `/` separators.
-    pub dir: &'static str,
+    pub dir: &'a str,
     /// Distribution name (PEP 508), as in `pyproject.toml`'s `[project] name`.
-    pub dist: &'static str,
+    pub dist: &'a str,
     /// Import name of the top-level module under `src/`.
-    pub import: &'static str,
+    pub import: &'a str,
     pub kind: Kind,
     /// One line for `pyproject.toml`'s `description` and the README title.
-    pub summary: &'static str,
+    pub summary: &'a str,
     /// Subpackages under `src/<import>/`, each with the docstring of its `__init__.py`.
-    pub subpackages: &'static [(&'static str, &'static str)],
+    pub subpackages: &'a [(&'a str, &'a str)],
     /// Distribution names of the libraries of this tree it depends on.
-    pub local_deps: &'static [&'static str],
+    pub local_deps: &'a [&'a str],
     /// The dedicated `cargo xtask` command that sets a service up, if it has one.
-    pub setup_command: Option<&'static str>,
+    pub setup_command: Option<&'a str>,
     /// A service's `[tool.xtask.dist]` base image and target platform, when not the defaults.
-    pub base_image: Option<&'static str>,
-    pub platform: Option<&'static str>,
+    pub base_image: Option<&'a str>,
+    pub platform: Option<&'a str>,
 }
 
-impl Package {
+impl<'a> Package<'a> {
     /// The folder's own name: `media-service`, `common`.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'a str {
         self.dir.rsplit('/').next().unwrap_or(self.dir)
     }
 
@@ -51,7 +52,7 @@ impl Package {
     }
 }
 
-pub const MEDIA_SERVICE: Package = Package {
+pub const MEDIA_SERVICE: Package<'static> = Package {
     dir: "apps/media-service",
     dist: "media-service",
     import: "media_service",
@@ -64,7 +65,7 @@ pub const MEDIA_SERVICE: Package = Package {
     platform: None,
 };
 
-pub const STS_SERVICE: Package = Package {
+pub const STS_SERVICE: Package<'static> = Package {
     dir: "apps/sts-service",
     dist: "sts-service",
     import: "sts_service",
@@ -89,7 +90,7 @@ pub const STS_SERVICE: Package = Package {
     platform: Some("linux/amd64"),
 };
 
-pub const COMMON: Package = Package {
+pub const COMMON: Package<'static> = Package {
     dir: "libs/common",
     dist: "dubbing-common",
     import: "dubbing_common",
@@ -102,7 +103,7 @@ pub const COMMON: Package = Package {
     platform: None,
 };
 
-pub const CONTRACTS: Package = Package {
+pub const CONTRACTS: Package<'static> = Package {
     dir: "libs/contracts",
     dist: "dubbing-contracts",
     import: "dubbing_contracts",
@@ -116,7 +117,7 @@ pub const CONTRACTS: Package = Package {
 };
 
 /// Every package of the seed tree, services first.
-pub const PACKAGES: &[Package] = &[MEDIA_SERVICE, STS_SERVICE, COMMON, CONTRACTS];
+pub const PACKAGES: &[Package<'static>] = &[MEDIA_SERVICE, STS_SERVICE, COMMON, CONTRACTS];
 
 /// The folder of end-to-end tests that span services, under `python/`.
 pub const E2E_TESTS_DIR: &str = "tests/e2e";
@@ -130,7 +131,7 @@ pub const PYTHON_VERSION: &str = "3.10";
 /// The lowest Python the packages support (`requires-python`).
 pub const REQUIRES_PYTHON: &str = ">=3.10";
 
-pub fn services() -> impl Iterator<Item = &'static Package> {
+pub fn services() -> impl Iterator<Item = &'static Package<'static>> {
     PACKAGES.iter().filter(|p| p.is_service())
 }
 

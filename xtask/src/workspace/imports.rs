@@ -1,8 +1,9 @@
 //! Which local packages a package's code imports, read from its `.py` files: a package may import
 //! only the local packages it declares (its dependencies, its dev tools). An import line counts,
-//! and so does any other mention of a local import name outside a comment: a string such as
+//! and so does a string that is a local import name, whole, outside a comment:
 //! `importlib.import_module("dubbing_contracts")` or `pytest.importorskip("dubbing_contracts")`
-//! loads the package just the same. An undeclared one breaks in a venv that does not install it.
+//! loads the package just the same (a word of prose in a docstring does not). An undeclared one
+//! breaks in a venv that does not install it.
 //!
 //! The same scan of names ([`referenced_names`]) widens the keys of remembered passes: a job's key
 //! covers every local package whose import name its package's files mention.
@@ -147,7 +148,35 @@ pub fn undeclared(ws: &Workspace, package: &Package) -> Vec<String> {
     found
 }
 
-/// The undeclared local import names a line that imports nothing mentions outside a comment.
+/// The contents of the string literals of a line that are dotted names, whole:
+/// `import_module("dubbing_common.io")` gives `dubbing_common.io`; prose in a docstring
+/// (`"""Audio in, text out."""`) gives nothing. A literal that spans lines is not seen whole.
+fn quoted_names(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(open) = rest.find(['"', '\'']) {
+        let quote = rest.as_bytes()[open] as char;
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(quote) else {
+            break;
+        };
+        let content = &after[..close];
+        let dotted = !content.is_empty()
+            && content
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        if dotted {
+            out.push(content);
+        }
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+/// The undeclared local import names that a line which imports nothing names in a string, whole
+/// (`importorskip("dubbing_contracts")`): a string import loads the package all the same. A word
+/// of prose that happens to be an import name (`audio` in a docstring) is no import. (The keys of
+/// remembered passes follow every mention, prose too: wider keys are never unsound.)
 fn mentions<'a>(
     line: &str,
     others: &'a [(&'a Package, Vec<String>)],
@@ -163,15 +192,21 @@ fn mentions<'a>(
             .find(|n| n.as_str() == token)
             .map(String::as_str)
     };
-    referenced_names(code.as_bytes(), &known)
-        .into_iter()
-        .filter_map(|name| {
-            let (other, _) = others
+    let mut found: Vec<(&'a str, &'a Package)> = Vec::new();
+    for quoted in quoted_names(code) {
+        for name in referenced_names(quoted.as_bytes(), &known) {
+            let Some((other, _)) = others
                 .iter()
-                .find(|(_, names)| names.iter().any(|n| n == name))?;
-            Some((name, *other))
-        })
-        .collect()
+                .find(|(_, names)| names.iter().any(|n| n == name))
+            else {
+                continue;
+            };
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, *other));
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -193,6 +228,17 @@ mod tests {
         );
         assert!(referenced_names(b"my_dubbing_common = dubbing_commons", &known).is_empty());
         assert!(referenced_names(b"dubbing.nsx", &known).is_empty());
+    }
+
+    #[test]
+    fn a_string_names_a_package_only_when_it_is_the_whole_string() {
+        assert_eq!(
+            quoted_names("m = import_module('dubbing_common.io'); x = \"a b\""),
+            ["dubbing_common.io"]
+        );
+        assert!(quoted_names("\"\"\"Speech recognition: audio in, text out.\"\"\"").is_empty());
+        assert_eq!(quoted_names("importorskip(\"audio\")"), ["audio"]);
+        assert!(quoted_names("it's audio").is_empty());
     }
 
     #[test]

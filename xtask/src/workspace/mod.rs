@@ -28,7 +28,9 @@ use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
 use pyproject::parse_package;
 
-pub use package::{MetadataSource, Package, REQUIRED_TOOLS, normalize, requirement_name};
+pub use package::{
+    DevSource, MetadataSource, Package, REQUIRED_TOOLS, normalize, requirement_name,
+};
 
 /// Folders of `python/` that hold packages, and what their packages are.
 const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kind::Library)];
@@ -38,6 +40,9 @@ const PACKAGE_FOLDERS: &[(&str, Kind)] = &[("apps", Kind::Service), ("libs", Kin
 pub struct Workspace {
     pub root: PathBuf,
     pub packages: Vec<Package>,
+    /// The tools the workspace's dev tools (`python/pyproject.toml` `[dependency-groups] dev`)
+    /// lack, of those every venv needs: all of them when there is no such group.
+    pub shared_dev_missing: Vec<&'static str>,
 }
 
 impl Workspace {
@@ -45,11 +50,20 @@ impl Workspace {
     /// (`rules.rs`): all before any venv is touched.
     pub fn load(root: &Path) -> Result<Workspace> {
         let mut packages = read_packages(root)?;
+        // A library with no dev tools of its own is developed with the workspace's: it needs
+        // them while no service installs it (it owns a venv then).
+        let shared_dev = pyproject::workspace_dev_tools(root)?;
+        for package in packages.iter_mut() {
+            if package.kind == Kind::Library && package.dev.is_none() {
+                package.dev.clone_from(&shared_dev);
+            }
+        }
         link_local_dependencies(&mut packages);
         rules::check(root, &packages)?;
         let workspace = Workspace {
             root: root.to_path_buf(),
             packages,
+            shared_dev_missing: package::missing_tools(shared_dev.as_ref()),
         };
         for package in &workspace.packages {
             workspace.closure(package)?;

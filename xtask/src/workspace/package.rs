@@ -86,6 +86,9 @@ pub enum DevSource {
     Group,
     /// `[project.optional-dependencies] dev`: installed as `package[dev]`.
     Extra,
+    /// The workspace's `[dependency-groups] dev` in `python/pyproject.toml`: the dev tools of a
+    /// library that declares none of its own.
+    Workspace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +104,7 @@ impl DevTools {
         match self.source {
             DevSource::Group => "[dependency-groups] dev",
             DevSource::Extra => "[project.optional-dependencies] dev",
+            DevSource::Workspace => "python/pyproject.toml's [dependency-groups] dev",
         }
     }
 }
@@ -163,18 +167,22 @@ impl Package {
 
     /// Which of [`REQUIRED_TOOLS`] its dev tools lack.
     pub fn missing_tools(&self) -> Vec<&'static str> {
-        let declared: Vec<String> = self
-            .dev
-            .iter()
-            .flat_map(|d| &d.requirements)
-            .map(|r| normalize(requirement_name(r)))
-            .collect();
-        REQUIRED_TOOLS
-            .iter()
-            .copied()
-            .filter(|tool| !declared.iter().any(|d| d == tool))
-            .collect()
+        missing_tools(self.dev.as_ref())
     }
+}
+
+/// Which of [`REQUIRED_TOOLS`] these dev tools lack (all, without any).
+pub fn missing_tools(dev: Option<&DevTools>) -> Vec<&'static str> {
+    let declared: Vec<String> = dev
+        .iter()
+        .flat_map(|d| &d.requirements)
+        .map(|r| normalize(requirement_name(r)))
+        .collect();
+    REQUIRED_TOOLS
+        .iter()
+        .copied()
+        .filter(|tool| !declared.iter().any(|d| d == tool))
+        .collect()
 }
 
 /// PEP 503 normalisation: lower case, runs of `-`, `_` and `.` become one `-`.

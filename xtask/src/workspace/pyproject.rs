@@ -95,6 +95,38 @@ impl Reader<'_> {
     }
 }
 
+/// The workspace's dev tools: `[dependency-groups] dev` of `python/pyproject.toml` (PEP 735
+/// allows the group in a file without `[project]`), for the libraries that declare none. None
+/// when the file or the group is not there.
+pub fn workspace_dev_tools(root: &Path) -> Result<Option<DevTools>> {
+    let path = root.join(crate::project::PYTHON_DIR).join("pyproject.toml");
+    let rel_file = fsutil::display_rel(root, &path);
+    let Ok(source) = fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let reader = Reader {
+        rel_file: &rel_file,
+        source: &source,
+    };
+    let doc = Document::parse(source.as_str())
+        .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {}", reader.at(e.span()), e.message()))?;
+    let groups = doc.get("dependency-groups");
+    let Some(group) = groups.and_then(|g| g.get(DEV_GROUP)) else {
+        return Ok(None);
+    };
+    let requirements = group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0)
+        .map_err(|e| {
+            reader.err(
+                group.span(),
+                format!("[dependency-groups] {DEV_GROUP}: {e}"),
+            )
+        })?;
+    Ok(Some(DevTools {
+        source: DevSource::Workspace,
+        requirements,
+    }))
+}
+
 pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     let rel_file = fsutil::display_rel(root, path);
     let source = fs::read_to_string(path)

@@ -24,8 +24,9 @@ pub fn all() -> Vec<Template> {
             format!("{}\n", blueprint::PYTHON_VERSION),
         ),
     ];
+    files.push(file(".gitignore", gitignore()));
     for package in PACKAGES {
-        package_files(package, &mut files);
+        package_files(package, PACKAGES, &mut files);
     }
     files.push(file(
         &format!("{}/__init__.py", blueprint::E2E_TESTS_DIR),
@@ -38,6 +39,18 @@ pub fn all() -> Vec<Template> {
     files
 }
 
+/// The files of one package of `tree` (which holds it, and the packages it names): what
+/// `cargo xtask new` writes, with a service's deployment folder.
+pub fn new_package(package: &Package, tree: &[Package]) -> Vec<Template> {
+    let mut files = Vec::new();
+    package_files(package, tree, &mut files);
+    if package.is_service() {
+        let path = format!("{}/{}/README.md", blueprint::DEPLOY_DIR, package.name());
+        files.push(file(&path, deploy_readme(package)));
+    }
+    files
+}
+
 fn file(path: &str, content: String) -> Template {
     Template {
         path: path.to_owned(),
@@ -45,14 +58,17 @@ fn file(path: &str, content: String) -> Template {
     }
 }
 
-fn package_files(package: &Package, files: &mut Vec<Template>) {
+fn package_files(package: &Package, tree: &[Package], files: &mut Vec<Template>) {
     let dir = package.dir;
     let src = format!("{dir}/src/{}", package.import);
     files.push(file(
         &format!("{dir}/pyproject.toml"),
         package_pyproject(package),
     ));
-    files.push(file(&format!("{dir}/README.md"), package_readme(package)));
+    files.push(file(
+        &format!("{dir}/README.md"),
+        package_readme(package, tree),
+    ));
     files.push(file(&format!("{src}/__init__.py"), package_init(package)));
     files.push(file(&format!("{src}/py.typed"), String::new()));
     for (name, doc) in package.subpackages {
@@ -76,9 +92,14 @@ fn package_files(package: &Package, files: &mut Vec<Template>) {
         let path = format!("{dir}/tests/unit/test_main.py");
         files.push(file(&path, service_main_test(package)));
     }
-    if !package.local_deps.is_empty() {
+    // The libraries of the tree it depends on (`new` leaves out one without `__version__`).
+    if package
+        .local_deps
+        .iter()
+        .any(|dep| tree.iter().any(|p| p.dist == *dep))
+    {
         let path = format!("{dir}/tests/unit/test_shared_libs.py");
-        files.push(file(&path, shared_libs_test(package)));
+        files.push(file(&path, shared_libs_test(package, tree)));
     }
 }
 
@@ -232,11 +253,11 @@ def test_version_matches_distribution_metadata() -> None:
     )
 }
 
-fn shared_libs_test(package: &Package) -> String {
+fn shared_libs_test(package: &Package, tree: &[Package]) -> String {
     let libs: Vec<&Package> = package
         .local_deps
         .iter()
-        .filter_map(|dep| PACKAGES.iter().find(|p| p.dist == *dep))
+        .filter_map(|dep| tree.iter().find(|p| p.dist == *dep))
         .collect();
     let imports: String = libs
         .iter()
@@ -268,10 +289,54 @@ def test_shared_library_is_importable(module: ModuleType, distribution: str) -> 
     )
 }
 
+/// `python/.gitignore`: what the tools write under `python/` (SC-007), with patterns relative to
+/// `python/`, so a tree scaffolded into an empty folder passes its own check after `git init`.
+fn gitignore() -> String {
+    String::from(
+        r#"# What the tools write under python/: venvs, caches and build leftovers (SC-007).
+# `cargo xtask clean` removes them.
+
+# Venvs and the xtask's files beside them; what an interrupted removal of a venv left
+.venv/
+.venv.lock
+.venv.xtask-trash-*/
+venv/
+.xtask-lock/
+
+# Python caches and build leftovers
+__pycache__/
+*.py[cod]
+*.egg-info/
+# Only at a package's root (apps/<name>/, libs/<name>/): a source subpackage named `build` or
+# `dist` (src/<import>/build/) is code, not a leftover.
+/*/*/build/
+/*/*/dist/
+.mypy_cache/
+.ruff_cache/
+.pytest_cache/
+.coverage
+.coverage.*
+coverage.xml
+htmlcov/
+
+# Editors and OS
+.idea/
+.vscode/
+*.swp
+.DS_Store
+"#,
+    )
+}
+
 fn root_pyproject() -> String {
     format!(
         r#"# Tooling configuration shared by every package under python/. Not a package itself:
 # the packages are apps/*/pyproject.toml and libs/*/pyproject.toml.
+
+# The dev tools of a library that lists none of its own and that no service installs yet (it
+# has a venv of its own then). PEP 735: a dependency group needs no [project].
+[dependency-groups]
+dev = {dev}
 
 [tool.ruff]
 target-version = "py310"
@@ -310,23 +375,39 @@ addopts = ["--strict-markers", "--strict-config", "--import-mode=importlib"]
 xfail_strict = true
 "#,
         py = blueprint::PYTHON_VERSION,
+        dev = toml_list(DEV_EXTRA),
     )
 }
 
+/// The services of `tree` that install the library `package`.
+fn services_using<'t>(package: &Package, tree: &'t [Package<'t>]) -> Vec<&'t Package<'t>> {
+    tree.iter()
+        .filter(|s| s.is_service() && s.local_deps.contains(&package.dist))
+        .collect()
+}
+
 /// The commands a newcomer runs for a package, each with what it does.
-fn commands_for(package: &Package) -> String {
+fn commands_for(package: &Package, tree: &[Package]) -> String {
     let services: Vec<&Package> = match package.kind {
         Kind::Service => vec![package],
-        Kind::Library => blueprint::services()
-            .filter(|s| s.local_deps.contains(&package.dist))
-            .collect(),
+        Kind::Library => services_using(package, tree),
     };
     let mut lines: Vec<(String, String)> = Vec::new();
     for service in &services {
-        let setup = service.setup_command.unwrap_or("setup");
+        let setup = match service.setup_command {
+            Some(command) => command.to_owned(),
+            None => format!("setup {}", service.name()),
+        };
         lines.push((
             format!("cargo xtask {setup}"),
             format!("set up python/{}/.venv", service.dir),
+        ));
+    }
+    if services.is_empty() {
+        // No service installs it yet: it has a venv of its own.
+        lines.push((
+            format!("cargo xtask setup {}", package.name()),
+            format!("set up python/{}/.venv", package.dir),
         ));
     }
     let name = package.name();
@@ -363,30 +444,56 @@ fn commands_for(package: &Package) -> String {
     out
 }
 
-fn package_readme(package: &Package) -> String {
-    let what = match package.kind {
-        Kind::Service => format!(
-            "A service of the dubbing platform, with its own virtualenv at `python/{dir}/.venv`: its\n\
-             dependencies conflict with the other service's. It uses the shared libraries\n\
-             {libs}, installed editable, so a change there is live at once.\n",
-            dir = package.dir,
-            libs = package
-                .local_deps
-                .iter()
-                .map(|d| format!("`{d}`"))
-                .collect::<Vec<_>>()
-                .join(" and "),
+/// Names in backticks, joined with "and": `` `a` and `b` ``.
+fn quoted_list<'s>(names: impl Iterator<Item = &'s str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// What the package is, where its venv is and what it uses: the README's first paragraph.
+fn readme_intro(package: &Package, tree: &[Package]) -> String {
+    let services = services_using(package, tree);
+    match package.kind {
+        Kind::Service => {
+            let others = if tree.iter().filter(|p| p.is_service()).count() == 2 {
+                "the other service's"
+            } else {
+                "the other services'"
+            };
+            let uses = if package.local_deps.is_empty() {
+                format!(
+                    "It uses no shared library yet: `cargo xtask add {} LIBRARY` adds one.\n",
+                    package.name()
+                )
+            } else {
+                format!(
+                    "It uses the shared libraries\n{}, installed editable, so a change there is live at once.\n",
+                    quoted_list(package.local_deps.iter().copied())
+                )
+            };
+            format!(
+                "A service of the dubbing platform, with its own virtualenv at `python/{dir}/.venv`: its\n\
+                 dependencies conflict with {others}. {uses}",
+                dir = package.dir,
+            )
+        }
+        Kind::Library if services.is_empty() => format!(
+            "A shared library. No service installs it yet, so it has a virtualenv of its own at\n\
+             `python/{}/.venv`, with the dev tools of `python/pyproject.toml` unless it lists its own.\n",
+            package.dir
         ),
         Kind::Library => format!(
             "A shared library, installed editable into the virtualenv of every service that uses it:\n\
              {}.\n",
-            blueprint::services()
-                .filter(|s| s.local_deps.contains(&package.dist))
-                .map(|s| format!("`{}`", s.dist))
-                .collect::<Vec<_>>()
-                .join(" and "),
+            quoted_list(services.iter().map(|s| s.dist)),
         ),
-    };
+    }
+}
+
+fn package_readme(package: &Package, tree: &[Package]) -> String {
+    let what = readme_intro(package, tree);
     let layout: String = package
         .subpackages
         .iter()
@@ -405,7 +512,7 @@ fn package_readme(package: &Package) -> String {
         } else {
             format!("\n{layout}")
         },
-        commands = commands_for(package),
+        commands = commands_for(package, tree),
     )
 }
 
@@ -467,6 +574,54 @@ mod tests {
             t.content
                 .parse::<toml_edit::DocumentMut>()
                 .unwrap_or_else(|e| panic!("{}: {e}", t.path));
+        }
+    }
+
+    #[test]
+    fn a_package_described_at_run_time_renders_with_its_own_commands() {
+        let lib = Package {
+            dir: "libs/mixer",
+            dist: "mixer",
+            import: "mixer",
+            kind: Kind::Library,
+            summary: "mixer, a library of the dubbing platform",
+            subpackages: &[],
+            local_deps: &[],
+            setup_command: None,
+            base_image: None,
+            platform: None,
+        };
+        let files = new_package(&lib, std::slice::from_ref(&lib));
+        let readme = files
+            .iter()
+            .find(|f| f.path == "libs/mixer/README.md")
+            .unwrap();
+        assert!(
+            readme.content.contains("cargo xtask setup mixer "),
+            "{}",
+            readme.content
+        );
+        assert!(readme.content.contains("No service installs it yet"));
+        let service = Package {
+            dir: "apps/podcast",
+            dist: "podcast",
+            import: "podcast",
+            kind: Kind::Service,
+            local_deps: &["mixer"],
+            ..lib.clone()
+        };
+        let tree = [lib, service.clone()];
+        let files = new_package(&service, &tree);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        for path in [
+            "apps/podcast/src/podcast/__main__.py",
+            "apps/podcast/tests/unit/test_shared_libs.py",
+            "deploy/podcast/README.md",
+        ] {
+            assert!(paths.contains(&path), "{path}: {paths:?}");
+        }
+        for t in files.iter().filter(|t| t.path.ends_with(".toml")) {
+            t.content.parse::<toml_edit::DocumentMut>().unwrap();
         }
     }
 
