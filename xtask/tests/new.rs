@@ -287,7 +287,12 @@ fn a_library_that_gets_a_service_leaves_its_venv_and_lock_which_doctor_reports_a
         assert!(line.contains(path), "{line}");
     }
 
-    let out = run(xtask(root).arg("clean"));
+    // clean also removes the tools the xtask installed: its own folder, not the one the other
+    // tests share.
+    let tools = TempDir::new("tools");
+    let out = run(xtask(root)
+        .arg("clean")
+        .env("XTASK_TOOLS_DIR", tools.path()));
     out.assert_ok();
     assert!(!venv.exists(), "{}", out.stdout);
     for lock in &locks {
@@ -317,7 +322,10 @@ fn a_lock_edited_by_hand_is_kept_by_clean() {
     let lock = root.join("python/libs/mixer/requirements-dev.txt");
     let text = fs::read_to_string(&lock).unwrap();
     fs::write(&lock, format!("{text}# my note\n")).unwrap();
-    let out = run(xtask(root).arg("clean"));
+    let tools = TempDir::new("tools");
+    let out = run(xtask(root)
+        .arg("clean")
+        .env("XTASK_TOOLS_DIR", tools.path()));
     out.assert_ok();
     assert!(lock.is_file());
     assert!(

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Run, committed_tree, run, write, xtask};
+use common::{Run, TempDir, committed_tree, run, write, xtask};
 
 /// Removes every tool cache under `python/`: the jobs' own (in the venvs) and any a tool left in
 /// the tree.
@@ -374,7 +374,12 @@ fn fixtures_named_like_tool_outputs_are_inputs() {
         write(root, rel, original);
         assert_eq!(agrees_with_fresh(root, &test_common, &[]).code, 0, "{rel}");
     }
-    run(xtask(root).arg("clean")).assert_ok();
+    // clean removes the tools the xtask installed too: its own folder, not the shared one.
+    let tools = TempDir::new("tools");
+    run(xtask(root)
+        .arg("clean")
+        .env("XTASK_TOOLS_DIR", tools.path()))
+    .assert_ok();
     assert!(
         root.join("python/libs/common/tests/fixtures/coverage.xml")
             .is_file()
