@@ -116,6 +116,14 @@ pub struct GateArgs {
     /// Only the packages with files changed since the git revision REF, and those that depend on them
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,
+    /// Only the jobs that run in this venv (a service, or a library with a venv of its own;
+    /// repeatable), and only this venv set up: what one CI runner does (see `cargo xtask ci`)
+    #[arg(long = "venv", value_name = "OWNER", conflicts_with = "tree")]
+    pub venvs: Vec<String>,
+    /// Only the checks of the whole tree, which run in no venv (the seed's structure, READMEs,
+    /// .gitignore, locks, imports, Dockerfiles, the CI workflow, editor files): no venv is set up
+    #[arg(long)]
+    pub tree: bool,
     /// Jobs to run at once [default: the number of cores]
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(usize))]
     pub jobs: Option<usize>,
@@ -156,6 +164,8 @@ impl FmtArgs {
         GateArgs {
             packages: self.packages.clone(),
             changed_since: self.changed_since.clone(),
+            venvs: Vec::new(),
+            tree: false,
             jobs: None,
             no_setup: self.no_setup,
             no_cache: false,

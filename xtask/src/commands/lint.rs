@@ -19,7 +19,7 @@ pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     if fix {
         gate::apply_fixes(&gate, venvs[0])?;
     } else {
-        jobs.extend(gate.ruff_jobs(venvs[0]));
+        jobs.extend(gate.ruff_jobs());
     }
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());

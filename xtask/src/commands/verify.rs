@@ -291,7 +291,11 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let (venvs, _locks) = gate.prepare()?;
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
     // Each service's Dockerfile, once there: hadolint is installed only then.
-    let deployables = deployables(&gate);
+    let deployables = if gate.holds(None) {
+        deployables(&gate)
+    } else {
+        Vec::new()
+    };
     if let Some(first) = deployables.first() {
         let hadolint = Session::new(&ws, &args.env)?.pinned_hadolint(first)?;
         for service in deployables {
@@ -313,7 +317,7 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
         jobs.push(readme_job(&ws, package));
     }
     // SC-004: lint and test.
-    jobs.extend(gate.ruff_jobs(venvs[0]));
+    jobs.extend(gate.ruff_jobs());
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
     jobs.extend(gate.pytest_jobs(&crate::engine::gate::Focus::default()));

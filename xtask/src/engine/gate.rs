@@ -139,6 +139,45 @@ pub struct Gate<'a> {
     inputs: Inputs<'a>,
     /// The volatile variables set now, which every tool job drops: read once per run.
     volatile: Vec<String>,
+    /// Which jobs run: all, those in some venvs (`--venv`), or those in none (`--tree`).
+    part: Part<'a>,
+}
+
+/// The part of a gate's jobs one run does: what one CI runner of the plan does.
+#[derive(Debug, Clone)]
+pub enum Part<'a> {
+    All,
+    /// The jobs that run in these venvs (their owners), and only these venvs set up.
+    Venvs(Vec<&'a Package>),
+    /// The jobs that run in no venv: the checks of the whole tree. No venv is set up.
+    Tree,
+}
+
+impl<'a> Part<'a> {
+    fn of(ws: &'a Workspace, args: &GateArgs) -> Result<Part<'a>> {
+        if args.tree {
+            return Ok(Part::Tree);
+        }
+        if args.venvs.is_empty() {
+            return Ok(Part::All);
+        }
+        let owners = args
+            .venvs
+            .iter()
+            .map(|name| ws.owner(name).context("--venv"))
+            .collect::<Result<_>>()?;
+        Ok(Part::Venvs(owners))
+    }
+
+    /// Whether a job that runs in the venv of `venv` (None: in no venv) is part of this run.
+    pub fn holds(&self, venv: Option<&str>) -> bool {
+        match (self, venv) {
+            (Part::All, _) => true,
+            (Part::Tree, venv) => venv.is_none(),
+            (Part::Venvs(_), None) => false,
+            (Part::Venvs(owners), Some(v)) => owners.iter().any(|o| o.folder_name() == v),
+        }
+    }
 }
 
 impl<'a> Gate<'a> {
@@ -168,6 +207,7 @@ impl<'a> Gate<'a> {
             junit,
             inputs: Inputs::new(ws),
             volatile: inputs::volatile_now(),
+            part: Part::of(ws, args)?,
         })
     }
 
@@ -235,7 +275,7 @@ impl<'a> Gate<'a> {
         self.ws.root.join(PYTHON_DIR).join("pyproject.toml")
     }
 
-    /// The venvs the jobs of the selection run in; ruff runs in the first.
+    /// The venvs the jobs of the selection run in (only those of `--venv`; none with `--tree`).
     pub fn needed_venvs(&self) -> Vec<&'a Package> {
         let mut venvs: Vec<&Package> = Vec::new();
         for package in &self.selection.packages {
@@ -250,7 +290,17 @@ impl<'a> Gate<'a> {
         {
             venvs.push(first);
         }
+        venvs.retain(|v| self.part.holds(Some(v.folder_name())));
         venvs
+    }
+
+    /// The venv a package's ruff jobs run in: the first that installs it (ruff reads files, not
+    /// the venv, but one venv must own each job so that each runs in one part of a split gate).
+    fn ruff_venv(&self, package: Option<&'a Package>) -> Option<&'a Package> {
+        match package {
+            Some(p) => self.ws.venvs_of(p).first().copied(),
+            None => self.ws.venv_owners().next(),
+        }
     }
 
     /// Brings every needed venv up to date (free when its stamp is fresh), or with `--no-setup`,
@@ -262,6 +312,19 @@ impl<'a> Gate<'a> {
     /// fresh again under its lock, since another setup may have run in between.
     pub fn prepare(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
         let venvs = self.needed_venvs();
+        if matches!(self.part, Part::Tree) {
+            // No venv, but every lock must still be what its inputs make (CI's tree job).
+            for owner in self.ws.venv_owners() {
+                match lock::status(self.ws, owner)? {
+                    lock::Status::Fresh => {}
+                    status => bail!("{}", lock::stale_message(self.ws, owner, &status)),
+                }
+            }
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if venvs.is_empty() && !matches!(self.part, Part::All) {
+            return Ok((Vec::new(), Vec::new())); // nothing selected runs in those venvs
+        }
         if venvs.is_empty() {
             bail!(
                 "no package under {}: the tools run in a package's venv; add one (see `cargo xtask scaffold`)",
@@ -331,67 +394,74 @@ impl<'a> Gate<'a> {
     }
 
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
-    /// `python/` when everything is selected.
-    pub fn ruff_jobs(&self, ruff_venv: &Package) -> Vec<Job> {
-        // From the root, so that the paths ruff prints open from there; without ruff's cache,
-        // which trusts a file's time (see [`ToolCaches`]).
-        let ruff = |args: &[&str]| {
-            self.tool(ruff_venv, None)
-                .args(["-m", "ruff"])
-                .args(args)
-                .arg("--no-cache")
-                .cwd(&self.ws.root)
-        };
-        let (check, format): (&[&str], &[&str]) = (&["check"], &["format", "--check"]);
+    /// `python/` when everything is selected; each in the first venv of the package (see
+    /// [`Gate::ruff_venv`]), only those of this run's part.
+    pub fn ruff_jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
-        let venv = Some(ruff_venv.folder_name());
         for package in &self.selection.packages {
-            let name = Some(package.folder_name());
+            let Some(venv) = self.ruff_venv(Some(package)) else {
+                continue;
+            };
+            let target = [package.rel.clone()];
             let rerun = self.xtask(&["lint", "-p", package.folder_name()]);
-            let job = Job::command(
-                "ruff check",
-                name,
-                venv,
-                ruff(check).arg(&package.rel),
-                rerun.clone(),
-            );
-            jobs.push(self.remembered(job, ruff_venv, &[package], None));
-            let job = Job::command(
-                "ruff format",
-                name,
-                venv,
-                ruff(format).arg(&package.rel),
-                rerun,
-            );
-            jobs.push(self.remembered(job, ruff_venv, &[package], None));
+            jobs.extend(self.ruff_pair(venv, package.folder_name(), &target, &[package], &rerun));
         }
-        if self.selection.all {
+        if self.selection.all
+            && let Some(venv) = self.ruff_venv(None)
+        {
             // Everything outside the packages: tests/e2e and any other Python under python/.
             let mut rest: Vec<String> = Vec::new();
             for package in &self.ws.packages {
                 rest.push("--extend-exclude".into());
                 rest.push(package.rel.clone());
             }
-            let rest_args = |base: &[&str]| ruff(base).args(&rest).arg(PYTHON_DIR);
+            rest.push(PYTHON_DIR.into());
             let rerun = self.xtask(&["lint"]);
-            let job = Job::command(
-                "ruff check",
-                Some("(rest of python/)"),
-                venv,
-                rest_args(check),
-                rerun.clone(),
-            );
-            jobs.push(self.remembered(job, ruff_venv, &[], None));
-            let job = Job::command(
-                "ruff format",
-                Some("(rest of python/)"),
-                venv,
-                rest_args(format),
-                rerun,
-            );
-            jobs.push(self.remembered(job, ruff_venv, &[], None));
+            jobs.extend(self.ruff_pair(venv, "(rest of python/)", &rest, &[], &rerun));
         }
+        jobs.retain(|j| self.part.holds(j.venv.as_deref()));
         jobs
+    }
+
+    /// `ruff check` and `ruff format --check` of `targets`, run in `venv` from the root (so that
+    /// the paths ruff prints open from there), without ruff's cache, which trusts a file's time
+    /// (see [`ToolCaches`]).
+    fn ruff_pair(
+        &self,
+        venv: &Package,
+        name: &str,
+        targets: &[String],
+        packages: &[&Package],
+        rerun: &str,
+    ) -> Vec<Job> {
+        let ruff = |args: &[&str]| {
+            self.tool(venv, None)
+                .args(["-m", "ruff"])
+                .args(args)
+                .arg("--no-cache")
+                .args(targets)
+                .cwd(&self.ws.root)
+        };
+        let (check, format): (&[&str], &[&str]) = (&["check"], &["format", "--check"]);
+        [("ruff check", check), ("ruff format", format)]
+            .into_iter()
+            .map(|(tool, args)| {
+                let job = Job::command(
+                    tool,
+                    Some(name),
+                    Some(venv.folder_name()),
+                    ruff(args),
+                    rerun.to_owned(),
+                );
+                self.remembered(job, venv, packages, None)
+            })
+            .collect()
+    }
+
+    /// Whether a job that runs in the venv of `venv` (None: in no venv) is part of this run
+    /// (`--venv`, `--tree`).
+    pub fn holds(&self, venv: Option<&str>) -> bool {
+        self.part.holds(venv)
     }
 
     /// `cargo xtask ARGS` for this root, as a person pastes it.
@@ -448,6 +518,9 @@ impl<'a> Gate<'a> {
                 &source_root
             };
             for venv in self.ws.venvs_of(package) {
+                if !self.part.holds(Some(venv.folder_name())) {
+                    continue;
+                }
                 // The local packages of the venv are found by their source, whatever editable
                 // form their backend chose (setuptools serves a flat layout through an import
                 // hook, which mypy cannot follow); their own jobs report their errors, so
@@ -527,7 +600,9 @@ impl<'a> Gate<'a> {
                 continue;
             }
             for venv in self.ws.venvs_of(package) {
-                jobs.push(self.pytest_job(package, venv, focus, targets));
+                if self.part.holds(Some(venv.folder_name())) {
+                    jobs.push(self.pytest_job(package, venv, focus, targets));
+                }
             }
         }
         jobs
@@ -607,7 +682,9 @@ impl<'a> Gate<'a> {
     }
 
     /// Runs the jobs and closes with the summary; an error when one failed.
-    pub fn run(&self, command: &str, jobs: Vec<Job>, started: Instant) -> Result<()> {
+    pub fn run(&self, command: &str, mut jobs: Vec<Job>, started: Instant) -> Result<()> {
+        // `--venv`, `--tree`: this run's part of the jobs, each job in exactly one part.
+        jobs.retain(|j| self.part.holds(j.venv.as_deref()));
         let report = jobs::Report {
             format: self.args.message_format,
             verbose: output::verbose(),

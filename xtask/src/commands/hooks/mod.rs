@@ -135,6 +135,8 @@ fn gate_args(packages: Vec<String>) -> GateArgs {
     GateArgs {
         packages,
         changed_since: None,
+        venvs: Vec::new(),
+        tree: false,
         jobs: None,
         no_setup: false,
         no_cache: false,
