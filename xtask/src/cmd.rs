@@ -132,11 +132,18 @@ impl Cmd {
             .stderr_to_stdout()
             .stdout_capture()
             .unchecked();
+        // duct applies the innermost setting of a variable last: a variable this command sets
+        // is therefore not removed at all (else the removal would win).
+        let set = |var: &OsStr| self.envs.iter().any(|(k, _)| k == var);
         for var in RETARGETING_VARS {
-            expr = expr.env_remove(var);
+            if !set(OsStr::new(var)) {
+                expr = expr.env_remove(var);
+            }
         }
         for var in &self.removed {
-            expr = expr.env_remove(var);
+            if !set(var) {
+                expr = expr.env_remove(var);
+            }
         }
         for (key, value) in &self.envs {
             expr = expr.env(key, value);
@@ -212,4 +219,21 @@ pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect())
+}
+
+#[cfg(test)]
+mod env_order_tests {
+    use super::*;
+
+    /// A variable the command sets wins over the removal of the retargeting ones.
+    #[test]
+    fn a_set_variable_reaches_the_command_even_when_it_is_a_retargeting_one() {
+        let out = Cmd::new("sh")
+            .args(["-c", "echo \"[$PIP_CONFIG_FILE][$PYTHONPATH]\""])
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .env("PYTHONPATH", "/x")
+            .output()
+            .unwrap();
+        assert_eq!(out.output.trim(), "[/dev/null][/x]");
+    }
 }

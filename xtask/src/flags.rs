@@ -88,6 +88,9 @@ pub enum Command {
     /// install.py (the install steps, which the Dockerfile runs) and manifest.json. Nothing is
     /// rebuilt or installed again when nothing changed. It ends with the `docker build` command.
     Dist(DistArgs),
+    /// Write the GitHub Actions workflow that runs the gate on many runners, one job per venv
+    /// (.github/workflows/python.yml); `ci plan` prints which venvs a change concerns
+    Ci(CiArgs),
 }
 
 /// When to colour the output.
@@ -293,6 +296,42 @@ pub struct AddArgs {
     pub dev: bool,
     #[command(flatten)]
     pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub command: Option<CiCommand>,
+    /// Write nothing; fail when the workflow is missing, written by an older xtask, or edited by
+    /// hand (naming the edit)
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// The venvs a change concerns, as the matrix of the workflow's venv jobs: for each, its
+    /// packages, its command (`cargo xtask verify --venv OWNER`), its runner and its lock
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Only the venvs that files changed since the git revision REF concern [default: all]
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// How to print the plan
+    #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
+    pub format: PlanFormat,
+}
+
+/// How `ci plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// The matrix, `{"include": [...]}`, on one line
+    Json,
+    /// `matrix=...` and `empty=true|false` lines, for $GITHUB_OUTPUT
+    Github,
 }
 
 #[derive(Debug, Args)]

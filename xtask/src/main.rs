@@ -57,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ide(args) => commands::ide::run(&root, args.check),
         Command::Hooks(args) => commands::hooks::run(&root, &args.action),
         Command::Dist(args) => commands::dist::run(&root, &args),
+        Command::Ci(args) => commands::ci::run(&root, &args),
         Command::Run(args) => {
             let code = commands::run::run(&root, &args)?;
             if code != 0 {

@@ -1,5 +1,6 @@
 //! One module per command, each with a `run` (`edit`: `add` and `remove`).
 
+pub mod ci;
 pub mod clean;
 pub mod dist;
 pub mod doctor;

@@ -95,6 +95,25 @@ const VOLATILE_VARS: &[&str] = &[
     "RUST_RECURSION_COUNT",
     // hyperfine's noise, set anew for each run of a benchmark.
     "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET",
+    // CI runners: what differs between two runs of the same job on the same image (a run's id
+    // and number, the commit and ref, the event, per-step files, the runner's name and temp
+    // folder, the service's tokens), and the markers of running in CI (`CI`, `GITHUB_ACTIONS`,
+    // which pytest and other tools read to change their output). Removed, they are no input: a
+    // restored venv finds its passes on the next run, and a laptop running the same command sees
+    // what the runner's tools saw. What does not change between runs of one image (`HOME`,
+    // `PATH`, setup-python's `pythonLocation`, `LD_LIBRARY_PATH`) stays an input. Prefixes:
+    // below (GitHub's `GITHUB_`, `RUNNER_`, `ACTIONS_`; GitLab's `CI_`).
+    "CI",
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "SYSTEMD_EXEC_PID",
+    "ImageOS",
+    "ImageVersion",
+    "BUILD_NUMBER",
+    "BUILD_ID",
+    "BUILD_URL",
+    "JOB_NAME",
+    "EXECUTOR_NUMBER",
     // Its purpose, no `__pycache__` in the tree, holds without it: a job's bytecode goes to the
     // job's own cache in the venv (`PYTHONPYCACHEPREFIX`). Passed on, it would make every run
     // compile pytest, coverage and every import anew (3 times slower).
@@ -119,6 +138,11 @@ const VOLATILE_PREFIXES: &[&str] = &[
     "CARGO_PRIMARY_",
     "CARGO_MAKEFLAGS",
     "__CF",
+    // CI runners (see the list above).
+    "GITHUB_",
+    "RUNNER_",
+    "ACTIONS_",
+    "CI_",
 ];
 
 /// Whether a variable is volatile (see [`VOLATILE_VARS`]): the tools never see it, so it is no

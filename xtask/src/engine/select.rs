@@ -40,7 +40,7 @@ impl<'a> Selection<'a> {
 
 /// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both
 /// sides of a rename), relative to the root with `/`, wherever in its repository the root is.
-fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
+pub fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
     let fix = format!(
         "is `{rev}` a revision of the git repository of {}?",
         root.display()

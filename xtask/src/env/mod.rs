@@ -9,4 +9,5 @@ pub mod requirements;
 pub mod session;
 pub mod stamp;
 pub mod tools;
+pub mod validators;
 pub mod venv;

@@ -40,7 +40,7 @@ pub struct Tool {
     pub on_path: bool,
 }
 
-const fn wheel(file: &'static str, sha256: &'static str) -> Wheel {
+pub const fn wheel(file: &'static str, sha256: &'static str) -> Wheel {
     Wheel { file, sha256 }
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
+use crate::workspace::ci::Ci;
 use crate::workspace::deploy::Deploy;
 use crate::workspace::layout::Layout;
 use crate::workspace::pep440::Specifiers;
@@ -59,6 +60,8 @@ pub struct Package {
     /// How it is deployed (`[tool.xtask.dist]`, `[project.scripts]`): read for every package,
     /// used for services.
     pub deploy: Deploy,
+    /// Where its venv's CI job runs (`[tool.xtask.ci]`), when it owns a venv.
+    pub ci: Ci,
 }
 
 /// A requirement as a package declares it.

@@ -16,7 +16,7 @@ use crate::workspace::package::{
     requirement_name,
 };
 use crate::workspace::pep440::Specifiers;
-use crate::workspace::{deploy, dynamic, layout};
+use crate::workspace::{ci, deploy, dynamic, layout};
 
 /// Whether a `pyproject.toml` above `dir` (up to the root) declares `[tool.uv.workspace]`.
 pub fn has_uv_workspace_root(root: &Path, dir: &Path) -> bool {
@@ -195,6 +195,7 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         indexes: indexes(&reader, doc, &index_sources)?,
         index_sources,
         deploy: deploy::read(doc, project, &|s| reader.at(s), &|s, m| reader.err(s, m))?,
+        ci: ci::read(doc, &|s, m| reader.err(s, m))?,
         local_deps: Vec::new(),
     })
 }
