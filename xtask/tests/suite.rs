@@ -18,6 +18,8 @@
 /// files stay in tests/, not in tests/long/.)
 #[path = "."]
 mod long {
+    #[path = "ci.rs"]
+    mod ci;
     #[path = "daily.rs"]
     mod daily;
     #[path = "deploy.rs"]

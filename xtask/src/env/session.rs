@@ -394,6 +394,7 @@ impl<'a> Session<'a> {
     ) -> Result<()> {
         let name = service.folder_name();
         let step = Instant::now();
+        let before = egg_infos(set);
         installer
             .install(&self.ws.root, venv, set, service, !self.args.inexact)
             .with_context(|| {
@@ -402,6 +403,12 @@ impl<'a> Session<'a> {
                     project::xtask_command(&self.ws.root, &["setup", name])
                 )
             })?;
+        // setuptools' editable build leaves `<name>.egg-info` beside the sources; the venv holds
+        // the installed metadata. Left there, it would be one more distribution on the path and
+        // a file a fresh clone lacks (so remembered passes would not survive one): it goes.
+        for dir in egg_infos(set).into_iter().filter(|d| !before.contains(d)) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let names: Vec<String> = set
             .iter()
             .map(|p| {
@@ -818,6 +825,22 @@ impl State {
             State::Broken(why) => format!("broken ({why})"),
         }
     }
+}
+
+/// The `*.egg-info` folders in the packages' folders and source roots: where a setuptools build
+/// writes them.
+fn egg_infos(set: &[&Package]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for package in set {
+        for dir in [&package.dir, &package.layout.source_root] {
+            for (path, name, meta) in crate::fsutil::entries(dir) {
+                if meta.is_dir() && name.ends_with(".egg-info") && !out.contains(&path) {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

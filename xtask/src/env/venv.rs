@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
-use crate::digest::{Hasher, file_meta};
+use crate::digest::Hasher;
 use crate::fsutil;
 use crate::leftovers::{REMOVAL_MARK, is_removal_leftover};
 use crate::workspace::Package;
@@ -195,15 +195,18 @@ impl Venv {
                 }
                 h.write(name.as_bytes());
                 h.write(&[0]);
+                // Contents, never times: a venv restored from an archive that keeps times to
+                // the second (or not at all) holds the same install. A RECORD lists the digest
+                // of every file its installer wrote.
                 if name.ends_with(".dist-info") {
                     for file in ["RECORD", "METADATA"] {
-                        h.write(file_meta(&path.join(file)).as_bytes());
+                        h.write(crate::digest::file_content(&path.join(file)).as_bytes());
                     }
                 } else if name.ends_with(".pth") {
                     h.write(&fs::read(&path).unwrap_or_default());
                 } else if !meta.is_dir() {
                     // A top-level module (sitecustomize.py, six.py): its content.
-                    h.write(file_meta(&path).as_bytes());
+                    h.write(crate::digest::file_content(&path).as_bytes());
                 }
                 h.write(&[0]);
                 entries.push(name);
