@@ -236,17 +236,18 @@ fn smoke_change_is_checked(root: &Path) {
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }
 
+/// `dist --check` fails, saying `why`.
+fn check_fails_with(root: &Path, why: &str) {
+    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
+    out.assert_clean_error();
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+}
+
 fn tampered_context_fails_check(root: &Path) {
     let wheel = context(root).join("wheels/media_service-0.1.0-py3-none-any.whl");
     let bytes = fs::read(&wheel).unwrap();
     fs::write(&wheel, [bytes.as_slice(), b"x"].concat()).unwrap();
-    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr.contains("not the file it lists"),
-        "{}",
-        out.stderr
-    );
+    check_fails_with(root, "not the file it lists");
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
     assert_eq!(
         fs::read(&wheel).unwrap(),
@@ -258,13 +259,7 @@ fn tampered_context_fails_check(root: &Path) {
         "python/libs/contracts/src/dubbing_contracts/extra.py",
         "X = 1\n",
     );
-    let out = run(xtask(root).args(["dist", "media-service", "--check"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr.contains("older than the tree (contracts"),
-        "{}",
-        out.stderr
-    );
+    check_fails_with(root, "older than the tree (contracts");
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }
 

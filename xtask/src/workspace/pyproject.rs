@@ -114,13 +114,7 @@ pub fn workspace_dev_tools(root: &Path) -> Result<Option<DevTools>> {
     let Some(group) = groups.and_then(|g| g.get(DEV_GROUP)) else {
         return Ok(None);
     };
-    let requirements = group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0)
-        .map_err(|e| {
-            reader.err(
-                group.span(),
-                format!("[dependency-groups] {DEV_GROUP}: {e}"),
-            )
-        })?;
+    let requirements = dev_group(&reader, groups, group)?;
     Ok(Some(DevTools {
         source: DevSource::Workspace,
         requirements,
@@ -333,13 +327,7 @@ fn dev_tools(
             requirements: requirements.clone(),
         }));
     };
-    let requirements = group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0)
-        .map_err(|e| {
-            reader.err(
-                group.span(),
-                format!("[dependency-groups] {DEV_GROUP}: {e}"),
-            )
-        })?;
+    let requirements = dev_group(reader, groups, group)?;
     Ok(Some(DevTools {
         source: DevSource::Group,
         requirements,
@@ -481,4 +469,15 @@ fn group_requirements(
         }
     }
     Ok(out)
+}
+
+/// The requirements of `[dependency-groups] dev` (`group`, in `groups`), its `include-group`
+/// entries expanded; an error names the file and line.
+fn dev_group(reader: &Reader, groups: Option<&Item>, group: &Item) -> Result<Vec<String>> {
+    group_requirements(groups.and_then(Item::as_table_like), DEV_GROUP, 0).map_err(|e| {
+        reader.err(
+            group.span(),
+            format!("[dependency-groups] {DEV_GROUP}: {e}"),
+        )
+    })
 }

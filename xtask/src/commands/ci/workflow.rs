@@ -90,13 +90,9 @@ pub fn difference(text: &str) -> Vec<String> {
     out
 }
 
-/// The steps every job starts with: the checkout, the Python of `python/.python-version` (the
-/// venvs are built with it), and the cargo build of the xtask, cached by its sources.
-const SETUP_STEPS: &str = r#"      - uses: actions/checkout@v5
-      - uses: actions/setup-python@v6
-        with:
-          python-version-file: python/.python-version
-      - name: Cache the xtask's build
+/// The cache of the xtask's build (cargo's registry and target folder, where the tools folder
+/// is too), keyed by its sources: every job builds the xtask.
+const CARGO_CACHE: &str = r#"      - name: Cache the xtask's build
         uses: actions/cache@v5
         with:
           path: |
@@ -106,6 +102,18 @@ const SETUP_STEPS: &str = r#"      - uses: actions/checkout@v5
           key: xtask-${{ runner.os }}-${{ hashFiles('Cargo.lock', 'xtask/**') }}
           restore-keys: xtask-${{ runner.os }}-
 "#;
+
+/// The steps a job that runs the gate starts with: the checkout, the Python of
+/// `python/.python-version` (the venvs are built with it), the xtask's build.
+fn setup_steps() -> String {
+    format!(
+        r#"      - uses: actions/checkout@v5
+      - uses: actions/setup-python@v6
+        with:
+          python-version-file: python/.python-version
+{CARGO_CACHE}"#
+    )
+}
 
 fn body() -> String {
     format!(
@@ -136,16 +144,7 @@ jobs:
       - uses: actions/checkout@v5
         with:
           fetch-depth: 0
-      - name: Cache the xtask's build
-        uses: actions/cache@v5
-        with:
-          path: |
-            ~/.cargo/registry
-            ~/.cargo/git
-            target
-          key: xtask-${{{{ runner.os }}}}-${{{{ hashFiles('Cargo.lock', 'xtask/**') }}}}
-          restore-keys: xtask-${{{{ runner.os }}}}-
-      - name: Plan the venvs this change concerns
+{CARGO_CACHE}      - name: Plan the venvs this change concerns
         id: plan
         env:
           BASE: ${{{{ github.event.pull_request.base.sha || github.event.before }}}}
@@ -159,7 +158,7 @@ jobs:
   tree:
     runs-on: ubuntu-latest
     steps:
-{SETUP_STEPS}      - name: The checks of the whole tree
+{setup_steps}      - name: The checks of the whole tree
         run: cargo xtask verify --tree
 
   venv:
@@ -171,7 +170,7 @@ jobs:
       matrix: ${{{{ fromJSON(needs.plan.outputs.matrix) }}}}
     runs-on: ${{{{ matrix.runs-on }}}}
     steps:
-{SETUP_STEPS}      - name: Restore the venv and its remembered passes
+{setup_steps}      - name: Restore the venv and its remembered passes
         uses: actions/cache@v5
         with:
           path: |
@@ -199,7 +198,8 @@ jobs:
               *) echo "a job of the gate ended: $result"; exit 1 ;;
             esac
           done
-"#
+"#,
+        setup_steps = setup_steps(),
     )
 }
 
