@@ -177,10 +177,37 @@ impl Cmd {
             .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", self.display()))
     }
 
-    /// Echoes `$ cmd`, runs it, and fails with the command, its exit code and its last lines of
-    /// output when it fails.
+    /// How [`Cmd::run`] echoes it: whole with `-v` or when it is short; else the program's name
+    /// and the first words that say what it does, marked as cut (`$ uv pip sync ... (-v shows
+    /// it whole)`), since a line that is printed whole must paste.
+    pub fn echo(&self) -> String {
+        let whole = self.display();
+        if crate::output::verbose() || whole.chars().count() <= ECHO_WIDTH {
+            return format!("$ {whole}");
+        }
+        let program = Path::new(&self.program)
+            .file_stem()
+            .unwrap_or(&self.program)
+            .to_string_lossy()
+            .into_owned();
+        let plain = |a: &String| {
+            !a.is_empty() && !a.contains(['/', '\\']) && (!a.starts_with('-') || a == "-m")
+        };
+        let mut words = vec![program];
+        words.extend(
+            self.args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .take_while(plain)
+                .take(4),
+        );
+        format!("$ {} ... (-v shows it whole)", words.join(" "))
+    }
+
+    /// Echoes `$ cmd` (see [`Cmd::echo`]), runs it, and fails with the whole command, its exit
+    /// code and its last lines of output when it fails.
     pub fn run(&self) -> Result<Finished> {
-        crate::output::say(format!("$ {}", self.display()));
+        crate::output::say(self.echo());
         let _alive = crate::output::Alive::start();
         let finished = self.output()?;
         if !finished.success() {
@@ -189,6 +216,9 @@ impl Cmd {
         Ok(finished)
     }
 }
+
+/// The longest command [`Cmd::run`] echoes whole without `-v`.
+const ECHO_WIDTH: usize = 100;
 
 /// How many lines of a failed command's output an error shows.
 const TAIL_LINES: usize = 25;
@@ -222,7 +252,7 @@ pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
 }
 
 #[cfg(test)]
-mod env_order_tests {
+mod tests {
     use super::*;
 
     /// A variable the command sets wins over the removal of the retargeting ones.
@@ -235,5 +265,24 @@ mod env_order_tests {
             .output()
             .unwrap();
         assert_eq!(out.output.trim(), "[/dev/null][/x]");
+    }
+
+    #[test]
+    fn a_long_command_is_echoed_short_and_says_it_is_cut() {
+        let long = Cmd::new("/opt/tools é/uv-0.13.9/bin/uv")
+            .args(["pip", "sync", "--no-config", "--python"])
+            .arg("/a/very long/path/to/a/checkout/python/apps/media-service/.venv/bin/python")
+            .arg("/a/very long/path/to/a/checkout/python/apps/media-service/requirements.txt");
+        assert_eq!(long.echo(), "$ uv pip sync ... (-v shows it whole)");
+        let pip = Cmd::new("/usr/bin/python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg("/a/very long/path/to/a/checkout/of/somebody/target/xtask-tools/uv-0.13.9");
+        assert_eq!(
+            pip.echo(),
+            "$ python3 -m pip install ... (-v shows it whole)"
+        );
+        // A short one is whole, and pastes.
+        let short = Cmd::new("git").args(["status", "--short"]);
+        assert_eq!(short.echo(), "$ git status --short");
     }
 }

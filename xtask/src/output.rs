@@ -109,6 +109,58 @@ pub fn say(line: impl AsRef<str>) {
     }
 }
 
+/// Whether a line redrawn in place may be shown: the output is a person's terminal (stdout and
+/// stderr both), not a CI log (`CI`), and not machine-readable (`--message-format json`).
+pub fn live_allowed() -> bool {
+    use std::io::IsTerminal;
+    !TO_STDERR.load(Ordering::Relaxed)
+        && std::io::stdout().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty())
+}
+
+/// A line on stderr redrawn in place (see [`live_allowed`]), cleared before anything else is
+/// printed; nothing at all where it is not allowed.
+pub struct LiveLine {
+    on: bool,
+    shown: String,
+}
+
+impl LiveLine {
+    pub fn new() -> LiveLine {
+        LiveLine {
+            on: live_allowed(),
+            shown: String::new(),
+        }
+    }
+
+    /// Shows `text` (cut to the terminal's width), or clears the line when it is empty.
+    pub fn show(&mut self, text: &str) {
+        use std::io::Write as _;
+        if !self.on || text == self.shown {
+            return;
+        }
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(80);
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        eprint!("\r\x1b[K{cut}");
+        let _ = std::io::stderr().flush();
+        self.shown = text.to_owned();
+    }
+
+    pub fn clear(&mut self) {
+        self.show("");
+    }
+}
+
+impl Drop for LiveLine {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// While a long step runs (an install of heavy dependencies), a line on a terminal that says it
 /// is alive: the seconds so far, redrawn in place, gone when the step ends. Nothing in pipes.
 pub struct Alive {
@@ -118,8 +170,7 @@ pub struct Alive {
 
 impl Alive {
     pub fn start() -> Alive {
-        use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
+        if !live_allowed() {
             return Alive {
                 stop: None,
                 thread: None,

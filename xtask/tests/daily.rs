@@ -216,17 +216,14 @@ fn run_ide_hooks_and_the_command_line() {
     run(xtask(root).arg("setup")).assert_ok();
     let out = run(xtask(root).arg("ide"));
     out.assert_ok();
-    let workspace = fs::read_to_string(root.join("dubbing.code-workspace")).unwrap();
+    let workspace = fs::read_to_string(root.join("python/dubbing.code-workspace")).unwrap();
     for package in [
         "apps/media-service",
         "apps/sts-service",
         "libs/common",
         "libs/contracts",
     ] {
-        assert!(
-            workspace.contains(&format!("\"python/{package}\"")),
-            "{workspace}"
-        );
+        assert!(workspace.contains(&format!("\"{package}\"")), "{workspace}");
     }
     let settings =
         fs::read_to_string(root.join("python/libs/common/.vscode/settings.json")).unwrap();

@@ -94,7 +94,8 @@ fn dist_builds_a_deployable_that_installs_alone() {
     let root = tmp.path();
     add_dependency(root, MEDIA, "six");
     run(xtask(root).args(["lock", "media-service"])).assert_ok();
-    let out = run(xtask(root).args(["dist", "media-service"]));
+    // -v: the commands whole (the test runs the uv dist ran).
+    let out = run(xtask(root).args(["dist", "media-service", "-v"]));
     out.assert_ok();
     assert!(
         out.stdout
@@ -285,7 +286,8 @@ fn a_service_index_travels_with_its_lock() {
     let url = format!("http://127.0.0.1:{}/cpu/simple", index.port);
     with_index(root, MEDIA, "cpu", &url);
     run(xtask(root).args(["lock", "media-service"])).assert_ok();
-    let out = run(xtask(root).args(["dist", "media-service"]));
+    // -v: the commands whole (the test runs the uv dist ran).
+    let out = run(xtask(root).args(["dist", "media-service", "-v"]));
     out.assert_ok();
     let lock = fs::read_to_string(context(root).join("requirements.txt")).unwrap();
     assert!(

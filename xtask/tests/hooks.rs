@@ -160,7 +160,7 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     let tree_before = work_tree(root);
     let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "clean staged"]);
     assert_eq!(code, 0, "the clean staged content was refused:\n{out}");
-    assert!(out.contains("pre-commit: 2 passed, 0 failed"), "{out}");
+    assert!(out.contains("pre-commit: 2 jobs ok"), "{out}");
     assert_eq!(
         git_output(root, &["show", &format!("HEAD:{file}")]),
         "VALUE = 1\n"

@@ -95,7 +95,7 @@ fn each_service_locks_its_own_versions_and_venvs_hold_exactly_the_lock() {
 fn a_package_installed_by_hand_is_reported_and_removed() {
     let tmp = scaffolded("by hand");
     let root = tmp.path();
-    let setup = run(xtask(root).arg("setup-stream"));
+    let setup = run(xtask(root).args(["setup-stream", "-v"]));
     setup.assert_ok();
     // The uv setup ran (wherever the tools folder is, or one on PATH), from its printed command.
     let uv = common::find_command(&setup.stdout, "uv", &["pip", "sync"])

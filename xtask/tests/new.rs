@@ -49,8 +49,8 @@ fn a_new_library_into_a_service_and_a_new_service_pass_verify_with_no_other_edit
             && readme.contains("cargo xtask test --package audio"),
         "{readme}"
     );
-    let workspace = read(root, "dubbing.code-workspace");
-    assert!(workspace.contains("python/libs/audio"), "{workspace}");
+    let workspace = read(root, "python/dubbing.code-workspace");
+    assert!(workspace.contains("\"libs/audio\""), "{workspace}");
     run(xtask(root).args(["ide", "--check"])).assert_ok();
 
     let out = run(xtask(root).args([

@@ -320,7 +320,8 @@ fn an_interpreter_that_does_not_fit_is_a_clear_error_and_nothing_is_created() {
 fn the_pip_installer_builds_the_same_working_venv() {
     let tmp = scaffolded("pip");
     let root = tmp.path();
-    let out = run(xtask(root).args(["setup-sts", "--installer", "pip"]));
+    // -v: the commands whole (a long one is cut otherwise).
+    let out = run(xtask(root).args(["setup-sts", "--installer", "pip", "-v"]));
     out.assert_ok();
     assert!(
         out.stdout.contains("sts-service: ready in") && out.stdout.contains("(pip "),

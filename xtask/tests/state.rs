@@ -42,7 +42,7 @@ fn assert_cached_pass(root: &Path, args: &[&str], envs: &[(&str, &str)]) {
     let out = run(xtask(root).args(args).envs(envs.iter().copied()));
     out.assert_ok();
     assert!(
-        out.stdout.contains(" 0 failed") && out.stdout.contains("\ncached  "),
+        out.stdout.contains(" jobs ok") && out.stdout.contains("\ncached  "),
         "expected remembered passes:\n{}",
         out.stdout
     );

@@ -34,6 +34,8 @@ mod long {
     mod lock;
     #[path = "new.rs"]
     mod new;
+    #[path = "output.rs"]
+    mod output;
     #[path = "state.rs"]
     mod state;
     #[path = "trust.rs"]

@@ -444,6 +444,32 @@ fn plan_former_owners(root: &Path, plan: &mut Plan) {
     }
 }
 
+/// The name of ruff's cache folder.
+const RUFF_CACHE: &str = ".ruff_cache";
+
+/// A `.ruff_cache` at the root: what ruff run from there left before every ruff the xtask
+/// runs had `--no-cache` (the caches the tools keep now are under `python/` or the venvs).
+/// Removed when ruff's own `CACHEDIR.TAG` says it is a cache, it is no symlink, and in a git
+/// repository git ignores it and tracks nothing in it.
+fn plan_root_ruff_cache(root: &Path, in_git: bool, plan: &mut Plan) -> Result<()> {
+    let cache = root.join(RUFF_CACHE);
+    let is_dir = fs::symlink_metadata(&cache).is_ok_and(|m| m.is_dir());
+    let tagged = fs::read_to_string(cache.join("CACHEDIR.TAG"))
+        .is_ok_and(|t| t.starts_with("Signature: 8a477f597d28d172789f06886806bc55"));
+    if !is_dir || !tagged {
+        return Ok(());
+    }
+    if in_git {
+        let tracked = git_paths(root, &["ls-files", "-z", "--", RUFF_CACHE], NO_GIT)?;
+        if !tracked.is_empty() || ignored(root, &[RUFF_CACHE.to_owned()])?.is_empty() {
+            plan.keep(cache, "git tracks it, or does not ignore it");
+            return Ok(());
+        }
+    }
+    plan.remove(cache);
+    Ok(())
+}
+
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
     let mut plan = Plan::default();
     let python = root.join(PYTHON_DIR);
@@ -466,6 +492,8 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
         }
         _ => {}
     }
+    let in_git = root.join(RUFF_CACHE).is_dir() && in_git_repository(root)?;
+    plan_root_ruff_cache(root, in_git, &mut plan)?;
     let tools = project::tools_dir();
     match fs::symlink_metadata(&tools) {
         Ok(meta) if meta.file_type().is_symlink() => plan.keep(

@@ -53,7 +53,9 @@ pub fn add(root: &Path, args: &AddArgs) -> Result<()> {
     };
     apply(root, package, &args.env, |text| {
         edit::add(text, &args.requirements, target)
-    })
+    })?;
+    crate::commands::ide::refresh(root, "add");
+    Ok(())
 }
 
 pub fn remove(root: &Path, args: &RemoveArgs) -> Result<()> {
@@ -61,7 +63,9 @@ pub fn remove(root: &Path, args: &RemoveArgs) -> Result<()> {
     let package = ws.package(&args.package)?;
     apply(root, package, &args.env, |text| {
         edit::remove(text, &args.names)
-    })
+    })?;
+    crate::commands::ide::refresh(root, "remove");
+    Ok(())
 }
 
 /// Writes the edit, then locks and sets up every venv that installs the package; puts the

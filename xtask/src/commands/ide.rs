@@ -1,11 +1,18 @@
 //! `cargo xtask ide [--check]`: the editor set-up for a monorepo of several venvs. VS Code and
 //! Pylance pick one interpreter per folder, so:
-//! - `dubbing.code-workspace` at the root: a multi-root workspace, one folder per package;
+//! - `python/dubbing.code-workspace`: a multi-root workspace, one folder per package;
 //! - `<package>/.vscode/settings.json`: each folder's interpreter (the venv that runs its
 //!   tests), with the ruff and mypy extensions pointed at that venv's tools;
 //! - `python/pyrightconfig.json`: one execution environment per package, with its venv's
-//!   site-packages and the local source folders on its paths, since pyright takes one
-//!   interpreter for the whole tree (the known way around it).
+//!   site-packages and the source folders of its own install set (itself and the local packages
+//!   it depends on) on its paths, since pyright takes one interpreter for the whole tree (the
+//!   known way around it).
+//!
+//! They are this machine's, not the team's: they name the venvs' site-packages, whose path
+//! depends on the platform and the Python, so git ignores them (`python/.gitignore`) and
+//! `verify` does not check them. Every path in them is relative (or `${workspaceFolder}`), so
+//! they hold nothing of where the clone is. `add`, `remove` and `new` refresh them when they
+//! exist ([`refresh`]).
 //!
 //! Every file carries a first line saying it is generated; a file without it is a person's and
 //! is never overwritten. `--check` writes nothing and fails when a file is missing or differs.
@@ -21,7 +28,7 @@ use crate::output::{json_string, say};
 use crate::project::{self, PYTHON_DIR};
 use crate::workspace::{Package, Workspace};
 
-/// The name of the workspace file, at the root.
+/// The name of the workspace file, in `python/` (beside the other files git ignores there).
 pub const WORKSPACE_FILE: &str = "dubbing.code-workspace";
 
 /// The first line of every file `ide` writes (JSON with comments, as VS Code and pyright read).
@@ -34,51 +41,22 @@ fn list(items: &[String]) -> String {
 
 /// Each generated file and its content.
 pub fn files(ws: &Workspace) -> Result<Vec<(PathBuf, String)>> {
-    let mut out = Vec::new();
-    let folders: Vec<String> = ws
-        .packages
-        .iter()
-        .map(|p| {
-            format!(
-                "    {{ \"name\": {}, \"path\": {} }}",
-                json_string(p.folder_name()),
-                json_string(&p.rel)
-            )
-        })
-        .collect();
-    out.push((
-        ws.root.join(WORKSPACE_FILE),
-        format!(
-            "{MARK}\n{{\n  \"folders\": [\n{}\n  ],\n  \"settings\": {{\n    \"python.terminal.activateEnvironment\": false\n  }}\n}}\n",
-            folders.join(",\n")
-        ),
-    ));
     let python_dir = ws.root.join(PYTHON_DIR);
+    let mut out = vec![(python_dir.join(WORKSPACE_FILE), workspace_file(ws))];
     let mut environments = Vec::new();
     for package in &ws.packages {
-        let owner = ws.venvs_of(package)[0];
-        let venv = Venv::of(owner);
-        // From the package's folder, so the workspace works wherever the clone is.
-        let interpreter = format!(
-            "${{workspaceFolder}}/{}",
-            relative(&package.dir, &venv.python())
-        );
-        let config_path = format!(
-            "${{workspaceFolder}}/{}",
-            relative(&package.dir, &python_dir.join("pyproject.toml"))
-        );
-        let settings = format!(
-            "{MARK}\n{{\n  \"python.defaultInterpreterPath\": {interp},\n  \"ruff.interpreter\": [{interp}],\n  \"ruff.configuration\": {config},\n  \"mypy-type-checker.interpreter\": [{interp}],\n  \"mypy-type-checker.args\": [\"--config-file={config_path}\"],\n  \"python.testing.pytestEnabled\": true,\n  \"python.testing.pytestArgs\": [\"-c\", {config}, \"tests\"]\n}}\n",
-            interp = json_string(&interpreter),
-            config = json_string(&config_path),
-        );
-        out.push((package.dir.join(".vscode").join("settings.json"), settings));
+        let venv = Venv::of(ws.venvs_of(package)[0]);
+        out.push((
+            package.dir.join(".vscode").join("settings.json"),
+            settings(ws, package, &venv),
+        ));
         let mut paths: Vec<String> = venv
             .site_packages()
             .iter()
             .map(|s| relative(&python_dir, s))
             .collect();
-        for local in ws.closure(owner)? {
+        // Its own install set: a library's environment names no service's source.
+        for local in ws.closure(package)? {
             paths.push(relative(&python_dir, &local.layout.source_root));
         }
         environments.push(format!(
@@ -95,6 +73,46 @@ pub fn files(ws: &Workspace) -> Result<Vec<(PathBuf, String)>> {
         ),
     ));
     Ok(out)
+}
+
+/// `python/dubbing.code-workspace`: a folder per package, relative to the file.
+fn workspace_file(ws: &Workspace) -> String {
+    let folders: Vec<String> = ws
+        .packages
+        .iter()
+        .map(|p| {
+            format!(
+                "    {{ \"name\": {}, \"path\": {} }}",
+                json_string(p.folder_name()),
+                json_string(p.python_rel())
+            )
+        })
+        .collect();
+    format!(
+        "{MARK}\n{{\n  \"folders\": [\n{}\n  ],\n  \"settings\": {{\n    \"python.terminal.activateEnvironment\": false\n  }}\n}}\n",
+        folders.join(",\n")
+    )
+}
+
+/// A package folder's `.vscode/settings.json`: the venv that runs its tests, and its tools.
+fn settings(ws: &Workspace, package: &Package, venv: &Venv) -> String {
+    // From the package's folder, so the workspace works wherever the clone is.
+    let interpreter = format!(
+        "${{workspaceFolder}}/{}",
+        relative(&package.dir, &venv.python())
+    );
+    let config_path = format!(
+        "${{workspaceFolder}}/{}",
+        relative(
+            &package.dir,
+            &ws.root.join(PYTHON_DIR).join("pyproject.toml")
+        )
+    );
+    format!(
+        "{MARK}\n{{\n  \"python.defaultInterpreterPath\": {interp},\n  \"ruff.interpreter\": [{interp}],\n  \"ruff.configuration\": {config},\n  \"mypy-type-checker.interpreter\": [{interp}],\n  \"mypy-type-checker.args\": [\"--config-file={config_path}\"],\n  \"python.testing.pytestEnabled\": true,\n  \"python.testing.pytestArgs\": [\"-c\", {config}, \"tests\"]\n}}\n",
+        interp = json_string(&interpreter),
+        config = json_string(&config_path),
+    )
 }
 
 /// `to` from `from`, with `/`: `../../apps/media-service/.venv/bin/python`.
@@ -127,6 +145,34 @@ pub fn stale(ws: &Workspace) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// After `add`, `remove` or `new` changed the tree: writes the editor files again when `ide`
+/// wrote them before (the workspace file is there), so the editor follows; says so when it
+/// cannot, with the command that does it.
+pub fn refresh(root: &Path, command: &str) {
+    if !root.join(PYTHON_DIR).join(WORKSPACE_FILE).is_file() {
+        return;
+    }
+    if let Err(e) = run(root, false) {
+        say(format!(
+            "{command}: the editor files are not refreshed ({e:#}); run {} once that is fixed",
+            project::xtask_command(root, &["ide"])
+        ));
+    }
+}
+
+/// The workspace file an older `ide` wrote at the root (nothing ignored it there): removed
+/// when it is ours, so only the one in `python/` is left.
+fn remove_old_workspace_file(root: &Path) -> Result<()> {
+    let old = root.join(WORKSPACE_FILE);
+    if fs::read_to_string(&old).is_ok_and(|text| text.starts_with(MARK)) {
+        fs::remove_file(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        say(format!(
+            "removed {WORKSPACE_FILE} at the root (it is in {PYTHON_DIR}/ now)"
+        ));
+    }
+    Ok(())
 }
 
 pub fn run(root: &Path, check: bool) -> Result<()> {
@@ -166,6 +212,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
             );
         }
     }
+    remove_old_workspace_file(root)?;
     for (path, content) in files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -177,8 +224,8 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
         say(format!("wrote {}", fsutil::display_rel(root, &path)));
     }
     say(format!(
-        "ide: open {} in VS Code (File > Open Workspace from File)",
-        WORKSPACE_FILE
+        "ide: open {PYTHON_DIR}/{WORKSPACE_FILE} in VS Code (File > Open Workspace from File); \
+         these files are this machine's: git ignores them"
     ));
     Ok(())
 }

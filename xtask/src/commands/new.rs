@@ -386,16 +386,7 @@ fn finish(root: &Path, plan: &Plan, env: &EnvArgs) -> Result<()> {
         .collect();
     edit_command::relock(root, &plan.names.name, env)
         .with_context(|| recovery(root, plan, &venvs))?;
-    let ws = Workspace::load(root)?;
-    let editor_files = ide::files(&ws)?;
-    if editor_files.iter().any(|(path, _)| path.exists())
-        && let Err(e) = ide::run(root, false)
-    {
-        say(format!(
-            "new: the editor files are not refreshed ({e:#}); run {} once that is fixed",
-            project::xtask_command(root, &["ide"])
-        ));
-    }
+    ide::refresh(root, "new");
     Ok(())
 }
 

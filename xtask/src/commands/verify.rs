@@ -93,7 +93,12 @@ fn seed_tree_job(ws: &Workspace) -> Job {
 /// SC-007: git ignores the venvs, caches and build leftovers, and no source file.
 fn gitignore_job(ws: &Workspace) -> Job {
     let root = ws.root.clone();
-    let mut must_ignore: Vec<String> = vec![format!("{PYTHON_DIR}/.ruff_cache/x")];
+    // The editor files are this machine's (`cargo xtask ide`): ignored, never compared.
+    let mut must_ignore: Vec<String> = vec![
+        format!("{PYTHON_DIR}/.ruff_cache/x"),
+        format!("{PYTHON_DIR}/pyrightconfig.json"),
+        format!("{PYTHON_DIR}/{}", crate::commands::ide::WORKSPACE_FILE),
+    ];
     // Source files no pattern may hide: the seed tree's, and a subpackage named like a build
     // leftover (only a package's own build/ and dist/ are leftovers).
     let mut sources: Vec<String> = vec![format!("{PYTHON_DIR}/pyproject.toml")];
@@ -102,6 +107,7 @@ fn gitignore_job(ws: &Workspace) -> Job {
         // Any package may own a venv (a library no service installs does).
         must_ignore.push(format!("{rel}/{}/pyvenv.cfg", Venv::DIR));
         must_ignore.push(format!("{rel}/{}", Venv::LOCK));
+        must_ignore.push(format!("{rel}/.vscode/settings.json"));
         sources.push(format!("{rel}/pyproject.toml"));
         sources.push(format!("{rel}/README.md"));
         for import in &package.layout.imports {
@@ -321,19 +327,6 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
     jobs.extend(gate.pytest_jobs(&crate::engine::gate::Focus::default()));
-    // The editor workspace, when a person has made one, must match the tree.
-    if ws.root.join(crate::commands::ide::WORKSPACE_FILE).is_file() {
-        let stale = crate::commands::ide::stale(&ws)?;
-        let rerun = project::xtask_command(&ws.root, &["ide"]);
-        let fix = rerun.clone();
-        jobs.push(Job::check("ide", None, rerun, move || {
-            if stale.is_empty() {
-                Ok("the editor workspace is up to date".into())
-            } else {
-                Err(format!("{}\nfix: {fix}", stale.join("\n")))
-            }
-        }));
-    }
     // The CI workflow, once there: what `cargo xtask ci` writes (its validators run with
     // `ci --check`, not here: they take a second).
     if ws.root.join(crate::commands::ci::workflow::PATH).is_file() {

@@ -10,6 +10,7 @@ use crate::cmd::Cmd;
 use crate::engine::caches::ToolCaches;
 use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
+use crate::engine::junit::{self, Junit};
 use crate::engine::memo::{KeySpec, Memo};
 use crate::engine::select::{self, Selection};
 use crate::env::lock;
@@ -134,7 +135,7 @@ pub struct Gate<'a> {
     pub ws: &'a Workspace,
     pub selection: Selection<'a>,
     pub args: &'a GateArgs,
-    junit: Option<PathBuf>,
+    junit: Option<Junit>,
     /// What the jobs' results depend on: read once per run.
     inputs: Inputs<'a>,
     /// The volatile variables set now, which every tool job drops: read once per run.
@@ -188,18 +189,7 @@ impl<'a> Gate<'a> {
         let selection =
             select::select(ws, &args.packages, args.changed_since.as_deref(), here(ws))?;
         output::say(selection.describe());
-        let junit = match &args.junit {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create the --junit folder {}", dir.display())
-                })?;
-                Some(
-                    dir.canonicalize()
-                        .with_context(|| format!("cannot resolve {}", dir.display()))?,
-                )
-            }
-            None => None,
-        };
+        let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;
         Ok(Gate {
             ws,
             selection,
@@ -552,12 +542,9 @@ impl<'a> Gate<'a> {
                     .arg(caches.mypy())
                     .args(&targets)
                     .cwd(&package.dir);
-                if let Some(dir) = &self.junit {
-                    cmd = cmd.arg("--junit-xml").arg(dir.join(format!(
-                        "mypy-{}-{}.xml",
-                        package.folder_name(),
-                        venv.folder_name()
-                    )));
+                if let Some(junit) = &self.junit {
+                    let name = junit::file_name("mypy", package.folder_name(), venv.folder_name());
+                    cmd = cmd.arg("--junit-xml").arg(junit.reports.join(name));
                 }
                 let job = Job::command(
                     "mypy",
@@ -649,12 +636,9 @@ impl<'a> Gate<'a> {
             Some(targets) => cmd = cmd.args(targets),
             None => cmd = cmd.arg("tests"),
         }
-        if let Some(dir) = &self.junit {
-            let report = dir.join(format!(
-                "pytest-{}-{}.xml",
-                package.folder_name(),
-                venv.folder_name()
-            ));
+        if let Some(junit) = &self.junit {
+            let name = junit::file_name("pytest", package.folder_name(), venv.folder_name());
+            let report = junit.reports.join(name);
             cmd = cmd.arg(format!("--junitxml={}", report.display()));
         }
         let job = Job::command(
@@ -692,16 +676,18 @@ impl<'a> Gate<'a> {
         };
         let outcomes = jobs::run_all(jobs, self.parallelism(), report);
         self.remember(&outcomes);
-        jobs::finish(command, &outcomes, started, report)?;
-        // A filter that matched no test in any package checked nothing.
+        if let Some(junit) = &self.junit {
+            junit.finish(&outcomes)?;
+        }
+        // A filter that matched no test in any package checked nothing: the run fails.
         let pytest: Vec<&jobs::Outcome> = outcomes.iter().filter(|o| o.tool == "pytest").collect();
-        if !pytest.is_empty() && pytest.iter().all(|o| o.empty) {
-            bail!(
+        let problem = (!pytest.is_empty() && pytest.iter().all(|o| o.empty)).then(|| {
+            format!(
                 "no test matched in any package ({} pytest runs collected nothing): check the paths, -k or -m",
                 pytest.len()
-            );
-        }
-        Ok(())
+            )
+        });
+        jobs::finish(command, &outcomes, started, report, problem)
     }
 
     /// Files the passes of the jobs that ran, each only if its inputs are still what they were

@@ -13,8 +13,9 @@ use anyhow::{Result, bail};
 use crate::cmd::Cmd;
 use crate::engine::caches::ToolCaches;
 use crate::engine::memo::Memo;
+use crate::engine::summary::{self, TestCounts};
 use crate::flags::MessageFormat;
-use crate::output::{format_duration, json_string};
+use crate::output::{LiveLine, format_duration, json_string};
 
 /// What a job does: run a tool, or a check done in this process.
 pub enum Work {
@@ -245,6 +246,12 @@ pub struct Report {
     pub verbose: bool,
 }
 
+/// What a worker tells the reporting thread.
+enum Event {
+    Started(usize, String),
+    Done(usize, Box<Outcome>),
+}
+
 /// Runs the jobs on `parallel` workers, reporting each as it ends; returns them in the order given.
 pub fn run_all(jobs: Vec<Job>, parallel: usize, report: Report) -> Vec<Outcome> {
     let total = jobs.len();
@@ -260,7 +267,8 @@ pub fn run_all(jobs: Vec<Job>, parallel: usize, report: Report) -> Vec<Outcome> 
                 loop {
                     let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                     let Some((index, job)) = next else { break };
-                    if tx.send((index, execute(job))).is_err() {
+                    let _ = tx.send(Event::Started(index, job.name()));
+                    if tx.send(Event::Done(index, Box::new(execute(job)))).is_err() {
                         break;
                     }
                 }
@@ -268,15 +276,52 @@ pub fn run_all(jobs: Vec<Job>, parallel: usize, report: Report) -> Vec<Outcome> 
         })
         .collect();
     drop(tx);
-    let mut outcomes: Vec<Option<Outcome>> = (0..total).map(|_| None).collect();
-    for (index, outcome) in rx {
-        report_one(&outcome, report);
-        outcomes[index] = Some(outcome);
-    }
+    let outcomes = report_all(&rx, total, report);
     for worker in workers {
         let _ = worker.join();
     }
+    outcomes
+}
+
+/// Reports each job as it ends; on a terminal, a live line names the jobs still running and
+/// their time, once one has run 2 seconds (see [`crate::output::live_allowed`]).
+fn report_all(rx: &mpsc::Receiver<Event>, total: usize, report: Report) -> Vec<Outcome> {
+    let mut live = LiveLine::new();
+    let mut running: Vec<(usize, String, Instant)> = Vec::new();
+    let mut outcomes: Vec<Option<Outcome>> = (0..total).map(|_| None).collect();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Event::Started(index, name)) => running.push((index, name, Instant::now())),
+            Ok(Event::Done(index, outcome)) => {
+                running.retain(|(i, _, _)| *i != index);
+                live.clear();
+                report_one(&outcome, report);
+                outcomes[index] = Some(*outcome);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if report.format == MessageFormat::Human {
+            live.show(&running_line(&running));
+        }
+    }
     outcomes.into_iter().flatten().collect()
+}
+
+/// `running: mypy common (media-service venv) 9 s, pytest ... 3 s` once a job has run 2 s.
+fn running_line(running: &[(usize, String, Instant)]) -> String {
+    let slow = Duration::from_secs(2);
+    if !running
+        .iter()
+        .any(|(_, _, started)| started.elapsed() >= slow)
+    {
+        return String::new();
+    }
+    let jobs: Vec<String> = running
+        .iter()
+        .map(|(_, name, started)| format!("{name} {} s", started.elapsed().as_secs()))
+        .collect();
+    format!("running: {}", jobs.join(", "))
 }
 
 /// `ok`, `cached`, `FAILED`, coloured on a terminal.
@@ -334,19 +379,52 @@ fn report_one(outcome: &Outcome, report: Report) {
     }
 }
 
-/// The closing summary, and an error when any job failed, naming each with its rerun command.
-/// The output of the failed jobs comes here, last, after the passing ones.
-pub fn finish(command: &str, outcomes: &[Outcome], started: Instant, report: Report) -> Result<()> {
+/// The tests the pytest jobs ran, from each one's own summary (a remembered pass's too); None
+/// when no test ran. A library's tests run in each venv that installs it, and count once there.
+pub fn tests_ran(outcomes: &[Outcome]) -> Option<(TestCounts, bool)> {
+    let mut total: Option<TestCounts> = None;
+    let mut packages: Vec<&str> = Vec::new();
+    let mut per_venv = false;
+    for o in outcomes.iter().filter(|o| o.tool == "pytest") {
+        if let Some(counts) = TestCounts::from_pytest(&o.output) {
+            *total.get_or_insert_with(TestCounts::default) += counts;
+            let package = o.package.as_deref().unwrap_or_default();
+            per_venv |= packages.contains(&package);
+            packages.push(package);
+        }
+    }
+    total.map(|t| (t, per_venv))
+}
+
+/// The closing summary, and an error when any job failed, naming each with its rerun command,
+/// or when the run as a whole failed (`problem`: a filter that matched no test anywhere). The
+/// output of the failed jobs comes here, last, after the passing ones.
+pub fn finish(
+    command: &str,
+    outcomes: &[Outcome],
+    started: Instant,
+    report: Report,
+    problem: Option<String>,
+) -> Result<()> {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
+    let tests = tests_ran(outcomes);
     match report.format {
-        MessageFormat::Json => println!("{}", summary_json(outcomes, &failed, started.elapsed())),
+        MessageFormat::Json => println!(
+            "{}",
+            summary_json(
+                outcomes,
+                &failed,
+                tests.map(|t| t.0),
+                problem.is_some(),
+                started.elapsed()
+            )
+        ),
         MessageFormat::Human => {
             if !report.verbose {
                 for o in &failed {
                     print!("\n{}", block(o));
                 }
             }
-            let passed = outcomes.len() - failed.len();
             let cached = outcomes.iter().filter(|o| o.cached).count();
             println!(
                 "\n{} jobs ({cached} cached) in {}",
@@ -354,11 +432,21 @@ pub fn finish(command: &str, outcomes: &[Outcome], started: Instant, report: Rep
                 format_duration(started.elapsed())
             );
             // The closing line alone, in the plain form CI systems read.
-            println!("{command}: {passed} passed, {} failed", failed.len());
+            let line = summary::closing_line(
+                command,
+                outcomes.len(),
+                failed.len(),
+                tests,
+                problem.as_deref(),
+            );
+            println!("{line}");
         }
     }
     if failed.is_empty() {
-        return Ok(());
+        return match problem {
+            Some(problem) => bail!("{problem}"),
+            None => Ok(()),
+        };
     }
     let lines: Vec<String> = failed
         .iter()
@@ -392,16 +480,30 @@ fn job_json(o: &Outcome) -> String {
     )
 }
 
-fn summary_json(outcomes: &[Outcome], failed: &[&Outcome], elapsed: Duration) -> String {
+fn summary_json(
+    outcomes: &[Outcome],
+    failed: &[&Outcome],
+    tests: Option<TestCounts>,
+    problem: bool,
+    elapsed: Duration,
+) -> String {
     let names: Vec<String> = failed.iter().map(|o| json_string(&o.name)).collect();
+    let tests = tests.unwrap_or_default();
     format!(
-        "{{\"reason\":\"summary\",\"result\":{},\"jobs\":{},\"passed\":{},\"failed\":{},\"failed_jobs\":[{}],\"cached\":{},\"duration_ms\":{}}}",
-        json_string(if failed.is_empty() { "ok" } else { "failed" }),
+        "{{\"reason\":\"summary\",\"result\":{},\"jobs\":{},\"passed\":{},\"failed\":{},\"failed_jobs\":[{}],\"cached\":{},\"tests\":{{\"passed\":{},\"failed\":{},\"skipped\":{}}},\"duration_ms\":{}}}",
+        json_string(if failed.is_empty() && !problem {
+            "ok"
+        } else {
+            "failed"
+        }),
         outcomes.len(),
         outcomes.len() - failed.len(),
         failed.len(),
         names.join(","),
         outcomes.iter().filter(|o| o.cached).count(),
+        tests.passed,
+        tests.failed,
+        tests.skipped,
         elapsed.as_millis(),
     )
 }
@@ -456,7 +558,7 @@ mod tests {
             ]
         );
         assert_eq!(outcomes.iter().filter(|o| o.ok).count(), 3);
-        let err = finish("test", &outcomes, started, report)
+        let err = finish("test", &outcomes, started, report, None)
             .unwrap_err()
             .to_string();
         assert!(

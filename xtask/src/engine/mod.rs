@@ -5,6 +5,8 @@ pub mod caches;
 pub mod gate;
 pub mod inputs;
 pub mod jobs;
+pub mod junit;
 pub mod memo;
 pub mod outside;
 pub mod select;
+pub mod summary;

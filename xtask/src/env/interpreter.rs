@@ -481,43 +481,60 @@ pub fn choose(
     }
 }
 
+/// At most five lines: what was wanted, the versions found (each one's reason is `doctor`'s to
+/// tell), and the commands that install one.
 fn no_interpreter(
     discovery: &Discovery,
     request: &Request,
     requirements: &Requirements<'_>,
     unmet: &dyn Fn(&Interpreter) -> Option<String>,
 ) -> String {
-    let mut lines = Vec::new();
-    for found in &discovery.found {
-        let why = unmet(found).unwrap_or_else(|| match &request.want {
-            Want::Version(v) => format!("is not the version {v} that {} names", request.source),
-            _ => "not chosen".into(),
-        });
-        lines.push(format!("{}: {why}", found.path.display()));
-    }
-    for rejected in &discovery.rejected {
-        lines.push(format!("{}: {}", rejected.path.display(), rejected.why));
-    }
-    if lines.is_empty() {
-        lines.push(
-            "no python, python3 or python3.X on PATH, in pyenv's versions or among uv's Pythons"
-                .into(),
+    let mut versions: Vec<&Version> = discovery.found.iter().map(|i| &i.version).collect();
+    versions.sort();
+    versions.dedup();
+    let mut found = if versions.is_empty() {
+        "none (no python, python3 or python3.X on PATH, in pyenv's versions or among uv's Pythons)"
+            .to_owned()
+    } else {
+        let listed: Vec<String> = versions.iter().map(|v| v.to_string()).collect();
+        listed.join(", ")
+    };
+    if !discovery.rejected.is_empty() {
+        found += &format!(
+            "; {} more would not run (`cargo xtask doctor` says why)",
+            discovery.rejected.len()
         );
     }
-    let specs: Vec<String> = requirements
+    // One entry a distinct requires-python, with the packages that ask for it.
+    let mut specs: Vec<(String, Vec<&str>)> = Vec::new();
+    for (package, spec) in requirements {
+        let spec = spec.to_string();
+        match specs.iter_mut().find(|(s, _)| *s == spec) {
+            Some((_, packages)) => packages.push(package),
+            None => specs.push((spec, vec![package])),
+        }
+    }
+    let specs: Vec<String> = specs
         .iter()
-        .map(|(p, s)| format!("{p}: {s}"))
+        .map(|(spec, packages)| format!("{spec} ({})", packages.join(", ")))
         .collect();
+    let fix = match &request.want {
+        Want::Version(v) if unmet(&Interpreter { path: PathBuf::new(), version: v.clone() }).is_none() => {
+            format!("`uv python install {v}` or `pyenv install {v}`")
+        }
+        Want::Version(v) => format!("{v} does not satisfy requires-python: ask for a version that does"),
+        _ => "install a Python that satisfies requires-python (`uv python install` or `pyenv install`)"
+            .to_owned(),
+    };
     let wanted = match &request.want {
         Want::Version(v) => format!("Python {v} (from {}) ", request.source),
         _ => String::new(),
     };
     format!(
-        "no Python interpreter fits: wanted {wanted}satisfying {}.\n  candidates:\n    {}\n  \
-         fix: install a fitting Python (e.g. `pyenv install 3.10` or `uv python install 3.10`), \
-         or name one with --python PATH or {ENV_VAR}",
+        "no Python interpreter fits: wanted {wanted}satisfying requires-python {}\n  \
+         found: {found}\n  \
+         fix: {fix}, or name one with --python PATH or {ENV_VAR}",
         specs.join(", "),
-        lines.join("\n    ")
     )
 }
 
@@ -602,13 +619,11 @@ mod tests {
         .unwrap_err();
         let err = err.to_string();
         assert!(
-            err.contains(
-                "/py/3.9: Python 3.9.18 does not satisfy requires-python >=3.10 of libs/a"
-            ),
+            err.contains("found: 3.9.18, 3.10.13, 3.11.2, 3.11.7, 3.12.1; 1 more would not run")
+                && err.contains("3.10 does not satisfy requires-python"),
             "{err}"
         );
-        assert!(err.contains("/shims/python3.13: exited with 127"), "{err}");
-        assert!(err.contains("fix:"), "{err}");
+        assert!(err.lines().count() <= 5, "{err}");
     }
 
     #[test]
@@ -623,7 +638,23 @@ mod tests {
         .to_string();
         assert!(
             err.contains("no Python interpreter fits")
-                && err.contains("/py/3.12: Python 3.12.1 does not satisfy"),
+                && err.contains("requires-python >=3.14 (apps/x)")
+                && err.contains("found: 3.9.18"),
+            "{err}"
+        );
+        // A version that is not there, and would fit: the commands that install it.
+        let spec = Specifiers::parse(">=3.10").unwrap();
+        let err = choose(
+            &discovery(),
+            &request(Want::Version(Version::parse("3.99").unwrap()), true),
+            &[("apps/x", &spec), ("libs/y", &spec)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("requires-python >=3.10 (apps/x, libs/y)")
+                && err.contains("`uv python install 3.99` or `pyenv install 3.99`")
+                && err.lines().count() <= 5,
             "{err}"
         );
     }

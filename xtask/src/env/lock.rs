@@ -471,17 +471,14 @@ fn resolve(
         // From uv's cache first, when nothing is to be upgraded: the same resolution as online
         // when the cache holds what it needs, in a fraction of a second instead of a round trip
         // to the index per package; online when it does not. An upgrade always asks the index.
-        let offline = *upgrade == Upgrade::None
-            && cmd
-                .clone()
-                .arg("--offline")
-                .output()
-                .is_ok_and(|done| done.success());
+        let from_cache = cmd.clone().arg("--offline");
+        let offline =
+            *upgrade == Upgrade::None && from_cache.output().is_ok_and(|done| done.success());
         if !offline {
             let _ = fs::write(output, previous_text.clone());
             cmd.run()?;
         } else {
-            crate::output::say(format!("$ {} --offline", cmd.display()));
+            crate::output::say(from_cache.echo());
         }
         fs::read_to_string(output).with_context(|| format!("cannot read {}", output.display()))
     };

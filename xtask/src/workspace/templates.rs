@@ -319,9 +319,11 @@ __pycache__/
 coverage.xml
 htmlcov/
 
-# Editors and OS
+# Editors and OS; what `cargo xtask ide` writes (this machine's venv paths)
 .idea/
 .vscode/
+/pyrightconfig.json
+/dubbing.code-workspace
 *.swp
 .DS_Store
 "#,
