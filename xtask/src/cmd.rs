@@ -238,17 +238,38 @@ pub fn failure_message(command: &str, finished: &Finished) -> String {
 /// Runs `git -C root ARGS` that prints NUL-separated paths (`-z`); an error names the command,
 /// what git said, and `fix`.
 pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
-    let cmd = Cmd::new("git").arg("-C").arg(root).args(args);
-    let out = cmd.output()?;
-    if !out.success() {
-        bail!("`{}` failed: {}; {fix}", cmd.display(), out.output.trim());
+    let mut all = git_paths_at_once(root, &[(args, fix)])?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// [`git_paths`] of several git commands, run at once (each a process that mostly waits on the
+/// file system), in the order given.
+pub fn git_paths_at_once(root: &Path, commands: &[(&[&str], &str)]) -> Result<Vec<Vec<String>>> {
+    let started: Vec<(Cmd, Result<duct::Handle>)> = commands
+        .iter()
+        .map(|(args, _)| {
+            let cmd = Cmd::new("git").arg("-C").arg(root).args(*args);
+            let handle = cmd.start();
+            (cmd, handle)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for ((cmd, handle), (_, fix)) in started.into_iter().zip(commands) {
+        let done = handle?
+            .into_output()
+            .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", cmd.display()))?;
+        let text = String::from_utf8_lossy(&done.stdout);
+        if !done.status.success() {
+            bail!("`{}` failed: {}; {fix}", cmd.display(), text.trim());
+        }
+        out.push(
+            text.split('\0')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
     }
-    Ok(out
-        .output
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect())
+    Ok(out)
 }
 
 #[cfg(test)]

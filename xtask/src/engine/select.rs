@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::git_paths;
+use crate::cmd::git_paths_at_once;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
 
@@ -47,26 +47,23 @@ pub fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
     );
     // `--relative`: paths relative to the root (git prints them relative to the top otherwise),
     // and only changes under it. `--no-renames`: a move is a deletion and an addition, so both
-    // packages count. `-z`: names as they are, not quoted.
-    let mut files = git_paths(
-        root,
-        &[
-            "diff",
-            "--name-only",
-            "-z",
-            "--relative",
-            "--no-renames",
-            rev,
-            "--",
-        ],
-        &fix,
-    )?;
-    // Relative to the working folder (the root) already.
-    files.extend(git_paths(
-        root,
-        &["ls-files", "-z", "--others", "--exclude-standard"],
-        &format!("is {} in a git repository?", root.display()),
-    )?);
+    // packages count. `-z`: names as they are, not quoted. The untracked files' names are
+    // relative to the working folder (the root) already.
+    let diff: &[&str] = &[
+        "diff",
+        "--name-only",
+        "-z",
+        "--relative",
+        "--no-renames",
+        rev,
+        "--",
+    ];
+    let untracked: &[&str] = &["ls-files", "-z", "--others", "--exclude-standard"];
+    let in_repo = format!("is {} in a git repository?", root.display());
+    let mut files: Vec<String> = git_paths_at_once(root, &[(diff, &fix), (untracked, &in_repo)])?
+        .into_iter()
+        .flatten()
+        .collect();
     files.sort();
     files.dedup();
     Ok(files)
@@ -79,8 +76,23 @@ pub fn select<'a>(
     changed_since: Option<&str>,
     here: Option<&'a Package>,
 ) -> Result<Selection<'a>> {
+    let changed = match changed_since {
+        Some(rev) => Some(changed_files(&ws.root, rev).context("--changed-since")?),
+        None => None,
+    };
+    select_from(ws, names, changed.as_deref(), here)
+}
+
+/// [`select`], with the files changed since the revision already read (`ci plan` reads them
+/// once for its own rules too).
+pub fn select_from<'a>(
+    ws: &'a Workspace,
+    names: &[String],
+    changed: Option<&[String]>,
+    here: Option<&'a Package>,
+) -> Result<Selection<'a>> {
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
-    let mut all = names.is_empty() && changed_since.is_none();
+    let mut all = names.is_empty() && changed.is_none();
     if all && let Some(package) = here {
         all = false;
         reasons.insert(
@@ -92,8 +104,7 @@ pub fn select<'a>(
         let package = ws.package(name).context("--package")?;
         reasons.insert(package.name.clone(), "named".into());
     }
-    if let Some(rev) = changed_since {
-        let files = changed_files(&ws.root, rev).context("--changed-since")?;
+    if let Some(files) = changed {
         let prefixes: Vec<String> = ws.packages.iter().map(|p| format!("{}/", p.rel)).collect();
         // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
         // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.

@@ -42,19 +42,21 @@ pub struct Entry {
 
 /// The entries for a change since `rev` (None: everything), in the workspace's order of owners.
 pub fn plan(ws: &Workspace, rev: Option<&str>) -> Result<Vec<Entry>> {
-    let tooling_changed = match rev {
-        Some(rev) => select::changed_files(&ws.root, rev)?
-            .iter()
-            .find(|f| {
-                TOOLING
-                    .iter()
-                    .any(|t| f.as_str() == *t || (t.ends_with('/') && f.starts_with(t)))
-            })
-            .cloned(),
+    let changed = match rev {
+        Some(rev) => Some(select::changed_files(&ws.root, rev)?),
         None => None,
     };
-    let rev = if tooling_changed.is_some() { None } else { rev };
-    let selection = select::select(ws, &[], rev, None)?;
+    let tooling_changed = changed.iter().flatten().find(|f| {
+        TOOLING
+            .iter()
+            .any(|t| f.as_str() == *t || (t.ends_with('/') && f.starts_with(t)))
+    });
+    let changed = if tooling_changed.is_some() {
+        None
+    } else {
+        changed.as_deref()
+    };
+    let selection = select::select_from(ws, &[], changed, None)?;
     let mut entries = Vec::new();
     for owner in ws.venv_owners() {
         let set = ws.closure(owner)?;
