@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::cmd::Cmd;
 use crate::engine::gate::Gate;
 use crate::engine::jobs::Job;
+use crate::engine::memo::FileKey;
 use crate::env::hadolint::{self, Hadolint};
 use crate::env::interpreter::VERSION_FILE;
 use crate::env::lock;
@@ -230,10 +231,44 @@ fn deployables<'a>(gate: &Gate<'a>) -> Vec<&'a Package> {
         .collect()
 }
 
+/// Everything the `deploy` job of `service` reads, for its remembered pass: the Dockerfile, every
+/// place a `.hadolint.yaml` is looked for (which one counts depends on which exist), the
+/// service's pyproject (its command) and its runtime lock, hadolint's version and the check's.
+fn deploy_inputs(ws: &Workspace, service: &Package) -> FileKey {
+    let name = service.folder_name();
+    let mut files = vec![
+        (
+            "the Dockerfile".to_owned(),
+            deploy::dockerfile(&ws.root, name),
+        ),
+        (format!("the pyproject of {name}"), service.pyproject()),
+        (
+            format!("the lock of {name}"),
+            service.dir.join(lock::RUNTIME),
+        ),
+    ];
+    for path in hadolint::config_candidates(&ws.root, name) {
+        files.push((fsutil::display_rel(&ws.root, &path), path));
+    }
+    FileKey {
+        files,
+        fixed: vec![
+            ("hadolint".to_owned(), hadolint::VERSION.to_owned()),
+            (
+                "the deploy check".to_owned(),
+                DEPLOY_CHECK_RECIPE.to_owned(),
+            ),
+        ],
+    }
+}
+
+/// Bumped when what the `deploy` job checks changes, so its remembered passes run again.
+const DEPLOY_CHECK_RECIPE: &str = "1";
+
 /// `deploy <service>`: the service's Dockerfile still matches the service (its runtime lock is
 /// there; it copies only what dist's build context holds; it runs the service's command), and
-/// hadolint passes on it with the team's configuration. Always run, never remembered: hadolint
-/// takes some 25 ms, less than reading the inputs a remembered pass would be keyed by.
+/// hadolint passes on it with the team's configuration. Remembered by [`deploy_inputs`]: two
+/// hadolint runs were most of a no-op verify's time.
 fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
     let name = service.folder_name().to_owned();
     let path = deploy::dockerfile(&ws.root, &name);
@@ -305,7 +340,9 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     if let Some(first) = deployables.first() {
         let hadolint = Session::new(&ws, &args.env)?.pinned_hadolint(first)?;
         for service in deployables {
-            jobs.push(deploy_job(&ws, service, &hadolint));
+            let job = deploy_job(&ws, service, &hadolint);
+            let memo = gate.check_memo(&job, deploy_inputs(&ws, service));
+            jobs.push(job.remembered(memo));
         }
     }
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.

@@ -11,7 +11,7 @@ use crate::engine::caches::ToolCaches;
 use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
 use crate::engine::junit::{self, Junit};
-use crate::engine::memo::{KeySpec, Memo};
+use crate::engine::memo::{FileKey, KeySpec, Memo, Rekey};
 use crate::engine::select::{self, Selection};
 use crate::env::lock;
 use crate::env::session::{Session, State};
@@ -218,7 +218,7 @@ impl<'a> Gate<'a> {
             dir: Venv::of(venv).dir.join("xtask-results"),
             id: job_id(&job.name()),
             key: self.inputs.key_of(&spec),
-            spec,
+            spec: Rekey::Inputs(spec),
         })
     }
 
@@ -453,6 +453,21 @@ impl<'a> Gate<'a> {
     /// (`--venv`, `--tree`).
     pub fn holds(&self, venv: Option<&str>) -> bool {
         self.part.holds(venv)
+    }
+
+    /// The memo of a check that reads only `key`'s files (a Dockerfile and its configuration):
+    /// in the root's `target/xtask-results`, since such a check runs in no venv. None with
+    /// `--no-cache` or `--junit`.
+    pub fn check_memo(&self, job: &Job, key: FileKey) -> Option<Memo> {
+        if self.args.no_cache || self.junit.is_some() {
+            return None;
+        }
+        Some(Memo {
+            dir: self.ws.root.join("target").join("xtask-results"),
+            id: job_id(&job.name()),
+            key: key.key(),
+            spec: Rekey::Files(key),
+        })
     }
 
     /// `cargo xtask ARGS` for this root, as a person pastes it.
@@ -694,6 +709,10 @@ impl<'a> Gate<'a> {
     /// when it started: a file saved while a job ran may not be what the job read, so that pass
     /// is not remembered. The inputs are read once more for all of them.
     fn remember(&self, outcomes: &[jobs::Outcome]) {
+        let rekey = |now: &Inputs, spec: &Rekey| match spec {
+            Rekey::Inputs(spec) => now.key_of(spec).digest,
+            Rekey::Files(files) => files.key().digest,
+        };
         let passed: Vec<&jobs::Outcome> = outcomes
             .iter()
             // A run that collected no test passed only because its filter allowed it: not a
@@ -706,7 +725,7 @@ impl<'a> Gate<'a> {
         let now = Inputs::new(self.ws);
         for outcome in passed {
             if let Some(memo) = &outcome.memo
-                && now.key_of(&memo.spec).digest == memo.key.digest
+                && rekey(&now, &memo.spec) == memo.key.digest
             {
                 memo.write(&outcome.output);
             }

@@ -22,7 +22,40 @@ pub struct Memo {
     pub id: String,
     pub key: Key,
     /// What the key was made of, to make it again after the job ran.
-    pub spec: KeySpec,
+    pub spec: Rekey,
+}
+
+/// How a job's key is made again after it ran (a pass is filed only when it is the same).
+#[derive(Debug, Clone)]
+pub enum Rekey {
+    /// A tool job's inputs (see [`crate::engine::inputs::Inputs::key_of`]).
+    Inputs(KeySpec),
+    /// A check's own inputs: files read whole, and fixed parts (a tool's version).
+    Files(FileKey),
+}
+
+/// The key of a check that reads a few files: each under its label, with the fixed parts.
+#[derive(Debug, Clone)]
+pub struct FileKey {
+    pub files: Vec<(String, PathBuf)>,
+    pub fixed: Vec<(String, String)>,
+}
+
+impl FileKey {
+    pub fn key(&self) -> Key {
+        let mut parts = self.fixed.clone();
+        for (label, path) in &self.files {
+            parts.push((label.clone(), crate::digest::file_content(path)));
+        }
+        let mut h = crate::digest::Hasher::new();
+        for (label, digest) in &parts {
+            h.write(format!("{label}={digest}\n").as_bytes());
+        }
+        Key {
+            digest: h.finish(),
+            parts,
+        }
+    }
 }
 
 /// What a job's key is made of: see [`crate::engine::inputs::Inputs::key`].
@@ -111,12 +144,12 @@ mod tests {
             dir: dir.clone(),
             id: "pytest-x".into(),
             key: k,
-            spec: KeySpec {
+            spec: Rekey::Inputs(KeySpec {
                 command: String::new(),
                 venv: String::new(),
                 packages: Vec::new(),
                 reads_layout: false,
-            },
+            }),
         };
         let a = memo(key(&[("the command", "1"), ("the files of x", "a")]));
         assert_eq!(a.read(), Err(String::new()));

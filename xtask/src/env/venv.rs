@@ -205,8 +205,15 @@ impl Venv {
                 } else if name.ends_with(".pth") {
                     h.write(&fs::read(&path).unwrap_or_default());
                 } else if !meta.is_dir() {
-                    // A top-level module (sitecustomize.py, six.py): its content.
-                    h.write(crate::digest::file_content(&path).as_bytes());
+                    // A top-level module (sitecustomize.py, six.py): its content. A large one is
+                    // an extension of some distribution (mypy's 40 MB `__mypyc` library), whose
+                    // RECORD, read above, changes with every install of it: its size then
+                    // stands for it, and a no-op setup reads no binary of tens of megabytes.
+                    if meta.len() <= LARGE_MODULE {
+                        h.write(crate::digest::file_content(&path).as_bytes());
+                    } else {
+                        h.write(format!("{} bytes", meta.len()).as_bytes());
+                    }
                 }
                 h.write(&[0]);
                 entries.push(name);
@@ -218,6 +225,10 @@ impl Venv {
         }
     }
 }
+
+/// The size above which a top-level file of site-packages is known by its size (see
+/// [`Venv::installed`]).
+const LARGE_MODULE: u64 = 1 << 20;
 
 /// What a venv holds at its top, on every platform: its layout, and what uv and the xtask add.
 const VENV_ENTRIES: &[&str] = &[
