@@ -11,8 +11,9 @@ use toml_edit::{DocumentMut, Item, Table, value};
 use crate::digest::hash;
 use crate::fsutil;
 
-/// Bumped whenever the way a venv is built changes, so every existing venv is rebuilt.
-pub const RECIPE_VERSION: &str = "2";
+/// Bumped whenever the way a venv is built or known changes, so every existing venv is rebuilt
+/// (3: its installed set is known by the contents of RECORD files, not their times).
+pub const RECIPE_VERSION: &str = "3";
 
 /// Named inputs and their values (hashes, versions, paths), in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

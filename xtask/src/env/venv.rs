@@ -197,11 +197,9 @@ impl Venv {
                 h.write(&[0]);
                 // Contents, never times: a venv restored from an archive that keeps times to
                 // the second (or not at all) holds the same install. A RECORD lists the digest
-                // of every file its installer wrote.
+                // of every file its installer wrote, METADATA's too.
                 if name.ends_with(".dist-info") {
-                    for file in ["RECORD", "METADATA"] {
-                        h.write(crate::digest::file_content(&path.join(file)).as_bytes());
-                    }
+                    h.write(crate::digest::file_content(&path.join("RECORD")).as_bytes());
                 } else if name.ends_with(".pth") {
                     h.write(&fs::read(&path).unwrap_or_default());
                 } else if !meta.is_dir() {
