@@ -7,6 +7,7 @@
 # on this machine, with the ratio. Needs hyperfine, git and python3.
 #
 #   bash xtask/bench/ci.sh            # RUNS=10 by default (the plan); the venvs run once each
+#   PLAN_ONLY=1 bash xtask/bench/ci.sh   # the plan alone: no venv is set up
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-10}
@@ -19,11 +20,21 @@ git -C "$root" -c user.name=bench -c user.email=bench@example.invalid -c commit.
   commit -q -m "benchmark tree"
 module=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["edit"]["module"])' "$work/manifest.json")
 
-"$xtask" --root "$root" setup >"$work/setup.log" 2>&1 || { tail -30 "$work/setup.log"; exit 1; }
+if [ -z "${PLAN_ONLY:-}" ]; then
+  "$xtask" --root "$root" setup >"$work/setup.log" 2>&1 || { tail -30 "$work/setup.log"; exit 1; }
+fi
 printf '# edited\n' >>"$root/$module"
 hyperfine --style basic -N --warmup 2 --runs "$RUNS" --export-json "$work/plan.json" \
   -n "ci plan (everything)" "$xtask --root $root ci plan" \
   -n "ci plan --changed-since HEAD (one library edited)" "$xtask --root $root ci plan --changed-since HEAD" >/dev/null
+if [ -n "${PLAN_ONLY:-}" ]; then
+  python3 - "$work/plan.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f"| {r['command']} | {r['mean'] * 1000:.1f} ms (min {r['min'] * 1000:.1f}) | < 100 ms |")
+PY
+  exit 0
+fi
 entries=$("$xtask" --root "$root" ci plan 2>/dev/null | python3 -c 'import json, sys; print(" ".join(e["venv"] for e in json.load(sys.stdin)["include"]))')
 
 # Each entry alone, then the whole tree, all without remembered passes.
