@@ -286,8 +286,22 @@ fn a_bad_requirement_or_a_broken_workspace_toml_is_one_error_with_file_and_line(
         );
     }
     fs::write(root.join(MEDIA), text.replace("    \"six>>1\",\n", "")).unwrap();
+    // The workspace's dev tools too.
     let workspace = root.join("python/pyproject.toml");
-    let mut broken = fs::read_to_string(&workspace).unwrap();
+    let original = fs::read_to_string(&workspace).unwrap();
+    let bad = original.replacen("\"ruff>=0.1.0\"", "\"ruff>=0.1.0,\"", 1);
+    let line = bad.lines().position(|l| l.contains("ruff>=0.1.0,")).unwrap() + 1;
+    fs::write(&workspace, &bad).unwrap();
+    let out = run(xtask(root).arg("lock"));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: python/pyproject.toml:{line}: `ruff>=0.1.0,` is not a PEP 508 requirement"
+        )),
+        "{}",
+        out.stderr
+    );
+    let mut broken = original;
     let line = broken.lines().count() + 1;
     broken.push_str("[tool.ruff\n");
     fs::write(&workspace, broken).unwrap();

@@ -194,7 +194,7 @@ fn locked_line(
 ) -> String {
     let name = owner.folder_name();
     let Locked::Written { from_cache, .. } = locked else {
-        return format!("{name}: locked, no input changed");
+        return format!("{name}: lock up to date (none of its inputs changed)");
     };
     let mut after = lock::pinned(owner);
     let first = before.is_empty();
@@ -206,10 +206,10 @@ fn locked_line(
         after.retain(|(pinned, _, _)| added.contains(pinned));
     }
     let moved = lock::changes(before, &after);
-    let mut what = if moved.is_empty() {
-        "locked, no pin changed".to_owned()
-    } else {
-        moved.join(", ")
+    let mut what = match (moved.is_empty(), first) {
+        (false, _) => moved.join(", "),
+        (true, true) => "locked".to_owned(),
+        (true, false) => "locked, no pin changed".to_owned(),
     };
     if first {
         what += &format!(
