@@ -49,8 +49,16 @@ fn add_asks_the_index_for_what_it_adds(root: &Path, cache: &TempDir) -> String {
         "{}",
         out.stdout
     );
-    let out = with_cache(root, cache, &["remove", "media-service", "six"]);
+    let out = with_cache(root, cache, &["-v", "remove", "media-service", "six"]);
     out.assert_ok();
+    // Resolved from the cache (nothing to upgrade); the command shown pastes: `--offline`
+    // inside the parentheses that hold the folder it runs from.
+    let compile = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("$ (cd ") && l.contains(" pip compile "))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(compile.ends_with(" --offline)"), "{compile}");
     assert!(
         out.stdout.contains("media-service: removed six 1.16.0"),
         "{}",
@@ -290,7 +298,11 @@ fn a_bad_requirement_or_a_broken_workspace_toml_is_one_error_with_file_and_line(
     let workspace = root.join("python/pyproject.toml");
     let original = fs::read_to_string(&workspace).unwrap();
     let bad = original.replacen("\"ruff>=0.1.0\"", "\"ruff>=0.1.0,\"", 1);
-    let line = bad.lines().position(|l| l.contains("ruff>=0.1.0,")).unwrap() + 1;
+    let line = bad
+        .lines()
+        .position(|l| l.contains("ruff>=0.1.0,"))
+        .unwrap()
+        + 1;
     fs::write(&workspace, &bad).unwrap();
     let out = run(xtask(root).arg("lock"));
     out.assert_clean_error();

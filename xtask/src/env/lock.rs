@@ -367,6 +367,22 @@ pub fn pinned(owner: &Package) -> Vec<(String, String, String)> {
     out
 }
 
+/// The requirements of the owner's inputs that its lock pins nowhere (new since the lock): a
+/// relock resolves them against the index, as `add` does, so a hand edit gets the newest
+/// version that fits too, not whichever the cache holds.
+fn unpinned(ws: &Workspace, owner: &Package) -> Result<Vec<String>> {
+    let inputs = Inputs::of(ws, owner)?;
+    let pinned: Vec<String> = pinned(owner).into_iter().map(|(name, _, _)| name).collect();
+    let mut out: Vec<String> = Vec::new();
+    for requirement in inputs.runtime.iter().chain(&inputs.dev) {
+        let name = normalize(requirement_name(requirement));
+        if !pinned.contains(&name) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
 /// What a library left from when it had a venv of its own (no service installed it then; one does
 /// now): the venv, if there, and each lock file, with whether `lock` wrote it as it is (a file
 /// edited since is a person's).
@@ -480,6 +496,15 @@ pub fn lock(ws: &Workspace, owner: &Package, uv: &Path, upgrade: &Upgrade) -> Re
              UV_OFFLINE; the lock is unchanged"
         );
     }
+    let newly_required = match upgrade {
+        Upgrade::None if !pinned(owner).is_empty() => unpinned(ws, owner)?,
+        _ => Vec::new(),
+    };
+    let added = Upgrade::Added(newly_required);
+    let upgrade = match &added {
+        Upgrade::Added(names) if !names.is_empty() => &added,
+        _ => upgrade,
+    };
     let inputs = Inputs::of(ws, owner)?;
     let work = owner.dir.join(".xtask-lock");
     let _ = fs::remove_dir_all(&work);

@@ -323,13 +323,21 @@ impl<'a> Session<'a> {
         let step = Instant::now();
         let before = lock::pinned(service);
         let uv = self.pinned_uv(service)?;
-        lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
+        let locked = lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
         let changes = lock::changes(&before, &lock::pinned(service));
-        let changes = if changes.is_empty() || before.is_empty() {
+        let mut changes = if changes.is_empty() || before.is_empty() {
             String::new()
         } else {
             format!(": {}", changes.join(", "))
         };
+        if let lock::Locked::Written {
+            from_cache: Some(why),
+            ..
+        } = locked
+        {
+            changes +=
+                &format!(" (from uv's cache, which may not hold the newest versions: {why})");
+        }
         crate::output::say(format!("{name}: {relock} ({}){changes}", duration(step)));
         Ok(())
     }
