@@ -538,6 +538,7 @@ pub fn lock(ws: &Workspace, owner: &Package, uv: &Path, upgrade: &Upgrade) -> Re
 }
 
 /// One resolution of an owner's lock: both files, by `uv pip compile`.
+#[derive(Clone, Copy)]
 struct Compile<'a> {
     ws: &'a Workspace,
     owner: &'a Package,
@@ -546,7 +547,34 @@ struct Compile<'a> {
     inputs: &'a Inputs,
 }
 
-impl Compile<'_> {
+impl<'a> Compile<'a> {
+    /// The upgrade for one file's requirements: added names only where that file requires them,
+    /// so the other file still resolves from the cache (a round trip to the index per package
+    /// saved: adding a runtime package does not ask the index about every dev tool).
+    fn narrowed(&self, requirements: &[String], keep: &'a mut Upgrade) -> Compile<'a> {
+        let Upgrade::Added(names) = self.upgrade else {
+            return *self;
+        };
+        let required: Vec<String> = requirements
+            .iter()
+            .map(|r| normalize(requirement_name(r)))
+            .collect();
+        let mine: Vec<String> = names
+            .iter()
+            .filter(|n| required.contains(n))
+            .cloned()
+            .collect();
+        *keep = if mine.is_empty() {
+            Upgrade::None
+        } else {
+            Upgrade::Added(mine)
+        };
+        Compile {
+            upgrade: keep,
+            ..*self
+        }
+    }
+
     /// The two bodies: the runtime resolution, then the dev tools' with the runtime pins as
     /// constraints and without repeating them; and why the cache answered, if it did.
     fn both(&self, work: &Path) -> Result<(String, String, Option<String>)> {
@@ -558,7 +586,9 @@ impl Compile<'_> {
             let input = work.join("runtime.in");
             fs::write(&input, self.inputs.runtime.join("\n") + "\n")?;
             let previous = read(&runtime_path).map(|r| r.body);
+            let mut upgrade = Upgrade::None;
             let (body, cached) = self
+                .narrowed(&self.inputs.runtime, &mut upgrade)
                 .one(&input, &work.join(RUNTIME), previous, &[])
                 .map_err(|e| self.failed(e, "runtime requirements", &self.inputs.runtime))?;
             from_cache = from_cache.or(cached);
@@ -578,7 +608,9 @@ impl Compile<'_> {
                 extra.push(requirement_name(pin).to_owned());
             }
             let previous = read(&dev_path).map(|r| r.body);
+            let mut upgrade = Upgrade::None;
             let (body, cached) = self
+                .narrowed(&self.inputs.dev, &mut upgrade)
                 .one(&input, &work.join(DEV), previous, &extra)
                 .map_err(|e| self.failed(e, "dev tools", &self.inputs.dev))?;
             from_cache = from_cache.or(cached);
