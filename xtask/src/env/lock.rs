@@ -713,6 +713,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn changes_name_what_was_added_moved_and_removed() {
+        let pins = |list: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+            list.iter()
+                .map(|(n, v, m)| (n.to_string(), v.to_string(), m.to_string()))
+                .collect()
+        };
+        let before = pins(&[("numpy", "2.2.6", ""), ("idna", "3.10", "")]);
+        let after = pins(&[
+            ("numpy", "1.26.4", "python_version < '3.13'"),
+            ("numpy", "2.2.6", "python_version >= '3.13'"),
+            ("six", "1.17.0", ""),
+            ("certifi", "2025.1.1", ""),
+        ]);
+        assert_eq!(
+            changes(&before, &after),
+            [
+                "added certifi 2025.1.1, six 1.17.0",
+                "numpy 2.2.6 -> 1.26.4 | 2.2.6",
+                "removed idna 3.10",
+            ]
+        );
+        assert!(changes(&after, &after).is_empty());
+    }
+
+    #[test]
     fn pins_are_read_without_hashes_and_comments() {
         let body = "numpy==1.26.4 ; python_full_version < '3.13' \\\n    --hash=sha256:ab\n    # via dubbing-common\n--index-url https://x\nrequests==2.0 \\\n    --hash=sha256:cd\n";
         assert_eq!(

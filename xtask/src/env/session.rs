@@ -302,7 +302,7 @@ impl<'a> Session<'a> {
     pub fn ensure_lock(&self, service: &Package) -> Result<()> {
         let name = service.folder_name();
         let status = lock::status(self.ws, service)?;
-        let relock = match (&status, self.stale_lock) {
+        let what = match (&status, self.stale_lock) {
             (lock::Status::Fresh, _) => return Ok(()),
             (lock::Status::Edited(_), _)
             | (lock::Status::Stale(_), StaleLock::Refuse)
@@ -338,7 +338,7 @@ impl<'a> Session<'a> {
             changes +=
                 &format!(" (from uv's cache, which may not hold the newest versions: {why})");
         }
-        crate::output::say(format!("{name}: {relock} ({}){changes}", duration(step)));
+        crate::output::say(format!("{name}: {what} ({}){changes}", duration(step)));
         Ok(())
     }
 
