@@ -39,6 +39,41 @@ pub const RETARGETING_VARS: &[&str] = &[
     "PIP_CONFIG_FILE",
 ];
 
+/// Installer variables that change nothing installed, only how (caches, progress, time-outs,
+/// parallelism, whether the index may be asked: an install from a lock with hashes either gives
+/// exactly the lock or fails). They make no venv stale ([`crate::env::installer`]) and no job
+/// rerun: the jobs' tools never see them ([`crate::engine::inputs`]).
+const QUIET_INSTALLER_VARS: &[&str] = &[
+    "UV_OFFLINE",
+    "UV_CACHE_DIR",
+    "UV_NO_CACHE",
+    "UV_NO_PROGRESS",
+    "UV_HTTP_TIMEOUT",
+    "UV_REQUEST_TIMEOUT",
+    "UV_HTTP_RETRIES",
+    "UV_LINK_MODE",
+    "UV_COMPILE_BYTECODE",
+    "UV_NO_WRAP",
+    "UV_NATIVE_TLS",
+    "PIP_CACHE_DIR",
+    "PIP_NO_CACHE_DIR",
+    "PIP_PROGRESS_BAR",
+    "PIP_NO_INPUT",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_TIMEOUT",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_RETRIES",
+    "PIP_QUIET",
+    "PIP_VERBOSE",
+    "PIP_NO_COLOR",
+];
+
+/// Whether `name` is an installer variable that changes nothing installed (see
+/// [`QUIET_INSTALLER_VARS`]); `UV_CONCURRENT_DOWNLOADS`, `_BUILDS` and `_INSTALLS` too.
+pub fn is_quiet_installer_var(name: &str) -> bool {
+    QUIET_INSTALLER_VARS.contains(&name) || name.starts_with("UV_CONCURRENT_")
+}
+
 /// A command to run: a program and its arguments, and where.
 #[derive(Debug, Clone)]
 pub struct Cmd {

@@ -34,9 +34,9 @@ pub enum Command {
     /// Create the missing files of the seed tree under python/; never touches an existing file
     Scaffold(ScaffoldArgs),
     /// Set up the venv of apps/media-service (the stream worker)
-    SetupStream(EnvArgs),
+    SetupStream(SetupOneArgs),
     /// Set up the venv of apps/sts-service (the speech-to-speech service)
-    SetupSts(EnvArgs),
+    SetupSts(SetupOneArgs),
     /// Set up the venvs of the named services, or of all of them
     Setup(SetupArgs),
     /// Show the interpreters, the installer and the state of every venv; exit 1 if one is broken
@@ -260,6 +260,18 @@ pub struct SetupArgs {
     /// distribution name [default: all]
     #[arg(value_name = "PACKAGE")]
     pub services: Vec<String>,
+    /// A lock its inputs no longer make is an error, not relocked (as `uv sync --locked`)
+    #[arg(long)]
+    pub locked: bool,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupOneArgs {
+    /// A lock its inputs no longer make is an error, not relocked (as `uv sync --locked`)
+    #[arg(long)]
+    pub locked: bool,
     #[command(flatten)]
     pub env: EnvArgs,
 }

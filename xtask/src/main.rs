@@ -44,9 +44,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let sts = || vec![blueprint::STS_SERVICE.name().to_owned()];
     match cli.command {
         Command::Scaffold(args) => commands::scaffold::run(&root, args.mode()),
-        Command::SetupStream(env) => commands::setup::run(&root, &media(), &env),
-        Command::SetupSts(env) => commands::setup::run(&root, &sts(), &env),
-        Command::Setup(args) => commands::setup::run(&root, &args.services, &args.env),
+        Command::SetupStream(args) => commands::setup::run(&root, &media(), &args.env, args.locked),
+        Command::SetupSts(args) => commands::setup::run(&root, &sts(), &args.env, args.locked),
+        Command::Setup(args) => commands::setup::run(&root, &args.services, &args.env, args.locked),
         Command::Doctor(choice) => commands::doctor::run(&root, &choice.env()),
         Command::Lint(args) => commands::lint::run(&root, &args.gate, args.fix),
         Command::Fmt(args) => commands::fmt::run(&root, &args.gate()),

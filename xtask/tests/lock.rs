@@ -215,14 +215,39 @@ fn a_lock_without_network_leaves_the_old_lock_whole() {
     ];
     let before: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
     let empty_cache = TempDir::new("empty uv cache");
+    // Offline, an upgrade is refused before any resolver runs: uv's cache cannot say what is
+    // newest (it once answered `locked, no pin changed`).
     let out = run(xtask(root)
         .args(["lock", "media-service", "--upgrade"])
-        .env("UV_OFFLINE", "1")
-        .env("UV_CACHE_DIR", empty_cache.path()));
+        .env("UV_OFFLINE", "1"));
     out.assert_clean_error();
     assert!(
         out.stderr
-            .contains("media-service: the lock was not written"),
+            .contains("an upgrade asks the index for the newest versions")
+            && out.stderr.contains("without UV_OFFLINE")
+            && !out.stdout.contains("$ "),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    add_dependency(root, MEDIA, "six");
+    let out = run(xtask(root)
+        .args(["lock", "media-service"])
+        .env("UV_OFFLINE", "1")
+        .env("UV_CACHE_DIR", empty_cache.path()));
+    out.assert_clean_error();
+    // uv's explanation first, then what it was resolving, then what was kept.
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: No solution found")
+            && out.stderr.contains("six was not found in the cache")
+            && out
+                .stderr
+                .contains("resolving the runtime requirements of media-service: six")
+            && lines
+                .last()
+                .unwrap()
+                .contains("media-service: the lock was not written"),
         "{}",
         out.stderr
     );

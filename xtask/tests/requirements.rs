@@ -104,23 +104,27 @@ fn setuptools_file_dependencies_are_locked_installed_and_followed() {
         "{}",
         check.stderr
     );
-    let setup = run(xtask(root).arg("setup-stream"));
+    let setup = run(xtask(root).args(["setup-stream", "--locked"]));
     setup.assert_clean_error();
     assert!(
         setup.stderr.contains("lock media-service"),
         "{}",
         setup.stderr
     );
-    run(xtask(root).args(["lock", "media-service"])).assert_ok();
+    // Without --locked, setup locks it again (saying so and what moved), then installs it.
     let setup = run(xtask(root).arg("setup-stream"));
     setup.assert_ok();
     assert!(
-        setup
-            .stdout
-            .contains("python/libs/common/requirements.in changed"),
+        setup.stdout.contains(
+            "media-service: changed since the lock: the dependencies of common: relocked"
+        ) && setup.stdout.contains("six 1.16.0 -> 1.17.0")
+            && setup
+                .stdout
+                .contains("python/libs/common/requirements.in changed"),
         "{}",
         setup.stdout
     );
+    run(xtask(root).args(["lock", "--check", "media-service"])).assert_ok();
     assert_eq!(six(), (true, "1.17.0\n".into()));
 
     // Another backend's dynamic dependencies: refused, naming the pyproject and line.

@@ -26,6 +26,8 @@ mod long {
     mod deploy;
     #[path = "dist.rs"]
     mod dist;
+    #[path = "edits.rs"]
+    mod edits;
     #[path = "hooks.rs"]
     mod hooks;
     #[path = "layouts.rs"]

@@ -45,11 +45,20 @@ pub fn run(root: &Path, args: &LockArgs) -> Result<()> {
         let uv = Session::new(&ws, &args.env)?.pinned_uv(todo[0])?;
         for owner in todo {
             let started = Instant::now();
+            let before = lock::pinned(owner);
             let what = match lock::lock(&ws, owner, &uv, &upgrade)? {
                 Locked::UpToDate => "up to date".to_owned(),
-                Locked::Written { changed: true } => format!("locked ({})", duration(started)),
-                Locked::Written { changed: false } => {
+                Locked::Written { changed: false, .. } => {
                     format!("locked, no pin changed ({})", duration(started))
+                }
+                Locked::Written { .. } => {
+                    let moved = lock::changes(&before, &lock::pinned(owner));
+                    match (before.is_empty(), moved.is_empty()) {
+                        (false, false) => {
+                            format!("locked ({}): {}", duration(started), moved.join(", "))
+                        }
+                        _ => format!("locked ({})", duration(started)),
+                    }
                 }
             };
             say(format!("{}: {what}", owner.folder_name()));

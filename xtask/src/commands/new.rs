@@ -298,7 +298,7 @@ fn plan(ws: &Workspace, kind: Kind, spec: &NewPackage, into: &[String]) -> Resul
         let path = service.pyproject();
         let rel = fsutil::display_rel(&ws.root, &path);
         let before = fs::read_to_string(&path).with_context(|| format!("cannot read {rel}"))?;
-        let after = edit::add(&before, std::slice::from_ref(&names.name), Target::Runtime)
+        let (after, _) = edit::add(&before, &[vec![names.name.clone()]], Target::Runtime)
             .with_context(|| format!("cannot add {} to {rel}", names.name))?;
         edits.push((path, before, after));
     }

@@ -146,10 +146,13 @@ const VOLATILE_PREFIXES: &[&str] = &[
 ];
 
 /// Whether a variable is volatile (see [`VOLATILE_VARS`]): the tools never see it, so it is no
-/// input. Variables the xtask removes before running a tool are left out for the same reason.
+/// input. Variables the xtask removes before running a tool are left out for the same reason,
+/// and so are the installer's that change nothing installed (`UV_OFFLINE`: a job runs no
+/// installer).
 pub fn is_volatile(name: &str) -> bool {
     VOLATILE_VARS.contains(&name)
         || RETARGETING_VARS.contains(&name)
+        || crate::cmd::is_quiet_installer_var(name)
         || name == "CARGO"
         || VOLATILE_PREFIXES.iter().any(|p| name.starts_with(p))
 }

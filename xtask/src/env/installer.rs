@@ -34,37 +34,13 @@ const PIP_MIN: (u64, u64) = (22, 3);
 /// depend on who runs setup from where; the `UV_*` and `PIP_*` variables do, and are recorded.
 pub const CONFIG_FILES: &[&str] = &["uv.toml"];
 
-/// Installer variables that change nothing installed: caches, progress, time-outs.
-const QUIET_VARS: &[&str] = &[
-    "UV_CACHE_DIR",
-    "UV_NO_CACHE",
-    "UV_NO_PROGRESS",
-    "UV_HTTP_TIMEOUT",
-    "UV_CONCURRENT_DOWNLOADS",
-    "UV_CONCURRENT_BUILDS",
-    "UV_CONCURRENT_INSTALLS",
-    "UV_LINK_MODE",
-    "UV_COMPILE_BYTECODE",
-    "UV_NO_WRAP",
-    "PIP_CACHE_DIR",
-    "PIP_NO_CACHE_DIR",
-    "PIP_PROGRESS_BAR",
-    "PIP_NO_INPUT",
-    "PIP_DISABLE_PIP_VERSION_CHECK",
-    "PIP_TIMEOUT",
-    "PIP_DEFAULT_TIMEOUT",
-    "PIP_RETRIES",
-    "PIP_QUIET",
-    "PIP_VERBOSE",
-];
-
 /// The installers' variables that can change what gets installed (`UV_INDEX_URL`,
 /// `PIP_EXTRA_INDEX_URL`, `UV_PRERELEASE`, ...), as one digest: recorded in the stamp, so a
 /// change reinstalls. Their values are not written anywhere (an index URL can hold a token).
 pub fn environment_digest() -> String {
     crate::digest::variables(|name| {
         (name.starts_with("UV_") || name.starts_with("PIP_"))
-            && !QUIET_VARS.contains(&name)
+            && !crate::cmd::is_quiet_installer_var(name)
             && !crate::cmd::RETARGETING_VARS.contains(&name)
     })
 }

@@ -44,6 +44,19 @@ const CONTENT_KEYS: &[&str] = &[
     "unfinished",
 ];
 
+/// What a setup does with a lock its inputs no longer make (a pyproject edited by hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleLock {
+    /// An error naming the input and `cargo xtask lock`: the gates, whose verdict must be on the
+    /// committed lock (a stale one fails CI), never on one they made.
+    Refuse,
+    /// Lock it again, keeping every pin the inputs still allow, and say so: `setup`, as `uv
+    /// sync` does.
+    Relock,
+    /// `setup --locked`: an error, and a missing lock is one too.
+    Locked,
+}
+
 /// What every setup in one run shares: the request, the installer choice, and the interpreters
 /// (probed at most once, and only when a venv is not fresh).
 pub struct Session<'a> {
@@ -51,6 +64,7 @@ pub struct Session<'a> {
     pub args: &'a EnvArgs,
     request: Request,
     discovery: OnceCell<Discovery>,
+    stale_lock: StaleLock,
 }
 
 impl<'a> Session<'a> {
@@ -61,7 +75,14 @@ impl<'a> Session<'a> {
             args,
             request,
             discovery: OnceCell::new(),
+            stale_lock: StaleLock::Refuse,
         })
+    }
+
+    /// The same session, with `policy` for a lock its inputs no longer make.
+    pub fn on_stale_lock(mut self, policy: StaleLock) -> Session<'a> {
+        self.stale_lock = policy;
+        self
     }
 
     /// Every interpreter found, probed on first use.
@@ -275,27 +296,50 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// The venv holds its lock: a missing lock is made now (the first setup of a tree); one that
-    /// its inputs no longer make is an error, since installing it would not give what the
-    /// pyprojects ask for, and relocking is a change a person reviews.
+    /// The venv holds its lock: a missing lock is made now (the first setup of a tree), unless
+    /// `--locked`; one that its inputs no longer make is made again or is an error, as the
+    /// session's [`StaleLock`] says; one edited by hand is a person's, and always an error.
     pub fn ensure_lock(&self, service: &Package) -> Result<()> {
-        match lock::status(self.ws, service)? {
-            lock::Status::Fresh => Ok(()),
-            lock::Status::Missing(_) => {
-                let step = Instant::now();
-                let uv = self.pinned_uv(service)?;
-                lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
-                crate::output::say(format!(
-                    "{}: no lock yet: locked {} and {} ({})",
-                    service.folder_name(),
-                    lock::RUNTIME,
-                    lock::DEV,
-                    duration(step)
-                ));
-                Ok(())
+        let name = service.folder_name();
+        let status = lock::status(self.ws, service)?;
+        let what = match (&status, self.stale_lock) {
+            (lock::Status::Fresh, _) => return Ok(()),
+            (lock::Status::Edited(_), _)
+            | (lock::Status::Stale(_), StaleLock::Refuse)
+            | (_, StaleLock::Locked) => {
+                let message = lock::stale_message(self.ws, service, &status);
+                if self.stale_lock == StaleLock::Locked {
+                    bail!("--locked: {message}");
+                }
+                bail!("{message}");
             }
-            status => bail!("{}", lock::stale_message(self.ws, service, &status)),
+            (lock::Status::Missing(_), _) => {
+                format!("no lock yet: locked {} and {}", lock::RUNTIME, lock::DEV)
+            }
+            (lock::Status::Stale(_), StaleLock::Relock) => {
+                format!("{}: relocked", status.describe(&self.ws.root))
+            }
+        };
+        let step = Instant::now();
+        let before = lock::pinned(service);
+        let uv = self.pinned_uv(service)?;
+        let locked = lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
+        let changes = lock::changes(&before, &lock::pinned(service));
+        let mut changes = if changes.is_empty() || before.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", changes.join(", "))
+        };
+        if let lock::Locked::Written {
+            from_cache: Some(why),
+            ..
+        } = locked
+        {
+            changes +=
+                &format!(" (from uv's cache, which may not hold the newest versions: {why})");
         }
+        crate::output::say(format!("{name}: {what} ({}){changes}", duration(step)));
+        Ok(())
     }
 
     /// The interpreter and the installer, each said with why.

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
-use crate::workspace::{normalize, requirement_name};
+use crate::workspace::{normalize, pep508, requirement_name};
 
 /// Which list a requirement goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,22 +21,120 @@ fn requirement_key(value: &Value) -> Option<String> {
     value.as_str().map(|s| normalize(requirement_name(s)))
 }
 
-/// Appends `text`, laid out like the array's entries (one a line, or inline), or replaces the
-/// entry for the same distribution in place.
-fn put(array: &mut Array, text: &str) {
-    let key = normalize(requirement_name(text));
-    let existing = array
-        .iter()
-        .position(|v| requirement_key(v).as_deref() == Some(key.as_str()));
-    if let Some(i) = existing {
-        let decor = array.get(i).map(|v| v.decor().clone());
-        let mut value = Value::from(text);
-        if let Some(decor) = decor {
-            *value.decor_mut() = decor;
+/// An entry of a list that `add` replaced: what was listed for a name, and what is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+}
+
+/// Puts the entries of one name (`group`) in the list: in place of those listed for that name
+/// (the first keeps its place and layout, the others go), else at the end.
+fn put(array: &mut Array, group: &[String]) -> Option<Replaced> {
+    let key = normalize(requirement_name(&group[0]));
+    let existing: Vec<usize> = (0..array.len())
+        .filter(|&i| array.get(i).and_then(requirement_key).as_deref() == Some(key.as_str()))
+        .collect();
+    let Some(&first) = existing.first() else {
+        for text in group {
+            append(array, text);
         }
-        array.replace_formatted(i, value);
-        return;
+        return None;
+    };
+    let old: Vec<String> = existing
+        .iter()
+        .filter_map(|&i| array.get(i).and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    for &i in existing[1..].iter().rev() {
+        array.remove(i);
     }
+    let decor = array.get(first).map(|v| v.decor().clone());
+    for (n, text) in group.iter().enumerate() {
+        let mut value = Value::from(text.as_str());
+        if let Some(decor) = &decor {
+            *value.decor_mut() = decor.clone();
+        }
+        if n == 0 {
+            array.replace_formatted(first, value);
+        } else {
+            array.insert_formatted(first + n, value);
+        }
+    }
+    (old != group).then(|| Replaced {
+        old,
+        new: group.to_vec(),
+    })
+}
+
+/// The requirements given, one group a name, in the order given. Several for one name are kept
+/// together as PEP 508 allows: plain specifiers are joined into one requirement (`numpy<2` and
+/// `numpy>=1` make `numpy<2,>=1`, their extras too); ones with markers stay entries of their
+/// own (each for its environments). A direct reference (`name @ URL`) joins with nothing.
+pub fn combine(requirements: &[String]) -> Result<Vec<Vec<String>>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for requirement in requirements {
+        let key = normalize(requirement_name(requirement));
+        match groups
+            .iter_mut()
+            .find(|g| normalize(requirement_name(&g[0])) == key)
+        {
+            Some(group) => group.push(requirement.trim().to_owned()),
+            None => groups.push(vec![requirement.trim().to_owned()]),
+        }
+    }
+    groups.into_iter().map(|group| join(&group)).collect()
+}
+
+/// One name's requirements as the entries to write (see [`combine`]).
+fn join(group: &[String]) -> Result<Vec<String>> {
+    if group.len() == 1 {
+        return Ok(group.to_vec());
+    }
+    let parsed: Vec<pep508::Requirement> = group
+        .iter()
+        .map(|r| pep508::parse(r).map_err(|e| anyhow::anyhow!("`{r}`:\n{}", e.show(r))))
+        .collect::<Result<_>>()?;
+    if let Some(direct) = parsed.iter().position(|r| r.url.is_some()) {
+        bail!(
+            "`{}` is a direct reference (a URL), which no other requirement on {} can join: \
+             give only one of {}",
+            group[direct],
+            parsed[direct].name,
+            group
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if parsed.iter().any(|r| r.marker.is_some()) {
+        return Ok(group.to_vec());
+    }
+    let mut extras: Vec<String> = Vec::new();
+    for extra in parsed.iter().flat_map(|r| &r.extras) {
+        if !extras.contains(extra) {
+            extras.push(extra.clone());
+        }
+    }
+    let specifiers: Vec<String> = parsed
+        .iter()
+        .map(|r| r.specifier.replace([' ', '\t'], ""))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let extras = if extras.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", extras.join(","))
+    };
+    Ok(vec![format!(
+        "{}{extras}{}",
+        parsed[0].name,
+        specifiers.join(",")
+    )])
+}
+
+/// Appends `text`, laid out like the array's entries (one a line, or inline).
+fn append(array: &mut Array, text: &str) {
     let multiline = array.iter().any(|v| {
         v.decor()
             .prefix()
@@ -99,8 +197,9 @@ fn table_at<'d>(doc: &'d mut DocumentMut, path: &[&str]) -> Result<&'d mut Table
     Ok(table)
 }
 
-/// Adds (or replaces, by distribution name) each requirement in the target list.
-pub fn add(text: &str, requirements: &[String], target: Target) -> Result<String> {
+/// Adds each group of requirements ([`combine`]) to the target list, in place of what it lists
+/// for the same name; says what it replaced.
+pub fn add(text: &str, groups: &[Vec<String>], target: Target) -> Result<(String, Vec<Replaced>)> {
     let mut doc: DocumentMut = text.parse().context("not valid TOML")?;
     let has_group = doc
         .get("dependency-groups")
@@ -128,10 +227,11 @@ pub fn add(text: &str, requirements: &[String], target: Target) -> Result<String
             "[dependency-groups] dev",
         )?,
     };
-    for requirement in requirements {
-        put(array, requirement);
-    }
-    Ok(doc.to_string())
+    let replaced = groups
+        .iter()
+        .filter_map(|group| put(array, group))
+        .collect();
+    Ok((doc.to_string(), replaced))
 }
 
 /// Removes every requirement naming one of `names` from the runtime dependencies and the dev
@@ -226,27 +326,71 @@ mod tests {
 
     const PYPROJECT: &str = "[project]\nname = \"x\"\n# what it needs at run time\ndependencies = [\n    \"dubbing-common\",  # shared\n]\n\n[project.optional-dependencies]\ndev = [\"pytest>=7\"]\n";
 
+    fn one(requirement: &str) -> Vec<Vec<String>> {
+        vec![vec![requirement.to_owned()]]
+    }
+
     #[test]
     fn add_keeps_comments_and_layout_and_remove_undoes_it() {
-        let added = add(PYPROJECT, &["numpy<2".into()], Target::Runtime).unwrap();
+        let (added, replaced) = add(PYPROJECT, &one("numpy<2"), Target::Runtime).unwrap();
         assert_eq!(
             added,
             "[project]\nname = \"x\"\n# what it needs at run time\ndependencies = [\n    \"dubbing-common\",  # shared\n    \"numpy<2\",\n]\n\n[project.optional-dependencies]\ndev = [\"pytest>=7\"]\n"
         );
-        let replaced = add(&added, &["NumPy>=1.26,<2".into()], Target::Runtime).unwrap();
+        assert!(replaced.is_empty());
+        let (again, replaced) = add(&added, &one("NumPy>=1.26,<2"), Target::Runtime).unwrap();
         assert!(
-            replaced.contains("    \"NumPy>=1.26,<2\",\n]") && !replaced.contains("numpy<2"),
-            "{replaced}"
+            again.contains("    \"NumPy>=1.26,<2\",\n]") && !again.contains("numpy<2"),
+            "{again}"
         );
-        let dev = add(PYPROJECT, &["ruff".into()], Target::Dev).unwrap();
+        assert_eq!(
+            replaced,
+            [Replaced {
+                old: vec!["numpy<2".into()],
+                new: vec!["NumPy>=1.26,<2".into()]
+            }]
+        );
+        let (same, replaced) = add(&added, &one("numpy<2"), Target::Runtime).unwrap();
+        assert!(same == added && replaced.is_empty(), "{same}");
+        let (dev, _) = add(PYPROJECT, &one("ruff"), Target::Dev).unwrap();
         assert!(dev.contains("dev = [\"pytest>=7\", \"ruff\"]"), "{dev}");
         assert_eq!(remove(&added, &["numpy".into()]).unwrap(), PYPROJECT);
         let err = remove(PYPROJECT, &["nope".into()]).unwrap_err().to_string();
         assert!(err.contains("no requirement names nope"), "{err}");
-        let grouped = add("[project]\nname = \"y\"\n", &["mypy".into()], Target::Dev).unwrap();
+        let (grouped, _) = add("[project]\nname = \"y\"\n", &one("mypy"), Target::Dev).unwrap();
         assert!(
             grouped.contains("[dependency-groups]\ndev = [\n    \"mypy\",\n]"),
             "{grouped}"
+        );
+    }
+
+    #[test]
+    fn several_requirements_for_one_name_are_kept_together() {
+        let given = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            combine(&given(&["numpy<2", "six", "NumPy >= 1", "numpy[x]"])).unwrap(),
+            [vec!["numpy[x]<2,>=1".to_owned()], vec!["six".to_owned()]]
+        );
+        let marked = given(&[
+            "numpy<2; python_version < '3.12'",
+            "numpy>=2; python_version >= '3.12'",
+        ]);
+        assert_eq!(combine(&marked).unwrap(), std::slice::from_ref(&marked));
+        let err = combine(&given(&["six @ https://x.invalid/six.whl", "six<2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("direct reference"), "{err}");
+        // Both entries of one name replace the one listed, in its place.
+        let (two, replaced) =
+            add(PYPROJECT, std::slice::from_ref(&marked), Target::Runtime).unwrap();
+        let (one_again, _) = add(&two, &one("numpy"), Target::Runtime).unwrap();
+        assert!(
+            two.contains("python_version >= '3.12'\",\n]") && replaced.is_empty(),
+            "{two}"
+        );
+        assert!(
+            one_again.contains("    \"numpy\",\n]") && !one_again.contains("3.12"),
+            "{one_again}"
         );
     }
 }

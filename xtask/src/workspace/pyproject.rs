@@ -115,6 +115,20 @@ pub fn workspace_dev_tools(root: &Path) -> Result<Option<DevTools>> {
         return Ok(None);
     };
     let requirements = dev_group(&reader, groups, group)?;
+    for requirement in &requirements {
+        if let Err(invalid) = crate::workspace::pep508::parse(requirement) {
+            // The line of the string as written; the group's own when it cannot be found.
+            let at = source
+                .find(&format!("\"{requirement}\""))
+                .map(|start| start..start + 1)
+                .or_else(|| group.span());
+            anyhow::bail!(
+                "{}: `{requirement}` is not a PEP 508 requirement:\n{}",
+                reader.at(at),
+                invalid.show(requirement)
+            );
+        }
+    }
     Ok(Some(DevTools {
         source: DevSource::Workspace,
         requirements,

@@ -27,6 +27,7 @@ use crate::workspace::pyproject::has_uv_workspace_root;
 
 pub fn check(root: &Path, packages: &[Package]) -> Result<()> {
     for package in packages {
+        readable_requirements(package)?;
         no_service_dependency(package, packages)?;
         uv_workspace_declared(root, package)?;
     }
@@ -40,6 +41,22 @@ pub fn check(root: &Path, packages: &[Package]) -> Result<()> {
     }
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
+/// Every requirement a package declares reads as PEP 508: the error names its file and line,
+/// where the resolver, which reads them from a file of its own, could not.
+fn readable_requirements(package: &Package) -> Result<()> {
+    for declared in &package.declared {
+        if let Err(invalid) = pep508::parse(&declared.text) {
+            bail!(
+                "{}: `{}` is not a PEP 508 requirement:\n{}",
+                declared.at,
+                declared.text,
+                invalid.show(&declared.text)
+            );
+        }
     }
     Ok(())
 }
