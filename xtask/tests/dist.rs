@@ -27,16 +27,7 @@ fn wheels(root: &Path) -> BTreeMap<String, Vec<u8>> {
 /// venv's python.
 fn install_offline(uv: &Path, ctx: &Path, into: &Path) -> PathBuf {
     let uv_run = |args: &[&str]| {
-        let out = Command::new(uv)
-            .args(args)
-            .env("UV_OFFLINE", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(Command::new(uv).args(args).env("UV_OFFLINE", "1"));
     };
     let venv = into.to_str().unwrap();
     uv_run(&["venv", "--quiet", "--no-config", venv]);
@@ -70,11 +61,16 @@ fn install_offline(uv: &Path, ctx: &Path, into: &Path) -> PathBuf {
 /// Runs Python code with `-I` from an empty folder; its stdout, or a panic with its stderr.
 fn python_isolated(python: &Path, code: &str) -> String {
     let cwd = TempDir::new("empty cwd");
-    let out = Command::new(python)
-        .args(["-I", "-c", code])
-        .current_dir(cwd.path())
-        .output()
-        .unwrap();
+    succeeded(
+        Command::new(python)
+            .args(["-I", "-c", code])
+            .current_dir(cwd.path()),
+    )
+}
+
+/// Runs a command that must succeed; its stdout, or a panic with its stderr.
+fn succeeded(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
