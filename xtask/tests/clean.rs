@@ -182,7 +182,7 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     assert!(tools.path().join("uv-1.0.0/readme.txt").is_file());
     for name in ["notes.txt", "mine", "uv-1.0.0"] {
         let line = format!(
-            "kept {}: in the tools folder, but not a tool the xtask installed (uv, hadolint)\n",
+            "kept {}: in the tools folder, but not a tool the xtask installed (uv, hadolint, actionlint, check-jsonschema)\n",
             tools.path().join(name).display()
         );
         assert!(stdout.contains(&line), "{line:?} in:\n{stdout}");

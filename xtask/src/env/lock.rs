@@ -691,7 +691,7 @@ impl<'a> Compile<'a> {
             return Ok((read()?, Some("UV_OFFLINE is set".into())));
         }
         if *self.upgrade == Upgrade::None && attempt(&offline, false)?.is_none() {
-            crate::output::say(format!("$ {}", offline.display()));
+            crate::output::say(offline.echo());
             return Ok((read()?, None));
         }
         let Some(failure) = attempt(&cmd, true)? else {
