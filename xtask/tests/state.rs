@@ -8,7 +8,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Run, TempDir, committed_tree, python_in, run, scaffolded, write, xtask};
+use common::{
+    TempDir, agrees_with_fresh, committed_tree, python_in, run, scaffolded, write, xtask,
+};
 
 fn remove(root: &Path, rel: &str) {
     let path = root.join(rel);
@@ -17,23 +19,6 @@ fn remove(root: &Path, rel: &str) {
     } else {
         fs::remove_file(path).unwrap();
     }
-}
-
-/// Runs `args` twice, remembered and with `--no-cache`: the verdicts (exit codes) must agree.
-/// Returns the remembered run.
-#[track_caller]
-fn verdicts_agree(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let remembered = run(xtask(root).args(args).envs(envs.iter().copied()));
-    let fresh = run(xtask(root)
-        .args(args)
-        .arg("--no-cache")
-        .envs(envs.iter().copied()));
-    assert_eq!(
-        remembered.code, fresh.code,
-        "the remembered verdict differs from a fresh run's for {args:?}\nremembered:\n{}\nfresh:\n{}",
-        remembered.stdout, fresh.stdout
-    );
-    remembered
 }
 
 /// `args` passes from its memo: nothing ran.
@@ -79,7 +64,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
             conftest,
             "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _broken() -> None:\n    raise RuntimeError(\"a conftest above the package\")\n",
         );
-        let out = verdicts_agree(root, &test_common, &[]);
+        let out = agrees_with_fresh(root, &test_common, &[]);
         assert_eq!(out.code, 1, "{conftest}:\n{}", out.stdout);
         assert!(
             out.stdout.contains("a conftest above the package"),
@@ -87,16 +72,16 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
             out.stdout
         );
         remove(root, conftest);
-        assert_eq!(verdicts_agree(root, &test_common, &[]).code, 0);
+        assert_eq!(agrees_with_fresh(root, &test_common, &[]).code, 0);
     }
 
     // A ruff.toml between python/ and the package: ruff applies the closest one.
     write(root, "python/libs/ruff.toml", "[lint]\nselect = [\"D\"]\n");
-    let out = verdicts_agree(root, &lint_common, &[]);
+    let out = agrees_with_fresh(root, &lint_common, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("D10"), "{}", out.stdout);
     remove(root, "python/libs/ruff.toml");
-    assert_eq!(verdicts_agree(root, &lint_common, &[]).code, 0);
+    assert_eq!(agrees_with_fresh(root, &lint_common, &[]).code, 0);
 
     // A module in a source folder named `build` (a leftover's name, but source).
     let build = "python/libs/common/src/dubbing_common/build/__init__.py";
@@ -105,7 +90,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
         build,
         "\"\"\"Built things.\"\"\"\n\nVALUE: int = \"not an int\"\n",
     );
-    let out = verdicts_agree(root, &lint_common, &[]);
+    let out = agrees_with_fresh(root, &lint_common, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
     remove(root, "python/libs/common/src/dubbing_common/build");
@@ -118,7 +103,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
     );
     run(xtask(root).args(test_common)).assert_ok();
     assert_cached_pass(root, &test_common, &[]);
-    let out = verdicts_agree(root, &test_common, &[("DUBBING_MODE", "replay")]);
+    let out = agrees_with_fresh(root, &test_common, &[("DUBBING_MODE", "replay")]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert_cached_pass(root, &test_common, &[]);
 
@@ -135,7 +120,7 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
         run(xtask(root).args(test_common)).assert_ok();
         assert_cached_pass(root, &test_common, &[]);
         fs::write(&target, "def test_linked() -> None:\n    assert 1 == 2\n").unwrap();
-        let out = verdicts_agree(root, &test_common, &[]);
+        let out = agrees_with_fresh(root, &test_common, &[]);
         assert_eq!(out.code, 1, "{}", out.stdout);
         remove(root, "python/libs/common/tests/unit/test_linked.py");
     }
@@ -229,7 +214,7 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
     );
     // The version test compares the source with the installed metadata: it passes, as in a
     // new venv, because the gate brings the venv up to date first.
-    let out = verdicts_agree(root, &["test", "-p", "common"], &[]);
+    let out = agrees_with_fresh(root, &["test", "-p", "common"], &[]);
     out.assert_ok();
     let (_, version) = python_in(
         root,

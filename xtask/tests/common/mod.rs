@@ -389,3 +389,50 @@ pub fn assert_refused(stderr: &str, index: &FakeIndex, tool: &str) {
         "{stderr}"
     );
 }
+
+/// Removes every tool cache under `python/`: the jobs' own (in the venvs) and any a tool left in
+/// the tree. Not the remembered passes: `--no-cache` reads none, and they are the next run's.
+pub fn remove_tool_caches(root: &Path) {
+    fn walk(dir: &Path) {
+        let Ok(read) = fs::read_dir(dir) else { return };
+        for entry in read.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if [
+                "xtask-cache",
+                ".mypy_cache",
+                ".pytest_cache",
+                ".ruff_cache",
+                "__pycache__",
+            ]
+            .contains(&name.as_str())
+            {
+                fs::remove_dir_all(&path).unwrap();
+            } else if name != "site-packages" {
+                walk(&path);
+            }
+        }
+    }
+    walk(&root.join("python"));
+}
+
+/// Runs `args` as a person would, then truly fresh (`--no-cache`, every tool cache removed): the
+/// verdicts must agree. Returns the first run.
+#[track_caller]
+pub fn agrees_with_fresh(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let remembered = run(xtask(root).args(args).envs(envs.iter().copied()));
+    remove_tool_caches(root);
+    let fresh = run(xtask(root)
+        .args(args)
+        .arg("--no-cache")
+        .envs(envs.iter().copied()));
+    assert_eq!(
+        remembered.code, fresh.code,
+        "the remembered verdict differs from a truly fresh run's for {args:?}\nremembered:\n{}\nfresh:\n{}",
+        remembered.stdout, fresh.stdout
+    );
+    remembered
+}
