@@ -236,8 +236,8 @@ impl ChoiceArgs {
     }
 }
 
-/// How to build a venv.
-#[derive(Debug, Clone, Args)]
+/// How to build a venv. The default: nothing asked for (each choice from its own default).
+#[derive(Debug, Clone, Default, Args)]
 pub struct EnvArgs {
     /// The Python to build venvs with: a path or a version such as 3.11
     /// [default: $XTASK_PYTHON, else python/.python-version]

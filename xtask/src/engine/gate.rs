@@ -286,11 +286,13 @@ impl<'a> Gate<'a> {
 
     /// The venv a package's ruff jobs run in: the first that installs it (ruff reads files, not
     /// the venv, but one venv must own each job so that each runs in one part of a split gate).
+    /// None when that venv is not in this run's part (`--venv`, `--tree`).
     fn ruff_venv(&self, package: Option<&'a Package>) -> Option<&'a Package> {
-        match package {
+        let venv = match package {
             Some(p) => self.ws.venvs_of(p).first().copied(),
             None => self.ws.venv_owners().next(),
-        }
+        };
+        venv.filter(|v| self.part.holds(Some(v.folder_name())))
     }
 
     /// Brings every needed venv up to date (free when its stamp is fresh), or with `--no-setup`,
@@ -410,7 +412,6 @@ impl<'a> Gate<'a> {
             let rerun = self.xtask(&["lint"]);
             jobs.extend(self.ruff_pair(venv, "(rest of python/)", &rest, &[], &rerun));
         }
-        jobs.retain(|j| self.part.holds(j.venv.as_deref()));
         jobs
     }
 

@@ -47,14 +47,12 @@ impl FileKey {
         for (label, path) in &self.files {
             parts.push((label.clone(), crate::digest::file_content(path)));
         }
-        let mut h = crate::digest::Hasher::new();
-        for (label, digest) in &parts {
-            h.write(format!("{label}={digest}\n").as_bytes());
-        }
-        Key {
-            digest: h.finish(),
+        let mut key = Key {
+            digest: String::new(),
             parts,
-        }
+        };
+        key.digest = crate::digest::hash(key.record().as_bytes());
+        key
     }
 }
 

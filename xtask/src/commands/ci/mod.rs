@@ -47,12 +47,7 @@ fn validate(root: &Path) -> Result<()> {
         .venv_owners()
         .next()
         .context("no package under python/: the validators are installed with its Python")?;
-    let env = crate::flags::EnvArgs {
-        python: None,
-        installer: None,
-        force: false,
-        inexact: false,
-    };
+    let env = crate::flags::EnvArgs::default();
     let (python, _) = crate::env::session::Session::new(&ws, &env)?.would_choose(owner)?;
     let tools = project::tools_dir();
     for validator in [

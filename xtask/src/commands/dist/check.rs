@@ -37,11 +37,18 @@ pub struct CheckInputs {
 }
 
 impl CheckInputs {
-    pub fn of(ws: &Workspace, service: &Package, set: &[&Package], lock_file: &Path) -> Self {
+    /// `python_request`: the key of the Python asked for (the check's venv is made from it).
+    pub fn of(
+        ws: &Workspace,
+        service: &Package,
+        set: &[&Package],
+        lock_file: &Path,
+        python_request: String,
+    ) -> Self {
         CheckInputs {
             spec: probe_spec(ws, service, set, lock_file),
             smoke: service.deploy.smoke.clone(),
-            python_request: String::new(),
+            python_request,
             python_discovery: crate::env::interpreter::discovery_key(),
             installer_env: installer::environment_digest(),
         }

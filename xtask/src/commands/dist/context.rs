@@ -32,28 +32,30 @@ pub fn dist_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// A git command started at the root; its output is read with [`git_output`]. Several run at
+/// once: a run with nothing to build spends most of its time waiting for them.
+fn git_started(root: &Path, args: &[&str]) -> Option<duct::Handle> {
+    Cmd::new("git").args(args).cwd(root).start().ok()
+}
+
+/// The trimmed output of a started git command; none when it failed.
+fn git_output(handle: Option<duct::Handle>) -> Option<String> {
+    let out = handle?.into_output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// `SOURCE_DATE_EPOCH` for each package: the time of the last commit that touched its folder,
-/// else of the last commit, else [`ZIP_EPOCH`]. The git commands run at once, not one by one:
-/// a run with nothing to build spends most of its time waiting for them.
+/// else of the last commit, else [`ZIP_EPOCH`].
 pub fn epochs(root: &Path, packages: &[&Package]) -> Vec<u64> {
-    let log = |path: Option<&str>| {
-        let mut cmd = Cmd::new("git")
-            .args(["log", "-1", "--format=%ct"])
-            .cwd(root);
-        if let Some(path) = path {
-            cmd = cmd.args(["--", path]);
-        }
-        cmd.start().ok()
-    };
-    let started: Vec<_> = packages.iter().map(|p| log(Some(&p.rel))).collect();
-    let last = log(None);
-    let time = |handle: Option<duct::Handle>| -> Option<u64> {
-        let out = handle?.into_output().ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        (out.status.success())
-            .then(|| text.trim().parse().ok())
-            .flatten()
-    };
+    let log = ["log", "-1", "--format=%ct"];
+    let started: Vec<_> = packages
+        .iter()
+        .map(|p| git_started(root, &[&log[..], &["--", &p.rel]].concat()))
+        .collect();
+    let last = git_started(root, &log);
+    let time = |handle| git_output(handle).and_then(|t| t.parse::<u64>().ok());
     let last = time(last).unwrap_or(ZIP_EPOCH);
     started
         .into_iter()
@@ -68,32 +70,22 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// Both git commands at once (see [`epochs`]).
+    /// Both git commands at once (see [`git_started`]).
     pub fn of(root: &Path) -> Provenance {
-        let head = Cmd::new("git")
-            .args(["rev-parse", "--verify", "--quiet", "HEAD"])
-            .cwd(root)
-            .start()
-            .ok();
-        let status = Cmd::new("git")
-            .args([
+        let head = git_started(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
+        let status = git_started(
+            root,
+            &[
                 "status",
                 "--porcelain",
                 "--untracked-files=all",
                 "--",
                 PYTHON_DIR,
-            ])
-            .cwd(root)
-            .start()
-            .ok();
-        let output = |handle: Option<duct::Handle>| -> Option<String> {
-            let out = handle?.into_output().ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        };
-        let commit = output(head).filter(|c| !c.is_empty());
-        let python_as_committed = commit.is_some() && output(status).is_some_and(|s| s.is_empty());
+            ],
+        );
+        let commit = git_output(head).filter(|c| !c.is_empty());
+        let python_as_committed =
+            commit.is_some() && git_output(status).is_some_and(|s| s.is_empty());
         Provenance {
             commit,
             python_as_committed,

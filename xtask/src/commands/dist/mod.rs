@@ -183,28 +183,34 @@ impl<'a> Dist<'a> {
         } else {
             changes.join("; ")
         };
-        let check_key = self
-            .check_inputs(&lock_file)?
-            .key(&digest::hash(manifest.as_bytes()));
+        let inputs = self.check_inputs(&lock_file)?;
+        let check_key = inputs.key(&digest::hash(manifest.as_bytes()));
         if state.verified.as_deref() == Some(check_key.as_str()) {
             return Ok(format!("{what}; checked before (same context, same check)"));
         }
         state.verified = None;
         state.write(&self.state_path)?;
-        let checked = self.install_check(&lock_file, &uv)?;
+        let checked = self.install_check(&inputs, &uv)?;
         state.verified = Some(check_key);
         state.write(&self.state_path)?;
         Ok(format!("{what}; {checked}"))
     }
 
+    /// What each package's wheel is made from, now (the epochs' git commands run at once).
+    fn wheel_inputs(&self) -> Vec<(&'a Package, WheelInputs)> {
+        let epochs = context::epochs(&self.ws.root, &self.set);
+        self.set
+            .iter()
+            .zip(epochs)
+            .map(|(package, epoch)| (*package, WheelInputs::of(&self.ws.root, package, epoch)))
+            .collect()
+    }
+
     /// The wheel of every package of the set, reused when its inputs are those it was built from
     /// and the file is still the one built; else built now. Returns the names built.
     fn wheels(&self, state: &mut State, uv: &Path) -> Result<Vec<(String, Option<String>)>> {
-        let builder = format!("uv {}", crate::env::installer::UV_VERSION);
         let mut built = Vec::new();
-        let epochs = context::epochs(&self.ws.root, &self.set);
-        for (package, epoch) in self.set.iter().zip(epochs) {
-            let inputs = WheelInputs::of(&self.ws.root, package, epoch, &builder);
+        for (package, inputs) in self.wheel_inputs() {
             let key = inputs.key();
             if let Some(old) = state.wheels.get(&package.name)
                 && old.key == key
@@ -342,16 +348,20 @@ impl<'a> Dist<'a> {
     }
 
     fn check_inputs(&self, lock_file: &Path) -> Result<CheckInputs> {
-        let mut inputs = CheckInputs::of(self.ws, self.service, &self.set, lock_file);
-        inputs.python_request = self.session.request_for(self.service)?.key();
-        Ok(inputs)
+        let request = self.session.request_for(self.service)?.key();
+        Ok(CheckInputs::of(
+            self.ws,
+            self.service,
+            &self.set,
+            lock_file,
+            request,
+        ))
     }
 
     /// Installs the context into a fresh venv and checks it; says what was installed for where.
-    fn install_check(&self, lock_file: &Path, uv: &Path) -> Result<String> {
+    fn install_check(&self, inputs: &CheckInputs, uv: &Path) -> Result<String> {
         let (python, _) = self.session.would_choose(self.service)?;
-        let inputs = self.check_inputs(lock_file)?;
-        let passed = check::run(&self.dir, &inputs, self.service, &python, uv)?;
+        let passed = check::run(&self.dir, inputs, self.service, &python, uv)?;
         let image = match &self.service.deploy.platform {
             Some(p) if *p != passed.platform => format!(" (the image targets {p})"),
             _ => String::new(),
@@ -375,9 +385,9 @@ impl<'a> Dist<'a> {
         let fix = project::xtask_command(&self.ws.root, &["dist", self.name()]);
         self.check_whole(&fix)?;
         self.check_current(&fix)?;
-        let lock_file = self.dir.join(entries::LOCK);
+        let inputs = self.check_inputs(&self.dir.join(entries::LOCK))?;
         let uv = self.session.pinned_uv(self.service)?;
-        self.install_check(&lock_file, &uv)
+        self.install_check(&inputs, &uv)
     }
 
     fn check_whole(&self, fix: &str) -> Result<()> {
@@ -419,10 +429,8 @@ impl<'a> Dist<'a> {
     fn check_current(&self, fix: &str) -> Result<()> {
         let state = State::read(&self.state_path);
         let mut stale = Vec::new();
-        let epochs = context::epochs(&self.ws.root, &self.set);
-        for (package, epoch) in self.set.iter().zip(epochs) {
-            let builder = format!("uv {}", crate::env::installer::UV_VERSION);
-            let key = WheelInputs::of(&self.ws.root, package, epoch, &builder).key();
+        for (package, inputs) in self.wheel_inputs() {
+            let key = inputs.key();
             if state.wheels.get(&package.name).is_none_or(|b| b.key != key) {
                 stale.push(package.folder_name().to_owned());
             }

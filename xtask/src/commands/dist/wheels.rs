@@ -43,7 +43,7 @@ pub struct WheelInputs {
 }
 
 impl WheelInputs {
-    pub fn of(root: &Path, package: &Package, epoch: u64, builder: &str) -> WheelInputs {
+    pub fn of(root: &Path, package: &Package, epoch: u64) -> WheelInputs {
         let files = source_files(package)
             .into_iter()
             .map(|f| {
@@ -54,7 +54,7 @@ impl WheelInputs {
         WheelInputs {
             files,
             epoch,
-            builder: builder.to_owned(),
+            builder: format!("uv {}", installer::UV_VERSION),
             installer_env: installer::environment_digest(),
             uv_config: digest::file_content(&root.join("uv.toml")),
         }

@@ -142,11 +142,6 @@ fn gate_args(packages: Vec<String>) -> GateArgs {
         no_cache: false,
         message_format: MessageFormat::Human,
         junit: None,
-        env: crate::flags::EnvArgs {
-            python: None,
-            installer: None,
-            force: false,
-            inexact: false,
-        },
+        env: crate::flags::EnvArgs::default(),
     }
 }
