@@ -14,12 +14,17 @@
 //! as read before it ran. Before the next run, a file whose content differs from the record while
 //! its size and time-in-seconds do not is one the caches would wrongly trust: the cache entries
 //! of the tree's modules are then forgotten (the mypy entries of modules named like anything
-//! under `python/`, and the bytecode of everything under `python/`), while those of the standard
-//! library and the installed packages stay. A file changed any other way is one the tools notice
-//! themselves. `--no-cache` forgets the tree's entries before every run, and runs pytest without
-//! its cache plugin unless the arguments ask for it (`--lf`). What this cannot see: a file that
-//! was deleted and comes back, by `cp -p`, with other content but the size and time of the copy
-//! the caches knew.
+//! under `python/`, and the bytecode of every file under `python/` outside the venvs), while those
+//! of the standard library and the installed packages stay. A file changed any other way is one
+//! the tools notice themselves. The installed packages' entries stay only while the venv holds
+//! the same install (its installed set's digest, the one the jobs' keys use, is recorded with the
+//! files): a venv synced since, or restored from an archive with other packages, forgets every
+//! entry. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
+//! cache plugin unless the arguments ask for it (`--lf`); the installed packages' bytecode and
+//! mypy's entries of them stay, under the same check of the install (compiling the venv's
+//! packages again in every job doubled `--no-cache` and would find nothing). What this cannot
+//! see: a file that was deleted and comes back, by `cp -p`, with other content but the size and
+//! time of the copy the caches knew.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -38,9 +43,13 @@ pub struct ToolCaches {
     files: Vec<Arc<[TreeFile]>>,
     /// `--no-cache`: forget before every run.
     fresh: bool,
+    /// The digest of the venv's installed set (see [`crate::env::venv::Venv::installed`]).
+    install: String,
 }
 
 const SEEN: &str = "seen";
+/// The record of the install the caches were made with.
+const INSTALL: &str = "install";
 
 impl ToolCaches {
     pub fn new(
@@ -48,12 +57,14 @@ impl ToolCaches {
         python: PathBuf,
         files: Vec<Arc<[TreeFile]>>,
         fresh: bool,
+        install: String,
     ) -> ToolCaches {
         ToolCaches {
             dir,
             python,
             files,
             fresh,
+            install,
         }
     }
 
@@ -83,7 +94,10 @@ impl ToolCaches {
 
     /// Before the job runs: forgets the tree's entries when a cache could trust a changed file.
     pub fn prepare(&self) {
-        if self.fresh || self.disguised_change() {
+        let install = fs::read_to_string(self.dir.join(INSTALL));
+        if install.is_ok_and(|recorded| recorded != self.install) {
+            self.forget_all();
+        } else if self.fresh || self.disguised_change() {
             self.forget_tree();
         }
     }
@@ -97,6 +111,7 @@ impl ToolCaches {
         }
         let _ = fs::create_dir_all(&self.dir);
         let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
+        let _ = fsutil::write_atomic(&self.dir.join(INSTALL), self.install.as_bytes());
     }
 
     /// Whether a file's content differs from the record while its size and time in seconds (what
@@ -125,10 +140,20 @@ impl ToolCaches {
         })
     }
 
-    /// Forgets the entries of the tree's modules: the bytecode under `python/`, and mypy's
-    /// entries of every module named like a folder or module under `python/`.
+    /// Forgets every entry: the install they were made with is not the venv's.
+    fn forget_all(&self) {
+        let _ = fs::remove_dir_all(self.bytecode());
+        let _ = fs::remove_dir_all(self.mypy());
+    }
+
+    /// Forgets the entries of the tree's modules: the bytecode of the files under `python/`
+    /// outside the venvs, and mypy's entries of every module named like a folder or module
+    /// under `python/`.
     fn forget_tree(&self) {
-        let _ = fs::remove_dir_all(self.bytecode().join(without_root(&self.python)));
+        forget_bytecode(
+            &self.bytecode().join(without_root(&self.python)),
+            &self.python,
+        );
         let names: BTreeSet<&str> = self
             .files()
             .filter(|f| f.rel.ends_with(".py") || f.rel.ends_with(".pyi"))
@@ -149,6 +174,19 @@ impl ToolCaches {
                     };
                 }
             }
+        }
+    }
+}
+
+/// Removes the bytecode in `mirror` (where `PYTHONPYCACHEPREFIX` puts that of the files of
+/// `source`) and its folders, but for the folders of venvs (`pyvenv.cfg`): their packages' entries
+/// answer for the install, which is checked apart.
+fn forget_bytecode(mirror: &Path, source: &Path) {
+    for (path, name, meta) in fsutil::entries(mirror) {
+        if !meta.is_dir() {
+            let _ = fs::remove_file(&path);
+        } else if !source.join(&name).join("pyvenv.cfg").is_file() {
+            forget_bytecode(&path, &source.join(&name));
         }
     }
 }
@@ -181,7 +219,13 @@ mod tests {
         let entry = dir.join("c/mypy/3.10/dubbing_common/x.meta.ff");
         let third_party = dir.join("c/mypy/3.10/numpy/x.meta.ff");
         let make = |files: Vec<TreeFile>| {
-            ToolCaches::new(dir.join("c"), python.clone(), vec![files.into()], false)
+            ToolCaches::new(
+                dir.join("c"),
+                python.clone(),
+                vec![files.into()],
+                false,
+                "i1".into(),
+            )
         };
         let then = vec![file(
             "libs/common/src/dubbing_common/x.py",
@@ -222,6 +266,42 @@ mod tests {
             third_party.exists(),
             "an installed package's entry was forgotten"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `--no-cache` forgets the bytecode of the tree's files, not that of a venv's packages; a
+    /// venv whose install changed forgets everything, mypy's entries of its packages too.
+    #[test]
+    fn the_install_answers_for_the_venvs_entries() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-i-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let venv = python.join("apps/svc/.venv");
+        fs::create_dir_all(&venv).unwrap();
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let caches = |fresh: bool, install: &str| {
+            ToolCaches::new(dir.join("c"), python.clone(), vec![], fresh, install.into())
+        };
+        let mirror = caches(false, "").bytecode().join(without_root(&python));
+        let tree_pyc = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");
+        let venv_pyc = mirror.join("apps/svc/.venv/lib/site-packages/six.cpython-310.pyc");
+        let numpy = dir.join("c/mypy/3.10/numpy.meta.json");
+        let make = || {
+            for path in [&tree_pyc, &venv_pyc, &numpy] {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, "").unwrap();
+            }
+        };
+        make();
+        caches(false, "i1").record();
+        caches(true, "i1").prepare();
+        assert!(!tree_pyc.exists(), "--no-cache kept the tree's bytecode");
+        assert!(venv_pyc.exists() && numpy.exists());
+        make();
+        caches(false, "i1").prepare();
+        assert!(tree_pyc.exists() && venv_pyc.exists() && numpy.exists());
+        caches(false, "i2").prepare();
+        assert!(!venv_pyc.exists() && !numpy.exists() && !tree_pyc.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -245,6 +245,7 @@ impl<'a> Gate<'a> {
             self.ws.root.join(PYTHON_DIR),
             files,
             self.args.no_cache,
+            self.inputs.installed(&Venv::of(venv)),
         )
     }
 

@@ -305,7 +305,8 @@ impl<'a> Inputs<'a> {
         self.files.get_or_init(|| Files::scan(self.ws))
     }
 
-    fn venv(&self, venv: &Venv) -> String {
+    /// The digest of the venv's installed set, read once a run.
+    pub fn installed(&self, venv: &Venv) -> String {
         self.venvs
             .borrow_mut()
             .entry(venv.dir.clone())
@@ -411,7 +412,10 @@ impl<'a> Inputs<'a> {
             .get_or_init(|| outside::digest(&self.ws.root));
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
-            ("the venv's installed packages".to_owned(), self.venv(venv)),
+            (
+                "the venv's installed packages".to_owned(),
+                self.installed(venv),
+            ),
             ("the environment variables".to_owned(), self.env.clone()),
             (
                 "the files under python/ outside the packages".to_owned(),
