@@ -122,6 +122,19 @@ pub fn reads(root: &Path, cwd: &Path, file: &Path) -> Result<Vec<Read>> {
     Ok(out)
 }
 
+/// Whether a requirement file's text may name other files ([`reads`] finds which): an include,
+/// a find-links folder, an editable or a local path, or a `file:` URL. A lock's pins and their
+/// `--hash` lines (hundreds of lines) name none, so a no-op setup does not parse them. Looks at
+/// each physical line, which finds every such logical line and maybe more.
+pub fn may_name_files(text: &str) -> bool {
+    text.contains("file:")
+        || text.lines().any(|line| {
+            let line = line.trim_start();
+            (line.starts_with(['-', '.', '/', '\\']) && !line.starts_with("--hash"))
+                || line.get(1..3) == Some(":\\")
+        })
+}
+
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
 /// file's folder. None for a requirement by name or a remote URL.
 fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
@@ -156,6 +169,21 @@ mod tests {
         fs::write(dir.join("extra.txt"), "-rrequirements.txt\nrequests\n").unwrap();
         fs::write(dir.join("c.txt"), "urllib3<3\n").unwrap();
         let found = reads(&dir, &dir, &dir.join("requirements.txt")).unwrap();
+        assert!(may_name_files(
+            &fs::read_to_string(dir.join("extra.txt")).unwrap()
+        ));
+        assert!(!may_name_files(
+            "# header -r x\nnumpy==1.26.4 \\\n    --hash=sha256:abc \\\n    # via x\nsix==1\n"
+        ));
+        for line in [
+            "./a.whl",
+            "x @ file:///w/x",
+            "-e ../lib",
+            "--find-links=w",
+            "C:\\w\\a.whl",
+        ] {
+            assert!(may_name_files(&format!("six==1\n  {line}\n")), "{line}");
+        }
         assert_eq!(
             found,
             [

@@ -2,9 +2,10 @@
 //! the packages of its install set installed editable. A re-run with nothing changed reads a few
 //! files and a stamp, and runs nothing.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -65,6 +66,9 @@ pub struct Session<'a> {
     request: Request,
     discovery: OnceCell<Discovery>,
     stale_lock: StaleLock,
+    /// What each venv's last setup was asked for (the `asked.*` keys of its stamp), read once:
+    /// a setup in this run records the same values again (see [`Session::record_asked`]).
+    asked: RefCell<HashMap<PathBuf, Fingerprint>>,
 }
 
 impl<'a> Session<'a> {
@@ -76,6 +80,7 @@ impl<'a> Session<'a> {
             request,
             discovery: OnceCell::new(),
             stale_lock: StaleLock::Refuse,
+            asked: RefCell::default(),
         })
     }
 
@@ -132,7 +137,19 @@ impl<'a> Session<'a> {
 
     /// What the venv's last setup was asked for (`--python`, `--installer`), from its stamp.
     fn asked(&self, owner: &Package) -> Option<Fingerprint> {
-        Fingerprint::read(&Venv::of(owner).stamp())
+        let stamp = Venv::of(owner).stamp();
+        if let Some(asked) = self.asked.borrow().get(&stamp) {
+            return Some(asked.clone());
+        }
+        let read = Fingerprint::read(&stamp);
+        self.remember_asked(&stamp, read.as_ref());
+        read
+    }
+
+    /// Keeps what a stamp read says was asked for.
+    fn remember_asked(&self, stamp: &Path, read: Option<&Fingerprint>) {
+        let asked = read.map_or_else(Fingerprint::default, |s| s.only(&["asked."]));
+        self.asked.borrow_mut().insert(stamp.to_path_buf(), asked);
     }
 
     /// The Python to build `owner`'s venv with: `--python` or `XTASK_PYTHON` when given; else
@@ -205,7 +222,7 @@ impl<'a> Session<'a> {
             // A lock counts by its pins: a re-lock that moves no pin changes no venv.
             let text = fp.add_pins(root, &file)?;
             // What else a requirement line can make the installer read: local paths, includes.
-            if text.contains("file:") || text.lines().any(|l| l.trim_start().starts_with('-')) {
+            if requirements::may_name_files(&text) {
                 for read in requirements::reads(root, root, &file)? {
                     match read {
                         Read::File(path) => fp.add_file(root, &path)?,
@@ -253,8 +270,9 @@ impl<'a> Session<'a> {
         let _lock = venv.lock(LockMode::Exclusive, name)?;
         finish_removals(&self.ws.root, &venv, name)?;
         self.ensure_lock(service)?;
-        let cheap = self.cheap_fingerprint(service, &set, &venv)?;
         let old = Fingerprint::read(&venv.stamp());
+        self.remember_asked(&venv.stamp(), old.as_ref());
+        let cheap = self.cheap_fingerprint(service, &set, &venv)?;
         let installed = venv.installed();
         if !self.args.force
             && let Some(old) = &old
