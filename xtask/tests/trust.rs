@@ -411,3 +411,111 @@ fn a_named_pipe_under_python_hangs_nothing() {
         "{stderr}"
     );
 }
+
+/// The tools folder's seed of a job's first run: `<tools>/job-caches` (XTASK_TOOLS_DIR, else
+/// beside the binary, as the xtask finds it).
+fn job_seeds() -> std::path::PathBuf {
+    let tools = std::env::var_os("XTASK_TOOLS_DIR")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_xtask"))
+                .parent()
+                .and_then(Path::parent)
+                .unwrap()
+                .join("xtask-tools")
+        });
+    tools.join("job-caches")
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A job's first run starts from the tools folder's seed, made by a job of another tree: mypy's
+/// entries of the standard library arrive with their times (it checks them itself), and nothing
+/// of a tree's modules is ever in the seed. A second tree with the same module, now a type error,
+/// fails as a truly fresh run does.
+#[test]
+fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
+    let first = committed_tree("seeded a");
+    write(
+        first.path(),
+        LIMITS,
+        "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n",
+    );
+    run(xtask(first.path()).args(["lint", "-p", "common"])).assert_ok();
+    let seeds: Vec<_> = fs::read_dir(job_seeds())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("mypy-")
+        })
+        .collect();
+    assert!(
+        !seeds.is_empty(),
+        "no mypy seed in {}",
+        job_seeds().display()
+    );
+    for seed in &seeds {
+        for file in files_under(seed) {
+            let text = file.to_string_lossy();
+            assert!(
+                ![
+                    "dubbing_common",
+                    "dubbing_contracts",
+                    "media_service",
+                    "sts_service",
+                    "limits"
+                ]
+                .iter()
+                .any(|m| text.contains(m))
+                    && !text.contains("xtask tést"),
+                "a tree's entry in the seed: {text}"
+            );
+        }
+    }
+
+    let second = committed_tree("seeded b");
+    let root = second.path();
+    write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 128\n");
+    run(xtask(root).arg("setup")).assert_ok();
+    let started = std::time::SystemTime::now();
+    let out = agrees_with_fresh(root, &["lint", "-p", "common"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
+    // What the fresh run's mypy found in its cache: seeded entries, older than the run.
+    let cache = root.join("python/apps/media-service/.venv/xtask-cache");
+    let builtins: Vec<_> = files_under(&cache)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("builtins.data")
+        })
+        .collect();
+    assert!(
+        !builtins.is_empty(),
+        "no mypy entry of builtins in {}",
+        cache.display()
+    );
+    for file in builtins {
+        let time = fs::metadata(&file).unwrap().modified().unwrap();
+        assert!(time < started, "{} was not seeded", file.display());
+    }
+}

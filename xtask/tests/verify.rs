@@ -117,7 +117,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         again.stdout
     );
     assert!(
-        again.stdout.contains("34 jobs (22 cached)"),
+        again.stdout.contains("34 jobs (24 cached)"),
         "{}",
         again.stdout
     );

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, git_paths};
+use crate::engine::caches::JOB_SEEDS;
 use crate::env::lock;
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
@@ -359,8 +360,8 @@ fn is_our_tool(path: &Path, name: &str) -> bool {
     })
 }
 
-/// The tools folder: only the xtask's installs of its tools and their interrupted temporary
-/// folders go; the folder itself and anything else in it stay (it may be shared:
+/// The tools folder: only the xtask's installs of its tools, their interrupted temporary
+/// folders and the seeds of the jobs' first runs go; the folder itself and anything else in it stay (it may be shared:
 /// `XTASK_TOOLS_DIR`).
 fn plan_tools(tools: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(tools) {
@@ -369,7 +370,9 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
             && TOOLS
                 .iter()
                 .any(|(prefix, _, _)| name.starts_with(&format!(".{prefix}")));
-        if real_dir && (is_our_tool(&path, &name) || interrupted) {
+        // The seeds of the jobs' first runs (see `engine::caches`): the xtask's own, remade.
+        let seeds = name == JOB_SEEDS;
+        if real_dir && (is_our_tool(&path, &name) || interrupted || seeds) {
             plan.remove(path);
         } else {
             plan.keep(

@@ -348,13 +348,14 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {
         let cmd = session::post_check_cmd(&ws, service, &Venv::of(service))?;
-        jobs.push(Job::command(
-            "environment (SC-001..3, SC-008)",
+        let job = Job::command(
+            crate::engine::gate::ENVIRONMENT,
             Some(service.folder_name()),
             Some(service.folder_name()),
             cmd,
             project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()]),
-        ));
+        );
+        jobs.push(gate.remembered_in_venv(job, service, &ws.closure(service)?));
     }
     for package in &gate.selection.packages {
         jobs.push(readme_job(&ws, package));

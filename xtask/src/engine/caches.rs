@@ -25,6 +25,9 @@
 //! packages again in every job doubled `--no-cache` and would find nothing). What this cannot
 //! see: a file that was deleted and comes back, by `cp -p`, with other content but the size and
 //! time of the copy the caches knew.
+//!
+//! A job's first run starts from a seed (see [`ToolCaches::seed`]): another job's caches less
+//! the tree's entries, since computing the standard library's is most of a first run.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -32,6 +35,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::TreeFile;
+use crate::env::venv::Venv;
 use crate::fsutil;
 
 /// The caches of one job.
@@ -45,11 +49,17 @@ pub struct ToolCaches {
     fresh: bool,
     /// The digest of the venv's installed set (see [`crate::env::venv::Venv::installed`]).
     install: String,
+    /// The seed of a first run in the tools folder, for the job's tool and interpreter.
+    seed: Option<PathBuf>,
 }
 
 const SEEN: &str = "seen";
 /// The record of the install the caches were made with.
 const INSTALL: &str = "install";
+/// The folder of the seeds in the tools folder.
+pub const JOB_SEEDS: &str = "job-caches";
+/// In a seed: the venv its entries were made in.
+const VENV: &str = "venv";
 
 impl ToolCaches {
     pub fn new(
@@ -58,13 +68,22 @@ impl ToolCaches {
         files: Vec<Arc<[TreeFile]>>,
         fresh: bool,
         install: String,
+        seeds: &Path,
     ) -> ToolCaches {
+        // The interpreter a venv runs (`home`, `version_info`) is in its pyvenv.cfg.
+        let venv = dir.parent().and_then(Path::parent);
+        let interpreter = venv.and_then(|v| fs::read(v.join("pyvenv.cfg")).ok());
+        let seed = interpreter.map(|cfg| {
+            let digest = crate::digest::hash(&cfg);
+            seeds.join(format!("{}-{}", tool_of(&dir), &digest[..16]))
+        });
         ToolCaches {
             dir,
             python,
             files,
             fresh,
             install,
+            seed,
         }
     }
 
@@ -94,6 +113,9 @@ impl ToolCaches {
 
     /// Before the job runs: forgets the tree's entries when a cache could trust a changed file.
     pub fn prepare(&self) {
+        if !self.dir.join(SEEN).is_file() {
+            self.seed();
+        }
         let install = fs::read_to_string(self.dir.join(INSTALL));
         if install.is_ok_and(|recorded| recorded != self.install) {
             self.forget_all();
@@ -112,6 +134,7 @@ impl ToolCaches {
         let _ = fs::create_dir_all(&self.dir);
         let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
         let _ = fsutil::write_atomic(&self.dir.join(INSTALL), self.install.as_bytes());
+        self.publish();
     }
 
     /// Whether a file's content differs from the record while its size and time in seconds (what
@@ -140,6 +163,117 @@ impl ToolCaches {
         })
     }
 
+    /// A job's first run starts from the caches of another job of its tool: in its venv (same
+    /// install), else from the seed of the tools folder (any tree, the same interpreter). Their
+    /// entries of the standard library and the installed packages are what this job would
+    /// compute, and computing them is most of a first run (mypy's analysis of the standard
+    /// library, the bytecode of pytest and its plugins: a second of CPU and more a job). Each
+    /// tool checks a seeded entry as it checks its own: Python compares a module's size and time
+    /// with its bytecode's record, and mypy an entry's path, size and time with its module's, and
+    /// hashes the module when the path differs (another venv's). The entries of the tree's
+    /// modules are never seeded, so each job's entries of the tree are its own (what
+    /// [`ToolCaches::prepare`] relies on). Linked (see [`link_or_copy`]).
+    fn seed(&self) {
+        let from = self.sibling().or_else(|| {
+            let seed = self.seed.as_ref()?;
+            seed.join(SEEN).is_file().then(|| seed.clone())
+        });
+        let Some(from) = from else {
+            return;
+        };
+        let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
+        let mut names = self.tree_module_names();
+        // A seed made in this venv (by a job before its install changed): mypy would trust its
+        // entries of the installed packages by their size and time, as they are at this path.
+        // From another venv, mypy hashes each module whose path differs from the entry's.
+        let made_in = fs::read(from.join(VENV)).unwrap_or_default();
+        if made_in == self.venv_dir().as_os_str().as_encoded_bytes() {
+            names.extend(self.installed_names());
+        }
+        for rel in seen.lines().filter_map(|line| line.splitn(4, '\t').nth(3)) {
+            names.extend(module_names(rel).map(str::to_owned));
+        }
+        let mirror = without_root(&self.python);
+        copy_tree(&from.join("mypy"), &self.mypy(), &|rel| {
+            is_tree_mypy_entry(rel, &names)
+        });
+        copy_tree(&from.join("pyc"), &self.bytecode(), &|rel| {
+            is_tree_bytecode(rel, &mirror, &self.python)
+        });
+    }
+
+    /// A job of the same tool in the same venv with the same install that has run.
+    fn sibling(&self) -> Option<PathBuf> {
+        let tool = tool_of(&self.dir);
+        fsutil::entries(self.dir.parent()?)
+            .into_iter()
+            .map(|(dir, _, _)| dir)
+            .find(|dir| {
+                *dir != self.dir
+                    && tool_of(dir) == tool
+                    && dir.join(SEEN).is_file()
+                    && fs::read_to_string(dir.join(INSTALL)).is_ok_and(|i| i == self.install)
+            })
+    }
+
+    /// After a job ran: makes the tools folder's seed for its tool and interpreter from its
+    /// caches when there is none: the entries of the standard library and installed packages
+    /// in mypy's cache, and the bytecode of files outside `python/` (another tree's venvs are
+    /// elsewhere). Written aside, then renamed: a job never seeds from half a seed.
+    fn publish(&self) {
+        let Some(seed) = &self.seed else {
+            return;
+        };
+        if seed.exists() {
+            return;
+        }
+        let names = self.tree_module_names();
+        let mirror = without_root(&self.python);
+        let aside = seed.with_extension(format!("tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&aside);
+        copy_tree(&self.mypy(), &aside.join("mypy"), &|rel| {
+            is_tree_mypy_entry(rel, &names)
+        });
+        copy_tree(&self.bytecode(), &aside.join("pyc"), &|rel| {
+            rel.starts_with(&mirror)
+        });
+        let _ = fs::write(aside.join(SEEN), "");
+        let _ = fs::write(
+            aside.join(VENV),
+            self.venv_dir().as_os_str().as_encoded_bytes(),
+        );
+        if fs::rename(&aside, seed).is_err() {
+            let _ = fs::remove_dir_all(&aside);
+        }
+    }
+
+    /// The venv the job runs in: its caches are in `<venv>/xtask-cache/<job>`.
+    fn venv_dir(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The top-level names in the venv's site-packages (`numpy`, `six`, `pytest`).
+    fn installed_names(&self) -> Vec<String> {
+        Venv::of_dir(self.venv_dir())
+            .site_packages()
+            .iter()
+            .flat_map(|site| fsutil::entries(site))
+            .map(|(_, name, _)| name.split('.').next().unwrap_or(&name).to_owned())
+            .collect()
+    }
+
+    /// The names a module under `python/` that this job reads can have in mypy's cache.
+    fn tree_module_names(&self) -> BTreeSet<String> {
+        self.files()
+            .flat_map(|f| module_names(&f.rel))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Forgets every entry: the install they were made with is not the venv's.
     fn forget_all(&self) {
         let _ = fs::remove_dir_all(self.bytecode());
@@ -154,12 +288,7 @@ impl ToolCaches {
             &self.bytecode().join(without_root(&self.python)),
             &self.python,
         );
-        let names: BTreeSet<&str> = self
-            .files()
-            .filter(|f| f.rel.ends_with(".py") || f.rel.ends_with(".pyi"))
-            .flat_map(|f| f.rel.split('/'))
-            .map(|part| part.split('.').next().unwrap_or(part))
-            .collect();
+        let names = self.tree_module_names();
         for (version, _, meta) in fsutil::entries(&self.mypy()) {
             if !meta.is_dir() {
                 continue;
@@ -175,6 +304,98 @@ impl ToolCaches {
                 }
             }
         }
+    }
+}
+
+/// The tool of a job's cache folder, which is named by it first: `mypy-common--...`.
+fn tool_of(dir: &Path) -> String {
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    name.split('-').next().unwrap_or_default().to_owned()
+}
+
+/// The names the parts of a Python file's path under `python/` give to mypy's cache entries
+/// (`libs/common/src/dubbing_common/x.py`: `libs`, `common`, ..., `x`); none for other files.
+fn module_names(rel: &str) -> impl Iterator<Item = &str> {
+    let python = rel.ends_with(".py") || rel.ends_with(".pyi");
+    rel.split('/')
+        .filter(move |_| python)
+        .map(|part| part.split('.').next().unwrap_or(part))
+}
+
+/// Whether `rel`, a file in a job's `pyc` folder, is the bytecode of a tree module: of a file
+/// under `python/` (`mirror` in the folder) outside a venv.
+fn is_tree_bytecode(rel: &Path, mirror: &Path, python: &Path) -> bool {
+    let Ok(below) = rel.strip_prefix(mirror) else {
+        return false;
+    };
+    let mut source = python.to_path_buf();
+    for part in below.components() {
+        if source.join("pyvenv.cfg").is_file() {
+            return false;
+        }
+        source.push(part);
+    }
+    true
+}
+
+/// Whether `rel`, a file in a job's `mypy` folder, is an entry of a tree module: in the Python
+/// version's folder, named like one (`3.10/dubbing_common/x.meta.ff`, `3.10/x.data.ff`).
+fn is_tree_mypy_entry(rel: &Path, names: &BTreeSet<String>) -> bool {
+    let mut parts = rel.components().skip(1);
+    parts.next().is_some_and(|entry| {
+        let entry = entry.as_os_str().to_string_lossy();
+        names.contains(entry.split('.').next().unwrap_or(&entry))
+    })
+}
+
+/// Copies the files under `from` to `to`, but those whose path below `from` is `skip`ped. Best
+/// effort: what is not copied, the tool computes.
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
+    fn walk(base: &Path, dir: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
+        for (path, _, meta) in fsutil::entries(dir) {
+            let Ok(rel) = path.strip_prefix(base) else {
+                continue;
+            };
+            let target = to.join(rel);
+            if meta.is_dir() {
+                walk(base, &path, to, skip);
+            } else if meta.is_file()
+                && !skip(rel)
+                && fs::create_dir_all(target.parent().unwrap_or(to)).is_ok()
+            {
+                link_or_copy(&path, &target, &meta);
+            }
+        }
+    }
+    walk(from, from, to, skip);
+}
+
+/// Links a cache file to its seed: Python, pytest and mypy write each entry aside and rename it
+/// over the old, so a seeded entry that a tool writes again becomes a file of its own. A
+/// database (mypy's `sqlite_cache`) is written in place: copied. So is a file on another disk.
+fn link_or_copy(from: &Path, to: &Path, meta: &fs::Metadata) {
+    let in_place = from
+        .extension()
+        .is_some_and(|e| e == "db" || e == "db-journal" || e == "db-wal");
+    if in_place || fs::hard_link(from, to).is_err() {
+        copy_with_time(from, to, meta);
+    }
+}
+
+/// Copies a file, keeping its modification time: mypy trusts an entry only while its data
+/// file's time is the one its meta file records.
+fn copy_with_time(from: &Path, to: &Path, meta: &fs::Metadata) {
+    if fs::copy(from, to).is_err() {
+        return;
+    }
+    let kept = meta.modified().and_then(|time| {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(to)
+            .and_then(|f| f.set_modified(time))
+    });
+    if kept.is_err() {
+        let _ = fs::remove_file(to);
     }
 }
 
@@ -225,6 +446,7 @@ mod tests {
                 vec![files.into()],
                 false,
                 "i1".into(),
+                &dir.join("seeds"),
             )
         };
         let then = vec![file(
@@ -280,7 +502,14 @@ mod tests {
         fs::create_dir_all(&venv).unwrap();
         fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
         let caches = |fresh: bool, install: &str| {
-            ToolCaches::new(dir.join("c"), python.clone(), vec![], fresh, install.into())
+            ToolCaches::new(
+                dir.join("c"),
+                python.clone(),
+                vec![],
+                fresh,
+                install.into(),
+                &dir.join("seeds"),
+            )
         };
         let mirror = caches(false, "").bytecode().join(without_root(&python));
         let tree_pyc = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::engine::caches::ToolCaches;
+use crate::engine::caches::{self, ToolCaches};
 use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
 use crate::engine::junit::{self, Junit};
@@ -121,6 +121,9 @@ fn config_addopts(pyproject: &Path) -> Vec<String> {
 }
 
 /// A job's name as a file name: `pytest-common--media-service-venv-`.
+/// The tool name of the venv's post-check job.
+pub const ENVIRONMENT: &str = "environment (SC-001..3, SC-008)";
+
 fn job_id(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -204,7 +207,9 @@ impl<'a> Gate<'a> {
     /// The memo of a job that runs in `venv` and reads the files of `packages` (see
     /// [`Inputs`]). None with `--no-cache`, or when reports are to be written (`--junit`).
     fn memo(&self, job: &Job, venv: &Package, packages: &[&Package]) -> Option<Memo> {
-        let reads_layout = job.tool.starts_with("ruff");
+        // ruff, and the venv's post-check (it imports the install set from source and looks for
+        // the other services' imports), depend on where every package's imports live.
+        let reads_layout = job.tool.starts_with("ruff") || job.tool == ENVIRONMENT;
         if self.args.no_cache || self.junit.is_some() {
             return None;
         }
@@ -246,6 +251,7 @@ impl<'a> Gate<'a> {
             files,
             self.args.no_cache,
             self.inputs.installed(&Venv::of(venv)),
+            &project::tools_dir().join(caches::JOB_SEEDS),
         )
     }
 
@@ -455,6 +461,13 @@ impl<'a> Gate<'a> {
     /// (`--venv`, `--tree`).
     pub fn holds(&self, venv: Option<&str>) -> bool {
         self.part.holds(venv)
+    }
+
+    /// A job that runs in the venv of `venv` and reads the files of `packages`, remembered by
+    /// the same inputs as a tool job (the venv's post-check).
+    pub fn remembered_in_venv(&self, job: Job, venv: &Package, packages: &[&Package]) -> Job {
+        let memo = self.memo(&job, venv, packages);
+        job.remembered(memo)
     }
 
     /// The memo of a check that reads only `key`'s files (a Dockerfile and its configuration):
