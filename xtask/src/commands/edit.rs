@@ -164,9 +164,8 @@ fn relock_with(root: &Path, name: &str, env: &EnvArgs, upgrade: &Upgrade) -> Res
     let session = Session::new(&ws, env)?;
     let outcome = (|| -> Result<()> {
         for owner in &owners {
-            let uv = session.pinned_uv(owner)?;
             let before = lock::pinned(owner);
-            let locked = lock::lock(&ws, owner, &uv, upgrade)?;
+            let locked = lock::lock(&ws, owner, &|| session.resolver(owner), upgrade)?;
             say(locked_line(owner, &before, upgrade, &locked));
         }
         for owner in &owners {

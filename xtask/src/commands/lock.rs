@@ -42,11 +42,11 @@ pub fn run(root: &Path, args: &LockArgs) -> Result<()> {
         }
     }
     if !todo.is_empty() {
-        let uv = Session::new(&ws, &args.env)?.pinned_uv(todo[0])?;
+        let session = Session::new(&ws, &args.env)?;
         for owner in todo {
             let started = Instant::now();
             let before = lock::pinned(owner);
-            let what = match lock::lock(&ws, owner, &uv, &upgrade)? {
+            let what = match lock::lock(&ws, owner, &|| session.resolver(owner), &upgrade)? {
                 Locked::UpToDate => "up to date".to_owned(),
                 Locked::Written { changed: false, .. } => {
                     format!("locked, no pin changed ({})", duration(started))

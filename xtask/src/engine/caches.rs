@@ -229,7 +229,9 @@ impl ToolCaches {
         }
         let names = self.tree_module_names();
         let mirror = without_root(&self.python);
-        let aside = seed.with_extension(format!("tmp-{}", std::process::id()));
+        // One aside a job: the jobs of one run publish from threads of one process.
+        let job = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        let aside = seed.with_extension(format!("tmp-{}-{job}", std::process::id()));
         let _ = fs::remove_dir_all(&aside);
         copy_tree(&self.mypy(), &aside.join("mypy"), &|rel| {
             is_tree_mypy_entry(rel, &names)

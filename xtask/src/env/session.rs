@@ -119,6 +119,17 @@ impl<'a> Session<'a> {
         installer::pinned_uv(&python, &tools)
     }
 
+    /// What locks `owner`'s venv resolve with: the pinned uv and the interpreter its venv is
+    /// (or would be) built with, when one can be chosen (see [`lock::lock`]).
+    pub fn resolver(
+        &self,
+        owner: &Package,
+    ) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>)> {
+        let uv = self.pinned_uv(owner)?;
+        let python = self.would_choose(owner).ok().map(|(python, _)| python.path);
+        Ok((uv, python))
+    }
+
     /// The pinned hadolint: found in the tools folder, else installed there with the Python
     /// `owner`'s venv would be built with (like [`Session::pinned_uv`]).
     pub fn pinned_hadolint(&self, owner: &Package) -> Result<hadolint::Hadolint> {
@@ -340,8 +351,12 @@ impl<'a> Session<'a> {
         };
         let step = Instant::now();
         let before = lock::pinned(service);
-        let uv = self.pinned_uv(service)?;
-        let locked = lock::lock(self.ws, service, &uv, &lock::Upgrade::None)?;
+        let locked = lock::lock(
+            self.ws,
+            service,
+            &|| self.resolver(service),
+            &lock::Upgrade::None,
+        )?;
         let changes = lock::changes(&before, &lock::pinned(service));
         let mut changes = if changes.is_empty() || before.is_empty() {
             String::new()
