@@ -64,6 +64,24 @@ mod short {
     mod tools;
 }
 
+/// A line on stderr every 20 s from the first test that makes a tree until the suite ends: a
+/// test can run for a minute and more, and libtest prints a line only when one ends, so a person
+/// or a CI runner watching the README's test command would see nothing for that long. Written
+/// to the process's stderr itself: libtest captures only what the tests print.
+pub fn heartbeat() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(20));
+                let line = format!("suite: still running, {} s\n", started.elapsed().as_secs());
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            }
+        });
+    });
+}
+
 /// Cargo does not discover test files one by one (`autotests = false` in xtask/Cargo.toml), so a
 /// file of `tests/` that is not included above would never run: this fails naming it.
 #[test]

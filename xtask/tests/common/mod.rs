@@ -17,6 +17,7 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
+        crate::heartbeat();
         // Every test file has its own copy of this module (and of COUNTER), all in one process
         // (tests/suite.rs): the test's thread, never reused in a process, keeps names apart.
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
