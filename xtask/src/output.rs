@@ -101,6 +101,17 @@ pub fn progress_to_stderr() {
 }
 
 /// One progress line.
+/// Writes to stdout (what `print!` does here): a reader that went away ends the process quietly.
+pub fn out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
+    }
+}
+
 pub fn say(line: impl AsRef<str>) {
     if TO_STDERR.load(Ordering::Relaxed) {
         eprintln!("{}", line.as_ref());

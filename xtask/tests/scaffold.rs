@@ -241,3 +241,23 @@ fn help_lists_the_commands() {
         );
     }
 }
+
+/// A reader that went away (`cargo xtask scaffold | head -1`) ends the xtask quietly, as a shell's
+/// SIGPIPE would (141): no panic, no backtrace, whatever RUST_BACKTRACE says.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let tmp = TempDir::new("closed stdout");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = xtask(tmp.path())
+        .arg("scaffold")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The quality gates `lint`, `fmt` and `test`: jobs of (tool, package, venv) derived from the
 //! workspace, run in the venvs that own the packages.
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,10 +45,10 @@ pub struct Focus {
 impl Focus {
     /// Whether pytest chooses what to run from its cache (`--lf`, `--ff`, `--sw`, `--sw-skip`,
     /// `--nf`), asked for on the command line, in `PYTEST_ADDOPTS`, or in the `addopts` of
-    /// `python/pyproject.toml` (the configuration the jobs pass with `-c`).
-    pub fn reads_pytest_cache(&self, root: &Path) -> bool {
+    /// `python/pyproject.toml` (the configuration the jobs pass with `-c`), whose `addopts` are
+    /// `from_config`.
+    pub fn reads_pytest_cache(&self, from_config: &[String]) -> bool {
         let from_env = std::env::var("PYTEST_ADDOPTS").unwrap_or_default();
-        let from_config = config_addopts(&root.join(PYTHON_DIR).join("pyproject.toml"));
         self.pytest_args
             .iter()
             .map(String::as_str)
@@ -120,10 +121,10 @@ fn config_addopts(pyproject: &Path) -> Vec<String> {
     .collect()
 }
 
-/// A job's name as a file name: `pytest-common--media-service-venv-`.
 /// The tool name of the venv's post-check job.
 pub const ENVIRONMENT: &str = "environment (SC-001..3, SC-008)";
 
+/// A job's name as a file name: `pytest-common--media-service-venv-`.
 fn job_id(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -145,7 +146,12 @@ pub struct Gate<'a> {
     volatile: Vec<String>,
     /// Which jobs run: all, those in some venvs (`--venv`), or those in none (`--tree`).
     part: Part<'a>,
+    /// The `addopts` of `python/pyproject.toml`'s pytest configuration: read once per run.
+    addopts: OnceCell<Vec<String>>,
 }
+
+/// Shared locks on venvs, and the first venv found not fresh, with its state.
+type Held<'a> = (Vec<VenvLock>, Option<(&'a Package, State)>);
 
 /// The part of a gate's jobs one run does: what one CI runner of the plan does.
 #[derive(Debug, Clone)]
@@ -201,6 +207,7 @@ impl<'a> Gate<'a> {
             inputs: Inputs::new(ws),
             volatile: inputs::volatile_now(),
             part: Part::of(ws, args)?,
+            addopts: OnceCell::new(),
         })
     }
 
@@ -302,13 +309,15 @@ impl<'a> Gate<'a> {
         venv.filter(|v| self.part.holds(Some(v.folder_name())))
     }
 
-    /// Brings every needed venv up to date (free when its stamp is fresh), or with `--no-setup`,
-    /// fails on one that is not; then holds a shared lock on each for as long as the returned
-    /// locks live, so no setup in another terminal rebuilds a venv under running jobs.
+    /// Brings every needed venv up to date, or with `--no-setup`, fails on one that is not; then
+    /// holds a shared lock on each for as long as the returned locks live, so no setup in another
+    /// terminal rebuilds a venv under running jobs.
     ///
-    /// Shared locks are taken only after every setup is done (never one held while waiting for
-    /// an exclusive one, which could deadlock against another gate), and each venv is checked
-    /// fresh again under its lock, since another setup may have run in between.
+    /// Each venv is checked fresh under its shared lock first: when all are, nothing is set up
+    /// (a no-op setup would find the same). Else the shared locks are dropped before the setups
+    /// (never one held while waiting for an exclusive one, which could deadlock against another
+    /// gate), and the venvs are checked again under them, since another setup may have run in
+    /// between.
     pub fn prepare(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
         let venvs = self.needed_venvs();
         if matches!(self.part, Part::Tree) {
@@ -358,25 +367,25 @@ impl<'a> Gate<'a> {
             }
         }
         let session = Session::new(self.ws, &self.args.env)?;
-        for _attempt in 0..3 {
-            if !self.args.no_setup {
-                for service in &venvs {
-                    session.setup(service)?;
-                }
-            }
-            let mut locks = Vec::new();
-            let mut stale = None;
+        // `--force` rebuilds fresh venvs too: set up first, as asked.
+        let mut set_up = self.args.env.force && !self.args.no_setup;
+        if set_up {
             for service in &venvs {
-                let venv = Venv::of(service);
-                locks.push(venv.lock(LockMode::Shared, service.folder_name())?);
-                let state = session.state(service)?;
-                if !matches!(state, State::Fresh) {
-                    stale = Some((*service, state));
-                    break;
-                }
+                session.setup(service)?;
             }
+        }
+        for _attempt in 0..3 {
+            let (locks, stale) = self.hold_if_fresh(&session, &venvs)?;
             match stale {
-                None => return Ok((venvs, locks)),
+                None => {
+                    if !set_up {
+                        // What setup says of a fresh venv, which it would have found so too.
+                        for service in &venvs {
+                            output::say(format!("{}: up to date", service.folder_name()));
+                        }
+                    }
+                    return Ok((venvs, locks));
+                }
                 Some((service, state)) if self.args.no_setup => {
                     let name = service.folder_name();
                     bail!(
@@ -385,12 +394,35 @@ impl<'a> Gate<'a> {
                         self.xtask(&["setup", name])
                     );
                 }
-                Some(_) => {} // changed by another setup meanwhile: set up again
+                // Not fresh, or changed by another setup meanwhile: set up, then check again.
+                Some(_) => {
+                    drop(locks);
+                    for service in &venvs {
+                        session.setup(service)?;
+                    }
+                    set_up = true;
+                }
             }
         }
         bail!(
             "the venvs kept changing while this command waited to run its jobs: is another setup running in a loop?"
         )
+    }
+
+    /// Takes a shared lock on each venv and checks it fresh under it: the locks, and the first
+    /// venv that is not fresh (its locks are then to be dropped before any setup). A fresh venv
+    /// needs no setup, which would take its exclusive lock to find what this finds.
+    fn hold_if_fresh(&self, session: &Session<'_>, venvs: &[&'a Package]) -> Result<Held<'a>> {
+        let mut locks = Vec::new();
+        for service in venvs {
+            let venv = Venv::of(service);
+            locks.push(venv.lock(LockMode::Shared, service.folder_name())?);
+            let state = session.state(service)?;
+            if !matches!(state, State::Fresh) {
+                return Ok((locks, Some((*service, state))));
+            }
+        }
+        Ok((locks, None))
     }
 
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
@@ -641,7 +673,8 @@ impl<'a> Gate<'a> {
             Some(venv.folder_name()),
         );
         let caches = self.caches(&name, venv, &readers);
-        let reads_cache = focus.reads_pytest_cache(&self.ws.root);
+        let addopts = self.addopts.get_or_init(|| config_addopts(&self.config()));
+        let reads_cache = focus.reads_pytest_cache(addopts);
         let mut cmd = self
             .tool(venv, Some(&caches))
             .env("COVERAGE_FILE", caches.coverage())

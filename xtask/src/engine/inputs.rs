@@ -286,6 +286,8 @@ pub struct Inputs<'a> {
     venvs: RefCell<HashMap<PathBuf, String>>,
     /// Per venv: the local packages installed there that register a pytest plugin.
     plugins: RefCell<HashMap<PathBuf, Vec<String>>>,
+    /// The local packages of mypy's plugins, read once a run.
+    mypy_plugins: OnceCell<Vec<String>>,
 }
 
 impl<'a> Inputs<'a> {
@@ -298,6 +300,7 @@ impl<'a> Inputs<'a> {
             layout: OnceCell::new(),
             venvs: RefCell::default(),
             plugins: RefCell::default(),
+            mypy_plugins: OnceCell::new(),
         }
     }
 
@@ -362,6 +365,12 @@ impl<'a> Inputs<'a> {
     /// The local packages of the mypy plugins `python/pyproject.toml` names (a module, or a
     /// path from `python/`).
     fn mypy_plugins(&self) -> Vec<String> {
+        self.mypy_plugins
+            .get_or_init(|| self.read_mypy_plugins())
+            .clone()
+    }
+
+    fn read_mypy_plugins(&self) -> Vec<String> {
         let python = self.ws.root.join(PYTHON_DIR);
         outside::mypy_plugins(&self.ws.root)
             .iter()

@@ -77,8 +77,11 @@ impl Workspace {
     }
 
     pub fn get(&self, name: &str) -> Option<&Package> {
-        let name = normalize(name);
-        self.packages.iter().find(|p| p.name == name)
+        // Names are kept normalised, and most lookups come with one: normalise only on a miss.
+        self.packages.iter().find(|p| p.name == name).or_else(|| {
+            let name = normalize(name);
+            self.packages.iter().find(|p| p.name == name)
+        })
     }
 
     /// `package` and every local package it needs, transitively: dependencies first, the package
