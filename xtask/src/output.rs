@@ -100,7 +100,6 @@ pub fn progress_to_stderr() {
     TO_STDERR.store(true, Ordering::Relaxed);
 }
 
-/// One progress line.
 /// Writes to stdout (what `print!` does here): a reader that went away ends the process quietly.
 pub fn out(text: std::fmt::Arguments<'_>) {
     use std::io::Write;
@@ -112,6 +111,7 @@ pub fn out(text: std::fmt::Arguments<'_>) {
     }
 }
 
+/// One progress line.
 pub fn say(line: impl AsRef<str>) {
     if TO_STDERR.load(Ordering::Relaxed) {
         eprintln!("{}", line.as_ref());

@@ -361,8 +361,8 @@ fn is_our_tool(path: &Path, name: &str) -> bool {
 }
 
 /// The tools folder: only the xtask's installs of its tools, their interrupted temporary
-/// folders and the seeds of the jobs' first runs go; the folder itself and anything else in it stay (it may be shared:
-/// `XTASK_TOOLS_DIR`).
+/// folders and the seeds of the jobs' first runs go; the folder itself and anything else in it
+/// stay (it may be shared: `XTASK_TOOLS_DIR`).
 fn plan_tools(tools: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(tools) {
         let real_dir = meta.is_dir() && !meta.file_type().is_symlink();

@@ -355,7 +355,8 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
             cmd,
             project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()]),
         );
-        jobs.push(gate.remembered_in_venv(job, service, &ws.closure(service)?));
+        // Remembered by the same inputs as a tool job that reads the whole install set.
+        jobs.push(gate.remembered(job, service, &ws.closure(service)?, None));
     }
     for package in &gate.selection.packages {
         jobs.push(readme_job(&ws, package));

@@ -49,8 +49,8 @@ pub struct ToolCaches {
     fresh: bool,
     /// The digest of the venv's installed set (see [`crate::env::venv::Venv::installed`]).
     install: String,
-    /// The seed of a first run in the tools folder, for the job's tool and interpreter.
-    seed: Option<PathBuf>,
+    /// The tools folder's seeds (see [`ToolCaches::seed_dir`]).
+    seeds: PathBuf,
 }
 
 const SEEN: &str = "seen";
@@ -70,21 +70,26 @@ impl ToolCaches {
         install: String,
         seeds: &Path,
     ) -> ToolCaches {
-        // The interpreter a venv runs (`home`, `version_info`) is in its pyvenv.cfg.
-        let venv = dir.parent().and_then(Path::parent);
-        let interpreter = venv.and_then(|v| fs::read(v.join("pyvenv.cfg")).ok());
-        let seed = interpreter.map(|cfg| {
-            let digest = crate::digest::hash(&cfg);
-            seeds.join(format!("{}-{}", tool_of(&dir), &digest[..16]))
-        });
         ToolCaches {
             dir,
             python,
             files,
             fresh,
             install,
-            seed,
+            seeds: seeds.to_path_buf(),
         }
+    }
+
+    /// The seed for the job's tool and interpreter in the tools folder: the interpreter a venv
+    /// runs (`home`, `version_info`) is in its pyvenv.cfg. Read only when a job seeds or has run,
+    /// never for a remembered pass.
+    fn seed_dir(&self) -> Option<PathBuf> {
+        let cfg = fs::read(self.venv_dir().join("pyvenv.cfg")).ok()?;
+        let digest = crate::digest::hash(&cfg);
+        Some(
+            self.seeds
+                .join(format!("{}-{}", tool_of(&self.dir), &digest[..16])),
+        )
     }
 
     fn files(&self) -> impl Iterator<Item = &TreeFile> {
@@ -175,8 +180,8 @@ impl ToolCaches {
     /// [`ToolCaches::prepare`] relies on). Linked (see [`link_or_copy`]).
     fn seed(&self) {
         let from = self.sibling().or_else(|| {
-            let seed = self.seed.as_ref()?;
-            seed.join(SEEN).is_file().then(|| seed.clone())
+            let seed = self.seed_dir()?;
+            seed.join(SEEN).is_file().then_some(seed)
         });
         let Some(from) = from else {
             return;
@@ -221,7 +226,7 @@ impl ToolCaches {
     /// in mypy's cache, and the bytecode of files outside `python/` (another tree's venvs are
     /// elsewhere). Written aside, then renamed: a job never seeds from half a seed.
     fn publish(&self) {
-        let Some(seed) = &self.seed else {
+        let Some(seed) = self.seed_dir() else {
             return;
         };
         if seed.exists() {
@@ -244,7 +249,7 @@ impl ToolCaches {
             aside.join(VENV),
             self.venv_dir().as_os_str().as_encoded_bytes(),
         );
-        if fs::rename(&aside, seed).is_err() {
+        if fs::rename(&aside, &seed).is_err() {
             let _ = fs::remove_dir_all(&aside);
         }
     }

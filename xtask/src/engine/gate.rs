@@ -236,7 +236,7 @@ impl<'a> Gate<'a> {
 
     /// A job that is not run again while the inputs of `packages` and the rest are those of its
     /// last pass, and whose tool caches (if any) are checked against the same files.
-    fn remembered(
+    pub fn remembered(
         &self,
         job: Job,
         venv: &Package,
@@ -367,12 +367,11 @@ impl<'a> Gate<'a> {
             }
         }
         let session = Session::new(self.ws, &self.args.env)?;
+        let set_up_all = || venvs.iter().try_for_each(|service| session.setup(service));
         // `--force` rebuilds fresh venvs too: set up first, as asked.
         let mut set_up = self.args.env.force && !self.args.no_setup;
         if set_up {
-            for service in &venvs {
-                session.setup(service)?;
-            }
+            set_up_all()?;
         }
         for _attempt in 0..3 {
             let (locks, stale) = self.hold_if_fresh(&session, &venvs)?;
@@ -397,9 +396,7 @@ impl<'a> Gate<'a> {
                 // Not fresh, or changed by another setup meanwhile: set up, then check again.
                 Some(_) => {
                     drop(locks);
-                    for service in &venvs {
-                        session.setup(service)?;
-                    }
+                    set_up_all()?;
                     set_up = true;
                 }
             }
@@ -493,13 +490,6 @@ impl<'a> Gate<'a> {
     /// (`--venv`, `--tree`).
     pub fn holds(&self, venv: Option<&str>) -> bool {
         self.part.holds(venv)
-    }
-
-    /// A job that runs in the venv of `venv` and reads the files of `packages`, remembered by
-    /// the same inputs as a tool job (the venv's post-check).
-    pub fn remembered_in_venv(&self, job: Job, venv: &Package, packages: &[&Package]) -> Job {
-        let memo = self.memo(&job, venv, packages);
-        job.remembered(memo)
     }
 
     /// The memo of a check that reads only `key`'s files (a Dockerfile and its configuration):

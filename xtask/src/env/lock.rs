@@ -482,8 +482,6 @@ pub fn changes(
     out
 }
 
-/// Resolves the owner's lock with `uv` (the pinned one) and writes both files atomically, or
-/// leaves the old ones byte for byte and says why, uv's explanation first.
 /// What a lock resolves with, asked for only when it resolves: the pinned uv, and the interpreter
 /// uv is told of (`--python`). uv needs one to build a source distribution's metadata; the
 /// resolution follows `--python-version` and `--universal`. Without it, uv looks for one itself,
@@ -491,6 +489,9 @@ pub fn changes(
 /// resolution from its cache takes 30 ms).
 pub type Resolver<'r> = &'r dyn Fn() -> Result<(PathBuf, Option<PathBuf>)>;
 
+/// Resolves the owner's lock with the pinned uv (the resolver's, asked for only when the lock is
+/// to be made) and writes both files atomically, or leaves the old ones byte for byte and says
+/// why, uv's explanation first.
 pub fn lock(
     ws: &Workspace,
     owner: &Package,

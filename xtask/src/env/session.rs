@@ -121,10 +121,7 @@ impl<'a> Session<'a> {
 
     /// What locks `owner`'s venv resolve with: the pinned uv and the interpreter its venv is
     /// (or would be) built with, when one can be chosen (see [`lock::lock`]).
-    pub fn resolver(
-        &self,
-        owner: &Package,
-    ) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>)> {
+    pub fn resolver(&self, owner: &Package) -> Result<(PathBuf, Option<PathBuf>)> {
         let uv = self.pinned_uv(owner)?;
         let python = self.would_choose(owner).ok().map(|(python, _)| python.path);
         Ok((uv, python))
