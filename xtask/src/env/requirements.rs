@@ -127,12 +127,18 @@ pub fn reads(root: &Path, cwd: &Path, file: &Path) -> Result<Vec<Read>> {
 /// `--hash` lines (hundreds of lines) name none, so a no-op setup does not parse them. Looks at
 /// each physical line, which finds every such logical line and maybe more.
 pub fn may_name_files(text: &str) -> bool {
-    text.contains("file:")
-        || text.lines().any(|line| {
-            let line = line.trim_start();
-            (line.starts_with(['-', '.', '/', '\\']) && !line.starts_with("--hash"))
-                || line.get(1..3) == Some(":\\")
-        })
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        if let Some(hash) = line.strip_prefix("--hash") {
+            // Most of a lock: `--hash=sha256:` and 64 hex digits, maybe ` \`; looked at by length
+            // first, since the xtask runs unoptimised and a lock has hundreds of them.
+            let plain = matches!(hash.len(), 72 | 74) && hash.starts_with("=sha256:");
+            return !plain && hash.contains("file:");
+        }
+        line.starts_with(['-', '.', '/', '\\'])
+            || line.get(1..3) == Some(":\\")
+            || line.contains("file:")
+    })
 }
 
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
@@ -175,6 +181,13 @@ mod tests {
         assert!(!may_name_files(
             "# header -r x\nnumpy==1.26.4 \\\n    --hash=sha256:abc \\\n    # via x\nsix==1\n"
         ));
+        let hash = "--hash=sha256:".to_owned() + &"0a".repeat(32);
+        assert!(!may_name_files(&format!(
+            "six==1 \\\n  {hash} \\\n  {hash}\n"
+        )));
+        assert!(may_name_files(&format!(
+            "six==1 \\\n  {hash} \\\n  {hash} -e file:x\n"
+        )));
         for line in [
             "./a.whl",
             "x @ file:///w/x",
