@@ -192,16 +192,6 @@ impl Installer {
         owner: &Package,
         exact: bool,
     ) -> Result<()> {
-        // The build backends write their bytecode even when the caller sets
-        // PYTHONDONTWRITEBYTECODE (its purpose, no `__pycache__` in a tree, concerns the jobs,
-        // which write theirs in their own caches): a backend's later hooks, in the same isolated
-        // build environment, then import setuptools from bytecode instead of compiling it again
-        // (a quarter of a first setup's CPU). Not PYTHONPYCACHEPREFIX: with it, Python compiles
-        // the standard library again too, ignoring its `__pycache__`.
-        let configured = |cmd: Cmd| {
-            self.configured(root, cmd)
-                .without(["PYTHONDONTWRITEBYTECODE"])
-        };
         let locks: Vec<PathBuf> = lock::files(owner)
             .into_iter()
             .filter(|p| p.is_file())
@@ -235,7 +225,7 @@ impl Installer {
                 for package in set.iter().filter(|p| !p.metadata_sources.is_empty()) {
                     cmd = cmd.arg("--reinstall-package").arg(&package.dist);
                 }
-                configured(cmd).run()?;
+                self.configured(root, cmd).run()?;
             }
             Installer::Pip { python, .. } => {
                 let install = || {
@@ -249,7 +239,7 @@ impl Installer {
                             "--quiet",
                             "--no-compile",
                         ]);
-                    configured(cmd)
+                    self.configured(root, cmd)
                 };
                 // The lock and the editables: exactly what they name, nothing resolved.
                 let pip = || install().arg("--no-deps");
