@@ -199,11 +199,11 @@ impl ToolCaches {
             names.extend(module_names(rel).map(str::to_owned));
         }
         let mirror = without_root(&self.python);
-        copy_tree(&from.join("mypy"), &self.mypy(), &|rel| {
-            is_tree_mypy_entry(rel, &names)
+        copy_tree(&from.join("mypy"), &self.mypy(), &|rel, _| {
+            mypy_entries(rel, &names)
         });
-        copy_tree(&from.join("pyc"), &self.bytecode(), &|rel| {
-            is_tree_bytecode(rel, &mirror, &self.python)
+        copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
+            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python)
         });
     }
 
@@ -238,11 +238,15 @@ impl ToolCaches {
         let job = self.dir.file_name().unwrap_or_default().to_string_lossy();
         let aside = seed.with_extension(format!("tmp-{}-{job}", std::process::id()));
         let _ = fs::remove_dir_all(&aside);
-        copy_tree(&self.mypy(), &aside.join("mypy"), &|rel| {
-            is_tree_mypy_entry(rel, &names)
+        copy_tree(&self.mypy(), &aside.join("mypy"), &|rel, _| {
+            mypy_entries(rel, &names)
         });
-        copy_tree(&self.bytecode(), &aside.join("pyc"), &|rel| {
-            rel.starts_with(&mirror)
+        copy_tree(&self.bytecode(), &aside.join("pyc"), &|rel, _| {
+            if rel.starts_with(&mirror) {
+                Take::Skip
+            } else {
+                Take::Ask
+            }
         });
         let _ = fs::write(aside.join(SEEN), "");
         let _ = fs::write(
@@ -329,52 +333,70 @@ fn module_names(rel: &str) -> impl Iterator<Item = &str> {
         .map(|part| part.split('.').next().unwrap_or(part))
 }
 
-/// Whether `rel`, a file in a job's `pyc` folder, is the bytecode of a tree module: of a file
-/// under `python/` (`mirror` in the folder) outside a venv.
-fn is_tree_bytecode(rel: &Path, mirror: &Path, python: &Path) -> bool {
-    let Ok(below) = rel.strip_prefix(mirror) else {
-        return false;
-    };
-    let mut source = python.to_path_buf();
-    for part in below.components() {
-        if source.join("pyvenv.cfg").is_file() {
-            return false;
-        }
-        source.push(part);
+/// In a job's `pyc` folder, the bytecode of every file but the tree modules': those under
+/// `python/` (`mirror` in the folder) outside a venv. A venv's folder is known by its
+/// `pyvenv.cfg`, looked for once a folder (as [`forget_bytecode`] does).
+fn bytecode_but_the_tree(rel: &Path, is_dir: bool, mirror: &Path, python: &Path) -> Take {
+    match rel.strip_prefix(mirror) {
+        // A folder on the way to `python/`'s mirror.
+        Err(_) if mirror.starts_with(rel) => Take::Ask,
+        Err(_) => Take::All,
+        Ok(below) if is_dir && python.join(below).join("pyvenv.cfg").is_file() => Take::All,
+        Ok(_) if is_dir => Take::Ask,
+        Ok(_) => Take::Skip,
     }
-    true
 }
 
-/// Whether `rel`, a file in a job's `mypy` folder, is an entry of a tree module: in the Python
-/// version's folder, named like one (`3.10/dubbing_common/x.meta.ff`, `3.10/x.data.ff`).
-fn is_tree_mypy_entry(rel: &Path, names: &BTreeSet<String>) -> bool {
+/// In a job's `mypy` folder, every entry but a tree module's: those in the Python version's
+/// folder named like one (`3.10/dubbing_common/`, `3.10/x.data.ff`).
+fn mypy_entries(rel: &Path, names: &BTreeSet<String>) -> Take {
     let mut parts = rel.components().skip(1);
-    parts.next().is_some_and(|entry| {
+    let tree = parts.next().is_some_and(|entry| {
         let entry = entry.as_os_str().to_string_lossy();
         names.contains(entry.split('.').next().unwrap_or(&entry))
-    })
+    });
+    if tree { Take::Skip } else { Take::Ask }
 }
 
-/// Copies the files under `from` to `to`, but those whose path below `from` is `skip`ped. Best
-/// effort: what is not copied, the tool computes.
-fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
-    fn walk(base: &Path, dir: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
-        for (path, _, meta) in fsutil::entries(dir) {
-            let Ok(rel) = path.strip_prefix(base) else {
-                continue;
+/// What [`copy_tree`] does with a file or folder below its source.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Not copied; for a folder, nothing below it.
+    Skip,
+    /// Copied; for a folder, everything below it, without asking again.
+    All,
+    /// Copied if a file; a folder's entries are asked about one by one.
+    Ask,
+}
+
+/// Copies the files under `from` to `to`, as `take` says of each path below `from` (and whether
+/// it is a folder). Best effort: what is not copied, the tool computes.
+fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
+    /// The entries of the folder `rel` below `from`, for which `decided` was decided.
+    fn walk(from: &Path, rel: &Path, to: &Path, decided: Take, take: &dyn Fn(&Path, bool) -> Take) {
+        // Made with its first file: a folder whose files are all skipped is not made.
+        let mut made = false;
+        for (path, name, meta) in fsutil::entries(&from.join(rel)) {
+            let rel = rel.join(&name);
+            let what = match decided {
+                Take::Ask => take(&rel, meta.is_dir()),
+                whole => whole,
             };
-            let target = to.join(rel);
+            if what == Take::Skip {
+                continue;
+            }
             if meta.is_dir() {
-                walk(base, &path, to, skip);
-            } else if meta.is_file()
-                && !skip(rel)
-                && fs::create_dir_all(target.parent().unwrap_or(to)).is_ok()
-            {
-                link_or_copy(&path, &target, &meta);
+                walk(from, &rel, to, what, take);
+            } else if meta.is_file() {
+                let target = to.join(&rel);
+                made = made || fs::create_dir_all(target.parent().unwrap_or(to)).is_ok();
+                if made {
+                    link_or_copy(&path, &target, &meta);
+                }
             }
         }
     }
-    walk(from, from, to, skip);
+    walk(from, Path::new(""), to, Take::Ask, take);
 }
 
 /// Links a cache file to its seed: Python, pytest and mypy write each entry aside and rename it
@@ -538,6 +560,59 @@ mod tests {
         assert!(tree_pyc.exists() && venv_pyc.exists() && numpy.exists());
         caches(false, "i2").prepare();
         assert!(!venv_pyc.exists() && !numpy.exists() && !tree_pyc.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+    /// A seed's copy leaves out the tree modules' entries, and only theirs: the bytecode of the
+    /// files under `python/` outside a venv (no folder made for them), mypy's entries named
+    /// like a tree module.
+    #[test]
+    fn a_seed_copies_all_but_the_trees_entries() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-s-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        fs::create_dir_all(python.join("apps/svc/.venv")).unwrap();
+        fs::write(
+            python.join("apps/svc/.venv/pyvenv.cfg"),
+            "home = /usr/bin\n",
+        )
+        .unwrap();
+        let mirror = without_root(&python);
+        let (from, to) = (dir.join("from"), dir.join("to"));
+        let tree = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");
+        let files = [
+            (Path::new("pyc").join(&tree), false),
+            (
+                Path::new("pyc").join(mirror.join("y.cpython-310.pyc")),
+                false,
+            ),
+            (
+                Path::new("pyc").join(mirror.join("apps/svc/.venv/lib/six.cpython-310.pyc")),
+                true,
+            ),
+            (
+                PathBuf::from("pyc/usr/lib/python3.10/os.cpython-310.pyc"),
+                true,
+            ),
+            (PathBuf::from("mypy/3.10/dubbing_common/x.meta.ff"), false),
+            (PathBuf::from("mypy/3.10/x.data.ff"), false),
+            (PathBuf::from("mypy/3.10/numpy.meta.ff"), true),
+            (PathBuf::from("mypy/.gitignore"), true),
+        ];
+        for (rel, _) in &files {
+            fs::create_dir_all(from.join(rel).parent().unwrap()).unwrap();
+            fs::write(from.join(rel), "").unwrap();
+        }
+        let names: BTreeSet<String> = ["dubbing_common", "x"].map(str::to_owned).into();
+        copy_tree(&from.join("mypy"), &to.join("mypy"), &|rel, _| {
+            mypy_entries(rel, &names)
+        });
+        copy_tree(&from.join("pyc"), &to.join("pyc"), &|rel, is_dir| {
+            bytecode_but_the_tree(rel, is_dir, &mirror, &python)
+        });
+        for (rel, copied) in &files {
+            assert_eq!(to.join(rel).is_file(), *copied, "{}", rel.display());
+        }
+        assert!(!to.join("pyc").join(tree.parent().unwrap()).exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }
