@@ -137,6 +137,23 @@ pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::Metadata)> {
     out
 }
 
+/// The entries of a folder, sorted by name, each with its type as the listing gives it (no
+/// stat of each entry where the file system says the type): a symlink is a symlink.
+pub fn kinds(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {
+    let Ok(read) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, String, fs::FileType)> = read
+        .flatten()
+        .filter_map(|e| {
+            let kind = e.file_type().ok()?;
+            Some((e.path(), e.file_name().to_string_lossy().into_owned(), kind))
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
 /// Takes a lock on the file at `path` (created if need be; never removed, so that it outlives
 /// what it guards), shared or exclusive, held until the returned file is dropped. Says `waiting`
 /// when it has to wait for another process.

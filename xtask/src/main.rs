@@ -16,6 +16,7 @@ mod commands;
 mod digest;
 mod engine;
 mod env;
+mod file_digests;
 mod flags;
 mod fsutil;
 mod leftovers;

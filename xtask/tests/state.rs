@@ -320,6 +320,110 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
     assert!(!out.stdout.contains("venv created"), "{}", out.stdout);
 }
 
+/// What a venv holds is known by the content of its RECORDs and top-level modules, each digest
+/// remembered by the file's identity (xtask-digests.txt in the venv): an edit that keeps a file's
+/// size and modification time, and putting it back, are seen as by a run that remembers nothing.
+#[cfg(unix)]
+#[test]
+fn installed_files_edited_keeping_size_and_time_are_seen() {
+    let tmp = scaffolded("digests");
+    let root = tmp.path();
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    let venv = root.join("python/apps/media-service/.venv");
+    let table = venv.join("xtask-digests.txt");
+    let site = site_packages(root, "media-service");
+    // uv links a wheel's files from its cache, so another install of the same wheel anywhere
+    // moves their ctime (rightly: a miss); the module gets a file of its own, the same content.
+    let module = site.join("typing_extensions.py");
+    let own = site.join("typing_extensions.py.copy");
+    fs::copy(&module, &own).unwrap();
+    fs::rename(&own, &module).unwrap();
+    // Only a file changed at least 3 s before it is read is remembered (file_digests::SETTLED).
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    let out = run(xtask(root).arg("setup-stream"));
+    assert_eq!(out.stdout.trim(), "media-service: up to date");
+    let record = fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pytest-")
+        })
+        .unwrap()
+        .join("RECORD");
+    let remembered = fs::read_to_string(&table).unwrap();
+    for file in [&record, &module] {
+        let key = file
+            .strip_prefix(&venv)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            remembered.contains(&format!(" {key}\n")),
+            "{key}:\n{remembered}"
+        );
+    }
+    let media_line = |label: &str| {
+        let out = run(xtask(root).arg("doctor"));
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("media-service: venv "));
+        line.unwrap_or_else(|| panic!("{label}: {}", out.stdout))
+            .to_owned()
+    };
+    // Each verdict twice: as remembered, then with nothing remembered (the table deleted).
+    let both = |label: &str| {
+        let remembered = media_line(label);
+        fs::remove_file(&table).unwrap();
+        let fresh = media_line(label);
+        assert_eq!(remembered, fresh, "{label}");
+        remembered
+    };
+    for file in [&record, &module] {
+        let original = fs::read(file).unwrap();
+        let mtime = fs::metadata(file).unwrap().modified().unwrap();
+        let at = original.iter().position(|&b| b == b'a').unwrap();
+        let mut edited = original.clone();
+        edited[at] = b'b';
+        let keep_time = |bytes: &[u8]| {
+            fs::write(file, bytes).unwrap();
+            let handle = fs::File::options().write(true).open(file).unwrap();
+            handle.set_modified(mtime).unwrap();
+        };
+        keep_time(&edited);
+        let verdict = both(&format!("{} edited", file.display()));
+        assert!(verdict.contains(": stale ("), "{verdict}");
+        keep_time(&original);
+        let verdict = both(&format!("{} put back", file.display()));
+        assert!(verdict.ends_with(": fresh"), "{verdict}");
+    }
+
+    // `--no-cache` trusts nothing remembered: a table that lies (another content's digest under
+    // a settled RECORD's identity) misleads doctor, never a `--no-cache` gate.
+    let text = fs::read_to_string(&table).unwrap();
+    let lie: String = text
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((_, rest)) if line.contains("/pluggy-") => format!("{} {rest}\n", "0".repeat(64)),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert_ne!(lie, text, "pluggy's RECORD is remembered:\n{text}");
+    fs::write(&table, lie).unwrap();
+    assert!(media_line("the lie").contains(": stale ("));
+    let out = run(xtask(root).args(["test", "-p", "media-service", "--no-cache"]));
+    out.assert_ok();
+    assert!(
+        !out.stdout.contains("reinstalling") && !out.stdout.contains("recreating"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// A copy of a tree with its venvs (`cp -a`) rebuilds them: the copy's tests import the copy's
 /// code, never the original's.
 #[cfg(unix)]

@@ -192,6 +192,9 @@ impl<'a> Part<'a> {
 
 impl<'a> Gate<'a> {
     pub fn new(ws: &'a Workspace, args: &'a GateArgs) -> Result<Gate<'a>> {
+        if args.no_cache {
+            crate::file_digests::read_every_file();
+        }
         if args.message_format == MessageFormat::Json {
             output::progress_to_stderr();
         }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 
 use crate::digest::Hasher;
+use crate::file_digests::FileDigests;
 use crate::fsutil;
 use crate::leftovers::{REMOVAL_MARK, is_removal_leftover};
 use crate::workspace::Package;
@@ -46,16 +47,6 @@ impl Platform {
     pub fn venv_python(self, venv: &Path) -> PathBuf {
         self.bin_dir(venv).join(self.exe("python"))
     }
-
-    /// Where a venv's site-packages may be, as a glob: `lib/python3.X/site-packages` or
-    /// `Lib\site-packages`.
-    pub fn site_packages_pattern(self, venv: &Path) -> String {
-        let venv = glob::Pattern::escape(&venv.to_string_lossy());
-        match self {
-            Platform::Unix => format!("{venv}/lib/python*/site-packages"),
-            Platform::Windows => format!("{venv}\\Lib\\site-packages"),
-        }
-    }
 }
 
 /// The virtualenv of one service, at `<service>/.venv`.
@@ -70,6 +61,8 @@ impl Venv {
     /// The lock file beside the venv: it outlives the venv's removal and re-creation.
     pub const LOCK: &'static str = ".venv.lock";
     const STAMP: &'static str = "xtask-stamp.toml";
+    /// The digests of its RECORDs and top-level modules, by file identity.
+    const DIGESTS: &'static str = "xtask-digests.txt";
 
     /// A venv at a folder.
     pub fn of_dir(dir: PathBuf) -> Venv {
@@ -153,11 +146,25 @@ impl Venv {
         fs::metadata(self.python()).is_ok()
     }
 
+    /// The venv's site-packages folders: `lib/python3.X/site-packages` (any `python*` folder of
+    /// `lib`) or `Lib\\site-packages`.
     pub fn site_packages(&self) -> Vec<PathBuf> {
-        let pattern = self.platform.site_packages_pattern(&self.dir);
-        glob::glob(&pattern)
-            .map(|paths| paths.filter_map(Result::ok).collect())
-            .unwrap_or_default()
+        match self.platform {
+            Platform::Unix => fsutil::kinds(&self.dir.join("lib"))
+                .into_iter()
+                .filter(|(_, name, _)| name.starts_with("python"))
+                .map(|(path, _, _)| path.join("site-packages"))
+                .filter(|site| site.is_dir())
+                .collect(),
+            Platform::Windows => {
+                let site = self.dir.join("Lib").join("site-packages");
+                if site.is_dir() {
+                    vec![site]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
     }
 
     /// The distributions installed here that register an entry point in `group` (`pytest11`),
@@ -181,45 +188,74 @@ impl Venv {
     }
 
     /// What is installed in the venv now, read cheaply: one listing of site-packages, the `.pth`
-    /// files (editable paths live there) and the size and time of each distribution's RECORD and
-    /// METADATA, never the installed files themselves.
+    /// files (editable paths live there), each distribution's RECORD and each top-level module
+    /// by content (remembered by file identity, see [`FileDigests`]), never the installed files
+    /// themselves.
     pub fn installed(&self) -> Installed {
+        let mut digests = FileDigests::load(self.dir.join(Venv::DIGESTS));
         let mut h = Hasher::new();
         h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
         let mut entries = Vec::new();
         for site in self.site_packages() {
-            for (path, name, meta) in fsutil::entries(&site) {
+            for (path, name, kind) in fsutil::kinds(&site) {
                 // Bytecode that Python or compileall writes is not an install.
-                if crate::leftovers::is_bytecode(&name, meta.is_dir()) {
+                if crate::leftovers::is_bytecode(&name, kind.is_dir()) {
                     continue;
                 }
                 h.write(name.as_bytes());
                 h.write(&[0]);
-                // Contents, never times: a venv restored from an archive that keeps times to
-                // the second (or not at all) holds the same install. A RECORD lists the digest
-                // of every file its installer wrote, METADATA's too.
-                if name.ends_with(".dist-info") {
-                    h.write(crate::digest::file_content(&path.join("RECORD")).as_bytes());
-                } else if name.ends_with(".pth") {
-                    h.write(&fs::read(&path).unwrap_or_default());
-                } else if !meta.is_dir() {
-                    // A top-level module (sitecustomize.py, six.py): its content. A large one is
-                    // an extension of some distribution (mypy's 40 MB `__mypyc` library), whose
-                    // RECORD, read above, changes with every install of it: its size then
-                    // stands for it, and a no-op setup reads no binary of tens of megabytes.
-                    if meta.len() <= LARGE_MODULE {
-                        h.write(crate::digest::file_content(&path).as_bytes());
-                    } else {
-                        h.write(format!("{} bytes", meta.len()).as_bytes());
-                    }
+                if let Some(content) = self.entry_content(&mut digests, &path, &name, kind) {
+                    h.write(&content);
                 }
                 h.write(&[0]);
                 entries.push(name);
             }
         }
+        digests.save();
         Installed {
             entries,
             digest: h.finish(),
+        }
+    }
+
+    /// What stands for one entry of site-packages in [`Venv::installed`]. Contents, never times:
+    /// a venv restored from an archive that keeps times to the second (or not at all) holds the
+    /// same install. A RECORD lists the digest of every file its installer wrote, METADATA's too.
+    fn entry_content(
+        &self,
+        digests: &mut FileDigests,
+        path: &Path,
+        name: &str,
+        kind: fs::FileType,
+    ) -> Option<Vec<u8>> {
+        let key = || {
+            path.strip_prefix(&self.dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+        };
+        if name.ends_with(".dist-info") {
+            let record = path.join("RECORD");
+            Some(
+                digests
+                    .content(&format!("{}/RECORD", key()), &record)
+                    .into_bytes(),
+            )
+        } else if name.ends_with(".pth") {
+            Some(fs::read(path).unwrap_or_default())
+        } else if kind.is_dir() {
+            None
+        } else {
+            // A top-level module (sitecustomize.py, six.py): its content. A large one is an
+            // extension of some distribution (mypy's 40 MB `__mypyc` library), whose RECORD,
+            // read above, changes with every install of it: its size then stands for it, and a
+            // no-op setup reads no binary of tens of megabytes.
+            let len = fs::symlink_metadata(path).map_or(0, |m| m.len());
+            let content = if len <= LARGE_MODULE {
+                digests.content(&key(), path)
+            } else {
+                format!("{len} bytes")
+            };
+            Some(content.into_bytes())
         }
     }
 }
@@ -246,6 +282,7 @@ const VENV_ENTRIES: &[&str] = &[
     "xtask-cache",
     "xtask-bytecode",
     "xtask-editables.txt",
+    "xtask-digests.txt",
 ];
 
 /// A file only a venv tool or the xtask writes into a venv.
@@ -256,7 +293,8 @@ fn is_mark(path: &Path, name: &str) -> bool {
         | "xtask-results"
         | "xtask-cache"
         | "xtask-bytecode"
-        | "xtask-editables.txt" => true,
+        | "xtask-editables.txt"
+        | "xtask-digests.txt" => true,
         // uv's, and Python's own since 3.13: ignore everything.
         ".gitignore" => text().lines().filter(|l| !l.starts_with('#')).eq(["*"]),
         "CACHEDIR.TAG" => text().starts_with("Signature: 8a477f597d28d172789f06886806bc55"),
@@ -417,15 +455,18 @@ mod tests {
         );
         assert_eq!(Platform::Windows.exe("uv"), "uv.exe");
         assert_eq!(Platform::Unix.exe("uv"), "uv");
-        let odd = Path::new("/a [b]/.venv");
-        assert_eq!(
-            Platform::Unix.site_packages_pattern(odd),
-            "/a [[]b[]]/.venv/lib/python*/site-packages"
-        );
-        assert_eq!(
-            Platform::Windows.site_packages_pattern(Path::new("C:/v")),
-            "C:/v\\Lib\\site-packages"
-        );
+        // site-packages is found by listing, whatever the venv's path holds.
+        let dir = std::env::temp_dir().join(format!("xtask-site a [b] {}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let venv = Venv::of_dir(dir.join(".venv"));
+        fs::create_dir_all(venv.dir.join("lib/python3.10/site-packages")).unwrap();
+        fs::create_dir_all(venv.dir.join("lib/python3.9")).unwrap();
+        fs::write(venv.dir.join("lib/python.txt"), "").unwrap();
+        let found = venv.site_packages();
+        let _ = fs::remove_dir_all(&dir);
+        if cfg!(unix) {
+            assert_eq!(found, [venv.dir.join("lib/python3.10/site-packages")]);
+        }
     }
 
     #[test]

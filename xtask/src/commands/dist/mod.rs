@@ -34,6 +34,9 @@ use state::{Built, State};
 use wheels::WheelInputs;
 
 pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
+    if args.no_cache {
+        crate::file_digests::read_every_file();
+    }
     let ws = Workspace::load(root)?;
     let services: Vec<&Package> = if args.services.is_empty() {
         ws.services().collect()
