@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::fsutil;
 use crate::project::PYTHON_DIR;
 use crate::workspace::blueprint::Kind;
 use pyproject::parse_package;
@@ -203,16 +204,12 @@ impl Workspace {
 fn read_packages(root: &Path) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
     for (folder, kind) in PACKAGE_FOLDERS {
-        let pattern = root.join(PYTHON_DIR).join(folder);
-        let pattern = format!(
-            "{}/*/pyproject.toml",
-            glob::Pattern::escape(&pattern.to_string_lossy())
-        );
-        let mut paths: Vec<PathBuf> = glob::glob(&pattern)
-            .with_context(|| format!("bad glob pattern {pattern}"))?
-            .filter_map(Result::ok)
-            .collect();
-        paths.sort();
+        // As the glob `*/pyproject.toml` would match (hidden folders and symlinks too), from one
+        // listing rather than a stat of every folder above.
+        let paths = fsutil::kinds(&root.join(PYTHON_DIR).join(folder))
+            .into_iter()
+            .map(|(dir, _, _)| dir.join("pyproject.toml"))
+            .filter(|path| path.exists());
         for path in paths {
             packages.push(parse_package(root, &path, *kind)?);
         }
