@@ -212,22 +212,23 @@ fn read(path: &Path) -> Option<Recorded> {
     let text = fs::read_to_string(path).ok()?;
     let mut inputs = BTreeMap::new();
     let mut pins = None;
-    let mut body = String::new();
-    let mut in_header = true;
+    // The header is the leading comment lines; the body, all that follows, is taken whole
+    // (a lock is hundreds of lines, and the xtask runs unoptimised).
+    let mut header_len = 0;
     for line in text.split_inclusive('\n') {
-        if in_header && line.starts_with('#') {
-            if let Some(rest) = line.strip_prefix("# input: ")
-                && let Some((label, digest)) = rest.trim_end().rsplit_once(" = ")
-            {
-                inputs.insert(label.to_owned(), digest.to_owned());
-            } else if let Some(digest) = line.strip_prefix("# pins: ") {
-                pins = Some(digest.trim_end().to_owned());
-            }
-            continue;
+        if !line.starts_with('#') {
+            break;
         }
-        in_header = false;
-        body.push_str(line);
+        header_len += line.len();
+        if let Some(rest) = line.strip_prefix("# input: ")
+            && let Some((label, digest)) = rest.trim_end().rsplit_once(" = ")
+        {
+            inputs.insert(label.to_owned(), digest.to_owned());
+        } else if let Some(digest) = line.strip_prefix("# pins: ") {
+            pins = Some(digest.trim_end().to_owned());
+        }
     }
+    let body = text[header_len..].to_owned();
     Some(Recorded { inputs, pins, body })
 }
 
