@@ -2,7 +2,59 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// A subcommand's arguments, added to the command line only when that subcommand is the one
+/// given (`Command::defer`): clap otherwise builds every subcommand's arguments on every run, a
+/// tenth of a no-op setup in the unoptimised xtask. Help, errors and completions are the same:
+/// clap builds a deferred part whenever it needs it.
+#[derive(Debug)]
+pub struct Lazy<T>(pub T);
+
+impl<T: Args> Args for Lazy<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args_for_update))
+    }
+}
+
+/// Adds the arguments, keeping the subcommand's own description: the arguments' struct may
+/// bring one of its own (its doc comment), which clap, building them first, would have
+/// replaced with the subcommand's.
+fn keep_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let (about, long_about) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let cmd = augment(cmd);
+    match (about, long_about) {
+        (Some(about), Some(long)) => cmd.about(about).long_about(long),
+        (Some(about), None) => cmd.about(about).long_about(None::<&'static str>),
+        (None, _) => cmd,
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Lazy)
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Lazy)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
+}
 
 /// The task runner of the dubbing platform's Python monorepo.
 #[derive(Debug, Parser)]
@@ -32,23 +84,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the missing files of the seed tree under python/; never touches an existing file
-    Scaffold(ScaffoldArgs),
+    Scaffold(Lazy<ScaffoldArgs>),
     /// Set up the venv of apps/media-service (the stream worker)
-    SetupStream(SetupOneArgs),
+    SetupStream(Lazy<SetupOneArgs>),
     /// Set up the venv of apps/sts-service (the speech-to-speech service)
-    SetupSts(SetupOneArgs),
+    SetupSts(Lazy<SetupOneArgs>),
     /// Set up the venvs of the named services, or of all of them
-    Setup(SetupArgs),
+    Setup(Lazy<SetupArgs>),
     /// Show the interpreters, the installer and the state of every venv; exit 1 if one is broken
-    Doctor(ChoiceArgs),
+    Doctor(Lazy<ChoiceArgs>),
     /// Remove the venvs, the tools folder, caches and build leftovers under python/
-    Clean(CleanArgs),
+    Clean(Lazy<CleanArgs>),
     /// ruff check, ruff format --check, and mypy for every package in every venv that installs it
-    Lint(LintArgs),
+    Lint(Lazy<LintArgs>),
     /// ruff's fixes (ruff check --fix), then the formatter (ruff format)
-    Fmt(FmtArgs),
+    Fmt(Lazy<FmtArgs>),
     /// pytest for every package in its venv, with coverage (at least 80%)
-    Test(TestArgs),
+    Test(Lazy<TestArgs>),
     /// The whole gate, for CI and before a push: the seed's success criteria SC-001..SC-008
     ///
     /// SC-001: each service's venv sets up (here: is up to date, from its lock).
@@ -64,21 +116,21 @@ pub enum Command {
     /// Also: every lock is what its inputs make; no package imports a local package it does not
     /// declare; the editor workspace, when there is one, is up to date.
     #[command(verbatim_doc_comment)]
-    Verify(GateArgs),
+    Verify(Lazy<GateArgs>),
     /// Lock the third-party dependencies of each venv (requirements.txt, requirements-dev.txt)
-    Lock(LockArgs),
+    Lock(Lazy<LockArgs>),
     /// Add requirements to a package's pyproject.toml, then lock and set up every venv that has it
-    Add(AddArgs),
+    Add(Lazy<AddArgs>),
     /// Remove requirements from a package's pyproject.toml, then lock and set up its venvs
-    Remove(RemoveArgs),
+    Remove(Lazy<RemoveArgs>),
     /// Run a command in a package's venv (set up first), as if it were activated
-    Run(RunArgs),
+    Run(Lazy<RunArgs>),
     /// Create a package (library or service) that passes verify at once, then lock and set it up
-    New(NewArgs),
+    New(Lazy<NewArgs>),
     /// Write the VS Code workspace and pyright's configuration: each package with its own venv
-    Ide(IdeArgs),
+    Ide(Lazy<IdeArgs>),
     /// Install or remove the git hooks: ruff on what is staged, verify on what is pushed
-    Hooks(HooksArgs),
+    Hooks(Lazy<HooksArgs>),
     /// Build each service's deployable in target/dist/<service>/ (or $XTASK_DIST_DIR), proven by
     /// installing it as its Dockerfile does into a fresh venv
     ///
@@ -87,10 +139,10 @@ pub enum Command {
     /// python/deploy/<service>/Dockerfile from a template, the team's file from then on),
     /// install.py (the install steps, which the Dockerfile runs) and manifest.json. Nothing is
     /// rebuilt or installed again when nothing changed. It ends with the `docker build` command.
-    Dist(DistArgs),
+    Dist(Lazy<DistArgs>),
     /// Write the GitHub Actions workflow that runs the gate on many runners, one job per venv
     /// (.github/workflows/python.yml); `ci plan` prints which venvs a change concerns
-    Ci(CiArgs),
+    Ci(Lazy<CiArgs>),
 }
 
 /// When to colour the output.
@@ -514,12 +566,59 @@ impl ScaffoldArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
-    use super::Cli;
+    use super::{Cli, Command, Lazy};
 
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Each subcommand's arguments are added lazily ([`Lazy`]); its help still starts with its
+    /// own description, never its arguments' struct's, and its flags are all there.
+    #[test]
+    fn lazy_subcommands_keep_their_description_and_flags() {
+        let help = |args: &[&str]| {
+            let argv = std::iter::once("cargo xtask").chain(args.iter().copied());
+            Cli::try_parse_from(argv).unwrap_err().to_string()
+        };
+        for (args, first, flag) in [
+            (
+                &["setup", "--help"][..],
+                "Set up the venvs of the named services",
+                "--inexact",
+            ),
+            (
+                &["setup-stream", "-h"][..],
+                "Set up the venv of apps/media-service",
+                "--locked",
+            ),
+            (
+                &["verify", "--help"][..],
+                "The whole gate, for CI and before a push",
+                "--no-cache",
+            ),
+            (
+                &["doctor", "--help"][..],
+                "Show the interpreters",
+                "--python",
+            ),
+            (
+                &["hooks", "run", "--help"][..],
+                "What a hook runs",
+                "Usage:",
+            ),
+        ] {
+            let text = help(args);
+            assert!(text.starts_with(first), "{args:?}:\n{text}");
+            assert!(text.contains(flag), "{args:?}:\n{text}");
+        }
+        let parsed = Cli::try_parse_from(["cargo xtask", "setup", "--inexact", "media-service"]);
+        let Command::Setup(Lazy(args)) = parsed.unwrap().command else {
+            panic!("setup parses as setup");
+        };
+        assert!(args.env.inexact);
+        assert_eq!(args.services, ["media-service"]);
     }
 }

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use flags::{Cli, Command};
+use flags::{Cli, Command, Lazy};
 use workspace::blueprint;
 
 fn main() -> ExitCode {
@@ -55,22 +55,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let media = || vec![blueprint::MEDIA_SERVICE.name().to_owned()];
     let sts = || vec![blueprint::STS_SERVICE.name().to_owned()];
     match cli.command {
-        Command::Scaffold(args) => commands::scaffold::run(&root, args.mode()),
-        Command::SetupStream(args) => commands::setup::run(&root, &media(), &args.env, args.locked),
-        Command::SetupSts(args) => commands::setup::run(&root, &sts(), &args.env, args.locked),
-        Command::Setup(args) => commands::setup::run(&root, &args.services, &args.env, args.locked),
-        Command::Doctor(choice) => commands::doctor::run(&root, &choice.env()),
-        Command::Lint(args) => commands::lint::run(&root, &args.gate, args.fix),
-        Command::Fmt(args) => commands::fmt::run(&root, &args.gate()),
-        Command::Test(args) => commands::test::run(&root, &args),
-        Command::Verify(args) => commands::verify::run(&root, &args),
-        Command::Lock(args) => commands::lock::run(&root, &args),
-        Command::Add(args) => commands::edit::add(&root, &args),
-        Command::Ide(args) => commands::ide::run(&root, args.check),
-        Command::Hooks(args) => commands::hooks::run(&root, &args.action),
-        Command::Dist(args) => commands::dist::run(&root, &args),
-        Command::Ci(args) => commands::ci::run(&root, &args),
-        Command::Run(args) => {
+        Command::Scaffold(Lazy(args)) => commands::scaffold::run(&root, args.mode()),
+        Command::SetupStream(Lazy(args)) => {
+            commands::setup::run(&root, &media(), &args.env, args.locked)
+        }
+        Command::SetupSts(Lazy(args)) => {
+            commands::setup::run(&root, &sts(), &args.env, args.locked)
+        }
+        Command::Setup(Lazy(args)) => {
+            commands::setup::run(&root, &args.services, &args.env, args.locked)
+        }
+        Command::Doctor(Lazy(choice)) => commands::doctor::run(&root, &choice.env()),
+        Command::Lint(Lazy(args)) => commands::lint::run(&root, &args.gate, args.fix),
+        Command::Fmt(Lazy(args)) => commands::fmt::run(&root, &args.gate()),
+        Command::Test(Lazy(args)) => commands::test::run(&root, &args),
+        Command::Verify(Lazy(args)) => commands::verify::run(&root, &args),
+        Command::Lock(Lazy(args)) => commands::lock::run(&root, &args),
+        Command::Add(Lazy(args)) => commands::edit::add(&root, &args),
+        Command::Ide(Lazy(args)) => commands::ide::run(&root, args.check),
+        Command::Hooks(Lazy(args)) => commands::hooks::run(&root, &args.action),
+        Command::Dist(Lazy(args)) => commands::dist::run(&root, &args),
+        Command::Ci(Lazy(args)) => commands::ci::run(&root, &args),
+        Command::Run(Lazy(args)) => {
             let code = commands::run::run(&root, &args)?;
             if code != 0 {
                 // The command's own exit code, as if it had been run directly.
@@ -78,9 +84,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Remove(args) => commands::edit::remove(&root, &args),
-        Command::New(args) => commands::new::run(&root, &args),
-        Command::Clean(args) => commands::clean::run(
+        Command::Remove(Lazy(args)) => commands::edit::remove(&root, &args),
+        Command::New(Lazy(args)) => commands::new::run(&root, &args),
+        Command::Clean(Lazy(args)) => commands::clean::run(
             &root,
             if args.dry_run {
                 flags::Mode::DryRun
