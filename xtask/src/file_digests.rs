@@ -12,7 +12,14 @@
 //! ctime recorded, so a digest is remembered only for a file whose ctime was at least
 //! [`SETTLED`] old when it was read (git's index calls such files "racily clean" and reads them
 //! again for the same reason); a file changed since is read, and its digest learned, by a later
-//! run. Where the platform has no change time to read (Windows), nothing is remembered.
+//! run. A change time is only as good as the file system that keeps it, so a table is kept only
+//! on a local Linux file system whose kernel driver sets it ([`trusted_file_system`]: ext2/3/4,
+//! XFS, Btrfs, tmpfs, overlayfs, F2FS, ZFS; not NFS, whose `stat` may answer from a cache of
+//! attributes, nor FUSE or FAT, where a ctime is what a program or the mtime says), and only
+//! for files on the same device as the table. Elsewhere (Windows, macOS, other file systems)
+//! nothing is remembered and every file is read. What it cannot see: a write through a shared
+//! memory map to a page already dirty (the kernel moves the ctime on the first write to a clean
+//! page only) and a clock set back; nothing writes a venv's RECORDs that way.
 //!
 //! The table is a plain file, rewritten (never in place) when a run learns a digest; a line it
 //! cannot read is skipped, so deleting or damaging it costs one full read, never a wrong digest.
@@ -115,6 +122,9 @@ impl Identity {
 pub struct FileDigests {
     file: PathBuf,
     margin: Duration,
+    /// The device of the table's folder, on a trusted file system: the only device whose files
+    /// are remembered. None: nothing is.
+    device: Option<u64>,
     known: HashMap<String, (Identity, String)>,
     /// The entries this run used or learned: what is written back.
     used: HashMap<String, (Identity, String)>,
@@ -130,7 +140,8 @@ impl FileDigests {
     }
 
     fn with_margin(file: PathBuf, margin: Duration) -> FileDigests {
-        let text = if READ_EVERY_FILE.load(Ordering::Relaxed) {
+        let device = file.parent().and_then(trusted_device);
+        let text = if READ_EVERY_FILE.load(Ordering::Relaxed) || device.is_none() {
             String::new()
         } else {
             fs::read_to_string(&file).unwrap_or_default()
@@ -139,6 +150,7 @@ impl FileDigests {
         FileDigests {
             file,
             margin,
+            device,
             known,
             used: HashMap::new(),
             learned: false,
@@ -152,6 +164,7 @@ impl FileDigests {
         let now = fs::metadata(path).ok().and_then(|m| Identity::of(&m));
         if let (Some(now), Some((id, digest))) = (now, self.known.get(key))
             && now == *id
+            && Some(now.dev) == self.device
         {
             let digest = digest.clone();
             self.used.insert(key.to_owned(), (now, digest.clone()));
@@ -175,6 +188,7 @@ impl FileDigests {
         }
         let digest = digest::hash(&bytes);
         if let Some(id) = id
+            && Some(id.dev) == self.device
             && id.settled(started, self.margin)
             && !key.contains(['\n', '\r'])
         {
@@ -202,13 +216,65 @@ impl FileDigests {
             out.push_str(key);
             out.push('\n');
         }
-        let tmp = self
-            .file
-            .with_extension(format!("{}.tmp", std::process::id()));
+        let tmp = temporary(&self.file);
         if fs::write(&tmp, out).is_err() || fs::rename(&tmp, &self.file).is_err() {
             let _ = fs::remove_file(&tmp);
         }
     }
+}
+
+/// Where a table is written before it is renamed into place: `<table>.<pid>.tmp`.
+fn temporary(table: &Path) -> PathBuf {
+    let mut name = table.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    table.with_file_name(name)
+}
+
+/// Whether `name` is what writing the table `table` (a file name) may leave when interrupted.
+pub fn is_temporary(name: &str, table: &str) -> bool {
+    name.strip_prefix(table)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The device of the folder `dir` when its file system keeps change times that programs
+/// cannot set and `stat` reads fresh: a local Linux file system of the list below.
+#[cfg(target_os = "linux")]
+fn trusted_device(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::MetadataExt as _;
+    const TRUSTED: &[u64] = &[
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // XFS
+        0x9123_683E, // Btrfs
+        0x0102_1994, // tmpfs
+        0x794C_7630, // overlayfs
+        0xF2F5_2010, // F2FS
+        0x2FC1_2FC1, // ZFS
+    ];
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statfs` writes only into the zeroed struct it is given, and reads the
+    // NUL-terminated path, which outlives the call.
+    let kind = unsafe {
+        let mut info: libc::statfs = std::mem::zeroed();
+        if libc::statfs(path.as_ptr(), &mut info) != 0 {
+            return None;
+        }
+        info.f_type
+    };
+    // `f_type` is a signed or unsigned word by architecture; the magic numbers are 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    let kind = (kind as u64) & 0xFFFF_FFFF;
+    if !TRUSTED.contains(&kind) {
+        return None;
+    }
+    fs::metadata(dir).ok().map(|m| m.dev())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn trusted_device(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// `<digest> <dev> <ino> <size> <mtime s> <mtime ns> <ctime s> <ctime ns> <key>`.
@@ -227,7 +293,7 @@ fn parse_line(line: &str) -> Option<(String, (Identity, String))> {
     ))
 }
 
-#[cfg(all(test, unix))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
@@ -268,6 +334,42 @@ mod tests {
         );
         assert_eq!(third.reads, 1);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_a_local_file_system_that_keeps_change_times_is_trusted() {
+        let dir = dir("fs");
+        assert!(
+            trusted_device(&dir).is_some(),
+            "the temporary folder's file system is trusted"
+        );
+        // procfs and sysfs keep no change times of their own.
+        assert_eq!(trusted_device(Path::new("/proc")), None);
+        assert_eq!(trusted_device(Path::new("/sys")), None);
+        // A file on another device than the table's is read each time, never remembered.
+        let mut table = FileDigests::with_margin(dir.join("digests"), Duration::ZERO);
+        table.device = Some(u64::MAX);
+        let file = dir.join("RECORD");
+        fs::write(&file, "a\n").unwrap();
+        table.content("RECORD", &file);
+        assert!(!table.learned);
+        let _ = fs::remove_dir_all(&dir);
+        assert!(is_temporary(
+            "xtask-digests.txt.123.tmp",
+            "xtask-digests.txt"
+        ));
+        assert!(!is_temporary("xtask-digests.txt.tmp", "xtask-digests.txt"));
+        assert!(!is_temporary(
+            "xtask-digests.txt.12a.tmp",
+            "xtask-digests.txt"
+        ));
+        assert_eq!(
+            temporary(&dir.join("xtask-digests.txt"))
+                .file_name()
+                .unwrap()
+                .to_string_lossy(),
+            format!("xtask-digests.txt.{}.tmp", std::process::id())
+        );
     }
 
     #[test]

@@ -859,7 +859,7 @@ impl Session<'_> {
         };
         let set = self.ws.closure(service)?;
         let cheap = self.cheap_fingerprint(service, &set, &venv)?;
-        let installed = venv.installed();
+        let installed = venv.installed_read_only();
         if is_fresh(&venv, &cheap, &old, &installed, !self.args.inexact) {
             return Ok(State::Fresh);
         }

@@ -109,9 +109,10 @@ impl Venv {
             return false;
         }
         let entries = fsutil::entries(&self.dir);
-        let all_a_venv_s = entries
-            .iter()
-            .all(|(_, name, _)| VENV_ENTRIES.contains(&name.as_str()));
+        let all_a_venv_s = entries.iter().all(|(_, name, _)| {
+            VENV_ENTRIES.contains(&name.as_str())
+                || crate::file_digests::is_temporary(name, Venv::DIGESTS)
+        });
         let marked = entries.iter().any(|(path, name, _)| is_mark(path, name));
         all_a_venv_s && (entries.is_empty() || marked)
     }
@@ -192,6 +193,16 @@ impl Venv {
     /// by content (remembered by file identity, see [`FileDigests`]), never the installed files
     /// themselves.
     pub fn installed(&self) -> Installed {
+        self.read_installed(Remember::Write)
+    }
+
+    /// The same, writing nothing into the venv (the digests learned are not kept): for a look
+    /// that changes nothing, as `doctor`'s.
+    pub fn installed_read_only(&self) -> Installed {
+        self.read_installed(Remember::ReadOnly)
+    }
+
+    fn read_installed(&self, remember: Remember) -> Installed {
         let mut digests = FileDigests::load(self.dir.join(Venv::DIGESTS));
         let mut h = Hasher::new();
         h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
@@ -211,7 +222,9 @@ impl Venv {
                 entries.push(name);
             }
         }
-        digests.save();
+        if remember == Remember::Write {
+            digests.save();
+        }
         Installed {
             entries,
             digest: h.finish(),
@@ -258,6 +271,13 @@ impl Venv {
             Some(content.into_bytes())
         }
     }
+}
+
+/// Whether reading a venv's installed set may write the digests it learned into the venv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remember {
+    Write,
+    ReadOnly,
 }
 
 /// The size above which a top-level file of site-packages is known by its size (see

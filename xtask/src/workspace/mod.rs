@@ -21,6 +21,7 @@ mod pyproject;
 mod rules;
 pub mod templates;
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -205,11 +206,12 @@ fn read_packages(root: &Path) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
     for (folder, kind) in PACKAGE_FOLDERS {
         // As the glob `*/pyproject.toml` would match (hidden folders and symlinks too), from one
-        // listing rather than a stat of every folder above.
+        // listing rather than a stat of every folder above. A pyproject that is a link leading
+        // nowhere is found too, and is an error when read: never a package silently left out.
         let paths = fsutil::kinds(&root.join(PYTHON_DIR).join(folder))
             .into_iter()
             .map(|(dir, _, _)| dir.join("pyproject.toml"))
-            .filter(|path| path.exists());
+            .filter(|path| fs::symlink_metadata(path).is_ok());
         for path in paths {
             packages.push(parse_package(root, &path, *kind)?);
         }
@@ -365,6 +367,22 @@ mod tests {
                 || err.contains("cycle: lib-b -> lib-a -> lib-b"),
             "{err}"
         );
+    }
+
+    /// A package folder whose pyproject is a link leading nowhere is an error naming it, never a
+    /// package silently left out of every gate.
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_pyproject_link_is_an_error() {
+        let tree = Tree::new(
+            "dangling",
+            &[("python/apps/svc/pyproject.toml", &pyproject("svc", &[]))],
+        );
+        let ghost = tree.0.join("python/libs/ghost");
+        fs::create_dir_all(&ghost).unwrap();
+        std::os::unix::fs::symlink("../../../nowhere.toml", ghost.join("pyproject.toml")).unwrap();
+        let err = format!("{:#}", Workspace::load(&tree.0).unwrap_err());
+        assert!(err.contains("python/libs/ghost/pyproject.toml"), "{err}");
     }
 
     #[test]
