@@ -12,12 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-5}
 BASE=${BASE:-5b71489}
-. xtask/bench/scratch.sh # $xtask (built), $work (removed on exit), $root (the seed tree)
-base_src="$work/base-src"
-mkdir -p "$base_src"
-git archive "$BASE" | tar -x -C "$base_src"
-CARGO_TARGET_DIR="$work/base-target" cargo build --quiet --package xtask --manifest-path "$base_src/Cargo.toml"
-old="$work/base-target/debug/xtask"
+. xtask/bench/scratch.sh # $xtask (built), $work (removed on exit), $root (the seed tree), build_base
+build_base "$BASE" # $old
 old_root="$work/old-tree"
 cp -a "$root" "$old_root"
 for r in "$root" "$old_root"; do

@@ -11,12 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-200}
 BASE=${BASE:-67f4573}
-. xtask/bench/scratch.sh # $xtask (built), $work (removed on exit), $root (the seed tree)
-base_src="$work/base-src"
-mkdir -p "$base_src"
-git archive "$BASE" | tar -x -C "$base_src"
-CARGO_TARGET_DIR="$work/base-target" cargo build --quiet --package xtask --manifest-path "$base_src/Cargo.toml"
-old="$work/base-target/debug/xtask"
+. xtask/bench/scratch.sh # $xtask (built), $work (removed on exit), $root (the seed tree), build_base
+build_base "$BASE" # $old
 old_root="$work/old-tree"
 mkdir -p "$old_root"
 "$old" --root "$old_root" scaffold >/dev/null

@@ -8,3 +8,12 @@ trap 'rm -rf "$work"' EXIT
 root="$work/tree"
 mkdir -p "$root"
 "$xtask" --root "$root" scaffold >/dev/null
+
+# Builds the xtask of an earlier commit ($1) from its sources in $work; sets $old to its binary.
+build_base() {
+  local src="$work/base-src"
+  mkdir -p "$src"
+  git archive "$1" | tar -x -C "$src"
+  CARGO_TARGET_DIR="$work/base-target" cargo build --quiet --package xtask --manifest-path "$src/Cargo.toml"
+  old="$work/base-target/debug/xtask"
+}

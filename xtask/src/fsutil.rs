@@ -122,19 +122,13 @@ pub fn display_rel(root: &Path, path: &Path) -> String {
 /// The entries of a folder, sorted by name, each with its own metadata: a symlink is described,
 /// not followed. An unreadable folder has none.
 pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::Metadata)> {
-    let Ok(read) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(PathBuf, String, fs::Metadata)> = read
-        .flatten()
-        .filter_map(|e| {
-            let path = e.path();
+    kinds(dir)
+        .into_iter()
+        .filter_map(|(path, name, _)| {
             let meta = fs::symlink_metadata(&path).ok()?;
-            Some((path, e.file_name().to_string_lossy().into_owned(), meta))
+            Some((path, name, meta))
         })
-        .collect();
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    out
+        .collect()
 }
 
 /// The entries of a folder, sorted by name, each with its type as the listing gives it (no
