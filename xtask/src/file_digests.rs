@@ -13,7 +13,7 @@
 //! [`SETTLED`] old when it was read (git's index calls such files "racily clean" and reads them
 //! again for the same reason); a file changed since is read, and its digest learned, by a later
 //! run. A change time is only as good as the file system that keeps it, so a table is kept only
-//! on a local Linux file system whose kernel driver sets it ([`trusted_file_system`]: ext2/3/4,
+//! on a local Linux file system whose kernel driver sets it ([`trusted_device`]: ext2/3/4,
 //! XFS, Btrfs, tmpfs, overlayfs, F2FS, ZFS; not NFS, whose `stat` may answer from a cache of
 //! attributes, nor FUSE or FAT, where a ctime is what a program or the mtime says), and only
 //! for files on the same device as the table. Elsewhere (Windows, macOS, other file systems)

@@ -109,10 +109,7 @@ impl Venv {
             return false;
         }
         let entries = fsutil::entries(&self.dir);
-        let all_a_venv_s = entries.iter().all(|(_, name, _)| {
-            VENV_ENTRIES.contains(&name.as_str())
-                || crate::file_digests::is_temporary(name, Venv::DIGESTS)
-        });
+        let all_a_venv_s = entries.iter().all(|(_, name, _)| is_venv_entry(name));
         let marked = entries.iter().any(|(path, name, _)| is_mark(path, name));
         all_a_venv_s && (entries.is_empty() || marked)
     }
@@ -284,7 +281,7 @@ enum Remember {
 /// [`Venv::installed`]).
 const LARGE_MODULE: u64 = 1 << 20;
 
-/// What a venv holds at its top, on every platform: its layout, and what uv and the xtask add.
+/// What a venv holds at its top, on every platform: its layout, and what uv adds.
 const VENV_ENTRIES: &[&str] = &[
     "bin",
     "Scripts",
@@ -297,24 +294,31 @@ const VENV_ENTRIES: &[&str] = &[
     ".gitignore",
     ".lock",
     "CACHEDIR.TAG",
-    "xtask-stamp.toml",
+];
+
+/// What the xtask adds at a venv's top: each is a mark that only the xtask writes there.
+const XTASK_ENTRIES: &[&str] = &[
+    Venv::STAMP,
     "xtask-results",
     "xtask-cache",
     "xtask-bytecode",
     "xtask-editables.txt",
-    "xtask-digests.txt",
+    Venv::DIGESTS,
 ];
+
+/// Whether a venv may hold `name` at its top: its layout, uv's files, the xtask's, and what an
+/// interrupted write of the digests table leaves.
+fn is_venv_entry(name: &str) -> bool {
+    VENV_ENTRIES.contains(&name)
+        || XTASK_ENTRIES.contains(&name)
+        || crate::file_digests::is_temporary(name, Venv::DIGESTS)
+}
 
 /// A file only a venv tool or the xtask writes into a venv.
 fn is_mark(path: &Path, name: &str) -> bool {
     let text = || fs::read_to_string(path).unwrap_or_default();
     match name {
-        "xtask-stamp.toml"
-        | "xtask-results"
-        | "xtask-cache"
-        | "xtask-bytecode"
-        | "xtask-editables.txt"
-        | "xtask-digests.txt" => true,
+        name if XTASK_ENTRIES.contains(&name) => true,
         // uv's, and Python's own since 3.13: ignore everything.
         ".gitignore" => text().lines().filter(|l| !l.starts_with('#')).eq(["*"]),
         "CACHEDIR.TAG" => text().starts_with("Signature: 8a477f597d28d172789f06886806bc55"),
