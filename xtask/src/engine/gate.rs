@@ -16,7 +16,7 @@ use crate::engine::memo::{FileKey, KeySpec, Memo, Rekey};
 use crate::engine::select::{self, Selection};
 use crate::env::lock;
 use crate::env::session::{Session, State};
-use crate::env::venv::{LockMode, Venv, VenvLock};
+use crate::env::venv::{LockMode, Remember, Venv, VenvLock};
 use crate::flags::{GateArgs, MessageFormat};
 use crate::fsutil;
 use crate::output;
@@ -417,9 +417,11 @@ impl<'a> Gate<'a> {
         for service in venvs {
             let venv = Venv::of(service);
             locks.push(venv.lock(LockMode::Shared, service.folder_name())?);
-            let state = session.state(service)?;
-            if !matches!(state, State::Fresh) {
-                return Ok((locks, Some((*service, state))));
+            match session.look(service, Remember::Write)? {
+                // What the check read is what the jobs' keys read: the lock keeps it so.
+                (State::Fresh, Some(installed)) => self.inputs.know_installed(&venv, installed),
+                (State::Fresh, None) => {}
+                (state, _) => return Ok((locks, Some((*service, state)))),
             }
         }
         Ok((locks, None))

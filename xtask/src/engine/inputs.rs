@@ -50,7 +50,7 @@ use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Hasher, TreeFile};
 use crate::engine::memo::KeySpec;
 use crate::engine::outside;
-use crate::env::venv::Venv;
+use crate::env::venv::{Installed, Venv};
 use crate::project::PYTHON_DIR;
 use crate::workspace::imports::referenced_names;
 use crate::workspace::{Package, Workspace, normalize};
@@ -306,6 +306,14 @@ impl<'a> Inputs<'a> {
 
     fn files(&self) -> &Files {
         self.files.get_or_init(|| Files::scan(self.ws))
+    }
+
+    /// The venv's installed set as a check of its freshness just read it, under a lock that
+    /// keeps it so: not read a second time.
+    pub fn know_installed(&self, venv: &Venv, installed: Installed) {
+        self.venvs
+            .borrow_mut()
+            .insert(venv.dir.clone(), installed.digest);
     }
 
     /// The digest of the venv's installed set, read once a run.

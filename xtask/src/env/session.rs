@@ -18,7 +18,7 @@ use crate::env::interpreter::{self, Discovery, Interpreter, Request, Want};
 use crate::env::lock;
 use crate::env::requirements::{self, Read};
 use crate::env::stamp::{self, Fingerprint, RECIPE_VERSION};
-use crate::env::venv::{Installed, LockMode, Venv};
+use crate::env::venv::{Installed, LockMode, Remember, Venv};
 use crate::flags::{EnvArgs, InstallerChoice};
 use crate::output::duration;
 use crate::project;
@@ -830,55 +830,70 @@ fn requirements<'p>(
 impl Session<'_> {
     /// The state of a service's venv without changing it (for `doctor`).
     pub fn state(&self, service: &Package) -> Result<State> {
+        Ok(self.look(service, Remember::ReadOnly)?.0)
+    }
+
+    /// The state of a service's venv, and what is installed there when it is fresh (read once:
+    /// a gate's job keys take it from here). `remember` says whether the digests learned while
+    /// reading the installed set may be kept in the venv.
+    pub fn look(
+        &self,
+        service: &Package,
+        remember: Remember,
+    ) -> Result<(State, Option<Installed>)> {
         let venv = Venv::of(service);
-        if !venv.dir.exists() {
-            return Ok(State::Missing);
-        }
-        if venv.is_half_removed() {
-            return Ok(State::Broken(
-                "what an interrupted removal left of the venv: setup deletes it and makes a new one"
-                    .into(),
-            ));
-        }
-        if !venv.is_venv() {
-            return Ok(State::Broken(format!(
-                "{} is not a virtualenv (no pyvenv.cfg)",
-                venv.dir.display()
-            )));
-        }
-        if !venv.python_works() {
-            return Ok(State::Broken(format!(
-                "its interpreter {} is gone",
-                venv.python().display()
-            )));
+        if let Some(state) = self.broken_state(&venv)? {
+            return Ok((state, None));
         }
         let Some(old) = Fingerprint::read(&venv.stamp()) else {
-            return Ok(State::Broken(
-                "no stamp: an earlier setup did not finish".into(),
-            ));
+            let why = "no stamp: an earlier setup did not finish";
+            return Ok((State::Broken(why.into()), None));
         };
         let set = self.ws.closure(service)?;
         let cheap = self.cheap_fingerprint(service, &set, &venv)?;
-        let installed = venv.installed_read_only();
+        let installed = venv.read_installed(remember);
         if is_fresh(&venv, &cheap, &old, &installed, !self.args.inexact) {
-            return Ok(State::Fresh);
+            return Ok((State::Fresh, Some(installed)));
         }
-        let mut changed: Vec<String> = changed_inputs(&cheap, &old)
-            .iter()
-            .filter(|k| CONTENT_KEYS.iter().any(|c| k.starts_with(c)))
-            .map(|k| stamp::describe(k))
-            .collect();
-        if old.get("unfinished").is_some() {
-            changed.push("the last install did not finish".into());
-        }
-        if let Some((removed, added)) = hand_made(&old, &installed) {
-            changed.push(describe_hand_made(&removed, &added));
-        }
-        if changed.is_empty() {
-            changed.push("the interpreter, the installer or how they are found may have changed: setup looks again".into());
-        }
-        Ok(State::Stale(changed.join(", ")))
+        Ok((stale_state(&cheap, &old, &installed), None))
     }
+
+    /// A venv that is missing or that no setup made whole: its state; None for one to compare.
+    fn broken_state(&self, venv: &Venv) -> Result<Option<State>> {
+        if !venv.dir.exists() {
+            return Ok(Some(State::Missing));
+        }
+        let why = if venv.is_half_removed() {
+            "what an interrupted removal left of the venv: setup deletes it and makes a new one"
+                .to_owned()
+        } else if !venv.is_venv() {
+            format!("{} is not a virtualenv (no pyvenv.cfg)", venv.dir.display())
+        } else if !venv.python_works() {
+            format!("its interpreter {} is gone", venv.python().display())
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(State::Broken(why)))
+    }
+}
+
+/// A venv that is not fresh: what changed since its stamp, as far as can be told.
+fn stale_state(cheap: &Fingerprint, old: &Fingerprint, installed: &Installed) -> State {
+    let mut changed: Vec<String> = changed_inputs(cheap, old)
+        .iter()
+        .filter(|k| CONTENT_KEYS.iter().any(|c| k.starts_with(c)))
+        .map(|k| stamp::describe(k))
+        .collect();
+    if old.get("unfinished").is_some() {
+        changed.push("the last install did not finish".into());
+    }
+    if let Some((removed, added)) = hand_made(old, installed) {
+        changed.push(describe_hand_made(&removed, &added));
+    }
+    if changed.is_empty() {
+        changed.push("the interpreter, the installer or how they are found may have changed: setup looks again".into());
+    }
+    State::Stale(changed.join(", "))
 }
 
 #[derive(Debug)]

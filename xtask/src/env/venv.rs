@@ -193,13 +193,9 @@ impl Venv {
         self.read_installed(Remember::Write)
     }
 
-    /// The same, writing nothing into the venv (the digests learned are not kept): for a look
-    /// that changes nothing, as `doctor`'s.
-    pub fn installed_read_only(&self) -> Installed {
-        self.read_installed(Remember::ReadOnly)
-    }
-
-    fn read_installed(&self, remember: Remember) -> Installed {
+    /// The same, writing nothing into the venv with [`Remember::ReadOnly`] (the digests learned
+    /// are not kept): for a look that changes nothing, as `doctor`'s.
+    pub fn read_installed(&self, remember: Remember) -> Installed {
         let mut digests = FileDigests::load(self.dir.join(Venv::DIGESTS));
         let mut h = Hasher::new();
         h.write(&fs::read(self.dir.join("pyvenv.cfg")).unwrap_or_default());
@@ -272,7 +268,7 @@ impl Venv {
 
 /// Whether reading a venv's installed set may write the digests it learned into the venv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Remember {
+pub enum Remember {
     Write,
     ReadOnly,
 }
