@@ -161,16 +161,29 @@ impl FileDigests {
     /// The digest of the content of the file at `path` (`key` names it in the table), as
     /// [`digest::file_content`] gives it: remembered while its identity holds, else read.
     pub fn content(&mut self, key: &str, path: &Path) -> String {
-        let now = fs::metadata(path).ok().and_then(|m| Identity::of(&m));
+        self.content_up_to(key, path, u64::MAX)
+            .unwrap_or_else(|_| self.read(key, path))
+    }
+
+    /// The same for a file of at most `limit` bytes; for a larger one, its size, and its content
+    /// is not read. One look at the file decides both.
+    pub fn content_up_to(&mut self, key: &str, path: &Path, limit: u64) -> Result<String, u64> {
+        let meta = fs::metadata(path).ok();
+        if let Some(len) = meta.as_ref().map(fs::Metadata::len)
+            && len > limit
+        {
+            return Err(len);
+        }
+        let now = meta.and_then(|m| Identity::of(&m));
         if let (Some(now), Some((id, digest))) = (now, self.known.get(key))
             && now == *id
             && Some(now.dev) == self.device
         {
             let digest = digest.clone();
             self.used.insert(key.to_owned(), (now, digest.clone()));
-            return digest;
+            return Ok(digest);
         }
-        self.read(key, path)
+        Ok(self.read(key, path))
     }
 
     /// Reads the file: its identity and content from one open file, so that both are of the same

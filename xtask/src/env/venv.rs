@@ -255,12 +255,9 @@ impl Venv {
             // extension of some distribution (mypy's 40 MB `__mypyc` library), whose RECORD,
             // read above, changes with every install of it: its size then stands for it, and a
             // no-op setup reads no binary of tens of megabytes.
-            let len = fs::symlink_metadata(path).map_or(0, |m| m.len());
-            let content = if len <= LARGE_MODULE {
-                digests.content(&key(), path)
-            } else {
-                format!("{len} bytes")
-            };
+            let content = digests
+                .content_up_to(&key(), path, LARGE_MODULE)
+                .unwrap_or_else(|len| format!("{len} bytes"));
             Some(content.into_bytes())
         }
     }
