@@ -187,7 +187,11 @@ impl Walk<'_> {
         } else if target.is_file() {
             let content = fs::read(path).unwrap_or_default();
             (self.visit)(rel, &content);
-            self.push(rel, hash(&content), target.len(), mtime_ns(&target));
+            let mut digest = hash(&content);
+            if is_executable(&target) {
+                digest.push_str(" executable");
+            }
+            self.push(rel, digest, target.len(), mtime_ns(&target));
         } else if crate::output::verbose() {
             eprintln!(
                 "not read: {} is not a regular file (a pipe, socket or device)",
@@ -204,6 +208,19 @@ impl Walk<'_> {
             mtime_ns,
         });
     }
+}
+
+/// Whether a file has an execute bit: tools read it too (ruff's EXE rules; a test may check
+/// `os.access(path, os.X_OK)`), so it counts with the content. Windows has no such bit.
+#[cfg(unix)]
+fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &fs::Metadata) -> bool {
+    false
 }
 
 /// One digest of every file a tool could read under `dir`, a folder where tools run (see

@@ -249,6 +249,38 @@ fn git_ignore_rules_outside_python_are_inputs() {
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
     fs::write(&exclude, "").unwrap();
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 1);
+
+    // ruff honours `.ignore` as it does `.gitignore`, in every folder above python/.
+    fs::write(root.join(".ignore"), "scratch.py\n").unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    fs::remove_file(root.join(".ignore")).unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 1);
+}
+
+/// A file's execute bit is an input: tools read it (ruff's EXE rules; a test may check it).
+#[cfg(unix)]
+#[test]
+fn the_execute_bit_is_an_input() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = committed_tree("mode");
+    let root = tmp.path();
+    let rel = "python/libs/common/tests/unit/test_mode.py";
+    write(
+        root,
+        rel,
+        "\"\"\"The file's mode.\"\"\"\n\nimport os\n\n\ndef test_not_executable() -> None:\n    assert not os.access(__file__, os.X_OK)\n",
+    );
+    let test = ["test", "-p", "common"];
+    let mode = |bits: u32| {
+        fs::set_permissions(root.join(rel), fs::Permissions::from_mode(bits)).unwrap();
+    };
+    mode(0o644);
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+    mode(0o755);
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    mode(0o644);
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
 }
 
 /// A ruff configuration that `python/pyproject.toml` extends from outside `python/`.

@@ -4,6 +4,8 @@
 //!   checks. Every `.gitignore` from the repository's top folder down to `python/` (those under
 //!   `python/` are files of the tree already), the repository's `info/exclude`, and the file
 //!   `core.excludesFile` names (git's default, `$XDG_CONFIG_HOME/git/ignore`, when unset).
+//! - **`.ignore` files**: ruff honours them as it does `.gitignore`, in every folder above
+//!   `python/` to the file system's top, in a repository or not.
 //! - **configuration that `python/` configuration extends**: ruff's `extend` in
 //!   `python/pyproject.toml`, `ruff.toml` or `.ruff.toml` there or at a package's folder, followed
 //!   from file to file, wherever it leads.
@@ -38,12 +40,19 @@ pub fn digest(root: &Path) -> String {
     h.finish()
 }
 
-/// git's ignore files that apply to `python/` from outside it; none outside a repository.
+/// The ignore files that apply to `python/` from outside it: `.ignore` in every folder above it,
+/// and git's (none outside a repository).
 fn ignore_files(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let mut files: Vec<PathBuf> = python
+        .ancestors()
+        .skip(1)
+        .map(|d| d.join(".ignore"))
+        .collect();
     let Some((top, common_dir)) = repository(root) else {
-        return Vec::new();
+        return files;
     };
-    let mut files = vec![common_dir.join("info").join("exclude")];
+    files.push(common_dir.join("info").join("exclude"));
     let mut dir = root.join(PYTHON_DIR);
     while let Some(parent) = dir.parent() {
         files.push(parent.join(".gitignore"));

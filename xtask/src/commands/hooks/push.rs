@@ -224,6 +224,8 @@ fn watched() -> Vec<String> {
         format!("{PYTHON_DIR}/"),
         ".gitignore".into(),
         ":(top).gitignore".into(),
+        ".ignore".into(),
+        ":(top).ignore".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
     paths
