@@ -315,6 +315,30 @@ fn a_configuration_extended_from_outside_python_is_an_input() {
         "{}",
         out.stdout
     );
+
+    // ruff's configuration is hierarchical: one in any folder under python/ applies below it,
+    // and what it extends counts wherever it is.
+    fs::write(&config, &text).unwrap();
+    write(
+        root,
+        "python/libs/common/tests/ruff.toml",
+        "extend = \"../../../../ruff-tests.toml\"\n",
+    );
+    write(
+        root,
+        "python/libs/common/tests/unit/test_unused.py",
+        "\"\"\"Unused.\"\"\"\n\nimport os\n\n\ndef test_ok() -> None:\n    assert True\n",
+    );
+    fs::write(root.join("ruff-tests.toml"), "[lint]\nselect = [\"E\"]\n").unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    fs::write(
+        root.join("ruff-tests.toml"),
+        "[lint]\nselect = [\"E\", \"F\"]\n",
+    )
+    .unwrap();
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("F401"), "{}", out.stdout);
 }
 
 /// Files named like a tool's output below a package's root are fixtures: inputs, and `clean`

@@ -43,7 +43,7 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cmd::RETARGETING_VARS;
@@ -264,6 +264,22 @@ impl Files {
     }
 }
 
+impl Files {
+    /// Every ruff configuration file under `python/` (see [`outside::RUFF_CONFIGS`]).
+    fn ruff_configs(&self, root: &Path) -> Vec<PathBuf> {
+        let python = root.join(PYTHON_DIR);
+        let owned = self.packages.values().flat_map(|p| p.files.iter());
+        owned
+            .chain(self.outside.iter())
+            .filter(|f| {
+                let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+                outside::RUFF_CONFIGS.contains(&name)
+            })
+            .map(|f| python.join(&f.rel))
+            .collect()
+    }
+}
+
 /// One digest of a list of files: each path and the digest of its content.
 fn files_digest(files: &[TreeFile]) -> String {
     let mut h = Hasher::new();
@@ -426,7 +442,7 @@ impl<'a> Inputs<'a> {
         let files = self.files();
         let outside_python = self
             .outside_python
-            .get_or_init(|| outside::digest(&self.ws.root));
+            .get_or_init(|| outside::digest(&self.ws.root, &files.ruff_configs(&self.ws.root)));
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (

@@ -6,9 +6,10 @@
 //!   `core.excludesFile` names (git's default, `$XDG_CONFIG_HOME/git/ignore`, when unset).
 //! - **`.ignore` files**: ruff honours them as it does `.gitignore`, in every folder above
 //!   `python/` to the file system's top, in a repository or not.
-//! - **configuration that `python/` configuration extends**: ruff's `extend` in
-//!   `python/pyproject.toml`, `ruff.toml` or `.ruff.toml` there or at a package's folder, followed
-//!   from file to file, wherever it leads.
+//! - **configuration that `python/` configuration extends**: ruff's `extend` in any
+//!   `pyproject.toml`, `ruff.toml` or `.ruff.toml` under `python/` (ruff's configuration is
+//!   hierarchical: one in any folder applies below it), followed from file to file, wherever it
+//!   leads.
 //!
 //! Each file counts by its path and content; a missing one counts as missing.
 
@@ -21,10 +22,11 @@ use crate::cmd::Cmd;
 use crate::digest::{Hasher, hash};
 use crate::project::PYTHON_DIR;
 
-/// The digest of every file outside `python/` that the tools read.
-pub fn digest(root: &Path) -> String {
+/// The digest of every file outside `python/` that the tools read; `configs`: every ruff
+/// configuration file under `python/` (by name: `pyproject.toml`, `ruff.toml`, `.ruff.toml`).
+pub fn digest(root: &Path, configs: &[PathBuf]) -> String {
     let mut files = ignore_files(root);
-    files.extend(extended_configs(root));
+    files.extend(extended_configs(root, configs));
     files.sort();
     files.dedup();
     let mut h = Hasher::new();
@@ -104,31 +106,24 @@ fn global_excludes(root: &Path) -> PathBuf {
     config_home.map_or_else(PathBuf::new, |d| d.join("git").join("ignore"))
 }
 
-/// The files ruff's `extend` leads to from the configuration at `python/` and at each folder
-/// directly below a package root's parent (`python/apps/*`, `python/libs/*`), followed from file
-/// to file (at most 16 steps: a loop ends).
-fn extended_configs(root: &Path) -> Vec<PathBuf> {
+/// The names of the files ruff reads its configuration from.
+pub const RUFF_CONFIGS: &[&str] = &["pyproject.toml", "ruff.toml", ".ruff.toml"];
+
+/// The files ruff's `extend` leads to from each of `configs`, followed from file to file (at
+/// most 16 steps: a loop ends), those outside `python/`.
+fn extended_configs(root: &Path, configs: &[PathBuf]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    let mut folders = vec![python.clone()];
-    for group in ["apps", "libs"] {
-        let Ok(read) = fs::read_dir(python.join(group)) else {
-            continue;
-        };
-        folders.extend(read.flatten().map(|e| e.path()));
-    }
     let mut out = Vec::new();
-    for folder in folders {
-        for name in ["pyproject.toml", "ruff.toml", ".ruff.toml"] {
-            let mut config = folder.join(name);
-            for _ in 0..16 {
-                let Some(next) = ruff_extend(&config) else {
-                    break;
-                };
-                if !next.starts_with(&python) {
-                    out.push(next.clone());
-                }
-                config = next;
+    for start in configs {
+        let mut config = start.clone();
+        for _ in 0..16 {
+            let Some(next) = ruff_extend(&config) else {
+                break;
+            };
+            if !next.starts_with(&python) {
+                out.push(next.clone());
             }
+            config = next;
         }
     }
     out
@@ -136,7 +131,12 @@ fn extended_configs(root: &Path) -> Vec<PathBuf> {
 
 /// The file a ruff configuration's `extend` names, resolved from the configuration's folder.
 fn ruff_extend(config: &Path) -> Option<PathBuf> {
-    let doc: DocumentMut = fs::read_to_string(config).ok()?.parse().ok()?;
+    let text = fs::read_to_string(config).ok()?;
+    // Most configurations extend nothing: not parsed.
+    if !text.contains("extend") {
+        return None;
+    }
+    let doc: DocumentMut = text.parse().ok()?;
     let table: &Item = if config.file_name()? == "pyproject.toml" {
         doc.get("tool")?.get("ruff")?
     } else {
@@ -214,10 +214,14 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
-        let before = digest(&root);
+        let configs = [root.join("python/pyproject.toml")];
+        let before = digest(&root, &configs);
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
-        assert_ne!(digest(&root), before);
-        assert_eq!(extended_configs(&root), [root.join("shared.toml")]);
+        assert_ne!(digest(&root, &configs), before);
+        assert_eq!(
+            extended_configs(&root, &configs),
+            [root.join("shared.toml")]
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 }
