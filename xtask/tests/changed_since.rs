@@ -185,3 +185,48 @@ fn changed_since_from_a_root_below_the_top_counts_moves_and_deletions() {
         format!("selected: media-service ({deleted} changed)")
     );
 }
+
+/// A package whose jobs load a changed one without depending on it is selected too: its keys
+/// cover the change (a pytest plugin registered in the same venv, its import name in a string),
+/// so a narrower selection would leave out a verdict the change can move. No venv is needed:
+/// the plugin is read from the pyproject that declares it.
+#[test]
+fn changed_since_selects_packages_that_load_a_changed_one() {
+    let tmp = committed_tree("readers selected");
+    let root = tmp.path();
+    let plugin = "python/libs/contracts/src/dubbing_contracts/pytest_plugin.py";
+    put(root, plugin, "\"\"\"Fixtures.\"\"\"\n");
+    let pyproject = root.join("python/libs/contracts/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    let with_plugin = text.replacen(
+        "[tool.setuptools",
+        "[project.entry-points.pytest11]\ndubbing_contracts = \"dubbing_contracts.pytest_plugin\"\n\n[tool.setuptools",
+        1,
+    );
+    fs::write(&pyproject, with_plugin).unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "plugin"]);
+    put(root, plugin, "\"\"\"Fixtures, edited.\"\"\"\n");
+    let line = selected(root, "HEAD");
+    assert!(line.contains("common (loads contracts"), "{line}");
+
+    // Without the plugin, a string naming the import name is what reaches it.
+    fs::write(&pyproject, &text).unwrap();
+    put(
+        root,
+        "python/libs/common/tests/unit/test_reach.py",
+        "import importlib\n\n\ndef test_reach() -> None:\n    assert importlib.import_module(\"dubbing_contracts\")\n",
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "string"]);
+    put(root, plugin, "\"\"\"Fixtures, edited again.\"\"\"\n");
+    let line = selected(root, "HEAD");
+    assert!(line.contains("common (loads contracts"), "{line}");
+    // Neither: the change concerns contracts and the services that depend on it.
+    fs::remove_file(root.join("python/libs/common/tests/unit/test_reach.py")).unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "neither"]);
+    put(root, plugin, "\"\"\"Fixtures, edited once more.\"\"\"\n");
+    let line = selected(root, "HEAD");
+    assert!(!line.contains("common"), "{line}");
+}

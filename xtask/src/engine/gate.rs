@@ -198,8 +198,12 @@ impl<'a> Gate<'a> {
         if args.message_format == MessageFormat::Json {
             output::progress_to_stderr();
         }
-        let selection =
+        let mut selection =
             select::select(ws, &args.packages, args.changed_since.as_deref(), here(ws))?;
+        let inputs = Inputs::new(ws);
+        if args.changed_since.is_some() {
+            selection.add_readers(ws, &inputs);
+        }
         output::say(selection.describe());
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;
         Ok(Gate {
@@ -207,7 +211,7 @@ impl<'a> Gate<'a> {
             selection,
             args,
             junit,
-            inputs: Inputs::new(ws),
+            inputs,
             volatile: inputs::volatile_now(),
             part: Part::of(ws, args)?,
             addopts: OnceCell::new(),

@@ -280,6 +280,23 @@ impl Files {
     }
 }
 
+/// Whether a package's pyproject declares a `pytest11` entry point
+/// (`[project.entry-points.pytest11]`).
+fn declares_pytest_plugin(package: &Package) -> bool {
+    let Ok(text) = std::fs::read_to_string(package.pyproject()) else {
+        return false;
+    };
+    if !text.contains("pytest11") {
+        return false;
+    }
+    text.parse::<toml_edit::DocumentMut>().is_ok_and(|doc| {
+        doc.get("project")
+            .and_then(|p| p.get("entry-points"))
+            .and_then(|e| e.get("pytest11"))
+            .is_some()
+    })
+}
+
 /// One digest of a list of files: each path and the digest of its content.
 fn files_digest(files: &[TreeFile]) -> String {
     let mut h = Hasher::new();
@@ -369,19 +386,31 @@ impl<'a> Inputs<'a> {
     }
 
     /// The local packages installed in `venv`'s venv that register a `pytest11` entry point:
-    /// pytest loads every one of them in every run, fixtures and hooks included.
+    /// pytest loads every one of them in every run, fixtures and hooks included. Those the venv
+    /// says so of, and those of its install set whose pyproject declares one (a venv not set up
+    /// yet, or not since the declaration: `ci plan`, pre-push).
     fn pytest_plugins(&self, venv: &Package) -> Vec<String> {
         let v = Venv::of(venv);
         let local: Vec<&str> = self.ws.packages.iter().map(|p| p.name.as_str()).collect();
+        let set = self.ws.closure(venv).unwrap_or_default();
         self.plugins
             .borrow_mut()
             .entry(v.dir.clone())
             .or_insert_with(|| {
-                v.entry_point_dists("pytest11")
+                let mut plugins: Vec<String> = v
+                    .entry_point_dists("pytest11")
                     .into_iter()
                     .map(|d| normalize(&d))
                     .filter(|d| local.contains(&d.as_str()))
-                    .collect()
+                    .collect();
+                plugins.extend(
+                    set.iter()
+                        .filter(|p| declares_pytest_plugin(p))
+                        .map(|p| p.name.clone()),
+                );
+                plugins.sort();
+                plugins.dedup();
+                plugins
             })
             .clone()
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::cmd::git_paths_at_once;
+use crate::engine::inputs::{Inputs, Tool};
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
 
@@ -18,6 +19,46 @@ pub struct Selection<'a> {
 }
 
 impl<'a> Selection<'a> {
+    /// Adds, to a selection made from changed files, every package whose jobs can load a selected
+    /// one without depending on it: by a string naming its import name, as a pytest plugin
+    /// installed in the same venv, as a mypy plugin ([`Inputs::readers`]). Their keys cover the
+    /// selected packages, so a gate would run them again: a narrower selection would leave out a
+    /// verdict the change can move (pre-push, `ci plan`).
+    pub fn add_readers(&mut self, ws: &'a Workspace, inputs: &Inputs<'a>) {
+        if self.all {
+            return;
+        }
+        let mut added = Vec::new();
+        for package in &ws.packages {
+            if self.reasons.contains_key(&package.name) {
+                continue;
+            }
+            let loaded = ws.venvs_of(package).into_iter().find_map(|venv| {
+                [Tool::Pytest, Tool::Mypy].into_iter().find_map(|tool| {
+                    inputs
+                        .readers(package, venv, tool)
+                        .into_iter()
+                        .find(|r| r.name != package.name && self.reasons.contains_key(&r.name))
+                })
+            });
+            if let Some(loaded) = loaded {
+                let why = format!(
+                    "loads {} (a plugin, or its name in a string)",
+                    loaded.folder_name()
+                );
+                added.push((package, why));
+            }
+        }
+        for (package, why) in added {
+            self.reasons.insert(package.name.clone(), why);
+        }
+        self.packages = ws
+            .packages
+            .iter()
+            .filter(|p| self.reasons.contains_key(&p.name))
+            .collect();
+    }
+
     pub fn describe(&self) -> String {
         if self.all && self.reasons.is_empty() {
             return format!("selected: all {} packages", self.packages.len());

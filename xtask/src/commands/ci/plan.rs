@@ -6,6 +6,7 @@
 
 use anyhow::Result;
 
+use crate::engine::inputs::Inputs;
 use crate::engine::select;
 use crate::output::json_string;
 use crate::workspace::{Package, Workspace};
@@ -56,7 +57,10 @@ pub fn plan(ws: &Workspace, rev: Option<&str>) -> Result<Vec<Entry>> {
     } else {
         changed.as_deref()
     };
-    let selection = select::select_from(ws, &[], changed, None)?;
+    let mut selection = select::select_from(ws, &[], changed, None)?;
+    if changed.is_some() {
+        selection.add_readers(ws, &Inputs::new(ws));
+    }
     let mut entries = Vec::new();
     for owner in ws.venv_owners() {
         let set = ws.closure(owner)?;
