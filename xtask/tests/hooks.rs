@@ -173,6 +173,28 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "{}",
         lint.stdout
     );
+
+    // A folder added to one package makes an import of another first-party (ruff's `src` has
+    // `libs/*`): the import order of common, which nothing staged touches, is now wrong.
+    write(root, file, "VALUE = 1\n");
+    let plug = "python/libs/common/tests/unit/test_plug.py";
+    write(
+        root,
+        plug,
+        "\"\"\"Imports.\"\"\"\n\nimport pluggy\n\nimport dubbing_common\n\n\ndef test_plug() -> None:\n    assert pluggy.HookimplMarker(\"x\") is not None\n    assert dubbing_common.__version__\n",
+    );
+    git(root, &["add", plug]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "imports"]);
+    assert_eq!(code, 0, "{out}");
+    let notes = "python/libs/contracts/pluggy/notes.txt";
+    write(root, notes, "notes\n");
+    git(root, &["add", notes]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "a folder"]);
+    assert_ne!(
+        code, 0,
+        "the commit that breaks common's import order passed:\n{out}"
+    );
+    assert!(out.contains("I001") && out.contains(plug), "{out}");
 }
 
 #[test]

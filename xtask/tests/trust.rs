@@ -575,3 +575,22 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
         assert!(time < started, "{} was not seeded", file.display());
     }
 }
+
+/// ruff calls a module first-party when a folder of its name is in any of its `src` roots
+/// (`libs/*`): a folder added to another package moves the verdict of ruff's import sorting.
+#[test]
+fn a_folder_in_another_package_that_makes_an_import_first_party() {
+    let tmp = committed_tree("first party");
+    let root = tmp.path();
+    write(
+        root,
+        "python/libs/common/tests/unit/test_plug.py",
+        "\"\"\"A third-party import, then a first-party one.\"\"\"\n\nimport pluggy\n\nimport dubbing_common\n\n\ndef test_plug() -> None:\n    assert pluggy.HookimplMarker(\"x\") is not None\n    assert dubbing_common.__version__\n",
+    );
+    let lint = ["lint", "-p", "common"];
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(root, "python/libs/contracts/pluggy/notes.txt", "notes\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("I001"), "{}", out.stdout);
+}

@@ -85,14 +85,26 @@ impl Repo {
     /// The staged paths under the root, relative to it: added, changed and deleted, and both
     /// sides of a move (so both packages count).
     fn staged(&self, root: &Path) -> Result<Vec<String>> {
-        let cmd = self.git(root).args([
-            "diff",
-            "--cached",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--relative",
-        ]);
+        self.staged_filtered(root, None)
+    }
+
+    /// The staged paths that are added or deleted (a move is both).
+    fn added_or_deleted(&self, root: &Path) -> Result<Vec<String>> {
+        self.staged_filtered(root, Some("--diff-filter=AD"))
+    }
+
+    fn staged_filtered(&self, root: &Path, filter: Option<&str>) -> Result<Vec<String>> {
+        let cmd = self
+            .git(root)
+            .args([
+                "diff",
+                "--cached",
+                "--name-only",
+                "-z",
+                "--no-renames",
+                "--relative",
+            ])
+            .args(filter);
         let listed = untrimmed(cmd)?;
         Ok(listed
             .split('\0')
@@ -103,23 +115,25 @@ impl Repo {
 }
 
 /// What the hook checks: the packages with staged changes; with `shared` (a staged file under
-/// `python/` in no package: the shared configuration, `conftest.py`, a new package's files; or a
-/// file at the root that ruff reads, [`READ_ABOVE`]), all of `python/`, since every package is
-/// concerned.
+/// `python/` in no package: the shared configuration, `conftest.py`, a new package's files; a
+/// file at the root that ruff reads, [`READ_ABOVE`]; or a file added or deleted anywhere under
+/// `python/`: ruff calls an import first-party by the folders and files in its `src` roots, the
+/// other packages' folders among them), all of `python/`, since every package is concerned.
 struct Targets<'a> {
     packages: Vec<&'a Package>,
     shared: Option<String>,
 }
 
-fn targets<'a>(ws: &'a Workspace, staged: &[String]) -> Targets<'a> {
+fn targets<'a>(ws: &'a Workspace, staged: &[String], added_or_deleted: &[String]) -> Targets<'a> {
     let in_package = |file: &str, p: &Package| file.starts_with(&format!("{}/", p.rel));
+    let under_python = |f: &String| f.starts_with(&format!("{PYTHON_DIR}/"));
     let shared = staged
         .iter()
         .find(|f| {
-            (f.starts_with(&format!("{PYTHON_DIR}/"))
-                && !ws.packages.iter().any(|p| in_package(f, p)))
+            (under_python(f) && !ws.packages.iter().any(|p| in_package(f, p)))
                 || READ_ABOVE.contains(&f.as_str())
         })
+        .or_else(|| added_or_deleted.iter().find(|f| under_python(f)))
         .cloned();
     let packages = ws
         .packages
@@ -135,7 +149,7 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let repo = Repo::of(root)?;
     let staged = repo.staged(root)?;
     let ws = Workspace::load(root)?;
-    let targets = targets(&ws, &staged);
+    let targets = targets(&ws, &staged, &repo.added_or_deleted(root)?);
     if targets.packages.is_empty() && targets.shared.is_none() {
         say("pre-commit: nothing ruff reads is staged (nothing under python/)");
         return Ok(());
