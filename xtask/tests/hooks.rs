@@ -303,6 +303,39 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     );
     assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));
 
+    // A test that reads a fixture git ignores: it passes in the work tree, yet the commit lacks
+    // the fixture, so the push is verified in the kept checkout, where the test fails.
+    let fixture = "python/apps/media-service/tests/unit/fixture.local";
+    let info = root.join(".git/info/exclude");
+    let exclude = fs::read_to_string(&info).unwrap_or_default();
+    fs::write(&info, format!("{exclude}{fixture}\n")).unwrap();
+    write(root, fixture, "local\n");
+    let reads = "python/apps/media-service/tests/unit/test_fixture.py";
+    write(
+        root,
+        reads,
+        "from pathlib import Path\n\n\ndef test_fixture() -> None:\n    assert (Path(__file__).parent / \"fixture.local\").read_text() == \"local\\n\"\n",
+    );
+    git(root, &["add", reads]);
+    git(
+        root,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "a test reading an ignored fixture",
+        ],
+    );
+    let pushed = remote_main();
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_ne!(code, 0, "a commit without its fixture was pushed:\n{out}");
+    assert!(
+        out.contains("in the kept checkout") && out.contains("fixture.local"),
+        "{out}"
+    );
+    assert_eq!(remote_main(), pushed);
+
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));
     out.assert_ok();

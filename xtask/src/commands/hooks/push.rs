@@ -27,6 +27,7 @@ use anyhow::{Context, Result, bail};
 use super::{checked, git};
 use crate::cmd::Cmd;
 use crate::env::installer::CONFIG_FILES;
+use crate::leftovers;
 use crate::output::{self, say};
 use crate::project::{self, PYTHON_DIR};
 
@@ -292,8 +293,10 @@ fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
     }
 }
 
-/// Whether the work tree is the commit, as far as `verify` reads it: HEAD is it, and nothing
-/// there is changed, staged or untracked.
+/// Whether the work tree is the commit, as far as `verify` reads it: HEAD is it, nothing there
+/// is changed, staged or untracked, and under `python/` no file git ignores is there but what
+/// tools and builds write (a fixture kept out of git would be read in place, never in the
+/// commit).
 fn work_tree_is(root: &Path, sha: &str) -> Result<bool> {
     if commit(root, "HEAD").as_deref() != Some(sha) {
         return Ok(false);
@@ -301,7 +304,47 @@ fn work_tree_is(root: &Path, sha: &str) -> Result<bool> {
     let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
     let watched = watched();
     args.extend(watched.iter().map(String::as_str));
-    Ok(git(root, &args)?.is_empty())
+    if !git(root, &args)?.is_empty() {
+        return Ok(false);
+    }
+    Ok(ignored_input(root)?.is_none())
+}
+
+/// A path under `python/` that git ignores and that no tool or build wrote: the commit lacks it.
+fn ignored_input(root: &Path) -> Result<Option<String>> {
+    let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"])?);
+    let python = format!("{PYTHON_DIR}/");
+    let listed = git(
+        root,
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--ignored=matching",
+            "--untracked-files=all",
+            "--",
+            &python,
+        ],
+    )?;
+    Ok(listed
+        .split('\0')
+        .filter_map(|entry| entry.strip_prefix("!! "))
+        .find(|path| !written_by_a_tool(&top, path))
+        .map(str::to_owned))
+}
+
+/// Whether a path (from the repository's top) is in or is what a tool or a build writes:
+/// bytecode, caches, reports, venvs and their locks, build folders, removal leftovers.
+fn written_by_a_tool(top: &Path, rel: &str) -> bool {
+    let mut at = top.to_path_buf();
+    rel.trim_end_matches('/').split('/').any(|part| {
+        at.push(part);
+        let is_dir = at.is_dir();
+        leftovers::is_leftover(part, is_dir)
+            || leftovers::is_removal_leftover(part)
+            || part == ".venv.lock"
+            || (is_dir && at.join("pyvenv.cfg").is_file())
+    })
 }
 
 /// Runs this xtask's `verify` on the tree at `dir`, its output shown as it comes; whether it
