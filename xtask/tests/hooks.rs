@@ -195,6 +195,35 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "the commit that breaks common's import order passed:\n{out}"
     );
     assert!(out.contains("I001") && out.contains(plug), "{out}");
+    git(root, &["rm", "-q", "--cached", notes]);
+    fs::remove_file(root.join(notes)).unwrap();
+
+    // A ruff configuration outside python/ that python/'s extends: exported with the commit
+    // (or every commit would fail, the file missing), and a staged change to it is checked.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("line-length = 100\n"), "{text}");
+    fs::write(
+        &config,
+        text.replacen("line-length = 100\n", "extend = \"../ruff-base.toml\"\n", 1),
+    )
+    .unwrap();
+    write(root, "ruff-base.toml", "line-length = 100\n");
+    git(root, &["add", "python/pyproject.toml", "ruff-base.toml"]);
+    let (code, out) = git_as_person(
+        root,
+        cargo.path(),
+        &["commit", "-m", "shared ruff settings"],
+    );
+    assert_eq!(code, 0, "{out}");
+    write(root, "ruff-base.toml", "line-length = 40\n");
+    git(root, &["add", "ruff-base.toml"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "shorter lines"]);
+    assert_ne!(
+        code, 0,
+        "a staged setting that fails ruff was committed:\n{out}"
+    );
+    assert!(out.contains("ruff-base.toml is staged"), "{out}");
 }
 
 #[test]
@@ -334,6 +363,35 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         out.contains("in the kept checkout") && out.contains("fixture.local"),
         "{out}"
     );
+    assert_eq!(remote_main(), pushed);
+    git(root, &["reset", "-q", "--hard", pushed.trim()]);
+    fs::remove_file(root.join(fixture)).unwrap();
+
+    // A ruff configuration outside python/ that python/'s extends is watched as python/ is: a
+    // commit that changes only it is verified, and fails.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replacen("line-length = 100\n", "extend = \"../ruff-base.toml\"\n", 1),
+    )
+    .unwrap();
+    write(root, "ruff-base.toml", "line-length = 100\n");
+    git(root, &["add", "python/pyproject.toml", "ruff-base.toml"]);
+    git(
+        root,
+        &["commit", "-q", "--no-verify", "-m", "shared ruff settings"],
+    );
+    git(root, &["push", "-q", "--no-verify", "origin", "main"]);
+    write(root, "ruff-base.toml", "line-length = 40\n");
+    git(
+        root,
+        &["commit", "-q", "--no-verify", "-am", "shorter lines"],
+    );
+    let pushed = remote_main();
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_ne!(code, 0, "a setting that fails ruff was pushed:\n{out}");
+    assert!(!out.contains("nothing to verify"), "{out}");
     assert_eq!(remote_main(), pushed);
 
     // uninstall removes the kept checkout with the hooks.

@@ -20,6 +20,8 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
 use crate::digest::{Hasher, hash};
+use crate::fsutil;
+use crate::leftovers::{self, Place};
 use crate::project::PYTHON_DIR;
 
 /// The digest of every file outside `python/` that the tools read; `configs`: every ruff
@@ -40,6 +42,52 @@ pub fn digest(root: &Path, configs: &[PathBuf]) -> String {
         h.write(&[0]);
     }
     h.finish()
+}
+
+/// Every path outside `python/` that a gate reads, for the hooks, which judge what git holds
+/// (what is in the repository among these is watched as `python/` is): the ignore files, what
+/// ruff configurations under `python/` extend, and where its symlinks lead (a file or a folder).
+/// The keys count the same files (the symlinks' targets by the walk of `python/`).
+pub fn paths_read(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let inside = fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
+    let mut found = Found::default();
+    found.scan(&python, &inside);
+    let mut paths = ignore_files(root);
+    paths.extend(extended_configs(root, &found.configs));
+    paths.extend(found.targets);
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// What a look through `python/` finds for [`paths_read`].
+#[derive(Default)]
+struct Found {
+    configs: Vec<PathBuf>,
+    targets: Vec<PathBuf>,
+}
+
+impl Found {
+    /// Ruff's configuration files, and the targets outside `inside` of the symlinks, under `dir`;
+    /// what tools write (venvs, caches) is not looked into, nor is a linked folder.
+    fn scan(&mut self, dir: &Path, inside: &Path) {
+        for (path, name, kind) in fsutil::kinds(dir) {
+            if kind.is_symlink() {
+                if let Ok(target) = fs::canonicalize(&path)
+                    && !target.starts_with(inside)
+                {
+                    self.targets.push(target);
+                }
+            } else if kind.is_dir() {
+                if !leftovers::is_tool_output(&path, &name, true, Place::ToolRoot) {
+                    self.scan(&path, inside);
+                }
+            } else if RUFF_CONFIGS.contains(&name.as_str()) {
+                self.configs.push(path);
+            }
+        }
+    }
 }
 
 /// The ignore files that apply to `python/` from outside it: `.ignore` in every folder above it,

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::cmd::git_paths_at_once;
 use crate::engine::inputs::{Inputs, Tool};
+use crate::engine::outside;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
 
@@ -77,6 +78,22 @@ impl<'a> Selection<'a> {
             .collect();
         format!("selected: {}", parts.join(", "))
     }
+}
+
+/// What the gates read outside `python/` ([`outside::paths_read`]) that lies under the root,
+/// relative to it with `/`.
+fn read_outside(root: &Path) -> Vec<String> {
+    let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    outside::paths_read(root)
+        .iter()
+        .filter_map(|p| {
+            p.strip_prefix(root)
+                .or_else(|_| p.strip_prefix(&canonical))
+                .ok()
+                .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+        })
+        .filter(|rel| !rel.is_empty())
+        .collect()
 }
 
 /// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both
@@ -150,10 +167,16 @@ pub fn select_from<'a>(
         // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
         // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
         // So may the installer's configuration at the root: it changes every venv.
+        // And so may what the gates read outside python/: an extended ruff configuration, an
+        // ignore file, a symlink's target.
+        let outside = read_outside(&ws.root);
         let shared = files.iter().find(|f| {
             (f.starts_with(&format!("{PYTHON_DIR}/"))
                 && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
                 || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
+                || outside
+                    .iter()
+                    .any(|o| *f == o || f.starts_with(&format!("{o}/")))
         });
         if let Some(shared) = shared {
             all = true;

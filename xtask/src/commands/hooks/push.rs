@@ -6,7 +6,8 @@
 //! merge base with the branch's upstream or the remote's default branch (none: everything is
 //! verified). The tip, not every pushed commit: the tip is what the branch will hold and what CI
 //! builds; an intermediate commit is not verified. A deletion needs nothing, nor a push that
-//! changes nothing under `python/` (nor `uv.toml`, nor a `.gitignore`).
+//! changes nothing that `verify` reads (under `python/`, `uv.toml`, an ignore file, what the gates
+//! read outside `python/` that the repository holds).
 //!
 //! The verify runs in place when the work tree is that commit (HEAD is it, and `git status` shows
 //! no change there, untracked files included): the common case, and the fastest. Otherwise it
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{checked, git};
+use super::{checked, git, outside_specs};
 use crate::cmd::Cmd;
 use crate::env::installer::CONFIG_FILES;
 use crate::leftovers;
@@ -219,8 +220,9 @@ fn short(sha: &str) -> &str {
 }
 
 /// What `verify` reads that git holds, from the root: `python/`, the installer's configuration,
-/// and the ignore files (SC-007 checks them).
-fn watched() -> Vec<String> {
+/// the ignore files (SC-007 checks them), and what else the gates read outside `python/` that is
+/// in the repository (a ruff configuration that one under `python/` extends, a symlink's target).
+fn watched(root: &Path) -> Vec<String> {
     let mut paths = vec![
         format!("{PYTHON_DIR}/"),
         ".gitignore".into(),
@@ -229,6 +231,7 @@ fn watched() -> Vec<String> {
         ":(top).ignore".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
+    paths.extend(outside_specs(root));
     paths
 }
 
@@ -240,7 +243,7 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         Some(base) => {
             if !changes(root, &base.sha, &push.sha)? {
                 say(format!(
-                    "pre-push: {name} at {at}: nothing under {PYTHON_DIR}/ changed since {} ({}): nothing to verify",
+                    "pre-push: {name} at {at}: nothing verify reads ({PYTHON_DIR}/ and what it uses) changed since {} ({}): nothing to verify",
                     short(&base.sha),
                     base.why
                 ));
@@ -284,7 +287,7 @@ fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
         .arg("-C")
         .arg(root)
         .args(["diff", "--quiet", base, sha, "--"])
-        .args(watched());
+        .args(watched(root));
     let out = cmd.output()?;
     match out.code {
         Some(0) => Ok(false),
@@ -302,7 +305,7 @@ fn work_tree_is(root: &Path, sha: &str) -> Result<bool> {
         return Ok(false);
     }
     let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
-    let watched = watched();
+    let watched = watched(root);
     args.extend(watched.iter().map(String::as_str));
     if !git(root, &args)?.is_empty() {
         return Ok(false);

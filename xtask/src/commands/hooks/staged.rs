@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use super::{checked, gate_args, untrimmed};
+use super::{checked, gate_args, outside_specs, untrimmed};
 use crate::cmd::Cmd;
 use crate::engine::gate::Gate;
 use crate::engine::jobs::Job;
@@ -88,6 +88,29 @@ impl Repo {
         self.staged_filtered(root, None)
     }
 
+    /// The first staged path among `specs` (pathspecs from the top), if any.
+    fn staged_at(&self, specs: &[String]) -> Result<Option<String>> {
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let cmd = self
+            .git(&self.top)
+            .args([
+                "diff",
+                "--cached",
+                "--name-only",
+                "-z",
+                "--no-renames",
+                "--",
+            ])
+            .args(specs);
+        let listed = untrimmed(cmd)?;
+        Ok(listed
+            .split('\0')
+            .find(|f| !f.is_empty())
+            .map(str::to_owned))
+    }
+
     /// The staged paths that are added or deleted (a move is both).
     fn added_or_deleted(&self, root: &Path) -> Result<Vec<String>> {
         self.staged_filtered(root, Some("--diff-filter=AD"))
@@ -149,7 +172,16 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let repo = Repo::of(root)?;
     let staged = repo.staged(root)?;
     let ws = Workspace::load(root)?;
-    let targets = targets(&ws, &staged, &repo.added_or_deleted(root)?);
+    let mut targets = targets(&ws, &staged, &repo.added_or_deleted(root)?);
+    // What ruff reads outside python/ that the commit holds: exported with it, and a staged
+    // change there concerns every package.
+    let outside = outside_specs(root);
+    if targets.shared.is_none()
+        && let Some(file) = repo.staged_at(&outside)?
+    {
+        targets.packages = ws.packages.iter().collect();
+        targets.shared = Some(file);
+    }
     if targets.packages.is_empty() && targets.shared.is_none() {
         say("pre-commit: nothing ruff reads is staged (nothing under python/)");
         return Ok(());
@@ -164,7 +196,7 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let args = gate_args(names);
     let gate = Gate::new(&ws, &args)?;
     let (venv, _lock) = ruff_venv(&gate, &args.env)?;
-    let export = Export::new(&repo)?;
+    let export = Export::new(&repo, &outside)?;
     same_ruff(root, &export, venv)?;
     let jobs = ruff_jobs(&gate, &export, venv, &targets);
     gate.run("pre-commit", jobs, started)
@@ -305,7 +337,9 @@ impl Drop for Export {
 }
 
 impl Export {
-    fn new(repo: &Repo) -> Result<Export> {
+    /// The index's copy of `python/`, of the files above it that ruff reads, and of `outside`
+    /// (pathspecs from the top: what `python/` reads elsewhere in the repository).
+    fn new(repo: &Repo, outside: &[String]) -> Result<Export> {
         let dir = fresh_temp_dir()?;
         let root = match repo.prefix.as_str() {
             "" => dir.clone(),
@@ -319,6 +353,7 @@ impl Export {
                 specs.push(format!(":(literal){level}{name}"));
             }
         }
+        specs.extend(outside.iter().cloned());
         let listed = untrimmed(
             repo.git(&repo.top)
                 .args(["ls-files", "-z", "--"])
