@@ -200,15 +200,7 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
 
     // A ruff configuration outside python/ that python/'s extends: exported with the commit
     // (or every commit would fail, the file missing), and a staged change to it is checked.
-    let config = root.join("python/pyproject.toml");
-    let text = fs::read_to_string(&config).unwrap();
-    assert!(text.contains("line-length = 100\n"), "{text}");
-    fs::write(
-        &config,
-        text.replacen("line-length = 100\n", "extend = \"../ruff-base.toml\"\n", 1),
-    )
-    .unwrap();
-    write(root, "ruff-base.toml", "line-length = 100\n");
+    extend_ruff_from_outside(root);
     git(root, &["add", "python/pyproject.toml", "ruff-base.toml"]);
     let (code, out) = git_as_person(
         root,
@@ -369,14 +361,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
 
     // A ruff configuration outside python/ that python/'s extends is watched as python/ is: a
     // commit that changes only it is verified, and fails.
-    let config = root.join("python/pyproject.toml");
-    let text = fs::read_to_string(&config).unwrap();
-    fs::write(
-        &config,
-        text.replacen("line-length = 100\n", "extend = \"../ruff-base.toml\"\n", 1),
-    )
-    .unwrap();
-    write(root, "ruff-base.toml", "line-length = 100\n");
+    extend_ruff_from_outside(root);
     git(root, &["add", "python/pyproject.toml", "ruff-base.toml"]);
     git(
         root,
@@ -399,6 +384,17 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     out.assert_ok();
     assert!(!root.join(".git/xtask-push").exists(), "{}", out.stdout);
     assert_eq!(git_output(root, &["worktree", "list"]).lines().count(), 1);
+}
+
+/// Moves `python/pyproject.toml`'s ruff line length to `ruff-base.toml` at the root, which it
+/// then extends: a ruff configuration outside `python/`.
+fn extend_ruff_from_outside(root: &Path) {
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("line-length = 100\n"), "{text}");
+    let extended = text.replacen("line-length = 100\n", "extend = \"../ruff-base.toml\"\n", 1);
+    fs::write(&config, extended).unwrap();
+    write(root, "ruff-base.toml", "line-length = 100\n");
 }
 
 /// A file holding `line`, for a hook's standard input.

@@ -85,7 +85,12 @@ impl Repo {
     /// The staged paths under the root, relative to it: added, changed and deleted, and both
     /// sides of a move (so both packages count).
     fn staged(&self, root: &Path) -> Result<Vec<String>> {
-        self.staged_filtered(root, None)
+        self.staged_names(root, &["--relative"])
+    }
+
+    /// The staged paths under the root that are added or deleted (a move is both).
+    fn added_or_deleted(&self, root: &Path) -> Result<Vec<String>> {
+        self.staged_names(root, &["--relative", "--diff-filter=AD"])
     }
 
     /// The first staged path among `specs` (pathspecs from the top), if any.
@@ -93,41 +98,18 @@ impl Repo {
         if specs.is_empty() {
             return Ok(None);
         }
-        let cmd = self
-            .git(&self.top)
-            .args([
-                "diff",
-                "--cached",
-                "--name-only",
-                "-z",
-                "--no-renames",
-                "--",
-            ])
-            .args(specs);
-        let listed = untrimmed(cmd)?;
-        Ok(listed
-            .split('\0')
-            .find(|f| !f.is_empty())
-            .map(str::to_owned))
+        let mut args = vec!["--"];
+        args.extend(specs.iter().map(String::as_str));
+        Ok(self.staged_names(&self.top, &args)?.into_iter().next())
     }
 
-    /// The staged paths that are added or deleted (a move is both).
-    fn added_or_deleted(&self, root: &Path) -> Result<Vec<String>> {
-        self.staged_filtered(root, Some("--diff-filter=AD"))
-    }
-
-    fn staged_filtered(&self, root: &Path, filter: Option<&str>) -> Result<Vec<String>> {
+    /// What `git diff --cached --name-only` run in `dir` with `args` lists: moves as a deletion
+    /// and an addition, names as they are (`-z`).
+    fn staged_names(&self, dir: &Path, args: &[&str]) -> Result<Vec<String>> {
         let cmd = self
-            .git(root)
-            .args([
-                "diff",
-                "--cached",
-                "--name-only",
-                "-z",
-                "--no-renames",
-                "--relative",
-            ])
-            .args(filter);
+            .git(dir)
+            .args(["diff", "--cached", "--name-only", "-z", "--no-renames"])
+            .args(args);
         let listed = untrimmed(cmd)?;
         Ok(listed
             .split('\0')
