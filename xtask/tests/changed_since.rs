@@ -230,3 +230,30 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
     let line = selected(root, "HEAD");
     assert!(!line.contains("common"), "{line}");
 }
+
+/// A module name that comes or goes in a package's folder or its `src/` (ruff's `src` roots)
+/// can make an import of any other package first-party: every package is selected. A new file
+/// in a folder that was there already is no new name.
+#[test]
+fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
+    let tmp = committed_tree("module names");
+    let root = tmp.path();
+    put(
+        root,
+        "python/libs/contracts/tests/unit/test_more.py",
+        "\"\"\"More.\"\"\"\n",
+    );
+    let line = selected(root, "HEAD");
+    assert!(!line.contains("common"), "{line}");
+    put(root, "python/libs/contracts/pluggy/notes.txt", "notes\n");
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("common (a module name in python/libs/contracts came or went"),
+        "{line}"
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "a folder"]);
+    assert!(!selected(root, "HEAD").contains("common"));
+    fs::remove_dir_all(root.join("python/libs/contracts/pluggy")).unwrap();
+    assert!(selected(root, "HEAD").contains("common (a module name"));
+}

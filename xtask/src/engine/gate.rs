@@ -201,8 +201,10 @@ impl<'a> Gate<'a> {
         let mut selection =
             select::select(ws, &args.packages, args.changed_since.as_deref(), here(ws))?;
         let inputs = Inputs::new(ws);
-        if args.changed_since.is_some() {
-            selection.add_readers(ws, &inputs);
+        if let Some(rev) = &args.changed_since {
+            selection
+                .widen_for_change(ws, rev, &inputs)
+                .context("--changed-since")?;
         }
         output::say(selection.describe());
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;

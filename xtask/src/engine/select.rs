@@ -1,7 +1,7 @@
 //! Which packages a gate works on: all, the named ones (`--package`), or the ones changed since a
 //! git revision (`--changed-since`) plus every package that depends on one of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use crate::cmd::git_paths_at_once;
 use crate::engine::inputs::{Inputs, Tool};
 use crate::engine::outside;
+use crate::fsutil;
+use crate::leftovers;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{Package, Workspace};
 
@@ -20,6 +22,36 @@ pub struct Selection<'a> {
 }
 
 impl<'a> Selection<'a> {
+    /// Every package, each with its reason kept or `why`.
+    pub fn add_all(&mut self, ws: &'a Workspace, why: &str) {
+        for package in &ws.packages {
+            self.reasons
+                .entry(package.name.clone())
+                .or_insert_with(|| why.to_owned());
+        }
+        self.packages = ws.packages.iter().collect();
+        self.all = true;
+    }
+
+    /// What a change since `rev` concerns beyond [`select`]'s files: every package when a module
+    /// name in a `src` root came or went ([`first_party_moved`]), and the packages that load a
+    /// selected one ([`Selection::add_readers`]).
+    pub fn widen_for_change(
+        &mut self,
+        ws: &'a Workspace,
+        rev: &str,
+        inputs: &Inputs<'a>,
+    ) -> Result<()> {
+        if let Some(root) = first_party_moved(ws, rev)? {
+            let why = format!(
+                "a module name in {root} came or went: ruff's first-party imports may move"
+            );
+            self.add_all(ws, &why);
+        }
+        self.add_readers(ws, inputs);
+        Ok(())
+    }
+
     /// Adds, to a selection made from changed files, every package whose jobs can load a selected
     /// one without depending on it: by a string naming its import name, as a pytest plugin
     /// installed in the same venv, as a mypy plugin ([`Inputs::readers`]). Their keys cover the
@@ -94,6 +126,63 @@ fn read_outside(root: &Path) -> Vec<String> {
         })
         .filter(|rel| !rel.is_empty())
         .collect()
+}
+
+/// The first package folder (or its `src/`) whose module names differ from those at `rev`: ruff
+/// calls an import first-party when a folder or `.py` file of its name is in a `src` root (the
+/// packages' folders and their `src/`), so a name that comes or goes there can move the import
+/// order of any package, which every ruff key counts ([`Inputs`]'s layout). None when all are
+/// the same. What git does not hold and tools or builds write (a venv, `build/`) is no name.
+pub fn first_party_moved(ws: &Workspace, rev: &str) -> Result<Option<String>> {
+    let roots: Vec<String> = ws
+        .packages
+        .iter()
+        .flat_map(|p| [format!("{}/", p.rel), format!("{}/src/", p.rel)])
+        .collect();
+    // `<mode> <type> <object>\t<path>`: the type tells a folder from a file.
+    let mut args = vec!["ls-tree", "-z", rev, "--"];
+    args.extend(roots.iter().map(String::as_str));
+    let fix = format!(
+        "is `{rev}` a revision of the git repository of {}?",
+        ws.root.display()
+    );
+    let listed = git_paths_at_once(&ws.root, &[(&args, &fix)])?.remove(0);
+    for root in &roots {
+        let then: BTreeSet<String> = listed
+            .iter()
+            .filter_map(|entry| {
+                let (info, path) = entry.split_once('\t')?;
+                let rest = path.strip_prefix(root.as_str())?;
+                let is_dir = rest.contains('/') || info.contains(" tree ");
+                module_name(rest.split('/').next()?, is_dir)
+            })
+            .collect();
+        let now: BTreeSet<String> = fsutil::kinds(&ws.root.join(root))
+            .into_iter()
+            .filter_map(|(_, name, kind)| module_name(&name, kind.is_dir()))
+            .collect();
+        if now != then {
+            return Ok(Some(root.trim_end_matches('/').to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// The module name an entry of a `src` root stands for: a folder's name, a `.py` or `.pyi`
+/// file's stem; none for what tools and builds write there, or a name no import can say.
+fn module_name(name: &str, is_dir: bool) -> Option<String> {
+    let stem = if is_dir {
+        name
+    } else {
+        name.strip_suffix(".py")
+            .or_else(|| name.strip_suffix(".pyi"))?
+    };
+    let identifier = stem
+        .chars()
+        .next()
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && stem.chars().all(|c| c == '_' || c.is_alphanumeric());
+    (identifier && !leftovers::is_leftover(stem, is_dir)).then(|| stem.to_owned())
 }
 
 /// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both

@@ -58,8 +58,8 @@ pub fn plan(ws: &Workspace, rev: Option<&str>) -> Result<Vec<Entry>> {
         changed.as_deref()
     };
     let mut selection = select::select_from(ws, &[], changed, None)?;
-    if changed.is_some() {
-        selection.add_readers(ws, &Inputs::new(ws));
+    if let (Some(rev), Some(_)) = (rev, changed) {
+        selection.widen_for_change(ws, rev, &Inputs::new(ws))?;
     }
     let mut entries = Vec::new();
     for owner in ws.venv_owners() {
