@@ -106,6 +106,9 @@ pub struct TreeFile {
     pub digest: String,
     pub size: u64,
     pub mtime_ns: u128,
+    /// Whether it has an execute bit: tools read it too (ruff's EXE rules; a test may check
+    /// `os.access(path, os.X_OK)`), so the job keys count it beside the content.
+    pub executable: bool,
 }
 
 /// Every file a tool could read under `dir`, sorted by path; each file is read once.
@@ -187,11 +190,14 @@ impl Walk<'_> {
         } else if target.is_file() {
             let content = fs::read(path).unwrap_or_default();
             (self.visit)(rel, &content);
-            let mut digest = hash(&content);
-            if is_executable(&target) {
-                digest.push_str(" executable");
-            }
-            self.push(rel, digest, target.len(), mtime_ns(&target));
+            let file = TreeFile {
+                rel: rel.to_owned(),
+                digest: hash(&content),
+                size: target.len(),
+                mtime_ns: mtime_ns(&target),
+                executable: is_executable(&target),
+            };
+            self.out.push(file);
         } else if crate::output::verbose() {
             eprintln!(
                 "not read: {} is not a regular file (a pipe, socket or device)",
@@ -206,12 +212,12 @@ impl Walk<'_> {
             digest,
             size,
             mtime_ns,
+            executable: false,
         });
     }
 }
 
-/// Whether a file has an execute bit: tools read it too (ruff's EXE rules; a test may check
-/// `os.access(path, os.X_OK)`), so it counts with the content. Windows has no such bit.
+/// Whether a file has an execute bit (see [`TreeFile::executable`]). Windows has no such bit.
 #[cfg(unix)]
 fn is_executable(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;

@@ -458,6 +458,7 @@ mod tests {
             digest: digest.into(),
             size,
             mtime_ns,
+            executable: false,
         }
     }
 

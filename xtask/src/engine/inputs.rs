@@ -304,6 +304,9 @@ fn files_digest(files: &[TreeFile]) -> String {
         h.write(file.rel.as_bytes());
         h.write(&[0]);
         h.write(file.digest.as_bytes());
+        if file.executable {
+            h.write(b" executable");
+        }
         h.write(&[0]);
     }
     h.finish()
