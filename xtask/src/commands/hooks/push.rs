@@ -28,9 +28,10 @@ use anyhow::{Context, Result, bail};
 use super::{checked, git, outside_specs};
 use crate::cmd::Cmd;
 use crate::env::installer::CONFIG_FILES;
-use crate::leftovers;
+use crate::leftovers::{self, Place};
 use crate::output::{self, say};
 use crate::project::{self, PYTHON_DIR};
+use crate::workspace::Workspace;
 
 /// Under git's common folder: the kept checkout (a detached git worktree, `tree/`) and its lock.
 /// Inside `.git`, git never tracks it and `cargo xtask clean` never reaches it; its venvs stay
@@ -253,18 +254,21 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         }
         None => "everything: no base to compare with".to_owned(),
     };
-    let (dir, _kept) = if work_tree_is(root, &push.sha)? {
-        say(format!(
-            "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
-        ));
-        (root.to_path_buf(), None)
-    } else {
-        let kept = Kept::checkout(root, &push.sha)?;
-        say(format!(
-            "pre-push: verifying {name} at {at} in the kept checkout {} (the work tree is not that commit), {since}",
-            kept.root.display()
-        ));
-        (kept.root.clone(), Some(kept))
+    let (dir, _kept) = match not_in_place(root, &push.sha)? {
+        None => {
+            say(format!(
+                "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
+            ));
+            (root.to_path_buf(), None)
+        }
+        Some(why) => {
+            let kept = Kept::checkout(root, &push.sha)?;
+            say(format!(
+                "pre-push: verifying {name} at {at} in the kept checkout {} ({why}), {since}",
+                kept.root.display()
+            ));
+            (kept.root.clone(), Some(kept))
+        }
     };
     let base = push.base.as_ref().map(|b| b.sha.as_str());
     if run_verify(&dir, base)? {
@@ -296,21 +300,22 @@ fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
     }
 }
 
-/// Whether the work tree is the commit, as far as `verify` reads it: HEAD is it, nothing there
-/// is changed, staged or untracked, and under `python/` no file git ignores is there but what
-/// tools and builds write (a fixture kept out of git would be read in place, never in the
-/// commit).
-fn work_tree_is(root: &Path, sha: &str) -> Result<bool> {
+/// Why the work tree is not the commit, as far as `verify` reads it; None when it is: HEAD is
+/// it, nothing there is changed, staged or untracked, and under `python/` no file git ignores
+/// is there but what tools and builds write (a fixture kept out of git would be read in place,
+/// never in the commit).
+fn not_in_place(root: &Path, sha: &str) -> Result<Option<String>> {
     if commit(root, "HEAD").as_deref() != Some(sha) {
-        return Ok(false);
+        return Ok(Some("the work tree is not that commit".into()));
     }
     let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
     let watched = watched(root);
     args.extend(watched.iter().map(String::as_str));
     if !git(root, &args)?.is_empty() {
-        return Ok(false);
+        return Ok(Some("the work tree has changes".into()));
     }
-    Ok(ignored_input(root)?.is_none())
+    Ok(ignored_input(root)?
+        .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
 }
 
 /// A path under `python/` that git ignores and that no tool or build wrote: the commit lacks it.
@@ -329,24 +334,52 @@ fn ignored_input(root: &Path) -> Result<Option<String>> {
             &python,
         ],
     )?;
+    // Where tools run and write (python/ and each package's folder), from the top.
+    let prefix = root
+        .strip_prefix(&top)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    let at_top = |rel: &str| match prefix.as_str() {
+        "" => rel.to_owned(),
+        prefix => format!("{prefix}/{rel}"),
+    };
+    let mut tool_roots = vec![at_top(PYTHON_DIR)];
+    if let Ok(ws) = Workspace::load(root) {
+        tool_roots.extend(ws.packages.iter().map(|p| at_top(&p.rel)));
+    }
     Ok(listed
         .split('\0')
         .filter_map(|entry| entry.strip_prefix("!! "))
-        .find(|path| !written_by_a_tool(&top, path))
+        .find(|path| !written_by_a_tool(&top, &tool_roots, path))
         .map(str::to_owned))
 }
 
-/// Whether a path (from the repository's top) is in or is what a tool or a build writes:
-/// bytecode, caches, reports, venvs and their locks, build folders, removal leftovers.
-fn written_by_a_tool(top: &Path, rel: &str) -> bool {
+/// Whether a path (from the repository's top) is in or is what a tool or a build writes, by
+/// where it stands as [`leftovers::is_tool_output`] tells it: bytecode and `*.egg-info`
+/// anywhere; caches, reports, venvs and their locks, build folders and removal leftovers in a
+/// folder where tools run. Deeper, such a name is a fixture.
+fn written_by_a_tool(top: &Path, tool_roots: &[String], rel: &str) -> bool {
     let mut at = top.to_path_buf();
-    rel.trim_end_matches('/').split('/').any(|part| {
+    let mut parent = String::new();
+    let parts: Vec<&str> = rel.trim_end_matches('/').split('/').collect();
+    // git lists a folder with a `/` at its end; every part but the last is one.
+    let last_is_dir = rel.ends_with('/');
+    parts.iter().enumerate().any(|(i, &part)| {
         at.push(part);
-        let is_dir = at.is_dir();
-        leftovers::is_leftover(part, is_dir)
-            || leftovers::is_removal_leftover(part)
-            || part == ".venv.lock"
-            || (is_dir && at.join("pyvenv.cfg").is_file())
+        let is_dir = i + 1 < parts.len() || last_is_dir || at.is_dir();
+        let place = if tool_roots.contains(&parent) {
+            Place::ToolRoot
+        } else {
+            Place::Below
+        };
+        parent = if parent.is_empty() {
+            part.to_owned()
+        } else {
+            format!("{parent}/{part}")
+        };
+        leftovers::is_tool_output(&at, part, is_dir, place)
+            || (is_dir && part.ends_with(".egg-info"))
+            || (place == Place::ToolRoot && leftovers::is_build_leftover(part, is_dir))
     })
 }
 
@@ -508,4 +541,30 @@ pub fn remove_kept_checkout(root: &Path) -> Result<Option<PathBuf>> {
     drop(_lock);
     fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     Ok(Some(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_output_is_told_by_where_it_stands_and_a_fixture_named_like_it_is_not() {
+        let top = std::env::temp_dir().join(format!("xtask-push-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&top);
+        fs::create_dir_all(top.join("python/libs/a/.venv")).unwrap();
+        fs::write(top.join("python/libs/a/.venv/pyvenv.cfg"), "").unwrap();
+        fs::create_dir_all(top.join("python/libs/a/tests/fixtures/dist")).unwrap();
+        fs::create_dir_all(top.join("python/libs/a/src/a.egg-info")).unwrap();
+        let roots = ["python".to_owned(), "python/libs/a".to_owned()];
+        let tool = |rel: &str| written_by_a_tool(&top, &roots, rel);
+        assert!(tool("python/libs/a/.venv/"));
+        assert!(tool("python/libs/a/coverage.xml"));
+        assert!(tool("python/.mypy_cache/"));
+        assert!(tool("python/libs/a/src/a.egg-info/"));
+        assert!(tool("python/libs/a/tests/__pycache__/x.pyc"));
+        assert!(!tool("python/libs/a/tests/fixtures/coverage.xml"));
+        assert!(!tool("python/libs/a/tests/fixtures/dist/"));
+        assert!(!tool("python/libs/a/.env"));
+        fs::remove_dir_all(&top).unwrap();
+    }
 }
