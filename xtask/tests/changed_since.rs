@@ -150,6 +150,18 @@ fn changed_since_from_a_root_below_the_top_counts_moves_and_deletions() {
         selected(&root, "HEAD"),
         "selected: no package (nothing under python/apps or python/libs changed)"
     );
+    // Unless the gates read it: a .gitignore at the top (ruff skips what it names).
+    let ignore = top.path().join(".gitignore");
+    fs::write(&ignore, "scratch.py\n").unwrap();
+    git(top.path(), &["add", ".gitignore"]);
+    git(top.path(), &["commit", "-q", "-m", "ignore"]);
+    fs::write(&ignore, "other.py\n").unwrap();
+    let line = selected(&root, "HEAD");
+    assert!(
+        line.contains("common (.gitignore changed, which the gates read)"),
+        "{line}"
+    );
+    git(top.path(), &["checkout", "-q", "--", ".gitignore"]);
 
     // A module moved from one library to another: both, and what depends on either.
     git(

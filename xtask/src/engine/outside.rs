@@ -61,25 +61,75 @@ pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     paths
 }
 
-/// What a look through `python/` finds for [`paths_read`].
+/// [`paths_read`] as git pathspecs from the repository's top (`:(top,literal)path`), those in
+/// the repository and outside its `.git`; none outside a repository.
+pub fn repo_pathspecs(root: &Path) -> Vec<String> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--show-toplevel"])
+        .output();
+    let Some(top) = out
+        .ok()
+        .filter(|o| o.success())
+        .map(|o| o.output.trim().to_owned())
+    else {
+        return Vec::new();
+    };
+    let top = PathBuf::from(top);
+    let top = fs::canonicalize(&top).unwrap_or(top);
+    let rel = |path: &Path| -> Option<String> {
+        let rel = match path.strip_prefix(&top) {
+            Ok(rel) => rel.to_path_buf(),
+            Err(_) => fs::canonicalize(path)
+                .ok()?
+                .strip_prefix(&top)
+                .ok()?
+                .to_path_buf(),
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        (!rel.is_empty() && rel != ".git" && !rel.starts_with(".git/")).then_some(rel)
+    };
+    paths_read(root)
+        .iter()
+        .filter_map(|p| rel(p))
+        .map(|rel| format!(":(top,literal){rel}"))
+        .collect()
+}
+
+/// What a look through `python/` finds for [`paths_read`], as the keys' walk of it sees it: a
+/// symlinked configuration counts, and a linked folder is looked through (once).
 #[derive(Default)]
 struct Found {
     configs: Vec<PathBuf>,
     targets: Vec<PathBuf>,
+    seen: Vec<PathBuf>,
 }
 
 impl Found {
     /// Ruff's configuration files, and the targets outside `inside` of the symlinks, under `dir`;
-    /// what tools write (venvs, caches) is not looked into, nor is a linked folder.
+    /// what tools write (venvs, caches) is not looked into.
     fn scan(&mut self, dir: &Path, inside: &Path) {
+        let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if self.seen.contains(&real) {
+            return;
+        }
+        self.seen.push(real);
         for (path, name, kind) in fsutil::kinds(dir) {
-            if kind.is_symlink() {
-                if let Ok(target) = fs::canonicalize(&path)
-                    && !target.starts_with(inside)
-                {
-                    self.targets.push(target);
-                }
-            } else if kind.is_dir() {
+            let target = kind
+                .is_symlink()
+                .then(|| fs::canonicalize(&path).ok())
+                .flatten();
+            if let Some(target) = &target
+                && !target.starts_with(inside)
+            {
+                self.targets.push(target.clone());
+            }
+            let is_dir = match &target {
+                Some(target) => target.is_dir(),
+                None => kind.is_dir(),
+            };
+            if is_dir {
                 if !leftovers::is_tool_output(&path, &name, true, Place::ToolRoot) {
                     self.scan(&path, inside);
                 }

@@ -42,6 +42,9 @@ impl<'a> Selection<'a> {
         rev: &str,
         inputs: &Inputs<'a>,
     ) -> Result<()> {
+        if let Some(file) = outside_changed(ws, rev)? {
+            self.add_all(ws, &format!("{file} changed, which the gates read"));
+        }
         if let Some(root) = first_party_moved(ws, rev)? {
             let why = format!(
                 "a module name in {root} came or went: ruff's first-party imports may move"
@@ -112,20 +115,22 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// What the gates read outside `python/` ([`outside::paths_read`]) that lies under the root,
-/// relative to it with `/`.
-fn read_outside(root: &Path) -> Vec<String> {
-    let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    outside::paths_read(root)
-        .iter()
-        .filter_map(|p| {
-            p.strip_prefix(root)
-                .or_else(|_| p.strip_prefix(&canonical))
-                .ok()
-                .map(|rel| rel.to_string_lossy().replace('\\', "/"))
-        })
-        .filter(|rel| !rel.is_empty())
-        .collect()
+/// The first of what the gates read outside `python/` ([`outside::repo_pathspecs`]: an extended
+/// ruff configuration, an ignore file, a symlink's target, wherever in the repository, above
+/// the root too) that differs from `rev`'s, in the work tree.
+pub fn outside_changed(ws: &Workspace, rev: &str) -> Result<Option<String>> {
+    let specs = outside::repo_pathspecs(&ws.root);
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let mut args = vec!["diff", "--name-only", "-z", "--no-renames", rev, "--"];
+    args.extend(specs.iter().map(String::as_str));
+    let fix = format!(
+        "is `{rev}` a revision of the git repository of {}?",
+        ws.root.display()
+    );
+    let listed = git_paths_at_once(&ws.root, &[(&args, &fix)])?.remove(0);
+    Ok(listed.into_iter().next())
 }
 
 /// The first package folder (or its `src/`) whose module names differ from those at `rev`: ruff
@@ -256,16 +261,10 @@ pub fn select_from<'a>(
         // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
         // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
         // So may the installer's configuration at the root: it changes every venv.
-        // And so may what the gates read outside python/: an extended ruff configuration, an
-        // ignore file, a symlink's target.
-        let outside = read_outside(&ws.root);
         let shared = files.iter().find(|f| {
             (f.starts_with(&format!("{PYTHON_DIR}/"))
                 && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
                 || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
-                || outside
-                    .iter()
-                    .any(|o| *f == o || f.starts_with(&format!("{o}/")))
         });
         if let Some(shared) = shared {
             all = true;

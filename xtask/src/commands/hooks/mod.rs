@@ -23,34 +23,13 @@ use crate::output::say;
 const MARK: &str =
     "# Written by `cargo xtask hooks install`; `cargo xtask hooks uninstall` removes it.";
 
-/// `git -C root ARGS`: what it printed, trimmed; an error names the command and what git said.
 /// Pathspecs of what the gates read outside `python/` that the repository can hold
-/// ([`outside::paths_read`]): the hooks watch them as they watch `python/`.
+/// ([`outside::repo_pathspecs`]): the hooks watch them as they watch `python/`.
 fn outside_specs(root: &Path) -> Vec<String> {
-    let Ok(top) = git(root, &["rev-parse", "--show-toplevel"]) else {
-        return Vec::new();
-    };
-    let top = PathBuf::from(top);
-    let top = fs::canonicalize(&top).unwrap_or(top);
-    let rel = |path: &Path| -> Option<String> {
-        let rel = match path.strip_prefix(&top) {
-            Ok(rel) => rel.to_path_buf(),
-            Err(_) => fs::canonicalize(path)
-                .ok()?
-                .strip_prefix(&top)
-                .ok()?
-                .to_path_buf(),
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        (!rel.is_empty() && rel != ".git" && !rel.starts_with(".git/")).then_some(rel)
-    };
-    outside::paths_read(root)
-        .iter()
-        .filter_map(|p| rel(p))
-        .map(|rel| format!(":(top,literal){rel}"))
-        .collect()
+    outside::repo_pathspecs(root)
 }
 
+/// `git -C root ARGS`: what it printed, trimmed; an error names the command and what git said.
 fn git(root: &Path, args: &[&str]) -> Result<String> {
     checked(Cmd::new("git").arg("-C").arg(root).args(args))
 }
