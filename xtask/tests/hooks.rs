@@ -231,6 +231,16 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     );
     git(root, &["push", "-q", "--no-verify", "origin", "main"]);
     let remote_main = || git_output(remote.path(), &["rev-parse", "main"]);
+    // `git push origin main` as a person: refused, the remote as it was, the output naming each
+    // of `named`; the output, and what the remote holds.
+    let push_refused = |what: &str, named: &[&str]| {
+        let pushed = remote_main();
+        let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+        assert_ne!(code, 0, "{what} was pushed:\n{out}");
+        assert!(named.iter().all(|n| out.contains(n)), "{named:?}:\n{out}");
+        assert_eq!(remote_main(), pushed);
+        (out, pushed)
+    };
     let failing = "python/apps/media-service/tests/unit/test_fails.py";
     let broken = "def test_fails() -> None:\n    assert 1 + 1 == 3, \"arithmetic is broken\"\n";
     let fixed = "def test_fails() -> None:\n    assert 1 + 1 == 2\n";
@@ -295,14 +305,10 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         ],
     );
     write(root, failing, fixed);
-    let pushed = remote_main();
-    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
-    assert_ne!(code, 0, "the failing commit was pushed:\n{out}");
-    assert!(
-        out.contains("in the kept checkout") && out.contains("arithmetic is broken"),
-        "{out}"
+    push_refused(
+        "the failing commit",
+        &["in the kept checkout", "arithmetic is broken"],
     );
-    assert_eq!(remote_main(), pushed);
     assert_eq!(fs::read_to_string(root.join(failing)).unwrap(), fixed);
 
     // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place,
@@ -348,14 +354,10 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
             "a test reading an ignored fixture",
         ],
     );
-    let pushed = remote_main();
-    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
-    assert_ne!(code, 0, "a commit without its fixture was pushed:\n{out}");
-    assert!(
-        out.contains("in the kept checkout") && out.contains("fixture.local"),
-        "{out}"
+    let (_, pushed) = push_refused(
+        "a commit without its fixture",
+        &["in the kept checkout", "fixture.local"],
     );
-    assert_eq!(remote_main(), pushed);
     git(root, &["reset", "-q", "--hard", pushed.trim()]);
     fs::remove_file(root.join(fixture)).unwrap();
 
@@ -373,11 +375,8 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         root,
         &["commit", "-q", "--no-verify", "-am", "shorter lines"],
     );
-    let pushed = remote_main();
-    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
-    assert_ne!(code, 0, "a setting that fails ruff was pushed:\n{out}");
+    let (out, _) = push_refused("a setting that fails ruff", &[]);
     assert!(!out.contains("nothing to verify"), "{out}");
-    assert_eq!(remote_main(), pushed);
 
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));
