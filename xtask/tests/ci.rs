@@ -297,9 +297,21 @@ fn a_restored_venv_keeps_its_passes_in_a_fresh_clone() {
     ));
     first.assert_ok();
     let archive = temp.path().join("venv.tar");
+    // A venv's files are hard links into shared folders (the tools folder's seeded job caches,
+    // uv's cache), so another test linking the same file meanwhile moves its ctime, not its
+    // content: GNU tar then says "file changed as we read it" and exits 1 (seen in CI, on a
+    // seeded mypy cache file). That alone is no failure here.
     let tar = |args: &[&str]| {
-        let ok = Command::new("tar").args(args).status().unwrap().success();
-        assert!(ok, "tar {args:?}");
+        let out = Command::new("tar").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let only_moved_ctime = out.status.code() == Some(1)
+            && stderr
+                .lines()
+                .all(|l| l.contains("file changed as we read it"));
+        assert!(
+            out.status.success() || only_moved_ctime,
+            "tar {args:?}: {stderr}"
+        );
     };
     let service = root.join("python/apps/media-service");
     tar(&[
