@@ -425,9 +425,8 @@ impl<'a> Gate<'a> {
             locks.push(venv.lock(LockMode::Shared, service.folder_name())?);
             match session.look(service, Remember::Write)? {
                 // What the check read is what the jobs' keys read: the lock keeps it so.
-                (State::Fresh, Some(installed)) => self.inputs.know_installed(&venv, installed),
-                (State::Fresh, None) => {}
-                (state, _) => return Ok((locks, Some((*service, state)))),
+                Ok(installed) => self.inputs.know_installed(&venv, installed),
+                Err(state) => return Ok((locks, Some((*service, state)))),
             }
         }
         Ok((locks, None))

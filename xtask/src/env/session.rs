@@ -830,51 +830,50 @@ fn requirements<'p>(
 impl Session<'_> {
     /// The state of a service's venv without changing it (for `doctor`).
     pub fn state(&self, service: &Package) -> Result<State> {
-        Ok(self.look(service, Remember::ReadOnly)?.0)
+        Ok(self
+            .look(service, Remember::ReadOnly)?
+            .err()
+            .unwrap_or(State::Fresh))
     }
 
-    /// The state of a service's venv, and what is installed there when it is fresh (read once:
-    /// a gate's job keys take it from here). `remember` says whether the digests learned while
-    /// reading the installed set may be kept in the venv.
-    pub fn look(
-        &self,
-        service: &Package,
-        remember: Remember,
-    ) -> Result<(State, Option<Installed>)> {
+    /// What is installed in a fresh service venv (read once: a gate's job keys take it from
+    /// here), else the venv's state. `remember` says whether the digests learned while reading
+    /// the installed set may be kept in the venv.
+    pub fn look(&self, service: &Package, remember: Remember) -> Result<Result<Installed, State>> {
         let venv = Venv::of(service);
-        if let Some(state) = self.broken_state(&venv)? {
-            return Ok((state, None));
+        if let Some(state) = broken_state(&venv) {
+            return Ok(Err(state));
         }
         let Some(old) = Fingerprint::read(&venv.stamp()) else {
             let why = "no stamp: an earlier setup did not finish";
-            return Ok((State::Broken(why.into()), None));
+            return Ok(Err(State::Broken(why.into())));
         };
         let set = self.ws.closure(service)?;
         let cheap = self.cheap_fingerprint(service, &set, &venv)?;
         let installed = venv.read_installed(remember);
         if is_fresh(&venv, &cheap, &old, &installed, !self.args.inexact) {
-            return Ok((State::Fresh, Some(installed)));
+            return Ok(Ok(installed));
         }
-        Ok((stale_state(&cheap, &old, &installed), None))
+        Ok(Err(stale_state(&cheap, &old, &installed)))
     }
+}
 
-    /// A venv that is missing or that no setup made whole: its state; None for one to compare.
-    fn broken_state(&self, venv: &Venv) -> Result<Option<State>> {
-        if !venv.dir.exists() {
-            return Ok(Some(State::Missing));
-        }
-        let why = if venv.is_half_removed() {
-            "what an interrupted removal left of the venv: setup deletes it and makes a new one"
-                .to_owned()
-        } else if !venv.is_venv() {
-            format!("{} is not a virtualenv (no pyvenv.cfg)", venv.dir.display())
-        } else if !venv.python_works() {
-            format!("its interpreter {} is gone", venv.python().display())
-        } else {
-            return Ok(None);
-        };
-        Ok(Some(State::Broken(why)))
+/// A venv that is missing or that no setup made whole: its state; None for one to compare.
+fn broken_state(venv: &Venv) -> Option<State> {
+    if !venv.dir.exists() {
+        return Some(State::Missing);
     }
+    let why = if venv.is_half_removed() {
+        "what an interrupted removal left of the venv: setup deletes it and makes a new one"
+            .to_owned()
+    } else if !venv.is_venv() {
+        format!("{} is not a virtualenv (no pyvenv.cfg)", venv.dir.display())
+    } else if !venv.python_works() {
+        format!("its interpreter {} is gone", venv.python().display())
+    } else {
+        return None;
+    };
+    Some(State::Broken(why))
 }
 
 /// A venv that is not fresh: what changed since its stamp, as far as can be told.
