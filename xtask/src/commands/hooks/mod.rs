@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::engine::outside;
 use crate::flags::{GateArgs, HookAction, HookName, MessageFormat};
 use crate::fsutil;
 use crate::output::say;
@@ -22,12 +21,6 @@ use crate::output::say;
 /// The line that marks a hook as the xtask's.
 const MARK: &str =
     "# Written by `cargo xtask hooks install`; `cargo xtask hooks uninstall` removes it.";
-
-/// Pathspecs of what the gates read outside `python/` that the repository can hold
-/// ([`outside::repo_pathspecs`]): the hooks watch them as they watch `python/`.
-fn outside_specs(root: &Path) -> Vec<String> {
-    outside::repo_pathspecs(root)
-}
 
 /// `git -C root ARGS`: what it printed, trimmed; an error names the command and what git said.
 fn git(root: &Path, args: &[&str]) -> Result<String> {

@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{checked, git, outside_specs};
+use super::{checked, git};
 use crate::cmd::Cmd;
+use crate::engine::outside;
 use crate::env::installer::CONFIG_FILES;
 use crate::leftovers::{self, Place};
 use crate::output::{self, say};
@@ -232,7 +233,7 @@ fn watched(root: &Path) -> Vec<String> {
         ":(top).ignore".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
-    paths.extend(outside_specs(root));
+    paths.extend(outside::repo_pathspecs(root));
     paths
 }
 
@@ -240,9 +241,11 @@ fn watched(root: &Path) -> Vec<String> {
 fn verify(root: &Path, push: &Push) -> Result<()> {
     let name = &push.name;
     let at = short(&push.sha);
+    // One look through python/ for what it reads elsewhere, for both questions below.
+    let watched = watched(root);
     let since = match &push.base {
         Some(base) => {
-            if !changes(root, &base.sha, &push.sha)? {
+            if !changes(root, &base.sha, &push.sha, &watched)? {
                 say(format!(
                     "pre-push: {name} at {at}: nothing verify reads ({PYTHON_DIR}/ and what it uses) changed since {} ({}): nothing to verify",
                     short(&base.sha),
@@ -254,7 +257,7 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         }
         None => "everything: no base to compare with".to_owned(),
     };
-    let (dir, _kept) = match not_in_place(root, &push.sha)? {
+    let (dir, _kept) = match not_in_place(root, &push.sha, &watched)? {
         None => {
             say(format!(
                 "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
@@ -286,12 +289,12 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
 }
 
 /// Whether anything `verify` reads changed between the two commits.
-fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
+fn changes(root: &Path, base: &str, sha: &str, watched: &[String]) -> Result<bool> {
     let cmd = Cmd::new("git")
         .arg("-C")
         .arg(root)
         .args(["diff", "--quiet", base, sha, "--"])
-        .args(watched(root));
+        .args(watched);
     let out = cmd.output()?;
     match out.code {
         Some(0) => Ok(false),
@@ -304,12 +307,11 @@ fn changes(root: &Path, base: &str, sha: &str) -> Result<bool> {
 /// it, nothing there is changed, staged or untracked, and under `python/` no file git ignores
 /// is there but what tools and builds write (a fixture kept out of git would be read in place,
 /// never in the commit).
-fn not_in_place(root: &Path, sha: &str) -> Result<Option<String>> {
+fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<String>> {
     if commit(root, "HEAD").as_deref() != Some(sha) {
         return Ok(Some("the work tree is not that commit".into()));
     }
     let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
-    let watched = watched(root);
     args.extend(watched.iter().map(String::as_str));
     if !git(root, &args)?.is_empty() {
         return Ok(Some("the work tree has changes".into()));

@@ -19,10 +19,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use super::{checked, gate_args, outside_specs, untrimmed};
+use super::{checked, gate_args, untrimmed};
 use crate::cmd::Cmd;
 use crate::engine::gate::Gate;
 use crate::engine::jobs::Job;
+use crate::engine::outside;
 use crate::env::lock;
 use crate::env::session::{Session, State};
 use crate::env::venv::{LockMode, Venv, VenvLock};
@@ -157,7 +158,7 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let mut targets = targets(&ws, &staged, &repo.added_or_deleted(root)?);
     // What ruff reads outside python/ that the commit holds: exported with it, and a staged
     // change there concerns every package.
-    let outside = outside_specs(root);
+    let outside = outside::repo_pathspecs(root);
     if targets.shared.is_none()
         && let Some(file) = repo.staged_at(&outside)?
     {
