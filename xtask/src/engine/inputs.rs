@@ -262,15 +262,17 @@ impl Files {
             outside: outside.into(),
         }
     }
-}
 
-impl Files {
+    /// Every file under `python/`: the packages' and the rest, in no order.
+    fn all(&self) -> impl Iterator<Item = &TreeFile> {
+        let owned = self.packages.values().flat_map(|p| p.files.iter());
+        owned.chain(self.outside.iter())
+    }
+
     /// Every ruff configuration file under `python/` (see [`outside::RUFF_CONFIGS`]).
     fn ruff_configs(&self, root: &Path) -> Vec<PathBuf> {
         let python = root.join(PYTHON_DIR);
-        let owned = self.packages.values().flat_map(|p| p.files.iter());
-        owned
-            .chain(self.outside.iter())
+        self.all()
             .filter(|f| {
                 let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
                 outside::RUFF_CONFIGS.contains(&name)
@@ -394,12 +396,12 @@ impl<'a> Inputs<'a> {
     /// yet, or not since the declaration: `ci plan`, pre-push).
     fn pytest_plugins(&self, venv: &Package) -> Vec<String> {
         let v = Venv::of(venv);
-        let local: Vec<&str> = self.ws.packages.iter().map(|p| p.name.as_str()).collect();
-        let set = self.ws.closure(venv).unwrap_or_default();
         self.plugins
             .borrow_mut()
             .entry(v.dir.clone())
             .or_insert_with(|| {
+                let local: Vec<&str> = self.ws.packages.iter().map(|p| p.name.as_str()).collect();
+                let set = self.ws.closure(venv).unwrap_or_default();
                 let mut plugins: Vec<String> = v
                     .entry_point_dists("pytest11")
                     .into_iter()
@@ -535,14 +537,7 @@ impl<'a> Inputs<'a> {
                 h.write(&[0]);
             }
         }
-        let files = self.files();
-        let mut paths: Vec<&str> = files
-            .packages
-            .values()
-            .flat_map(|p| p.files.iter())
-            .chain(files.outside.iter())
-            .map(|f| f.rel.as_str())
-            .collect();
+        let mut paths: Vec<&str> = self.files().all().map(|f| f.rel.as_str()).collect();
         paths.sort_unstable();
         for path in paths {
             h.write(path.as_bytes());

@@ -125,12 +125,7 @@ pub fn outside_changed(ws: &Workspace, rev: &str) -> Result<Option<String>> {
     }
     let mut args = vec!["diff", "--name-only", "-z", "--no-renames", rev, "--"];
     args.extend(specs.iter().map(String::as_str));
-    let fix = format!(
-        "is `{rev}` a revision of the git repository of {}?",
-        ws.root.display()
-    );
-    let listed = git_paths_at_once(&ws.root, &[(&args, &fix)])?.remove(0);
-    Ok(listed.into_iter().next())
+    Ok(git_about(&ws.root, rev, &args)?.into_iter().next())
 }
 
 /// The first package folder (or its `src/`) whose module names differ from those at `rev`: ruff
@@ -147,11 +142,7 @@ pub fn first_party_moved(ws: &Workspace, rev: &str) -> Result<Option<String>> {
     // `<mode> <type> <object>\t<path>`: the type tells a folder from a file.
     let mut args = vec!["ls-tree", "-z", rev, "--"];
     args.extend(roots.iter().map(String::as_str));
-    let fix = format!(
-        "is `{rev}` a revision of the git repository of {}?",
-        ws.root.display()
-    );
-    let listed = git_paths_at_once(&ws.root, &[(&args, &fix)])?.remove(0);
+    let listed = git_about(&ws.root, rev, &args)?;
     for root in &roots {
         let then: BTreeSet<String> = listed
             .iter()
@@ -190,13 +181,24 @@ fn module_name(name: &str, is_dir: bool) -> Option<String> {
     (identifier && !leftovers::is_leftover(stem, is_dir)).then(|| stem.to_owned())
 }
 
+/// One git command about `rev`, run in the root: the NUL-separated names it printed.
+fn git_about(root: &Path, rev: &str, args: &[&str]) -> Result<Vec<String>> {
+    let fix = not_a_revision(root, rev);
+    Ok(git_paths_at_once(root, &[(args, &fix)])?.remove(0))
+}
+
+/// What to ask when git fails on `rev`.
+fn not_a_revision(root: &Path, rev: &str) -> String {
+    format!(
+        "is `{rev}` a revision of the git repository of {}?",
+        root.display()
+    )
+}
+
 /// Files changed since `rev` (committed, staged, unstaged and untracked; added, deleted, and both
 /// sides of a rename), relative to the root with `/`, wherever in its repository the root is.
 pub fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
-    let fix = format!(
-        "is `{rev}` a revision of the git repository of {}?",
-        root.display()
-    );
+    let fix = not_a_revision(root, rev);
     // `--relative`: paths relative to the root (git prints them relative to the top otherwise),
     // and only changes under it. `--no-renames`: a move is a deletion and an addition, so both
     // packages count. `-z`: names as they are, not quoted. The untracked files' names are
