@@ -127,18 +127,43 @@ pub fn reads(root: &Path, cwd: &Path, file: &Path) -> Result<Vec<Read>> {
 /// `--hash` lines (hundreds of lines) name none, so a no-op setup does not parse them. Looks at
 /// each physical line, which finds every such logical line and maybe more.
 pub fn may_name_files(text: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.trim_start();
-        if let Some(hash) = line.strip_prefix("--hash") {
-            // Most of a lock: `--hash=sha256:` and 64 hex digits, maybe ` \`; looked at by length
-            // first, since the xtask runs unoptimised and a lock has hundreds of them.
-            let plain = matches!(hash.len(), 72 | 74) && hash.starts_with("=sha256:");
-            return !plain && hash.contains("file:");
+    // A lock is hundreds of `--hash=sha256:` lines, scanned on every no-op run by an unoptimised
+    // xtask: the byte searches are memchr's (optimised in every profile), and a line is looked at
+    // only where it starts.
+    if memchr::memmem::find(text.as_bytes(), b"file:").is_some() {
+        return true;
+    }
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    loop {
+        if may_name_a_file(&bytes[start..]) {
+            return true;
         }
-        line.starts_with(['-', '.', '/', '\\'])
-            || line.get(1..3) == Some(":\\")
-            || line.contains("file:")
-    })
+        match memchr::memchr(b'\n', &bytes[start..]) {
+            Some(end) => start += end + 1,
+            None => return false,
+        }
+    }
+}
+
+/// Whether a physical line (and what follows it) starts like a line that may name a file.
+fn may_name_a_file(line: &[u8]) -> bool {
+    // The hash lines as uv and pip-compile write them: one comparison each.
+    if line.starts_with(b"    --hash=sha256:") {
+        return false;
+    }
+    let indent = line
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c'))
+        .unwrap_or(line.len());
+    match &line[indent..] {
+        // An option's line: a plain hash names nothing (`file:` is ruled out above).
+        [b'-', b'-', b'h', b'a', b's', b'h', ..] => false,
+        // Non-ASCII where a line starts: left to the parser.
+        [b'-' | b'.' | b'/' | b'\\' | 0x80.., ..] => true,
+        [_, b':', b'\\', ..] => true,
+        _ => false,
+    }
 }
 
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
@@ -188,7 +213,13 @@ mod tests {
         assert!(may_name_files(&format!(
             "six==1 \\\n  {hash} \\\n  {hash} -e file:x\n"
         )));
+        // Hash lines however indented, and CRLF line ends, name nothing.
+        assert!(!may_name_files(&format!(
+            "six==1 \\\r\n{hash} \\\r\n\t{hash}\r\n"
+        )));
         for line in [
+            "\t-r other.txt",
+            "\u{a0}-e ../lib",
             "./a.whl",
             "x @ file:///w/x",
             "-e ../lib",
