@@ -20,11 +20,13 @@ fn path_without_uv() -> OsString {
     std::env::join_paths(kept).unwrap()
 }
 
-/// The names in a folder (none when it does not exist).
+/// The names in a folder (none when it does not exist), but the bytecode folder that the
+/// Python processes of any install or lock write into.
 fn entries(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .map(|d| {
             d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name != "build-bytecode")
                 .collect()
         })
         .unwrap_or_default()

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, git_paths};
 use crate::engine::caches::JOB_SEEDS;
+use crate::env::build_bytecode::BUILD_BYTECODE;
 use crate::env::lock;
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
@@ -361,8 +362,8 @@ fn is_our_tool(path: &Path, name: &str) -> bool {
 }
 
 /// The tools folder: only the xtask's installs of its tools, their interrupted temporary
-/// folders and the seeds of the jobs' first runs go; the folder itself and anything else in it
-/// stay (it may be shared: `XTASK_TOOLS_DIR`).
+/// folders, the seeds of the jobs' first runs and the build backends' bytecode go; the folder
+/// itself and anything else in it stay (it may be shared: `XTASK_TOOLS_DIR`).
 fn plan_tools(tools: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(tools) {
         let real_dir = meta.is_dir() && !meta.file_type().is_symlink();
@@ -370,9 +371,10 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
             && TOOLS
                 .iter()
                 .any(|(prefix, _, _)| name.starts_with(&format!(".{prefix}")));
-        // The seeds of the jobs' first runs (see `engine::caches`): the xtask's own, remade.
-        let seeds = name == JOB_SEEDS;
-        if real_dir && (is_our_tool(&path, &name) || interrupted || seeds) {
+        // The seeds of the jobs' first runs (see `engine::caches`) and the build backends'
+        // bytecode (see `env::build_bytecode`): the xtask's own, remade.
+        let remade = name == JOB_SEEDS || name == BUILD_BYTECODE;
+        if real_dir && (is_our_tool(&path, &name) || interrupted || remade) {
             plan.remove(path);
         } else {
             plan.keep(

@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
+use crate::env::build_bytecode::BuildBytecode;
 use crate::env::interpreter::Interpreter;
 use crate::env::lock;
 use crate::env::tools::{self, HashMismatch};
@@ -190,12 +191,15 @@ impl Installer {
         venv: &Venv,
         set: &[&Package],
         owner: &Package,
+        base: &Interpreter,
         exact: bool,
     ) -> Result<()> {
         let locks: Vec<PathBuf> = lock::files(owner)
             .into_iter()
             .filter(|p| p.is_file())
             .collect();
+        // The build backends' bytecode, kept for this install's processes (see build_bytecode).
+        let bytecode = BuildBytecode::new(Some(&base.path));
         match self {
             Installer::Uv { exe, .. } => {
                 // The editables, as a requirement file beside the lock's: sync takes files.
@@ -225,7 +229,7 @@ impl Installer {
                 for package in set.iter().filter(|p| !p.metadata_sources.is_empty()) {
                     cmd = cmd.arg("--reinstall-package").arg(&package.dist);
                 }
-                self.configured(root, cmd).run()?;
+                self.configured(root, bytecode.apply(cmd)).run()?;
             }
             Installer::Pip { python, .. } => {
                 let install = || {
@@ -239,7 +243,7 @@ impl Installer {
                             "--quiet",
                             "--no-compile",
                         ]);
-                    self.configured(root, cmd)
+                    self.configured(root, bytecode.apply(cmd))
                 };
                 // The lock and the editables: exactly what they name, nothing resolved.
                 let pip = || install().arg("--no-deps");

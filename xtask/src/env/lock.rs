@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, hash};
+use crate::env::build_bytecode::BuildBytecode;
 use crate::env::installer::UV_VERSION;
 use crate::fsutil;
 use crate::project;
@@ -688,7 +689,9 @@ impl<'a> Compile<'a> {
         extra: &[String],
     ) -> Result<(String, Option<String>)> {
         let previous = previous.unwrap_or_default();
-        let cmd = self.command(input, output, extra);
+        // A package with dynamic metadata is built to read it (see build_bytecode).
+        let bytecode = BuildBytecode::new(self.python);
+        let cmd = bytecode.apply(self.command(input, output, extra));
         let offline = cmd.clone().arg("--offline");
         let attempt = |cmd: &Cmd, echo: bool| -> Result<Option<String>> {
             fs::write(output, &previous)?;

@@ -1,6 +1,7 @@
 //! The Python environment: finding interpreters, versions, the venv layout, the installers, the
 //! stamp of what a venv was built from, and the session that brings a venv up to date.
 
+pub mod build_bytecode;
 pub mod hadolint;
 pub mod installer;
 pub mod interpreter;

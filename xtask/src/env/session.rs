@@ -310,7 +310,7 @@ impl<'a> Session<'a> {
             &full,
             (&python, &installer),
         )?;
-        self.install(service, &set, &venv, &installer)?;
+        self.install(service, &set, &venv, (&python, &installer))?;
         record_installed(&mut full, &venv.installed());
         full.write(&venv.stamp())?;
         crate::output::say(format!(
@@ -464,13 +464,20 @@ impl<'a> Session<'a> {
         service: &Package,
         set: &[&Package],
         venv: &Venv,
-        installer: &Installer,
+        (python, installer): (&Interpreter, &Installer),
     ) -> Result<()> {
         let name = service.folder_name();
         let step = Instant::now();
         let before = egg_infos(set);
         installer
-            .install(&self.ws.root, venv, set, service, !self.args.inexact)
+            .install(
+                &self.ws.root,
+                venv,
+                set,
+                service,
+                python,
+                !self.args.inexact,
+            )
             .with_context(|| {
                 format!(
                     "{name}: the install failed; fix the cause above, then run {}",
