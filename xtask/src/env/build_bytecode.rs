@@ -1,6 +1,7 @@
 //! Where the Python processes of an install (and of a lock that builds metadata) keep their
-//! bytecode when the caller sets `PYTHONDONTWRITEBYTECODE`: a folder of the command's own, in
-//! which the interpreter's standard library links to a store shared by every command.
+//! bytecode when the caller sets `PYTHONDONTWRITEBYTECODE` (and not `UV_COMPILE_BYTECODE`): a
+//! folder of the command's own, in which the interpreter's standard library links to a store
+//! shared by every command.
 //!
 //! Why: uv builds each package in a new build environment and runs two of the backend's hooks
 //! there, each in a new Python process. With `PYTHONDONTWRITEBYTECODE` (CI machines set it, to keep
@@ -41,7 +42,10 @@ impl BuildBytecode {
     /// The folder for a command whose Python processes run on `python` (a base interpreter's
     /// real executable), or none.
     pub fn new(python: Option<&Path>) -> BuildBytecode {
-        let asked = std::env::var_os("PYTHONDONTWRITEBYTECODE").is_some_and(|v| !v.is_empty());
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        // uv's UV_COMPILE_BYTECODE compiles the venv's packages with the same variables: the
+        // prefix would take that bytecode away with the folder.
+        let asked = set("PYTHONDONTWRITEBYTECODE") && !set("UV_COMPILE_BYTECODE");
         let dir = std::path::absolute(crate::project::tools_dir().join(BUILD_BYTECODE)).ok();
         let run = match (asked, python, dir) {
             (true, Some(python), Some(dir)) if cfg!(unix) => make_run(&dir, python),
