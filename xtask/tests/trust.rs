@@ -594,3 +594,52 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("I001"), "{}", out.stdout);
 }
+
+/// A build backend that imports a tree's module (setuptools' `attr:` version, when the value is
+/// not a literal) runs with the xtask's bytecode folder (PYTHONDONTWRITEBYTECODE set, as on CI):
+/// an edit that keeps the module's size and time is built from its new content, as a fresh
+/// setup (a new venv) builds it.
+#[test]
+fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_time() {
+    let tmp = common::scaffolded("build bytecode");
+    let root = tmp.path();
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n")
+            + "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n",
+    )
+    .unwrap();
+    let init = "python/libs/common/src/dubbing_common/__init__.py";
+    let source = fs::read_to_string(root.join(init)).unwrap();
+    // Not a literal: setuptools imports the module to read it.
+    write(root, init, &source.replace("\"0.1.0\"", "\"0.1.\" + \"0\""));
+    let setup = || {
+        run(xtask(root)
+            .args(["setup-stream"])
+            .env("PYTHONDONTWRITEBYTECODE", "1"))
+    };
+    let installed = || {
+        let (ok, out) = common::python_in(
+            root,
+            "media-service",
+            "import importlib.metadata as m; print(m.version('dubbing-common'))",
+        );
+        assert!(ok, "{out}");
+        out.trim().to_owned()
+    };
+    setup().assert_ok();
+    assert_eq!(installed(), "0.1.0");
+    let edited = source.replace("\"0.1.0\"", "\"0.1.\" + \"7\"");
+    write_keeping_size_and_time(root, init, &edited);
+    let out = setup();
+    out.assert_ok();
+    assert_eq!(installed(), "0.1.7", "{}", out.stdout);
+    // What a fresh setup (a new venv) builds.
+    run(xtask(root)
+        .args(["setup-stream", "--force"])
+        .env("PYTHONDONTWRITEBYTECODE", "1"))
+    .assert_ok();
+    assert_eq!(installed(), "0.1.7");
+}
