@@ -191,14 +191,7 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
     up_to_date("the lock put back");
 
     // A dynamic version read from the source (setuptools `attr:`): bumping it is seen.
-    let pyproject = root.join("python/libs/common/pyproject.toml");
-    let text = fs::read_to_string(&pyproject).unwrap();
-    fs::write(
-        &pyproject,
-        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n")
-            + "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n",
-    )
-    .unwrap();
+    common::make_common_version_dynamic(root);
     run(xtask(root).arg("setup-stream")).assert_ok();
     up_to_date("after making the version dynamic");
     let init = root.join("python/libs/common/src/dubbing_common/__init__.py");

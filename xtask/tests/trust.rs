@@ -603,14 +603,7 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
 fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_time() {
     let tmp = common::scaffolded("build bytecode");
     let root = tmp.path();
-    let pyproject = root.join("python/libs/common/pyproject.toml");
-    let text = fs::read_to_string(&pyproject).unwrap();
-    fs::write(
-        &pyproject,
-        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n")
-            + "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n",
-    )
-    .unwrap();
+    common::make_common_version_dynamic(root);
     let init = "python/libs/common/src/dubbing_common/__init__.py";
     let source = fs::read_to_string(root.join(init)).unwrap();
     // Not a literal: setuptools imports the module to read it.

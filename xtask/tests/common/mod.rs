@@ -201,6 +201,18 @@ pub fn committed_tree(label: &str) -> TempDir {
     tmp
 }
 
+/// Makes common's version dynamic: setuptools reads it from `dubbing_common.__version__`.
+pub fn make_common_version_dynamic(root: &Path) {
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n")
+            + "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n",
+    )
+    .unwrap();
+}
+
 /// Writes `content` to `rel` under the root, making the folders it needs.
 pub fn write(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
