@@ -152,9 +152,10 @@ fn may_name_a_file(line: &[u8]) -> bool {
     if line.starts_with(b"    --hash=sha256:") {
         return false;
     }
+    // What Python's `str.strip` (pip's) takes for whitespace, in ASCII; beyond it, `0x80..` below.
     let indent = line
         .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c'))
+        .position(|b| !matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f))
         .unwrap_or(line.len());
     match &line[indent..] {
         // An option's line: a plain hash names nothing (`file:` is ruled out above).
@@ -219,6 +220,8 @@ mod tests {
         )));
         for line in [
             "\t-r other.txt",
+            "\x0b-c constraints.txt",
+            "\x1f./a.whl",
             "\u{a0}-e ../lib",
             "./a.whl",
             "x @ file:///w/x",
