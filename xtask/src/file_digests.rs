@@ -52,7 +52,7 @@ pub fn read_every_file() {
 
 /// What identifies one state of a file: equal identities, one content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
+pub struct Identity {
     dev: u64,
     ino: u64,
     size: u64,
@@ -62,7 +62,7 @@ struct Identity {
 
 impl Identity {
     #[cfg(unix)]
-    fn of(meta: &fs::Metadata) -> Option<Identity> {
+    pub fn of(meta: &fs::Metadata) -> Option<Identity> {
         use std::os::unix::fs::MetadataExt as _;
         Some(Identity {
             dev: meta.dev(),
@@ -74,7 +74,7 @@ impl Identity {
     }
 
     #[cfg(not(unix))]
-    fn of(_meta: &fs::Metadata) -> Option<Identity> {
+    pub fn of(_meta: &fs::Metadata) -> Option<Identity> {
         None
     }
 
@@ -90,7 +90,7 @@ impl Identity {
         Duration::new(secs, nanos.min(999_999_999)) + margin <= now
     }
 
-    fn write(&self, out: &mut String) {
+    pub fn write(&self, out: &mut String) {
         let Identity {
             dev,
             ino,

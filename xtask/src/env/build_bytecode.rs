@@ -27,9 +27,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cmd::Cmd;
+#[cfg(unix)]
+use crate::file_digests::Identity;
 
 /// The folder's name in the tools folder.
 pub const BUILD_BYTECODE: &str = "build-bytecode";
@@ -47,11 +50,10 @@ impl BuildBytecode {
         // uv's UV_COMPILE_BYTECODE compiles the venv's packages with the same variables: the
         // prefix would take that bytecode away with the folder.
         let asked = set("PYTHONDONTWRITEBYTECODE") && !set("UV_COMPILE_BYTECODE");
-        let dir = std::path::absolute(crate::project::tools_dir().join(BUILD_BYTECODE)).ok();
-        let run = match (asked, python, dir) {
-            (true, Some(python), Some(dir)) if cfg!(unix) => make_run(&dir, python),
-            _ => None,
-        };
+        let run = python.filter(|_| asked).and_then(|python| {
+            let dir = std::path::absolute(crate::project::tools_dir().join(BUILD_BYTECODE));
+            make_run(&dir.ok()?, python)
+        });
         BuildBytecode { run }
     }
 
@@ -107,6 +109,7 @@ fn make_run(_dir: &Path, _python: &Path) -> Option<PathBuf> {
 
 /// The standard library of the interpreter whose executable is `python`: the one
 /// `lib/pythonX.Y` holding `os.py` beside the executable's folder.
+#[cfg(unix)]
 fn stdlib_of(python: &Path) -> Option<PathBuf> {
     let lib = python.parent()?.parent()?.join("lib");
     let mut found = fs::read_dir(&lib)
@@ -122,24 +125,14 @@ fn stdlib_of(python: &Path) -> Option<PathBuf> {
 }
 
 /// The store's name: a digest of the identities of what the standard library's bytecode
-/// depends on, and of its path.
+/// depends on (as `file_digests` tells a file's state), and of its path.
 #[cfg(unix)]
 fn store_key(python: &Path, stdlib: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
     let mut key = stdlib.to_string_lossy().into_owned();
     let site = stdlib.join("site-packages");
     for path in [python, &stdlib.join("os.py"), stdlib, &site] {
-        let m = fs::metadata(path).ok()?;
-        key += &format!(
-            "|{} {} {} {}.{} {}.{}",
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec()
-        );
+        key.push('|');
+        Identity::of(&fs::metadata(path).ok()?)?.write(&mut key);
     }
     Some(crate::digest::hash(key.as_bytes())[..16].to_owned())
 }
