@@ -122,25 +122,40 @@ pub struct TreeFile {
 /// neither a file nor a folder (a named pipe, a socket, a device) is never opened: reading a pipe
 /// would hang; `-v` names it.
 pub fn tree_files(dir: &Path, tool_roots: &[String]) -> Vec<TreeFile> {
-    tree_files_reading(dir, tool_roots, &mut |_, _| {})
+    tree_files_reading(dir, tool_roots, &mut |_, _| {}).files
 }
 
-/// [`tree_files`], showing each file's path and content to `visit` as it is read, so that a
-/// caller that looks inside the files reads each once.
+/// What [`tree_files_reading`] found under a folder.
+pub struct Tree {
+    /// Every file a tool could read, sorted by path.
+    pub files: Vec<TreeFile>,
+    /// Every folder that holds none of them, nor such a folder, as its path ending in `/`,
+    /// sorted. Python imports an empty folder as a namespace package, and ruff calls its name
+    /// first-party: its existence is an input, though no file stands for it.
+    pub empty_folders: Vec<String>,
+}
+
+/// [`tree_files`] and the empty folders, showing each file's path and content to `visit` as it
+/// is read, so that a caller that looks inside the files reads each once.
 pub fn tree_files_reading(
     dir: &Path,
     tool_roots: &[String],
     visit: &mut dyn FnMut(&str, &[u8]),
-) -> Vec<TreeFile> {
+) -> Tree {
     let mut walk = Walk {
         tool_roots,
         visit,
         seen: Vec::new(),
         out: Vec::new(),
+        empty: Vec::new(),
     };
     walk.folder(dir, "");
     walk.out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    walk.out
+    walk.empty.sort_unstable();
+    Tree {
+        files: walk.out,
+        empty_folders: walk.empty,
+    }
 }
 
 struct Walk<'a> {
@@ -148,6 +163,7 @@ struct Walk<'a> {
     visit: &'a mut dyn FnMut(&str, &[u8]),
     seen: Vec<PathBuf>,
     out: Vec<TreeFile>,
+    empty: Vec<String>,
 }
 
 impl Walk<'_> {
@@ -164,8 +180,12 @@ impl Walk<'_> {
         } else {
             Place::Below
         };
+        let found = (self.out.len(), self.empty.len());
         for (path, name, meta) in fsutil::entries(dir) {
             self.entry(&path, &format!("{prefix}{name}"), &name, meta, place);
+        }
+        if !prefix.is_empty() && found == (self.out.len(), self.empty.len()) {
+            self.empty.push(prefix.to_owned());
         }
         self.seen.pop();
     }
@@ -270,6 +290,23 @@ mod tests {
             .replacen("128", "118", 1)
             .replacen("250", "200", 1);
         assert_ne!(hash(two.as_bytes()), hash(&base));
+    }
+
+    /// A folder counts as empty when it holds no file a tool reads, at any depth: only its
+    /// innermost empty folders are named, and one holding only bytecode is empty.
+    #[test]
+    fn folders_without_files_are_named_innermost_first() {
+        let dir = std::env::temp_dir().join(format!("xtask-empty-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for folder in ["a", "b", "c/d", "e/__pycache__"] {
+            fs::create_dir_all(dir.join(folder)).unwrap();
+        }
+        fs::write(dir.join("b/x.py"), "x = 1\n").unwrap();
+        fs::write(dir.join("e/__pycache__/x.cpython-312.pyc"), "").unwrap();
+        let tree = tree_files_reading(&dir, &[String::new()], &mut |_, _| {});
+        assert_eq!(tree.empty_folders, ["a/", "c/d/", "e/"]);
+        assert_eq!(tree.files.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

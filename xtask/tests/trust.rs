@@ -593,6 +593,14 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("I001"), "{}", out.stdout);
+    // An empty folder of that name does the same, though no file stands for it (git keeps
+    // none): the folder left behind by removing the file, then the folder removed too.
+    let folder = root.join("python/libs/contracts/pluggy");
+    fs::remove_file(folder.join("notes.txt")).unwrap();
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    fs::remove_dir(&folder).unwrap();
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
 }
 
 /// A build backend that imports a tree's module (setuptools' `attr:` version, when the value is

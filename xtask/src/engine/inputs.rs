@@ -26,7 +26,8 @@
 //!   `python/`, `.git/info/exclude`, the `core.excludesFile`), and every configuration file that
 //!   `python/` configuration extends, wherever it is (ruff's `extend`);
 //! - for all files: build leftovers too (`build/`, `*.egg-info`), and a symlink by its target's
-//!   content; only what tools write, where they write it, is left out: bytecode, and the caches,
+//!   content; a folder that holds no file counts by its path (Python imports it as a namespace
+//!   package, ruff calls its name first-party); only what tools write, where they write it, is left out: bytecode, and the caches,
 //!   coverage data and venvs at `python/` and at a package's folder ([`digest::tree_files`]);
 //! - **the venv as it is now**: its `pyvenv.cfg` (the interpreter), the listing of site-packages,
 //!   every `.pth` file (editable paths) and each distribution's RECORD and METADATA (which
@@ -183,6 +184,8 @@ pub enum Tool {
 /// The files of one package, as read this run.
 struct PackageFiles {
     files: Arc<[TreeFile]>,
+    /// Its folders that hold no file (see [`digest::Tree::empty_folders`]).
+    empty_folders: Vec<String>,
     digest: String,
     /// The local packages (normalised names) whose import names its files mention.
     names: BTreeSet<String>,
@@ -192,6 +195,7 @@ struct PackageFiles {
 struct Files {
     packages: HashMap<String, PackageFiles>,
     outside: Arc<[TreeFile]>,
+    outside_empty_folders: Vec<String>,
     outside_digest: String,
 }
 
@@ -224,7 +228,7 @@ impl Files {
         let mut names: HashMap<&str, BTreeSet<String>> = HashMap::new();
         let mut tool_roots: Vec<String> = owners.iter().map(|(p, _)| p.clone()).collect();
         tool_roots.push(String::new());
-        let files = digest::tree_files_reading(&python, &tool_roots, &mut |rel, content| {
+        let tree = digest::tree_files_reading(&python, &tool_roots, &mut |rel, content| {
             if let Some(owner) = owner_of(rel) {
                 let found = referenced_names(content, &known);
                 names
@@ -233,34 +237,42 @@ impl Files {
                     .extend(found.into_iter().map(str::to_owned));
             }
         });
-        let mut grouped: HashMap<&str, Vec<TreeFile>> = HashMap::new();
-        let mut outside = Vec::new();
-        for file in files {
-            match owner_of(&file.rel) {
-                Some(owner) => grouped.entry(owner).or_default().push(file),
-                None => outside.push(file),
-            }
+        let mut grouped: HashMap<Option<&str>, (Vec<TreeFile>, Vec<String>)> = HashMap::new();
+        for file in tree.files {
+            grouped.entry(owner_of(&file.rel)).or_default().0.push(file);
+        }
+        for folder in tree.empty_folders {
+            grouped.entry(owner_of(&folder)).or_default().1.push(folder);
         }
         let packages = ws
             .packages
             .iter()
             .map(|p| {
-                let files = grouped.remove(p.name.as_str()).unwrap_or_default();
+                let (files, empty) = grouped.remove(&Some(p.name.as_str())).unwrap_or_default();
                 let mut named = names.remove(p.name.as_str()).unwrap_or_default();
                 named.remove(&p.name);
                 let own = PackageFiles {
-                    digest: files_digest(&files),
+                    digest: files_digest(&files, &empty),
                     files: files.into(),
+                    empty_folders: empty,
                     names: named,
                 };
                 (p.name.clone(), own)
             })
             .collect();
+        let (outside, outside_empty) = grouped.remove(&None).unwrap_or_default();
         Files {
             packages,
-            outside_digest: files_digest(&outside),
+            outside_digest: files_digest(&outside, &outside_empty),
             outside: outside.into(),
+            outside_empty_folders: outside_empty,
         }
+    }
+
+    /// Every empty folder under `python/` (see [`digest::Tree::empty_folders`]).
+    fn empty_folders(&self) -> impl Iterator<Item = &String> {
+        let owned = self.packages.values().flat_map(|p| p.empty_folders.iter());
+        owned.chain(self.outside_empty_folders.iter())
     }
 
     /// Every file under `python/`: the packages' and the rest, in no order.
@@ -299,9 +311,14 @@ fn declares_pytest_plugin(package: &Package) -> bool {
     })
 }
 
-/// One digest of a list of files: each path and the digest of its content.
-fn files_digest(files: &[TreeFile]) -> String {
+/// One digest of a list of files and empty folders: each file's path and the digest of its
+/// content, each folder's path (ending in `/`, so never a file's).
+fn files_digest(files: &[TreeFile], empty_folders: &[String]) -> String {
     let mut h = Hasher::new();
+    for folder in empty_folders {
+        h.write(folder.as_bytes());
+        h.write(&[0]);
+    }
     for file in files {
         h.write(file.rel.as_bytes());
         h.write(&[0]);
@@ -523,8 +540,8 @@ impl<'a> Inputs<'a> {
     /// Where every package's imports live, and the path of every file under `python/`: ruff
     /// calls a module first-party when a folder or `.py` file of its name is in any of its `src`
     /// roots (`libs/*` among them), so adding `libs/contracts/pluggy/notes.txt` makes
-    /// `import pluggy` in common first-party. Paths, not contents: an edit elsewhere moves no
-    /// ruff key. Not seen: an empty folder (git keeps none).
+    /// `import pluggy` in common first-party, and so does an empty `libs/contracts/pluggy/`.
+    /// Paths, not contents: an edit elsewhere moves no ruff key.
     fn layout_digest(&self) -> String {
         let mut h = Hasher::new();
         for package in &self.ws.packages {
@@ -537,7 +554,9 @@ impl<'a> Inputs<'a> {
                 h.write(&[0]);
             }
         }
-        let mut paths: Vec<&str> = self.files().all().map(|f| f.rel.as_str()).collect();
+        let files = self.files();
+        let mut paths: Vec<&str> = files.all().map(|f| f.rel.as_str()).collect();
+        paths.extend(files.empty_folders().map(String::as_str));
         paths.sort_unstable();
         for path in paths {
             h.write(path.as_bytes());
