@@ -377,6 +377,21 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     );
     let (out, _) = push_refused("a setting that fails ruff", &[]);
     assert!(!out.contains("nothing to verify"), "{out}");
+    // The same push from a work tree whose python/ extends nothing (a commit before the shared
+    // settings): what the pushed commit reads outside python/ is found in that commit, not in
+    // the work tree, so the change to ruff-base.toml is still verified.
+    git(root, &["checkout", "-q", "--detach", "main~2"]);
+    assert!(
+        !fs::read_to_string(root.join("python/pyproject.toml"))
+            .unwrap()
+            .contains("ruff-base.toml")
+    );
+    let (out, _) = push_refused("a setting that fails ruff, from another commit", &[]);
+    assert!(
+        !out.contains("nothing to verify") && out.contains("in the kept checkout"),
+        "{out}"
+    );
+    git(root, &["checkout", "-q", "main"]);
 
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));

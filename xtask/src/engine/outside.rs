@@ -76,8 +76,13 @@ pub fn repo_pathspecs(root: &Path) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let top = PathBuf::from(top);
-    let top = fs::canonicalize(&top).unwrap_or(top);
+    pathspecs_under(&PathBuf::from(top), root)
+}
+
+/// [`paths_read`] of `root` as git pathspecs from `top`, the top folder of the repository (or of
+/// a worktree of it) that holds `root`: those in it and outside its `.git`.
+pub fn pathspecs_under(top: &Path, root: &Path) -> Vec<String> {
+    let top = fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
     let rel = |path: &Path| -> Option<String> {
         let rel = match path.strip_prefix(&top) {
             Ok(rel) => rel.to_path_buf(),

@@ -7,7 +7,8 @@
 //! verified). The tip, not every pushed commit: the tip is what the branch will hold and what CI
 //! builds; an intermediate commit is not verified. A deletion needs nothing, nor a push that
 //! changes nothing that `verify` reads (under `python/`, `uv.toml`, an ignore file, what the gates
-//! read outside `python/` that the repository holds).
+//! read outside `python/` that the repository holds, as the pushed commit's configuration names
+//! it: found in the tree where the verify runs, below).
 //!
 //! The verify runs in place when the work tree is that commit (HEAD is it, and `git status` shows
 //! no change there, untracked files included): the common case, and the fastest. Otherwise it
@@ -222,9 +223,10 @@ fn short(sha: &str) -> &str {
 }
 
 /// What `verify` reads that git holds, from the root: `python/`, the installer's configuration,
-/// the ignore files (SC-007 checks them), and what else the gates read outside `python/` that is
-/// in the repository (a ruff configuration that one under `python/` extends, a symlink's target).
-fn watched(root: &Path) -> Vec<String> {
+/// the ignore files (SC-007 checks them), and `outside`: what else the gates read outside
+/// `python/` that is in the repository (a ruff configuration that one under `python/` extends, a
+/// symlink's target), as [`outside::repo_pathspecs`] finds it in a tree of the pushed commit.
+fn watched(outside: Vec<String>) -> Vec<String> {
     let mut paths = vec![
         format!("{PYTHON_DIR}/"),
         ".gitignore".into(),
@@ -233,19 +235,47 @@ fn watched(root: &Path) -> Vec<String> {
         ":(top).ignore".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
-    paths.extend(outside::repo_pathspecs(root));
+    paths.extend(outside);
     paths
+}
+
+/// Where a push is verified: the work tree when it is the commit, else the kept checkout of it;
+/// and what `verify` reads there that git holds ([`watched`]), found in that tree, so in the
+/// pushed commit: a work tree at another commit may extend nothing that the pushed one extends.
+struct VerifyAt {
+    dir: PathBuf,
+    /// The kept checkout, and why the work tree is not the commit; none: in place.
+    kept: Option<(Kept, String)>,
+    watched: Vec<String>,
+}
+
+impl VerifyAt {
+    fn of(root: &Path, sha: &str) -> Result<VerifyAt> {
+        let here = watched(outside::repo_pathspecs(root));
+        let Some(why) = not_in_place(root, sha, &here)? else {
+            return Ok(VerifyAt {
+                dir: root.to_path_buf(),
+                kept: None,
+                watched: here,
+            });
+        };
+        let kept = Kept::checkout(root, sha)?;
+        Ok(VerifyAt {
+            dir: kept.root.clone(),
+            watched: watched(outside::pathspecs_under(&kept.top, &kept.root)),
+            kept: Some((kept, why)),
+        })
+    }
 }
 
 /// Verifies one push, in place when the work tree is its commit, else in the kept checkout.
 fn verify(root: &Path, push: &Push) -> Result<()> {
     let name = &push.name;
     let at = short(&push.sha);
-    // One look through python/ for what it reads elsewhere, for both questions below.
-    let watched = watched(root);
+    let place = VerifyAt::of(root, &push.sha)?;
     let since = match &push.base {
         Some(base) => {
-            if !changes(root, &base.sha, &push.sha, &watched)? {
+            if !changes(root, &base.sha, &push.sha, &place.watched)? {
                 say(format!(
                     "pre-push: {name} at {at}: nothing verify reads ({PYTHON_DIR}/ and what it uses) changed since {} ({}): nothing to verify",
                     short(&base.sha),
@@ -257,24 +287,18 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         }
         None => "everything: no base to compare with".to_owned(),
     };
-    let (dir, _kept) = match not_in_place(root, &push.sha, &watched)? {
-        None => {
-            say(format!(
-                "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
-            ));
-            (root.to_path_buf(), None)
-        }
-        Some(why) => {
-            let kept = Kept::checkout(root, &push.sha)?;
-            say(format!(
-                "pre-push: verifying {name} at {at} in the kept checkout {} ({why}), {since}",
-                kept.root.display()
-            ));
-            (kept.root.clone(), Some(kept))
-        }
-    };
+    let dir = &place.dir;
+    match &place.kept {
+        None => say(format!(
+            "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
+        )),
+        Some((kept, why)) => say(format!(
+            "pre-push: verifying {name} at {at} in the kept checkout {} ({why}), {since}",
+            kept.root.display()
+        )),
+    }
     let base = push.base.as_ref().map(|b| b.sha.as_str());
-    if run_verify(&dir, base)? {
+    if run_verify(dir, base)? {
         return Ok(());
     }
     let mut rerun = vec!["verify"];
@@ -284,7 +308,7 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
     bail!(
         "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
          The same verify: {}",
-        project::xtask_command(&dir, &rerun)
+        project::xtask_command(dir, &rerun)
     )
 }
 
@@ -431,6 +455,8 @@ fn path_before_git() -> Option<OsString> {
 struct Kept {
     /// The root in it (the repository's top, or the root's folder under it).
     root: PathBuf,
+    /// Its top folder.
+    top: PathBuf,
     _lock: File,
 }
 
@@ -478,6 +504,7 @@ impl Kept {
             .with_context(|| format!("the pushed commit has no {}", kept_root.display()))?;
         Ok(Kept {
             root: kept_root,
+            top: tree,
             _lock: lock,
         })
     }
