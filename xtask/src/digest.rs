@@ -133,6 +133,16 @@ pub struct Tree {
     /// sorted. Python imports an empty folder as a namespace package, and ruff calls its name
     /// first-party: its existence is an input, though no file stands for it.
     pub empty_folders: Vec<String>,
+    /// Where each symlink met leads (canonical), file or folder, sorted: what the tools read
+    /// through it, wherever it is.
+    pub link_targets: Vec<PathBuf>,
+}
+
+/// What [`tree_files_reading`] finds, but no file is read: each file's digest is empty. For a
+/// caller that needs the paths alone (what lies outside `python/` that its files lead to), so
+/// that it finds them by the same walk as the keys.
+pub fn tree_listing(dir: &Path, tool_roots: &[String]) -> Tree {
+    walk_tree(dir, tool_roots, None)
 }
 
 /// [`tree_files`] and the empty folders, showing each file's path and content to `visit` as it
@@ -142,31 +152,45 @@ pub fn tree_files_reading(
     tool_roots: &[String],
     visit: &mut dyn FnMut(&str, &[u8]),
 ) -> Tree {
+    walk_tree(dir, tool_roots, Some(visit))
+}
+
+/// What a walk shows each file it reads: its path and content.
+type Visit<'v> = &'v mut dyn FnMut(&str, &[u8]);
+
+/// The walk of [`tree_files_reading`] (`visit`: files are read) and [`tree_listing`] (none).
+fn walk_tree(dir: &Path, tool_roots: &[String], visit: Option<Visit<'_>>) -> Tree {
     let mut walk = Walk {
         tool_roots,
         visit,
         seen: Vec::new(),
         out: Vec::new(),
         empty: Vec::new(),
+        links: Vec::new(),
     };
     walk.folder(dir, "");
     walk.out.sort_by(|a, b| a.rel.cmp(&b.rel));
     walk.empty.sort_unstable();
+    walk.links.sort_unstable();
+    walk.links.dedup();
     Tree {
         files: walk.out,
         empty_folders: walk.empty,
+        link_targets: walk.links,
     }
 }
 
-struct Walk<'a> {
+struct Walk<'a, 'v> {
     tool_roots: &'a [String],
-    visit: &'a mut dyn FnMut(&str, &[u8]),
+    /// None: list the files, read none.
+    visit: Option<Visit<'v>>,
     seen: Vec<PathBuf>,
     out: Vec<TreeFile>,
     empty: Vec<String>,
+    links: Vec<PathBuf>,
 }
 
-impl Walk<'_> {
+impl Walk<'_, '_> {
     fn folder(&mut self, dir: &Path, prefix: &str) {
         // A folder reached again below itself is a symlink loop; one reached twice by two
         // paths (a linked folder shared by two packages) counts for both.
@@ -192,6 +216,9 @@ impl Walk<'_> {
 
     fn entry(&mut self, path: &Path, rel: &str, name: &str, meta: fs::Metadata, place: Place) {
         let target = if meta.file_type().is_symlink() {
+            if let Ok(real) = fs::canonicalize(path) {
+                self.links.push(real);
+            }
             fs::metadata(path).ok()
         } else {
             Some(meta)
@@ -208,11 +235,17 @@ impl Walk<'_> {
         if is_dir {
             self.folder(path, &format!("{rel}/"));
         } else if target.is_file() {
-            let content = fs::read(path).unwrap_or_default();
-            (self.visit)(rel, &content);
+            let digest = match self.visit.as_mut() {
+                Some(visit) => {
+                    let content = fs::read(path).unwrap_or_default();
+                    visit(rel, &content);
+                    hash(&content)
+                }
+                None => String::new(),
+            };
             let file = TreeFile {
                 rel: rel.to_owned(),
-                digest: hash(&content),
+                digest,
                 size: target.len(),
                 mtime_ns: mtime_ns(&target),
                 executable: is_executable(&target),

@@ -27,8 +27,9 @@
 //!   `python/` configuration extends, wherever it is (ruff's `extend`);
 //! - for all files: build leftovers too (`build/`, `*.egg-info`), and a symlink by its target's
 //!   content; a folder that holds no file counts by its path (Python imports it as a namespace
-//!   package, ruff calls its name first-party); only what tools write, where they write it, is left out: bytecode, and the caches,
-//!   coverage data and venvs at `python/` and at a package's folder ([`digest::tree_files`]);
+//!   package, ruff calls its name first-party); only what tools write, where they write it, is
+//!   left out: bytecode, and the caches, coverage data and venvs at `python/` and at a package's
+//!   folder ([`digest::tree_files`]);
 //! - **the venv as it is now**: its `pyvenv.cfg` (the interpreter), the listing of site-packages,
 //!   every `.pth` file (editable paths) and each distribution's RECORD and METADATA (which
 //!   versions of the tools and libraries are installed) ([`Venv::installed`]);
@@ -44,7 +45,7 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cmd::RETARGETING_VARS;
@@ -226,9 +227,7 @@ impl Files {
             .collect();
         let known = |token: &str| import_names.get(token).copied();
         let mut names: HashMap<&str, BTreeSet<String>> = HashMap::new();
-        let mut tool_roots: Vec<String> = owners.iter().map(|(p, _)| p.clone()).collect();
-        tool_roots.push(String::new());
-        let tree = digest::tree_files_reading(&python, &tool_roots, &mut |rel, content| {
+        let tree = digest::tree_files_reading(&python, &ws.tool_roots(), &mut |rel, content| {
             if let Some(owner) = owner_of(rel) {
                 let found = referenced_names(content, &known);
                 names
@@ -281,16 +280,10 @@ impl Files {
         owned.chain(self.outside.iter())
     }
 
-    /// Every ruff configuration file under `python/` (see [`outside::RUFF_CONFIGS`]).
-    fn ruff_configs(&self, root: &Path) -> Vec<PathBuf> {
-        let python = root.join(PYTHON_DIR);
-        self.all()
-            .filter(|f| {
-                let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
-                outside::RUFF_CONFIGS.contains(&name)
-            })
-            .map(|f| python.join(&f.rel))
-            .collect()
+    /// Every ruff configuration file under `python/` (see [`outside::ruff_configs`]), relative
+    /// to `python/`.
+    fn ruff_configs(&self) -> Vec<&str> {
+        outside::ruff_configs(self.all()).collect()
     }
 }
 
@@ -493,7 +486,7 @@ impl<'a> Inputs<'a> {
         let files = self.files();
         let outside_python = self
             .outside_python
-            .get_or_init(|| outside::digest(&self.ws.root, &files.ruff_configs(&self.ws.root)));
+            .get_or_init(|| outside::digest(&self.ws.root, &files.ruff_configs()));
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (

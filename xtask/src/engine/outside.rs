@@ -19,20 +19,40 @@ use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
-use crate::digest::{Hasher, hash};
-use crate::fsutil;
-use crate::leftovers::{self, Place};
+use crate::digest::{self, Hasher, TreeFile, hash};
 use crate::project::PYTHON_DIR;
+use crate::workspace::Workspace;
 
-/// The digest of every file outside `python/` that the tools read; `configs`: every ruff
-/// configuration file under `python/` (by name: `pyproject.toml`, `ruff.toml`, `.ruff.toml`).
-pub fn digest(root: &Path, configs: &[PathBuf]) -> String {
+/// The ruff configuration files among the files of a walk of `python/`, by name (see
+/// [`RUFF_CONFIGS`]): their paths relative to `python/`.
+pub fn ruff_configs<'a>(
+    files: impl Iterator<Item = &'a TreeFile>,
+) -> impl Iterator<Item = &'a str> {
+    files.map(|f| f.rel.as_str()).filter(|rel| {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        RUFF_CONFIGS.contains(&name)
+    })
+}
+
+/// The files outside `python/` that the tools read, given the ruff configurations under
+/// `python/` (relative to it): the ignore files, and what the configurations extend. The one
+/// list behind both the keys ([`digest`]) and the hooks ([`paths_read`]).
+fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let configs: Vec<PathBuf> = configs.iter().map(|rel| python.join(rel)).collect();
     let mut files = ignore_files(root);
-    files.extend(extended_configs(root, configs));
+    files.extend(extended_configs(root, &configs));
     files.sort();
     files.dedup();
+    files
+}
+
+/// The digest of every file outside `python/` that the tools read ([`files_read`]); `configs`:
+/// the ruff configurations of the keys' walk of `python/` ([`ruff_configs`]). The targets of
+/// symlinks under `python/` are not here: that walk reads through them.
+pub fn digest(root: &Path, configs: &[&str]) -> String {
     let mut h = Hasher::new();
-    for path in files {
+    for path in files_read(root, configs) {
         h.write(path.to_string_lossy().as_bytes());
         h.write(&[0]);
         match fs::read(&path) {
@@ -45,17 +65,25 @@ pub fn digest(root: &Path, configs: &[PathBuf]) -> String {
 }
 
 /// Every path outside `python/` that a gate reads, for the hooks, which judge what git holds
-/// (what is in the repository among these is watched as `python/` is): the ignore files, what
-/// ruff configurations under `python/` extend, and where its symlinks lead (a file or a folder).
-/// The keys count the same files (the symlinks' targets by the walk of `python/`).
+/// (what is in the repository among these is watched as `python/` is): [`files_read`], found by
+/// the keys' own walk of `python/` (listing, not reading), and where its symlinks lead (a file or
+/// a folder), which the keys count by content.
 pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
+    // A tree whose packages do not load: every gate fails on it anyway; python/ alone is a
+    // folder where tools run.
+    let tool_roots =
+        Workspace::load(root).map_or_else(|_| vec![String::new()], |ws| ws.tool_roots());
+    let tree = digest::tree_listing(&python, &tool_roots);
+    let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
     let inside = fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
-    let mut found = Found::default();
-    found.scan(&python, &inside);
-    let mut paths = ignore_files(root);
-    paths.extend(extended_configs(root, &found.configs));
-    paths.extend(found.targets);
+    let mut paths = files_read(root, &configs);
+    paths.extend(
+        tree.link_targets
+            .iter()
+            .filter(|target| !target.starts_with(&inside))
+            .cloned(),
+    );
     paths.sort();
     paths.dedup();
     paths
@@ -100,49 +128,6 @@ pub fn pathspecs_under(top: &Path, root: &Path) -> Vec<String> {
         .filter_map(|p| rel(p))
         .map(|rel| format!(":(top,literal){rel}"))
         .collect()
-}
-
-/// What a look through `python/` finds for [`paths_read`], as the keys' walk of it sees it: a
-/// symlinked configuration counts, and a linked folder is looked through (once).
-#[derive(Default)]
-struct Found {
-    configs: Vec<PathBuf>,
-    targets: Vec<PathBuf>,
-    seen: Vec<PathBuf>,
-}
-
-impl Found {
-    /// Ruff's configuration files, and the targets outside `inside` of the symlinks, under `dir`;
-    /// what tools write (venvs, caches) is not looked into.
-    fn scan(&mut self, dir: &Path, inside: &Path) {
-        let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        if self.seen.contains(&real) {
-            return;
-        }
-        self.seen.push(real);
-        for (path, name, kind) in fsutil::kinds(dir) {
-            let target = kind
-                .is_symlink()
-                .then(|| fs::canonicalize(&path).ok())
-                .flatten();
-            if let Some(target) = &target
-                && !target.starts_with(inside)
-            {
-                self.targets.push(target.clone());
-            }
-            let is_dir = match &target {
-                Some(target) => target.is_dir(),
-                None => kind.is_dir(),
-            };
-            if is_dir {
-                if !leftovers::is_tool_output(&path, &name, true, Place::ToolRoot) {
-                    self.scan(&path, inside);
-                }
-            } else if RUFF_CONFIGS.contains(&name.as_str()) {
-                self.configs.push(path);
-            }
-        }
-    }
 }
 
 /// The ignore files that apply to `python/` from outside it: `.ignore` in every folder above it,
@@ -317,14 +302,23 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
-        let configs = [root.join("python/pyproject.toml")];
-        let before = digest(&root, &configs);
+        let before = digest(&root, &["pyproject.toml"]);
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
-        assert_ne!(digest(&root, &configs), before);
+        assert_ne!(digest(&root, &["pyproject.toml"]), before);
         assert_eq!(
-            extended_configs(&root, &configs),
+            extended_configs(&root, &[root.join("python/pyproject.toml")]),
             [root.join("shared.toml")]
         );
+        // The hooks' list: the same extended file, found by the keys' walk, and where a symlink
+        // under python/ leads outside it.
+        fs::create_dir_all(root.join("fixtures")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("../fixtures", root.join("python/data")).unwrap();
+        let read = paths_read(&root);
+        let real = |rel: &str| fs::canonicalize(root.join(rel)).unwrap();
+        assert!(read.contains(&root.join("shared.toml")), "{read:?}");
+        #[cfg(unix)]
+        assert!(read.contains(&real("fixtures")), "{read:?}");
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -78,6 +78,18 @@ impl Workspace {
         self.packages.iter().filter(|p| p.kind == Kind::Service)
     }
 
+    /// The folders where tools run, and so write their caches and venvs, relative to `python/`
+    /// and ending in `/`: each package's folder, and `python/` itself (`""`).
+    pub fn tool_roots(&self) -> Vec<String> {
+        let mut roots: Vec<String> = self
+            .packages
+            .iter()
+            .map(|p| format!("{}/", p.python_rel()))
+            .collect();
+        roots.push(String::new());
+        roots
+    }
+
     pub fn get(&self, name: &str) -> Option<&Package> {
         // Names are kept normalised, and most lookups come with one: normalise only on a miss.
         self.packages.iter().find(|p| p.name == name).or_else(|| {
