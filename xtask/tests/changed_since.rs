@@ -268,4 +268,29 @@ fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
     assert!(!selected(root, "HEAD").contains("common"));
     fs::remove_dir_all(root.join("python/libs/contracts/pluggy")).unwrap();
     assert!(selected(root, "HEAD").contains("common (a module name"));
+    git(root, &["checkout", "-q", "--", "."]);
+
+    // A root that ruff's `src` setting adds (`libs/*/extra`) is watched the same way.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let src = "src = [\"apps/*/src\", \"libs/*/src\", \"apps/*\", \"libs/*\"";
+    assert!(text.contains(src), "{text}");
+    fs::write(
+        &config,
+        text.replace(src, &format!("{src}, \"libs/*/extra\"")),
+    )
+    .unwrap();
+    put(root, "python/libs/contracts/extra/keep.txt", "kept\n");
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "another src root"]);
+    put(
+        root,
+        "python/libs/contracts/extra/pluggy/notes.txt",
+        "notes\n",
+    );
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("common (a module name in python/libs/contracts/extra came or went"),
+        "{line}"
+    );
 }

@@ -258,6 +258,70 @@ fn shellexpand_home(path: &str) -> PathBuf {
     }
 }
 
+/// The folders ruff's `src` setting names under `python/`, relative to the root, each ending in
+/// `/`: from `python/pyproject.toml` (`[tool.ruff] src`), `python/ruff.toml` and
+/// `python/.ruff.toml`, all of them (a union only widens what a caller watches), globs expanded
+/// in the folders there now. Not read: a `src` in a configuration found elsewhere (an extended
+/// one, one deeper down).
+pub fn ruff_src_roots(root: &Path) -> Vec<String> {
+    let python = root.join(PYTHON_DIR);
+    let mut entries: Vec<String> = Vec::new();
+    for (file, table) in [
+        ("pyproject.toml", Some("ruff")),
+        ("ruff.toml", None),
+        (".ruff.toml", None),
+    ] {
+        let Ok(text) = fs::read_to_string(python.join(file)) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<DocumentMut>() else {
+            continue;
+        };
+        let settings = match table {
+            Some(name) => doc.get("tool").and_then(|t| t.get(name)),
+            None => Some(doc.as_item()),
+        };
+        let src = settings.and_then(|s| s.get("src")).and_then(Item::as_array);
+        entries.extend(
+            src.into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned)),
+        );
+    }
+    let mut roots: Vec<String> = entries
+        .iter()
+        .filter(|entry| !entry.split(['/', '\\']).any(|part| part == ".."))
+        .flat_map(|entry| src_folders(&python, entry))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// The folders one `src` entry names, as `python/<path>/`.
+fn src_folders(python: &Path, entry: &str) -> Vec<String> {
+    let entry = entry.trim_start_matches("./").trim_end_matches('/');
+    let as_root = |rel: &str| match rel {
+        "" | "." => format!("{PYTHON_DIR}/"),
+        rel => format!("{PYTHON_DIR}/{rel}/"),
+    };
+    if !entry.contains(['*', '?', '[']) {
+        return vec![as_root(entry)];
+    }
+    let pattern = python.join(entry);
+    let Ok(found) = glob::glob(&pattern.to_string_lossy()) else {
+        return Vec::new();
+    };
+    found
+        .flatten()
+        .filter(|path| path.is_dir())
+        .filter_map(|path| {
+            let rel = path.strip_prefix(python).ok()?;
+            Some(as_root(&rel.to_string_lossy().replace('\\', "/")))
+        })
+        .collect()
+}
+
 /// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
 /// `python/`.
 pub fn mypy_plugins(root: &Path) -> Vec<String> {
@@ -290,6 +354,27 @@ pub fn mypy_plugins(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file's `src` counts, globs name the folders there now, and a root outside
+    /// `python/` is left to the caller's other watches.
+    #[test]
+    fn ruff_src_roots_are_read_from_every_configuration_of_python() {
+        let root = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("python/libs/a/extra")).unwrap();
+        fs::create_dir_all(root.join("python/libs/b")).unwrap();
+        fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.ruff]\nsrc = [\"libs/*/extra\", \"../outside\"]\n",
+        )
+        .unwrap();
+        fs::write(root.join("python/ruff.toml"), "src = [\".\", \"tools\"]\n").unwrap();
+        assert_eq!(
+            ruff_src_roots(&root),
+            ["python/", "python/libs/a/extra/", "python/tools/"]
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn an_extended_ruff_configuration_outside_python_counts() {

@@ -128,17 +128,21 @@ pub fn outside_changed(ws: &Workspace, rev: &str) -> Result<Option<String>> {
     Ok(git_about(&ws.root, rev, &args)?.into_iter().next())
 }
 
-/// The first package folder (or its `src/`) whose module names differ from those at `rev`: ruff
-/// calls an import first-party when a folder or `.py` file of its name is in a `src` root (the
-/// packages' folders and their `src/`), so a name that comes or goes there can move the import
-/// order of any package, which every ruff key counts ([`Inputs`]'s layout). None when all are
-/// the same. What git does not hold and tools or builds write (a venv, `build/`) is no name.
+/// The first `src` root whose module names differ from those at `rev`: ruff calls an import
+/// first-party when a folder or `.py` file of its name is in a `src` root, so a name that comes
+/// or goes there can move the import order of any package, which every ruff key counts
+/// ([`Inputs`]'s layout). The roots: the packages' folders and their `src/`, and every folder
+/// ruff's `src` setting names ([`outside::ruff_src_roots`]). None when all are the same. What
+/// git does not hold and tools or builds write (a venv, `build/`) is no name.
 pub fn first_party_moved(ws: &Workspace, rev: &str) -> Result<Option<String>> {
-    let roots: Vec<String> = ws
+    let mut roots: Vec<String> = ws
         .packages
         .iter()
         .flat_map(|p| [format!("{}/", p.rel), format!("{}/src/", p.rel)])
         .collect();
+    roots.extend(outside::ruff_src_roots(&ws.root));
+    roots.sort();
+    roots.dedup();
     // `<mode> <type> <object>\t<path>`: the type tells a folder from a file.
     let mut args = vec!["ls-tree", "-z", rev, "--"];
     args.extend(roots.iter().map(String::as_str));
