@@ -293,4 +293,14 @@ fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
         line.contains("common (a module name in python/libs/contracts/extra came or went"),
         "{line}"
     );
+    fs::remove_dir_all(root.join("python/libs/contracts/extra/pluggy")).unwrap();
+
+    // An empty folder inside a package (a namespace package to Python) is a change git cannot
+    // show: its package is selected.
+    fs::create_dir(root.join("python/libs/common/src/dubbing_common/plugins")).unwrap();
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("common (python/libs/common/src/dubbing_common/plugins/ changed)"),
+        "{line}"
+    );
 }

@@ -329,6 +329,30 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
     assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));
+    // An empty folder in the work tree, which the commit cannot hold, is an input of the keys:
+    // the same push is verified in the kept checkout, not in place.
+    let empty = root.join("python/libs/common/pluggy");
+    fs::create_dir(&empty).unwrap();
+    let parent = git_output(root, &["rev-parse", "HEAD~1"]);
+    let line = format!(
+        "refs/heads/main {} refs/heads/main {}",
+        remote_main().trim(),
+        parent.trim()
+    );
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-push", "origin", "url"])
+        .env("PATH", path_with(cargo.path()))
+        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    assert!(
+        out.stdout.contains("in the kept checkout")
+            && out
+                .stdout
+                .contains("python/libs/common/pluggy/ is an empty folder"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    fs::remove_dir(&empty).unwrap();
 
     // A test that reads a fixture git ignores: it passes in the work tree, yet the commit lacks
     // the fixture, so the push is verified in the kept checkout, where the test fails.

@@ -55,7 +55,7 @@ use crate::engine::outside;
 use crate::env::venv::{Installed, Venv};
 use crate::project::PYTHON_DIR;
 use crate::workspace::imports::referenced_names;
-use crate::workspace::{Package, Workspace, normalize};
+use crate::workspace::{self, Package, Workspace, normalize};
 
 /// Variables that describe the terminal, the shell session or the process that started the
 /// xtask: removed from every job's environment (the terminal's size is fixed instead, see
@@ -227,15 +227,19 @@ impl Files {
             .collect();
         let known = |token: &str| import_names.get(token).copied();
         let mut names: HashMap<&str, BTreeSet<String>> = HashMap::new();
-        let tree = digest::tree_files_reading(&python, &ws.tool_roots(), &mut |rel, content| {
-            if let Some(owner) = owner_of(rel) {
-                let found = referenced_names(content, &known);
-                names
-                    .entry(owner)
-                    .or_default()
-                    .extend(found.into_iter().map(str::to_owned));
-            }
-        });
+        let tree = digest::tree_files_reading(
+            &python,
+            &workspace::tool_roots(&ws.root),
+            &mut |rel, content| {
+                if let Some(owner) = owner_of(rel) {
+                    let found = referenced_names(content, &known);
+                    names
+                        .entry(owner)
+                        .or_default()
+                        .extend(found.into_iter().map(str::to_owned));
+                }
+            },
+        );
         let mut grouped: HashMap<Option<&str>, (Vec<TreeFile>, Vec<String>)> = HashMap::new();
         for file in tree.files {
             grouped.entry(owner_of(&file.rel)).or_default().0.push(file);

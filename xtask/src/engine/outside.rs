@@ -21,7 +21,7 @@ use toml_edit::{DocumentMut, Item};
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile, hash};
 use crate::project::PYTHON_DIR;
-use crate::workspace::Workspace;
+use crate::workspace;
 
 /// The ruff configuration files among the files of a walk of `python/`, by name (see
 /// [`RUFF_CONFIGS`]): their paths relative to `python/`.
@@ -70,11 +70,7 @@ pub fn digest(root: &Path, configs: &[&str]) -> String {
 /// a folder), which the keys count by content.
 pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    // A tree whose packages do not load: every gate fails on it anyway; python/ alone is a
-    // folder where tools run.
-    let tool_roots =
-        Workspace::load(root).map_or_else(|_| vec![String::new()], |ws| ws.tool_roots());
-    let tree = digest::tree_listing(&python, &tool_roots);
+    let tree = digest::tree_listing(&python, &workspace::tool_roots(root));
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
     let inside = fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
     let mut paths = files_read(root, &configs);

@@ -7,12 +7,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::cmd::git_paths_at_once;
+use crate::digest;
 use crate::engine::inputs::{Inputs, Tool};
 use crate::engine::outside;
 use crate::fsutil;
 use crate::leftovers;
 use crate::project::PYTHON_DIR;
-use crate::workspace::{Package, Workspace};
+use crate::workspace::{self, Package, Workspace};
 
 /// The selected packages, each with why, in workspace order.
 pub struct Selection<'a> {
@@ -222,9 +223,23 @@ pub fn changed_files(root: &Path, rev: &str) -> Result<Vec<String>> {
         .into_iter()
         .flatten()
         .collect();
+    // git holds no empty folder, so every one here is a change from the revision.
+    files.extend(empty_folders(root));
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+/// Every folder under `python/` that holds no file a tool reads (see
+/// [`digest::Tree::empty_folders`]), relative to the root and ending in `/`: an input of the
+/// keys that git cannot hold, so never what a revision has.
+pub fn empty_folders(root: &Path) -> Vec<String> {
+    let python = root.join(PYTHON_DIR);
+    digest::tree_listing(&python, &workspace::tool_roots(root))
+        .empty_folders
+        .into_iter()
+        .map(|rel| format!("{PYTHON_DIR}/{rel}"))
+        .collect()
 }
 
 /// `here`: the package the current folder is in; with no other selection, it alone is selected.

@@ -78,18 +78,6 @@ impl Workspace {
         self.packages.iter().filter(|p| p.kind == Kind::Service)
     }
 
-    /// The folders where tools run, and so write their caches and venvs, relative to `python/`
-    /// and ending in `/`: each package's folder, and `python/` itself (`""`).
-    pub fn tool_roots(&self) -> Vec<String> {
-        let mut roots: Vec<String> = self
-            .packages
-            .iter()
-            .map(|p| format!("{}/", p.python_rel()))
-            .collect();
-        roots.push(String::new());
-        roots
-    }
-
     pub fn get(&self, name: &str) -> Option<&Package> {
         // Names are kept normalised, and most lookups come with one: normalise only on a miss.
         self.packages.iter().find(|p| p.name == name).or_else(|| {
@@ -214,6 +202,22 @@ impl Workspace {
 }
 
 /// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, each name once.
+/// The folders where tools run, and so write their caches and venvs, relative to `python/` and
+/// ending in `/`: each package's folder (one with a `pyproject.toml`, as [`Workspace::load`]
+/// finds them, none parsed: a pyproject that does not load still marks its folder) and
+/// `python/` itself (`""`).
+pub fn tool_roots(root: &Path) -> Vec<String> {
+    let mut roots = vec![String::new()];
+    for (folder, _) in PACKAGE_FOLDERS {
+        for (dir, name, _) in fsutil::kinds(&root.join(PYTHON_DIR).join(folder)) {
+            if fs::symlink_metadata(dir.join("pyproject.toml")).is_ok() {
+                roots.push(format!("{folder}/{name}/"));
+            }
+        }
+    }
+    roots
+}
+
 fn read_packages(root: &Path) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
     for (folder, kind) in PACKAGE_FOLDERS {

@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{checked, git};
 use crate::cmd::Cmd;
-use crate::engine::outside;
+use crate::engine::{outside, select};
 use crate::env::installer::CONFIG_FILES;
 use crate::leftovers::{self, Place};
 use crate::output::{self, say};
@@ -339,6 +339,11 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
     args.extend(watched.iter().map(String::as_str));
     if !git(root, &args)?.is_empty() {
         return Ok(Some("the work tree has changes".into()));
+    }
+    if let Some(folder) = select::empty_folders(root).into_iter().next() {
+        return Ok(Some(format!(
+            "{folder} is an empty folder, which the commit cannot hold"
+        )));
     }
     Ok(ignored_input(root)?
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
