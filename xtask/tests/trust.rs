@@ -601,6 +601,15 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     fs::remove_dir(&folder).unwrap();
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    // A `src` root outside python/ (`../shared`): a module that comes there moves the verdict.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, text.replace("src = [", "src = [\"../shared\", ")).unwrap();
+    write(root, "shared/notes.txt", "notes\n");
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(root, "shared/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
 /// A build backend that imports a tree's module (setuptools' `attr:` version, when the value is

@@ -10,6 +10,8 @@
 //!   `pyproject.toml`, `ruff.toml` or `.ruff.toml` under `python/` (ruff's configuration is
 //!   hierarchical: one in any folder applies below it), followed from file to file, wherever it
 //!   leads.
+//! - **`src` folders outside `python/`** that `python/`'s ruff configuration names: ruff calls an
+//!   import first-party when a module of its name is there. They count by the names they hold.
 //!
 //! Each file counts by its path and content; a missing one counts as missing.
 
@@ -20,6 +22,7 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile, hash};
+use crate::fsutil;
 use crate::project::PYTHON_DIR;
 use crate::workspace;
 
@@ -35,13 +38,15 @@ pub fn ruff_configs<'a>(
 }
 
 /// The files outside `python/` that the tools read, given the ruff configurations under
-/// `python/` (relative to it): the ignore files, and what the configurations extend. The one
+/// `python/` (relative to it): the ignore files, what the configurations extend, and the `src`
+/// folders outside `python/` (by the names they hold). The one
 /// list behind both the keys ([`digest`]) and the hooks ([`paths_read`]).
 fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
     let configs: Vec<PathBuf> = configs.iter().map(|rel| python.join(rel)).collect();
     let mut files = ignore_files(root);
     files.extend(extended_configs(root, &configs));
+    files.extend(ruff_src_outside(root));
     files.sort();
     files.dedup();
     files
@@ -55,6 +60,14 @@ pub fn digest(root: &Path, configs: &[&str]) -> String {
     for path in files_read(root, configs) {
         h.write(path.to_string_lossy().as_bytes());
         h.write(&[0]);
+        if path.is_dir() {
+            // A `src` root: the names it holds, not their content.
+            for (_, name, kind) in fsutil::kinds(&path) {
+                h.write(name.as_bytes());
+                h.write(if kind.is_dir() { b"/\0" } else { b"\0" });
+            }
+            continue;
+        }
         match fs::read(&path) {
             Ok(content) => h.write(hash(&content).as_bytes()),
             Err(_) => h.write(b"missing"),
@@ -257,10 +270,44 @@ fn shellexpand_home(path: &str) -> PathBuf {
 /// The folders ruff's `src` setting names under `python/`, relative to the root, each ending in
 /// `/`: from `python/pyproject.toml` (`[tool.ruff] src`), `python/ruff.toml` and
 /// `python/.ruff.toml`, all of them (a union only widens what a caller watches), globs expanded
-/// in the folders there now. Not read: a `src` in a configuration found elsewhere (an extended
-/// one, one deeper down).
+/// in the folders there now. Those outside `python/`: [`ruff_src_outside`]. Not read: a `src`
+/// in a configuration found elsewhere (an extended one, one deeper down).
 pub fn ruff_src_roots(root: &Path) -> Vec<String> {
     let python = root.join(PYTHON_DIR);
+    let mut roots: Vec<String> = src_entries(&python)
+        .iter()
+        .filter(|entry| !leaves_python(entry))
+        .flat_map(|entry| src_folders(&python, entry))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// The folders outside `python/` that ruff's `src` setting names (`"../shared"`): ruff calls an
+/// import first-party when a module of its name is there, so the names they hold are an input
+/// of every ruff job, and the hooks watch them whole. Globs are expanded in the folders there
+/// now; a folder that is not there counts as missing.
+fn ruff_src_outside(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for entry in src_entries(&python).iter().filter(|e| leaves_python(e)) {
+        let pattern = python.join(entry);
+        if !entry.contains(['*', '?', '[']) {
+            folders.push(pattern);
+        } else if let Ok(found) = glob::glob(&pattern.to_string_lossy()) {
+            folders.extend(found.flatten().filter(|p| p.is_dir()));
+        }
+    }
+    folders
+}
+
+fn leaves_python(entry: &str) -> bool {
+    entry.split(['/', '\\']).any(|part| part == "..") || Path::new(entry).is_absolute()
+}
+
+/// Every `src` entry of the ruff configurations of `python/` itself.
+fn src_entries(python: &Path) -> Vec<String> {
     let mut entries: Vec<String> = Vec::new();
     for (file, table) in [
         ("pyproject.toml", Some("ruff")),
@@ -284,14 +331,7 @@ pub fn ruff_src_roots(root: &Path) -> Vec<String> {
                 .filter_map(|v| v.as_str().map(str::to_owned)),
         );
     }
-    let mut roots: Vec<String> = entries
-        .iter()
-        .filter(|entry| !entry.split(['/', '\\']).any(|part| part == ".."))
-        .flat_map(|entry| src_folders(&python, entry))
-        .collect();
-    roots.sort();
-    roots.dedup();
-    roots
+    entries
 }
 
 /// The folders one `src` entry names, as `python/<path>/`.
@@ -369,6 +409,17 @@ mod tests {
             ruff_src_roots(&root),
             ["python/", "python/libs/a/extra/", "python/tools/"]
         );
+        // The one outside: its names are read, its content is not.
+        assert_eq!(ruff_src_outside(&root), [root.join("python/../outside")]);
+        let before = digest(&root, &[]);
+        fs::create_dir_all(root.join("outside")).unwrap();
+        let empty = digest(&root, &[]);
+        assert_ne!(empty, before);
+        fs::write(root.join("outside/pluggy.py"), "").unwrap();
+        let named = digest(&root, &[]);
+        assert_ne!(named, empty);
+        fs::write(root.join("outside/pluggy.py"), "x = 1\n").unwrap();
+        assert_eq!(digest(&root, &[]), named);
         fs::remove_dir_all(&root).unwrap();
     }
 
