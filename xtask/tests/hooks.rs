@@ -353,6 +353,27 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         out.stderr
     );
     fs::remove_dir(&empty).unwrap();
+    // A branch whose commit changes nothing `verify` reads, pushed from a work tree at another
+    // commit that reads the same: nothing to verify, and no checkout was needed to know it.
+    let kept_head = || git_output(&root.join(".git/xtask-push/tree"), &["rev-parse", "HEAD"]);
+    let kept_before = kept_head();
+    git(root, &["checkout", "-q", "-b", "notes"]);
+    write(root, "NOTES.md", "notes\n");
+    git(root, &["add", "NOTES.md"]);
+    git(root, &["commit", "-q", "--no-verify", "-m", "notes"]);
+    git(root, &["checkout", "-q", "main"]);
+    let notes = git_output(root, &["rev-parse", "notes"]);
+    let line = format!(
+        "refs/heads/notes {} refs/heads/main {}",
+        notes.trim(),
+        remote_main().trim()
+    );
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-push", "origin", "url"])
+        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    out.assert_ok();
+    assert!(out.stdout.contains("nothing to verify"), "{}", out.stdout);
+    assert_eq!(kept_head(), kept_before);
 
     // A test that reads a fixture git ignores: it passes in the work tree, yet the commit lacks
     // the fixture, so the push is verified in the kept checkout, where the test fails.

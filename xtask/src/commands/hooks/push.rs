@@ -240,39 +240,71 @@ fn watched(outside: Vec<String>) -> Vec<String> {
 }
 
 /// Where a push is verified: the work tree when it is the commit, else the kept checkout of it;
-/// and what `verify` reads there that git holds ([`watched`]), found in that tree, so in the
-/// pushed commit: a work tree at another commit may extend nothing that the pushed one extends.
+/// and what `verify` reads there that git holds ([`watched`]) as the pushed commit names it: a
+/// work tree at another commit may extend nothing that the pushed one extends.
 struct VerifyAt {
-    dir: PathBuf,
-    /// The kept checkout, and why the work tree is not the commit; none: in place.
-    kept: Option<(Kept, String)>,
+    /// Why the work tree is not the commit; none: in place.
+    not_here: Option<String>,
+    /// The kept checkout, once made.
+    kept: Option<Kept>,
     watched: Vec<String>,
 }
 
 impl VerifyAt {
+    /// The list is found in the work tree when it reads as the commit ([`reads_as`]), else in
+    /// the kept checkout, made now: a push that changes nothing `verify` reads needs no checkout
+    /// in the common cases.
     fn of(root: &Path, sha: &str) -> Result<VerifyAt> {
         let here = watched(outside::repo_pathspecs(root));
-        let Some(why) = not_in_place(root, sha, &here)? else {
+        let not_here = not_in_place(root, sha, &here)?;
+        if not_here.is_none() || reads_as(root, sha, &here)? {
             return Ok(VerifyAt {
-                dir: root.to_path_buf(),
+                not_here,
                 kept: None,
                 watched: here,
             });
-        };
+        }
         let kept = Kept::checkout(root, sha)?;
         Ok(VerifyAt {
-            dir: kept.root.clone(),
+            not_here,
             watched: watched(outside::pathspecs_under(&kept.top, &kept.root)),
-            kept: Some((kept, why)),
+            kept: Some(kept),
         })
     }
+
+    /// The folder to verify in: the work tree, or the kept checkout (made now if need be).
+    fn dir(&mut self, root: &Path, sha: &str) -> Result<PathBuf> {
+        if self.not_here.is_none() {
+            return Ok(root.to_path_buf());
+        }
+        let kept = match self.kept.take() {
+            Some(kept) => kept,
+            None => Kept::checkout(root, sha)?,
+        };
+        let dir = kept.root.clone();
+        self.kept = Some(kept);
+        Ok(dir)
+    }
+}
+
+/// Whether the work tree reads as the commit where `verify` reads (`here`, found in the work
+/// tree): nothing there changed or untracked, and HEAD the same as `sha` at every path of `here`.
+/// The list is found from those paths alone (`python/` and the files it leads to), so the one
+/// found in the work tree is the commit's; a file git ignores can only add to it.
+fn reads_as(root: &Path, sha: &str, here: &[String]) -> Result<bool> {
+    let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
+    args.extend(here.iter().map(String::as_str));
+    if !git(root, &args)?.is_empty() {
+        return Ok(false);
+    }
+    Ok(changes(root, "HEAD", sha, here).is_ok_and(|changed| !changed))
 }
 
 /// Verifies one push, in place when the work tree is its commit, else in the kept checkout.
 fn verify(root: &Path, push: &Push) -> Result<()> {
     let name = &push.name;
     let at = short(&push.sha);
-    let place = VerifyAt::of(root, &push.sha)?;
+    let mut place = VerifyAt::of(root, &push.sha)?;
     let since = match &push.base {
         Some(base) => {
             if !changes(root, &base.sha, &push.sha, &place.watched)? {
@@ -287,14 +319,14 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         }
         None => "everything: no base to compare with".to_owned(),
     };
-    let dir = &place.dir;
-    match &place.kept {
+    let dir = &place.dir(root, &push.sha)?;
+    match &place.not_here {
         None => say(format!(
             "pre-push: verifying {name} at {at} in place (the work tree is that commit), {since}"
         )),
-        Some((kept, why)) => say(format!(
+        Some(why) => say(format!(
             "pre-push: verifying {name} at {at} in the kept checkout {} ({why}), {since}",
-            kept.root.display()
+            dir.display()
         )),
     }
     let base = push.base.as_ref().map(|b| b.sha.as_str());
