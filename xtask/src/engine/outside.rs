@@ -278,6 +278,17 @@ pub fn ruff_src_roots(root: &Path) -> Vec<String> {
         .iter()
         .filter(|entry| !leaves_python(entry))
         .flat_map(|entry| src_folders(&python, entry))
+        .filter_map(|dir| {
+            let rel = dir
+                .strip_prefix(&python)
+                .ok()?
+                .to_string_lossy()
+                .replace('\\', "/");
+            Some(match rel.as_str() {
+                "" | "." => format!("{PYTHON_DIR}/"),
+                rel => format!("{PYTHON_DIR}/{rel}/"),
+            })
+        })
         .collect();
     roots.sort();
     roots.dedup();
@@ -290,16 +301,11 @@ pub fn ruff_src_roots(root: &Path) -> Vec<String> {
 /// now; a folder that is not there counts as missing.
 fn ruff_src_outside(root: &Path) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    let mut folders: Vec<PathBuf> = Vec::new();
-    for entry in src_entries(&python).iter().filter(|e| leaves_python(e)) {
-        let pattern = python.join(entry);
-        if !entry.contains(['*', '?', '[']) {
-            folders.push(pattern);
-        } else if let Ok(found) = glob::glob(&pattern.to_string_lossy()) {
-            folders.extend(found.flatten().filter(|p| p.is_dir()));
-        }
-    }
-    folders
+    src_entries(&python)
+        .iter()
+        .filter(|entry| leaves_python(entry))
+        .flat_map(|entry| src_folders(&python, entry))
+        .collect()
 }
 
 fn leaves_python(entry: &str) -> bool {
@@ -334,28 +340,17 @@ fn src_entries(python: &Path) -> Vec<String> {
     entries
 }
 
-/// The folders one `src` entry names, as `python/<path>/`.
-fn src_folders(python: &Path, entry: &str) -> Vec<String> {
+/// The folders one `src` entry names, from `python/`: the one it names, or for a glob those
+/// that are there now.
+fn src_folders(python: &Path, entry: &str) -> Vec<PathBuf> {
     let entry = entry.trim_start_matches("./").trim_end_matches('/');
-    let as_root = |rel: &str| match rel {
-        "" | "." => format!("{PYTHON_DIR}/"),
-        rel => format!("{PYTHON_DIR}/{rel}/"),
-    };
+    let path = python.join(entry);
     if !entry.contains(['*', '?', '[']) {
-        return vec![as_root(entry)];
+        return vec![path];
     }
-    let pattern = python.join(entry);
-    let Ok(found) = glob::glob(&pattern.to_string_lossy()) else {
-        return Vec::new();
-    };
-    found
-        .flatten()
-        .filter(|path| path.is_dir())
-        .filter_map(|path| {
-            let rel = path.strip_prefix(python).ok()?;
-            Some(as_root(&rel.to_string_lossy().replace('\\', "/")))
-        })
-        .collect()
+    glob::glob(&path.to_string_lossy())
+        .map(|found| found.flatten().filter(|p| p.is_dir()).collect())
+        .unwrap_or_default()
 }
 
 /// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
@@ -392,7 +387,7 @@ mod tests {
     use super::*;
 
     /// Every file's `src` counts, globs name the folders there now, and a root outside
-    /// `python/` is left to the caller's other watches.
+    /// `python/` counts by the names it holds.
     #[test]
     fn ruff_src_roots_are_read_from_every_configuration_of_python() {
         let root = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));

@@ -201,36 +201,44 @@ impl Workspace {
     }
 }
 
-/// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, each name once.
 /// The folders where tools run, and so write their caches and venvs, relative to `python/` and
 /// ending in `/`: each package's folder (one with a `pyproject.toml`, as [`Workspace::load`]
 /// finds them, none parsed: a pyproject that does not load still marks its folder) and
 /// `python/` itself (`""`).
 pub fn tool_roots(root: &Path) -> Vec<String> {
     let mut roots = vec![String::new()];
-    for (folder, _) in PACKAGE_FOLDERS {
-        for (dir, name, _) in fsutil::kinds(&root.join(PYTHON_DIR).join(folder)) {
-            if fs::symlink_metadata(dir.join("pyproject.toml")).is_ok() {
-                roots.push(format!("{folder}/{name}/"));
-            }
+    for (path, _) in pyprojects(root) {
+        let folder = path
+            .parent()
+            .and_then(|p| p.strip_prefix(root.join(PYTHON_DIR)).ok());
+        if let Some(folder) = folder {
+            roots.push(format!("{}/", folder.to_string_lossy().replace('\\', "/")));
         }
     }
     roots
 }
 
+/// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, with the kind of package
+/// its folder holds. As the glob `*/pyproject.toml` would match (hidden folders and symlinks
+/// too), from one listing rather than a stat of every folder above. A pyproject that is a link
+/// leading nowhere is found too, and is an error when read: never a package silently left out.
+fn pyprojects(root: &Path) -> Vec<(PathBuf, Kind)> {
+    PACKAGE_FOLDERS
+        .iter()
+        .flat_map(|(folder, kind)| {
+            fsutil::kinds(&root.join(PYTHON_DIR).join(folder))
+                .into_iter()
+                .map(|(dir, _, _)| (dir.join("pyproject.toml"), *kind))
+        })
+        .filter(|(path, _)| fs::symlink_metadata(path).is_ok())
+        .collect()
+}
+
+/// Every package under `python/apps/*/` and `python/libs/*/`, each name once.
 fn read_packages(root: &Path) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
-    for (folder, kind) in PACKAGE_FOLDERS {
-        // As the glob `*/pyproject.toml` would match (hidden folders and symlinks too), from one
-        // listing rather than a stat of every folder above. A pyproject that is a link leading
-        // nowhere is found too, and is an error when read: never a package silently left out.
-        let paths = fsutil::kinds(&root.join(PYTHON_DIR).join(folder))
-            .into_iter()
-            .map(|(dir, _, _)| dir.join("pyproject.toml"))
-            .filter(|path| fs::symlink_metadata(path).is_ok());
-        for path in paths {
-            packages.push(parse_package(root, &path, *kind)?);
-        }
+    for (path, kind) in pyprojects(root) {
+        packages.push(parse_package(root, &path, kind)?);
     }
     if packages.is_empty() {
         bail!(
