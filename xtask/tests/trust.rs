@@ -610,6 +610,26 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
     write(root, "shared/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
+    // The `src` setting moved to a configuration outside python/ that python/'s extends, whose
+    // entries ruff reads from its own folder: a module in `elsewhere/` moves the verdict too.
+    fs::remove_file(root.join("shared/pluggy.py")).unwrap();
+    let src_line = text.lines().find(|l| l.starts_with("src = [")).unwrap();
+    fs::write(
+        &config,
+        text.replace(src_line, "extend = \"../ruff-base.toml\""),
+    )
+    .unwrap();
+    write(
+        root,
+        "ruff-base.toml",
+        "src = [\"elsewhere\", \"python/apps/*/src\", \"python/libs/*/src\", \"python/apps/*\", \"python/libs/*\"]\n",
+    );
+    write(root, "elsewhere/notes.txt", "notes\n");
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(root, "elsewhere/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("I001"), "{}", out.stdout);
 }
 
 /// A build backend that imports a tree's module (setuptools' `attr:` version, when the value is

@@ -10,7 +10,8 @@
 //!   `pyproject.toml`, `ruff.toml` or `.ruff.toml` under `python/` (ruff's configuration is
 //!   hierarchical: one in any folder applies below it), followed from file to file, wherever it
 //!   leads.
-//! - **`src` folders outside `python/`** that `python/`'s ruff configuration names: ruff calls an
+//! - **`src` folders outside `python/`** that a ruff configuration under `python/` names, or one
+//!   it extends (wherever that is): ruff calls an
 //!   import first-party when a module of its name is there. They count by the names they hold.
 //!
 //! Each file counts by its path and content; a missing one counts as missing.
@@ -43,10 +44,10 @@ pub fn ruff_configs<'a>(
 /// list behind both the keys ([`digest`]) and the hooks ([`paths_read`]).
 fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    let configs: Vec<PathBuf> = configs.iter().map(|rel| python.join(rel)).collect();
+    let paths: Vec<PathBuf> = configs.iter().map(|rel| python.join(rel)).collect();
     let mut files = ignore_files(root);
-    files.extend(extended_configs(root, &configs));
-    files.extend(ruff_src_outside(root));
+    files.extend(extended_configs(root, &paths));
+    files.extend(ruff_src_outside(root, configs));
     files.sort();
     files.dedup();
     files
@@ -206,24 +207,27 @@ fn global_excludes(root: &Path) -> PathBuf {
 /// The names of the files ruff reads its configuration from.
 pub const RUFF_CONFIGS: &[&str] = &["pyproject.toml", "ruff.toml", ".ruff.toml"];
 
-/// The files ruff's `extend` leads to from each of `configs`, followed from file to file (at
-/// most 16 steps: a loop ends), those outside `python/`.
+/// The files ruff's `extend` leads to from each of `configs`, those outside `python/`.
 fn extended_configs(root: &Path, configs: &[PathBuf]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    let mut out = Vec::new();
-    for start in configs {
-        let mut config = start.clone();
-        for _ in 0..16 {
-            let Some(next) = ruff_extend(&config) else {
-                break;
-            };
-            if !next.starts_with(&python) {
-                out.push(next.clone());
-            }
-            config = next;
-        }
+    configs
+        .iter()
+        .flat_map(|start| ruff_chain(start).into_iter().skip(1))
+        .filter(|config| !config.starts_with(&python))
+        .collect()
+}
+
+/// A ruff configuration and those its `extend` leads to, followed from file to file (at most 16
+/// steps: a loop ends).
+fn ruff_chain(start: &Path) -> Vec<PathBuf> {
+    let mut chain = vec![start.to_path_buf()];
+    for _ in 0..16 {
+        let Some(next) = chain.last().and_then(|config| ruff_extend(config)) else {
+            break;
+        };
+        chain.push(next);
     }
-    out
+    chain
 }
 
 /// The file a ruff configuration's `extend` names, resolved from the configuration's folder.
@@ -268,16 +272,15 @@ fn shellexpand_home(path: &str) -> PathBuf {
 }
 
 /// The folders ruff's `src` setting names under `python/`, relative to the root, each ending in
-/// `/`: from `python/pyproject.toml` (`[tool.ruff] src`), `python/ruff.toml` and
-/// `python/.ruff.toml`, all of them (a union only widens what a caller watches), globs expanded
-/// in the folders there now. Those outside `python/`: [`ruff_src_outside`]. Not read: a `src`
-/// in a configuration found elsewhere (an extended one, one deeper down).
+/// `/`: [`src_folders_named`] by the ruff configurations under `python/` (found by a listing of
+/// it, as the hooks find them) and those they extend. Those outside `python/`:
+/// [`ruff_src_outside`].
 pub fn ruff_src_roots(root: &Path) -> Vec<String> {
     let python = root.join(PYTHON_DIR);
-    let mut roots: Vec<String> = src_entries(&python)
-        .iter()
-        .filter(|entry| !leaves_python(entry))
-        .flat_map(|entry| src_folders(&python, entry))
+    let tree = digest::tree_listing(&python, &workspace::tool_roots(root));
+    let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
+    let mut roots: Vec<String> = src_folders_named(root, &configs)
+        .into_iter()
         .filter_map(|dir| {
             let rel = dir
                 .strip_prefix(&python)
@@ -295,56 +298,79 @@ pub fn ruff_src_roots(root: &Path) -> Vec<String> {
     roots
 }
 
-/// The folders outside `python/` that ruff's `src` setting names (`"../shared"`): ruff calls an
-/// import first-party when a module of its name is there, so the names they hold are an input
-/// of every ruff job, and the hooks watch them whole. Globs are expanded in the folders there
-/// now; a folder that is not there counts as missing.
-fn ruff_src_outside(root: &Path) -> Vec<PathBuf> {
+/// The folders outside `python/` that ruff's `src` setting names (`"../shared"`, or `"shared"`
+/// in a configuration outside `python/` that one there extends): ruff calls an import
+/// first-party when a module of its name is there, so the names they hold are an input of every
+/// ruff job, and the hooks watch them whole. A folder that is not there counts as missing.
+fn ruff_src_outside(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    src_entries(&python)
-        .iter()
-        .filter(|entry| leaves_python(entry))
-        .flat_map(|entry| src_folders(&python, entry))
+    src_folders_named(root, configs)
+        .into_iter()
+        .filter(|dir| !dir.starts_with(&python))
         .collect()
 }
 
-fn leaves_python(entry: &str) -> bool {
-    entry.split(['/', '\\']).any(|part| part == "..") || Path::new(entry).is_absolute()
-}
-
-/// Every `src` entry of the ruff configurations of `python/` itself.
-fn src_entries(python: &Path) -> Vec<String> {
-    let mut entries: Vec<String> = Vec::new();
-    for (file, table) in [
-        ("pyproject.toml", Some("ruff")),
-        ("ruff.toml", None),
-        (".ruff.toml", None),
-    ] {
-        let Ok(text) = fs::read_to_string(python.join(file)) else {
+/// Every folder a `src` entry names, in the ruff configurations `configs` (relative to
+/// `python/`) and in each configuration they extend, followed as [`extended_configs`] does.
+/// ruff resolves a configuration's relative paths from that configuration's folder; an entry of
+/// an extended one is also resolved from the folder of the configuration that extends it, in
+/// case a ruff release reads it so (a union only widens what a caller watches). Globs are
+/// expanded in the folders there now. Not read: ruff's default `src` (the project's folder and
+/// its `src/`), which lies in `python/` for a configuration there.
+fn src_folders_named(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    let mut folders = Vec::new();
+    for rel in configs {
+        let start = python.join(rel);
+        let Some(start_dir) = start.parent().map(Path::to_path_buf) else {
             continue;
         };
-        let Ok(doc) = text.parse::<DocumentMut>() else {
-            continue;
-        };
-        let settings = match table {
-            Some(name) => doc.get("tool").and_then(|t| t.get(name)),
-            None => Some(doc.as_item()),
-        };
-        let src = settings.and_then(|s| s.get("src")).and_then(Item::as_array);
-        entries.extend(
-            src.into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_owned)),
-        );
+        for config in ruff_chain(&start) {
+            let Some(dir) = config.parent() else {
+                continue;
+            };
+            for entry in src_entries(&config) {
+                folders.extend(src_folders(dir, &entry));
+                if dir != start_dir {
+                    folders.extend(src_folders(&start_dir, &entry));
+                }
+            }
+        }
     }
-    entries
+    folders.sort();
+    folders.dedup();
+    folders
 }
 
-/// The folders one `src` entry names, from `python/`: the one it names, or for a glob those
-/// that are there now.
-fn src_folders(python: &Path, entry: &str) -> Vec<PathBuf> {
+/// The `src` entries of one ruff configuration file (`[tool.ruff] src` in a `pyproject.toml`).
+fn src_entries(config: &Path) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(config) else {
+        return Vec::new();
+    };
+    // Most configurations set no `src`: not parsed.
+    if !text.contains("src") {
+        return Vec::new();
+    }
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let settings = if config.file_name().is_some_and(|n| n == "pyproject.toml") {
+        doc.get("tool").and_then(|t| t.get("ruff"))
+    } else {
+        Some(doc.as_item())
+    };
+    let src = settings.and_then(|s| s.get("src")).and_then(Item::as_array);
+    src.into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The folders one `src` entry names, resolved from `dir` (`~/` expanded, `..` taken
+/// lexically): the one it names, or for a glob those that are there now.
+fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
     let entry = entry.trim_start_matches("./").trim_end_matches('/');
-    let path = python.join(entry);
+    let path = lexical(&dir.join(shellexpand_home(entry)));
     if !entry.contains(['*', '?', '[']) {
         return vec![path];
     }
@@ -386,10 +412,11 @@ pub fn mypy_plugins(root: &Path) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// Every file's `src` counts, globs name the folders there now, and a root outside
-    /// `python/` counts by the names it holds.
+    /// Every file's `src` counts, globs name the folders there now, an extended configuration's
+    /// entries count from its own folder, and a root outside `python/` counts by the names it
+    /// holds.
     #[test]
-    fn ruff_src_roots_are_read_from_every_configuration_of_python() {
+    fn ruff_src_roots_are_read_from_every_configuration_and_what_it_extends() {
         let root = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.join("python/libs/a/extra")).unwrap();
@@ -400,21 +427,40 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("python/ruff.toml"), "src = [\".\", \"tools\"]\n").unwrap();
+        // A package's own configuration extends one outside python/, whose `src` names `far`.
+        fs::write(
+            root.join("python/libs/b/pyproject.toml"),
+            "[project]\nname = \"b\"\n[tool.ruff]\nextend = \"../../../base.toml\"\n",
+        )
+        .unwrap();
+        fs::write(root.join("base.toml"), "src = [\"far\"]\n").unwrap();
         assert_eq!(
             ruff_src_roots(&root),
-            ["python/", "python/libs/a/extra/", "python/tools/"]
+            [
+                "python/",
+                "python/libs/a/extra/",
+                "python/libs/b/far/",
+                "python/tools/"
+            ]
         );
-        // The one outside: its names are read, its content is not.
-        assert_eq!(ruff_src_outside(&root), [root.join("python/../outside")]);
-        let before = digest(&root, &[]);
+        let configs = ["pyproject.toml", "ruff.toml", "libs/b/pyproject.toml"];
+        // Those outside: their names are read, their content is not.
+        assert_eq!(
+            ruff_src_outside(&root, &configs),
+            [root.join("far"), root.join("outside")]
+        );
+        let before = digest(&root, &configs);
         fs::create_dir_all(root.join("outside")).unwrap();
-        let empty = digest(&root, &[]);
+        let empty = digest(&root, &configs);
         assert_ne!(empty, before);
         fs::write(root.join("outside/pluggy.py"), "").unwrap();
-        let named = digest(&root, &[]);
+        let named = digest(&root, &configs);
         assert_ne!(named, empty);
         fs::write(root.join("outside/pluggy.py"), "x = 1\n").unwrap();
-        assert_eq!(digest(&root, &[]), named);
+        assert_eq!(digest(&root, &configs), named);
+        fs::create_dir_all(root.join("far")).unwrap();
+        fs::write(root.join("far/pluggy.py"), "").unwrap();
+        assert_ne!(digest(&root, &configs), named);
         fs::remove_dir_all(&root).unwrap();
     }
 
