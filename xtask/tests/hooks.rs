@@ -403,6 +403,15 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "a commit without its fixture",
         &["in the kept checkout", "fixture.local"],
     );
+    // The same file left in the kept checkout (a test's output there, say) is no part of the
+    // commit either: removed before the verify there, so the push is refused again.
+    let kept_fixture = root.join(".git/xtask-push/tree").join(fixture);
+    fs::write(&kept_fixture, "local\n").unwrap();
+    push_refused(
+        "a commit without its fixture, beside one left in the kept checkout",
+        &["in the kept checkout", "fixture.local"],
+    );
+    assert!(!kept_fixture.exists());
     git(root, &["reset", "-q", "--hard", pushed.trim()]);
     fs::remove_file(root.join(fixture)).unwrap();
 

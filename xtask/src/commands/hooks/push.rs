@@ -383,6 +383,12 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
 
 /// A path under `python/` that git ignores and that no tool or build wrote: the commit lacks it.
 fn ignored_input(root: &Path) -> Result<Option<String>> {
+    Ok(ignored_inputs(root)?.into_iter().next())
+}
+
+/// Every path under `python/` that git ignores and that no tool or build wrote (a fixture of
+/// one's own, a test's output), from the repository's top; a folder ends in `/`.
+fn ignored_inputs(root: &Path) -> Result<Vec<String>> {
     let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"])?);
     let python = format!("{PYTHON_DIR}/");
     let listed = git(
@@ -413,8 +419,30 @@ fn ignored_input(root: &Path) -> Result<Option<String>> {
     Ok(listed
         .split('\0')
         .filter_map(|entry| entry.strip_prefix("!! "))
-        .find(|path| !written_by_a_tool(&top, &tool_roots, path))
-        .map(str::to_owned))
+        .filter(|path| !written_by_a_tool(&top, &tool_roots, path))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Removes from the kept checkout (`top`, holding `root`) what git ignores under `python/` and
+/// no tool wrote ([`ignored_inputs`]): a file an earlier verify there left is no part of the
+/// commit. `git clean -x` would take the venvs too, which the checkout keeps between pushes.
+fn remove_ignored_inputs(top: &Path, root: &Path) -> Result<()> {
+    for rel in ignored_inputs(root)? {
+        let path = top.join(rel.trim_end_matches('/'));
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        // Never through a symlink: a link is removed, not what it leads to.
+        let removed = if meta.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed
+            .with_context(|| format!("cannot remove {} from the kept checkout", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Whether a path (from the repository's top) is in or is what a tool or a build writes, by
@@ -499,7 +527,7 @@ struct Kept {
 
 impl Kept {
     /// Checks the commit out in the kept checkout, creating it the first time: detached, its
-    /// tracked files the commit's, nothing untracked left but what git ignores (its venvs).
+    /// tracked files the commit's, nothing untracked left but what tools wrote (its venvs).
     fn checkout(root: &Path, sha: &str) -> Result<Kept> {
         let dir = kept_dir(root)?;
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -525,6 +553,12 @@ impl Kept {
                 .arg(sha);
             checked(add).context("cannot make the pre-push hook's checkout")?;
         }
+        let prefix = git(root, &["rev-parse", "--show-prefix"])?;
+        let kept_root = tree.join(prefix);
+        let kept_root = kept_root
+            .canonicalize()
+            .with_context(|| format!("the pushed commit has no {}", kept_root.display()))?;
+        remove_ignored_inputs(&tree, &kept_root)?;
         let head = checked(in_tree().args(["rev-parse", "HEAD"]))?;
         let status = checked(in_tree().args(["status", "--porcelain", "--untracked-files=all"]))?;
         if head != sha || !status.is_empty() {
@@ -534,11 +568,6 @@ impl Kept {
                 project::quote(&tree.to_string_lossy())
             );
         }
-        let prefix = git(root, &["rev-parse", "--show-prefix"])?;
-        let kept_root = tree.join(prefix);
-        let kept_root = kept_root
-            .canonicalize()
-            .with_context(|| format!("the pushed commit has no {}", kept_root.display()))?;
         Ok(Kept {
             root: kept_root,
             top: tree,
