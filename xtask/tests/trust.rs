@@ -630,6 +630,41 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("I001"), "{}", out.stdout);
+    // ruff matches an import's whole module path: with `elsewhere/pluggy/` there, `import
+    // pluggy._hooks` is third-party until `elsewhere/pluggy/_hooks.py` comes.
+    fs::remove_file(root.join("elsewhere/pluggy.py")).unwrap();
+    write(root, "elsewhere/pluggy/notes.txt", "notes\n");
+    let test_plug = "python/libs/common/tests/unit/test_plug.py";
+    let plug = fs::read_to_string(root.join(test_plug)).unwrap();
+    write(
+        root,
+        test_plug,
+        &plug.replace("import pluggy\n", "import pluggy._hooks\n"),
+    );
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(
+        root,
+        "elsewhere/pluggy/_hooks.py",
+        "\"\"\"Shadows pluggy._hooks.\"\"\"\n",
+    );
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    fs::remove_dir_all(root.join("elsewhere/pluggy")).unwrap();
+    write(root, test_plug, &plug);
+    // A `src` entry that names a variable (`$DUBBING_SHARED`): ruff expands it.
+    let far = root.join("far");
+    let env = [("DUBBING_SHARED", far.to_str().unwrap())];
+    let base = fs::read_to_string(root.join("ruff-base.toml")).unwrap();
+    write(
+        root,
+        "ruff-base.toml",
+        &base.replace("\"elsewhere\"", "\"$DUBBING_SHARED\""),
+    );
+    write(root, "far/notes.txt", "notes\n");
+    assert_eq!(agrees_with_fresh(root, &lint, &env).code, 0);
+    write(root, "far/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
+    let out = agrees_with_fresh(root, &lint, &env);
+    assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
 /// A build backend that imports a tree's module (setuptools' `attr:` version, when the value is

@@ -23,7 +23,6 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile, hash};
-use crate::fsutil;
 use crate::project::PYTHON_DIR;
 use crate::workspace;
 
@@ -62,10 +61,12 @@ pub fn digest(root: &Path, configs: &[&str]) -> String {
         h.write(path.to_string_lossy().as_bytes());
         h.write(&[0]);
         if path.is_dir() {
-            // A `src` root: the names it holds, not their content.
-            for (_, name, kind) in fsutil::kinds(&path) {
-                h.write(name.as_bytes());
-                h.write(if kind.is_dir() { b"/\0" } else { b"\0" });
+            // A `src` root: the paths it holds at every depth (ruff matches an import's whole
+            // module path there), not their content.
+            let tree = digest::tree_listing(&path, &[]);
+            for rel in tree.files.iter().map(|f| &f.rel).chain(&tree.empty_folders) {
+                h.write(rel.as_bytes());
+                h.write(&[0]);
             }
             continue;
         }
@@ -244,7 +245,7 @@ fn ruff_extend(config: &Path) -> Option<PathBuf> {
         doc.as_item()
     };
     let extend = table.get("extend")?.as_str()?;
-    let extend = shellexpand_home(extend);
+    let extend = expand(extend);
     Some(lexical(&config.parent()?.join(extend)))
 }
 
@@ -263,12 +264,46 @@ fn lexical(path: &Path) -> PathBuf {
     out
 }
 
-/// `~/x` as the home folder's `x` (ruff expands it too).
-fn shellexpand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
+/// A path of a ruff setting as ruff expands it (`shellexpand::full`): `~/x` as the home
+/// folder's `x`, `$NAME` and `${NAME}` as the variable's value. A variable that is not set is
+/// left as written (ruff refuses such a configuration).
+fn expand(path: &str) -> PathBuf {
+    let home = std::env::var("HOME").ok();
+    let (mut out, rest) = match (path.strip_prefix('~'), &home) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            (home.clone(), rest)
+        }
+        _ => (String::new(), path),
+    };
+    let mut chars = rest.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let braced = chars.peek().is_some_and(|&(_, c)| c == '{');
+        let start = if braced { at + 2 } else { at + 1 };
+        let end = if braced {
+            rest[start..].find('}').map(|n| start + n)
+        } else {
+            let n = rest[start..]
+                .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+                .unwrap_or(rest.len() - start);
+            (n > 0).then_some(start + n)
+        };
+        let value = end.and_then(|end| std::env::var(&rest[start..end]).ok());
+        match (end, value) {
+            (Some(end), Some(value)) => {
+                out.push_str(&value);
+                let skip_to = if braced { end + 1 } else { end };
+                while chars.peek().is_some_and(|&(i, _)| i < skip_to) {
+                    chars.next();
+                }
+            }
+            _ => out.push('$'),
+        }
     }
+    PathBuf::from(out)
 }
 
 /// The folders ruff's `src` setting names under `python/`, relative to the root, each ending in
@@ -370,7 +405,7 @@ fn src_entries(config: &Path) -> Vec<String> {
 /// lexically): the one it names, or for a glob those that are there now.
 fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
     let entry = entry.trim_start_matches("./").trim_end_matches('/');
-    let path = lexical(&dir.join(shellexpand_home(entry)));
+    let path = lexical(&dir.join(expand(entry)));
     if !entry.contains(['*', '?', '[']) {
         return vec![path];
     }
@@ -462,6 +497,26 @@ mod tests {
         fs::write(root.join("far/pluggy.py"), "").unwrap();
         assert_ne!(digest(&root, &configs), named);
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// `~`, `$NAME` and `${NAME}` as ruff expands them; what is not set stays as written.
+    #[test]
+    fn setting_paths_are_expanded_as_ruff_expands_them() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(expand("~/x"), PathBuf::from(format!("{home}/x")));
+        assert_eq!(expand("a/~/x"), PathBuf::from("a/~/x"));
+        assert_eq!(expand("$PATH/x"), PathBuf::from(format!("{path}/x")));
+        assert_eq!(expand("${PATH}x"), PathBuf::from(format!("{path}x")));
+        assert_eq!(expand("a/$PATH"), PathBuf::from(format!("a/{path}")));
+        let unset = "XTASK_SURELY_UNSET_VARIABLE";
+        assert!(std::env::var_os(unset).is_none());
+        assert_eq!(
+            expand(&format!("${unset}/x")),
+            PathBuf::from(format!("${unset}/x"))
+        );
+        assert_eq!(expand("a$/b"), PathBuf::from("a$/b"));
+        assert_eq!(expand("${PATH"), PathBuf::from("${PATH"));
     }
 
     #[test]
