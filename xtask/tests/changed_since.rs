@@ -250,6 +250,16 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
 fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
     let tmp = committed_tree("module names");
     let root = tmp.path();
+    // common's tests import pluggy, a third-party module, and pluggy._hooks.
+    let plug = "python/libs/common/tests/unit/test_plug.py";
+    put(
+        root,
+        plug,
+        "\"\"\"Plug.\"\"\"\n\nimport pluggy\nimport pluggy._hooks\n",
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "a test importing pluggy"]);
+    // A module path that comes where nothing else names it: contracts alone.
     put(
         root,
         "python/libs/contracts/tests/unit/test_more.py",
@@ -266,6 +276,16 @@ fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
     git(root, &["add", "."]);
     git(root, &["commit", "-q", "-m", "a folder"]);
     assert!(!selected(root, "HEAD").contains("common"));
+    // A deeper module path counts as well: ruff matches an import's whole path.
+    put(root, "python/libs/contracts/pluggy/_hooks.py", "");
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains(&format!(
+            "common (a module name in python/libs/contracts came or went (pluggy._hooks), which {plug} names"
+        )),
+        "{line}"
+    );
+    fs::remove_file(root.join("python/libs/contracts/pluggy/_hooks.py")).unwrap();
     fs::remove_dir_all(root.join("python/libs/contracts/pluggy")).unwrap();
     assert!(selected(root, "HEAD").contains("common (a module name"));
     git(root, &["checkout", "-q", "--", "."]);

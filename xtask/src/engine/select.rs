@@ -10,7 +10,6 @@ use crate::cmd::git_paths_at_once;
 use crate::digest;
 use crate::engine::inputs::{Inputs, Tool};
 use crate::engine::outside;
-use crate::fsutil;
 use crate::leftovers;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{self, Package, Workspace};
@@ -35,8 +34,9 @@ impl<'a> Selection<'a> {
     }
 
     /// What a change since `rev` concerns beyond [`select`]'s files: every package when a module
-    /// name in a `src` root came or went ([`first_party_moved`]), and the packages that load a
-    /// selected one ([`Selection::add_readers`]).
+    /// path in a `src` root came or went ([`module_paths_moved`]) that a file of a package not
+    /// selected names ([`named_elsewhere`]), and the packages that load a selected one
+    /// ([`Selection::add_readers`]).
     pub fn widen_for_change(
         &mut self,
         ws: &'a Workspace,
@@ -46,9 +46,12 @@ impl<'a> Selection<'a> {
         if let Some(file) = outside_changed(ws, rev)? {
             self.add_all(ws, &format!("{file} changed, which the gates read"));
         }
-        if let Some(root) = first_party_moved(ws, rev)? {
+        // The work tree's paths under python/, as the keys walk it: listed once for both steps.
+        let now = digest::tree_listing(&ws.root.join(PYTHON_DIR), &workspace::tool_roots(&ws.root));
+        let moved = module_paths_moved(ws, rev, &now)?;
+        if let Some((root, module, file)) = named_elsewhere(ws, &now, &moved, &self.reasons) {
             let why = format!(
-                "a module name in {root} came or went: ruff's first-party imports may move"
+                "a module name in {root} came or went ({module}), which {file} names: ruff's first-party imports may move"
             );
             self.add_all(ws, &why);
         }
@@ -129,13 +132,20 @@ pub fn outside_changed(ws: &Workspace, rev: &str) -> Result<Option<String>> {
     Ok(git_about(&ws.root, rev, &args)?.into_iter().next())
 }
 
-/// The first `src` root whose module names differ from those at `rev`: ruff calls an import
-/// first-party when a folder or `.py` file of its name is in a `src` root, so a name that comes
-/// or goes there can move the import order of any package, which every ruff key counts
-/// ([`Inputs`]'s layout). The roots: the packages' folders and their `src/`, and every folder
-/// ruff's `src` setting names ([`outside::ruff_src_roots`]). None when all are the same. What
-/// git does not hold and tools or builds write (a venv, `build/`) is no name.
-pub fn first_party_moved(ws: &Workspace, rev: &str) -> Result<Option<String>> {
+/// The module paths that came or went in a `src` root since `rev`, each with its root (dotted:
+/// `pluggy._hooks`): ruff calls an import first-party when its whole module path is in a `src`
+/// root (`import pluggy._hooks` once `pluggy/_hooks/` or `pluggy/_hooks.py` is there, not
+/// `pluggy/` alone), so one that comes or goes, at any depth, can move the import order of any
+/// file that imports it, in any package ([`Inputs`]'s layout: every ruff key counts every path).
+/// The roots: the packages' folders and their `src/`, and every folder ruff's `src` setting names
+/// ([`outside::ruff_src_roots`]). The work tree's side is the keys' walk of `python/` (what tools
+/// and builds write is no path; an empty folder, or a file git ignores, is one), the revision's is
+/// what git holds; `now` is that walk.
+pub fn module_paths_moved(
+    ws: &Workspace,
+    rev: &str,
+    now: &digest::Tree,
+) -> Result<Vec<(String, String)>> {
     let mut roots: Vec<String> = ws
         .packages
         .iter()
@@ -144,34 +154,115 @@ pub fn first_party_moved(ws: &Workspace, rev: &str) -> Result<Option<String>> {
     roots.extend(outside::ruff_src_roots(&ws.root));
     roots.sort();
     roots.dedup();
-    // `<mode> <type> <object>\t<path>`: the type tells a folder from a file.
-    let mut args = vec!["ls-tree", "-z", rev, "--"];
+    let mut args = vec!["ls-tree", "-r", "-z", "--name-only", rev, "--"];
     args.extend(roots.iter().map(String::as_str));
-    let listed = git_about(&ws.root, rev, &args)?;
+    let then_files = git_about(&ws.root, rev, &args)?;
+    let now_paths: Vec<(String, bool)> = now
+        .files
+        .iter()
+        .map(|f| (format!("{PYTHON_DIR}/{}", f.rel), false))
+        .chain(
+            now.empty_folders
+                .iter()
+                .map(|d| (format!("{PYTHON_DIR}/{d}"), true)),
+        )
+        .collect();
+    let mut moved = Vec::new();
     for root in &roots {
-        let then: BTreeSet<String> = listed
+        let then = module_paths_under(root, then_files.iter().map(|f| (f.as_str(), false)));
+        let now = module_paths_under(root, now_paths.iter().map(|(p, d)| (p.as_str(), *d)));
+        let root = root.trim_end_matches('/');
+        moved.extend(
+            then.symmetric_difference(&now)
+                .map(|module| (root.to_owned(), module.replace('/', "."))),
+        );
+    }
+    Ok(moved)
+}
+
+/// The first of `moved` (root, module) that a Python file under `python/` outside the selected
+/// packages names, with that file: an import of it there may change sides. A file names a
+/// module when its text holds the dotted path (`import pluggy._hooks`, `from pluggy._hooks
+/// import x`); ruff sorts only imports, which say it so. Files of selected packages are not
+/// read: their jobs run anyway. Nothing is read when no module path moved (the common case).
+fn named_elsewhere(
+    ws: &Workspace,
+    now: &digest::Tree,
+    moved: &[(String, String)],
+    selected: &BTreeMap<String, String>,
+) -> Option<(String, String, String)> {
+    if moved.is_empty() {
+        return None;
+    }
+    let python = ws.root.join(PYTHON_DIR);
+    let skip: Vec<String> = ws
+        .packages
+        .iter()
+        .filter(|p| selected.contains_key(&p.name))
+        .map(|p| format!("{}/", p.rel))
+        .collect();
+    for file in &now.files {
+        let rel = format!("{PYTHON_DIR}/{}", file.rel);
+        let python_file = rel.ends_with(".py") || rel.ends_with(".pyi");
+        if !python_file || skip.iter().any(|s| rel.starts_with(s.as_str())) {
+            continue;
+        }
+        let Ok(text) = std::fs::read(python.join(&file.rel)) else {
+            continue;
+        };
+        if let Some((root, module)) = moved
             .iter()
-            .filter_map(|entry| {
-                let (info, path) = entry.split_once('\t')?;
-                let rest = path.strip_prefix(root.as_str())?;
-                let is_dir = rest.contains('/') || info.contains(" tree ");
-                module_name(rest.split('/').next()?, is_dir)
-            })
-            .collect();
-        let now: BTreeSet<String> = fsutil::kinds(&ws.root.join(root))
-            .into_iter()
-            .filter_map(|(_, name, kind)| module_name(&name, kind.is_dir()))
-            .collect();
-        if now != then {
-            return Ok(Some(root.trim_end_matches('/').to_owned()));
+            .find(|(_, module)| memchr::memmem::find(&text, module.as_bytes()).is_some())
+        {
+            return Some((root.clone(), module.clone(), rel));
         }
     }
-    Ok(None)
+    None
+}
+
+/// The module paths that the given paths (from the root; a folder's ends in `/`) make under
+/// `root`: each folder on the way that an import can name, and each `.py` or `.pyi` file's stem
+/// (`pluggy`, `pluggy/_hooks`), up to the first part no import can name.
+fn module_paths_under<'p>(
+    root: &str,
+    paths: impl Iterator<Item = (&'p str, bool)>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (path, is_dir) in paths {
+        let Some(rest) = path.strip_prefix(root) else {
+            continue;
+        };
+        let is_dir = is_dir || rest.ends_with('/');
+        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let mut module = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            let folder = is_dir || i + 1 < parts.len();
+            let name = if i == 0 {
+                module_name(part, folder)
+            } else {
+                identifier_stem(part, folder)
+            };
+            let Some(name) = name else {
+                break;
+            };
+            if !module.is_empty() {
+                module.push('/');
+            }
+            module.push_str(&name);
+            out.insert(module.clone());
+        }
+    }
+    out
 }
 
 /// The module name an entry of a `src` root stands for: a folder's name, a `.py` or `.pyi`
 /// file's stem; none for what tools and builds write there, or a name no import can say.
 fn module_name(name: &str, is_dir: bool) -> Option<String> {
+    identifier_stem(name, is_dir).filter(|stem| !leftovers::is_leftover(stem, is_dir))
+}
+
+/// A folder's name, a `.py` or `.pyi` file's stem, when an import can say it.
+fn identifier_stem(name: &str, is_dir: bool) -> Option<String> {
     let stem = if is_dir {
         name
     } else {
@@ -183,7 +274,7 @@ fn module_name(name: &str, is_dir: bool) -> Option<String> {
         .next()
         .is_some_and(|c| c == '_' || c.is_alphabetic())
         && stem.chars().all(|c| c == '_' || c.is_alphanumeric());
-    (identifier && !leftovers::is_leftover(stem, is_dir)).then(|| stem.to_owned())
+    identifier.then(|| stem.to_owned())
 }
 
 /// One git command about `rev`, run in the root: the NUL-separated names it printed.
