@@ -27,16 +27,23 @@ sleep 4
 q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 old_cmd="$(q "$old") --root $(q "$old_root") setup"
 new_cmd="$(q "$xtask") --root $(q "$root") setup"
+# `--version` (the binary's start, nothing read) gauges the machine's pace in the same run: this
+# machine's timings drift by a third within an hour, and a figure means little without it.
 hyperfine -N --runs "$RUNS" --warmup 10 --export-json "$work/plain.json" \
-  -n "old" "$old_cmd" -n "new" "$new_cmd"
+  -n "old" "$old_cmd" -n "new" "$new_cmd" -n "start" "$(q "$xtask") --version"
 hyperfine -N --runs "$RUNS" --warmup 10 --export-json "$work/prepared.json" \
   --prepare true --prepare true -n "old" "$old_cmd" -n "new" "$new_cmd"
 python3 - "$work/plain.json" "$work/prepared.json" <<'PY'
-import json, sys
+import json, statistics, sys
 for label, path in zip(["back to back", "a command between runs"], sys.argv[1:]):
     r = {x["command"]: x for x in json.load(open(path))["results"]}
     old, new = r["old"], r["new"]
+    median = statistics.median(new["times"])
     print(f"no-op setup, seed tree, {label}: old {old['mean'] * 1e3:.1f} ms (min "
-          f"{old['min'] * 1e3:.1f}), new {new['mean'] * 1e3:.1f} ms (min {new['min'] * 1e3:.1f}): "
-          f"ratio {new['mean'] / old['mean']:.2f}")
+          f"{old['min'] * 1e3:.1f}), new {new['mean'] * 1e3:.1f} ms (min {new['min'] * 1e3:.1f}, "
+          f"median {median * 1e3:.1f}): ratio {new['mean'] / old['mean']:.2f}")
+    if "start" in r:
+        start = r["start"]["mean"]
+        print(f"  the machine's pace: `xtask --version` {start * 1e3:.2f} ms; the new no-op is "
+              f"{new['mean'] / start:.1f} times that")
 PY
