@@ -307,12 +307,11 @@ fn expand(path: &str) -> PathBuf {
 }
 
 /// The folders ruff's `src` setting names under `python/`, relative to the root, each ending in
-/// `/`: [`src_folders_named`] by the ruff configurations under `python/` (found by a listing of
-/// it, as the hooks find them) and those they extend. Those outside `python/`:
+/// `/`: [`src_folders_named`] by the ruff configurations under `python/` (found in `tree`, a
+/// listing of it as the keys walk it) and those they extend. Those outside `python/`:
 /// [`ruff_src_outside`].
-pub fn ruff_src_roots(root: &Path) -> Vec<String> {
+pub fn ruff_src_roots(root: &Path, tree: &digest::Tree) -> Vec<String> {
     let python = root.join(PYTHON_DIR);
-    let tree = digest::tree_listing(&python, &workspace::tool_roots(root));
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
     let mut roots: Vec<String> = src_folders_named(root, &configs)
         .into_iter()
@@ -469,8 +468,9 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("base.toml"), "src = [\"far\"]\n").unwrap();
+        let tree = digest::tree_listing(&root.join("python"), &workspace::tool_roots(&root));
         assert_eq!(
-            ruff_src_roots(&root),
+            ruff_src_roots(&root, &tree),
             [
                 "python/",
                 "python/libs/a/extra/",

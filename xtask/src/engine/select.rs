@@ -151,7 +151,7 @@ pub fn module_paths_moved(
         .iter()
         .flat_map(|p| [format!("{}/", p.rel), format!("{}/src/", p.rel)])
         .collect();
-    roots.extend(outside::ruff_src_roots(&ws.root));
+    roots.extend(outside::ruff_src_roots(&ws.root, now));
     roots.sort();
     roots.dedup();
     let mut args = vec!["ls-tree", "-r", "-z", "--name-only", rev, "--"];
