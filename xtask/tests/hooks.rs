@@ -415,6 +415,47 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     git(root, &["reset", "-q", "--hard", pushed.trim()]);
     fs::remove_file(root.join(fixture)).unwrap();
 
+    // A module git ignores in a ruff `src` folder outside python/ (`../shared`): the work tree
+    // reads it, the commit lacks it. An import order that holds only beside it is committed:
+    // verified in the kept checkout, where it fails.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, text.replace("src = [", "src = [\"../shared\", ")).unwrap();
+    write(root, "shared/notes.txt", "notes\n");
+    let exclude = fs::read_to_string(&info).unwrap_or_default();
+    fs::write(&info, format!("{exclude}shared/pluggy.py\n")).unwrap();
+    write(root, "shared/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
+    let plug = "python/libs/common/tests/unit/test_plug.py";
+    write(
+        root,
+        plug,
+        "\"\"\"One block: both first-party beside shared/pluggy.py.\"\"\"\n\nimport dubbing_common\nimport pluggy\n\n\ndef test_plug() -> None:\n    assert pluggy.HookimplMarker(\"x\") is not None\n    assert dubbing_common.__version__\n",
+    );
+    git(
+        root,
+        &["add", "python/pyproject.toml", "shared/notes.txt", plug],
+    );
+    git(
+        root,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            "an order that needs an ignored module",
+        ],
+    );
+    push_refused(
+        "a commit whose import order needs a module git ignores",
+        &[
+            "in the kept checkout",
+            "shared/pluggy.py is there, which git ignores",
+            "I001",
+        ],
+    );
+    git(root, &["reset", "-q", "--hard", pushed.trim()]);
+    fs::remove_file(root.join("shared/pluggy.py")).unwrap();
+
     // A ruff configuration outside python/ that python/'s extends is watched as python/ is: a
     // commit that changes only it is verified, and fails.
     extend_ruff_from_outside(root);

@@ -267,7 +267,7 @@ impl VerifyAt {
         let kept = Kept::checkout(root, sha)?;
         Ok(VerifyAt {
             not_here,
-            watched: watched(outside::pathspecs_under(&kept.top, &kept.root)),
+            watched: kept.watched.clone(),
             kept: Some(kept),
         })
     }
@@ -360,9 +360,9 @@ fn changes(root: &Path, base: &str, sha: &str, watched: &[String]) -> Result<boo
 }
 
 /// Why the work tree is not the commit, as far as `verify` reads it; None when it is: HEAD is
-/// it, nothing there is changed, staged or untracked, and under `python/` no file git ignores
-/// is there but what tools and builds write (a fixture kept out of git would be read in place,
-/// never in the commit).
+/// it, nothing there is changed, staged or untracked, and there (under `python/` and what it
+/// reads outside it) no file git ignores is there but what tools and builds write (a fixture
+/// kept out of git would be read in place, never in the commit).
 fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<String>> {
     if commit(root, "HEAD").as_deref() != Some(sha) {
         return Ok(Some("the work tree is not that commit".into()));
@@ -377,32 +377,28 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
             "{folder} is an empty folder, which the commit cannot hold"
         )));
     }
-    Ok(ignored_input(root)?
+    Ok(ignored_inputs(root, watched)?
+        .into_iter()
+        .next()
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
 }
 
-/// A path under `python/` that git ignores and that no tool or build wrote: the commit lacks it.
-fn ignored_input(root: &Path) -> Result<Option<String>> {
-    Ok(ignored_inputs(root)?.into_iter().next())
-}
-
-/// Every path under `python/` that git ignores and that no tool or build wrote (a fixture of
-/// one's own, a test's output), from the repository's top; a folder ends in `/`.
-fn ignored_inputs(root: &Path) -> Result<Vec<String>> {
+/// Every path where `verify` reads (`watched`: `python/` and what it reads outside it, see
+/// [`watched`]) that git ignores and that no tool or build wrote (a fixture of one's own, a
+/// test's output, a module in a ruff `src` folder outside `python/`), from the repository's top;
+/// a folder ends in `/`. The commit lacks them, yet a verify there would read them.
+fn ignored_inputs(root: &Path, watched: &[String]) -> Result<Vec<String>> {
     let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"])?);
-    let python = format!("{PYTHON_DIR}/");
-    let listed = git(
-        root,
-        &[
-            "status",
-            "--porcelain",
-            "-z",
-            "--ignored=matching",
-            "--untracked-files=all",
-            "--",
-            &python,
-        ],
-    )?;
+    let mut args = vec![
+        "status",
+        "--porcelain",
+        "-z",
+        "--ignored=matching",
+        "--untracked-files=all",
+        "--",
+    ];
+    args.extend(watched.iter().map(String::as_str));
+    let listed = git(root, &args)?;
     // Where tools run and write (python/ and each package's folder), from the top.
     let prefix = root
         .strip_prefix(&top)
@@ -424,11 +420,11 @@ fn ignored_inputs(root: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Removes from the kept checkout (`top`, holding `root`) what git ignores under `python/` and
-/// no tool wrote ([`ignored_inputs`]): a file an earlier verify there left is no part of the
+/// Removes from the kept checkout (`top`, holding `root`) what git ignores where verify reads
+/// and no tool wrote ([`ignored_inputs`]): a file an earlier verify there left is no part of the
 /// commit. `git clean -x` would take the venvs too, which the checkout keeps between pushes.
-fn remove_ignored_inputs(top: &Path, root: &Path) -> Result<()> {
-    for rel in ignored_inputs(root)? {
+fn remove_ignored_inputs(top: &Path, root: &Path, watched: &[String]) -> Result<()> {
+    for rel in ignored_inputs(root, watched)? {
         let path = top.join(rel.trim_end_matches('/'));
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
@@ -520,8 +516,8 @@ fn path_before_git() -> Option<OsString> {
 struct Kept {
     /// The root in it (the repository's top, or the root's folder under it).
     root: PathBuf,
-    /// Its top folder.
-    top: PathBuf,
+    /// What `verify` reads there that git holds ([`watched`]), as the commit names it.
+    watched: Vec<String>,
     _lock: File,
 }
 
@@ -558,7 +554,8 @@ impl Kept {
         let kept_root = kept_root
             .canonicalize()
             .with_context(|| format!("the pushed commit has no {}", kept_root.display()))?;
-        remove_ignored_inputs(&tree, &kept_root)?;
+        let watched = watched(outside::pathspecs_under(&tree, &kept_root));
+        remove_ignored_inputs(&tree, &kept_root, &watched)?;
         let head = checked(in_tree().args(["rev-parse", "HEAD"]))?;
         let status = checked(in_tree().args(["status", "--porcelain", "--untracked-files=all"]))?;
         if head != sha || !status.is_empty() {
@@ -570,7 +567,7 @@ impl Kept {
         }
         Ok(Kept {
             root: kept_root,
-            top: tree,
+            watched,
             _lock: lock,
         })
     }
