@@ -315,6 +315,38 @@ fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
     );
     fs::remove_dir_all(root.join("python/libs/contracts/extra/pluggy")).unwrap();
 
+    // ruff checks notebooks too: one that imports a module whose path comes counts as well.
+    let notebook = "python/libs/common/notebooks/demo.ipynb";
+    put(
+        root,
+        notebook,
+        r#"{"cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": ["import zz_vendored\n", "import build\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#,
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "a notebook"]);
+    assert!(!selected(root, "HEAD").contains("common"));
+    put(
+        root,
+        "python/libs/contracts/zz_vendored/notes.txt",
+        "notes\n",
+    );
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains(&format!(
+            "common (a module name in python/libs/contracts came or went (zz_vendored), which {notebook} names"
+        )),
+        "{line}"
+    );
+    fs::remove_dir_all(root.join("python/libs/contracts/zz_vendored")).unwrap();
+    // A build folder that a build left in a package is a module path to ruff like any other.
+    put(root, "python/libs/contracts/build/lib/x.py", "");
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("common (a module name in python/libs/contracts came or went (build)"),
+        "{line}"
+    );
+    fs::remove_dir_all(root.join("python/libs/contracts/build")).unwrap();
+
     // An empty folder inside a package (a namespace package to Python) is a change git cannot
     // show: its package is selected.
     fs::create_dir(root.join("python/libs/common/src/dubbing_common/plugins")).unwrap();

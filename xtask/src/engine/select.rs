@@ -10,7 +10,6 @@ use crate::cmd::git_paths_at_once;
 use crate::digest;
 use crate::engine::inputs::{Inputs, Tool};
 use crate::engine::outside;
-use crate::leftovers;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{self, Package, Workspace};
 
@@ -138,9 +137,10 @@ pub fn outside_changed(ws: &Workspace, rev: &str) -> Result<Option<String>> {
 /// `pluggy/` alone), so one that comes or goes, at any depth, can move the import order of any
 /// file that imports it, in any package ([`Inputs`]'s layout: every ruff key counts every path).
 /// The roots: the packages' folders and their `src/`, and every folder ruff's `src` setting names
-/// ([`outside::ruff_src_roots`]). The work tree's side is the keys' walk of `python/` (what tools
-/// and builds write is no path; an empty folder, or a file git ignores, is one), the revision's is
-/// what git holds; `now` is that walk.
+/// ([`outside::ruff_src_roots`]). The work tree's side is the keys' walk of `python/`, `now`
+/// (venvs, tool caches and bytecode are no path; a `build/` folder, an empty folder or a file git
+/// ignores is one, as ruff sees them and the keys count them), the revision's is what git
+/// holds.
 pub fn module_paths_moved(
     ws: &Workspace,
     rev: &str,
@@ -180,11 +180,14 @@ pub fn module_paths_moved(
     Ok(moved)
 }
 
-/// The first of `moved` (root, module) that a Python file under `python/` outside the selected
-/// packages names, with that file: an import of it there may change sides. A file names a
-/// module when its text holds the dotted path (`import pluggy._hooks`, `from pluggy._hooks
-/// import x`); ruff sorts only imports, which say it so. Files of selected packages are not
-/// read: their jobs run anyway. Nothing is read when no module path moved (the common case).
+/// The first of `moved` (root, module) that a file under `python/` outside the selected packages
+/// names, with that file: an import of it there may change sides. A file names a module when its
+/// text holds the dotted path (`import pluggy._hooks`, `from pluggy._hooks import x`, the same in
+/// a notebook's JSON); every file is read, whatever its name, since ruff's `include` can take in
+/// any (`*.ipynb` by default). Blind spot: an import that spells the path with spaces or a line
+/// break around a dot (`import pluggy . _hooks`), which `ruff format --check` fails unless the
+/// line is exempt from formatting. Files of selected packages are not read: their jobs run
+/// anyway. Nothing is read when no module path moved (the common case).
 fn named_elsewhere(
     ws: &Workspace,
     now: &digest::Tree,
@@ -203,8 +206,7 @@ fn named_elsewhere(
         .collect();
     for file in &now.files {
         let rel = format!("{PYTHON_DIR}/{}", file.rel);
-        let python_file = rel.ends_with(".py") || rel.ends_with(".pyi");
-        if !python_file || skip.iter().any(|s| rel.starts_with(s.as_str())) {
+        if skip.iter().any(|s| rel.starts_with(s.as_str())) {
             continue;
         }
         let Ok(text) = std::fs::read(python.join(&file.rel)) else {
@@ -237,12 +239,7 @@ fn module_paths_under<'p>(
         let mut module = String::new();
         for (i, part) in parts.iter().enumerate() {
             let folder = is_dir || i + 1 < parts.len();
-            let name = if i == 0 {
-                module_name(part, folder)
-            } else {
-                identifier_stem(part, folder)
-            };
-            let Some(name) = name else {
+            let Some(name) = identifier_stem(part, folder) else {
                 break;
             };
             if !module.is_empty() {
@@ -253,12 +250,6 @@ fn module_paths_under<'p>(
         }
     }
     out
-}
-
-/// The module name an entry of a `src` root stands for: a folder's name, a `.py` or `.pyi`
-/// file's stem; none for what tools and builds write there, or a name no import can say.
-fn module_name(name: &str, is_dir: bool) -> Option<String> {
-    identifier_stem(name, is_dir).filter(|stem| !leftovers::is_leftover(stem, is_dir))
 }
 
 /// A folder's name, a `.py` or `.pyi` file's stem, when an import can say it.
