@@ -250,10 +250,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     git(root, &["checkout", "-q", "-b", "broken"]);
     write(root, failing, broken);
     git(root, &["add", failing]);
-    git(
-        root,
-        &["commit", "-q", "--no-verify", "-m", "a failing test"],
-    );
+    commit_unverified(root, "a failing test");
     git(root, &["checkout", "-q", "main"]);
     let tree_before = work_tree(root);
     let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "broken"]);
@@ -294,16 +291,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     // A commit whose fix is only in the work tree: stopped, though the work tree passes.
     write(root, failing, broken);
     git(root, &["add", failing]);
-    git(
-        root,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "a failing test on main",
-        ],
-    );
+    commit_unverified(root, "a failing test on main");
     write(root, failing, fixed);
     push_refused(
         "the failing commit",
@@ -360,7 +348,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     git(root, &["checkout", "-q", "-b", "notes"]);
     write(root, "NOTES.md", "notes\n");
     git(root, &["add", "NOTES.md"]);
-    git(root, &["commit", "-q", "--no-verify", "-m", "notes"]);
+    commit_unverified(root, "notes");
     git(root, &["checkout", "-q", "main"]);
     let notes = git_output(root, &["rev-parse", "notes"]);
     let line = format!(
@@ -389,16 +377,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "from pathlib import Path\n\n\ndef test_fixture() -> None:\n    assert (Path(__file__).parent / \"fixture.local\").read_text() == \"local\\n\"\n",
     );
     git(root, &["add", reads]);
-    git(
-        root,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "a test reading an ignored fixture",
-        ],
-    );
+    commit_unverified(root, "a test reading an ignored fixture");
     let (_, pushed) = push_refused(
         "a commit without its fixture",
         &["in the kept checkout", "fixture.local"],
@@ -435,16 +414,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         root,
         &["add", "python/pyproject.toml", "shared/notes.txt", plug],
     );
-    git(
-        root,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "an order that needs an ignored module",
-        ],
-    );
+    commit_unverified(root, "an order that needs an ignored module");
     push_refused(
         "a commit whose import order needs a module git ignores",
         &[
@@ -460,10 +430,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     // commit that changes only it is verified, and fails.
     extend_ruff_from_outside(root);
     git(root, &["add", "python/pyproject.toml", "ruff-base.toml"]);
-    git(
-        root,
-        &["commit", "-q", "--no-verify", "-m", "shared ruff settings"],
-    );
+    commit_unverified(root, "shared ruff settings");
     git(root, &["push", "-q", "--no-verify", "origin", "main"]);
     write(root, "ruff-base.toml", "line-length = 40\n");
     git(
@@ -511,4 +478,9 @@ fn write_temp(dir: &TempDir, line: &str) -> PathBuf {
     let path = dir.path().join("stdin.txt");
     fs::write(&path, format!("{line}\n")).unwrap();
     path
+}
+
+/// `git commit -q --no-verify -m MESSAGE`: a commit the hooks under test do not see.
+fn commit_unverified(root: &Path, message: &str) {
+    git(root, &["commit", "-q", "--no-verify", "-m", message]);
 }
