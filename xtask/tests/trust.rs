@@ -708,3 +708,66 @@ fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_ti
     .assert_ok();
     assert_eq!(installed(), "0.1.7");
 }
+
+/// Files outside python/ that an option or a variable names are inputs too: pytest's `@file` in
+/// `addopts`, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path`. Each edit there must move
+/// the remembered verdict as it moves a fresh run's.
+#[test]
+fn a_file_outside_python_that_an_option_names() {
+    let tmp = committed_tree("option files");
+    let root = tmp.path();
+    let test = ["test", "-p", "common"];
+    let lint = ["lint", "-p", "common"];
+    // pytest's arguments from a file at the repository's top.
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let addopts = "addopts = [\"--strict-markers\"";
+    assert!(text.contains(addopts), "{text}");
+    fs::write(
+        &config,
+        text.replace(
+            addopts,
+            "addopts = [\"@../../../pytest-args.txt\", \"--strict-markers\"",
+        ),
+    )
+    .unwrap();
+    write(root, "pytest-args.txt", "-q\n");
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+    write(root, "pytest-args.txt", "--no-such-option\n");
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    write(root, "pytest-args.txt", "-q\n");
+    // coverage's configuration from a variable.
+    let rc = root.join("coverage.rc");
+    let env = [("COVERAGE_RCFILE", rc.to_str().unwrap())];
+    write(root, "coverage.rc", "[run]\nbranch = False\n");
+    assert_eq!(agrees_with_fresh(root, &test, &env).code, 0);
+    write(
+        root,
+        "coverage.rc",
+        "[run]\nbranch = False\nplugins = no_such_coverage_plugin\n",
+    );
+    let out = agrees_with_fresh(root, &test, &env);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // mypy's stubs from a folder beside python/.
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "[tool.mypy]\n",
+            "[tool.mypy]\nmypy_path = \"$MYPY_CONFIG_FILE_DIR/../stubs\"\n",
+        ),
+    )
+    .unwrap();
+    write(root, "stubs/outside_stub.pyi", "X: int\n");
+    write(
+        root,
+        "python/libs/common/tests/unit/test_stub.py",
+        "\"\"\"Reads a stub from mypy_path.\"\"\"\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from outside_stub import X\n\n    Y: int = X\n\n\ndef test_nothing() -> None:\n    assert True\n",
+    );
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    write(root, "stubs/outside_stub.pyi", "X: str\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+}

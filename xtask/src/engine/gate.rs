@@ -2,7 +2,7 @@
 //! workspace, run in the venvs that own the packages.
 
 use std::cell::OnceCell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -13,6 +13,7 @@ use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
 use crate::engine::junit::{self, Junit};
 use crate::engine::memo::{FileKey, KeySpec, Memo, Rekey};
+use crate::engine::option_files;
 use crate::engine::select::{self, Selection};
 use crate::env::lock;
 use crate::env::session::{Session, State};
@@ -87,38 +88,6 @@ fn reads_pytest_cache(arg: &str) -> bool {
     ];
     let name = arg.split('=').next().unwrap_or(arg);
     READERS.contains(&name)
-}
-
-/// The `addopts` of a pytest configuration in a `pyproject.toml`
-/// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as written.
-fn config_addopts(pyproject: &Path) -> Vec<String> {
-    let Ok(doc) = std::fs::read_to_string(pyproject)
-        .unwrap_or_default()
-        .parse::<toml_edit::DocumentMut>()
-    else {
-        return Vec::new();
-    };
-    let Some(pytest) = doc.get("tool").and_then(|t| t.get("pytest")) else {
-        return Vec::new();
-    };
-    [
-        pytest.get("ini_options").and_then(|o| o.get("addopts")),
-        pytest.get("addopts"),
-    ]
-    .into_iter()
-    .flatten()
-    .flat_map(|value| match value.as_array() {
-        Some(list) => list
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        None => value
-            .as_str()
-            .map(str::to_owned)
-            .into_iter()
-            .collect::<Vec<_>>(),
-    })
-    .collect()
 }
 
 /// The tool name of the venv's post-check job.
@@ -673,7 +642,13 @@ impl<'a> Gate<'a> {
             Some(venv.folder_name()),
         );
         let caches = self.caches(&name, venv, &readers);
-        let addopts = self.addopts.get_or_init(|| config_addopts(&self.config()));
+        // With the arguments of the `@file`s they name: an `--lf` there reads the cache too.
+        let addopts = self.addopts.get_or_init(|| {
+            let addopts = option_files::config_addopts(&self.config());
+            let mut all = option_files::argfile_args(&self.ws.root, &addopts);
+            all.extend(addopts);
+            all
+        });
         let reads_cache = focus.reads_pytest_cache(addopts);
         let mut cmd = self
             .tool(venv, Some(&caches))

@@ -7,6 +7,7 @@ pub mod inputs;
 pub mod jobs;
 pub mod junit;
 pub mod memo;
+pub mod option_files;
 pub mod outside;
 pub mod select;
 pub mod summary;

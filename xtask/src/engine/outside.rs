@@ -14,6 +14,10 @@
 //!   it extends (wherever that is): ruff calls an
 //!   import first-party when a module of its name is there. They count by the names they hold.
 //!
+//! - **files an option or a variable names** ([`crate::engine::option_files`]): pytest's `@file`
+//!   arguments, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path` (by the content of
+//!   every file in them).
+//!
 //! Each file counts by its path and content; a missing one counts as missing.
 
 use std::fs;
@@ -23,6 +27,7 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile, hash};
+use crate::engine::option_files::named_by_options;
 use crate::project::PYTHON_DIR;
 use crate::workspace;
 
@@ -47,6 +52,7 @@ fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     let mut files = ignore_files(root);
     files.extend(extended_configs(root, &paths));
     files.extend(ruff_src_outside(root, configs));
+    files.extend(named_by_options(root).files);
     files.sort();
     files.dedup();
     files
@@ -57,9 +63,25 @@ fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
 /// symlinks under `python/` are not here: that walk reads through them.
 pub fn digest(root: &Path, configs: &[&str]) -> String {
     let mut h = Hasher::new();
-    for path in files_read(root, configs) {
+    let content_folders = named_by_options(root).folders;
+    let mut paths = files_read(root, configs);
+    paths.extend(content_folders.iter().cloned());
+    paths.sort();
+    paths.dedup();
+    for path in paths {
         h.write(path.to_string_lossy().as_bytes());
         h.write(&[0]);
+        if content_folders.contains(&path) {
+            // A folder mypy reads modules from: every file's path and content.
+            let tree = digest::tree_files_reading(&path, &[], &mut |_, _| {});
+            for file in &tree.files {
+                h.write(file.rel.as_bytes());
+                h.write(&[0]);
+                h.write(file.digest.as_bytes());
+                h.write(&[0]);
+            }
+            continue;
+        }
         if path.is_dir() {
             // A `src` root: the paths it holds at every depth (ruff matches an import's whole
             // module path there), not their content.
@@ -89,6 +111,7 @@ pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
     let inside = fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
     let mut paths = files_read(root, &configs);
+    paths.extend(named_by_options(root).folders);
     paths.extend(
         tree.link_targets
             .iter()
@@ -250,7 +273,7 @@ fn ruff_extend(config: &Path) -> Option<PathBuf> {
 }
 
 /// `a/b/../c` as `a/c`, without asking the file system (the file may not exist).
-fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
@@ -268,6 +291,19 @@ fn lexical(path: &Path) -> PathBuf {
 /// folder's `x`, `$NAME` and `${NAME}` as the variable's value. A variable that is not set is
 /// left as written (ruff refuses such a configuration).
 fn expand(path: &str) -> PathBuf {
+    expand_with(path, &[])
+}
+
+/// [`expand`], with `extra` variables that the tool defines itself (mypy's
+/// `MYPY_CONFIG_FILE_DIR`) looked up before the environment.
+pub(crate) fn expand_with(path: &str, extra: &[(&str, &str)]) -> PathBuf {
+    let var = |name: &str| {
+        extra
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| std::env::var(name).ok())
+    };
     let home = std::env::var("HOME").ok();
     let (mut out, rest) = match (path.strip_prefix('~'), &home) {
         (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
@@ -291,7 +327,7 @@ fn expand(path: &str) -> PathBuf {
                 .unwrap_or(rest.len() - start);
             (n > 0).then_some(start + n)
         };
-        let value = end.and_then(|end| std::env::var(&rest[start..end]).ok());
+        let value = end.and_then(|end| var(&rest[start..end]));
         match (end, value) {
             (Some(end), Some(value)) => {
                 out.push_str(&value);

@@ -1,0 +1,219 @@
+//! Files that the tools read because an option or a variable names them, wherever they are: an
+//! input of every job ([`crate::engine::outside`] counts those outside `python/`; the walk of
+//! `python/` counts the others).
+//!
+//! - **pytest's `@file` arguments** (argparse's `fromfile_prefix_chars`, pytest >= 8.2): in the
+//!   `addopts` of `python/pyproject.toml` (the configuration every pytest job passes with `-c`)
+//!   and in `PYTEST_ADDOPTS`, followed into the files they name.
+//! - **`COVERAGE_RCFILE`**: the configuration coverage reads instead of the pyproject's.
+//! - **mypy's `mypy_path`** in `python/pyproject.toml`: folders mypy reads modules and stubs
+//!   from, counted by the content of every file in them.
+//!
+//! A relative path is relative to the tool's working folder: every job runs in a package's
+//! folder, so each is resolved from every folder that holds a `pyproject.toml` under `python/`
+//! (a union: it only widens what is counted). Not covered: a file that a test opens by path.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::DocumentMut;
+
+use crate::engine::outside::{expand_with, lexical};
+use crate::project::PYTHON_DIR;
+use crate::workspace;
+
+/// What the options name: files read whole, folders read by the content of their files.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub files: Vec<PathBuf>,
+    pub folders: Vec<PathBuf>,
+}
+
+/// How deep `@file` arguments are followed into the files they name (a loop ends).
+const ARGFILE_DEPTH: usize = 8;
+
+/// The files and folders the tools' options name ([`Named`]), those outside `python/`.
+pub fn named_by_options(root: &Path) -> Named {
+    let python = root.join(PYTHON_DIR);
+    let bases = working_folders(root);
+    let pyproject = python.join("pyproject.toml");
+    let mut files: Vec<PathBuf> = argfiles(&bases, &split_with_env(&config_addopts(&pyproject))).0;
+    if let Some(rc) = std::env::var_os("COVERAGE_RCFILE").filter(|v| !v.is_empty()) {
+        files.extend(bases.iter().map(|base| base.join(&rc)));
+    }
+    let mut folders: Vec<PathBuf> = mypy_path(&pyproject)
+        .iter()
+        .flat_map(|entry| bases.iter().map(move |base| base.join(entry)))
+        .collect();
+    for list in [&mut files, &mut folders] {
+        *list = list
+            .iter()
+            .map(|p| lexical(p))
+            .filter(|p| !p.starts_with(&python))
+            .collect();
+        list.sort();
+        list.dedup();
+    }
+    Named { files, folders }
+}
+
+/// The pytest arguments in the `@file`s that `addopts` (and `PYTEST_ADDOPTS`) name, followed
+/// from file to file, resolved from every package's folder: what a job may see beside `addopts`.
+pub fn argfile_args(root: &Path, addopts: &[String]) -> Vec<String> {
+    argfiles(&working_folders(root), &split_with_env(addopts)).1
+}
+
+/// Where the jobs run: `python/` and every package's folder.
+fn working_folders(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    workspace::tool_roots(root)
+        .iter()
+        .map(|rel| python.join(rel))
+        .collect()
+}
+
+/// The `@file`s among `args`, resolved from each of `bases`, and the arguments they hold,
+/// followed from file to file.
+fn argfiles(bases: &[PathBuf], args: &[String]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut found = Vec::new();
+    let mut pending: Vec<String> = args.to_vec();
+    for _ in 0..ARGFILE_DEPTH {
+        let mut next = Vec::new();
+        for name in pending.iter().filter_map(|a| a.strip_prefix('@')) {
+            for base in bases {
+                let path = base.join(name);
+                // argparse reads one argument a line.
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    next.extend(text.lines().map(str::to_owned));
+                }
+                files.push(path);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        found.extend(next.iter().cloned());
+        pending = next;
+    }
+    (files, found)
+}
+
+/// `addopts` entries split at whitespace (a string of several options), then `PYTEST_ADDOPTS`.
+fn split_with_env(addopts: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = addopts
+        .iter()
+        .flat_map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    args.extend(env_addopts());
+    args
+}
+
+/// `PYTEST_ADDOPTS`, split as pytest splits it (by whitespace; quotes are rare there).
+fn env_addopts() -> Vec<String> {
+    std::env::var("PYTEST_ADDOPTS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `addopts` of a pytest configuration in a `pyproject.toml`
+/// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as written.
+pub fn config_addopts(pyproject: &Path) -> Vec<String> {
+    let Some(doc) = read_toml(pyproject) else {
+        return Vec::new();
+    };
+    let Some(pytest) = doc.get("tool").and_then(|t| t.get("pytest")) else {
+        return Vec::new();
+    };
+    [
+        pytest.get("ini_options").and_then(|o| o.get("addopts")),
+        pytest.get("addopts"),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(strings)
+    .collect()
+}
+
+/// The entries of `[tool.mypy] mypy_path`, expanded as mypy expands them (`~`, variables, and
+/// `$MYPY_CONFIG_FILE_DIR` as the configuration's folder); a string is split at commas and
+/// colons, as mypy splits it.
+fn mypy_path(pyproject: &Path) -> Vec<PathBuf> {
+    let Some(doc) = read_toml(pyproject) else {
+        return Vec::new();
+    };
+    let Some(value) = doc
+        .get("tool")
+        .and_then(|t| t.get("mypy"))
+        .and_then(|m| m.get("mypy_path"))
+    else {
+        return Vec::new();
+    };
+    let dir = pyproject.parent().unwrap_or(Path::new("."));
+    let dir = dir.to_string_lossy();
+    let extra = [("MYPY_CONFIG_FILE_DIR", dir.as_ref())];
+    strings(value)
+        .iter()
+        .flat_map(|s| s.split([',', ':']).map(str::trim).collect::<Vec<_>>())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| expand_with(entry, &extra))
+        .collect()
+}
+
+fn read_toml(path: &Path) -> Option<DocumentMut> {
+    std::fs::read_to_string(path).ok()?.parse().ok()
+}
+
+/// A string, or each string of an array.
+fn strings(value: &toml_edit::Item) -> Vec<String> {
+    match value.as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        None => value.as_str().map(str::to_owned).into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `@file`s are resolved from every working folder and followed from file to file;
+    /// `mypy_path` expands `$MYPY_CONFIG_FILE_DIR`; what lies in `python/` is left to its walk.
+    #[test]
+    fn options_name_files_and_folders_outside_python() {
+        let root = std::env::temp_dir().join(format!("xtask-options-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("python/libs/a")).unwrap();
+        std::fs::write(root.join("python/libs/a/pyproject.toml"), "").unwrap();
+        std::fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = \"-q @../../../args.txt @inside.txt\"\n\
+             [tool.mypy]\nmypy_path = \"$MYPY_CONFIG_FILE_DIR/../stubs, typings\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("args.txt"), "-x\n@../../../more.txt\n").unwrap();
+        std::fs::write(root.join("more.txt"), "--lf\n").unwrap();
+        let named = named_by_options(&root);
+        assert!(named.files.contains(&root.join("args.txt")), "{named:?}");
+        assert!(named.files.contains(&root.join("more.txt")), "{named:?}");
+        assert!(
+            named
+                .files
+                .iter()
+                .all(|f| !f.starts_with(root.join("python/libs/a")))
+        );
+        assert!(named.folders.contains(&root.join("stubs")), "{named:?}");
+        // `typings` resolves inside python/ from every working folder: the walk counts it.
+        assert!(
+            named.folders.iter().all(|f| !f.ends_with("typings")),
+            "{named:?}"
+        );
+        let addopts = config_addopts(&root.join("python/pyproject.toml"));
+        let args = argfile_args(&root, &addopts);
+        assert!(args.contains(&"--lf".to_owned()), "{args:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
