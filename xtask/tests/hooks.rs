@@ -131,6 +131,21 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     assert_eq!(git_output(root, &["rev-parse", "HEAD"]), head);
     assert_eq!(index(root), index_before, "the index changed");
     assert!(work_tree(root) == tree_before, "the work tree changed");
+    // The system's temporary folder under an `.ignore` that the repository is not under (ruff
+    // honours one in every folder above what it checks): the copy goes elsewhere, and the
+    // staged error is found all the same.
+    let temp = TempDir::new("ignoring temp");
+    fs::write(temp.path().join(".ignore"), "media_service/\n").unwrap();
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-commit"])
+        .env("TMPDIR", temp.path()));
+    assert!(
+        out.code != 0 && out.stdout.contains("F401"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(index(root), index_before, "the index changed");
 
     // The same for the formatter: the staged version is unformatted, the work tree's is not.
     write(root, file, "VALUE=1\n");

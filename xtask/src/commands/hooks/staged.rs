@@ -304,9 +304,9 @@ fn same_ruff(root: &Path, export: &Export, owner: &Package) -> Result<()> {
     Ok(())
 }
 
-/// A temporary folder outside the work tree with the index's copy of `python/` and of the files
-/// above it that ruff reads, laid out as in the repository; removed when dropped (a symlink in it
-/// is removed, never followed).
+/// A temporary folder outside the work tree ([`export_base`]) with the index's copy of `python/`
+/// and of the files above it that ruff reads, laid out as in the repository; removed when dropped
+/// (a symlink in it is removed, never followed).
 struct Export {
     dir: PathBuf,
     /// The folder that stands for the root.
@@ -323,7 +323,7 @@ impl Export {
     /// The index's copy of `python/`, of the files above it that ruff reads, and of `outside`
     /// (pathspecs from the top: what `python/` reads elsewhere in the repository).
     fn new(repo: &Repo, outside: &[String]) -> Result<Export> {
-        let dir = fresh_temp_dir()?;
+        let dir = fresh_dir(&export_base(repo)?)?;
         let root = match repo.prefix.as_str() {
             "" => dir.clone(),
             prefix => dir.join(prefix),
@@ -377,9 +377,76 @@ fn levels(prefix: &str) -> Vec<String> {
     levels
 }
 
-/// A new, empty folder of this process under the system's temporary folder.
-fn fresh_temp_dir() -> Result<PathBuf> {
-    let base = std::env::temp_dir();
+/// Where the copy goes. ruff honours the `.ignore` file of every folder above the files it
+/// checks, so the folders above the copy must hold the `.ignore` files that those above the
+/// repository hold, no more (`TMPDIR=~/tmp` under a ripgrep user's `~/.ignore` would hide files
+/// from the check) and no fewer. The system's temporary folder when that holds, else the
+/// repository's git folder (`<top>/.git`, above which are the repository's top and what is above
+/// it; the top's own `.ignore` is the copy's too, so it must be tracked and unchanged), else an
+/// error that says which files differ.
+fn export_base(repo: &Repo) -> Result<PathBuf> {
+    let top = fs::canonicalize(&repo.top).unwrap_or_else(|_| repo.top.clone());
+    let wanted = ignore_files_over(top.parent().unwrap_or(&top));
+    let temp = std::env::temp_dir();
+    let temp = fs::canonicalize(&temp).unwrap_or(temp);
+    let over_temp = ignore_files_over(&temp);
+    if over_temp == wanted {
+        return Ok(temp);
+    }
+    let git_dir = PathBuf::from(super::git(&repo.top, &["rev-parse", "--absolute-git-dir"])?);
+    let git_dir = fs::canonicalize(&git_dir).unwrap_or(git_dir);
+    let top_ignore = top.join(".ignore");
+    let over_git: Vec<PathBuf> = ignore_files_over(&git_dir)
+        .into_iter()
+        .filter(|f| *f != top_ignore || !as_staged(repo, ".ignore"))
+        .collect();
+    if over_git == wanted {
+        return Ok(git_dir);
+    }
+    bail!(
+        "the pre-commit hook has no place for its copy of the staged files under which the same `.ignore` files apply as above the repository (ruff honours them in every folder above what it checks): {} has {}, the repository {}; set TMPDIR to a folder that has the repository's",
+        temp.display(),
+        names(&over_temp),
+        names(&wanted)
+    )
+}
+
+/// Whether a file at the repository's top is tracked and the same in the work tree as staged.
+fn as_staged(repo: &Repo, name: &str) -> bool {
+    let tracked = repo
+        .git(&repo.top)
+        .args(["ls-files", "--error-unmatch", "--", name])
+        .output()
+        .is_ok_and(|o| o.success());
+    let same = repo
+        .git(&repo.top)
+        .args(["diff", "--quiet", "--", name])
+        .output()
+        .is_ok_and(|o| o.success());
+    tracked && same
+}
+
+/// The `.ignore` files in `dir` and every folder above it.
+fn ignore_files_over(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(".ignore"))
+        .filter(|f| f.is_file())
+        .collect()
+}
+
+fn names(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return "none".to_owned();
+    }
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A new, empty folder of this process in `base`.
+fn fresh_dir(base: &Path) -> Result<PathBuf> {
     for n in 0..1000 {
         let dir = base.join(format!("xtask-staged-{}-{n}", std::process::id()));
         match fs::create_dir(&dir) {
