@@ -770,4 +770,11 @@ fn a_file_outside_python_that_an_option_names() {
     write(root, "stubs/outside_stub.pyi", "X: str\n");
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
+    // An edit there that keeps the stub's size and time: mypy's cache would trust the stub, so
+    // its entry is forgotten before every run (a plain mypy without a cache fails here).
+    write(root, "stubs/outside_stub.pyi", "X: int\n");
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write_keeping_size_and_time(root, "stubs/outside_stub.pyi", "X: str\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
 }

@@ -26,6 +26,10 @@
 //! see: a file that was deleted and comes back, by `cp -p`, with other content but the size and
 //! time of the copy the caches knew.
 //!
+//! mypy's entries of the modules in `mypy_path` folders outside `python/` (stubs of one's own) are
+//! forgotten before every mypy run: no record of those files' state is kept, and re-reading a
+//! few stubs costs little.
+//!
 //! A job's first run starts from a seed (see [`ToolCaches::seed`]): another job's caches less
 //! the tree's entries, since computing the standard library's is most of a first run.
 
@@ -51,6 +55,10 @@ pub struct ToolCaches {
     install: String,
     /// The tools folder's seeds (see [`ToolCaches::seed_dir`]).
     seeds: PathBuf,
+    /// The top-level names of the modules mypy reads from folders outside `python/` (its
+    /// `mypy_path`): their entries are forgotten before every run, since no record of their
+    /// files' state is kept.
+    outside_modules: BTreeSet<String>,
 }
 
 const SEEN: &str = "seen";
@@ -77,7 +85,15 @@ impl ToolCaches {
             fresh,
             install,
             seeds: seeds.to_path_buf(),
+            outside_modules: BTreeSet::new(),
         }
+    }
+
+    /// The same, forgetting before every run mypy's entries of the modules named `names` (those
+    /// of folders outside `python/` that mypy reads: see the field).
+    pub fn forgetting(mut self, names: BTreeSet<String>) -> ToolCaches {
+        self.outside_modules = names;
+        self
     }
 
     /// The seed for the job's tool and interpreter in the tools folder: the interpreter a venv
@@ -126,6 +142,9 @@ impl ToolCaches {
             self.forget_all();
         } else if self.fresh || self.disguised_change() {
             self.forget_tree();
+        }
+        if !self.outside_modules.is_empty() {
+            self.forget_mypy_entries(&self.outside_modules);
         }
     }
 
@@ -299,7 +318,11 @@ impl ToolCaches {
             &self.bytecode().join(without_root(&self.python)),
             &self.python,
         );
-        let names = self.tree_module_names();
+        self.forget_mypy_entries(&self.tree_module_names());
+    }
+
+    /// Forgets mypy's entries of the modules whose top-level name is one of `names`.
+    fn forget_mypy_entries(&self, names: &BTreeSet<String>) {
         for (version, _, meta) in fsutil::entries(&self.mypy()) {
             if !meta.is_dir() {
                 continue;

@@ -117,6 +117,9 @@ pub struct Gate<'a> {
     part: Part<'a>,
     /// The `addopts` of `python/pyproject.toml`'s pytest configuration: read once per run.
     addopts: OnceCell<Vec<String>>,
+    /// The top-level names of the modules in mypy's `mypy_path` folders outside `python/`: read
+    /// once per run.
+    mypy_outside: OnceCell<std::collections::BTreeSet<String>>,
 }
 
 /// Shared locks on venvs, and the first venv found not fresh, with its state.
@@ -186,6 +189,7 @@ impl<'a> Gate<'a> {
             volatile: inputs::volatile_now(),
             part: Part::of(ws, args)?,
             addopts: OnceCell::new(),
+            mypy_outside: OnceCell::new(),
         })
     }
 
@@ -560,7 +564,14 @@ impl<'a> Gate<'a> {
                     Some(package.folder_name()),
                     Some(venv.folder_name()),
                 );
-                let caches = self.caches(&name, venv, &readers);
+                let outside = self.mypy_outside.get_or_init(|| {
+                    option_files::module_names_in(
+                        &option_files::named_by_options(&self.ws.root).folders,
+                    )
+                });
+                let caches = self
+                    .caches(&name, venv, &readers)
+                    .forgetting(outside.clone());
                 // Files, not one SQLite database: the cache of a module is one file to forget.
                 let mut cmd = self
                     .tool(venv, Some(&caches))

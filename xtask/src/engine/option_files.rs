@@ -13,6 +13,7 @@
 //! folder, so each is resolved from every folder that holds a `pyproject.toml` under `python/`
 //! (a union: it only widens what is counted). Not covered: a file that a test opens by path.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use toml_edit::DocumentMut;
@@ -158,6 +159,24 @@ fn mypy_path(pyproject: &Path) -> Vec<PathBuf> {
         .flat_map(|s| s.split([',', ':']).map(str::trim).collect::<Vec<_>>())
         .filter(|entry| !entry.is_empty())
         .map(|entry| expand_with(entry, &extra))
+        .collect()
+}
+
+/// The top-level module names that the folders hold: each folder's name and each `.py` or `.pyi`
+/// file's stem (mypy's cache names an entry by its module's dotted name).
+pub fn module_names_in(folders: &[PathBuf]) -> BTreeSet<String> {
+    folders
+        .iter()
+        .flat_map(|folder| crate::fsutil::kinds(folder))
+        .filter_map(|(_, name, kind)| {
+            if kind.is_dir() {
+                Some(name)
+            } else {
+                name.strip_suffix(".pyi")
+                    .or_else(|| name.strip_suffix(".py"))
+                    .map(str::to_owned)
+            }
+        })
         .collect()
 }
 
