@@ -737,6 +737,15 @@ fn a_file_outside_python_that_an_option_names() {
     let out = agrees_with_fresh(root, &test, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     write(root, "pytest-args.txt", "-q\n");
+    // The same from PYTEST_ADDOPTS, quoted as pytest's shell-like split wants a path with a space.
+    let args = root.join("pytest args.txt");
+    let quoted = format!("'@{}'", args.display());
+    let env = [("PYTEST_ADDOPTS", quoted.as_str())];
+    write(root, "pytest args.txt", "-q\n");
+    assert_eq!(agrees_with_fresh(root, &test, &env).code, 0);
+    write(root, "pytest args.txt", "--no-such-option\n");
+    let out = agrees_with_fresh(root, &test, &env);
+    assert_eq!(out.code, 1, "{}", out.stdout);
     // coverage's configuration from a variable.
     let rc = root.join("coverage.rc");
     let env = [("COVERAGE_RCFILE", rc.to_str().unwrap())];

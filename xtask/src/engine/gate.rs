@@ -47,14 +47,14 @@ impl Focus {
     /// Whether pytest chooses what to run from its cache (`--lf`, `--ff`, `--sw`, `--sw-skip`,
     /// `--nf`), asked for on the command line, in `PYTEST_ADDOPTS`, or in the `addopts` of
     /// `python/pyproject.toml` (the configuration the jobs pass with `-c`), whose `addopts` are
-    /// `from_config`.
+    /// `from_config` (split as pytest splits them, with the arguments of the `@file`s they name).
     pub fn reads_pytest_cache(&self, from_config: &[String]) -> bool {
-        let from_env = std::env::var("PYTEST_ADDOPTS").unwrap_or_default();
+        let from_env = option_files::env_addopts();
         self.pytest_args
             .iter()
+            .chain(&from_env)
+            .chain(from_config)
             .map(String::as_str)
-            .chain(from_env.split_whitespace())
-            .chain(from_config.iter().flat_map(|a| a.split_whitespace()))
             .any(reads_pytest_cache)
     }
 

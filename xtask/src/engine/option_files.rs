@@ -99,27 +99,28 @@ fn argfiles(bases: &[PathBuf], args: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     (files, found)
 }
 
-/// `addopts` entries split at whitespace (a string of several options), then `PYTEST_ADDOPTS`.
+/// `addopts` (split already), then `PYTEST_ADDOPTS`.
 fn split_with_env(addopts: &[String]) -> Vec<String> {
-    let mut args: Vec<String> = addopts
-        .iter()
-        .flat_map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
+    let mut args = addopts.to_vec();
     args.extend(env_addopts());
     args
 }
 
-/// `PYTEST_ADDOPTS`, split as pytest splits it (by whitespace; quotes are rare there).
-fn env_addopts() -> Vec<String> {
-    std::env::var("PYTEST_ADDOPTS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+/// `PYTEST_ADDOPTS`, split as pytest splits it ([`shell_split`]).
+pub fn env_addopts() -> Vec<String> {
+    shell_split(&std::env::var("PYTEST_ADDOPTS").unwrap_or_default())
+}
+
+/// A string of arguments split as Python's `shlex.split` splits it (quotes and escapes), as
+/// pytest splits `PYTEST_ADDOPTS` and an `addopts` string; at whitespace when the quotes do not
+/// close (pytest then fails on its own).
+fn shell_split(text: &str) -> Vec<String> {
+    shlex::split(text).unwrap_or_else(|| text.split_whitespace().map(str::to_owned).collect())
 }
 
 /// The `addopts` of a pytest configuration in a `pyproject.toml`
-/// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as written.
+/// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as pytest takes them: a list's
+/// entries whole, a string split as a shell would ([`shell_split`]).
 pub fn config_addopts(pyproject: &Path) -> Vec<String> {
     let Some(doc) = read_toml(pyproject) else {
         return Vec::new();
@@ -133,7 +134,10 @@ pub fn config_addopts(pyproject: &Path) -> Vec<String> {
     ]
     .into_iter()
     .flatten()
-    .flat_map(strings)
+    .flat_map(|value| match value.as_array() {
+        Some(_) => strings(value),
+        None => value.as_str().map(shell_split).unwrap_or_default(),
+    })
     .collect()
 }
 
@@ -233,6 +237,25 @@ mod tests {
         let addopts = config_addopts(&root.join("python/pyproject.toml"));
         let args = argfile_args(&root, &addopts);
         assert!(args.contains(&"--lf".to_owned()), "{args:?}");
+        // As pytest takes them: a list's entries whole, a string split as a shell would.
+        std::fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = [\"@my args.txt\", \"-q\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config_addopts(&root.join("python/pyproject.toml")),
+            ["@my args.txt", "-q"]
+        );
+        std::fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = \"-q '@my args.txt' a\\\\ b\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config_addopts(&root.join("python/pyproject.toml")),
+            ["-q", "@my args.txt", "a b"]
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
