@@ -380,35 +380,38 @@ fn levels(prefix: &str) -> Vec<String> {
 /// Where the copy goes. ruff honours the `.ignore` file of every folder above the files it
 /// checks, so the folders above the copy must hold the `.ignore` files that those above the
 /// repository hold, no more (`TMPDIR=~/tmp` under a ripgrep user's `~/.ignore` would hide files
-/// from the check) and no fewer. The system's temporary folder when that holds, else the
-/// repository's git folder (`<top>/.git`, above which are the repository's top and what is above
-/// it; the top's own `.ignore` is the copy's too, so it must be tracked and unchanged), else an
-/// error that says which files differ.
+/// from the check) and no fewer. The first of these where that holds:
+/// - the system's temporary folder;
+/// - the repository's git folder (`<top>/.git`: above it are the top and what is above the
+///   top; the top's own `.ignore` is the copy's too, so it must be tracked and unchanged);
+/// - the folder that holds the repository (a linked worktree's git folder is in the main
+///   checkout): the copy is a folder of its own beside the repository while the hook runs.
 fn export_base(repo: &Repo) -> Result<PathBuf> {
     let top = fs::canonicalize(&repo.top).unwrap_or_else(|_| repo.top.clone());
-    let wanted = ignore_files_over(top.parent().unwrap_or(&top));
+    let Some(beside) = top.parent().map(Path::to_path_buf) else {
+        return Ok(std::env::temp_dir());
+    };
+    let wanted = ignore_files_over(&beside);
     let temp = std::env::temp_dir();
     let temp = fs::canonicalize(&temp).unwrap_or(temp);
-    let over_temp = ignore_files_over(&temp);
-    if over_temp == wanted {
+    if ignore_files_over(&temp) == wanted {
         return Ok(temp);
     }
-    let git_dir = PathBuf::from(super::git(&repo.top, &["rev-parse", "--absolute-git-dir"])?);
-    let git_dir = fs::canonicalize(&git_dir).unwrap_or(git_dir);
-    let top_ignore = top.join(".ignore");
-    let over_git: Vec<PathBuf> = ignore_files_over(&git_dir)
-        .into_iter()
-        .filter(|f| *f != top_ignore || !as_staged(repo, ".ignore"))
-        .collect();
-    if over_git == wanted {
-        return Ok(git_dir);
+    let git_dir = super::git(&repo.top, &["rev-parse", "--absolute-git-dir"])
+        .map(PathBuf::from)
+        .ok()
+        .and_then(|dir| fs::canonicalize(dir).ok());
+    if let Some(git_dir) = git_dir {
+        let top_ignore = top.join(".ignore");
+        let over_git: Vec<PathBuf> = ignore_files_over(&git_dir)
+            .into_iter()
+            .filter(|f| *f != top_ignore || !as_staged(repo, ".ignore"))
+            .collect();
+        if over_git == wanted {
+            return Ok(git_dir);
+        }
     }
-    bail!(
-        "the pre-commit hook has no place for its copy of the staged files under which the same `.ignore` files apply as above the repository (ruff honours them in every folder above what it checks): {} has {}, the repository {}; set TMPDIR to a folder that has the repository's",
-        temp.display(),
-        names(&over_temp),
-        names(&wanted)
-    )
+    Ok(beside)
 }
 
 /// Whether a file at the repository's top is tracked and the same in the work tree as staged.
@@ -432,17 +435,6 @@ fn ignore_files_over(dir: &Path) -> Vec<PathBuf> {
         .map(|d| d.join(".ignore"))
         .filter(|f| f.is_file())
         .collect()
-}
-
-fn names(files: &[PathBuf]) -> String {
-    if files.is_empty() {
-        return "none".to_owned();
-    }
-    files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A new, empty folder of this process in `base`.
