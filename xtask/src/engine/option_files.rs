@@ -145,20 +145,13 @@ pub fn config_addopts(pyproject: &Path) -> Vec<String> {
 /// `$MYPY_CONFIG_FILE_DIR` as the configuration's folder); a string is split at commas and
 /// colons, as mypy splits it.
 fn mypy_path(pyproject: &Path) -> Vec<PathBuf> {
-    let Some(doc) = read_toml(pyproject) else {
-        return Vec::new();
-    };
-    let Some(value) = doc
-        .get("tool")
-        .and_then(|t| t.get("mypy"))
-        .and_then(|m| m.get("mypy_path"))
-    else {
+    let Some(value) = tool_setting(pyproject, "mypy", "mypy_path") else {
         return Vec::new();
     };
     let dir = pyproject.parent().unwrap_or(Path::new("."));
     let dir = dir.to_string_lossy();
     let extra = [("MYPY_CONFIG_FILE_DIR", dir.as_ref())];
-    strings(value)
+    strings(&value)
         .iter()
         .flat_map(|s| s.split([',', ':']).map(str::trim).collect::<Vec<_>>())
         .filter(|entry| !entry.is_empty())
@@ -184,12 +177,18 @@ pub fn module_names_in(folders: &[PathBuf]) -> BTreeSet<String> {
         .collect()
 }
 
+/// `[tool.<tool>] <name>` of a `pyproject.toml`.
+pub fn tool_setting(pyproject: &Path, tool: &str, name: &str) -> Option<toml_edit::Item> {
+    let doc = read_toml(pyproject)?;
+    doc.get("tool")?.get(tool)?.get(name).cloned()
+}
+
 fn read_toml(path: &Path) -> Option<DocumentMut> {
     std::fs::read_to_string(path).ok()?.parse().ok()
 }
 
 /// A string, or each string of an array.
-fn strings(value: &toml_edit::Item) -> Vec<String> {
+pub fn strings(value: &toml_edit::Item) -> Vec<String> {
     match value.as_array() {
         Some(list) => list
             .iter()

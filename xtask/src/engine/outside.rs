@@ -27,7 +27,7 @@ use toml_edit::{DocumentMut, Item};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile, hash};
-use crate::engine::option_files::named_by_options;
+use crate::engine::option_files::{self, named_by_options};
 use crate::project::PYTHON_DIR;
 use crate::workspace;
 
@@ -452,30 +452,14 @@ fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
 /// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
 /// `python/`.
 pub fn mypy_plugins(root: &Path) -> Vec<String> {
-    let Ok(text) = fs::read_to_string(root.join(PYTHON_DIR).join("pyproject.toml")) else {
+    let pyproject = root.join(PYTHON_DIR).join("pyproject.toml");
+    let Some(plugins) = option_files::tool_setting(&pyproject, "mypy", "plugins") else {
         return Vec::new();
     };
-    let Ok(doc) = text.parse::<DocumentMut>() else {
-        return Vec::new();
-    };
-    let Some(plugins) = doc
-        .get("tool")
-        .and_then(|t| t.get("mypy"))
-        .and_then(|m| m.get("plugins"))
-    else {
-        return Vec::new();
-    };
-    if let Some(one) = plugins.as_str() {
-        return one.split(',').map(|p| p.trim().to_owned()).collect();
+    match plugins.as_str() {
+        Some(one) => one.split(',').map(|p| p.trim().to_owned()).collect(),
+        None => option_files::strings(&plugins),
     }
-    plugins
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
