@@ -338,6 +338,39 @@ fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
         "{line}"
     );
     fs::remove_dir_all(root.join("python/libs/contracts/zz_vendored")).unwrap();
+    // A file ruff checks only because the configuration includes it (`*.pyw`) counts too; a
+    // data file that nothing includes is not read.
+    put(
+        root,
+        "python/libs/common/scripts/tool.pyw",
+        "import zz_other\n",
+    );
+    put(root, "python/libs/common/data/notes.txt", "zz_data\n");
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "a script and a data file"]);
+    put(root, "python/libs/contracts/zz_data/notes.txt", "notes\n");
+    assert!(!selected(root, "HEAD").contains("common"));
+    fs::remove_dir_all(root.join("python/libs/contracts/zz_data")).unwrap();
+    put(root, "python/libs/contracts/zz_other/notes.txt", "notes\n");
+    assert!(!selected(root, "HEAD").contains("common"));
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "[tool.ruff]\n",
+            "[tool.ruff]\nextend-include = [\"*.pyw\"]\n",
+        ),
+    )
+    .unwrap();
+    git(root, &["add", "python/pyproject.toml"]);
+    git(root, &["commit", "-q", "-m", "scripts are checked"]);
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("common (a module name in python/libs/contracts came or went (zz_other)"),
+        "{line}"
+    );
+    fs::remove_dir_all(root.join("python/libs/contracts/zz_other")).unwrap();
     // A build folder that a build left in a package is a module path to ruff like any other.
     put(root, "python/libs/contracts/build/lib/x.py", "");
     let line = selected(root, "HEAD");

@@ -414,11 +414,17 @@ fn src_folders_named(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
 
 /// The `src` entries of one ruff configuration file (`[tool.ruff] src` in a `pyproject.toml`).
 fn src_entries(config: &Path) -> Vec<String> {
+    setting_entries(config, "src")
+}
+
+/// The entries of one list setting of a ruff configuration file (`[tool.ruff] <key>` in a
+/// `pyproject.toml`, `<key>` at the top of `ruff.toml`).
+fn setting_entries(config: &Path, key: &str) -> Vec<String> {
     let Ok(text) = fs::read_to_string(config) else {
         return Vec::new();
     };
-    // Most configurations set no `src`: not parsed.
-    if !text.contains("src") {
+    // Most configurations do not set it: not parsed.
+    if !text.contains(key) {
         return Vec::new();
     }
     let Ok(doc) = text.parse::<DocumentMut>() else {
@@ -429,11 +435,24 @@ fn src_entries(config: &Path) -> Vec<String> {
     } else {
         Some(doc.as_item())
     };
-    let src = settings.and_then(|s| s.get("src")).and_then(Item::as_array);
-    src.into_iter()
+    let list = settings.and_then(|s| s.get(key)).and_then(Item::as_array);
+    list.into_iter()
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect()
+}
+
+/// Whether a ruff configuration under `python/` (in `configs`, relative to it) or one it extends
+/// sets `include` or `extend-include`: ruff then checks files beyond `*.py`, `*.pyi` and
+/// `*.ipynb`.
+pub fn ruff_includes_more(root: &Path, configs: &[&str]) -> bool {
+    let python = root.join(PYTHON_DIR);
+    configs.iter().any(|rel| {
+        ruff_chain(&python.join(rel)).iter().any(|config| {
+            !setting_entries(config, "include").is_empty()
+                || !setting_entries(config, "extend-include").is_empty()
+        })
+    })
 }
 
 /// The folders one `src` entry names, resolved from `dir` (`~/` expanded, `..` taken

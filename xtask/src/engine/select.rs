@@ -183,8 +183,8 @@ pub fn module_paths_moved(
 /// The first of `moved` (root, module) that a file under `python/` outside the selected packages
 /// names, with that file: an import of it there may change sides. A file names a module when its
 /// text holds the dotted path (`import pluggy._hooks`, `from pluggy._hooks import x`, the same in
-/// a notebook's JSON); every file is read, whatever its name, since ruff's `include` can take in
-/// any (`*.ipynb` by default). Blind spot: an import that spells the path with spaces or a line
+/// a notebook's JSON); the files ruff checks are read: `*.py`, `*.pyi` and `*.ipynb`, or every
+/// file when a ruff configuration sets `include` or `extend-include`. Blind spot: an import that spells the path with spaces or a line
 /// break around a dot (`import pluggy . _hooks`), which `ruff format --check` fails unless the
 /// line is exempt from formatting. Files of selected packages are not read: their jobs run
 /// anyway. Nothing is read when no module path moved (the common case).
@@ -198,6 +198,16 @@ fn named_elsewhere(
         return None;
     }
     let python = ws.root.join(PYTHON_DIR);
+    // The files ruff checks: by default Python files and notebooks (a large data file or model
+    // is never read); any file when a configuration includes more.
+    let configs: Vec<&str> = outside::ruff_configs(now.files.iter()).collect();
+    let any_file = outside::ruff_includes_more(&ws.root, &configs);
+    let checked = |rel: &str| {
+        any_file
+            || [".py", ".pyi", ".ipynb"]
+                .iter()
+                .any(|ext| rel.ends_with(ext))
+    };
     let skip: Vec<String> = ws
         .packages
         .iter()
@@ -206,7 +216,7 @@ fn named_elsewhere(
         .collect();
     for file in &now.files {
         let rel = format!("{PYTHON_DIR}/{}", file.rel);
-        if skip.iter().any(|s| rel.starts_with(s.as_str())) {
+        if !checked(&rel) || skip.iter().any(|s| rel.starts_with(s.as_str())) {
             continue;
         }
         let Ok(text) = std::fs::read(python.join(&file.rel)) else {
