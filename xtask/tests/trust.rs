@@ -787,3 +787,32 @@ fn a_file_outside_python_that_an_option_names() {
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
+
+/// ruff's user configuration applies where no project configuration does: an input then. A
+/// tree whose `python/pyproject.toml` sets no `[tool.ruff]`, under `XDG_CONFIG_HOME`.
+#[test]
+fn ruffs_user_configuration_is_an_input() {
+    let tmp = committed_tree("user config");
+    let root = tmp.path();
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let start = text.find("[tool.ruff]").unwrap();
+    let end = text.find("[tool.mypy]").unwrap();
+    fs::write(&config, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let xdg = root.join("xdg");
+    let env = [("XDG_CONFIG_HOME", xdg.to_str().unwrap())];
+    let lint = ["lint", "-p", "common"];
+    write(
+        root,
+        "xdg/ruff/ruff.toml",
+        "line-length = 100\n[lint]\nselect = [\"E\"]\n",
+    );
+    assert_eq!(agrees_with_fresh(root, &lint, &env).code, 0);
+    write(
+        root,
+        "xdg/ruff/ruff.toml",
+        "line-length = 40\n[lint]\nselect = [\"E\"]\n",
+    );
+    let out = agrees_with_fresh(root, &lint, &env);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+}

@@ -14,6 +14,8 @@
 //!   it extends (wherever that is): ruff calls an
 //!   import first-party when a module of its name is there. They count by the names they hold.
 //!
+//! - **ruff's user configuration** (`~/.config/ruff/ruff.toml` and the like), which ruff reads
+//!   when no project configuration applies.
 //! - **files an option or a variable names** ([`crate::engine::option_files`]): pytest's `@file`
 //!   arguments, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path` (by the content of
 //!   every file in them).
@@ -53,9 +55,36 @@ fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     files.extend(extended_configs(root, &paths));
     files.extend(ruff_src_outside(root, configs));
     files.extend(named_by_options(root).files);
+    files.extend(ruff_user_configs());
     files.sort();
     files.dedup();
     files
+}
+
+/// ruff's user configuration, which it reads when no project configuration applies to a file
+/// (a tree whose `python/` sets no `[tool.ruff]`): `ruff/pyproject.toml`, `ruff/ruff.toml` or
+/// `ruff/.ruff.toml` in `$XDG_CONFIG_HOME`, else `~/.config`, and on macOS also in
+/// `~/Library/Application Support`. Counted whether or not a project configuration applies
+/// (a missing file counts as missing): a few `stat`s, and no rule of ruff's to copy.
+fn ruff_user_configs() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(xdg));
+    }
+    if let Some(home) = &home {
+        dirs.push(home.join(".config"));
+        if cfg!(target_os = "macos") {
+            dirs.push(home.join("Library").join("Application Support"));
+        }
+    }
+    dirs.iter()
+        .flat_map(|dir| {
+            RUFF_CONFIGS
+                .iter()
+                .map(move |name| dir.join("ruff").join(name))
+        })
+        .collect()
 }
 
 /// The digest of every file outside `python/` that the tools read ([`files_read`]); `configs`:
