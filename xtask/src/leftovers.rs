@@ -38,6 +38,22 @@ pub fn is_bytecode(name: &str, is_dir: bool) -> bool {
     is_dir && name == "__pycache__"
 }
 
+/// Whether a `__pycache__` folder holds only what Python writes there: `*.pyc` files, and the
+/// `*.pyc.<n>` of a write in progress. One that holds anything else (a module or a data file put
+/// there, even one git tracks) is a person's: an input, and `clean` keeps it. A folder that
+/// cannot be read counts as Python's.
+pub fn holds_only_bytecode(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    entries.flatten().all(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        entry.file_type().is_ok_and(|t| t.is_file())
+            && (name.ends_with(".pyc") || name.contains(".pyc."))
+    })
+}
+
 /// A cache or report a tool writes in the folder it runs from (only meaningful at a tool root).
 pub fn is_cache(name: &str, is_dir: bool) -> bool {
     if is_dir {
@@ -47,12 +63,13 @@ pub fn is_cache(name: &str, is_dir: bool) -> bool {
     }
 }
 
-/// What a tool wrote at `path` (named `name`), given where it stands: bytecode anywhere; caches,
+/// What a tool wrote at `path` (named `name`), given where it stands: bytecode anywhere (a
+/// `__pycache__` that holds only bytecode: [`holds_only_bytecode`]); caches,
 /// venvs (a folder with a `pyvenv.cfg`), venv locks, what an interrupted removal of a venv left,
 /// and `.git` at a tool root. Never an input.
 pub fn is_tool_output(path: &Path, name: &str, is_dir: bool, place: Place) -> bool {
     if is_bytecode(name, is_dir) {
-        return true;
+        return holds_only_bytecode(path);
     }
     place == Place::ToolRoot
         && (is_cache(name, is_dir)

@@ -816,3 +816,26 @@ fn ruffs_user_configuration_is_an_input() {
     let out = agrees_with_fresh(root, &lint, &env);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
+
+/// A `__pycache__` folder that holds more than bytecode is a person's: its files are inputs
+/// (Python imports the folder as a namespace package), and `clean` keeps it.
+#[test]
+fn a_file_in_a_pycache_folder_that_is_not_bytecode() {
+    let tmp = committed_tree("pycache");
+    let root = tmp.path();
+    let test = ["test", "-p", "common"];
+    let helper = "python/libs/common/src/dubbing_common/__pycache__/helper.py";
+    write(root, helper, "VALUE = 1\n");
+    write(
+        root,
+        "python/libs/common/tests/unit/test_pycache.py",
+        "\"\"\"A module in a __pycache__ folder.\"\"\"\n\nimport importlib\n\n\ndef test_value() -> None:\n    module = importlib.import_module(\"dubbing_common.__pycache__.helper\")\n    assert module.VALUE == 1\n",
+    );
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+    write(root, helper, "VALUE = 2\n");
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let out = run(xtask(root).args(["clean"]));
+    out.assert_ok();
+    assert!(root.join(helper).is_file(), "{}", out.stdout);
+}

@@ -80,6 +80,10 @@ fn where_tools_write(rel: &str, name: &str, is_dir: bool) -> bool {
     leftovers::is_bytecode(name, is_dir) || depth == 2 || at_package_root(rel)
 }
 
+/// Why a `__pycache__` that holds more than bytecode stays.
+const NOT_ONLY_BYTECODE: &str =
+    "a __pycache__ folder holding files that are not bytecode: they are someone's, and inputs";
+
 /// Why a name like a tool's output stays below a tool's folder.
 const A_FIXTURE: &str =
     "named like a tool's output, but below a package's root, where no tool writes one: a fixture";
@@ -218,7 +222,9 @@ fn untracked_ignored(root: &Path) -> Result<Vec<String>> {
 /// The verdict on an ignored, untracked path named like something the tools make.
 fn decide_ignored(plan: &mut Plan, path: PathBuf, rel: &str, name: &str) {
     let is_dir = path.is_dir();
-    if !is_build_leftover(name, is_dir) && !where_tools_write(rel, name, is_dir) {
+    if leftovers::is_bytecode(name, is_dir) && !leftovers::holds_only_bytecode(&path) {
+        plan.keep(path, NOT_ONLY_BYTECODE);
+    } else if !is_build_leftover(name, is_dir) && !where_tools_write(rel, name, is_dir) {
         plan.keep(path, A_FIXTURE);
     } else if name == Venv::LOCK {
         // Kept: a setup or a gate may hold it, and a new file would not be the same lock.
@@ -317,6 +323,8 @@ fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
             } else {
                 plan.keep(path, NOT_A_VENV);
             }
+        } else if leftovers::is_bytecode(&name, is_dir) && !leftovers::holds_only_bytecode(&path) {
+            plan.keep(path, NOT_ONLY_BYTECODE);
         } else if is_cache(&name, is_dir) || leftovers::is_bytecode(&name, is_dir) {
             if ours {
                 plan.remove(path);

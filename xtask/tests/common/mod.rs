@@ -414,16 +414,17 @@ pub fn remove_tool_caches(root: &Path) {
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if [
-                "xtask-cache",
-                ".mypy_cache",
-                ".pytest_cache",
-                ".ruff_cache",
-                "__pycache__",
-            ]
-            .contains(&name.as_str())
+            if ["xtask-cache", ".mypy_cache", ".pytest_cache", ".ruff_cache"]
+                .contains(&name.as_str())
             {
                 fs::remove_dir_all(&path).unwrap();
+            } else if name == "__pycache__" {
+                // The bytecode: a file of another kind put there is no cache.
+                for file in fs::read_dir(&path).unwrap().flatten() {
+                    if file.file_name().to_string_lossy().contains(".pyc") {
+                        fs::remove_file(file.path()).unwrap();
+                    }
+                }
             } else if name != "site-packages" {
                 walk(&path);
             }
