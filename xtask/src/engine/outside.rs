@@ -11,16 +11,16 @@
 //!   hierarchical: one in any folder applies below it), followed from file to file, wherever it
 //!   leads.
 //! - **`src` folders outside `python/`** that a ruff configuration under `python/` names, or one
-//!   it extends (wherever that is): ruff calls an
-//!   import first-party when a module of its name is there. They count by the names they hold.
-//!
+//!   it extends (wherever that is): ruff calls an import first-party when its module path is
+//!   there. They count by the paths they hold at every depth, not by content.
 //! - **ruff's user configuration** (`~/.config/ruff/ruff.toml` and the like), which ruff reads
 //!   when no project configuration applies.
 //! - **files an option or a variable names** ([`crate::engine::option_files`]): pytest's `@file`
 //!   arguments, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path` (by the content of
 //!   every file in them).
 //!
-//! Each file counts by its path and content; a missing one counts as missing.
+//! Each file counts by its path and content, a `mypy_path` folder by every file's path and
+//! content; a missing one counts as missing.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,21 +44,32 @@ pub fn ruff_configs<'a>(
     })
 }
 
-/// The files outside `python/` that the tools read, given the ruff configurations under
-/// `python/` (relative to it): the ignore files, what the configurations extend, and the `src`
-/// folders outside `python/` (by the names they hold). The one
-/// list behind both the keys ([`digest`]) and the hooks ([`paths_read`]).
-fn files_read(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
-    let python = root.join(PYTHON_DIR);
-    let paths: Vec<PathBuf> = configs.iter().map(|rel| python.join(rel)).collect();
+/// What the tools read outside `python/`: the one list behind both the keys ([`digest`]) and
+/// the hooks ([`paths_read`]).
+struct Read {
+    /// Files by content, and `src` folders by the paths they hold: the ignore files, what the
+    /// ruff configurations extend, the `src` folders outside `python/`, the files the options
+    /// name, ruff's user configuration.
+    files: Vec<PathBuf>,
+    /// Folders read by the content of every file: mypy's `mypy_path` outside `python/`.
+    content_folders: Vec<PathBuf>,
+}
+
+/// [`Read`], given the ruff configurations under `python/` (relative to it).
+fn files_read(root: &Path, configs: &[&str]) -> Read {
+    let chains = ruff_chains(root, configs);
+    let named = named_by_options(root);
     let mut files = ignore_files(root);
-    files.extend(extended_configs(root, &paths));
-    files.extend(ruff_src_outside(root, configs));
-    files.extend(named_by_options(root).files);
+    files.extend(extended_configs(root, &chains));
+    files.extend(ruff_src_outside(root, &chains));
+    files.extend(named.files);
     files.extend(ruff_user_configs());
     files.sort();
     files.dedup();
-    files
+    Read {
+        files,
+        content_folders: named.folders,
+    }
 }
 
 /// ruff's user configuration, which it reads when no project configuration applies to a file
@@ -92,8 +103,11 @@ fn ruff_user_configs() -> Vec<PathBuf> {
 /// symlinks under `python/` are not here: that walk reads through them.
 pub fn digest(root: &Path, configs: &[&str]) -> String {
     let mut h = Hasher::new();
-    let content_folders = named_by_options(root).folders;
-    let mut paths = files_read(root, configs);
+    let Read {
+        files,
+        content_folders,
+    } = files_read(root, configs);
+    let mut paths = files;
     paths.extend(content_folders.iter().cloned());
     paths.sort();
     paths.dedup();
@@ -139,8 +153,11 @@ pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     let tree = digest::tree_listing(&python, &workspace::tool_roots(root));
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
     let inside = fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
-    let mut paths = files_read(root, &configs);
-    paths.extend(named_by_options(root).folders);
+    let Read {
+        files: mut paths,
+        content_folders,
+    } = files_read(root, &configs);
+    paths.extend(content_folders);
     paths.extend(
         tree.link_targets
             .iter()
@@ -260,13 +277,24 @@ fn global_excludes(root: &Path) -> PathBuf {
 /// The names of the files ruff reads its configuration from.
 pub const RUFF_CONFIGS: &[&str] = &["pyproject.toml", "ruff.toml", ".ruff.toml"];
 
-/// The files ruff's `extend` leads to from each of `configs`, those outside `python/`.
-fn extended_configs(root: &Path, configs: &[PathBuf]) -> Vec<PathBuf> {
+/// Each ruff configuration under `python/` (`configs`, relative to it) with those its `extend`
+/// leads to ([`ruff_chain`]): found once, for every setting read from them.
+fn ruff_chains(root: &Path, configs: &[&str]) -> Vec<Vec<PathBuf>> {
     let python = root.join(PYTHON_DIR);
     configs
         .iter()
-        .flat_map(|start| ruff_chain(start).into_iter().skip(1))
+        .map(|rel| ruff_chain(&python.join(rel)))
+        .collect()
+}
+
+/// The files ruff's `extend` leads to in `chains` ([`ruff_chains`]), those outside `python/`.
+fn extended_configs(root: &Path, chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    chains
+        .iter()
+        .flat_map(|chain| chain.iter().skip(1))
         .filter(|config| !config.starts_with(&python))
+        .cloned()
         .collect()
 }
 
@@ -285,20 +313,25 @@ fn ruff_chain(start: &Path) -> Vec<PathBuf> {
 
 /// The file a ruff configuration's `extend` names, resolved from the configuration's folder.
 fn ruff_extend(config: &Path) -> Option<PathBuf> {
+    let settings = ruff_settings(config, "extend")?;
+    let extend = expand(settings.get("extend")?.as_str()?);
+    Some(lexical(&config.parent()?.join(extend)))
+}
+
+/// The settings of a ruff configuration file (`[tool.ruff]` in a `pyproject.toml`, the whole of
+/// a `ruff.toml`), when its text holds `needle`: most configurations set none of the few keys
+/// read here, and are not parsed.
+fn ruff_settings(config: &Path, needle: &str) -> Option<Item> {
     let text = fs::read_to_string(config).ok()?;
-    // Most configurations extend nothing: not parsed.
-    if !text.contains("extend") {
+    if !text.contains(needle) {
         return None;
     }
     let doc: DocumentMut = text.parse().ok()?;
-    let table: &Item = if config.file_name()? == "pyproject.toml" {
-        doc.get("tool")?.get("ruff")?
+    if config.file_name()? == "pyproject.toml" {
+        doc.get("tool")?.get("ruff").cloned()
     } else {
-        doc.as_item()
-    };
-    let extend = table.get("extend")?.as_str()?;
-    let extend = expand(extend);
-    Some(lexical(&config.parent()?.join(extend)))
+        Some(doc.as_item().clone())
+    }
 }
 
 /// `a/b/../c` as `a/c`, without asking the file system (the file may not exist).
@@ -378,7 +411,7 @@ pub(crate) fn expand_with(path: &str, extra: &[(&str, &str)]) -> PathBuf {
 pub fn ruff_src_roots(root: &Path, tree: &digest::Tree) -> Vec<String> {
     let python = root.join(PYTHON_DIR);
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
-    let mut roots: Vec<String> = src_folders_named(root, &configs)
+    let mut roots: Vec<String> = src_folders_named(&ruff_chains(root, &configs))
         .into_iter()
         .filter_map(|dir| {
             let rel = dir
@@ -401,37 +434,34 @@ pub fn ruff_src_roots(root: &Path, tree: &digest::Tree) -> Vec<String> {
 /// in a configuration outside `python/` that one there extends): ruff calls an import
 /// first-party when a module of its name is there, so the names they hold are an input of every
 /// ruff job, and the hooks watch them whole. A folder that is not there counts as missing.
-fn ruff_src_outside(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
+fn ruff_src_outside(root: &Path, chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    src_folders_named(root, configs)
+    src_folders_named(chains)
         .into_iter()
         .filter(|dir| !dir.starts_with(&python))
         .collect()
 }
 
-/// Every folder a `src` entry names, in the ruff configurations `configs` (relative to
-/// `python/`) and in each configuration they extend, followed as [`extended_configs`] does.
+/// Every folder a `src` entry names in the ruff configurations of `chains` ([`ruff_chains`]).
 /// ruff resolves a configuration's relative paths from that configuration's folder; an entry of
 /// an extended one is also resolved from the folder of the configuration that extends it, in
 /// case a ruff release reads it so (a union only widens what a caller watches). Globs are
 /// expanded in the folders there now. Not read: ruff's default `src` (the project's folder and
 /// its `src/`), which lies in `python/` for a configuration there.
-fn src_folders_named(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
-    let python = root.join(PYTHON_DIR);
+fn src_folders_named(chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
     let mut folders = Vec::new();
-    for rel in configs {
-        let start = python.join(rel);
-        let Some(start_dir) = start.parent().map(Path::to_path_buf) else {
+    for chain in chains {
+        let Some(start_dir) = chain.first().and_then(|start| start.parent()) else {
             continue;
         };
-        for config in ruff_chain(&start) {
+        for config in chain {
             let Some(dir) = config.parent() else {
                 continue;
             };
-            for entry in src_entries(&config) {
+            for entry in setting_entries(config, "src") {
                 folders.extend(src_folders(dir, &entry));
                 if dir != start_dir {
-                    folders.extend(src_folders(&start_dir, &entry));
+                    folders.extend(src_folders(start_dir, &entry));
                 }
             }
         }
@@ -441,31 +471,15 @@ fn src_folders_named(root: &Path, configs: &[&str]) -> Vec<PathBuf> {
     folders
 }
 
-/// The `src` entries of one ruff configuration file (`[tool.ruff] src` in a `pyproject.toml`).
-fn src_entries(config: &Path) -> Vec<String> {
-    setting_entries(config, "src")
+/// The entries of one list setting of a ruff configuration file (`src`).
+fn setting_entries(config: &Path, key: &str) -> Vec<String> {
+    string_entries(ruff_settings(config, key).as_ref().and_then(|s| s.get(key)))
 }
 
-/// The entries of one list setting of a ruff configuration file (`[tool.ruff] <key>` in a
-/// `pyproject.toml`, `<key>` at the top of `ruff.toml`).
-fn setting_entries(config: &Path, key: &str) -> Vec<String> {
-    let Ok(text) = fs::read_to_string(config) else {
-        return Vec::new();
-    };
-    // Most configurations do not set it: not parsed.
-    if !text.contains(key) {
-        return Vec::new();
-    }
-    let Ok(doc) = text.parse::<DocumentMut>() else {
-        return Vec::new();
-    };
-    let settings = if config.file_name().is_some_and(|n| n == "pyproject.toml") {
-        doc.get("tool").and_then(|t| t.get("ruff"))
-    } else {
-        Some(doc.as_item())
-    };
-    let list = settings.and_then(|s| s.get(key)).and_then(Item::as_array);
-    list.into_iter()
+/// The strings of a list setting; none when it is not a list.
+fn string_entries(list: Option<&Item>) -> Vec<String> {
+    list.and_then(Item::as_array)
+        .into_iter()
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect()
@@ -475,11 +489,12 @@ fn setting_entries(config: &Path, key: &str) -> Vec<String> {
 /// sets `include` or `extend-include`: ruff then checks files beyond `*.py`, `*.pyi` and
 /// `*.ipynb`.
 pub fn ruff_includes_more(root: &Path, configs: &[&str]) -> bool {
-    let python = root.join(PYTHON_DIR);
-    configs.iter().any(|rel| {
-        ruff_chain(&python.join(rel)).iter().any(|config| {
-            !setting_entries(config, "include").is_empty()
-                || !setting_entries(config, "extend-include").is_empty()
+    // `include` is in `extend-include` too: one read a file finds either.
+    ruff_chains(root, configs).iter().flatten().any(|config| {
+        ruff_settings(config, "include").is_some_and(|settings| {
+            ["include", "extend-include"]
+                .iter()
+                .any(|key| !string_entries(settings.get(key)).is_empty())
         })
     })
 }
@@ -549,7 +564,7 @@ mod tests {
         let configs = ["pyproject.toml", "ruff.toml", "libs/b/pyproject.toml"];
         // Those outside: their names are read, their content is not.
         assert_eq!(
-            ruff_src_outside(&root, &configs),
+            ruff_src_outside(&root, &ruff_chains(&root, &configs)),
             [root.join("far"), root.join("outside")]
         );
         let before = digest(&root, &configs);
@@ -602,7 +617,7 @@ mod tests {
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
         assert_ne!(digest(&root, &["pyproject.toml"]), before);
         assert_eq!(
-            extended_configs(&root, &[root.join("python/pyproject.toml")]),
+            extended_configs(&root, &ruff_chains(&root, &["pyproject.toml"])),
             [root.join("shared.toml")]
         );
         // The hooks' list: the same extended file, found by the keys' walk, and where a symlink
