@@ -33,7 +33,7 @@ use crate::env::installer::CONFIG_FILES;
 use crate::leftovers::{self, Place};
 use crate::output::{self, say};
 use crate::project::{self, PYTHON_DIR};
-use crate::workspace::Workspace;
+use crate::workspace;
 
 /// Under git's common folder: the kept checkout (a detached git worktree, `tree/`) and its lock.
 /// Inside `.git`, git never tracks it and `cargo xtask clean` never reaches it; its venvs stay
@@ -408,10 +408,10 @@ fn ignored_inputs(root: &Path, watched: &[String]) -> Result<Vec<String>> {
         "" => rel.to_owned(),
         prefix => format!("{prefix}/{rel}"),
     };
-    let mut tool_roots = vec![at_top(PYTHON_DIR)];
-    if let Ok(ws) = Workspace::load(root) {
-        tool_roots.extend(ws.packages.iter().map(|p| at_top(&p.rel)));
-    }
+    let tool_roots: Vec<String> = workspace::tool_roots(root)
+        .iter()
+        .map(|rel| at_top(format!("{PYTHON_DIR}/{rel}").trim_end_matches('/')))
+        .collect();
     Ok(listed
         .split('\0')
         .filter_map(|entry| entry.strip_prefix("!! "))
