@@ -80,6 +80,12 @@ fn where_tools_write(rel: &str, name: &str, is_dir: bool) -> bool {
     leftovers::is_bytecode(name, is_dir) || depth == 2 || at_package_root(rel)
 }
 
+/// A `__pycache__` folder that holds more than bytecode: someone's (see
+/// [`leftovers::holds_only_bytecode`]), kept with [`NOT_ONLY_BYTECODE`].
+fn holds_more_than_bytecode(path: &Path, name: &str, is_dir: bool) -> bool {
+    leftovers::is_bytecode(name, is_dir) && !leftovers::holds_only_bytecode(path)
+}
+
 /// Why a `__pycache__` that holds more than bytecode stays.
 const NOT_ONLY_BYTECODE: &str =
     "a __pycache__ folder holding files that are not bytecode: they are someone's, and inputs";
@@ -222,7 +228,7 @@ fn untracked_ignored(root: &Path) -> Result<Vec<String>> {
 /// The verdict on an ignored, untracked path named like something the tools make.
 fn decide_ignored(plan: &mut Plan, path: PathBuf, rel: &str, name: &str) {
     let is_dir = path.is_dir();
-    if leftovers::is_bytecode(name, is_dir) && !leftovers::holds_only_bytecode(&path) {
+    if holds_more_than_bytecode(&path, name, is_dir) {
         plan.keep(path, NOT_ONLY_BYTECODE);
     } else if !is_build_leftover(name, is_dir) && !where_tools_write(rel, name, is_dir) {
         plan.keep(path, A_FIXTURE);
@@ -323,7 +329,7 @@ fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
             } else {
                 plan.keep(path, NOT_A_VENV);
             }
-        } else if leftovers::is_bytecode(&name, is_dir) && !leftovers::holds_only_bytecode(&path) {
+        } else if holds_more_than_bytecode(&path, &name, is_dir) {
             plan.keep(path, NOT_ONLY_BYTECODE);
         } else if is_cache(&name, is_dir) || leftovers::is_bytecode(&name, is_dir) {
             if ours {
