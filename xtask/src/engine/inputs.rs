@@ -21,15 +21,19 @@
 //!   `.ruff.toml`, `mypy.ini`, `setup.cfg`, `pytest.ini`, `tox.ini`, `python/pyproject.toml`,
 //!   `.gitignore` files, `tests/e2e/`: tools read configuration from the folders above a
 //!   package, and which files they read is theirs to decide, so all of them count;
-//! - **files outside `python/` that the tools read** ([`crate::engine::outside`]): git's ignore
-//!   rules (ruff and pytest skip what git ignores: every `.gitignore` from the root down to
-//!   `python/`, `.git/info/exclude`, the `core.excludesFile`), and every configuration file that
-//!   `python/` configuration extends, wherever it is (ruff's `extend`);
+//! - **files outside `python/` that the tools read** ([`crate::engine::outside`], which lists
+//!   them): git's ignore rules (ruff and pytest skip what git ignores: every `.gitignore` from
+//!   the root down to `python/`, `.git/info/exclude`, the `core.excludesFile`) and the `.ignore`
+//!   files above `python/`; every configuration file that `python/` configuration extends,
+//!   wherever it is (ruff's `extend`); the paths held by the `src` folders outside `python/`
+//!   that ruff's configuration names; ruff's user configuration; and what a tool option or
+//!   variable names ([`crate::engine::option_files`]: pytest's `@file`s, `COVERAGE_RCFILE`,
+//!   mypy's `mypy_path` folders by content);
 //! - for all files: build leftovers too (`build/`, `*.egg-info`), and a symlink by its target's
 //!   content; a folder that holds no file counts by its path (Python imports it as a namespace
 //!   package, ruff calls its name first-party); only what tools write, where they write it, is
-//!   left out: bytecode, and the caches, coverage data and venvs at `python/` and at a package's
-//!   folder ([`digest::tree_files`]);
+//!   left out: bytecode (a `__pycache__` that holds nothing else), and the caches, coverage data
+//!   and venvs at `python/` and at a package's folder ([`digest::tree_files`]);
 //! - **the venv as it is now**: its `pyvenv.cfg` (the interpreter), the listing of site-packages,
 //!   every `.pth` file (editable paths) and each distribution's RECORD and METADATA (which
 //!   versions of the tools and libraries are installed) ([`Venv::installed`]);

@@ -184,9 +184,9 @@ pub fn module_paths_moved(
 /// names, with that file: an import of it there may change sides. A file names a module when its
 /// text holds the dotted path (`import pluggy._hooks`, `from pluggy._hooks import x`, the same in
 /// a notebook's JSON); the files ruff checks are read: `*.py`, `*.pyi` and `*.ipynb`, or every
-/// file when a ruff configuration sets `include` or `extend-include`. Blind spot: an import that spells the path with spaces or a line
-/// break around a dot (`import pluggy . _hooks`), which `ruff format --check` fails unless the
-/// line is exempt from formatting. Files of selected packages are not read: their jobs run
+/// file when a ruff configuration sets `include` or `extend-include`. Blind spot: an import
+/// that spells the path with spaces or a line break around a dot (`import pluggy . _hooks`),
+/// which `ruff format --check` fails unless the line is exempt from formatting. Files of selected packages are not read: their jobs run
 /// anyway. Nothing is read when no module path moved (the common case).
 fn named_elsewhere(
     ws: &Workspace,
