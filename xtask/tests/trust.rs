@@ -255,6 +255,72 @@ fn git_ignore_rules_outside_python_are_inputs() {
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
     fs::remove_file(root.join(".ignore")).unwrap();
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 1);
+
+    // `--changed-since` (pre-push, `ci plan`) compares the repository with a revision, and
+    // `info/exclude` has no history. A verify of every package records its state; an edit of
+    // it since then selects every package. scratch.py is committed now, so no changed file
+    // selects common. (In tests/: a module of the package would lower its coverage.)
+    fs::write(&exclude, "scratch.py\n").unwrap();
+    fs::remove_file(root.join("python/libs/common/src/dubbing_common/scratch.py")).unwrap();
+    let scratch = "python/libs/common/tests/scratch.py";
+    write(root, scratch, "\"\"\"Scratch.\"\"\"\n\nimport os\n");
+    common::git(root, &["add", "--force", scratch]);
+    common::git(root, &["add", "."]);
+    common::git(
+        root,
+        &["commit", "-q", "--no-verify", "-m", "scratch and the locks"],
+    );
+    let out = run(xtask(root).arg("verify"));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let main = "python/apps/media-service/src/media_service/__init__.py";
+    let text = fs::read_to_string(root.join(main)).unwrap();
+    fs::write(
+        root.join(main),
+        format!("{text}# An edit of media-service alone.\n"),
+    )
+    .unwrap();
+    fs::write(&exclude, "").unwrap();
+    let since = ["verify", "--changed-since", "HEAD"];
+    let selected = run(xtask(root).args(since));
+    common::remove_tool_caches(root);
+    let fresh = run(xtask(root).args(["verify", "--no-cache"]));
+    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
+    assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
+    assert!(
+        selected.stdout.contains("F401") && selected.stdout.contains(".git/info/exclude changed"),
+        "{}",
+        selected.stdout
+    );
+    // The state recorded is the last passing verify's: back to it, the selection is narrow again.
+    fs::write(&exclude, "scratch.py\n").unwrap();
+    let out = run(xtask(root).args(since));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("selected: media-service (")
+            && !out.stdout.contains("selected: common"),
+        "{}",
+        out.stdout
+    );
+    // So are the tools' own variables: warnings made errors fail a test of common alone.
+    write(
+        root,
+        "python/libs/common/tests/unit/test_old_api.py",
+        "\"\"\"A deprecated call.\"\"\"\n\nimport warnings\n\n\ndef test_old_api() -> None:\n    warnings.warn(\"old\", DeprecationWarning, stacklevel=1)\n",
+    );
+    common::git(root, &["add", "."]);
+    common::git(root, &["commit", "-q", "--no-verify", "-m", "old api"]);
+    fs::write(root.join(main), format!("{text}# Another edit.\n")).unwrap();
+    let strict = [("PYTHONWARNINGS", "error::DeprecationWarning")];
+    let selected = run(xtask(root).args(since).envs(strict));
+    common::remove_tool_caches(root);
+    let fresh = run(xtask(root).args(["verify", "--no-cache"]).envs(strict));
+    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
+    assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
+    assert!(
+        selected.stdout.contains("$PYTHONWARNINGS changed"),
+        "{}",
+        selected.stdout
+    );
 }
 
 /// A file's execute bit is an input: tools read it (ruff's EXE rules; a test may check it).

@@ -12,6 +12,7 @@ use crate::engine::caches::{self, ToolCaches};
 use crate::engine::inputs::{self, Inputs, Tool};
 use crate::engine::jobs::{self, Job};
 use crate::engine::junit::{self, Junit};
+use crate::engine::local_inputs;
 use crate::engine::memo::{FileKey, KeySpec, Memo, Rekey};
 use crate::engine::option_files;
 use crate::engine::select::{self, Selection};
@@ -725,6 +726,7 @@ impl<'a> Gate<'a> {
         };
         let outcomes = jobs::run_all(jobs, self.parallelism(), report);
         self.remember(&outcomes);
+
         if let Some(junit) = &self.junit {
             junit.finish(&outcomes)?;
         }
@@ -736,6 +738,11 @@ impl<'a> Gate<'a> {
                 pytest.len()
             )
         });
+        // A verify that passed: the state of what git's history cannot show, for --changed-since.
+        if command == "verify" && problem.is_none() && outcomes.iter().all(|o| o.ok) {
+            let whole = self.selection.all && matches!(self.part, Part::All);
+            local_inputs::record_pass(&self.ws.root, &self.inputs, whole);
+        }
         jobs::finish(command, &outcomes, started, report, problem)
     }
 

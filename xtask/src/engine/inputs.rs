@@ -55,7 +55,7 @@ use std::sync::Arc;
 use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Hasher, TreeFile};
 use crate::engine::memo::KeySpec;
-use crate::engine::outside;
+use crate::engine::outside::{self, Outside};
 use crate::env::venv::{Installed, Venv};
 use crate::project::PYTHON_DIR;
 use crate::workspace::imports::referenced_names;
@@ -199,6 +199,8 @@ struct PackageFiles {
 /// The files under `python/`: one set per package, one for everything else.
 struct Files {
     packages: HashMap<String, PackageFiles>,
+    /// Where the symlinks under `python/` lead (see [`digest::Tree::link_targets`]).
+    link_targets: Vec<PathBuf>,
     outside: Arc<[TreeFile]>,
     outside_empty_folders: Vec<String>,
     outside_digest: String,
@@ -244,6 +246,7 @@ impl Files {
                 }
             },
         );
+        let link_targets = tree.link_targets;
         let mut grouped: HashMap<Option<&str>, (Vec<TreeFile>, Vec<String>)> = HashMap::new();
         for file in tree.files {
             grouped.entry(owner_of(&file.rel)).or_default().0.push(file);
@@ -270,6 +273,7 @@ impl Files {
         let (outside, outside_empty) = grouped.remove(&None).unwrap_or_default();
         Files {
             packages,
+            link_targets,
             outside_digest: files_digest(&outside, &outside_empty),
             outside: outside.into(),
             outside_empty_folders: outside_empty,
@@ -337,7 +341,7 @@ pub struct Inputs<'a> {
     ws: &'a Workspace,
     env: String,
     files: OnceCell<Files>,
-    outside_python: OnceCell<String>,
+    outside_python: OnceCell<Outside>,
     layout: OnceCell<String>,
     venvs: RefCell<HashMap<PathBuf, String>>,
     /// Per venv: the local packages installed there that register a pytest plugin.
@@ -362,6 +366,34 @@ impl<'a> Inputs<'a> {
 
     fn files(&self) -> &Files {
         self.files.get_or_init(|| Files::scan(self.ws))
+    }
+
+    /// What the tools read outside `python/`, read once a run.
+    fn outside(&self) -> &Outside {
+        let files = self.files();
+        self.outside_python
+            .get_or_init(|| Outside::read(&self.ws.root, &files.ruff_configs()))
+    }
+
+    /// What the gates read that git's history cannot show (see
+    /// [`crate::engine::local_inputs`]), each path with the digest of what is read there: of
+    /// [`Outside`], and the targets of symlinks under `python/` that lead there (by content).
+    pub fn local(&self) -> Vec<(PathBuf, String)> {
+        let mut local = self.outside().local(&self.ws.root);
+        let Some(top) = self.ws.root.ancestors().find(|d| d.join(".git").exists()) else {
+            return local;
+        };
+        for target in &self.files().link_targets {
+            if outside::is_local(target, top) {
+                let digest = if target.is_dir() {
+                    outside::folder_content_digest(target)
+                } else {
+                    digest::file_content(target)
+                };
+                local.push((target.clone(), digest));
+            }
+        }
+        local
     }
 
     /// The venv's installed set as a check of its freshness just read it, under a lock that
@@ -492,9 +524,7 @@ impl<'a> Inputs<'a> {
         reads_layout: bool,
     ) -> Key {
         let files = self.files();
-        let outside_python = self
-            .outside_python
-            .get_or_init(|| outside::digest(&self.ws.root, &files.ruff_configs()));
+        let outside_python = self.outside().digest();
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (
@@ -508,7 +538,7 @@ impl<'a> Inputs<'a> {
             ),
             (
                 "the files outside python/ that tools read".to_owned(),
-                outside_python.clone(),
+                outside_python,
             ),
         ];
         if reads_layout {

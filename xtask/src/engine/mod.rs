@@ -6,6 +6,7 @@ pub mod gate;
 pub mod inputs;
 pub mod jobs;
 pub mod junit;
+pub mod local_inputs;
 pub mod memo;
 pub mod option_files;
 pub mod outside;

@@ -98,47 +98,103 @@ fn ruff_user_configs() -> Vec<PathBuf> {
         .collect()
 }
 
-/// The digest of every file outside `python/` that the tools read ([`files_read`]); `configs`:
-/// the ruff configurations of the keys' walk of `python/` ([`ruff_configs`]). The targets of
-/// symlinks under `python/` are not here: that walk reads through them.
-pub fn digest(root: &Path, configs: &[&str]) -> String {
+/// What the tools read outside `python/` ([`files_read`]), each path with the digest of what is
+/// read there.
+pub struct Outside {
+    entries: Vec<(PathBuf, String)>,
+}
+
+impl Outside {
+    /// Reads them; `configs`: the ruff configurations of the keys' walk of `python/`
+    /// ([`ruff_configs`]). The targets of symlinks under `python/` are not here: that walk reads
+    /// through them.
+    pub fn read(root: &Path, configs: &[&str]) -> Outside {
+        let Read {
+            files,
+            content_folders,
+        } = files_read(root, configs);
+        let mut paths = files;
+        paths.extend(content_folders.iter().cloned());
+        paths.sort();
+        paths.dedup();
+        let entries = paths
+            .into_iter()
+            .map(|path| {
+                let digest = if content_folders.contains(&path) {
+                    folder_content_digest(&path)
+                } else {
+                    path_digest(&path)
+                };
+                (path, digest)
+            })
+            .collect();
+        Outside { entries }
+    }
+
+    /// The digest of them all: a part of every job's key.
+    pub fn digest(&self) -> String {
+        let mut h = Hasher::new();
+        for (path, digest) in &self.entries {
+            h.write(path.to_string_lossy().as_bytes());
+            h.write(&[0]);
+            h.write(digest.as_bytes());
+            h.write(&[0]);
+        }
+        h.finish()
+    }
+
+    /// Those that git's history cannot show (see [`crate::engine::local_inputs`]): outside the
+    /// work tree of the repository that holds `root`, or in its `.git`.
+    pub fn local(&self, root: &Path) -> Vec<(PathBuf, String)> {
+        let Some(top) = root.ancestors().find(|d| d.join(".git").exists()) else {
+            return Vec::new();
+        };
+        self.entries
+            .iter()
+            .filter(|(path, _)| is_local(path, top))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether `path` is outside the work tree whose top folder is `top`, or in its `.git`, as
+/// written or where its symlinks lead (either: a path that git holds only a link to is not in
+/// its history).
+pub fn is_local(path: &Path, top: &Path) -> bool {
+    let outside = |path: &Path, top: &Path| match path.strip_prefix(top) {
+        Ok(rel) => rel.components().next() == Some(std::path::Component::Normal(".git".as_ref())),
+        Err(_) => true,
+    };
+    let real = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    outside(path, top) || outside(&real(path), &real(top))
+}
+
+/// What the tools read of a file (its content) or of a `src` folder (the paths it holds at
+/// every depth: ruff matches an import's whole module path there, not the content).
+fn path_digest(path: &Path) -> String {
+    if path.is_dir() {
+        let tree = digest::tree_listing(path, &[]);
+        let mut h = Hasher::new();
+        for rel in tree.files.iter().map(|f| &f.rel).chain(&tree.empty_folders) {
+            h.write(rel.as_bytes());
+            h.write(&[0]);
+        }
+        return h.finish();
+    }
+    match fs::read(path) {
+        Ok(content) => hash(&content),
+        Err(_) => "missing".to_owned(),
+    }
+}
+
+/// A folder mypy reads modules from: every file's path and content.
+pub fn folder_content_digest(path: &Path) -> String {
+    let tree = digest::tree_files_reading(path, &[], &mut |_, _| {});
     let mut h = Hasher::new();
-    let Read {
-        files,
-        content_folders,
-    } = files_read(root, configs);
-    let mut paths = files;
-    paths.extend(content_folders.iter().cloned());
-    paths.sort();
-    paths.dedup();
-    for path in paths {
-        h.write(path.to_string_lossy().as_bytes());
+    for file in &tree.files {
+        h.write(file.rel.as_bytes());
         h.write(&[0]);
-        if content_folders.contains(&path) {
-            // A folder mypy reads modules from: every file's path and content.
-            let tree = digest::tree_files_reading(&path, &[], &mut |_, _| {});
-            for file in &tree.files {
-                h.write(file.rel.as_bytes());
-                h.write(&[0]);
-                h.write(file.digest.as_bytes());
-                h.write(&[0]);
-            }
-            continue;
-        }
-        if path.is_dir() {
-            // A `src` root: the paths it holds at every depth (ruff matches an import's whole
-            // module path there), not their content.
-            let tree = digest::tree_listing(&path, &[]);
-            for rel in tree.files.iter().map(|f| &f.rel).chain(&tree.empty_folders) {
-                h.write(rel.as_bytes());
-                h.write(&[0]);
-            }
-            continue;
-        }
-        match fs::read(&path) {
-            Ok(content) => h.write(hash(&content).as_bytes()),
-            Err(_) => h.write(b"missing"),
-        }
+        h.write(file.digest.as_bytes());
         h.write(&[0]);
     }
     h.finish()
@@ -567,18 +623,18 @@ mod tests {
             ruff_src_outside(&root, &ruff_chains(&root, &configs)),
             [root.join("far"), root.join("outside")]
         );
-        let before = digest(&root, &configs);
+        let before = Outside::read(&root, &configs).digest();
         fs::create_dir_all(root.join("outside")).unwrap();
-        let empty = digest(&root, &configs);
+        let empty = Outside::read(&root, &configs).digest();
         assert_ne!(empty, before);
         fs::write(root.join("outside/pluggy.py"), "").unwrap();
-        let named = digest(&root, &configs);
+        let named = Outside::read(&root, &configs).digest();
         assert_ne!(named, empty);
         fs::write(root.join("outside/pluggy.py"), "x = 1\n").unwrap();
-        assert_eq!(digest(&root, &configs), named);
+        assert_eq!(Outside::read(&root, &configs).digest(), named);
         fs::create_dir_all(root.join("far")).unwrap();
         fs::write(root.join("far/pluggy.py"), "").unwrap();
-        assert_ne!(digest(&root, &configs), named);
+        assert_ne!(Outside::read(&root, &configs).digest(), named);
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -613,9 +669,9 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
-        let before = digest(&root, &["pyproject.toml"]);
+        let before = Outside::read(&root, &["pyproject.toml"]).digest();
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
-        assert_ne!(digest(&root, &["pyproject.toml"]), before);
+        assert_ne!(Outside::read(&root, &["pyproject.toml"]).digest(), before);
         assert_eq!(
             extended_configs(&root, &ruff_chains(&root, &["pyproject.toml"])),
             [root.join("shared.toml")]

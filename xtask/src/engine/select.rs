@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::cmd::git_paths_at_once;
 use crate::digest;
 use crate::engine::inputs::{Inputs, Tool};
+use crate::engine::local_inputs;
 use crate::engine::outside;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{self, Package, Workspace};
@@ -44,6 +45,12 @@ impl<'a> Selection<'a> {
     ) -> Result<()> {
         if let Some(file) = outside_changed(ws, rev)? {
             self.add_all(ws, &format!("{file} changed, which the gates read"));
+        }
+        if let Some(path) = local_inputs::changed_since_verified(&ws.root, inputs) {
+            let why = format!(
+                "{path} changed since the last verify of every package, which the gates read and git's history cannot show"
+            );
+            self.add_all(ws, &why);
         }
         // The work tree's paths under python/, as the keys walk it: listed once for both steps.
         let now = digest::tree_listing(&ws.root.join(PYTHON_DIR), &workspace::tool_roots(&ws.root));
