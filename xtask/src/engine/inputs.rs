@@ -368,6 +368,21 @@ impl<'a> Inputs<'a> {
         self.files.get_or_init(|| Files::scan(self.ws))
     }
 
+    /// The keys' walk of `python/` as one [`digest::Tree`] (the files sorted by path): for a
+    /// caller that needs what the keys saw, without walking again.
+    pub fn tree(&self) -> digest::Tree {
+        let files = self.files();
+        let mut all: Vec<TreeFile> = files.all().cloned().collect();
+        all.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let mut empty_folders: Vec<String> = files.empty_folders().cloned().collect();
+        empty_folders.sort();
+        digest::Tree {
+            files: all,
+            empty_folders,
+            link_targets: files.link_targets.clone(),
+        }
+    }
+
     /// What the tools read outside `python/`, read once a run.
     fn outside(&self) -> &Outside {
         let files = self.files();

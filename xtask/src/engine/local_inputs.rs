@@ -150,10 +150,10 @@ fn recorded(root: &Path) -> Result<Option<Record>, ()> {
 /// state differs from the record of the last `verify` of every package. None when they are the
 /// same, or there is no record.
 pub fn changed_since_verified(root: &Path, inputs: &Inputs<'_>) -> Option<String> {
-    let now = now(root, inputs);
+    // Read first: with no record, nothing is read of the inputs (a CI runner's `ci plan`).
     match recorded(root) {
         Ok(None) => None,
-        Ok(Some(record)) => record.first_difference(&now),
+        Ok(Some(record)) => record.first_difference(&now(root, inputs)),
         Err(()) => Some(format!(
             "{} (not a record the xtask can read)",
             record_path(root).map_or_else(String::new, |p| p.display().to_string())

@@ -52,8 +52,8 @@ impl<'a> Selection<'a> {
             );
             self.add_all(ws, &why);
         }
-        // The work tree's paths under python/, as the keys walk it: listed once for both steps.
-        let now = digest::tree_listing(&ws.root.join(PYTHON_DIR), &workspace::tool_roots(&ws.root));
+        // The work tree's paths under python/: the keys' own walk, for both steps.
+        let now = inputs.tree();
         let moved = module_paths_moved(ws, rev, &now)?;
         if let Some((root, module, file)) = named_elsewhere(ws, &now, &moved, &self.reasons) {
             let why = format!(
