@@ -321,6 +321,32 @@ fn git_ignore_rules_outside_python_are_inputs() {
         "{}",
         selected.stdout
     );
+    // And a file in the repository that git does not hold: pytest's arguments, from a file
+    // that PYTEST_ADDOPTS names at the top, which git ignores.
+    let args_file = root.join("pytest-local.txt");
+    fs::write(
+        root.join(".git/info/exclude"),
+        "scratch.py\npytest-local.txt\n",
+    )
+    .unwrap();
+    fs::write(&args_file, "-ra\n").unwrap();
+    // Quoted: pytest splits the variable as a shell does, and the path has a space.
+    let addopts = format!("'@{}'", args_file.display());
+    let local = [("PYTEST_ADDOPTS", addopts.as_str())];
+    let out = run(xtask(root).arg("verify").envs(local));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    fs::write(&args_file, "-W error::DeprecationWarning\n").unwrap();
+    fs::write(root.join(main), format!("{text}# A third edit.\n")).unwrap();
+    let selected = run(xtask(root).args(since).envs(local));
+    common::remove_tool_caches(root);
+    let fresh = run(xtask(root).args(["verify", "--no-cache"]).envs(local));
+    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
+    assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
+    assert!(
+        selected.stdout.contains("pytest-local.txt changed"),
+        "{}",
+        selected.stdout
+    );
 }
 
 /// A file's execute bit is an input: tools read it (ruff's EXE rules; a test may check it).

@@ -114,6 +114,9 @@ pub struct Gate<'a> {
     inputs: Inputs<'a>,
     /// The volatile variables set now, which every tool job drops: read once per run.
     volatile: Vec<String>,
+    /// What the gates read outside `python/` and its history, as the run starts: a `verify`
+    /// that passes records it (see [`local_inputs`]).
+    local_state: local_inputs::State,
     /// Which jobs run: all, those in some venvs (`--venv`), or those in none (`--tree`).
     part: Part<'a>,
     /// The `addopts` of `python/pyproject.toml`'s pytest configuration: read once per run.
@@ -181,7 +184,9 @@ impl<'a> Gate<'a> {
         }
         output::say(selection.describe());
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;
+        let local_state = local_inputs::State::now(&ws.root, &inputs);
         Ok(Gate {
+            local_state,
             ws,
             selection,
             args,
@@ -741,7 +746,7 @@ impl<'a> Gate<'a> {
         // A verify that passed: the state of what git's history cannot show, for --changed-since.
         if command == "verify" && problem.is_none() && outcomes.iter().all(|o| o.ok) {
             let whole = self.selection.all && matches!(self.part, Part::All);
-            local_inputs::record_pass(&self.ws.root, &self.inputs, whole);
+            local_inputs::record_pass(&self.ws.root, &self.local_state, whole);
         }
         jobs::finish(command, &outcomes, started, report, problem)
     }

@@ -390,25 +390,20 @@ impl<'a> Inputs<'a> {
             .get_or_init(|| Outside::read(&self.ws.root, &files.ruff_configs()))
     }
 
-    /// What the gates read that git's history cannot show (see
-    /// [`crate::engine::local_inputs`]), each path with the digest of what is read there: of
-    /// [`Outside`], and the targets of symlinks under `python/` that lead there (by content).
-    pub fn local(&self) -> Vec<(PathBuf, String)> {
-        let mut local = self.outside().local(&self.ws.root);
-        let Some(top) = self.ws.root.ancestors().find(|d| d.join(".git").exists()) else {
-            return local;
-        };
+    /// What the gates read outside `python/` (see [`crate::engine::local_inputs`]), each path
+    /// with the digest of what is read there: [`Outside`], and the targets of the symlinks under
+    /// `python/` (by content).
+    pub fn read_outside(&self) -> Vec<(PathBuf, String)> {
+        let mut read = self.outside().entries().to_vec();
         for target in &self.files().link_targets {
-            if outside::is_local(target, top) {
-                let digest = if target.is_dir() {
-                    outside::folder_content_digest(target)
-                } else {
-                    digest::file_content(target)
-                };
-                local.push((target.clone(), digest));
-            }
+            let digest = if target.is_dir() {
+                outside::folder_content_digest(target)
+            } else {
+                digest::file_content(target)
+            };
+            read.push((target.clone(), digest));
         }
-        local
+        read
     }
 
     /// The venv's installed set as a check of its freshness just read it, under a lock that

@@ -143,31 +143,18 @@ impl Outside {
         h.finish()
     }
 
-    /// Those that git's history cannot show (see [`crate::engine::local_inputs`]): outside the
-    /// work tree of the repository that holds `root`, or in its `.git`.
-    pub fn local(&self, root: &Path) -> Vec<(PathBuf, String)> {
-        let Some(top) = root.ancestors().find(|d| d.join(".git").exists()) else {
-            return Vec::new();
-        };
-        self.entries
-            .iter()
-            .filter(|(path, _)| is_local(path, top))
-            .cloned()
-            .collect()
+    /// Each path with the digest of what is read there ([`is_missing`] when nothing is).
+    pub fn entries(&self) -> &[(PathBuf, String)] {
+        &self.entries
     }
 }
 
-/// Whether `path` is outside the work tree whose top folder is `top`, or in its `.git`, as
-/// written or where its symlinks lead (either: a path that git holds only a link to is not in
-/// its history).
-pub fn is_local(path: &Path, top: &Path) -> bool {
-    let outside = |path: &Path, top: &Path| match path.strip_prefix(top) {
-        Ok(rel) => rel.components().next() == Some(std::path::Component::Normal(".git".as_ref())),
-        Err(_) => true,
-    };
-    let real = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    outside(path, top) || outside(&real(path), &real(top))
+/// Whether a digest of [`Outside::entries`] stands for a path where nothing is.
+pub fn is_missing(digest: &str) -> bool {
+    digest == MISSING
 }
+
+const MISSING: &str = "missing";
 
 /// What the tools read of a file (its content) or of a `src` folder (the paths it holds at
 /// every depth: ruff matches an import's whole module path there, not the content).
@@ -183,12 +170,15 @@ fn path_digest(path: &Path) -> String {
     }
     match fs::read(path) {
         Ok(content) => hash(&content),
-        Err(_) => "missing".to_owned(),
+        Err(_) => MISSING.to_owned(),
     }
 }
 
 /// A folder mypy reads modules from: every file's path and content.
 pub fn folder_content_digest(path: &Path) -> String {
+    if !path.is_dir() {
+        return MISSING.to_owned();
+    }
     let tree = digest::tree_files_reading(path, &[], &mut |_, _| {});
     let mut h = Hasher::new();
     for file in &tree.files {
@@ -287,13 +277,13 @@ fn ignore_files(root: &Path) -> Vec<PathBuf> {
         }
         dir = parent.to_path_buf();
     }
-    files.push(global_excludes(root));
+    files.extend(global_excludes(root));
     files
 }
 
 /// The repository's top folder and its common git folder (where `info/exclude` lives, shared by
 /// every worktree), found by looking, without running git.
-fn repository(root: &Path) -> Option<(PathBuf, PathBuf)> {
+pub fn repository(root: &Path) -> Option<(PathBuf, PathBuf)> {
     let top = root.ancestors().find(|d| d.join(".git").exists())?;
     let dot_git = top.join(".git");
     if dot_git.is_dir() {
@@ -309,25 +299,33 @@ fn repository(root: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((top.to_path_buf(), common))
 }
 
-/// The file `core.excludesFile` names, as git resolves it (`~/` expanded), else git's default.
-fn global_excludes(root: &Path) -> PathBuf {
-    let configured = Cmd::new("git")
+/// The files `core.excludesFile` names in any of git's configuration scopes, and git's default
+/// (`$XDG_CONFIG_HOME/git/ignore`, else `~/.config/git/ignore`): git takes the repository's own
+/// setting first, while ruff reads only the user's configuration, and falls back to the default.
+/// Counting every one covers both.
+fn global_excludes(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = Cmd::new("git")
         .arg("-C")
         .arg(root)
-        .args(["config", "--path", "--get", "core.excludesFile"])
+        .args(["config", "--path", "--get-all", "core.excludesFile"])
         .output()
         .ok()
         .filter(|out| out.success())
-        .map(|out| out.output.trim().to_owned())
-        .filter(|path| !path.is_empty());
-    if let Some(path) = configured {
-        return PathBuf::from(path);
-    }
+        .map(|out| {
+            out.output
+                .lines()
+                .map(str::trim)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
     let config_home = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    config_home.map_or_else(PathBuf::new, |d| d.join("git").join("ignore"))
+    files.extend(config_home.map(|d| d.join("git").join("ignore")));
+    files
 }
 
 /// The names of the files ruff reads its configuration from.

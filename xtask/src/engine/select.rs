@@ -46,9 +46,10 @@ impl<'a> Selection<'a> {
         if let Some(file) = outside_changed(ws, rev)? {
             self.add_all(ws, &format!("{file} changed, which the gates read"));
         }
-        if let Some(path) = local_inputs::changed_since_verified(&ws.root, inputs) {
+        let now = || local_inputs::State::now(&ws.root, inputs);
+        if let Some(path) = local_inputs::changed_since_verified(&ws.root, now) {
             let why = format!(
-                "{path} changed since the last verify of every package, which the gates read and git's history cannot show"
+                "{path} changed since the last verify of every package, which the gates read and the revision cannot show"
             );
             self.add_all(ws, &why);
         }
