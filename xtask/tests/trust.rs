@@ -927,7 +927,12 @@ fn a_file_in_a_pycache_folder_that_is_not_bytecode() {
     write(root, helper, "VALUE = 2\n");
     let out = agrees_with_fresh(root, &test, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    let out = run(xtask(root).args(["clean"]));
+    // clean removes the tools the xtask installed too: its own folder, not the one the other
+    // tests use at the same time.
+    let tools = TempDir::new("tools");
+    let out = run(xtask(root)
+        .arg("clean")
+        .env("XTASK_TOOLS_DIR", tools.path()));
     out.assert_ok();
     assert!(root.join(helper).is_file(), "{}", out.stdout);
 }
