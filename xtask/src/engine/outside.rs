@@ -2,8 +2,10 @@
 //!
 //! - **git's ignore rules**: ruff skips the files git ignores, so an ignore rule decides what it
 //!   checks. Every `.gitignore` from the repository's top folder down to `python/` (those under
-//!   `python/` are files of the tree already), the repository's `info/exclude`, and the file
-//!   `core.excludesFile` names (git's default, `$XDG_CONFIG_HOME/git/ignore`, when unset).
+//!   `python/` are files of the tree already), the repository's `info/exclude`, the files
+//!   `core.excludesFile` names in any of git's scopes, and git's default
+//!   (`$XDG_CONFIG_HOME/git/ignore`): ruff reads only the user's setting, git the repository's
+//!   first.
 //! - **`.ignore` files**: ruff honours them as it does `.gitignore`, in every folder above
 //!   `python/` to the file system's top, in a repository or not.
 //! - **configuration that `python/` configuration extends**: ruff's `extend` in any
