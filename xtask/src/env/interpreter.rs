@@ -264,11 +264,21 @@ pub fn managed_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// A cheap key that changes when the set of candidates may have changed: PATH and the modification
-/// times of the managed folders. Equal keys let a re-run skip probing.
+/// A cheap key that changes when the set of candidates may have changed: PATH, and the
+/// modification times of its folders and of the managed folders (a folder's time moves when an
+/// entry comes, goes or is replaced: a Python installed or upgraded into `/usr/local/bin`).
+/// Equal keys let a re-run skip probing.
 pub fn discovery_key() -> String {
-    let mut key = std::env::var("PATH").unwrap_or_default();
-    for dir in managed_dirs() {
+    discovery_key_of(
+        &std::env::var_os("PATH").unwrap_or_default(),
+        &managed_dirs(),
+    )
+}
+
+/// [`discovery_key`] of a PATH and managed folders.
+fn discovery_key_of(path: &std::ffi::OsStr, managed: &[PathBuf]) -> String {
+    let mut key = path.to_string_lossy().into_owned();
+    for dir in std::env::split_paths(path).chain(managed.iter().cloned()) {
         key += &format!("|{}={}", dir.display(), crate::digest::file_meta(&dir));
     }
     crate::digest::hash(key.as_bytes())
@@ -801,5 +811,24 @@ mod tests {
                 .to_string()
                 .contains("neither a version")
         );
+    }
+
+    /// A Python installed into a folder on PATH (here: a link made there) changes the key, so
+    /// setup probes again rather than keep a fallback chosen before it came.
+    #[test]
+    fn a_new_entry_in_a_path_folder_changes_the_discovery_key() {
+        let base = std::env::temp_dir().join(format!("xtask-discovery-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (bin, other) = (base.join("bin é"), base.join("other"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let path = std::env::join_paths([&other, &bin]).unwrap();
+        let before = discovery_key_of(&path, &[]);
+        assert_eq!(discovery_key_of(&path, &[]), before);
+        // Folder times have a coarse grain on some file systems: wait past it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(bin.join("python3.12"), "").unwrap();
+        assert_ne!(discovery_key_of(&path, &[]), before);
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
