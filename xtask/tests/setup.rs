@@ -378,3 +378,68 @@ fn printed_commands_are_read_as_a_shell_reads_them() {
         &["pip", "sync"]
     ));
 }
+
+/// The files a build reads besides `pyproject.toml` (a README that becomes the description, a
+/// `setup.py`, a C extension's source) make the editable install be built again, where uv
+/// would reuse its build: the venv is what a fresh one would be.
+#[test]
+fn build_files_besides_the_pyproject_rebuild_the_editable() {
+    let tmp = scaffolded("build files");
+    let root = tmp.path();
+    let setup = || run(xtask(root).arg("setup-stream"));
+    setup().assert_ok();
+    let common = root.join("python/libs/common");
+    let description =
+        "import importlib.metadata as m; print(m.metadata('dubbing-common').get_payload())";
+    let readme = fs::read_to_string(common.join("README.md")).unwrap();
+    fs::write(common.join("README.md"), format!("{readme}\nA new line.\n")).unwrap();
+    let out = setup();
+    out.assert_ok();
+    assert!(out.stdout.contains("README.md changed"), "{}", out.stdout);
+    let (ok, text) = python_in(root, "media-service", description);
+    assert!(ok && text.contains("A new line."), "{text}");
+
+    // A setup.py that no longer builds fails setup, as it fails a fresh one.
+    fs::write(
+        common.join("setup.py"),
+        "raise SystemExit('this build is broken')\n",
+    )
+    .unwrap();
+    let out = setup();
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("this build is broken") || out.stdout.contains("this build is broken"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // A C extension: its source is a build input.
+    fs::write(
+        common.join("setup.py"),
+        "from setuptools import Extension, setup\n\nsetup(ext_modules=[Extension('dubbing_common._fast', ['src/dubbing_common/_fast.c'])])\n",
+    )
+    .unwrap();
+    let source = |answer: u8| {
+        format!(
+            "#include <Python.h>\nstatic PyObject *answer(PyObject *s, PyObject *a) {{ return PyLong_FromLong({answer}); }}\nstatic PyMethodDef m[] = {{{{\"answer\", answer, METH_NOARGS, NULL}}, {{NULL, NULL, 0, NULL}}}};\nstatic struct PyModuleDef d = {{PyModuleDef_HEAD_INIT, \"_fast\", NULL, -1, m}};\nPyMODINIT_FUNC PyInit__fast(void) {{ return PyModule_Create(&d); }}\n"
+        )
+    };
+    fs::write(common.join("src/dubbing_common/_fast.c"), source(1)).unwrap();
+    setup().assert_ok();
+    let answer = || {
+        python_in(
+            root,
+            "media-service",
+            "from dubbing_common import _fast; print(_fast.answer())",
+        )
+    };
+    let (ok, text) = answer();
+    assert!(ok && text.trim() == "1", "{text}");
+    fs::write(common.join("src/dubbing_common/_fast.c"), source(2)).unwrap();
+    let out = setup();
+    out.assert_ok();
+    assert!(out.stdout.contains("reinstalling"), "{}", out.stdout);
+    let (ok, text) = answer();
+    assert!(ok && text.trim() == "2", "{text}");
+}

@@ -189,7 +189,7 @@ impl Installer {
         &self,
         root: &Path,
         venv: &Venv,
-        set: &[&Package],
+        (set, rebuild): (&[&Package], &[&Package]),
         owner: &Package,
         base: &Interpreter,
         exact: bool,
@@ -225,9 +225,18 @@ impl Installer {
                     cmd = cmd.arg(file);
                 }
                 // uv reuses an editable's build while its pyproject.toml is unchanged; metadata
-                // read from elsewhere (a version in __init__.py) needs a new build.
-                for package in set.iter().filter(|p| !p.metadata_sources.is_empty()) {
-                    cmd = cmd.arg("--reinstall-package").arg(&package.dist);
+                // read from elsewhere (a version in __init__.py) needs a new build, and so does
+                // a change to another file the build reads (`rebuild`).
+                let mut again: Vec<&str> = set
+                    .iter()
+                    .filter(|p| !p.metadata_sources.is_empty())
+                    .chain(rebuild)
+                    .map(|p| p.dist.as_str())
+                    .collect();
+                again.sort_unstable();
+                again.dedup();
+                for dist in again {
+                    cmd = cmd.arg("--reinstall-package").arg(dist);
                 }
                 self.configured(root, bytecode.apply(cmd)).run()?;
             }

@@ -36,6 +36,8 @@ const CONTENT_KEYS: &[&str] = &[
     "listing:",
     "tree:",
     "git:",
+    "sources:",
+    "imports:",
     "python.path",
     "python.version",
     "installer.name",
@@ -242,6 +244,7 @@ impl<'a> Session<'a> {
         }
         for package in set {
             fp.add_file(root, &package.pyproject())?;
+            fp.add_build_inputs(root, package)?;
             for source in &package.metadata_sources {
                 match source {
                     MetadataSource::File(path) => fp.add_file(root, path)?,
@@ -310,7 +313,8 @@ impl<'a> Session<'a> {
             &full,
             (&python, &installer),
         )?;
-        self.install(service, &set, &venv, (&python, &installer))?;
+        let rebuild = to_rebuild(&self.ws.root, &set, old.as_ref(), &full, force);
+        self.install(service, &set, &rebuild, &venv, (&python, &installer))?;
         record_installed(&mut full, &venv.installed());
         full.write(&venv.stamp())?;
         crate::output::say(format!(
@@ -463,6 +467,7 @@ impl<'a> Session<'a> {
         &self,
         service: &Package,
         set: &[&Package],
+        rebuild: &[&Package],
         venv: &Venv,
         (python, installer): (&Interpreter, &Installer),
     ) -> Result<()> {
@@ -473,7 +478,7 @@ impl<'a> Session<'a> {
             .install(
                 &self.ws.root,
                 venv,
-                set,
+                (set, rebuild),
                 service,
                 python,
                 !self.args.inexact,
@@ -533,7 +538,7 @@ fn changed_inputs(cheap: &Fingerprint, old: &Fingerprint) -> Vec<String> {
         old.0
             .keys()
             .filter(|k| {
-                ["file:", "listing:", "tree:", "git:"]
+                ["file:", "listing:", "tree:", "git:", "sources:", "imports:"]
                     .iter()
                     .any(|p| k.starts_with(p))
                     && !cheap.0.contains_key(*k)
@@ -584,6 +589,31 @@ fn is_fresh(
             None => true,
             Some((removed, _)) => !exact && removed.is_empty(),
         }
+}
+
+/// The local packages whose editable install must be built again, though uv would reuse its
+/// build (it looks at `pyproject.toml`, `setup.py` and `setup.cfg` only): those whose build
+/// inputs besides the pyproject changed since the venv's stamp (see
+/// [`Fingerprint::add_build_inputs`]), and with `--force` every one, so that a rebuilt venv is
+/// what a fresh one would be.
+fn to_rebuild<'p>(
+    root: &Path,
+    set: &[&'p Package],
+    old: Option<&Fingerprint>,
+    new: &Fingerprint,
+    force: bool,
+) -> Vec<&'p Package> {
+    set.iter()
+        .filter(|package| {
+            force
+                || old.is_some_and(|old| {
+                    Fingerprint::build_input_keys(root, package)
+                        .iter()
+                        .any(|key| old.get(key) != new.get(key))
+                })
+        })
+        .copied()
+        .collect()
 }
 
 /// `numpy-1.26.4 was removed, leak.pth was added` (by hand, since setup).

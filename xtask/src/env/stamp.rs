@@ -10,6 +10,8 @@ use toml_edit::{DocumentMut, Item, Table, value};
 
 use crate::digest::hash;
 use crate::fsutil;
+use crate::workspace::Package;
+use crate::workspace::build_files::EXTENSION_SOURCES;
 
 /// Bumped whenever the way a venv is built or known changes, so every existing venv is rebuilt
 /// (3: its installed set is known by the contents of RECORD files, not their times).
@@ -88,6 +90,45 @@ impl Fingerprint {
             format!("listing:{}", fsutil::display_rel(root, dir)),
             h.finish(),
         );
+    }
+
+    /// Adds the build files of a package ([`Package::build_files`], present or missing) under
+    /// `file:<path>`; with a `setup.py`, the sources of compiled extensions in its folder under
+    /// `sources:<path>`; and the names of its import packages under `imports:<path>` (an editable
+    /// served by an import hook knows the names it was built with).
+    pub fn add_build_inputs(&mut self, root: &Path, package: &Package) -> Result<()> {
+        for file in &package.build_files {
+            self.add_file(root, file)?;
+        }
+        let rel = fsutil::display_rel(root, &package.dir);
+        if package.dir.join("setup.py").is_file() {
+            let tree = crate::digest::tree_listing(&package.dir, &[String::new()]);
+            let mut h = crate::digest::Hasher::new();
+            for file in &tree.files {
+                if EXTENSION_SOURCES.iter().any(|s| file.rel.ends_with(s)) {
+                    h.write(file.rel.as_bytes());
+                    h.write(&[0]);
+                    h.write(crate::digest::file_content(&package.dir.join(&file.rel)).as_bytes());
+                    h.write(&[0]);
+                }
+            }
+            self.set(format!("sources:{rel}"), h.finish());
+        }
+        self.set(format!("imports:{rel}"), package.import_names().join(" "));
+        Ok(())
+    }
+
+    /// The keys [`Fingerprint::add_build_inputs`] sets for `package`.
+    pub fn build_input_keys(root: &Path, package: &Package) -> Vec<String> {
+        let rel = fsutil::display_rel(root, &package.dir);
+        let mut keys: Vec<String> = package
+            .build_files
+            .iter()
+            .map(|f| format!("file:{}", fsutil::display_rel(root, f)))
+            .collect();
+        keys.push(format!("sources:{rel}"));
+        keys.push(format!("imports:{rel}"));
+        keys
     }
 
     /// Adds every file under a folder (see [`crate::digest::tree`]) under `tree:<path>`.
@@ -173,6 +214,8 @@ pub fn describe(key: &str) -> String {
         Some(("git", path)) => {
             format!("the git state of {path} changed (its version comes from git)")
         }
+        Some(("sources", path)) => format!("the extension sources in {path} changed"),
+        Some(("imports", path)) => format!("the import packages of {path} changed"),
         _ => match key {
             "installer.env" => "the installer's variables (UV_*, PIP_*) changed".into(),
             "installer.name" | "installer.version" => "the installer changed".into(),

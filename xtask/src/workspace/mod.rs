@@ -5,6 +5,7 @@
 //! `scaffold` writes.
 
 pub mod blueprint;
+pub mod build_files;
 pub mod ci;
 pub mod deploy;
 pub mod deployable;

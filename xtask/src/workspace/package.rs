@@ -57,6 +57,9 @@ pub struct Package {
     /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
     /// install depends on besides the `pyproject.toml`.
     pub metadata_sources: Vec<MetadataSource>,
+    /// The files besides `pyproject.toml` that its build reads (see [`super::build_files`]):
+    /// a change to one makes its editable install be built again.
+    pub build_files: Vec<PathBuf>,
     /// How it is deployed (`[tool.xtask.dist]`, `[project.scripts]`): read for every package,
     /// used for services.
     pub deploy: Deploy,
