@@ -442,4 +442,35 @@ fn build_files_besides_the_pyproject_rebuild_the_editable() {
     assert!(out.stdout.contains("reinstalling"), "{}", out.stdout);
     let (ok, text) = answer();
     assert!(ok && text.trim() == "2", "{text}");
+
+    // A flat layout that setuptools serves through an import hook, which knows only the
+    // packages it was built with: a new one must be importable after setup.
+    let contracts = root.join("python/libs/contracts");
+    fs::rename(
+        contracts.join("src/dubbing_contracts"),
+        contracts.join("dubbing_contracts"),
+    )
+    .unwrap();
+    fs::remove_dir(contracts.join("src")).unwrap();
+    let pyproject = fs::read_to_string(contracts.join("pyproject.toml")).unwrap();
+    fs::write(
+        contracts.join("pyproject.toml"),
+        pyproject.replace(
+            "where = [\"src\"]",
+            "where = [\".\"]\ninclude = [\"dubbing_*\"]",
+        ),
+    )
+    .unwrap();
+    setup().assert_ok();
+    fs::create_dir(contracts.join("dubbing_schemas")).unwrap();
+    fs::write(contracts.join("dubbing_schemas/__init__.py"), "X = 1\n").unwrap();
+    let out = setup();
+    out.assert_ok();
+    assert!(out.stdout.contains("import packages"), "{}", out.stdout);
+    let (ok, text) = python_in(
+        root,
+        "media-service",
+        "import dubbing_schemas; print(dubbing_schemas.X)",
+    );
+    assert!(ok && text.trim() == "1", "{text}");
 }
