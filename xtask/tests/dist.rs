@@ -215,6 +215,46 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
     smoke_change_is_checked(root);
     tampered_context_fails_check(root);
     hand_edited_dockerfile_is_kept(root);
+    ignored_files_stay_out_of_the_wheels(root);
+}
+
+/// A module git ignores (a `local_settings.py` holding a secret) is not in a wheel: a clone of
+/// the commit lacks it, and so must the deployable.
+fn ignored_files_stay_out_of_the_wheels(root: &Path) {
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    let common_wheel = || {
+        let wheel = context(root).join("wheels/dubbing_common-0.1.0-py3-none-any.whl");
+        String::from_utf8_lossy(&fs::read(wheel).unwrap()).into_owned()
+    };
+    write(
+        root,
+        "python/libs/common/src/dubbing_common/local_settings.py",
+        "TOKEN = 'secret'\n",
+    );
+    // Not ignored (no git yet): a module like any other.
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert!(common_wheel().contains("local_settings"));
+    git(&["init", "-q"]);
+    fs::write(root.join(".gitignore"), "local_settings.py\n").unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    let said = "left out of its wheel, as git ignores them (a clone lacks them): src/dubbing_common/local_settings.py";
+    assert!(out.stdout.contains(said), "{}", out.stdout);
+    let text = common_wheel();
+    assert!(
+        !text.contains("local_settings"),
+        "the ignored module is in the wheel"
+    );
+    assert!(text.contains("dubbing_common/__init__.py"));
 }
 
 fn smoke_change_is_checked(root: &Path) {
@@ -256,6 +296,25 @@ fn tampered_context_fails_check(root: &Path) {
         "python/libs/contracts/src/dubbing_contracts/extra.py",
         "X = 1\n",
     );
+    check_fails_with(root, "older than the tree (contracts");
+    // A context copied back from before that build lists its own files faithfully: it is
+    // older than the tree all the same.
+    let old = TempDir::new("old context");
+    let copy = |from: &Path, to: &Path| {
+        let _ = fs::remove_dir_all(to);
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    copy(&context(root), &old.path().join("ctx"));
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    run(xtask(root).args(["dist", "media-service", "--check"])).assert_ok();
+    copy(&old.path().join("ctx"), &context(root));
     check_fails_with(root, "older than the tree (contracts");
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }

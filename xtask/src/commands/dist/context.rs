@@ -46,6 +46,38 @@ fn git_output(handle: Option<duct::Handle>) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// What git ignores under `python/`, relative to the root (a folder ignored whole as one entry
+/// ending in `/`): never part of a wheel, as a clone of the commit lacks it (a `*.local.json`
+/// holding a secret). Started now, read with [`ignored_paths`].
+pub fn ignored_started(root: &Path) -> Option<duct::Handle> {
+    let args = [
+        "ls-files",
+        "-z",
+        "--others",
+        "--ignored",
+        "--exclude-standard",
+        "--directory",
+        "--",
+        PYTHON_DIR,
+    ];
+    Cmd::new("git").args(args).cwd(root).start().ok()
+}
+
+/// The paths of [`ignored_started`]; none when git failed (not a repository: nothing is ignored).
+pub fn ignored_paths(handle: Option<duct::Handle>) -> Vec<String> {
+    let Some(out) = handle.and_then(|h| h.into_output().ok()) else {
+        return Vec::new();
+    };
+    if !out.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `SOURCE_DATE_EPOCH` for each package: the time of the last commit that touched its folder,
 /// else of the last commit, else [`ZIP_EPOCH`].
 pub fn epochs(root: &Path, packages: &[&Package]) -> Vec<u64> {

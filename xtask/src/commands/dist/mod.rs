@@ -201,11 +201,16 @@ impl<'a> Dist<'a> {
 
     /// What each package's wheel is made from, now (the epochs' git commands run at once).
     fn wheel_inputs(&self) -> Vec<(&'a Package, WheelInputs)> {
+        let ignored = context::ignored_started(&self.ws.root);
         let epochs = context::epochs(&self.ws.root, &self.set);
+        let ignored = context::ignored_paths(ignored);
         self.set
             .iter()
             .zip(epochs)
-            .map(|(package, epoch)| (*package, WheelInputs::of(&self.ws.root, package, epoch)))
+            .map(|(package, epoch)| {
+                let inputs = WheelInputs::of(&self.ws.root, package, epoch, &ignored);
+                (*package, inputs)
+            })
             .collect()
     }
 
@@ -220,6 +225,13 @@ impl<'a> Dist<'a> {
                 && digest::file_content(&self.wheel_dir().join(&old.file)) == old.sha256
             {
                 continue;
+            }
+            if !inputs.left_out.is_empty() {
+                say(format!(
+                    "{}: left out of its wheel, as git ignores them (a clone lacks them): {}",
+                    package.folder_name(),
+                    inputs.left_out.join(", ")
+                ));
             }
             let (entry, from) = self.place(package, key, &inputs, uv)?;
             state.wheels.insert(package.name.clone(), entry);
@@ -434,7 +446,12 @@ impl<'a> Dist<'a> {
         let mut stale = Vec::new();
         for (package, inputs) in self.wheel_inputs() {
             let key = inputs.key();
-            if state.wheels.get(&package.name).is_none_or(|b| b.key != key) {
+            // The wheel built from these inputs must be the one in the context: a context copied
+            // back from an older build lists its own files faithfully.
+            let built = state.wheels.get(&package.name).filter(|b| {
+                b.key == key && digest::file_content(&self.wheel_dir().join(&b.file)) == b.sha256
+            });
+            if built.is_none() {
                 stale.push(package.folder_name().to_owned());
             }
         }

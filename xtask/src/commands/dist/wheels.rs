@@ -32,6 +32,8 @@ pub struct WheelInputs {
     /// The files of the package folder that the build sees (its copy holds exactly these), each
     /// with its content digest and whether it is executable (the archive keeps the mode).
     pub files: Vec<(TreeFile, bool)>,
+    /// The files of the package folder that git ignores, left out (relative to the folder).
+    pub left_out: Vec<String>,
     /// `SOURCE_DATE_EPOCH`: the time of the last commit that touched the package.
     pub epoch: u64,
     /// The builder: the pinned uv's version (it picks the backend's build environment).
@@ -43,8 +45,19 @@ pub struct WheelInputs {
 }
 
 impl WheelInputs {
-    pub fn of(root: &Path, package: &Package, epoch: u64) -> WheelInputs {
-        let files = source_files(package)
+    /// `ignored`: what git ignores under `python/`, relative to the root (see
+    /// [`super::context::ignored_paths`]): left out, as a clone of the commit lacks it.
+    pub fn of(root: &Path, package: &Package, epoch: u64, ignored: &[String]) -> WheelInputs {
+        let is_ignored = |rel: &str| {
+            let path = format!("{}/{rel}", package.rel);
+            ignored
+                .iter()
+                .any(|i| *i == path || (i.ends_with('/') && path.starts_with(i.as_str())))
+        };
+        let (left_out, kept): (Vec<TreeFile>, Vec<TreeFile>) = source_files(package)
+            .into_iter()
+            .partition(|f| is_ignored(&f.rel));
+        let files = kept
             .into_iter()
             .map(|f| {
                 let executable = is_executable(&package.dir.join(&f.rel));
@@ -52,6 +65,7 @@ impl WheelInputs {
             })
             .collect();
         WheelInputs {
+            left_out: left_out.into_iter().map(|f| f.rel).collect(),
             files,
             epoch,
             builder: format!("uv {}", installer::UV_VERSION),
