@@ -114,9 +114,9 @@ pub struct Gate<'a> {
     inputs: Inputs<'a>,
     /// The volatile variables set now, which every tool job drops: read once per run.
     volatile: Vec<String>,
-    /// What the gates read outside `python/` and its history, as the run starts: a `verify`
-    /// that passes records it (see [`local_inputs`]).
-    local_state: local_inputs::State,
+    /// What the gates read outside `python/` and its history, as the jobs start (read once the
+    /// venvs are prepared): a `verify` that passes records it (see [`local_inputs`]).
+    local_state: OnceCell<local_inputs::State>,
     /// Which jobs run: all, those in some venvs (`--venv`), or those in none (`--tree`).
     part: Part<'a>,
     /// The `addopts` of `python/pyproject.toml`'s pytest configuration: read once per run.
@@ -184,9 +184,8 @@ impl<'a> Gate<'a> {
         }
         output::say(selection.describe());
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;
-        let local_state = local_inputs::State::now(&ws.root, &inputs);
         Ok(Gate {
-            local_state,
+            local_state: OnceCell::new(),
             ws,
             selection,
             args,
@@ -307,6 +306,16 @@ impl<'a> Gate<'a> {
     /// gate), and the venvs are checked again under them, since another setup may have run in
     /// between.
     pub fn prepare(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
+        let prepared = self.prepare_venvs()?;
+        // Read after any setup (which may write a lock under python/), before any job: what
+        // the jobs read, as the keys' own walk will find it.
+        self.local_state
+            .get_or_init(|| local_inputs::State::now(&self.ws.root, &self.inputs));
+        Ok(prepared)
+    }
+
+    /// [`Gate::prepare`]'s venvs.
+    fn prepare_venvs(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
         let venvs = self.needed_venvs();
         if matches!(self.part, Part::Tree) {
             // No venv, but every lock must still be what its inputs make (CI's tree job); a
@@ -744,9 +753,13 @@ impl<'a> Gate<'a> {
             )
         });
         // A verify that passed: the state of what git's history cannot show, for --changed-since.
-        if command == "verify" && problem.is_none() && outcomes.iter().all(|o| o.ok) {
+        if command == "verify"
+            && problem.is_none()
+            && outcomes.iter().all(|o| o.ok)
+            && let Some(state) = self.local_state.get()
+        {
             let whole = self.selection.all && matches!(self.part, Part::All);
-            local_inputs::record_pass(&self.ws.root, &self.local_state, whole);
+            local_inputs::record_pass(&self.ws.root, state, whole);
         }
         jobs::finish(command, &outcomes, started, report, problem)
     }
