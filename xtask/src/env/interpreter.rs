@@ -152,10 +152,20 @@ impl Request {
 }
 
 /// The places searched, each with a short label for messages.
+/// The folders of PATH where an interpreter may be found: all but a venv's own (an activated
+/// venv puts its `bin/` first, and its interpreter is no base to build a venv from; it would
+/// also hide the base one it links to).
+fn search_path(path: &std::ffi::OsStr) -> impl Iterator<Item = PathBuf> {
+    std::env::split_paths(path).filter(|dir| {
+        !dir.parent()
+            .is_some_and(|venv| venv.join("pyvenv.cfg").is_file())
+    })
+}
+
 fn candidate_paths(platform: Platform) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
+        for dir in search_path(&path) {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
@@ -265,8 +275,9 @@ pub fn managed_dirs() -> Vec<PathBuf> {
 }
 
 /// A cheap key that changes when the set of candidates may have changed: PATH, and the
-/// modification times of its folders and of the managed folders (a folder's time moves when an
-/// entry comes, goes or is replaced: a Python installed or upgraded into `/usr/local/bin`).
+/// modification times of its folders ([`search_path`]: not a venv's, whose time a setup moves)
+/// and of the managed folders (a folder's time moves when an entry comes, goes or is replaced:
+/// a Python installed or upgraded into `/usr/local/bin`).
 /// Equal keys let a re-run skip probing.
 pub fn discovery_key() -> String {
     discovery_key_of(
@@ -278,7 +289,7 @@ pub fn discovery_key() -> String {
 /// [`discovery_key`] of a PATH and managed folders.
 fn discovery_key_of(path: &std::ffi::OsStr, managed: &[PathBuf]) -> String {
     let mut key = path.to_string_lossy().into_owned();
-    for dir in std::env::split_paths(path).chain(managed.iter().cloned()) {
+    for dir in search_path(path).chain(managed.iter().cloned()) {
         key += &format!("|{}={}", dir.display(), crate::digest::file_meta(&dir));
     }
     crate::digest::hash(key.as_bytes())
@@ -829,6 +840,17 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(bin.join("python3.12"), "").unwrap();
         assert_ne!(discovery_key_of(&path, &[]), before);
+        // An activated venv's bin/ first on PATH: its changes (a setup remaking the venv) are
+        // not a new candidate.
+        let venv = base.join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "").unwrap();
+        let path = std::env::join_paths([&venv.join("bin"), &other, &bin]).unwrap();
+        let before = discovery_key_of(&path, &[]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(venv.join("bin/python3.10"), "").unwrap();
+        assert_eq!(discovery_key_of(&path, &[]), before);
+        assert_eq!(search_path(&path).count(), 2);
         let _ = std::fs::remove_dir_all(&base);
     }
 }
