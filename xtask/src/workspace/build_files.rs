@@ -8,8 +8,8 @@
 //!
 //! Which: `setup.py`, `setup.cfg` and `MANIFEST.in` (counted present or missing: one that comes
 //! is a change), the file `[project] readme` names, the file `[project] license` names, and the
-//! files `[project] license-files` matches (setuptools' default patterns when it builds and the
-//! list is not set: `LICEN[CS]E*`, `COPYING*`, `NOTICE*`, `AUTHORS*`). With a `setup.py`, the
+//! files `[project] license-files` matches (the backends' default patterns when it is not set:
+//! `LICEN[CS]E*`, `COP[YI]ING*`, `NOTICE*`, `AUTHORS*`). With a `setup.py`, the
 //! sources of compiled extensions too ([`EXTENSION_SOURCES`], anywhere in the package folder):
 //! Python files are not among them, since an editable install serves them from the tree.
 
@@ -23,12 +23,15 @@ pub const EXTENSION_SOURCES: &[&str] = &[
     ".cu", ".rs",
 ];
 
-/// setuptools' `license-files` patterns when a package sets none.
-const SETUPTOOLS_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];
+/// The `license-files` patterns backends use when a package sets none: setuptools'
+/// (`LICEN[CS]E*`, `COPYING*`, `NOTICE*`, `AUTHORS*`) and hatchling's (`COPYING` spelled
+/// `COPYING*` too); flit and pdm take fewer. Counted for every backend: a file counted that a
+/// backend does not read costs a rebuild when it changes, never a stale venv.
+const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COP[YI]ING*", "NOTICE*", "AUTHORS*"];
 
 /// The build files of the package in `dir` whose pyproject is `doc` (see the module's comment),
-/// sorted; `setuptools`: whether setuptools builds it.
-pub fn of(doc: &Table, dir: &Path, setuptools: bool) -> Vec<PathBuf> {
+/// sorted.
+pub fn of(doc: &Table, dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = ["setup.py", "setup.cfg", "MANIFEST.in"]
         .iter()
         .map(|name| dir.join(name))
@@ -62,14 +65,12 @@ pub fn of(doc: &Table, dir: &Path, setuptools: bool) -> Vec<PathBuf> {
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
         });
-    let patterns: Vec<String> = match declared {
-        Some(patterns) => patterns,
-        None if setuptools => SETUPTOOLS_LICENSE_FILES
+    let patterns: Vec<String> = declared.unwrap_or_else(|| {
+        DEFAULT_LICENSE_FILES
             .iter()
             .map(|p| (*p).to_owned())
-            .collect(),
-        None => Vec::new(),
-    };
+            .collect()
+    });
     for pattern in patterns {
         files.extend(matches(dir, &pattern));
     }
@@ -114,7 +115,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            names(of(doc.as_table(), &dir, true)),
+            names(of(doc.as_table(), &dir)),
             [
                 "LICENSE",
                 "MANIFEST.in",
@@ -124,12 +125,12 @@ mod tests {
                 "setup.py"
             ]
         );
-        // Another backend: no setuptools defaults; a declared list and a license file instead.
+        // A declared list and a license file instead of the defaults.
         let doc: toml_edit::DocumentMut = "[project]\nname = \"x\"\nreadme = {file = \"docs.md\", content-type = \"text/markdown\"}\nlicense = {file = \"COPYRIGHT\"}\nlicense-files = [\"NOTICE*\"]\n"
             .parse()
             .unwrap();
         assert_eq!(
-            names(of(doc.as_table(), &dir, false)),
+            names(of(doc.as_table(), &dir)),
             [
                 "COPYRIGHT",
                 "MANIFEST.in",

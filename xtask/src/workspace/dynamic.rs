@@ -61,7 +61,7 @@ impl Source<'_> {
 
     /// Whether setuptools builds it: its backend is named, or none is (the installers' default),
     /// and no in-tree backend (`backend-path`) wraps it.
-    pub fn is_setuptools(&self) -> bool {
+    fn is_setuptools(&self) -> bool {
         let in_tree = self
             .doc
             .get("build-system")

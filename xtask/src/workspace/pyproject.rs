@@ -176,7 +176,7 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     let layout = read_layout(root, doc, dir, &rel_file, &dist)?;
     let (index_sources, uv_workspace_sources) = uv_sources(&reader, doc);
     let metadata_sources = dynamic::metadata_sources(&src, &dynamic, &dist, &build_requires);
-    let build_files = super::build_files::of(doc, dir, src.is_setuptools());
+    let build_files = super::build_files::of(doc, dir);
     Ok(Package {
         rel: fsutil::display_rel(root, dir),
         dir: dir.to_path_buf(),
