@@ -255,6 +255,35 @@ fn ignored_files_stay_out_of_the_wheels(root: &Path) {
         "the ignored module is in the wheel"
     );
     assert!(text.contains("dubbing_common/__init__.py"));
+    // Through a symlinked folder, a file is judged where it really is.
+    #[cfg(unix)]
+    {
+        write(
+            root,
+            "python/shared_src/__init__.py",
+            "\"\"\"Shared.\"\"\"\n",
+        );
+        write(
+            root,
+            "python/shared_src/local_settings.py",
+            "TOKEN = 'secret'\n",
+        );
+        std::os::unix::fs::symlink(
+            "../../../../shared_src",
+            root.join("python/libs/common/src/dubbing_common/shared"),
+        )
+        .unwrap();
+        run(xtask(root).args(["dist", "media-service"])).assert_ok();
+        let text = common_wheel();
+        assert!(
+            text.contains("dubbing_common/shared/__init__.py"),
+            "the linked folder is missing"
+        );
+        assert!(
+            !text.contains("local_settings"),
+            "the ignored module is in the wheel"
+        );
+    }
 }
 
 fn smoke_change_is_checked(root: &Path) {

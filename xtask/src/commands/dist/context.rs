@@ -46,9 +46,10 @@ fn git_output(handle: Option<duct::Handle>) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// What git ignores under `python/`, relative to the root (a folder ignored whole as one entry
-/// ending in `/`): never part of a wheel, as a clone of the commit lacks it (a `*.local.json`
-/// holding a secret). Started now, read with [`ignored_paths`].
+/// What git ignores under the root, relative to it (a folder ignored whole as one entry ending
+/// in `/`): never part of a wheel, as a clone of the commit lacks it (a `*.local.json` holding a
+/// secret). The whole root, not `python/` alone: a file reached through a symlinked folder is
+/// judged where it really is. Started now, read with [`ignored_paths`].
 pub fn ignored_started(root: &Path) -> Option<duct::Handle> {
     let args = [
         "ls-files",
@@ -57,8 +58,6 @@ pub fn ignored_started(root: &Path) -> Option<duct::Handle> {
         "--ignored",
         "--exclude-standard",
         "--directory",
-        "--",
-        PYTHON_DIR,
     ];
     Cmd::new("git").args(args).cwd(root).start().ok()
 }

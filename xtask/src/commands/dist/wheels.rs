@@ -45,14 +45,24 @@ pub struct WheelInputs {
 }
 
 impl WheelInputs {
-    /// `ignored`: what git ignores under `python/`, relative to the root (see
-    /// [`super::context::ignored_paths`]): left out, as a clone of the commit lacks it.
+    /// `ignored`: what git ignores under the root, relative to it (see
+    /// [`super::context::ignored_paths`]): left out, as a clone of the commit lacks it; a file
+    /// is judged by its path through the package folder and by where it really is (through a
+    /// symlinked folder).
     pub fn of(root: &Path, package: &Package, epoch: u64, ignored: &[String]) -> WheelInputs {
-        let is_ignored = |rel: &str| {
-            let path = format!("{}/{rel}", package.rel);
+        let listed = |path: &str| {
             ignored
                 .iter()
                 .any(|i| *i == path || (i.ends_with('/') && path.starts_with(i.as_str())))
+        };
+        let real_root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let is_ignored = |rel: &str| {
+            let real = fs::canonicalize(package.dir.join(rel)).ok();
+            let real_rel = real
+                .as_deref()
+                .and_then(|r| r.strip_prefix(&real_root).ok())
+                .map(|r| r.to_string_lossy().replace('\\', "/"));
+            listed(&format!("{}/{rel}", package.rel)) || real_rel.is_some_and(|r| listed(&r))
         };
         let (left_out, kept): (Vec<TreeFile>, Vec<TreeFile>) = source_files(package)
             .into_iter()
