@@ -281,16 +281,8 @@ fn git_ignore_rules_outside_python_are_inputs() {
     .unwrap();
     fs::write(&exclude, "").unwrap();
     let since = ["verify", "--changed-since", "HEAD"];
-    let selected = run(xtask(root).args(since));
-    common::remove_tool_caches(root);
-    let fresh = run(xtask(root).args(["verify", "--no-cache"]));
-    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
-    assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
-    assert!(
-        selected.stdout.contains("F401") && selected.stdout.contains(".git/info/exclude changed"),
-        "{}",
-        selected.stdout
-    );
+    let selected = selection_fails_as_a_fresh_verify(root, &[], ".git/info/exclude changed");
+    assert!(selected.stdout.contains("F401"), "{}", selected.stdout);
     // The state recorded is the last passing verify's: back to it, the selection is narrow again.
     fs::write(&exclude, "scratch.py\n").unwrap();
     let out = run(xtask(root).args(since));
@@ -311,16 +303,7 @@ fn git_ignore_rules_outside_python_are_inputs() {
     common::git(root, &["commit", "-q", "--no-verify", "-m", "old api"]);
     fs::write(root.join(main), format!("{text}# Another edit.\n")).unwrap();
     let strict = [("PYTHONWARNINGS", "error::DeprecationWarning")];
-    let selected = run(xtask(root).args(since).envs(strict));
-    common::remove_tool_caches(root);
-    let fresh = run(xtask(root).args(["verify", "--no-cache"]).envs(strict));
-    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
-    assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
-    assert!(
-        selected.stdout.contains("$PYTHONWARNINGS changed"),
-        "{}",
-        selected.stdout
-    );
+    selection_fails_as_a_fresh_verify(root, &strict, "$PYTHONWARNINGS changed");
     // And a file in the repository that git does not hold: pytest's arguments, from a file
     // that PYTEST_ADDOPTS names at the top, which git ignores.
     let args_file = root.join("pytest-local.txt");
@@ -337,16 +320,24 @@ fn git_ignore_rules_outside_python_are_inputs() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     fs::write(&args_file, "-W error::DeprecationWarning\n").unwrap();
     fs::write(root.join(main), format!("{text}# A third edit.\n")).unwrap();
-    let selected = run(xtask(root).args(since).envs(local));
+    selection_fails_as_a_fresh_verify(root, &local, "pytest-local.txt changed");
+}
+
+/// `verify --changed-since HEAD` fails, saying `why` it selected everything, as a truly fresh
+/// `verify` of every package fails (no memo, every tool cache removed). Returns the first run.
+#[track_caller]
+fn selection_fails_as_a_fresh_verify(root: &Path, envs: &[(&str, &str)], why: &str) -> Run {
+    let selected = run(xtask(root)
+        .args(["verify", "--changed-since", "HEAD"])
+        .envs(envs.iter().copied()));
     common::remove_tool_caches(root);
-    let fresh = run(xtask(root).args(["verify", "--no-cache"]).envs(local));
+    let fresh = run(xtask(root)
+        .args(["verify", "--no-cache"])
+        .envs(envs.iter().copied()));
     assert_eq!(fresh.code, 1, "{}", fresh.stdout);
     assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
-    assert!(
-        selected.stdout.contains("pytest-local.txt changed"),
-        "{}",
-        selected.stdout
-    );
+    assert!(selected.stdout.contains(why), "{}", selected.stdout);
+    selected
 }
 
 /// A file's execute bit is an input: tools read it (ruff's EXE rules; a test may check it).
