@@ -80,8 +80,14 @@ pub fn of(doc: &Table, dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The files `pattern` (relative to `dir`, glob syntax) matches; none when it is not a pattern.
+/// A leading dot is matched only by a dot, as Python's `glob` (which the backends use) does: a
+/// `**/LICENSE*` never reaches into `.venv`, whose files an install changes.
 fn matches(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-    glob::glob(&escaped_join(dir, pattern))
+    let options = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..glob::MatchOptions::new()
+    };
+    glob::glob_with(&escaped_join(dir, pattern), options)
         .map(|found| found.flatten().filter(|p| p.is_file()).collect())
         .unwrap_or_default()
 }
@@ -105,6 +111,9 @@ mod tests {
         for name in ["README.md", "LICENSE", "NOTICE.txt", "COPYRIGHT", "docs.md"] {
             std::fs::write(dir.join(name), "").unwrap();
         }
+        // A venv's files (an install changes them) are never matched, even by `**`.
+        std::fs::create_dir_all(dir.join(".venv/lib")).unwrap();
+        std::fs::write(dir.join(".venv/lib/LICENSE"), "").unwrap();
         let doc: toml_edit::DocumentMut = "[project]\nname = \"x\"\nreadme = \"README.md\"\n"
             .parse()
             .unwrap();
@@ -126,13 +135,14 @@ mod tests {
             ]
         );
         // A declared list and a license file instead of the defaults.
-        let doc: toml_edit::DocumentMut = "[project]\nname = \"x\"\nreadme = {file = \"docs.md\", content-type = \"text/markdown\"}\nlicense = {file = \"COPYRIGHT\"}\nlicense-files = [\"NOTICE*\"]\n"
+        let doc: toml_edit::DocumentMut = "[project]\nname = \"x\"\nreadme = {file = \"docs.md\", content-type = \"text/markdown\"}\nlicense = {file = \"COPYRIGHT\"}\nlicense-files = [\"NOTICE*\", \"**/LICENSE\"]\n"
             .parse()
             .unwrap();
         assert_eq!(
             names(of(doc.as_table(), &dir)),
             [
                 "COPYRIGHT",
+                "LICENSE",
                 "MANIFEST.in",
                 "NOTICE.txt",
                 "docs.md",
