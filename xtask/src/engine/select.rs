@@ -110,6 +110,14 @@ impl<'a> Selection<'a> {
         if self.all && self.reasons.is_empty() {
             return format!("selected: all {} packages", self.packages.len());
         }
+        // One reason for every package (a file they all read changed): said once.
+        let mut whys = self.packages.iter().map(|p| self.reasons.get(&p.name));
+        if self.all
+            && let Some(Some(first)) = whys.next()
+            && whys.all(|why| why == Some(first))
+        {
+            return format!("selected: all {} packages ({first})", self.packages.len());
+        }
         if self.packages.is_empty() {
             return "selected: no package (nothing under python/apps or python/libs changed)"
                 .to_owned();
