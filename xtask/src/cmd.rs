@@ -272,6 +272,17 @@ pub fn failure_message(command: &str, finished: &Finished) -> String {
 
 /// Runs `git -C root ARGS` that prints NUL-separated paths (`-z`); an error names the command,
 /// what git said, and `fix`.
+/// `git ls-files` of what git ignores and does not track, NUL-separated, a folder ignored whole
+/// as one entry ending in `/`: clean's list of leftovers, and what dist keeps out of wheels.
+pub const LS_IGNORED: [&str; 6] = [
+    "ls-files",
+    "-z",
+    "--others",
+    "--ignored",
+    "--exclude-standard",
+    "--directory",
+];
+
 pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
     let mut all = git_paths_at_once(root, &[(args, fix)])?;
     Ok(all.pop().unwrap_or_default())

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd::{Cmd, git_paths};
+use crate::cmd::{Cmd, LS_IGNORED, git_paths};
 use crate::engine::caches::JOB_SEEDS;
 use crate::env::build_bytecode::BUILD_BYTECODE;
 use crate::env::lock;
@@ -199,16 +199,7 @@ fn plan_with_git(root: &Path, plan: &mut Plan) -> Result<()> {
 fn untracked_ignored(root: &Path) -> Result<Vec<String>> {
     let listed = git_paths(
         root,
-        &[
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--exclude-standard",
-            "--directory",
-            "--",
-            PYTHON_DIR,
-        ],
+        &[&LS_IGNORED[..], &["--", PYTHON_DIR]].concat(),
         NO_GIT,
     )?;
     let prefix = format!("{PYTHON_DIR}/");

@@ -51,15 +51,11 @@ fn git_output(handle: Option<duct::Handle>) -> Option<String> {
 /// secret). The whole root, not `python/` alone: a file reached through a symlinked folder is
 /// judged where it really is. Started now, read with [`ignored_paths`].
 pub fn ignored_started(root: &Path) -> Option<duct::Handle> {
-    let args = [
-        "ls-files",
-        "-z",
-        "--others",
-        "--ignored",
-        "--exclude-standard",
-        "--directory",
-    ];
-    Cmd::new("git").args(args).cwd(root).start().ok()
+    Cmd::new("git")
+        .args(crate::cmd::LS_IGNORED)
+        .cwd(root)
+        .start()
+        .ok()
 }
 
 /// The paths of [`ignored_started`]; none when git failed (not a repository: nothing is ignored).
