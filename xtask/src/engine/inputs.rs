@@ -534,7 +534,7 @@ impl<'a> Inputs<'a> {
         reads_layout: bool,
     ) -> Key {
         let files = self.files();
-        let outside_python = self.outside().digest();
+        let outside_python = self.outside().digest().to_owned();
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (

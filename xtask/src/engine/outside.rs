@@ -104,6 +104,8 @@ fn ruff_user_configs() -> Vec<PathBuf> {
 /// read there.
 pub struct Outside {
     entries: Vec<(PathBuf, String)>,
+    /// The digest of them all, made once: a part of every job's key.
+    digest: String,
 }
 
 impl Outside {
@@ -119,7 +121,7 @@ impl Outside {
         paths.extend(content_folders.iter().cloned());
         paths.sort();
         paths.dedup();
-        let entries = paths
+        let entries: Vec<(PathBuf, String)> = paths
             .into_iter()
             .map(|path| {
                 let digest = if content_folders.contains(&path) {
@@ -130,19 +132,22 @@ impl Outside {
                 (path, digest)
             })
             .collect();
-        Outside { entries }
-    }
-
-    /// The digest of them all: a part of every job's key.
-    pub fn digest(&self) -> String {
         let mut h = Hasher::new();
-        for (path, digest) in &self.entries {
+        for (path, digest) in &entries {
             h.write(path.to_string_lossy().as_bytes());
             h.write(&[0]);
             h.write(digest.as_bytes());
             h.write(&[0]);
         }
-        h.finish()
+        Outside {
+            entries,
+            digest: h.finish(),
+        }
+    }
+
+    /// The digest of them all: a part of every job's key.
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// Each path with the digest of what is read there ([`is_missing`] when nothing is).
@@ -623,18 +628,18 @@ mod tests {
             ruff_src_outside(&root, &ruff_chains(&root, &configs)),
             [root.join("far"), root.join("outside")]
         );
-        let before = Outside::read(&root, &configs).digest();
+        let before = Outside::read(&root, &configs).digest().to_owned();
         fs::create_dir_all(root.join("outside")).unwrap();
-        let empty = Outside::read(&root, &configs).digest();
+        let empty = Outside::read(&root, &configs).digest().to_owned();
         assert_ne!(empty, before);
         fs::write(root.join("outside/pluggy.py"), "").unwrap();
-        let named = Outside::read(&root, &configs).digest();
+        let named = Outside::read(&root, &configs).digest().to_owned();
         assert_ne!(named, empty);
         fs::write(root.join("outside/pluggy.py"), "x = 1\n").unwrap();
-        assert_eq!(Outside::read(&root, &configs).digest(), named);
+        assert_eq!(Outside::read(&root, &configs).digest().to_owned(), named);
         fs::create_dir_all(root.join("far")).unwrap();
         fs::write(root.join("far/pluggy.py"), "").unwrap();
-        assert_ne!(Outside::read(&root, &configs).digest(), named);
+        assert_ne!(Outside::read(&root, &configs).digest().to_owned(), named);
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -669,9 +674,16 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
-        let before = Outside::read(&root, &["pyproject.toml"]).digest();
+        let before = Outside::read(&root, &["pyproject.toml"])
+            .digest()
+            .to_owned();
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
-        assert_ne!(Outside::read(&root, &["pyproject.toml"]).digest(), before);
+        assert_ne!(
+            Outside::read(&root, &["pyproject.toml"])
+                .digest()
+                .to_owned(),
+            before
+        );
         assert_eq!(
             extended_configs(&root, &ruff_chains(&root, &["pyproject.toml"])),
             [root.join("shared.toml")]
