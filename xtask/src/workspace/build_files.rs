@@ -71,23 +71,60 @@ pub fn of(doc: &Table, dir: &Path) -> Vec<PathBuf> {
             .map(|p| (*p).to_owned())
             .collect()
     });
+    // The default patterns, and most declared ones, name files at the package's top: one listing
+    // of it serves them all (the glob crate walks and stats every folder from `/` down for each
+    // pattern of an absolute path: a tenth of a no-op setup).
+    let mut top: Option<Vec<std::ffi::OsString>> = None;
     for pattern in patterns {
-        files.extend(matches(dir, &pattern));
+        if pattern.contains(['/', '\\']) {
+            files.extend(matches(dir, &pattern));
+        } else {
+            let names = top.get_or_insert_with(|| names_in(dir));
+            files.extend(matches_at_top(dir, names, &pattern));
+        }
     }
     files.sort();
     files.dedup();
     files
 }
 
-/// The files `pattern` (relative to `dir`, glob syntax) matches; none when it is not a pattern.
-/// A leading dot is matched only by a dot, as Python's `glob` (which the backends use) does: a
-/// `**/LICENSE*` never reaches into `.venv`, whose files an install changes.
-fn matches(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-    let options = glob::MatchOptions {
+/// Glob's options, as Python's `glob` (which the backends use) matches: a leading dot is matched
+/// only by a dot, so a `**/LICENSE*` never reaches into `.venv`, whose files an install changes.
+fn options() -> glob::MatchOptions {
+    glob::MatchOptions {
         require_literal_leading_dot: true,
         ..glob::MatchOptions::new()
+    }
+}
+
+/// The names of the entries of `dir`, or none when it cannot be read.
+fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+/// The files among `names` (the entries of `dir`) that `pattern`, a name without a folder,
+/// matches.
+fn matches_at_top(dir: &Path, names: &[std::ffi::OsString], pattern: &str) -> Vec<PathBuf> {
+    let Ok(pattern) = glob::Pattern::new(pattern) else {
+        return Vec::new();
     };
-    glob::glob_with(&escaped_join(dir, pattern), options)
+    names
+        .iter()
+        .filter(|name| {
+            name.to_str()
+                .is_some_and(|name| pattern.matches_with(name, options()))
+        })
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect()
+}
+
+/// The files `pattern` (relative to `dir`, glob syntax, with folders) matches; none when it is
+/// not a pattern.
+fn matches(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+    glob::glob_with(&escaped_join(dir, pattern), options())
         .map(|found| found.flatten().filter(|p| p.is_file()).collect())
         .unwrap_or_default()
 }
