@@ -293,6 +293,32 @@ fn git_ignore_rules_outside_python_are_inputs() {
         "{}",
         out.stdout
     );
+    // So is what a committed symlink leads to outside the repository: git holds the link, not
+    // the data a test of common reads through it (kept to the end: the link stays).
+    let outside = TempDir::new("linked data");
+    #[cfg(unix)]
+    {
+        fs::write(outside.path().join("limit.txt"), "3\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("python/libs/common/tests/data"))
+            .unwrap();
+        write(
+            root,
+            "python/libs/common/tests/unit/test_limit.py",
+            "\"\"\"The limit, from data a link leads to.\"\"\"\n\nfrom pathlib import Path\n\n\ndef test_limit() -> None:\n    data = Path(__file__).parent.parent / \"data\" / \"limit.txt\"\n    assert int(data.read_text()) < 5\n",
+        );
+        common::git(root, &["add", "."]);
+        common::git(root, &["commit", "-q", "--no-verify", "-m", "limit"]);
+        assert_eq!(run(xtask(root).arg("verify")).code, 0);
+        fs::write(outside.path().join("limit.txt"), "7\n").unwrap();
+        fs::write(
+            root.join(main),
+            format!("{text}# An edit beside the link's.\n"),
+        )
+        .unwrap();
+        let changed = format!("{} changed", outside.path().display());
+        selection_fails_as_a_fresh_verify(root, &[], &changed);
+        fs::write(outside.path().join("limit.txt"), "3\n").unwrap();
+    }
     // So are the tools' own variables: warnings made errors fail a test of common alone.
     write(
         root,

@@ -396,12 +396,7 @@ impl<'a> Inputs<'a> {
     pub fn read_outside(&self) -> Vec<(PathBuf, String)> {
         let mut read = self.outside().entries().to_vec();
         for target in &self.files().link_targets {
-            let digest = if target.is_dir() {
-                outside::folder_content_digest(target)
-            } else {
-                digest::file_content(target)
-            };
-            read.push((target.clone(), digest));
+            read.push((target.clone(), outside::content_digest(target)));
         }
         read
     }

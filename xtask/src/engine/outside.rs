@@ -181,8 +181,17 @@ fn path_digest(path: &Path) -> String {
     }
 }
 
+/// What is read at `path` by content: a folder's every file (path and content), or a file's
+/// content; [`is_missing`] when nothing is there.
+pub fn content_digest(path: &Path) -> String {
+    if path.is_dir() {
+        return folder_content_digest(path);
+    }
+    fs::read(path).map_or_else(|_| MISSING.to_owned(), |content| hash(&content))
+}
+
 /// A folder mypy reads modules from: every file's path and content.
-pub fn folder_content_digest(path: &Path) -> String {
+fn folder_content_digest(path: &Path) -> String {
     if !path.is_dir() {
         return MISSING.to_owned();
     }
