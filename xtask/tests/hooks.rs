@@ -231,6 +231,38 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "a staged setting that fails ruff was committed:\n{out}"
     );
     assert!(out.contains("ruff-base.toml is staged"), "{out}");
+    git(root, &["checkout", "HEAD", "--", "ruff-base.toml"]);
+
+    // A package's ruff configuration that another package's extends: a rule staged in common's
+    // concerns contracts too, whose commented-out code it finds.
+    let append = |rel: &str, text: &str| {
+        let old = fs::read_to_string(root.join(rel)).unwrap();
+        write(root, rel, &format!("{old}{text}"));
+    };
+    let common_config = "python/libs/common/pyproject.toml";
+    let contracts_init = "python/libs/contracts/src/dubbing_contracts/__init__.py";
+    append(
+        common_config,
+        "\n[tool.ruff]\nextend = \"../../pyproject.toml\"\n",
+    );
+    append(
+        "python/libs/contracts/pyproject.toml",
+        "\n[tool.ruff]\nextend = \"../common/pyproject.toml\"\n",
+    );
+    append(contracts_init, "# x = 1\n");
+    git(root, &["add", "python/libs"]);
+    commit_unverified(root, "contracts extends common's ruff settings");
+    append(
+        common_config,
+        "\n[tool.ruff.lint]\nextend-select = [\"ERA\"]\n",
+    );
+    git(root, &["add", common_config]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "stricter"]);
+    assert_ne!(code, 0, "a rule that fails contracts was committed:\n{out}");
+    assert!(
+        out.contains("ERA001") && out.contains(contracts_init),
+        "{out}"
+    );
 }
 
 #[test]

@@ -133,10 +133,16 @@ struct Targets<'a> {
 fn targets<'a>(ws: &'a Workspace, staged: &[String], added_or_deleted: &[String]) -> Targets<'a> {
     let in_package = |file: &str, p: &Package| file.starts_with(&format!("{}/", p.rel));
     let under_python = |f: &String| f.starts_with(&format!("{PYTHON_DIR}/"));
+    // A package's ruff configuration is shared too: another package's may `extend` it.
+    let is_config = |f: &str| {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        outside::RUFF_CONFIGS.contains(&name)
+    };
     let shared = staged
         .iter()
         .find(|f| {
             (under_python(f) && !ws.packages.iter().any(|p| in_package(f, p)))
+                || (under_python(f) && is_config(f))
                 || READ_ABOVE.contains(&f.as_str())
         })
         .or_else(|| added_or_deleted.iter().find(|f| under_python(f)))
