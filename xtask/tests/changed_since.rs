@@ -98,6 +98,14 @@ fn changed_since_selects_changed_packages_and_their_dependents() {
         selected(root, "HEAD"),
         "selected: no package (nothing under python/apps or python/libs changed)"
     );
+    // But hadolint's configuration at the top: every service's deploy job reads it when no
+    // nearer one is there.
+    put(root, ".hadolint.yaml", "failure-threshold: warning\n");
+    assert_eq!(
+        selected(root, "HEAD"),
+        "selected: media-service (.hadolint.yaml changed), sts-service (.hadolint.yaml changed)"
+    );
+    fs::remove_file(root.join(".hadolint.yaml")).unwrap();
 
     let out = run(xtask(root).args(["lint", "--changed-since", "no-such-revision"]));
     out.assert_clean_error();

@@ -501,6 +501,37 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
     git(root, &["checkout", "-q", "main"]);
+    git(root, &["reset", "-q", "--hard", remote_main().trim()]);
+
+    // The CI workflow and hadolint's configuration at the top are watched too: verify checks
+    // the one (`ci workflow`) and its deploy jobs read the other. A commit that changes only
+    // the workflow, by hand, is verified and fails; one that changes only the configuration is
+    // verified.
+    run(xtask(root).arg("ci")).assert_ok();
+    git(root, &["add", ".github"]);
+    commit_unverified(root, "the workflow");
+    git(root, &["push", "-q", "--no-verify", "origin", "main"]);
+    let workflow = root.join(".github/workflows/python.yml");
+    let text = fs::read_to_string(&workflow).unwrap();
+    assert!(text.contains("run: cargo xtask verify"), "{text}");
+    fs::write(
+        &workflow,
+        text.replace("run: cargo xtask verify", "run: echo skipped"),
+    )
+    .unwrap();
+    git(root, &["commit", "-q", "--no-verify", "-am", "skip"]);
+    let (out, _) = push_refused("a workflow edited by hand", &["ci workflow"]);
+    assert!(!out.contains("nothing to verify"), "{out}");
+    git(root, &["reset", "-q", "--hard", remote_main().trim()]);
+    write(root, ".hadolint.yaml", "failure-threshold: warning\n");
+    git(root, &["add", ".hadolint.yaml"]);
+    commit_unverified(root, "hadolint settings");
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("nothing to verify") && out.contains("pre-push: verifying refs/heads/main"),
+        "{out}"
+    );
 
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));

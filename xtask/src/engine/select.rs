@@ -403,6 +403,18 @@ pub fn select_from<'a>(
                     .or_insert_with(|| format!("{shared} changed"));
             }
         }
+        // hadolint's configuration at the root: the deploy job of every service reads it when
+        // no nearer one is there (`python/.hadolint.yaml` is a shared file above).
+        let hadolint = files
+            .iter()
+            .find(|f| crate::env::hadolint::CONFIG_NAMES.contains(&f.as_str()));
+        if let Some(config) = hadolint {
+            for service in ws.services() {
+                reasons
+                    .entry(service.name.clone())
+                    .or_insert_with(|| format!("{config} changed"));
+            }
+        }
         for package in &ws.packages {
             let prefix = format!("{}/", package.rel);
             if let Some(file) = files.iter().find(|f| f.starts_with(&prefix)) {

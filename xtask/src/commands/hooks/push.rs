@@ -29,6 +29,7 @@ use anyhow::{Context, Result, bail};
 use super::{checked, git};
 use crate::cmd::Cmd;
 use crate::engine::{outside, select};
+use crate::env::hadolint;
 use crate::env::installer::CONFIG_FILES;
 use crate::leftovers::{self, Place};
 use crate::output::{self, say};
@@ -223,7 +224,8 @@ fn short(sha: &str) -> &str {
 }
 
 /// What `verify` reads that git holds, from the root: `python/`, the installer's configuration,
-/// the ignore files (SC-007 checks them), and `outside`: what else the gates read outside
+/// the ignore files (SC-007 checks them), the CI workflow and hadolint's configuration, and
+/// `outside`: what else the gates read outside
 /// `python/` that is in the repository (a ruff configuration that one under `python/` extends, a
 /// symlink's target), as [`outside::repo_pathspecs`] finds it in a tree of the pushed commit.
 fn watched(outside: Vec<String>) -> Vec<String> {
@@ -235,6 +237,10 @@ fn watched(outside: Vec<String>) -> Vec<String> {
         ":(top).ignore".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
+    // verify's `ci workflow` job checks the workflow; every deploy job reads hadolint's
+    // configuration at the root when no nearer one is there.
+    paths.push(crate::commands::ci::workflow::PATH.to_owned());
+    paths.extend(hadolint::CONFIG_NAMES.iter().map(|f| (*f).to_owned()));
     paths.extend(outside);
     paths
 }
