@@ -221,6 +221,62 @@ fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
     for line in pytest_lines(&out) {
         assert!(line.starts_with("FAILED"), "{}", out.stdout);
     }
+    fs::write(root.join(init), text).unwrap();
+    // (The imports check passes again: the string import goes.)
+    fs::remove_file(root.join("python/libs/common/tests/unit/test_reach.py")).unwrap();
+
+    // A package reached through an entry-point group it declares, which common's test loads
+    // by the group's name (media-service is installed in one of common's venvs only).
+    let media_init = "python/apps/media-service/src/media_service/__init__.py";
+    let media_text = fs::read_to_string(root.join(media_init)).unwrap();
+    let ready = |value: &str| {
+        let code = format!("{media_text}\n\ndef ready() -> bool:\n    return {value}\n");
+        fs::write(root.join(media_init), code).unwrap();
+    };
+    ready("True");
+    let media_pyproject = root.join("python/apps/media-service/pyproject.toml");
+    let text = fs::read_to_string(&media_pyproject).unwrap();
+    fs::write(
+        &media_pyproject,
+        text.replacen(
+            "[tool.setuptools",
+            "[project.entry-points.\"dubbing.checks\"]\nmedia = \"media_service:ready\"\n\n[tool.setuptools",
+            1,
+        ),
+    )
+    .unwrap();
+    let checks = "python/libs/common/tests/unit/test_checks.py";
+    write(
+        root,
+        checks,
+        "\"\"\"Every registered check passes.\"\"\"\n\nfrom importlib.metadata import entry_points\n\n\ndef test_checks() -> None:\n    for check in entry_points(group=\"dubbing.checks\"):\n        assert check.load()()\n",
+    );
+    run(xtask(root).args(test_common)).assert_ok();
+    ready("False");
+    let out = agrees_with_fresh(root, &test_common, &[]);
+    assert!(
+        job_line(&out, "pytest common (media-service venv)").starts_with("FAILED"),
+        "{}",
+        out.stdout
+    );
+    ready("True");
+    fs::remove_file(root.join(checks)).unwrap();
+
+    // A package named by a file under python/ outside the packages: a conftest.py above them
+    // all, which pytest loads for every package's tests.
+    write(
+        root,
+        "python/conftest.py",
+        "\"\"\"Checks before any test.\"\"\"\n\nimport importlib.util\n\n\ndef pytest_configure() -> None:\n    \"\"\"Where the service is installed, it must be ready.\"\"\"\n    if importlib.util.find_spec(\"media_service\"):\n        from media_service import ready\n\n        assert ready()\n",
+    );
+    run(xtask(root).args(test_common)).assert_ok();
+    ready("False");
+    let out = agrees_with_fresh(root, &test_common, &[]);
+    assert!(
+        job_line(&out, "pytest common (media-service venv)").starts_with("FAILED"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// What git ignores decides what ruff checks: a `.gitignore` at the root (outside `python/`) and

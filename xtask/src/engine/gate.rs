@@ -661,7 +661,9 @@ impl<'a> Gate<'a> {
         focus: &Focus,
         targets: Option<&Vec<String>>,
     ) -> Job {
-        let readers = self.inputs.readers(package, venv, Tool::Pytest);
+        let readers = self
+            .inputs
+            .readers_with(package, venv, Tool::Pytest, &focus.pytest_args);
         let name = jobs::job_name(
             "pytest",
             Some(package.folder_name()),

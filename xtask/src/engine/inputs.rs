@@ -12,10 +12,13 @@
 //!   string: `importorskip("dubbing_contracts")`, `import_module(...)`, a `-p` option), with the
 //!   same rule applied to those in turn; for pytest, every local package installed in the venv
 //!   that registers a `pytest11` entry point (pytest loads every one of them, and their
-//!   fixtures); for mypy, the local package of each plugin `python/pyproject.toml` names. Only
+//!   fixtures); for mypy, the local package of each plugin `python/pyproject.toml` names; every
+//!   local package that declares an entry-point group its files name ([`Names`]); every local
+//!   package named by a `conftest.py` or a tool's configuration under `python/` outside the
+//!   packages, by a variable the tools see, or by the arguments passed on to pytest. Only
 //!   packages installed in the job's venv count (no other can be loaded). What this cannot see:
 //!   an import name built at run time from pieces (`"dubbing_" + "common"`), or read from a file
-//!   outside `python/`: declare such a dependency. Other packages are left out, which is what
+//!   outside `python/` or an `@file` of arguments: declare such a dependency. Other packages are left out, which is what
 //!   lets an edit in one service keep the other service's passes;
 //! - **every file under `python/` outside the packages**: `conftest.py` at any level, `ruff.toml`,
 //!   `.ruff.toml`, `mypy.ini`, `setup.cfg`, `pytest.ini`, `tox.ini`, `python/pyproject.toml`,
@@ -199,6 +202,11 @@ struct PackageFiles {
 /// The files under `python/`: one set per package, one for everything else.
 struct Files {
     packages: HashMap<String, PackageFiles>,
+    /// The local packages named by the files under `python/` outside the packages (a
+    /// `conftest.py` above them, `-p` in the configuration's `addopts`) and by the environment
+    /// the tools see (`PYTEST_PLUGINS`, `PYTEST_ADDOPTS`): any job may load them.
+    shared_names: BTreeSet<String>,
+    names: Names,
     /// Where the symlinks under `python/` lead (see [`digest::Tree::link_targets`]).
     link_targets: Vec<PathBuf>,
     outside: Arc<[TreeFile]>,
@@ -222,28 +230,19 @@ impl Files {
                 .find(|(prefix, _)| rel.starts_with(prefix))
                 .map(|(_, name)| *name)
         };
-        let import_names: HashMap<String, &str> = ws
-            .packages
-            .iter()
-            .flat_map(|p| {
-                p.import_names()
-                    .into_iter()
-                    .map(move |n| (n, p.name.as_str()))
-            })
-            .collect();
-        let known = |token: &str| import_names.get(token).copied();
+        let matcher = Names::of(ws);
         let mut names: HashMap<&str, BTreeSet<String>> = HashMap::new();
+        let mut shared_names = matcher.in_environment();
         let tree = digest::tree_files_reading(
             &python,
             &workspace::tool_roots(&ws.root),
-            &mut |rel, content| {
-                if let Some(owner) = owner_of(rel) {
-                    let found = referenced_names(content, &known);
-                    names
-                        .entry(owner)
-                        .or_default()
-                        .extend(found.into_iter().map(str::to_owned));
-                }
+            &mut |rel, content| match owner_of(rel) {
+                Some(owner) => names
+                    .entry(owner)
+                    .or_default()
+                    .extend(matcher.in_text(content)),
+                None if loaded_by_every_job(rel) => shared_names.extend(matcher.in_text(content)),
+                None => {}
             },
         );
         let link_targets = tree.link_targets;
@@ -273,6 +272,8 @@ impl Files {
         let (outside, outside_empty) = grouped.remove(&None).unwrap_or_default();
         Files {
             packages,
+            shared_names,
+            names: matcher,
             link_targets,
             outside_digest: files_digest(&outside, &outside_empty),
             outside: outside.into(),
@@ -301,6 +302,103 @@ impl Files {
 
 /// Whether a package's pyproject declares a `pytest11` entry point
 /// (`[project.entry-points.pytest11]`).
+/// Whether a file under `python/` outside the packages (`rel`, from `python/`) is loaded by the
+/// tools for any package's job: a `conftest.py` (pytest loads those of the folders above a
+/// package's tests) or a tool's configuration (an `addopts` with `-p NAME`). Not the others: a
+/// README names every package, and the end-to-end tests are no package's job.
+fn loaded_by_every_job(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name == "conftest.py"
+        || [
+            "pyproject.toml",
+            "pytest.ini",
+            ".pytest.ini",
+            "tox.ini",
+            "setup.cfg",
+            "mypy.ini",
+            ".mypy.ini",
+            ".coveragerc",
+        ]
+        .contains(&name)
+}
+
+/// What names a local package in a file's text: one of its import names, or an entry-point
+/// group it declares (`[project.entry-points."dubbing.stages"]`): code that loads a group's
+/// entry points (`importlib.metadata.entry_points(group=...)`) loads every local package that
+/// declares one, and names the group, not them. The scripts' groups are left out: a script is
+/// a program, run by its name.
+struct Names {
+    /// Import name to the package's (normalised) name.
+    imports: HashMap<String, String>,
+    /// Entry-point group to the packages that declare it.
+    groups: HashMap<String, Vec<String>>,
+}
+
+impl Names {
+    fn of(ws: &Workspace) -> Names {
+        let imports = ws
+            .packages
+            .iter()
+            .flat_map(|p| p.import_names().into_iter().map(|n| (n, p.name.clone())))
+            .collect();
+        let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+        for package in &ws.packages {
+            for group in entry_point_groups(package) {
+                groups.entry(group).or_default().push(package.name.clone());
+            }
+        }
+        Names { imports, groups }
+    }
+
+    /// The local packages `text` names (see [`Names`]).
+    fn in_text(&self, text: &[u8]) -> Vec<String> {
+        let known = |token: &str| {
+            self.imports
+                .get_key_value(token)
+                .or_else(|| self.groups.get_key_value(token).map(|(g, _)| (g, g)))
+                .map(|(k, _)| k.as_str())
+        };
+        let mut out = Vec::new();
+        for token in referenced_names(text, &known) {
+            match self.imports.get(token) {
+                Some(name) => out.push(name.clone()),
+                None => out.extend(self.groups.get(token).into_iter().flatten().cloned()),
+            }
+        }
+        out
+    }
+
+    /// The local packages named by the values of the variables the tools see.
+    fn in_environment(&self) -> BTreeSet<String> {
+        std::env::vars_os()
+            .filter(|(name, _)| !is_volatile(&name.to_string_lossy()))
+            .flat_map(|(_, value)| self.in_text(value.as_encoded_bytes()))
+            .collect()
+    }
+}
+
+/// The entry-point groups `package`'s pyproject declares, but the scripts'.
+fn entry_point_groups(package: &Package) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(package.pyproject()) else {
+        return Vec::new();
+    };
+    if !text.contains("entry-points") {
+        return Vec::new();
+    }
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return Vec::new();
+    };
+    let groups = doc
+        .get("project")
+        .and_then(|p| p.get("entry-points"))
+        .and_then(toml_edit::Item::as_table_like);
+    groups
+        .into_iter()
+        .flat_map(|t| t.iter().map(|(group, _)| group.to_owned()))
+        .filter(|g| g != "console_scripts" && g != "gui_scripts")
+        .collect()
+}
+
 fn declares_pytest_plugin(package: &Package) -> bool {
     let Ok(text) = std::fs::read_to_string(package.pyproject()) else {
         return false;
@@ -421,14 +519,30 @@ impl<'a> Inputs<'a> {
     /// The local packages a job of `tool` for `package`, run in the venv of `venv`, can load (see
     /// the module's comment), sorted by name.
     pub fn readers(&self, package: &'a Package, venv: &'a Package, tool: Tool) -> Vec<&'a Package> {
+        self.readers_with(package, venv, tool, &[])
+    }
+
+    /// [`Inputs::readers`] of a job passed `args` besides its own (`test -- -p NAME`): what
+    /// they name counts as the files' names do.
+    pub fn readers_with(
+        &self,
+        package: &'a Package,
+        venv: &'a Package,
+        tool: Tool,
+        args: &[String],
+    ) -> Vec<&'a Package> {
+        let files = self.files();
         let mut todo = vec![package.name.clone()];
         match tool {
             Tool::Pytest => todo.extend(self.pytest_plugins(venv)),
             Tool::Mypy => todo.extend(self.mypy_plugins()),
         }
+        todo.extend(files.shared_names.iter().cloned());
+        for arg in args {
+            todo.extend(files.names.in_text(arg.as_bytes()));
+        }
         let mut installed = self.ws.closure(venv).unwrap_or_else(|_| vec![venv]);
         installed.push(package);
-        let files = self.files();
         let mut reached: BTreeSet<String> = BTreeSet::new();
         while let Some(name) = todo.pop() {
             let Some(p) = installed.iter().find(|p| p.name == name) else {
