@@ -504,6 +504,29 @@ fn a_configuration_extended_from_outside_python_is_an_input() {
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("F401"), "{}", out.stdout);
+    fs::remove_file(root.join("python/libs/common/tests/ruff.toml")).unwrap();
+    fs::remove_file(root.join("python/libs/common/tests/unit/test_unused.py")).unwrap();
+
+    // So does what it extends in another package's folder: no file of common's jobs otherwise.
+    write(
+        root,
+        "python/libs/common/ruff.toml",
+        "extend = \"../contracts/ruff-shared.toml\"\n",
+    );
+    write(
+        root,
+        "python/libs/contracts/ruff-shared.toml",
+        "extend = \"../../pyproject.toml\"\nline-length = 100\n",
+    );
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(
+        root,
+        "python/libs/contracts/ruff-shared.toml",
+        "extend = \"../../pyproject.toml\"\nline-length = 20\n",
+    );
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("E501"), "{}", out.stdout);
 }
 
 /// Files named like a tool's output below a package's root are fixtures: inputs, and `clean`

@@ -32,7 +32,8 @@ pub struct Named {
 /// How deep `@file` arguments are followed into the files they name (a loop ends).
 const ARGFILE_DEPTH: usize = 8;
 
-/// The files and folders the tools' options name ([`Named`]), those outside `python/`.
+/// The files the tools' options name, wherever they are, and the folders outside `python/`
+/// ([`Named`]).
 pub fn named_by_options(root: &Path) -> Named {
     let python = root.join(PYTHON_DIR);
     let bases = working_folders(root);
@@ -45,12 +46,16 @@ pub fn named_by_options(root: &Path) -> Named {
         .iter()
         .flat_map(|entry| bases.iter().map(move |base| base.join(entry)))
         .collect();
+    // A file counts wherever it is: one in a package's folder is no file of the other packages'
+    // jobs, whose keys count only their readers' files. A folder under `python/` is left to the
+    // walk: mypy reads a module there for a package that imports it, which makes it a reader.
+    files = files.iter().map(|p| lexical(p)).collect();
+    folders = folders
+        .iter()
+        .map(|p| lexical(p))
+        .filter(|p| !p.starts_with(&python))
+        .collect();
     for list in [&mut files, &mut folders] {
-        *list = list
-            .iter()
-            .map(|p| lexical(p))
-            .filter(|p| !p.starts_with(&python))
-            .collect();
         list.sort();
         list.dedup();
     }
@@ -203,9 +208,9 @@ mod tests {
     use super::*;
 
     /// `@file`s are resolved from every working folder and followed from file to file;
-    /// `mypy_path` expands `$MYPY_CONFIG_FILE_DIR`; what lies in `python/` is left to its walk.
+    /// `mypy_path` expands `$MYPY_CONFIG_FILE_DIR`; a folder in `python/` is left to its walk.
     #[test]
-    fn options_name_files_and_folders_outside_python() {
+    fn options_name_files_anywhere_and_folders_outside_python() {
         let root = std::env::temp_dir().join(format!("xtask-options-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("python/libs/a")).unwrap();
@@ -221,11 +226,11 @@ mod tests {
         let named = named_by_options(&root);
         assert!(named.files.contains(&root.join("args.txt")), "{named:?}");
         assert!(named.files.contains(&root.join("more.txt")), "{named:?}");
+        // `@inside.txt` resolves in python/ and in the package's folder: a file there is no
+        // input of the other packages' jobs otherwise, so it counts too.
         assert!(
-            named
-                .files
-                .iter()
-                .all(|f| !f.starts_with(root.join("python/libs/a")))
+            named.files.contains(&root.join("python/libs/a/inside.txt")),
+            "{named:?}"
         );
         assert!(named.folders.contains(&root.join("stubs")), "{named:?}");
         // `typings` resolves inside python/ from every working folder: the walk counts it.

@@ -22,7 +22,9 @@
 //!   every file in them).
 //!
 //! Each file counts by its path and content, a `mypy_path` folder by every file's path and
-//! content; a missing one counts as missing.
+//! content; a missing one counts as missing. A file that `extend` or an option names counts
+//! wherever it is, under `python/` too: one in another package's folder is no file of this
+//! package's jobs otherwise (the keys count only their readers' files).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,7 +64,7 @@ fn files_read(root: &Path, configs: &[&str]) -> Read {
     let chains = ruff_chains(root, configs);
     let named = named_by_options(root);
     let mut files = ignore_files(root);
-    files.extend(extended_configs(root, &chains));
+    files.extend(extended_configs(&chains));
     files.extend(ruff_src_outside(root, &chains));
     files.extend(named.files);
     files.extend(ruff_user_configs());
@@ -357,13 +359,12 @@ fn ruff_chains(root: &Path, configs: &[&str]) -> Vec<Vec<PathBuf>> {
         .collect()
 }
 
-/// The files ruff's `extend` leads to in `chains` ([`ruff_chains`]), those outside `python/`.
-fn extended_configs(root: &Path, chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
-    let python = root.join(PYTHON_DIR);
+/// The files ruff's `extend` leads to in `chains` ([`ruff_chains`]), wherever they are: one in
+/// another package's folder is no file of this package's jobs otherwise.
+fn extended_configs(chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
     chains
         .iter()
         .flat_map(|chain| chain.iter().skip(1))
-        .filter(|config| !config.starts_with(&python))
         .cloned()
         .collect()
 }
@@ -694,7 +695,7 @@ mod tests {
             before
         );
         assert_eq!(
-            extended_configs(&root, &ruff_chains(&root, &["pyproject.toml"])),
+            extended_configs(&ruff_chains(&root, &["pyproject.toml"])),
             [root.join("shared.toml")]
         );
         // The hooks' list: the same extended file, found by the keys' walk, and where a symlink
