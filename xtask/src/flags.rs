@@ -196,6 +196,9 @@ pub struct GateArgs {
     pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub env: EnvArgs,
+    /// The arguments `test` passes on to pytest (its own `-- ARGS`): no option of the others.
+    #[arg(skip)]
+    pub pytest_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +230,7 @@ impl FmtArgs {
             message_format: MessageFormat::Human,
             junit: None,
             env: self.env.clone(),
+            pytest_args: Vec::new(),
         }
     }
 }

@@ -898,7 +898,8 @@ fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_ti
 }
 
 /// Files outside python/ that an option or a variable names are inputs too: pytest's `@file` in
-/// `addopts`, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path`. Each edit there must move
+/// `addopts`, in `PYTEST_ADDOPTS` or passed on to pytest, `COVERAGE_RCFILE`, the folders of
+/// mypy's `mypy_path`, and a mypy plugin's file. Each edit there must move
 /// the remembered verdict as it moves a fresh run's.
 #[test]
 fn a_file_outside_python_that_an_option_names() {
@@ -933,6 +934,14 @@ fn a_file_outside_python_that_an_option_names() {
     assert_eq!(agrees_with_fresh(root, &test, &env).code, 0);
     write(root, "pytest args.txt", "--no-such-option\n");
     let out = agrees_with_fresh(root, &test, &env);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // The same passed on to pytest on the command line (`test -- @FILE`).
+    let args = format!("@{}", root.join("cli args.txt").display());
+    let passed = ["test", "-p", "common", "--", args.as_str()];
+    write(root, "cli args.txt", "-q\n");
+    assert_eq!(agrees_with_fresh(root, &passed, &[]).code, 0);
+    write(root, "cli args.txt", "--no-such-option\n");
+    let out = agrees_with_fresh(root, &passed, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     // coverage's configuration from a variable.
     let rc = root.join("coverage.rc");
@@ -972,6 +981,27 @@ fn a_file_outside_python_that_an_option_names() {
     write(root, "stubs/outside_stub.pyi", "X: int\n");
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
     write_keeping_size_and_time(root, "stubs/outside_stub.pyi", "X: str\n");
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    write(root, "stubs/outside_stub.pyi", "X: int\n");
+    // A mypy plugin given by its path, beside python/: mypy runs its code.
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "[tool.mypy]\n",
+            "[tool.mypy]\nplugins = [\"../mypy_check.py\"]\n",
+        ),
+    )
+    .unwrap();
+    let plugin = "\"\"\"A plugin that changes nothing.\"\"\"\n\nfrom mypy.plugin import Plugin\n\n\ndef plugin(version: str) -> type[Plugin]:\n    return Plugin\n";
+    write(root, "mypy_check.py", plugin);
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write(
+        root,
+        "mypy_check.py",
+        &format!("{plugin}\nraise RuntimeError(\"broken\")\n"),
+    );
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }

@@ -60,6 +60,7 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         pytest_args: args.pytest_args.clone(),
     };
     let mut gate_args = args.gate.clone();
+    gate_args.pytest_args = args.pytest_args.clone();
     for target in &args.targets {
         let (package, rel) = locate(&ws, target)?;
         focus

@@ -176,7 +176,7 @@ impl<'a> Gate<'a> {
         }
         let mut selection =
             select::select(ws, &args.packages, args.changed_since.as_deref(), here(ws))?;
-        let inputs = Inputs::new(ws);
+        let inputs = Inputs::new(ws).with_pytest_args(&args.pytest_args);
         if let Some(rev) = &args.changed_since {
             selection
                 .widen_for_change(ws, rev, &inputs)
@@ -581,7 +581,7 @@ impl<'a> Gate<'a> {
                 );
                 let outside = self.mypy_outside.get_or_init(|| {
                     option_files::module_names_in(
-                        &option_files::named_by_options(&self.ws.root).folders,
+                        &option_files::named_by_options(&self.ws.root, &[]).folders,
                     )
                 });
                 let caches = self
@@ -661,9 +661,7 @@ impl<'a> Gate<'a> {
         focus: &Focus,
         targets: Option<&Vec<String>>,
     ) -> Job {
-        let readers = self
-            .inputs
-            .readers_with(package, venv, Tool::Pytest, &focus.pytest_args);
+        let readers = self.inputs.readers(package, venv, Tool::Pytest);
         let name = jobs::job_name(
             "pytest",
             Some(package.folder_name()),

@@ -446,6 +446,8 @@ pub struct Inputs<'a> {
     plugins: RefCell<HashMap<PathBuf, Vec<String>>>,
     /// The local packages of mypy's plugins, read once a run.
     mypy_plugins: OnceCell<Vec<String>>,
+    /// The arguments a `test` passes on to pytest (see [`Inputs::with_pytest_args`]).
+    pytest_args: Vec<String>,
 }
 
 impl<'a> Inputs<'a> {
@@ -459,7 +461,15 @@ impl<'a> Inputs<'a> {
             venvs: RefCell::default(),
             plugins: RefCell::default(),
             mypy_plugins: OnceCell::new(),
+            pytest_args: Vec::new(),
         }
+    }
+
+    /// With the arguments a `test` passes on to pytest (`test -- ARGS`): the local packages they
+    /// name are its jobs' readers, and the files they name (`@file`, `--cov-config`) inputs.
+    pub fn with_pytest_args(mut self, args: &[String]) -> Inputs<'a> {
+        self.pytest_args = args.to_vec();
+        self
     }
 
     fn files(&self) -> &Files {
@@ -485,7 +495,7 @@ impl<'a> Inputs<'a> {
     fn outside(&self) -> &Outside {
         let files = self.files();
         self.outside_python
-            .get_or_init(|| Outside::read(&self.ws.root, &files.ruff_configs()))
+            .get_or_init(|| Outside::read(&self.ws.root, &files.ruff_configs(), &self.pytest_args))
     }
 
     /// What the gates read outside `python/` (see [`crate::engine::local_inputs`]), each path
@@ -519,28 +529,19 @@ impl<'a> Inputs<'a> {
     /// The local packages a job of `tool` for `package`, run in the venv of `venv`, can load (see
     /// the module's comment), sorted by name.
     pub fn readers(&self, package: &'a Package, venv: &'a Package, tool: Tool) -> Vec<&'a Package> {
-        self.readers_with(package, venv, tool, &[])
-    }
-
-    /// [`Inputs::readers`] of a job passed `args` besides its own (`test -- -p NAME`): what
-    /// they name counts as the files' names do.
-    pub fn readers_with(
-        &self,
-        package: &'a Package,
-        venv: &'a Package,
-        tool: Tool,
-        args: &[String],
-    ) -> Vec<&'a Package> {
         let files = self.files();
         let mut todo = vec![package.name.clone()];
         match tool {
-            Tool::Pytest => todo.extend(self.pytest_plugins(venv)),
+            Tool::Pytest => {
+                todo.extend(self.pytest_plugins(venv));
+                // What the arguments passed on name (`test -- -p NAME`), as the files' names.
+                for arg in &self.pytest_args {
+                    todo.extend(files.names.in_text(arg.as_bytes()));
+                }
+            }
             Tool::Mypy => todo.extend(self.mypy_plugins()),
         }
         todo.extend(files.shared_names.iter().cloned());
-        for arg in args {
-            todo.extend(files.names.in_text(arg.as_bytes()));
-        }
         let mut installed = self.ws.closure(venv).unwrap_or_else(|_| vec![venv]);
         installed.push(package);
         let mut reached: BTreeSet<String> = BTreeSet::new();

@@ -34,17 +34,25 @@ const ARGFILE_DEPTH: usize = 8;
 
 /// The files the tools' options name, wherever they are, and the folders outside `python/`
 /// ([`Named`]).
-pub fn named_by_options(root: &Path) -> Named {
+/// `passed_on`: the arguments passed on to pytest (`test -- ARGS`).
+pub fn named_by_options(root: &Path, passed_on: &[String]) -> Named {
     let python = root.join(PYTHON_DIR);
     let bases = working_folders(root);
     let pyproject = python.join("pyproject.toml");
-    let mut files: Vec<PathBuf> = argfiles(&bases, &split_with_env(&config_addopts(&pyproject))).0;
-    if let Some(rc) = std::env::var_os("COVERAGE_RCFILE").filter(|v| !v.is_empty()) {
+    let mut args = split_with_env(&config_addopts(&pyproject));
+    args.extend(passed_on.iter().cloned());
+    let (mut files, found) = argfiles(&bases, &args);
+    args.extend(found);
+    let coverage_rc = std::env::var("COVERAGE_RCFILE")
+        .ok()
+        .filter(|v| !v.is_empty());
+    for rc in cov_configs(&args).into_iter().chain(coverage_rc) {
         files.extend(bases.iter().map(|base| base.join(&rc)));
     }
     let mut folders: Vec<PathBuf> = mypy_path(&pyproject)
-        .iter()
-        .flat_map(|entry| bases.iter().map(move |base| base.join(entry)))
+        .into_iter()
+        .chain(pytest_pythonpath(&pyproject))
+        .flat_map(|entry| bases.iter().map(move |base| base.join(&entry)))
         .collect();
     // A file counts wherever it is: one in a package's folder is no file of the other packages'
     // jobs, whose keys count only their readers' files. A folder under `python/` is left to the
@@ -60,6 +68,44 @@ pub fn named_by_options(root: &Path) -> Named {
         list.dedup();
     }
     Named { files, folders }
+}
+
+/// The files `--cov-config` names among `args` (pytest-cov's: `--cov-config=FILE` or
+/// `--cov-config FILE`).
+fn cov_configs(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if let Some(file) = word.strip_prefix("--cov-config=") {
+            out.push(file.to_owned());
+        } else if word == "--cov-config" {
+            out.extend(words.next().cloned());
+        }
+    }
+    out
+}
+
+/// The entries of pytest's `pythonpath` (`[tool.pytest.ini_options]`): folders it puts first on
+/// `sys.path`, whose modules a test imports.
+fn pytest_pythonpath(pyproject: &Path) -> Vec<PathBuf> {
+    let Some(doc) = read_toml(pyproject) else {
+        return Vec::new();
+    };
+    let Some(pytest) = doc.get("tool").and_then(|t| t.get("pytest")) else {
+        return Vec::new();
+    };
+    [
+        pytest.get("ini_options").and_then(|o| o.get("pythonpath")),
+        pytest.get("pythonpath"),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|value| match value.as_array() {
+        Some(_) => strings(value),
+        None => value.as_str().map(shell_split).unwrap_or_default(),
+    })
+    .map(PathBuf::from)
+    .collect()
 }
 
 /// The pytest arguments in the `@file`s that `addopts` (and `PYTEST_ADDOPTS`) name, followed
@@ -223,7 +269,7 @@ mod tests {
         .unwrap();
         std::fs::write(root.join("args.txt"), "-x\n@../../../more.txt\n").unwrap();
         std::fs::write(root.join("more.txt"), "--lf\n").unwrap();
-        let named = named_by_options(&root);
+        let named = named_by_options(&root, &[]);
         assert!(named.files.contains(&root.join("args.txt")), "{named:?}");
         assert!(named.files.contains(&root.join("more.txt")), "{named:?}");
         // `@inside.txt` resolves in python/ and in the package's folder: a file there is no
@@ -241,6 +287,29 @@ mod tests {
         let addopts = config_addopts(&root.join("python/pyproject.toml"));
         let args = argfile_args(&root, &addopts);
         assert!(args.contains(&"--lf".to_owned()), "{args:?}");
+        // The arguments passed on, a `--cov-config` in either form (from a file too), and
+        // pytest's `pythonpath` folders.
+        std::fs::write(
+            root.join("more.txt"),
+            "--cov-config=../../../cov.rc
+",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("python/pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = \"@../../../args.txt\"\npythonpath = [\"../extlib\"]\n",
+        )
+        .unwrap();
+        let passed = [
+            "@../../../cli.txt".to_owned(),
+            "--cov-config".to_owned(),
+            "../../../cli.rc".to_owned(),
+        ];
+        let named = named_by_options(&root, &passed);
+        for file in ["cov.rc", "cli.txt", "cli.rc"] {
+            assert!(named.files.contains(&root.join(file)), "{file}: {named:?}");
+        }
+        assert!(named.folders.contains(&root.join("extlib")), "{named:?}");
         // As pytest takes them: a list's entries whole, a string split as a shell would.
         std::fs::write(
             root.join("python/pyproject.toml"),

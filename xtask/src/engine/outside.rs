@@ -18,8 +18,9 @@
 //! - **ruff's user configuration** (`~/.config/ruff/ruff.toml` and the like), which ruff reads
 //!   when no project configuration applies.
 //! - **files an option or a variable names** ([`crate::engine::option_files`]): pytest's `@file`
-//!   arguments, `COVERAGE_RCFILE`, and the folders of mypy's `mypy_path` (by the content of
-//!   every file in them).
+//!   arguments (in `addopts`, `PYTEST_ADDOPTS`, or passed on by `test -- ARGS`), the files
+//!   `--cov-config` and `COVERAGE_RCFILE` name, mypy's plugins given by path, and the folders
+//!   of mypy's `mypy_path` and pytest's `pythonpath` (by the content of every file in them).
 //!
 //! Each file counts by its path and content, a `mypy_path` folder by every file's path and
 //! content; a missing one counts as missing. A file that `extend` or an option names counts
@@ -59,14 +60,16 @@ struct Read {
     content_folders: Vec<PathBuf>,
 }
 
-/// [`Read`], given the ruff configurations under `python/` (relative to it).
-fn files_read(root: &Path, configs: &[&str]) -> Read {
+/// [`Read`], given the ruff configurations under `python/` (relative to it) and the arguments
+/// passed on to pytest.
+fn files_read(root: &Path, configs: &[&str], passed_on: &[String]) -> Read {
     let chains = ruff_chains(root, configs);
-    let named = named_by_options(root);
+    let named = named_by_options(root, passed_on);
     let mut files = ignore_files(root);
     files.extend(extended_configs(&chains));
     files.extend(ruff_src_outside(root, &chains));
     files.extend(named.files);
+    files.extend(mypy_plugin_files(root));
     files.extend(ruff_user_configs());
     files.sort();
     files.dedup();
@@ -112,13 +115,13 @@ pub struct Outside {
 
 impl Outside {
     /// Reads them; `configs`: the ruff configurations of the keys' walk of `python/`
-    /// ([`ruff_configs`]). The targets of symlinks under `python/` are not here: that walk reads
-    /// through them.
-    pub fn read(root: &Path, configs: &[&str]) -> Outside {
+    /// ([`ruff_configs`]); `passed_on`: the arguments passed on to pytest (`test -- ARGS`). The
+    /// targets of symlinks under `python/` are not here: that walk reads through them.
+    pub fn read(root: &Path, configs: &[&str], passed_on: &[String]) -> Outside {
         let Read {
             files,
             content_folders,
-        } = files_read(root, configs);
+        } = files_read(root, configs, passed_on);
         let mut paths = files;
         paths.extend(content_folders.iter().cloned());
         paths.sort();
@@ -220,7 +223,7 @@ pub fn paths_read(root: &Path) -> Vec<PathBuf> {
     let Read {
         files: mut paths,
         content_folders,
-    } = files_read(root, &configs);
+    } = files_read(root, &configs, &[]);
     paths.extend(content_folders);
     paths.extend(
         tree.link_targets
@@ -585,6 +588,23 @@ fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
 
 /// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
 /// `python/`.
+/// mypy's plugins given as a path (`plugins = ["../checks.py"]`, from `python/`): mypy runs
+/// the file's code. One given as a module is a local package's (see `Inputs::readers`) or an
+/// installed one's.
+fn mypy_plugin_files(root: &Path) -> Vec<PathBuf> {
+    let python = root.join(PYTHON_DIR);
+    mypy_plugins(root)
+        .iter()
+        .map(|plugin| {
+            plugin
+                .rsplit_once(':')
+                .map_or(plugin.as_str(), |(path, _)| path)
+        })
+        .filter(|plugin| plugin.ends_with(".py") || plugin.contains(['/', '\\']))
+        .map(|plugin| lexical(&python.join(plugin)))
+        .collect()
+}
+
 pub fn mypy_plugins(root: &Path) -> Vec<String> {
     let pyproject = root.join(PYTHON_DIR).join("pyproject.toml");
     let Some(plugins) = option_files::tool_setting(&pyproject, "mypy", "plugins") else {
@@ -638,18 +658,24 @@ mod tests {
             ruff_src_outside(&root, &ruff_chains(&root, &configs)),
             [root.join("far"), root.join("outside")]
         );
-        let before = Outside::read(&root, &configs).digest().to_owned();
+        let before = Outside::read(&root, &configs, &[]).digest().to_owned();
         fs::create_dir_all(root.join("outside")).unwrap();
-        let empty = Outside::read(&root, &configs).digest().to_owned();
+        let empty = Outside::read(&root, &configs, &[]).digest().to_owned();
         assert_ne!(empty, before);
         fs::write(root.join("outside/pluggy.py"), "").unwrap();
-        let named = Outside::read(&root, &configs).digest().to_owned();
+        let named = Outside::read(&root, &configs, &[]).digest().to_owned();
         assert_ne!(named, empty);
         fs::write(root.join("outside/pluggy.py"), "x = 1\n").unwrap();
-        assert_eq!(Outside::read(&root, &configs).digest().to_owned(), named);
+        assert_eq!(
+            Outside::read(&root, &configs, &[]).digest().to_owned(),
+            named
+        );
         fs::create_dir_all(root.join("far")).unwrap();
         fs::write(root.join("far/pluggy.py"), "").unwrap();
-        assert_ne!(Outside::read(&root, &configs).digest().to_owned(), named);
+        assert_ne!(
+            Outside::read(&root, &configs, &[]).digest().to_owned(),
+            named
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -684,12 +710,12 @@ mod tests {
         )
         .unwrap();
         fs::write(root.join("shared.toml"), "line-length = 100\n").unwrap();
-        let before = Outside::read(&root, &["pyproject.toml"])
+        let before = Outside::read(&root, &["pyproject.toml"], &[])
             .digest()
             .to_owned();
         fs::write(root.join("shared.toml"), "line-length = 90\n").unwrap();
         assert_ne!(
-            Outside::read(&root, &["pyproject.toml"])
+            Outside::read(&root, &["pyproject.toml"], &[])
                 .digest()
                 .to_owned(),
             before

@@ -439,9 +439,12 @@ pub fn remove_tool_caches(root: &Path) {
 pub fn agrees_with_fresh(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let remembered = run(xtask(root).args(args).envs(envs.iter().copied()));
     remove_tool_caches(root);
+    // `--no-cache` before a `--`: what follows that is the tool's.
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let fresh = run(xtask(root)
-        .args(args)
+        .args(&args[..split])
         .arg("--no-cache")
+        .args(&args[split..])
         .envs(envs.iter().copied()));
     assert_eq!(
         remembered.code, fresh.code,

@@ -143,5 +143,6 @@ fn gate_args(packages: Vec<String>) -> GateArgs {
         message_format: MessageFormat::Human,
         junit: None,
         env: crate::flags::EnvArgs::default(),
+        pytest_args: Vec::new(),
     }
 }
