@@ -86,10 +86,12 @@ fn source_problem(source: &str) -> Option<String> {
     }
 }
 
-/// The last `ENTRYPOINT` (else `CMD`) must be in exec form and run the service's command (its
-/// first word that command, or a path ending in it).
+/// The image's `ENTRYPOINT` (else `CMD`) must be in exec form and run the service's command (its
+/// first word that command, or a path ending in it). The image's: the last one of the final
+/// stage ([`final_stage`]), since each stage has its own.
 fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
-    let last = |keyword: &str| instructions.iter().rev().find(|i| i.keyword == keyword);
+    let image = final_stage(instructions);
+    let last = |keyword: &str| image.iter().rev().find(|i| i.keyword == keyword).copied();
     let declared = declared_commands(service);
     let Some(expected) = service.deploy.entry_command() else {
         return Some(format!(
@@ -127,6 +129,48 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
         service.folder_name(),
         expected[0]
     ))
+}
+
+/// The instructions the image's configuration comes from: those of the last stage, after those
+/// of the earlier stage it starts from (`FROM build AS final`), and so on. `ENTRYPOINT` and
+/// `CMD` belong to a stage: one in a build stage is not the image's, which a stage from another
+/// image (`FROM python:3.10-slim`) takes from that image.
+fn final_stage(instructions: &[Instruction]) -> Vec<&Instruction> {
+    let mut stages: Vec<(Option<String>, Option<String>, Vec<&Instruction>)> = Vec::new();
+    for instruction in instructions {
+        if instruction.keyword == "FROM" {
+            // `FROM [--platform=...] IMAGE [AS NAME]`
+            let words: Vec<&str> = instruction
+                .args
+                .split_whitespace()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            let base = words.first().map(|w| w.to_ascii_lowercase());
+            let name = match words.as_slice() {
+                [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => {
+                    Some(name.to_ascii_lowercase())
+                }
+                _ => None,
+            };
+            stages.push((base, name, Vec::new()));
+        } else if let Some((_, _, body)) = stages.last_mut() {
+            body.push(instruction);
+        }
+    }
+    let mut image: Vec<&Instruction> = Vec::new();
+    let mut at = stages.len();
+    // Up the chain of earlier stages (always an earlier one: the chain ends).
+    while let Some(index) = at.checked_sub(1) {
+        let (base, _, body) = &stages[index];
+        let mut parts = body.clone();
+        parts.extend(image);
+        image = parts;
+        at = stages[..index]
+            .iter()
+            .rposition(|(_, name, _)| name.is_some() && name == base)
+            .map_or(0, |i| i + 1);
+    }
+    image
 }
 
 /// The command(s) a service declares, and where: for the messages.
@@ -238,6 +282,17 @@ mod tests {
         );
         let none = problems_of(&service, "FROM x\n");
         assert!(none[0].starts_with("D: no ENTRYPOINT or CMD"), "{none:?}");
+        // One in a build stage is not the image's; one in the stage the final one starts from is.
+        let build_stage = problems_of(
+            &service,
+            "FROM x AS build\nENTRYPOINT [\"media-service\"]\nFROM y\nUSER 1\n",
+        );
+        assert!(
+            build_stage[0].starts_with("D: no ENTRYPOINT or CMD"),
+            "{build_stage:?}"
+        );
+        let inherited = "FROM x AS base\nENTRYPOINT [\"media-service\"]\nFROM base AS app\nUSER 1\nFROM --platform=linux/amd64 app\nUSER 2\n";
+        assert_eq!(problems_of(&service, inherited), Vec::<String>::new());
         let wrong = problems_of(
             &service,
             "FROM x\nENTRYPOINT [\"a\"]\nCMD [\"media-service\"]\n",
