@@ -316,6 +316,28 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         &["readme (SC-005) media-service"],
         "does not name the setup command",
     );
+    // Each command it names is read as the xtask reads it: one that does not exist, or a
+    // package that does not, fails with its line.
+    put(
+        root,
+        rel,
+        "# media-service\n\n```sh\ncargo xtask setup-nonexistent\ncargo xtask test --package media-service\n```\n",
+    );
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "-p", "media-service"])),
+        &["readme (SC-005) media-service"],
+        "README.md:4: `cargo xtask setup-nonexistent` is no command of this xtask",
+    );
+    put(
+        root,
+        rel,
+        "# media-service\n\n`cargo xtask setup-stream`, then `cargo xtask test -p no-such-pkg`.\n",
+    );
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "-p", "media-service"])),
+        &["readme (SC-005) media-service"],
+        "README.md:3: `cargo xtask test -p no-such-pkg` names no package: no-such-pkg",
+    );
     restore(root, rel, old);
 
     // The README is the installed description: its edit left the venv to set up again, which

@@ -193,6 +193,12 @@ fn readme_job(ws: &Workspace, package: &Package) -> Job {
     let rel = format!("{}/README.md", package.rel);
     let name = package.folder_name().to_owned();
     let rerun = project::xtask_command(&ws.root, &["verify", "--package", &name]);
+    let mut known: Vec<String> = ws
+        .packages
+        .iter()
+        .flat_map(|p| [p.folder_name().to_owned(), p.name.clone()])
+        .collect();
+    known.dedup();
     Job::check(
         "readme (SC-005)",
         Some(package.folder_name()),
@@ -200,15 +206,29 @@ fn readme_job(ws: &Workspace, package: &Package) -> Job {
         move || {
             let text = std::fs::read_to_string(&readme)
                 .map_err(|e| format!("{name}: cannot read {rel}: {e}"))?;
+            let commands = readme_commands(&text);
+            let wrong: Vec<String> = commands
+                .iter()
+                .filter_map(|(line, words)| {
+                    command_problem(words, &known).map(|why| format!("{rel}:{line}: {why}"))
+                })
+                .collect();
+            if !wrong.is_empty() {
+                return Err(wrong.join("\n"));
+            }
+            let names = |first: &str| commands.iter().any(|(_, w)| w[0].starts_with(first));
             let mut missing = Vec::new();
-            if !text.contains("cargo xtask setup") {
+            if !names("setup") {
                 missing.push("the setup command (`cargo xtask setup...`)");
             }
-            if !text.contains("cargo xtask test") {
+            if !names("test") {
                 missing.push("the test command (`cargo xtask test`)");
             }
             if missing.is_empty() {
-                Ok(format!("{rel} names the setup and test commands"))
+                Ok(format!(
+                    "{rel} names the setup and test commands, and each of its {} `cargo xtask` commands is one",
+                    commands.len()
+                ))
             } else {
                 Err(format!(
                     "{name}: {rel} does not name {}",
@@ -217,6 +237,72 @@ fn readme_job(ws: &Workspace, package: &Package) -> Job {
             }
         },
     )
+}
+
+/// Every `cargo xtask ...` command in a README (in a code block or in backticks), with its line
+/// number: its words after `cargo xtask`, up to a `#` comment or the closing backtick.
+fn readme_commands(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        for (at, _) in line.match_indices("cargo xtask ") {
+            let rest = &line[at + "cargo xtask ".len()..];
+            let rest = rest.split('`').next().unwrap_or(rest);
+            let words: Vec<String> = rest
+                .split_whitespace()
+                .take_while(|w| !w.starts_with('#'))
+                .map(str::to_owned)
+                .collect();
+            if !words.is_empty() {
+                out.push((number + 1, words));
+            }
+        }
+    }
+    out
+}
+
+/// Why a README's command (`words` after `cargo xtask`) would not run: not a command of this
+/// xtask (as its own parser reads it), or a `--package` that names no package (`known`: every
+/// package's folder and distribution name; a `<placeholder>` is left alone).
+fn command_problem(words: &[String], known: &[String]) -> Option<String> {
+    use clap::Parser;
+    let shown = format!("`cargo xtask {}`", words.join(" "));
+    let parsed = crate::flags::Cli::try_parse_from(
+        std::iter::once("xtask").chain(words.iter().map(String::as_str)),
+    );
+    let shows_text = |e: &clap::Error| {
+        matches!(
+            e.kind(),
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+        )
+    };
+    if let Err(e) = parsed.as_ref()
+        && !shows_text(e)
+    {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let first = first.trim_start_matches("error: ");
+        return Some(format!("{shown} is no command of this xtask: {first}"));
+    }
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        let named = match word.as_str() {
+            "-p" | "--package" => rest.next().map(String::as_str),
+            w => w.strip_prefix("--package="),
+        };
+        let exists = |named: &str| {
+            named.starts_with('<')
+                || known
+                    .iter()
+                    .any(|k| *k == named || *k == crate::workspace::normalize(named))
+        };
+        if let Some(named) = named.filter(|n| !exists(n)) {
+            return Some(format!(
+                "{shown} names no package: {named} (the packages: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 /// The selected services whose Dockerfile exists (`python/deploy/<service>/Dockerfile`): each
