@@ -340,6 +340,42 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     );
     restore(root, rel, old);
 
+    // SC-007 with the rules a clone has: a rule that hides a module the tools read (`lib/`, as
+    // GitHub's Python template has it) fails, naming the module git leaves out of every commit;
+    // venvs ignored by .git/info/exclude alone are not ignored in a clone.
+    let gitignore = fs::read_to_string(root.join(".gitignore")).unwrap();
+    fs::write(root.join(".gitignore"), format!("{gitignore}lib/\n")).unwrap();
+    let module = "python/apps/media-service/src/media_service/lib/__init__.py";
+    put(root, module, "\"\"\"Helpers.\"\"\"\n");
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "--tree"])),
+        &["gitignore (SC-007)"],
+        &format!("a file the tools read is ignored, so no commit holds it: {module}"),
+    );
+    fs::remove_dir_all(root.join("python/apps/media-service/src/media_service/lib")).unwrap();
+    let without_venvs = |text: &str| -> String {
+        text.lines()
+            .filter(|l| *l != ".venv/")
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let python_gitignore = fs::read_to_string(root.join("python/.gitignore")).unwrap();
+    fs::write(root.join(".gitignore"), without_venvs(&gitignore)).unwrap();
+    fs::write(
+        root.join("python/.gitignore"),
+        without_venvs(&python_gitignore),
+    )
+    .unwrap();
+    fs::write(root.join(".git/info/exclude"), ".venv/\n").unwrap();
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "--tree"])),
+        &["gitignore (SC-007)"],
+        "not ignored by a .gitignore: python/apps/media-service/.venv/pyvenv.cfg",
+    );
+    fs::write(root.join(".git/info/exclude"), "").unwrap();
+    fs::write(root.join(".gitignore"), &gitignore).unwrap();
+    fs::write(root.join("python/.gitignore"), &python_gitignore).unwrap();
+
     // The README is the installed description: its edit left the venv to set up again, which
     // --no-setup refuses to do; once set up, --no-setup passes.
     let out = run(xtask(root).args(["verify", "--no-setup"]));

@@ -141,50 +141,136 @@ fn gitignore_job(ws: &Workspace) -> Job {
         "git -C {} check-ignore --no-index -v <path>",
         project::quote(&root.to_string_lossy())
     );
+    let packages: Vec<String> = ws.packages.iter().map(|p| p.rel.clone()).collect();
     Job::check("gitignore (SC-007)", None, rerun, move || {
-        let ignored = |paths: &[String]| -> Result<Vec<String>, String> {
-            let out = Cmd::new("git")
-                .arg("-C")
-                .arg(&root)
-                .args(["check-ignore", "--no-index", "--"])
-                .args(paths)
-                .output()
-                .map_err(|e| format!("{e:#}"))?;
-            match out.code {
-                Some(0 | 1) => Ok(out.output.lines().map(str::to_owned).collect()),
-                _ => Err(format!(
-                    "git check-ignore failed (is {} a git repository?): {}",
-                    root.display(),
-                    out.output.trim()
-                )),
-            }
-        };
-        let hit = ignored(&must_ignore)?;
-        let not_ignored: Vec<&String> = must_ignore.iter().filter(|p| !hit.contains(p)).collect();
-        let wrongly = ignored(&sources)?;
-        let mut problems: Vec<String> = not_ignored
+        let hit = ignored_by_gitignore(&root, &must_ignore)?;
+        let mut problems: Vec<String> = must_ignore
             .iter()
-            .map(|p| format!("not ignored: {p}"))
+            .filter(|p| !hit.contains(p))
+            .map(|p| format!("not ignored by a .gitignore: {p}"))
             .collect();
         problems.extend(
-            wrongly
+            ignored_by_gitignore(&root, &sources)?
                 .iter()
                 .map(|p| format!("a source file is ignored: {p}")),
         );
+        problems.extend(
+            ignored_files_read(&root, &must_ignore, &packages)?
+                .iter()
+                .map(|p| format!("a file the tools read is ignored, so no commit holds it: {p}")),
+        );
         if problems.is_empty() {
             Ok(format!(
-                "{} leftovers ignored, {} source files not ignored",
+                "{} leftovers ignored, {} source files not ignored, no file the tools read ignored",
                 must_ignore.len(),
                 sources.len()
             ))
         } else {
             Err(format!(
-                "{}\nfix: the patterns in {}",
+                "{}\nfix: the patterns in {} (or the .gitignore that `git -C {} check-ignore --no-index -v <path>` names); \
+                 a rule in .git/info/exclude or a global excludes file is no clone's",
                 problems.join("\n"),
-                root.join(".gitignore").display()
+                root.join(".gitignore").display(),
+                project::quote(&root.to_string_lossy())
             ))
         }
     })
+}
+
+/// Those of `paths` (from the root) that a `.gitignore` of the repository ignores. Not
+/// `.git/info/exclude` nor a global excludes file: a clone has neither, so a rule there is no
+/// one's but this checkout's. git's own precedence tells which: a `.gitignore` rule that
+/// matches decides over those files, so a path whose deciding rule is in another file is
+/// ignored by no `.gitignore`.
+fn ignored_by_gitignore(root: &Path, paths: &[String]) -> Result<Vec<String>, String> {
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(path.as_bytes());
+        input.push(0);
+    }
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "--no-index", "--verbose", "-z", "--stdin"])
+        .stdin(input)
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
+    if !matches!(out.code, Some(0 | 1)) {
+        return Err(format!(
+            "git check-ignore failed (is {} a git repository?): {}",
+            root.display(),
+            out.output.trim()
+        ));
+    }
+    // source NUL line NUL pattern NUL path NUL, for each path.
+    let fields: Vec<&str> = out.output.split('\0').collect();
+    Ok(fields
+        .chunks(4)
+        .filter(|f| f.len() == 4 && is_repository_gitignore(f[0]))
+        .map(|f| f[3].to_owned())
+        .collect())
+}
+
+/// Whether a rule's source (as `check-ignore --verbose` names it) is a `.gitignore` in the
+/// repository: a relative path. A global excludes file is named by its absolute path, even one
+/// called `~/.gitignore`.
+fn is_repository_gitignore(source: &str) -> bool {
+    let relative = !Path::new(source).is_absolute();
+    relative && source.rsplit('/').next() == Some(".gitignore")
+}
+
+/// The files under `python/` that the tools read (the keys' walk: what lies beside the venvs
+/// and caches) and that git ignores by a `.gitignore` without holding them: a module under a
+/// folder a rule names (`lib/`) passes in place and is missing from every clone. Not those that
+/// must be ignored (`expected`: the editor files) nor the build leftovers of `packages` (their
+/// folders, from the root).
+fn ignored_files_read(
+    root: &Path,
+    expected: &[String],
+    packages: &[String],
+) -> Result<Vec<String>, String> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-per-directory=.gitignore",
+            "--",
+            PYTHON_DIR,
+        ])
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
+    if out.code != Some(0) {
+        return Err(format!("git ls-files failed: {}", out.output.trim()));
+    }
+    let ignored: std::collections::BTreeSet<&str> =
+        out.output.split('\0').filter(|p| !p.is_empty()).collect();
+    if ignored.is_empty() {
+        return Ok(Vec::new());
+    }
+    let python = root.join(PYTHON_DIR);
+    let tree = crate::digest::tree_listing(&python, &crate::workspace::tool_roots(root));
+    Ok(tree
+        .files
+        .iter()
+        .map(|f| format!("{PYTHON_DIR}/{}", f.rel))
+        .filter(|rel| ignored.contains(rel.as_str()))
+        .filter(|rel| !expected.contains(rel) && !is_build_leftover(rel, packages))
+        .collect())
+}
+
+/// A package's build leftovers, which the tools' walk counts (a tool may read them) and git
+/// rightly ignores: its `build/` and `dist/` folders, and an `*.egg-info` anywhere in it.
+fn is_build_leftover(rel: &str, packages: &[String]) -> bool {
+    let top = packages.iter().any(|p| {
+        rel.strip_prefix(p.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| r.starts_with("build/") || r.starts_with("dist/"))
+    });
+    top || rel.split('/').any(|part| part.ends_with(".egg-info"))
 }
 
 /// SC-005: the package README names the commands that set it up and test it.
