@@ -533,6 +533,32 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
 
+    // A new branch whose upstream is a local branch: no push verified that branch's commits,
+    // so the base is what the remote holds, and the failing test there is found.
+    git(root, &["checkout", "-q", "-b", "experiment"]);
+    write(root, failing, broken);
+    git(root, &["add", failing]);
+    commit_unverified(root, "a failing test, never pushed");
+    git(
+        root,
+        &["checkout", "-q", "-b", "feature", "--track", "experiment"],
+    );
+    write(
+        root,
+        "python/apps/sts-service/src/sts_service/touch.py",
+        "\"\"\"A touch.\"\"\"\n",
+    );
+    git(root, &["add", "python/apps/sts-service"]);
+    commit_unverified(root, "a touch of sts-service");
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "feature"]);
+    assert_ne!(code, 0, "a never-verified failing test was pushed:\n{out}");
+    assert!(out.contains("arithmetic is broken"), "{out}");
+    assert!(
+        out.contains("(the merge base with refs/remotes/origin/") && !out.contains("@{upstream}"),
+        "{out}"
+    );
+    git(root, &["checkout", "-q", "main"]);
+
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));
     out.assert_ok();

@@ -179,15 +179,25 @@ fn from_pre_commit_framework(root: &Path) -> Result<Option<Push>> {
     Ok(Some(Push { name, sha, base }))
 }
 
-/// Where a new branch starts: the merge base with the branch's upstream, else with the remote's
-/// default branch. None when there is neither: then everything is verified.
+/// Where a new branch starts: the merge base with the branch's upstream when that is a branch
+/// of the remote pushed to, else with the remote's default branch. None when there is neither:
+/// then everything is verified. Only what the remote holds: a local branch as upstream, or
+/// another remote's, may hold commits no push ever verified.
 fn new_branch_base(root: &Path, remote: &str, local_ref: &str, sha: &str) -> Option<Base> {
     let mut candidates = Vec::new();
-    if local_ref == "HEAD" {
-        candidates.push("HEAD@{upstream}".to_owned());
-    } else if let Some(branch) = local_ref.strip_prefix("refs/heads/") {
-        candidates.push(format!("{branch}@{{upstream}}"));
-    }
+    let upstream = if local_ref == "HEAD" {
+        Some("HEAD@{upstream}".to_owned())
+    } else {
+        local_ref
+            .strip_prefix("refs/heads/")
+            .map(|branch| format!("{branch}@{{upstream}}"))
+    };
+    let remote_refs = format!("refs/remotes/{remote}/");
+    let of_remote = |rev: &String| {
+        git(root, &["rev-parse", "--symbolic-full-name", rev])
+            .is_ok_and(|full| full.starts_with(&remote_refs))
+    };
+    candidates.extend(upstream.filter(of_remote));
     for branch in ["HEAD", "main", "master"] {
         candidates.push(format!("refs/remotes/{remote}/{branch}"));
     }
