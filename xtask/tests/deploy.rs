@@ -223,6 +223,23 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // An image that installs the wheels otherwise than install.py does (no lock, no hashes):
+    // not what dist proved.
+    let text = template("media-service").replace(
+        "RUN /opt/venv/bin/python /context/install.py",
+        "RUN uv pip install --python /opt/venv --no-deps /context/wheels/*.whl",
+    );
+    write(tree.path(), MEDIA, &text);
+    let out = verify(tree.path(), tools.path(), &media);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "{MEDIA}: its image does not hold what the context's install.py installs"
+        )),
+        "{}",
+        out.stdout
+    );
+
     write(tree.path(), MEDIA, &template("media-service"));
     verify(tree.path(), tools.path(), &media).assert_ok();
 }

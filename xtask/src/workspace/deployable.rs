@@ -16,6 +16,7 @@ pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
         .flat_map(|i| transfer_problems(service, rel, i))
         .collect();
     problems.extend(command_problem(service, rel, &instructions));
+    problems.extend(install_problem(service, rel, &instructions));
     problems
 }
 
@@ -131,46 +132,104 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     ))
 }
 
-/// The instructions the image's configuration comes from: those of the last stage, after those
-/// of the earlier stage it starts from (`FROM build AS final`), and so on. `ENTRYPOINT` and
-/// `CMD` belong to a stage: one in a build stage is not the image's, which a stage from another
-/// image (`FROM python:3.10-slim`) takes from that image.
-fn final_stage(instructions: &[Instruction]) -> Vec<&Instruction> {
-    let mut stages: Vec<(Option<String>, Option<String>, Vec<&Instruction>)> = Vec::new();
+/// One stage of a Dockerfile: what it starts from (lower-cased), its name, its instructions.
+struct Stage<'a> {
+    base: Option<String>,
+    name: Option<String>,
+    body: Vec<&'a Instruction>,
+}
+
+/// The stages of a Dockerfile, in order (`FROM [--platform=...] IMAGE [AS NAME]` starts one).
+fn stages(instructions: &[Instruction]) -> Vec<Stage<'_>> {
+    let mut stages: Vec<Stage> = Vec::new();
     for instruction in instructions {
         if instruction.keyword == "FROM" {
-            // `FROM [--platform=...] IMAGE [AS NAME]`
             let words: Vec<&str> = instruction
                 .args
                 .split_whitespace()
                 .filter(|w| !w.starts_with("--"))
                 .collect();
-            let base = words.first().map(|w| w.to_ascii_lowercase());
             let name = match words.as_slice() {
                 [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => {
                     Some(name.to_ascii_lowercase())
                 }
                 _ => None,
             };
-            stages.push((base, name, Vec::new()));
-        } else if let Some((_, _, body)) = stages.last_mut() {
-            body.push(instruction);
+            stages.push(Stage {
+                base: words.first().map(|w| w.to_ascii_lowercase()),
+                name,
+                body: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            stage.body.push(instruction);
         }
     }
+    stages
+}
+
+/// The instructions stage `index` holds with those of the earlier stages it starts from
+/// (`FROM build AS final`), and so on up: what its image is made of.
+fn chain<'a>(stages: &[Stage<'a>], index: usize) -> Vec<&'a Instruction> {
     let mut image: Vec<&Instruction> = Vec::new();
-    let mut at = stages.len();
+    let mut at = index + 1;
     // Up the chain of earlier stages (always an earlier one: the chain ends).
     while let Some(index) = at.checked_sub(1) {
-        let (base, _, body) = &stages[index];
-        let mut parts = body.clone();
+        let stage = &stages[index];
+        let mut parts = stage.body.clone();
         parts.extend(image);
         image = parts;
         at = stages[..index]
             .iter()
-            .rposition(|(_, name, _)| name.is_some() && name == base)
+            .rposition(|s| s.name.is_some() && s.name == stage.base)
             .map_or(0, |i| i + 1);
     }
     image
+}
+
+/// The instructions the image's configuration comes from: the final stage's [`chain`].
+/// `ENTRYPOINT` and `CMD` belong to a stage: one in a build stage is not the image's, which a
+/// stage from another image (`FROM python:3.10-slim`) takes from that image.
+fn final_stage(instructions: &[Instruction]) -> Vec<&Instruction> {
+    let stages = stages(instructions);
+    match stages.len() {
+        0 => Vec::new(),
+        n => chain(&stages, n - 1),
+    }
+}
+
+/// The image must hold what the context's `install.py` installs, which is what `dist` proves:
+/// a `RUN` of it in the final stage's chain, or a `COPY --from=` a stage whose chain has one.
+/// A Dockerfile that installs otherwise (or nothing) builds an image `dist` never checked.
+fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
+    let installs = |i: &&Instruction| i.keyword == "RUN" && i.args.contains(context::INSTALL);
+    let stages = stages(instructions);
+    let last = stages.len().checked_sub(1)?;
+    let installing: Vec<String> = (0..stages.len())
+        .filter(|&i| chain(&stages, i).iter().any(installs))
+        .flat_map(|i| {
+            let mut names = vec![i.to_string()];
+            names.extend(stages[i].name.clone());
+            names
+        })
+        .collect();
+    let image = chain(&stages, last);
+    let copies_install = |i: &&Instruction| {
+        i.keyword == "COPY"
+            && dockerfile_parse::transfer(&i.args)
+                .from
+                .is_some_and(|from| installing.contains(&from.to_ascii_lowercase()))
+    };
+    if image.iter().any(installs) || image.iter().any(copies_install) {
+        return None;
+    }
+    Some(format!(
+        "{rel}: its image does not hold what the context's {install} installs (no RUN of it in \
+         the final stage, nor a COPY --from= a stage that runs it), so what `cargo xtask dist {name}` \
+         proved is not what it builds; install with `RUN /opt/venv/bin/python /context/{install}` \
+         as the template does (move this file aside and run `cargo xtask dist {name}` to see it)",
+        install = context::INSTALL,
+        name = service.folder_name()
+    ))
 }
 
 /// The command(s) a service declares, and where: for the messages.
@@ -258,8 +317,41 @@ mod tests {
         service
     }
 
+    /// The problems but the install's (see the test of [`install_problem`]).
     fn problems_of(service: &Package, text: &str) -> Vec<String> {
         problems(service, "D", text)
+            .into_iter()
+            .filter(|p| !p.contains("does not hold what the context's install.py installs"))
+            .collect()
+    }
+
+    #[test]
+    fn the_image_must_hold_what_install_py_installs() {
+        let service = media_service(|_| {});
+        let installs =
+            |text: &str| install_problem(&service, "D", &dockerfile_parse::parse(text)).is_none();
+        let tail = "ENTRYPOINT [\"media-service\"]\n";
+        // In the final stage, or copied from a stage that runs it (by name or by number).
+        assert!(installs(&format!(
+            "FROM x\nRUN python /context/install.py\n{tail}"
+        )));
+        assert!(installs(&format!(
+            "FROM x AS build\nRUN /opt/venv/bin/python /context/install.py\nFROM y\nCOPY --from=build /opt /opt\n{tail}"
+        )));
+        assert!(installs(&format!(
+            "FROM x\nRUN python /context/install.py\nFROM y\nCOPY --from=0 /opt /opt\n{tail}"
+        )));
+        assert!(installs(&format!(
+            "FROM x AS base\nRUN python /context/install.py\nFROM base AS app\nFROM app\n{tail}"
+        )));
+        // Nothing installed, another install, or a build stage the image does not copy from.
+        assert!(!installs(&format!("FROM x\nUSER 1\n{tail}")));
+        assert!(!installs(&format!(
+            "FROM x\nRUN uv pip install --no-deps /context/wheels/*.whl\n{tail}"
+        )));
+        assert!(!installs(&format!(
+            "FROM x AS build\nRUN python /context/install.py\nFROM y\nCOPY --from=uv /uv /uv\n{tail}"
+        )));
     }
 
     #[test]
