@@ -263,6 +263,36 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         out.contains("ERA001") && out.contains(contracts_init),
         "{out}"
     );
+    git(root, &["checkout", "HEAD", "--", common_config]);
+
+    // A `src` folder outside python/ that only the staged configuration names (the work
+    // tree's is back to the old list): the copy holds it, as the commit does, so `pytest` is
+    // first-party there and the import order below is wrong.
+    write(root, "vendor/pytest/__init__.py", "\"\"\"Vendored.\"\"\"\n");
+    git(root, &["add", "vendor"]);
+    commit_unverified(root, "vendored");
+    let order = "python/libs/common/tests/unit/test_order.py";
+    write(
+        root,
+        order,
+        "\"\"\"Order.\"\"\"\n\nimport os\n\nimport _pytest\nimport pytest\n\n\ndef test_order() -> None:\n    assert os and _pytest and pytest\n",
+    );
+    let config = "python/pyproject.toml";
+    let text = fs::read_to_string(root.join(config)).unwrap();
+    assert!(text.contains("src = ["), "{text}");
+    write(
+        root,
+        config,
+        &text.replacen("src = [", "src = [\"../vendor\", ", 1),
+    );
+    git(root, &["add", config, order]);
+    write(root, config, &text);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "vendored src"]);
+    assert_ne!(
+        code, 0,
+        "an order wrong beside the staged src was committed:\n{out}"
+    );
+    assert!(out.contains("I001") && out.contains(order), "{out}");
 }
 
 #[test]

@@ -186,6 +186,13 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let gate = Gate::new(&ws, &args)?;
     let (venv, _lock) = ruff_venv(&gate, &args.env)?;
     let export = Export::new(&repo, &outside)?;
+    let staged_reads = export.copy_what_the_staged_configuration_reads(&repo, &outside)?;
+    if targets.shared.is_none()
+        && let Some(file) = repo.staged_at(&staged_reads)?
+    {
+        targets.packages = ws.packages.iter().collect();
+        targets.shared = Some(file);
+    }
     same_ruff(root, &export, venv)?;
     let jobs = ruff_jobs(&gate, &export, venv, &targets);
     gate.run("pre-commit", jobs, started)
@@ -343,10 +350,21 @@ impl Export {
             }
         }
         specs.extend(outside.iter().cloned());
+        export.copy(repo, &specs)?;
+        // ruff applies .gitignore only inside a git work tree: a `.git` marks the copy as one, so
+        // a tracked file that an ignore file names is skipped there as in the repository.
+        let marker = export.dir.join(".git");
+        fs::create_dir_all(&marker)
+            .with_context(|| format!("cannot create {}", marker.display()))?;
+        Ok(export)
+    }
+
+    /// Writes the index's files at `specs` (pathspecs from the top) into the copy.
+    fn copy(&self, repo: &Repo, specs: &[String]) -> Result<()> {
         let listed = untrimmed(
             repo.git(&repo.top)
                 .args(["ls-files", "-z", "--"])
-                .args(&specs),
+                .args(specs),
         )
         .context("cannot list the staged files")?;
         // Files with the skip-worktree bit (a sparse checkout) are committed all the same.
@@ -358,15 +376,34 @@ impl Export {
                 "--stdin",
                 "--ignore-skip-worktree-bits",
             ])
-            .arg(format!("--prefix={}/", export.dir.display()))
+            .arg(format!("--prefix={}/", self.dir.display()))
             .stdin(listed.into_bytes());
         checked(write).context("cannot write the staged files to a temporary folder")?;
-        // ruff applies .gitignore only inside a git work tree: a `.git` marks the copy as one, so
-        // a tracked file that an ignore file names is skipped there as in the repository.
-        let marker = export.dir.join(".git");
-        fs::create_dir_all(&marker)
-            .with_context(|| format!("cannot create {}", marker.display()))?;
-        Ok(export)
+        Ok(())
+    }
+
+    /// What the staged configuration reads outside `python/` that `known` (found in the work
+    /// tree) lacks, copied in too: the work tree's configuration may name other places than the
+    /// one the commit holds (a `src` folder or an `extend` staged and not saved). Followed until
+    /// nothing new is found (an extended file may extend another).
+    fn copy_what_the_staged_configuration_reads(
+        &self,
+        repo: &Repo,
+        known: &[String],
+    ) -> Result<Vec<String>> {
+        let mut added: Vec<String> = Vec::new();
+        for _ in 0..8 {
+            let new: Vec<String> = outside::pathspecs_under(&self.dir, &self.root)
+                .into_iter()
+                .filter(|spec| !known.contains(spec) && !added.contains(spec))
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            self.copy(repo, &new)?;
+            added.extend(new);
+        }
+        Ok(added)
     }
 }
 
