@@ -210,6 +210,23 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
     let out = run(xtask(root).args(["dist", "media-service", "--check"]));
     out.assert_clean_error();
     fs::write(&init, &good).unwrap();
+    // A module below the top that imports a dev tool (pytest is in no runtime lock): the
+    // image would fail there, so dist does.
+    let dev_import = root.join("python/apps/media-service/src/media_service/pipelines/probe.py");
+    fs::write(
+        &dev_import,
+        "\"\"\"Uses a dev tool.\"\"\"\n\nimport pytest\n",
+    )
+    .unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("`import media_service.pipelines.probe` fails: ModuleNotFoundError"),
+        "{}",
+        out.stderr
+    );
+    fs::remove_file(&dev_import).unwrap();
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
     run(xtask(root).args(["dist", "media-service", "--check"])).assert_ok();
     smoke_change_is_checked(root);

@@ -1,6 +1,8 @@
 """Checks a venv that install.py filled, from inside it (run with -I, from an empty folder).
 
-argv[1] is a JSON object: `imports` (every import package of the install set), `allowed` (the
+argv[1] is a JSON object: `imports` (every import package of the install set, each imported with
+every module in it but `__main__`: a module that imports a dev tool fails here as in the image),
+`allowed` (the
 normalised distribution names the venv may hold: the lock's pins and the local wheels), and
 `forbidden` (name -> why: dev tools, other services) and `forbidden_imports` (import name -> why).
 Prints one line per problem, each starting with "problem: ", and a last line "installed: N".
@@ -11,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import pkgutil
 import re
 import sys
 
@@ -22,6 +25,21 @@ def normalize(name: str) -> str:
 def where(module: object) -> str:
     path = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), "")
     return os.path.realpath(path) if path else ""
+
+
+def submodule_problems(package: object, name: str) -> list[str]:
+    """Imports every module under a package but `__main__` (which runs the program)."""
+    problems = []
+    # Its own failures to import a subpackage are the loop's findings: not raised there.
+    walk = pkgutil.walk_packages(getattr(package, "__path__", []), name + ".", onerror=lambda _: None)
+    for info in walk:
+        if info.name.rsplit(".", 1)[-1] == "__main__":
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as error:  # noqa: BLE001 - every failure is a finding
+            problems.append(f"`import {info.name}` fails: {type(error).__name__}: {error}")
+    return problems
 
 
 def main() -> int:
@@ -37,6 +55,8 @@ def main() -> int:
         found = where(module)
         if not found.startswith(prefix + os.sep):
             problems.append(f"`import {name}` comes from {found or 'nowhere'}, not from the venv")
+            continue
+        problems.extend(submodule_problems(module, name))
     installed = sorted({normalize(d.metadata["Name"]) for d in importlib.metadata.distributions()})
     for name in installed:
         if name in spec["forbidden"]:
