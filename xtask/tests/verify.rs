@@ -376,6 +376,17 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     fs::write(root.join(".gitignore"), &gitignore).unwrap();
     fs::write(root.join("python/.gitignore"), &python_gitignore).unwrap();
 
+    // SC-006: a Dockerfile left in the folder of a service that is no more (renamed) is checked
+    // by no deploy job: named.
+    let orphan = "python/deploy/stream-service/Dockerfile";
+    put(root, orphan, "FROM python:3.10-slim\n");
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "--tree"])),
+        &["tree (SC-006)"],
+        &format!("{orphan} belongs to no service (the services: media-service, sts-service)"),
+    );
+    fs::remove_dir_all(root.join("python/deploy/stream-service")).unwrap();
+
     // The README is the installed description: its edit left the venv to set up again, which
     // --no-setup refuses to do; once set up, --no-setup passes.
     let out = run(xtask(root).args(["verify", "--no-setup"]));

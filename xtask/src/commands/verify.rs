@@ -71,24 +71,49 @@ fn seed_tree_job(ws: &Workspace) -> Job {
     }
     let count = required.len();
     let rerun = project::xtask_command(&root, &["verify"]);
+    let services: Vec<String> = ws.services().map(|s| s.folder_name().to_owned()).collect();
     Job::check("tree (SC-006)", None, rerun, move || {
         let missing: Vec<String> = required
             .iter()
             .filter(|(path, _)| !path.exists())
             .map(|(path, what)| format!("missing {} ({what})", fsutil::display_rel(&root, path)))
             .collect();
-        if missing.is_empty() {
-            Ok(format!(
-                "the {count} folders and files the tree needs are there"
-            ))
-        } else {
-            Err(format!(
+        let mut problems = orphan_dockerfiles(&root, &services);
+        if !missing.is_empty() {
+            problems.push(format!(
                 "{}\nfix: create them (`{}` writes the seed's own files that are missing)",
                 missing.join("\n"),
                 project::xtask_command(&root, &["scaffold"])
+            ));
+        }
+        if problems.is_empty() {
+            Ok(format!(
+                "the {count} folders and files the tree needs are there, and each Dockerfile is a service's"
             ))
+        } else {
+            Err(problems.join("\n"))
         }
     })
+}
+
+/// The Dockerfiles under `python/deploy/` whose folder is no service's (`services`: their folder
+/// names): no deploy job checks them, and a renamed service leaves its old one behind.
+fn orphan_dockerfiles(root: &Path, services: &[String]) -> Vec<String> {
+    let deploy = root.join(PYTHON_DIR).join(blueprint::DEPLOY_DIR);
+    fsutil::entries(&deploy)
+        .into_iter()
+        .filter(|(path, name, meta)| {
+            meta.is_dir() && path.join("Dockerfile").exists() && !services.contains(name)
+        })
+        .map(|(path, _, _)| {
+            format!(
+                "{} belongs to no service (the services: {}), so nothing checks it; move it to \
+                 the folder of the service it builds, or remove it",
+                fsutil::display_rel(root, &path.join("Dockerfile")),
+                services.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// SC-007: git ignores the venvs, caches and build leftovers, and no source file.
