@@ -100,6 +100,53 @@ pub fn is_leftover(name: &str, is_dir: bool) -> bool {
     is_bytecode(name, is_dir) || is_cache(name, is_dir) || is_build_leftover(name, is_dir)
 }
 
+/// Why a `build`, `dist` or `htmlcov` folder (`name`) is not all a tool's, if it is not: it holds
+/// an entry that the tool writing such a folder does not write (a person's file).
+/// setuptools' `build/` holds `lib*`, `bdist.*`, `temp.*` and `scripts-*`; a `dist/`, archives
+/// (`.whl`, `.tar.gz`, `.zip`, `.egg`) and the `.gitignore` uv writes; coverage's `htmlcov/`, its
+/// `status.json` beside pages, styles, scripts and images.
+pub fn not_all_a_tools(dir: &Path, name: &str) -> Option<String> {
+    let entries: Vec<(String, bool)> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| {
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            (e.file_name().to_string_lossy().into_owned(), is_dir)
+        })
+        .collect();
+    let tools = |entry: &str, is_dir: bool| match name {
+        "build" => {
+            is_dir
+                && (entry == "lib"
+                    || ["lib.", "bdist.", "temp.", "scripts-"]
+                        .iter()
+                        .any(|p| entry.starts_with(p)))
+        }
+        "dist" => {
+            !is_dir
+                && (entry == ".gitignore"
+                    || [".whl", ".tar.gz", ".zip", ".egg"]
+                        .iter()
+                        .any(|s| entry.ends_with(s)))
+        }
+        "htmlcov" => {
+            !is_dir
+                && (entry == ".gitignore"
+                    || [".html", ".css", ".js", ".png", ".json"]
+                        .iter()
+                        .any(|s| entry.ends_with(s)))
+        }
+        _ => true,
+    };
+    if name == "htmlcov" && !entries.iter().any(|(e, _)| e == "status.json") {
+        return Some("it has no status.json, so coverage did not write it".into());
+    }
+    entries
+        .into_iter()
+        .find(|(entry, is_dir)| !tools(entry, *is_dir))
+        .map(|(entry, _)| format!("it holds {entry}, which no tool writes in a {name} folder"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

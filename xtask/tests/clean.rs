@@ -71,6 +71,16 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     for path in leftovers {
         touch(root, path);
     }
+    // A person's files in folders named like leftovers, which git ignores: a build/ with notes,
+    // a dist/ with a changelog, an htmlcov/ written by hand (no coverage status.json).
+    let persons = [
+        "python/apps/media-service/build/NOTES.md",
+        "python/apps/sts-service/dist/CHANGELOG.txt",
+        "python/apps/media-service/htmlcov/index.html",
+    ];
+    for path in persons {
+        touch(root, path);
+    }
     // A person's own venv, ignored by git (`venv/`) but not the xtask's: untouched, unmentioned.
     let own_venv = "python/apps/sts-service/venv/lib/build/__pycache__/x.pyc";
     touch(root, own_venv);
@@ -150,9 +160,15 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     assert!(root.join(format!("{subpackage}/module.py")).is_file());
     assert!(root.join(format!("{subpackage}/__init__.py")).is_file());
     assert!(root.join("python/libs/contracts/build/keep.txt").is_file());
+    for path in persons {
+        assert!(root.join(path).is_file(), "{path}: {stdout}");
+    }
     for line in [
         format!("kept {subpackage}: git does not ignore it\n"),
         "kept python/libs/contracts/build: git tracks files in it\n".to_owned(),
+        "kept python/apps/media-service/build: it holds NOTES.md, which no tool writes in a build folder: a person's, so the folder stays\n".to_owned(),
+        "kept python/apps/sts-service/dist: it holds CHANGELOG.txt, which no tool writes in a dist folder".to_owned(),
+        "kept python/apps/media-service/htmlcov: it has no status.json, so coverage did not write it".to_owned(),
     ] {
         assert!(stdout.contains(&line), "{line:?} in:\n{stdout}");
     }
@@ -235,7 +251,7 @@ fn clean_from_a_root_below_the_top_of_a_git_repository() {
     let leftovers = [
         "python/apps/sts-service/.venv/pyvenv.cfg",
         "python/apps/sts-service/src/sts_service/__pycache__/x.pyc",
-        "python/libs/common/build/x",
+        "python/libs/common/build/lib/x",
     ];
     for path in leftovers {
         touch(&root, path);

@@ -239,6 +239,8 @@ fn decide_ignored(plan: &mut Plan, path: PathBuf, rel: &str, name: &str) {
         );
     } else if name == Venv::DIR && !is_venv(&path) {
         plan.keep(path, NOT_A_VENV);
+    } else if let Some(why) = leftovers::not_all_a_tools(&path, name) {
+        plan.keep(path, format!("{why}: a person's, so the folder stays"));
     } else {
         plan.remove(path);
     }
@@ -323,7 +325,9 @@ fn plan_without_git(root: &Path, dir: &Path, plan: &mut Plan) {
         } else if holds_more_than_bytecode(&path, &name, is_dir) {
             plan.keep(path, NOT_ONLY_BYTECODE);
         } else if is_cache(&name, is_dir) || leftovers::is_bytecode(&name, is_dir) {
-            if ours {
+            if let Some(why) = leftovers::not_all_a_tools(&path, &name).filter(|_| is_dir) {
+                plan.keep(path, format!("{why}: a person's, so the folder stays"));
+            } else if ours {
                 plan.remove(path);
             } else {
                 plan.keep(path, A_FIXTURE);
