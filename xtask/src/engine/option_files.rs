@@ -88,24 +88,10 @@ fn cov_configs(args: &[String]) -> Vec<String> {
 /// The entries of pytest's `pythonpath` (`[tool.pytest.ini_options]`): folders it puts first on
 /// `sys.path`, whose modules a test imports.
 fn pytest_pythonpath(pyproject: &Path) -> Vec<PathBuf> {
-    let Some(doc) = read_toml(pyproject) else {
-        return Vec::new();
-    };
-    let Some(pytest) = doc.get("tool").and_then(|t| t.get("pytest")) else {
-        return Vec::new();
-    };
-    [
-        pytest.get("ini_options").and_then(|o| o.get("pythonpath")),
-        pytest.get("pythonpath"),
-    ]
-    .into_iter()
-    .flatten()
-    .flat_map(|value| match value.as_array() {
-        Some(_) => strings(value),
-        None => value.as_str().map(shell_split).unwrap_or_default(),
-    })
-    .map(PathBuf::from)
-    .collect()
+    pytest_setting(pyproject, "pythonpath")
+        .into_iter()
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// The pytest arguments in the `@file`s that `addopts` (and `PYTEST_ADDOPTS`) name, followed
@@ -173,6 +159,12 @@ fn shell_split(text: &str) -> Vec<String> {
 /// (`[tool.pytest.ini_options]`, or pytest 9's `[tool.pytest]`), as pytest takes them: a list's
 /// entries whole, a string split as a shell would ([`shell_split`]).
 pub fn config_addopts(pyproject: &Path) -> Vec<String> {
+    pytest_setting(pyproject, "addopts")
+}
+
+/// A pytest setting of a `pyproject.toml` (`[tool.pytest.ini_options]`, or pytest 9's
+/// `[tool.pytest]`) as pytest takes it: a list's entries whole, a string split as a shell would.
+fn pytest_setting(pyproject: &Path, name: &str) -> Vec<String> {
     let Some(doc) = read_toml(pyproject) else {
         return Vec::new();
     };
@@ -180,8 +172,8 @@ pub fn config_addopts(pyproject: &Path) -> Vec<String> {
         return Vec::new();
     };
     [
-        pytest.get("ini_options").and_then(|o| o.get("addopts")),
-        pytest.get("addopts"),
+        pytest.get("ini_options").and_then(|o| o.get(name)),
+        pytest.get(name),
     ]
     .into_iter()
     .flatten()
