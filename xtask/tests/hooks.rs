@@ -563,6 +563,24 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
 
+    // An unsaved edit of a file verify reads outside python/ (hadolint's configuration): the
+    // work tree is not the pushed commit there, so the push is verified in the kept checkout.
+    write(root, ".hadolint.yaml", "failure-threshold: error\n");
+    write(
+        root,
+        "python/apps/sts-service/src/sts_service/edit.py",
+        "\"\"\"An edit.\"\"\"\n",
+    );
+    git(root, &["add", "python/apps/sts-service"]);
+    commit_unverified(root, "an edit of sts-service");
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("in the kept checkout") && out.contains("(the work tree has changes)"),
+        "{out}"
+    );
+    git(root, &["checkout", "--", ".hadolint.yaml"]);
+
     // A new branch whose upstream is a local branch: no push verified that branch's commits,
     // so the base is what the remote holds, and the failing test there is found.
     git(root, &["checkout", "-q", "-b", "experiment"]);
