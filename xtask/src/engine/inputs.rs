@@ -18,8 +18,8 @@
 //!   packages, by a variable the tools see, or by the arguments passed on to pytest. Only
 //!   packages installed in the job's venv count (no other can be loaded). What this cannot see:
 //!   an import name built at run time from pieces (`"dubbing_" + "common"`), or read from a file
-//!   outside `python/` or an `@file` of arguments: declare such a dependency. Other packages are left out, which is what
-//!   lets an edit in one service keep the other service's passes;
+//!   outside `python/` or an `@file` of arguments: declare such a dependency. Other packages are
+//!   left out, which is what lets an edit in one service keep the other service's passes;
 //! - **every file under `python/` outside the packages**: `conftest.py` at any level, `ruff.toml`,
 //!   `.ruff.toml`, `mypy.ini`, `setup.cfg`, `pytest.ini`, `tox.ini`, `python/pyproject.toml`,
 //!   `.gitignore` files, `tests/e2e/`: tools read configuration from the folders above a
@@ -300,8 +300,6 @@ impl Files {
     }
 }
 
-/// Whether a package's pyproject declares a `pytest11` entry point
-/// (`[project.entry-points.pytest11]`).
 /// Whether a file under `python/` outside the packages (`rel`, from `python/`) is loaded by the
 /// tools for any package's job: a `conftest.py` (pytest loads those of the folders above a
 /// package's tests) or a tool's configuration (an `addopts` with `-p NAME`). Not the others: a
@@ -348,6 +346,11 @@ impl Names {
             }
         }
         Names { imports, groups }
+    }
+
+    /// The local packages whose pyproject declares entry points of `group`.
+    fn declaring(&self, group: &str) -> &[String] {
+        self.groups.get(group).map_or(&[], Vec::as_slice)
     }
 
     /// The local packages `text` names (see [`Names`]).
@@ -397,21 +400,6 @@ fn entry_point_groups(package: &Package) -> Vec<String> {
         .flat_map(|t| t.iter().map(|(group, _)| group.to_owned()))
         .filter(|g| g != "console_scripts" && g != "gui_scripts")
         .collect()
-}
-
-fn declares_pytest_plugin(package: &Package) -> bool {
-    let Ok(text) = std::fs::read_to_string(package.pyproject()) else {
-        return false;
-    };
-    if !text.contains("pytest11") {
-        return false;
-    }
-    text.parse::<toml_edit::DocumentMut>().is_ok_and(|doc| {
-        doc.get("project")
-            .and_then(|p| p.get("entry-points"))
-            .and_then(|e| e.get("pytest11"))
-            .is_some()
-    })
 }
 
 /// One digest of a list of files and empty folders: each file's path and the digest of its
@@ -578,9 +566,10 @@ impl<'a> Inputs<'a> {
                     .map(|d| normalize(&d))
                     .filter(|d| local.contains(&d.as_str()))
                     .collect();
+                let declared = self.files().names.declaring("pytest11");
                 plugins.extend(
                     set.iter()
-                        .filter(|p| declares_pytest_plugin(p))
+                        .filter(|p| declared.contains(&p.name))
                         .map(|p| p.name.clone()),
                 );
                 plugins.sort();

@@ -586,8 +586,6 @@ fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
-/// `python/`.
 /// mypy's plugins given as a path (`plugins = ["../checks.py"]`, from `python/`): mypy runs
 /// the file's code. One given as a module is a local package's (see `Inputs::readers`) or an
 /// installed one's.
@@ -605,6 +603,8 @@ fn mypy_plugin_files(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The plugins `[tool.mypy] plugins` in `python/pyproject.toml` names: modules, or paths from
+/// `python/`.
 pub fn mypy_plugins(root: &Path) -> Vec<String> {
     let pyproject = root.join(PYTHON_DIR).join("pyproject.toml");
     let Some(plugins) = option_files::tool_setting(&pyproject, "mypy", "plugins") else {
