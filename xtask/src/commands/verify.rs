@@ -257,11 +257,13 @@ fn ignored_files_read(
     let out = Cmd::new("git")
         .arg("-C")
         .arg(root)
+        // `--directory`: an ignored folder once (`.venv/`), not its thousands of files.
         .args([
             "ls-files",
             "-z",
             "--others",
             "--ignored",
+            "--directory",
             "--exclude-per-directory=.gitignore",
             "--",
             PYTHON_DIR,
@@ -271,31 +273,46 @@ fn ignored_files_read(
     if out.code != Some(0) {
         return Err(format!("git ls-files failed: {}", out.output.trim()));
     }
-    let ignored: std::collections::BTreeSet<&str> =
-        out.output.split('\0').filter(|p| !p.is_empty()).collect();
+    // Files, and folders ending in `/`.
+    let ignored: Vec<&str> = out.output.split('\0').filter(|p| !p.is_empty()).collect();
     if ignored.is_empty() {
         return Ok(Vec::new());
     }
+    let is_ignored = |rel: &str| {
+        ignored
+            .iter()
+            .any(|i| rel == *i || (i.ends_with('/') && rel.starts_with(i)))
+    };
     let python = root.join(PYTHON_DIR);
     let tree = crate::digest::tree_listing(&python, &crate::workspace::tool_roots(root));
     Ok(tree
         .files
         .iter()
         .map(|f| format!("{PYTHON_DIR}/{}", f.rel))
-        .filter(|rel| ignored.contains(rel.as_str()))
-        .filter(|rel| !expected.contains(rel) && !is_build_leftover(rel, packages))
+        .filter(|rel| is_ignored(rel))
+        .filter(|rel| !expected.contains(rel) && !in_build_leftover(rel, packages))
         .collect())
 }
 
-/// A package's build leftovers, which the tools' walk counts (a tool may read them) and git
-/// rightly ignores: its `build/` and `dist/` folders, and an `*.egg-info` anywhere in it.
-fn is_build_leftover(rel: &str, packages: &[String]) -> bool {
-    let top = packages.iter().any(|p| {
-        rel.strip_prefix(p.as_str())
-            .and_then(|r| r.strip_prefix('/'))
-            .is_some_and(|r| r.starts_with("build/") || r.starts_with("dist/"))
-    });
-    top || rel.split('/').any(|part| part.ends_with(".egg-info"))
+/// Whether `rel` lies in a package's build leftovers ([`crate::leftovers::is_build_leftover`]),
+/// which the tools' walk counts (a tool may read them) and git rightly ignores: a `build/` or
+/// `dist/` at the top of a package's folder (`packages`: those folders, from the root), an
+/// `*.egg-info` anywhere.
+fn in_build_leftover(rel: &str, packages: &[String]) -> bool {
+    let mut folder = String::new();
+    for part in rel.split('/') {
+        let at_top = packages.contains(&folder);
+        if crate::leftovers::is_build_leftover(part, true)
+            && (at_top || part.ends_with(".egg-info"))
+        {
+            return true;
+        }
+        if !folder.is_empty() {
+            folder.push('/');
+        }
+        folder.push_str(part);
+    }
+    false
 }
 
 /// SC-005: the package README names the commands that set it up and test it.
