@@ -165,16 +165,14 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     // What ruff reads outside python/ that the commit holds: exported with it, and a staged
     // change there concerns every package.
     let outside = outside::repo_pathspecs(root);
-    if targets.shared.is_none()
-        && let Some(file) = repo.staged_at(&outside)?
-    {
-        targets.packages = ws.packages.iter().collect();
-        targets.shared = Some(file);
-    }
+    concern_every_package_if_staged(&mut targets, &ws, &repo, &outside)?;
     if targets.packages.is_empty() && targets.shared.is_none() {
         say("pre-commit: nothing ruff reads is staged (nothing under python/)");
         return Ok(());
     }
+    let export = Export::new(&repo, &outside)?;
+    let staged_reads = export.copy_what_the_staged_configuration_reads(&repo, &outside)?;
+    concern_every_package_if_staged(&mut targets, &ws, &repo, &staged_reads)?;
     match &targets.shared {
         Some(file) => say(format!(
             "pre-commit: the staged python/ ({file} is staged and concerns every package)"
@@ -185,17 +183,26 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let args = gate_args(names);
     let gate = Gate::new(&ws, &args)?;
     let (venv, _lock) = ruff_venv(&gate, &args.env)?;
-    let export = Export::new(&repo, &outside)?;
-    let staged_reads = export.copy_what_the_staged_configuration_reads(&repo, &outside)?;
+    same_ruff(root, &export, venv)?;
+    let jobs = ruff_jobs(&gate, &export, venv, &targets);
+    gate.run("pre-commit", jobs, started)
+}
+
+/// Every package becomes a target when a file at `specs` (pathspecs from the top: what ruff
+/// reads outside `python/`) is staged, and none concerned every package yet.
+fn concern_every_package_if_staged<'a>(
+    targets: &mut Targets<'a>,
+    ws: &'a Workspace,
+    repo: &Repo,
+    specs: &[String],
+) -> Result<()> {
     if targets.shared.is_none()
-        && let Some(file) = repo.staged_at(&staged_reads)?
+        && let Some(file) = repo.staged_at(specs)?
     {
         targets.packages = ws.packages.iter().collect();
         targets.shared = Some(file);
     }
-    same_ruff(root, &export, venv)?;
-    let jobs = ruff_jobs(&gate, &export, venv, &targets);
-    gate.run("pre-commit", jobs, started)
+    Ok(())
 }
 
 /// The venv ruff runs in: the one `lint` of the same packages runs it in (the first venv of the
