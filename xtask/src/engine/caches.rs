@@ -96,16 +96,24 @@ impl ToolCaches {
         self
     }
 
-    /// The seed for the job's tool and interpreter in the tools folder: the interpreter a venv
-    /// runs (`home`, `version_info`) is in its pyvenv.cfg. Read only when a job seeds or has run,
-    /// never for a remembered pass.
+    /// The seed for the job's tool, its version and the interpreter in the tools folder: the
+    /// interpreter a venv runs (`home`, `version_info`) is in its pyvenv.cfg, the tool's version in
+    /// the name of its `.dist-info` folder (mypy ignores another version's entries: a seed of one
+    /// version would never grow entries of the next). Read only when a job seeds or has run, never
+    /// for a remembered pass.
     fn seed_dir(&self) -> Option<PathBuf> {
-        let cfg = fs::read(self.venv_dir().join("pyvenv.cfg")).ok()?;
-        let digest = crate::digest::hash(&cfg);
-        Some(
-            self.seeds
-                .join(format!("{}-{}", tool_of(&self.dir), &digest[..16])),
-        )
+        let mut key = fs::read(self.venv_dir().join("pyvenv.cfg")).ok()?;
+        let tool = tool_of(&self.dir);
+        let dist_info = Venv::of_dir(self.venv_dir())
+            .site_packages()
+            .iter()
+            .flat_map(|site| fsutil::entries(site))
+            .map(|(_, name, _)| name)
+            .find(|name| name.starts_with(&format!("{tool}-")) && name.ends_with(".dist-info"));
+        key.push(0);
+        key.extend(dist_info.unwrap_or_default().into_bytes());
+        let digest = crate::digest::hash(&key);
+        Some(self.seeds.join(format!("{tool}-{}", &digest[..16])))
     }
 
     fn files(&self) -> impl Iterator<Item = &TreeFile> {
@@ -207,11 +215,10 @@ impl ToolCaches {
         };
         let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
         let mut names = self.tree_module_names();
-        // A seed made in this venv (by a job before its install changed): mypy would trust its
+        // A seed made in this venv, in part (by a job before its install changed): mypy would trust its
         // entries of the installed packages by their size and time, as they are at this path.
         // From another venv, mypy hashes each module whose path differs from the entry's.
-        let made_in = fs::read(from.join(VENV)).unwrap_or_default();
-        if made_in == self.venv_dir().as_os_str().as_encoded_bytes() {
+        if made_in(&from).contains(&self.venv_dir().to_string_lossy().into_owned()) {
             names.extend(self.installed_names());
         }
         for rel in seen.lines().filter_map(|line| line.splitn(4, '\t').nth(3)) {
@@ -240,41 +247,54 @@ impl ToolCaches {
             })
     }
 
-    /// After a job ran: makes the tools folder's seed for its tool and interpreter from its
-    /// caches when there is none: the entries of the standard library and installed packages
-    /// in mypy's cache, and the bytecode of files outside `python/` (another tree's venvs are
-    /// elsewhere). Written aside, then renamed: a job never seeds from half a seed.
+    /// After a job ran: makes the tools folder's seed for its tool, its version and interpreter
+    /// from its caches, or grows the seed there by the entries it lacks (the first job of a tree
+    /// may read a few modules of the standard library; the next, many more): the entries of the
+    /// standard library and installed packages in mypy's cache, and the bytecode of files
+    /// outside `python/` (another tree's venvs are elsewhere). Entries made with other mypy
+    /// plugins are not mixed in. Written aside, then put in the seed's place: a job never seeds
+    /// from half a seed (one that reads a seed while it is replaced gets fewer entries, each
+    /// whole, and computes the rest).
     fn publish(&self) {
         let Some(seed) = self.seed_dir() else {
             return;
         };
-        if seed.exists() {
-            return;
-        }
         let names = self.tree_module_names();
         let mirror = without_root(&self.python);
-        // One aside a job: the jobs of one run publish from threads of one process.
-        let job = self.dir.file_name().unwrap_or_default().to_string_lossy();
-        let aside = seed.with_extension(format!("tmp-{}-{job}", std::process::id()));
-        let _ = fs::remove_dir_all(&aside);
-        copy_tree(&self.mypy(), &aside.join("mypy"), &|rel, _| {
-            mypy_entries(rel, &names)
-        });
-        copy_tree(&self.bytecode(), &aside.join("pyc"), &|rel, _| {
+        let mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
+        let pyc = |rel: &Path, _: bool| {
             if rel.starts_with(&mirror) {
                 Take::Skip
             } else {
                 Take::Ask
             }
-        });
-        let _ = fs::write(aside.join(SEEN), "");
-        let _ = fs::write(
-            aside.join(VENV),
-            self.venv_dir().as_os_str().as_encoded_bytes(),
-        );
-        if fs::rename(&aside, &seed).is_err() {
-            let _ = fs::remove_dir_all(&aside);
+        };
+        let old = seed.join(SEEN).is_file().then_some(&seed);
+        if let Some(old) = old {
+            let grows = lacks(&old.join("mypy"), &self.mypy(), &mypy)
+                || lacks(&old.join("pyc"), &self.bytecode(), &pyc);
+            if !grows || !same_plugins(&old.join("mypy"), &self.mypy()) {
+                return;
+            }
         }
+        // One aside a job: the jobs of one run publish from threads of one process.
+        let job = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        let aside = seed.with_extension(format!("tmp-{}-{job}", std::process::id()));
+        let _ = fs::remove_dir_all(&aside);
+        let mut venvs = Vec::new();
+        if let Some(old) = old {
+            copy_tree(&old.join("mypy"), &aside.join("mypy"), &|_, _| Take::Ask);
+            copy_tree(&old.join("pyc"), &aside.join("pyc"), &|_, _| Take::Ask);
+            venvs = made_in(old);
+        }
+        let (to_mypy, to_pyc) = (aside.join("mypy"), aside.join("pyc"));
+        copy_tree(&self.mypy(), &to_mypy, &only_new(&mypy, &to_mypy));
+        copy_tree(&self.bytecode(), &to_pyc, &only_new(&pyc, &to_pyc));
+        venvs.push(self.venv_dir().to_string_lossy().into_owned());
+        let list: String = venvs.iter().map(|venv| format!("{venv}\0")).collect();
+        let _ = fs::write(aside.join(SEEN), "");
+        let _ = fs::write(aside.join(VENV), list);
+        replace_dir(&aside, &seed, &job);
     }
 
     /// The venv the job runs in: its caches are in `<venv>/xtask-cache/<job>`.
@@ -347,6 +367,76 @@ fn tool_of(dir: &Path) -> String {
     name.split('-').next().unwrap_or_default().to_owned()
 }
 
+/// The venvs whose caches a seed's entries come from (each path ends with a NUL; a seed of an
+/// older xtask names one venv, with none). Compared as text: two paths that differ only in bytes
+/// that are not UTF-8 count as one venv, which seeds fewer entries, never more.
+fn made_in(seed: &Path) -> Vec<String> {
+    let bytes = fs::read(seed.join(VENV)).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .split('\0')
+        .filter(|venv| !venv.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `take`, skipping too the files that `to` already has: a seed's entry stays whole (mypy's meta
+/// file records its data file's time).
+fn only_new<'a>(
+    take: &'a dyn Fn(&Path, bool) -> Take,
+    to: &'a Path,
+) -> impl Fn(&Path, bool) -> Take + 'a {
+    move |rel, is_dir| match take(rel, is_dir) {
+        Take::Skip => Take::Skip,
+        _ if !is_dir && to.join(rel).exists() => Take::Skip,
+        _ => Take::Ask,
+    }
+}
+
+/// Whether the job's cache `from` holds a file, of those `take` copies, that the seed's `to`
+/// lacks.
+fn lacks(to: &Path, from: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
+    let mut missing = false;
+    visit(from, take, &mut |rel, _, _| {
+        missing = missing || !to.join(rel).exists();
+    });
+    missing
+}
+
+/// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
+/// version's folder): mypy trusts no entry made with other plugins, and one seed holds one
+/// snapshot.
+fn same_plugins(a: &Path, b: &Path) -> bool {
+    let snapshots = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        fsutil::entries(dir)
+            .into_iter()
+            .filter(|(_, _, meta)| meta.is_dir())
+            .map(|(path, name, _)| {
+                let snapshot = fs::read(path.join("@plugins_snapshot.json")).unwrap_or_default();
+                (name, snapshot)
+            })
+            .collect()
+    };
+    let theirs = snapshots(b);
+    snapshots(a)
+        .iter()
+        .all(|(version, mine)| theirs.iter().all(|(v, s)| v != version || s == mine))
+}
+
+/// Puts the folder `aside` in the place of `dir`, which may exist: the old is moved away first
+/// (a folder cannot be renamed over one that is not empty), then removed. Another process that
+/// put its own there meanwhile keeps its place, and `aside` goes.
+fn replace_dir(aside: &Path, dir: &Path, job: &str) {
+    let old = dir.with_extension(format!("old-{}-{job}", std::process::id()));
+    if dir.exists() && fs::rename(dir, &old).is_err() {
+        let _ = fs::remove_dir_all(aside);
+        return;
+    }
+    if fs::rename(aside, dir).is_err() {
+        let _ = fs::remove_dir_all(aside);
+    }
+    let _ = fs::remove_dir_all(&old);
+}
+
 /// The names the parts of a Python file's path under `python/` give to mypy's cache entries
 /// (`libs/common/src/dubbing_common/x.py`: `libs`, `common`, ..., `x`); none for other files.
 fn module_names(rel: &str) -> impl Iterator<Item = &str> {
@@ -395,10 +485,29 @@ enum Take {
 /// Copies the files under `from` to `to`, as `take` says of each path below `from` (and whether
 /// it is a folder). Best effort: what is not copied, the tool computes.
 fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
-    /// The entries of the folder `rel` below `from`, for which `decided` was decided.
-    fn walk(from: &Path, rel: &Path, to: &Path, decided: Take, take: &dyn Fn(&Path, bool) -> Take) {
-        // Made with its first file: a folder whose files are all skipped is not made.
-        let mut made = false;
+    visit(from, take, &mut |rel, path, meta| {
+        let target = to.join(rel);
+        // A folder is made with its first file: one whose files are all skipped is not made.
+        if fs::create_dir_all(target.parent().unwrap_or(to)).is_ok() {
+            link_or_copy(path, &target, meta);
+        }
+    });
+}
+
+/// Calls `file` with each file under `from` (its path below `from`, its path, its metadata)
+/// that `take` keeps, as it says of each path below `from` (and whether it is a folder).
+fn visit(
+    from: &Path,
+    take: &dyn Fn(&Path, bool) -> Take,
+    file: &mut dyn FnMut(&Path, &Path, &fs::Metadata),
+) {
+    fn walk(
+        from: &Path,
+        rel: &Path,
+        decided: Take,
+        take: &dyn Fn(&Path, bool) -> Take,
+        file: &mut dyn FnMut(&Path, &Path, &fs::Metadata),
+    ) {
         for (path, name, meta) in fsutil::entries(&from.join(rel)) {
             let rel = rel.join(&name);
             let what = match decided {
@@ -409,17 +518,13 @@ fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
                 continue;
             }
             if meta.is_dir() {
-                walk(from, &rel, to, what, take);
+                walk(from, &rel, what, take, file);
             } else if meta.is_file() {
-                let target = to.join(&rel);
-                made = made || fs::create_dir_all(target.parent().unwrap_or(to)).is_ok();
-                if made {
-                    link_or_copy(&path, &target, &meta);
-                }
+                file(&rel, &path, &meta);
             }
         }
     }
-    walk(from, Path::new(""), to, Take::Ask, take);
+    walk(from, Path::new(""), Take::Ask, take, file);
 }
 
 /// Links a cache file to its seed: Python, pytest and mypy write each entry aside and rename it
@@ -586,6 +691,64 @@ mod tests {
         assert!(!venv_pyc.exists() && !numpy.exists() && !tree_pyc.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
+    /// The seed of the tools folder grows by what a later job's caches hold and it lacks, and
+    /// names every venv its entries were made in; entries made with other mypy plugins stay out.
+    #[test]
+    fn a_seed_grows_by_what_it_lacks() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-g-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let seeds = dir.join("seeds");
+        let job = |service: &str, files: &[(&str, &str)]| {
+            let venv = python.join("apps").join(service).join(".venv");
+            fs::create_dir_all(&venv).unwrap();
+            fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            let caches = ToolCaches::new(
+                venv.join("xtask-cache/mypy-x"),
+                python.clone(),
+                vec![],
+                false,
+                "i1".into(),
+                &seeds,
+            );
+            for (rel, text) in files {
+                let path = caches.dir.join(rel);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, text).unwrap();
+            }
+            caches.record();
+            (caches.seed_dir().unwrap(), venv)
+        };
+        let (seed, a) = job(
+            "a",
+            &[("mypy/3.10/os.meta.ff", "a"), ("pyc/usr/lib/os.pyc", "a")],
+        );
+        let (same, b) = job(
+            "b",
+            &[
+                ("mypy/3.10/os.meta.ff", "b"),
+                ("mypy/3.10/json.meta.ff", "b"),
+            ],
+        );
+        assert_eq!(seed, same, "one interpreter, one tool: one seed");
+        let read = |rel: &str| fs::read_to_string(seed.join(rel)).ok();
+        assert_eq!(read("mypy/3.10/os.meta.ff").as_deref(), Some("a"));
+        assert_eq!(read("mypy/3.10/json.meta.ff").as_deref(), Some("b"));
+        assert_eq!(read("pyc/usr/lib/os.pyc").as_deref(), Some("a"));
+        let venvs = made_in(&seed);
+        assert_eq!(venvs, [a, b].map(|v| v.to_string_lossy().into_owned()));
+        let plugin = [
+            ("mypy/3.10/@plugins_snapshot.json", "{\"p\": 1}"),
+            ("mypy/3.10/re.meta.ff", "c"),
+        ];
+        job("c", &plugin);
+        assert_eq!(read("mypy/3.10/re.meta.ff"), None);
+        assert_eq!(made_in(&seed).len(), 2);
+        let leftovers: Vec<_> = fsutil::entries(&seeds).into_iter().map(|e| e.1).collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A seed's copy leaves out the tree modules' entries, and only theirs: the bytecode of the
     /// files under `python/` outside a venv (no folder made for them), mypy's entries named
     /// like a tree module.
