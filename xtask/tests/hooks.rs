@@ -232,6 +232,22 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     );
     assert!(out.contains("ruff-base.toml is staged"), "{out}");
     git(root, &["checkout", "HEAD", "--", "ruff-base.toml"]);
+    // The same, while the work tree's python/ configuration (not staged) no longer extends it:
+    // the commit's does, so nothing under python/ being staged does not mean nothing to check.
+    let config = "python/pyproject.toml";
+    let extending = fs::read_to_string(root.join(config)).unwrap();
+    let alone = extending.replacen("extend = \"../ruff-base.toml\"\n", "line-length = 100\n", 1);
+    assert_ne!(alone, extending);
+    write(root, config, &alone);
+    write(root, "ruff-base.toml", "line-length = 40\n");
+    git(root, &["add", "ruff-base.toml"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "shorter, unseen"]);
+    assert_ne!(
+        code, 0,
+        "a staged setting that the commit's configuration reads was committed:\n{out}"
+    );
+    assert!(out.contains("ruff-base.toml is staged"), "{out}");
+    git(root, &["checkout", "HEAD", "--", "ruff-base.toml", config]);
 
     // A package's ruff configuration that another package's extends: a rule staged in common's
     // concerns contracts too, whose commented-out code it finds.

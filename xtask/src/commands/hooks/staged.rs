@@ -94,6 +94,21 @@ impl Repo {
         self.staged_names(root, &["--relative", "--diff-filter=AD"])
     }
 
+    /// Whether a file of ruff's configuration in the work tree is not the index's: changed or
+    /// deleted and not staged, or there and not in the index. The configuration under `python/`,
+    /// and `outside` (pathspecs from the top: what the work tree's configuration reads outside
+    /// it). Not a configuration file that git ignores: looking for one would walk every venv.
+    fn configuration_differs(&self, root: &Path, outside: &[String]) -> Result<bool> {
+        let mut cmd =
+            self.git(root)
+                .args(["status", "--porcelain", "-z", "--untracked-files=all", "--"]);
+        for name in outside::RUFF_CONFIGS {
+            cmd = cmd.arg(format!(":(glob){PYTHON_DIR}/**/{name}"));
+        }
+        cmd = cmd.args(outside);
+        Ok(!untrimmed(cmd)?.is_empty())
+    }
+
     /// The first staged path among `specs` (pathspecs from the top), if any.
     fn staged_at(&self, specs: &[String]) -> Result<Option<String>> {
         if specs.is_empty() {
@@ -166,13 +181,20 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     // change there concerns every package.
     let outside = outside::repo_pathspecs(root);
     concern_every_package_if_staged(&mut targets, &ws, &repo, &outside)?;
-    if targets.packages.is_empty() && targets.shared.is_none() {
+    let nothing = |t: &Targets| t.packages.is_empty() && t.shared.is_none();
+    // The list of what ruff reads outside python/ comes from the work tree's configuration: it
+    // is the commit's only while no configuration differs from the index.
+    if nothing(&targets) && !repo.configuration_differs(root, &outside)? {
         say("pre-commit: nothing ruff reads is staged (nothing under python/)");
         return Ok(());
     }
     let export = Export::new(&repo, &outside)?;
     let staged_reads = export.copy_what_the_staged_configuration_reads(&repo, &outside)?;
     concern_every_package_if_staged(&mut targets, &ws, &repo, &staged_reads)?;
+    if nothing(&targets) {
+        say("pre-commit: nothing ruff reads is staged (the staged configuration reads none of it)");
+        return Ok(());
+    }
     match &targets.shared {
         Some(file) => say(format!(
             "pre-commit: the staged python/ ({file} is staged and concerns every package)"
