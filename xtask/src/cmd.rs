@@ -306,7 +306,8 @@ pub fn git_paths_at_once(root: &Path, commands: &[(&[&str], &str)]) -> Result<Ve
             .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", cmd.display()))?;
         let text = String::from_utf8_lossy(&done.stdout);
         if !done.status.success() {
-            bail!("`{}` failed: {}; {fix}", cmd.display(), text.trim());
+            // git's own words first: they are the cause (`fatal: bad revision 'x'`).
+            bail!("{} (`{}` failed); {fix}", text.trim(), cmd.display());
         }
         out.push(
             text.split('\0')

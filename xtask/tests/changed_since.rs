@@ -109,8 +109,24 @@ fn changed_since_selects_changed_packages_and_their_dependents() {
 
     let out = run(xtask(root).args(["lint", "--changed-since", "no-such-revision"]));
     out.assert_clean_error();
+    // git's words (the cause) first, then what to name instead and how to list it.
     assert!(
-        out.stderr.contains("is `no-such-revision` a revision"),
+        out.stderr
+            .starts_with("error: fatal: bad revision 'no-such-revision'")
+            && out
+                .stderr
+                .contains("is `no-such-revision` a commit, branch or tag")
+            && out.stderr.contains("branch --all"),
+        "{}",
+        out.stderr
+    );
+    let out = run(xtask(root).args(["lint", "--venv", "nosuch"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.starts_with(
+            "error: no package `nosuch`; the venvs are those of: media-service, sts-service \
+             (`--venv nosuch`)"
+        ),
         "{}",
         out.stderr
     );

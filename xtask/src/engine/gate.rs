@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
 use crate::engine::caches::{self, ToolCaches};
@@ -150,7 +150,10 @@ impl<'a> Part<'a> {
         let owners = args
             .venvs
             .iter()
-            .map(|name| ws.owner(name).context("--venv"))
+            .map(|name| {
+                ws.owner(name)
+                    .map_err(|e| anyhow::anyhow!("{e:#} (`--venv {name}`)"))
+            })
             .collect::<Result<_>>()?;
         Ok(Part::Venvs(owners))
     }
@@ -180,7 +183,7 @@ impl<'a> Gate<'a> {
         if let Some(rev) = &args.changed_since {
             selection
                 .widen_for_change(ws, rev, &inputs)
-                .context("--changed-since")?;
+                .map_err(|e| anyhow::anyhow!("{e:#} (`--changed-since {rev}`)"))?;
         }
         output::say(selection.describe());
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;

@@ -303,8 +303,14 @@ fn git_about(root: &Path, rev: &str, args: &[&str]) -> Result<Vec<String>> {
 /// What to ask when git fails on `rev`.
 fn not_a_revision(root: &Path, rev: &str) -> String {
     format!(
-        "is `{rev}` a revision of the git repository of {}?",
-        root.display()
+        "is `{rev}` a commit, branch or tag of the git repository of {}? (`{}` lists the \
+         branches; a remote's needs a `git fetch` first)",
+        root.display(),
+        crate::cmd::Cmd::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["branch", "--all"])
+            .display()
     )
 }
 
@@ -358,7 +364,11 @@ pub fn select<'a>(
     here: Option<&'a Package>,
 ) -> Result<Selection<'a>> {
     let changed = match changed_since {
-        Some(rev) => Some(changed_files(&ws.root, rev).context("--changed-since")?),
+        // The cause first, then the flag it came from.
+        Some(rev) => Some(
+            changed_files(&ws.root, rev)
+                .map_err(|e| anyhow::anyhow!("{e:#} (`--changed-since {rev}`)"))?,
+        ),
         None => None,
     };
     select_from(ws, names, changed.as_deref(), here)
