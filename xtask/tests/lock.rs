@@ -90,7 +90,8 @@ fn each_service_locks_its_own_versions_and_venvs_hold_exactly_the_lock() {
     );
 }
 
-/// A package installed by hand: doctor names it, setup removes it (unless --inexact).
+/// A package installed by hand: doctor names it, setup removes it (unless --inexact); a file of
+/// one deleted by hand: doctor names it.
 #[test]
 fn a_package_installed_by_hand_is_reported_and_removed() {
     let tmp = scaffolded("by hand");
@@ -141,6 +142,33 @@ fn a_package_installed_by_hand_is_reported_and_removed() {
         !python_in(root, "media-service", "import six").0,
         "{}",
         out.stdout
+    );
+
+    // A file of an installed distribution deleted by hand: setup's no-op look reads no installed
+    // file, doctor reads each RECORD, says which is gone, and the command that reinstalls.
+    let (found, site) = python_in(
+        root,
+        "media-service",
+        "import os, pluggy; print(os.path.dirname(os.path.dirname(pluggy.__file__)))",
+    );
+    assert!(found, "{site}");
+    fs::remove_file(PathBuf::from(site.trim()).join("pluggy/_tracing.py")).unwrap();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert_ne!(doctor.code, 0, "{}", doctor.stdout);
+    assert!(
+        doctor
+            .stdout
+            .contains("lacks pluggy/_tracing.py, deleted since its install")
+            && doctor.stdout.contains("setup --force media-service"),
+        "{}",
+        doctor.stdout
+    );
+    run(xtask(root).args(["setup", "--force", "media-service"])).assert_ok();
+    let doctor = run(xtask(root).arg("doctor"));
+    assert!(
+        doctor.stdout.contains("media-service/.venv: fresh"),
+        "{}",
+        doctor.stdout
     );
 }
 

@@ -123,11 +123,30 @@ fn report_former_owners(ws: &Workspace) {
     }
 }
 
+/// `cargo xtask doctor`: the interpreters, the installer, each venv and its lock; fails when a
+/// venv is broken or no interpreter fits a service.
 pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let ctx = Session::new(&ws, args)?;
+    report_interpreters(&ws, &ctx);
+    let uv = report_installer(root, &ws, &ctx, args);
     let mut broken = Vec::new();
+    for service in ws.venv_owners() {
+        broken.extend(report_venv(root, &ws, &ctx, service, uv.as_deref())?);
+    }
+    report_former_owners(&ws);
+    let table = crate::commands::lock::conflicts(&ws);
+    if !table.is_empty() {
+        println!("{table}");
+    }
+    if !broken.is_empty() {
+        bail!("broken: {}", broken.join(", "));
+    }
+    Ok(())
+}
 
+/// Every interpreter found, and the requires-python of the packages one does not satisfy.
+fn report_interpreters(ws: &Workspace, ctx: &Session) {
     println!("interpreters:");
     let discovery = ctx.discovery();
     // Why an interpreter would not do: the requires-python it is below or above.
@@ -168,7 +187,15 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
     for rejected in &discovery.rejected {
         println!("  rejected  {}: {}", rejected.path.display(), rejected.why);
     }
+}
 
+/// The installer setup would use, and how to add a package; the uv found, if any.
+fn report_installer(
+    root: &Path,
+    ws: &Workspace,
+    ctx: &Session,
+    args: &EnvArgs,
+) -> Option<std::path::PathBuf> {
     let first_service = ws.services().next();
     let base = first_service
         .and_then(|s| ctx.would_choose(s).ok())
@@ -200,95 +227,120 @@ pub fn run(root: &Path, args: &EnvArgs) -> Result<()> {
             project::xtask_command(root, &["add", "PACKAGE", "NAME"])
         );
     }
+    uv
+}
 
-    for service in ws.venv_owners() {
-        let name = service.folder_name();
-        let venv = Venv::of(service);
-        let state = ctx.state(service)?;
-        let line = match &state {
-            State::Missing => format!(
-                "missing: create it with {}",
-                project::xtask_command(root, &["setup", name])
-            ),
-            State::Fresh => "fresh".to_owned(),
-            State::Stale(why) => format!(
-                "stale ({why}): update it with {}",
-                project::xtask_command(root, &["setup", name])
-            ),
-            State::Broken(why) => {
-                broken.push(name.to_owned());
-                // Setup recreates a venv it made; a folder that is no venv is not its to replace.
-                if venv.is_venv() {
-                    format!(
-                        "broken ({why}): setup recreates it: {}",
-                        project::xtask_command(root, &["setup", name])
-                    )
-                } else {
-                    format!(
-                        "broken ({why}): move it away, then run {}",
-                        project::xtask_command(root, &["setup", name])
-                    )
-                }
-            }
-        };
-        println!("{name}: venv {}: {line}", venv.dir.display());
-        match lock::status(&ws, service)? {
-            lock::Status::Fresh => println!("  lock: up to date"),
-            status => println!("  lock: {}", lock::stale_message(&ws, service, &status)),
-        }
-        if let (State::Fresh | State::Stale(_), Some(uv)) = (&state, &uv) {
-            let differences = differs_from_lock(uv, root, &venv, service);
-            if !differences.is_empty() {
-                println!(
-                    "  differs from its lock (setup makes it exact): {}",
-                    differences.join(", ")
-                );
-            }
-        }
-        match ctx.would_choose(service) {
-            Ok((python, why)) => println!("  interpreter: {python}: {why}"),
-            Err(e) => {
-                broken.push(format!("{name} (no interpreter)"));
-                println!("  interpreter: none fits: {e:#}");
-            }
-        }
-        if matches!(state, State::Fresh | State::Stale(_)) {
-            let found = editables(&venv);
-            let (paths, hooks): (Vec<&Editable>, Vec<&Editable>) = found
-                .iter()
-                .partition(|e| matches!(e, Editable::StaticPaths(_)));
-            let names = |list: &[&Editable]| -> String {
-                list.iter()
-                    .map(|e| match e {
-                        Editable::StaticPaths(d) | Editable::ImportHook(d) => d.as_str(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            if found.is_empty() {
-                println!("  editable installs: none found");
-            }
-            if !paths.is_empty() {
-                println!(
-                    "  editable installs with static .pth paths (every tool follows them): {}",
-                    names(&paths)
-                );
-            }
-            if !hooks.is_empty() {
-                println!(
-                    "  editable installs through an import hook (IDEs cannot follow them; the gates give mypy their source folders): {}",
-                    names(&hooks)
-                );
-            }
+/// One venv: its state, its lock, what a sync would change, its interpreter and editables. The
+/// names it adds to the broken list.
+fn report_venv(
+    root: &Path,
+    ws: &Workspace,
+    ctx: &Session,
+    service: &Package,
+    uv: Option<&Path>,
+) -> Result<Vec<String>> {
+    let name = service.folder_name();
+    let venv = Venv::of(service);
+    let mut broken = Vec::new();
+    let state = ctx.state(service)?;
+    let damage = matches!(state, State::Fresh | State::Stale(_))
+        .then(|| describe_damage(&venv))
+        .flatten();
+    let line = match &damage {
+        // Its stamp and listing are as setup left them: only --force reinstalls.
+        Some(why) => format!(
+            "broken ({why}): setup recreates it: {}",
+            project::xtask_command(root, &["setup", "--force", name])
+        ),
+        None => state_line(root, &venv, name, &state),
+    };
+    if damage.is_some() || matches!(state, State::Broken(_)) {
+        broken.push(name.to_owned());
+    }
+    println!("{name}: venv {}: {line}", venv.dir.display());
+    match lock::status(ws, service)? {
+        lock::Status::Fresh => println!("  lock: up to date"),
+        status => println!("  lock: {}", lock::stale_message(ws, service, &status)),
+    }
+    if let (State::Fresh | State::Stale(_), Some(uv)) = (&state, uv) {
+        let differences = differs_from_lock(uv, root, &venv, service);
+        if !differences.is_empty() {
+            println!(
+                "  differs from its lock (setup makes it exact): {}",
+                differences.join(", ")
+            );
         }
     }
-    report_former_owners(&ws);
-    let table = crate::commands::lock::conflicts(&ws);
-    if !table.is_empty() {
-        println!("{table}");
+    match ctx.would_choose(service) {
+        Ok((python, why)) => println!("  interpreter: {python}: {why}"),
+        Err(e) => {
+            broken.push(format!("{name} (no interpreter)"));
+            println!("  interpreter: none fits: {e:#}");
+        }
     }
-    if !broken.is_empty() {
-        bail!("broken: {}", broken.join(", "));
+    if matches!(state, State::Fresh | State::Stale(_)) {
+        report_editables(&venv);
     }
-    Ok(())
+    Ok(broken)
+}
+
+/// What a venv's state means and the command that deals with it.
+fn state_line(root: &Path, venv: &Venv, name: &str, state: &State) -> String {
+    let setup = project::xtask_command(root, &["setup", name]);
+    match state {
+        State::Missing => format!("missing: create it with {setup}"),
+        State::Fresh => "fresh".to_owned(),
+        State::Stale(why) => format!("stale ({why}): update it with {setup}"),
+        // Setup recreates a venv it made; a folder that is no venv is not its to replace.
+        State::Broken(why) if venv.is_venv() => {
+            format!("broken ({why}): setup recreates it: {setup}")
+        }
+        State::Broken(why) => format!("broken ({why}): move it away, then run {setup}"),
+    }
+}
+
+/// The distributions that lost files since their install, in a few words; none when whole.
+fn describe_damage(venv: &Venv) -> Option<String> {
+    let damaged = crate::env::record::damaged(venv);
+    let first = damaged.first()?;
+    let more = match (first.missing, damaged.len()) {
+        (1, 1) => String::new(),
+        (n, 1) => format!(" and {} more of its files", n - 1),
+        (_, d) => format!(", and {} more distributions lost files", d - 1),
+    };
+    Some(format!(
+        "{} lacks {}{more}, deleted since its install",
+        first.dist, first.first
+    ))
+}
+
+/// How the venv's editable installs are wired.
+fn report_editables(venv: &Venv) {
+    let found = editables(venv);
+    let (paths, hooks): (Vec<&Editable>, Vec<&Editable>) = found
+        .iter()
+        .partition(|e| matches!(e, Editable::StaticPaths(_)));
+    let names = |list: &[&Editable]| -> String {
+        list.iter()
+            .map(|e| match e {
+                Editable::StaticPaths(d) | Editable::ImportHook(d) => d.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if found.is_empty() {
+        println!("  editable installs: none found");
+    }
+    if !paths.is_empty() {
+        println!(
+            "  editable installs with static .pth paths (every tool follows them): {}",
+            names(&paths)
+        );
+    }
+    if !hooks.is_empty() {
+        println!(
+            "  editable installs through an import hook (IDEs cannot follow them; the gates give mypy their source folders): {}",
+            names(&hooks)
+        );
+    }
 }

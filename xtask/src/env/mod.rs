@@ -6,6 +6,7 @@ pub mod hadolint;
 pub mod installer;
 pub mod interpreter;
 pub mod lock;
+pub mod record;
 pub mod requirements;
 pub mod session;
 pub mod stamp;
