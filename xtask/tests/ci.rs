@@ -33,9 +33,17 @@ fn the_workflow_is_valid_and_an_edit_is_kept_and_named() {
         out.stdout
     );
     let path = root.join(WORKFLOW);
-    let edited = fs::read_to_string(&path)
-        .unwrap()
-        .replace("fail-fast: false", "fail-fast: true");
+    let written = fs::read_to_string(&path).unwrap();
+    // A key a person put above the digest line is an edit too.
+    let above = format!("concurrency: python-${{{{ github.ref }}}}\n{written}");
+    fs::write(&path, &above).unwrap();
+    run(xtask(root).arg("ci")).assert_ok();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        above,
+        "an edit was overwritten"
+    );
+    let edited = written.replace("fail-fast: false", "fail-fast: true");
     fs::write(&path, &edited).unwrap();
     run(xtask(root).arg("ci")).assert_ok();
     assert_eq!(
