@@ -284,6 +284,7 @@ fn git_ignore_rules_outside_python_are_inputs() {
     let tmp = committed_tree("gitignore");
     let root = tmp.path();
     let lint = ["lint", "-p", "common"];
+    let test = ["test", "-p", "common"];
     write(
         root,
         "python/libs/common/src/dubbing_common/scratch.py",
@@ -335,7 +336,7 @@ fn git_ignore_rules_outside_python_are_inputs() {
     .unwrap();
     fs::write(&exclude, "").unwrap();
     let since = ["verify", "--changed-since", "HEAD"];
-    let selected = selection_fails_as_a_fresh_verify(root, &[], ".git/info/exclude changed");
+    let selected = selection_fails_as_a_fresh_verify(root, &[], ".git/info/exclude changed", &lint);
     assert!(selected.stdout.contains("F401"), "{}", selected.stdout);
     // The state recorded is the last passing verify's: back to it, the selection is narrow again.
     fs::write(&exclude, "scratch.py\n").unwrap();
@@ -370,7 +371,7 @@ fn git_ignore_rules_outside_python_are_inputs() {
         )
         .unwrap();
         let changed = format!("{} changed", outside.path().display());
-        selection_fails_as_a_fresh_verify(root, &[], &changed);
+        selection_fails_as_a_fresh_verify(root, &[], &changed, &test);
         fs::write(outside.path().join("limit.txt"), "3\n").unwrap();
     }
     // So are the tools' own variables: warnings made errors fail a test of common alone.
@@ -383,7 +384,7 @@ fn git_ignore_rules_outside_python_are_inputs() {
     common::git(root, &["commit", "-q", "--no-verify", "-m", "old api"]);
     fs::write(root.join(main), format!("{text}# Another edit.\n")).unwrap();
     let strict = [("PYTHONWARNINGS", "error::DeprecationWarning")];
-    selection_fails_as_a_fresh_verify(root, &strict, "$PYTHONWARNINGS changed");
+    selection_fails_as_a_fresh_verify(root, &strict, "$PYTHONWARNINGS changed", &test);
     // And a file in the repository that git does not hold: pytest's arguments, from a file
     // that PYTEST_ADDOPTS names at the top, which git ignores.
     let args_file = root.join("pytest-local.txt");
@@ -400,19 +401,26 @@ fn git_ignore_rules_outside_python_are_inputs() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     fs::write(&args_file, "-W error::DeprecationWarning\n").unwrap();
     fs::write(root.join(main), format!("{text}# A third edit.\n")).unwrap();
-    selection_fails_as_a_fresh_verify(root, &local, "pytest-local.txt changed");
+    selection_fails_as_a_fresh_verify(root, &local, "pytest-local.txt changed", &test);
 }
 
 /// `verify --changed-since HEAD` fails, saying `why` it selected everything, as a truly fresh
-/// `verify` of every package fails (no memo, every tool cache removed). Returns the first run.
+/// `verify` of every package fails (no memo, every tool cache removed): shown by the truly fresh
+/// run of `part` (`test -p common`), a part of that verify, failing. Returns the first run.
 #[track_caller]
-fn selection_fails_as_a_fresh_verify(root: &Path, envs: &[(&str, &str)], why: &str) -> Run {
+fn selection_fails_as_a_fresh_verify(
+    root: &Path,
+    envs: &[(&str, &str)],
+    why: &str,
+    part: &[&str],
+) -> Run {
     let selected = run(xtask(root)
         .args(["verify", "--changed-since", "HEAD"])
         .envs(envs.iter().copied()));
     common::remove_tool_caches(root);
     let fresh = run(xtask(root)
-        .args(["verify", "--no-cache"])
+        .args(part)
+        .arg("--no-cache")
         .envs(envs.iter().copied()));
     assert_eq!(fresh.code, 1, "{}", fresh.stdout);
     assert_eq!(selected.code, fresh.code, "{}", selected.stdout);
