@@ -240,6 +240,26 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // install.py run where the copies did not put every wheel: one copied by name (the
+    // libraries' wheels are left out), as `docker build` would find it.
+    let text = template("media-service").replace(
+        "COPY wheels/ /context/wheels/",
+        "COPY wheels/media_service-0.1.0-py3-none-any.whl /context/wheels/",
+    );
+    assert_ne!(text, template("media-service"));
+    write(tree.path(), MEDIA, &text);
+    let out = verify(tree.path(), tools.path(), &media);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = line_of(&text, "RUN /opt/venv/bin/python /context/install.py");
+    assert!(
+        out.stdout.contains(&format!(
+            "{MEDIA}:{line}: RUN install.py: `docker build` would not find wheels/ (whole) \
+             beside it in /context/"
+        )),
+        "{}",
+        out.stdout
+    );
+
     write(tree.path(), MEDIA, &template("media-service"));
     verify(tree.path(), tools.path(), &media).assert_ok();
 }

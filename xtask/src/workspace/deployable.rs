@@ -5,6 +5,7 @@
 use crate::workspace::Package;
 use crate::workspace::deploy::context;
 use crate::workspace::dockerfile_parse::{self, Instruction};
+use crate::workspace::image_files;
 
 /// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
 /// Dockerfile's path from the root); none when it matches.
@@ -17,6 +18,7 @@ pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
         .collect();
     problems.extend(command_problem(service, rel, &instructions));
     problems.extend(install_problem(service, rel, &instructions));
+    problems.extend(context_problems(rel, &instructions));
     problems
 }
 
@@ -232,6 +234,76 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     ))
 }
 
+/// Each `RUN` of `install.py` must find the lock and every wheel beside it, where the `COPY`
+/// instructions (or its bind mounts) put them by Docker's rules ([`image_files`]): a wheel
+/// copied by name, a folder's contents put beside the script rather than in `wheels/`, or the
+/// files in two folders would fail at `docker build`, after `dist` proved the context.
+fn context_problems(rel: &str, instructions: &[Instruction]) -> Vec<String> {
+    let stages = stages(instructions);
+    let mut problems = Vec::new();
+    for index in 0..stages.len() {
+        let chain = chain(&stages, index);
+        for run in stages[index].body.iter().filter(|i| i.keyword == "RUN") {
+            let at = chain
+                .iter()
+                .position(|i| std::ptr::eq(*i, *run))
+                .unwrap_or(0);
+            problems.extend(install_run_problem(rel, run, &chain[..at]));
+        }
+    }
+    problems
+}
+
+/// The problem of one `RUN` (after `before`, its chain's earlier instructions) if it runs
+/// `install.py` and would not find the context's files beside it.
+fn install_run_problem(rel: &str, run: &Instruction, before: &[&Instruction]) -> Option<String> {
+    // Every wheel: copied only by a source that takes the whole folder (or all its wheels).
+    let every_wheel = format!("{}/every-wheel-0-py3-none-any.whl", context::WHEELS);
+    let files: Vec<&str> = context::ENTRIES
+        .iter()
+        .map(|e| {
+            if *e == context::WHEELS {
+                every_wheel.as_str()
+            } else {
+                e
+            }
+        })
+        .collect();
+    let script = image_files::workdir_at(before)
+        .and_then(|dir| image_files::script_path(run, context::INSTALL, &dir).transpose())
+        .transpose()?;
+    let lacking = script.and_then(|path| {
+        let here = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
+        let placed = image_files::placed(&files, before, run)?;
+        let lacking: Vec<String> = [context::INSTALL, context::LOCK, every_wheel.as_str()]
+            .iter()
+            .filter(|f| !placed.contains(&format!("{here}/{f}")))
+            .map(|f| match *f == every_wheel {
+                true => format!("{}/ (whole)", context::WHEELS),
+                false => (*f).to_owned(),
+            })
+            .collect();
+        Ok((format!("{here}/"), lacking))
+    });
+    let (install, lock, wheels) = (context::INSTALL, context::LOCK, context::WHEELS);
+    match lacking {
+        Ok((_, lacking)) if lacking.is_empty() => None,
+        Ok((here, lacking)) => Some(format!(
+            "{rel}:{}: RUN {install}: `docker build` would not find {} beside it in {here} \
+             (install.py reads the lock and every wheel of {wheels}/ from its own folder); copy \
+             them as the template does: `COPY {lock} {install} {here}` and `COPY {wheels}/ \
+             {here}{wheels}/`",
+            run.line,
+            lacking.join(", "),
+        )),
+        Err(why) => Some(format!(
+            "{rel}:{}: RUN {install}: where the context's files are in the image cannot be told \
+             ({why}); name the paths as the template does",
+            run.line
+        )),
+    }
+}
+
 /// The command(s) a service declares, and where: for the messages.
 fn declared_commands(service: &Package) -> String {
     let deploy = &service.deploy;
@@ -352,6 +424,45 @@ mod tests {
         assert!(!installs(&format!(
             "FROM x AS build\nRUN python /context/install.py\nFROM y\nCOPY --from=uv /uv /uv\n{tail}"
         )));
+    }
+
+    /// `install.py` must find the lock and every wheel beside it where the copies put them.
+    #[test]
+    fn install_py_must_find_the_lock_and_every_wheel_beside_it() {
+        let found = |copies: &str| {
+            let text = format!("FROM x\n{copies}RUN /opt/venv/bin/python /context/install.py\n");
+            context_problems("D", &dockerfile_parse::parse(&text))
+        };
+        for ok in [
+            "COPY requirements.txt install.py /context/\nCOPY wheels/ /context/wheels/\n",
+            "COPY . /context\n",
+            "WORKDIR /context\nCOPY . .\n",
+            "COPY install.py requirements.txt /context/\nCOPY wheels/*.whl /context/wheels/\n",
+        ] {
+            assert_eq!(found(ok), Vec::<String>::new(), "{ok}");
+        }
+        let named = found(
+            "COPY requirements.txt install.py /context/\nCOPY wheels/media_service-0.1.0-py3-none-any.whl /context/wheels/\n",
+        );
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert!(
+            named[0].starts_with("D:4: RUN install.py: `docker build` would not find wheels/ (whole) beside it in /context/"),
+            "{named:?}"
+        );
+        // A folder's contents go into the destination: the wheels land beside install.py.
+        let flat = found("COPY requirements.txt install.py /context/\nCOPY wheels /context/\n");
+        assert!(flat[0].contains("wheels/ (whole)"), "{flat:?}");
+        let apart = found("COPY install.py /context/\nCOPY requirements.txt wheels/ /other/\n");
+        assert!(
+            apart[0].contains("requirements.txt, wheels/ (whole)"),
+            "{apart:?}"
+        );
+        // A bind mount of the context serves its RUN.
+        let text = "FROM x\nRUN --mount=type=bind,target=/context /opt/venv/bin/python /context/install.py\n";
+        assert_eq!(
+            context_problems("D", &dockerfile_parse::parse(text)),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dockerfile;
 pub mod dockerfile_parse;
 mod dynamic;
 pub mod edit;
+pub mod image_files;
 pub mod imports;
 pub mod layout;
 mod package;
