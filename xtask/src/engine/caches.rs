@@ -306,14 +306,22 @@ impl ToolCaches {
             .unwrap_or_default()
     }
 
-    /// The top-level names in the venv's site-packages (`numpy`, `six`, `pytest`).
+    /// The names mypy gives the entries of the venv's installed packages: the top-level names in
+    /// its site-packages (`numpy`, `six`, `pytest`) and in the folders its `.pth` files add to the
+    /// path, a stub-only package's under the name it types (`bar-stubs/`: `bar`, PEP 561).
     fn installed_names(&self) -> Vec<String> {
-        Venv::of_dir(self.venv_dir())
-            .site_packages()
-            .iter()
-            .flat_map(|site| fsutil::entries(site))
-            .map(|(_, name, _)| name.split('.').next().unwrap_or(&name).to_owned())
-            .collect()
+        let mut names = Vec::new();
+        for site in Venv::of_dir(self.venv_dir()).site_packages() {
+            let mut folders = pth_folders(&site);
+            folders.push(site);
+            for folder in folders {
+                for (_, name, _) in fsutil::entries(&folder) {
+                    let top = name.split('.').next().unwrap_or(&name);
+                    names.push(top.strip_suffix("-stubs").unwrap_or(top).to_owned());
+                }
+            }
+        }
+        names
     }
 
     /// The names a module under `python/` that this job reads can have in mypy's cache.
@@ -359,6 +367,24 @@ impl ToolCaches {
             }
         }
     }
+}
+
+/// The folders the `.pth` files of `site` add to the path: each line that is not a comment or an
+/// `import`, relative to `site` unless absolute.
+fn pth_folders(site: &Path) -> Vec<PathBuf> {
+    fsutil::entries(site)
+        .into_iter()
+        .filter(|(_, name, meta)| name.ends_with(".pth") && meta.is_file())
+        .flat_map(|(path, _, _)| {
+            let text = fs::read_to_string(path).unwrap_or_default();
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("import"))
+                .map(|l| site.join(l))
+                .filter(|folder| folder.is_dir())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The tool of a job's cache folder, which is named by it first: `mypy-common--...`.
@@ -746,6 +772,37 @@ mod tests {
         assert_eq!(made_in(&seed).len(), 2);
         let leftovers: Vec<_> = fsutil::entries(&seeds).into_iter().map(|e| e.1).collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A seed made in a venv at this path seeds none of its installed packages' entries: named
+    /// as mypy names them, a stub-only package's (`bar-stubs/` types `bar`) and those of folders
+    /// a `.pth` file adds to the path too.
+    #[test]
+    fn the_installed_names_are_those_mypy_gives_the_entries() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-n-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let venv = dir.join("python/apps/svc/.venv");
+        let site = venv.join("lib/python3.10/site-packages");
+        for folder in ["bar-stubs", "extra/inner", "six-1.17.0.dist-info"] {
+            fs::create_dir_all(site.join(folder)).unwrap();
+        }
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        fs::write(site.join("six.py"), "").unwrap();
+        fs::write(site.join("extra/plugged.py"), "").unwrap();
+        fs::write(site.join("x.pth"), "# comment\nextra\nimport os\nnowhere\n").unwrap();
+        let caches = ToolCaches::new(
+            venv.join("xtask-cache/mypy-x"),
+            dir.join("python"),
+            vec![],
+            false,
+            "i1".into(),
+            &dir.join("seeds"),
+        );
+        let names: BTreeSet<String> = caches.installed_names().into_iter().collect();
+        for name in ["bar", "six", "plugged", "inner"] {
+            assert!(names.contains(name), "{name}: {names:?}");
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 
