@@ -212,6 +212,24 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     assert!(out.contains("I001") && out.contains(plug), "{out}");
     git(root, &["rm", "-q", "--cached", notes]);
     fs::remove_file(root.join(notes)).unwrap();
+    // The same folder from a branch that git merges without a conflict: the merge's index is
+    // checked (git runs pre-merge-commit, not pre-commit).
+    git(root, &["checkout", "-q", "-b", "folder"]);
+    write(root, notes, "notes\n");
+    git(root, &["add", notes]);
+    commit_unverified(root, "a folder, on a branch");
+    git(root, &["checkout", "-q", "main"]);
+    write(root, "NOTES.md", "notes\n");
+    git(root, &["add", "NOTES.md"]);
+    commit_unverified(root, "notes on main");
+    let (code, out) = git_as_person(root, cargo.path(), &["merge", "--no-edit", "folder"]);
+    assert_ne!(
+        code, 0,
+        "the merge that breaks common's import order passed:\n{out}"
+    );
+    assert!(out.contains("I001") && out.contains(plug), "{out}");
+    git(root, &["merge", "--abort"]);
+    assert!(!root.join(notes).exists());
 
     // A ruff configuration outside python/ that python/'s extends: exported with the commit
     // (or every commit would fail, the file missing), and a staged change to it is checked.
@@ -248,6 +266,39 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     );
     assert!(out.contains("ruff-base.toml is staged"), "{out}");
     git(root, &["checkout", "HEAD", "--", "ruff-base.toml", config]);
+    // The extended file as a symlink to a file elsewhere in the repository: committed through
+    // the hook (the copy holds what the link leads to), and a staged change to the file it
+    // leads to is checked.
+    fs::remove_file(root.join("ruff-base.toml")).unwrap();
+    write(root, "configs/ruff.toml", "line-length = 100\n");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("configs/ruff.toml", root.join("ruff-base.toml")).unwrap();
+        git(root, &["add", "-A", "ruff-base.toml", "configs"]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "linked"]);
+        assert_eq!(code, 0, "{out}");
+        write(root, "configs/ruff.toml", "line-length = 40\n");
+        git(root, &["add", "configs/ruff.toml"]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "linked, shorter"]);
+        assert_ne!(
+            code, 0,
+            "a staged setting reached through a symlink was committed:\n{out}"
+        );
+        assert!(out.contains("configs/ruff.toml is staged"), "{out}");
+        git(root, &["checkout", "HEAD", "--", "configs/ruff.toml"]);
+    }
+    // A .gitattributes staged alone: a checkout of the commit writes every module with CRLF,
+    // which the `line-ending = "lf"` of python/'s configuration refuses.
+    write(root, ".gitattributes", "*.py text eol=crlf\n");
+    git(root, &["add", ".gitattributes"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "crlf"]);
+    assert_ne!(
+        code, 0,
+        "line endings that fail ruff were committed:\n{out}"
+    );
+    assert!(out.contains(".gitattributes is staged"), "{out}");
+    git(root, &["rm", "-q", "--cached", ".gitattributes"]);
+    fs::remove_file(root.join(".gitattributes")).unwrap();
 
     // A package's ruff configuration that another package's extends: a rule staged in common's
     // concerns contracts too, whose commented-out code it finds.
@@ -410,6 +461,25 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
     assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));
+    // A .gitattributes committed after the modules were checked out: git calls the work tree
+    // clean, yet a checkout of the commit writes them with CRLF, which ruff refuses. Verified
+    // in the kept checkout, and stopped.
+    write(root, ".gitattributes", "*.py text eol=crlf\n");
+    git(root, &["add", ".gitattributes"]);
+    commit_unverified(root, "crlf");
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+    let (out, _) = push_refused(
+        "line endings that fail ruff",
+        &[
+            "has other line endings than its .gitattributes give a checkout",
+            "in the kept checkout",
+        ],
+    );
+    assert!(
+        out.contains("line-ending") || out.contains("reformatted"),
+        "{out}"
+    );
+    git(root, &["reset", "-q", "--hard", "HEAD~1"]);
     // An empty folder in the work tree, which the commit cannot hold, is an input of the keys:
     // the same push is verified in the kept checkout, not in place.
     let empty = root.join("python/libs/common/pluggy");

@@ -258,23 +258,41 @@ pub fn repo_pathspecs(root: &Path) -> Vec<String> {
 /// a worktree of it) that holds `root`: those in it and outside its `.git`.
 pub fn pathspecs_under(top: &Path, root: &Path) -> Vec<String> {
     let top = fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
-    let rel = |path: &Path| -> Option<String> {
-        let rel = match path.strip_prefix(&top) {
-            Ok(rel) => rel.to_path_buf(),
-            Err(_) => fs::canonicalize(path)
-                .ok()?
-                .strip_prefix(&top)
-                .ok()?
-                .to_path_buf(),
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
+    let mut specs: Vec<String> = paths_read(root)
+        .iter()
+        .flat_map(|p| repo_paths(&top, p))
+        .map(|rel| format!(":(top,literal){rel}"))
+        .collect();
+    specs.sort();
+    specs.dedup();
+    specs
+}
+
+/// A path's names in the repository at `top` (canonical), from the top: its own (as written),
+/// every symlink on the way to it (git holds the link, not what is below it) and where it really
+/// is (what the links lead to, which git holds apart: an edit there changes what is read). None
+/// outside the repository or in its `.git`.
+fn repo_paths(top: &Path, path: &Path) -> Vec<String> {
+    let in_repo = |path: &Path| -> Option<String> {
+        let rel = path
+            .strip_prefix(top)
+            .ok()?
+            .to_string_lossy()
+            .replace('\\', "/");
         (!rel.is_empty() && rel != ".git" && !rel.starts_with(".git/")).then_some(rel)
     };
-    paths_read(root)
-        .iter()
-        .filter_map(|p| rel(p))
-        .map(|rel| format!(":(top,literal){rel}"))
-        .collect()
+    let mut out: Vec<String> = in_repo(path).into_iter().collect();
+    let mut at = PathBuf::new();
+    for part in path.components() {
+        at.push(part);
+        if at.starts_with(top) && fs::symlink_metadata(&at).is_ok_and(|m| m.is_symlink()) {
+            out.extend(in_repo(&at));
+        }
+    }
+    if let Ok(real) = fs::canonicalize(path) {
+        out.extend(in_repo(&real));
+    }
+    out
 }
 
 /// The ignore files that apply to `python/` from outside it: `.ignore` in every folder above it,
@@ -485,7 +503,7 @@ pub(crate) fn expand_with(path: &str, extra: &[(&str, &str)]) -> PathBuf {
 pub fn ruff_src_roots(root: &Path, tree: &digest::Tree) -> Vec<String> {
     let python = root.join(PYTHON_DIR);
     let configs: Vec<&str> = ruff_configs(tree.files.iter()).collect();
-    let mut roots: Vec<String> = src_folders_named(&ruff_chains(root, &configs))
+    let mut roots: Vec<String> = src_folders_named(&ruff_chains(root, &configs), Patterns::Matches)
         .into_iter()
         .filter_map(|dir| {
             let rel = dir
@@ -510,7 +528,7 @@ pub fn ruff_src_roots(root: &Path, tree: &digest::Tree) -> Vec<String> {
 /// ruff job, and the hooks watch them whole. A folder that is not there counts as missing.
 fn ruff_src_outside(root: &Path, chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
     let python = root.join(PYTHON_DIR);
-    src_folders_named(chains)
+    src_folders_named(chains, Patterns::Above)
         .into_iter()
         .filter(|dir| !dir.starts_with(&python))
         .collect()
@@ -519,10 +537,10 @@ fn ruff_src_outside(root: &Path, chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
 /// Every folder a `src` entry names in the ruff configurations of `chains` ([`ruff_chains`]).
 /// ruff resolves a configuration's relative paths from that configuration's folder; an entry of
 /// an extended one is also resolved from the folder of the configuration that extends it, in
-/// case a ruff release reads it so (a union only widens what a caller watches). Globs are
-/// expanded in the folders there now. Not read: ruff's default `src` (the project's folder and
+/// case a ruff release reads it so (a union only widens what a caller watches). Globs: as
+/// `patterns` says. Not read: ruff's default `src` (the project's folder and
 /// its `src/`), which lies in `python/` for a configuration there.
-fn src_folders_named(chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
+fn src_folders_named(chains: &[Vec<PathBuf>], patterns: Patterns) -> Vec<PathBuf> {
     let mut folders = Vec::new();
     for chain in chains {
         let Some(start_dir) = chain.first().and_then(|start| start.parent()) else {
@@ -533,9 +551,9 @@ fn src_folders_named(chains: &[Vec<PathBuf>]) -> Vec<PathBuf> {
                 continue;
             };
             for entry in setting_entries(config, "src") {
-                folders.extend(src_folders(dir, &entry));
+                folders.extend(src_folders(dir, &entry, patterns));
                 if dir != start_dir {
-                    folders.extend(src_folders(start_dir, &entry));
+                    folders.extend(src_folders(start_dir, &entry, patterns));
                 }
             }
         }
@@ -575,15 +593,37 @@ pub fn ruff_includes_more(root: &Path, configs: &[&str]) -> bool {
 
 /// The folders one `src` entry names, resolved from `dir` (`~/` expanded, `..` taken
 /// lexically): the one it names, or for a glob those that are there now.
-fn src_folders(dir: &Path, entry: &str) -> Vec<PathBuf> {
+fn src_folders(dir: &Path, entry: &str, patterns: Patterns) -> Vec<PathBuf> {
     let entry = entry.trim_start_matches("./").trim_end_matches('/');
     let path = lexical(&dir.join(expand(entry)));
     if !entry.contains(['*', '?', '[']) {
         return vec![path];
     }
+    if patterns == Patterns::Above {
+        let literal: Vec<&str> = entry
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[']))
+            .collect();
+        let above = lexical(&dir.join(expand(&literal.join("/"))));
+        // Not a folder that holds the configuration's (`../*`): that would be all of it.
+        if !dir.starts_with(&above) {
+            return vec![above];
+        }
+    }
     glob::glob(&path.to_string_lossy())
         .map(|found| found.flatten().filter(|p| p.is_dir()).collect())
         .unwrap_or_default()
+}
+
+/// What a `src` entry with a wildcard stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Patterns {
+    /// The folders it matches now.
+    Matches,
+    /// The folder above its first wildcard, which holds every folder it matches now and every
+    /// one a commit may add: what the hooks watch outside `python/` (a list found in a work tree
+    /// at another commit would miss a folder the pushed one adds), and the keys read whole.
+    Above,
 }
 
 /// mypy's plugins given as a path (`plugins = ["../checks.py"]`, from `python/`): mypy runs
@@ -623,6 +663,32 @@ mod tests {
     /// Every file's `src` counts, globs name the folders there now, an extended configuration's
     /// entries count from its own folder, and a root outside `python/` counts by the names it
     /// holds.
+    /// Outside `python/`, a `src` pattern stands for the folder above its first wildcard: a
+    /// folder a pushed commit adds there is watched though the work tree lacks it; never a
+    /// folder that holds the configuration's.
+    #[test]
+    fn a_src_pattern_outside_stands_for_the_folder_above_it() {
+        let dir = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        fs::create_dir_all(dir.join("vendor/old")).unwrap();
+        fs::create_dir_all(&python).unwrap();
+        assert_eq!(
+            src_folders(&python, "../vendor/*", Patterns::Above),
+            [dir.join("vendor")]
+        );
+        assert_eq!(
+            src_folders(&python, "../vendor/*", Patterns::Matches),
+            [dir.join("vendor/old")]
+        );
+        let all = src_folders(&python, "../*", Patterns::Above);
+        assert!(
+            all.contains(&python) && all.contains(&dir.join("vendor")),
+            "{all:?}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn ruff_src_roots_are_read_from_every_configuration_and_what_it_extends() {
         let root = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));

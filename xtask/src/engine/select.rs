@@ -399,11 +399,13 @@ pub fn select_from<'a>(
         let prefixes: Vec<String> = ws.packages.iter().map(|p| format!("{}/", p.rel)).collect();
         // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
         // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
-        // So may the installer's configuration at the root: it changes every venv.
+        // So may the installer's configuration at the root: it changes every venv; and the
+        // root's .gitattributes, by which a checkout writes every file (`eol=crlf`).
         let shared = files.iter().find(|f| {
             (f.starts_with(&format!("{PYTHON_DIR}/"))
                 && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
                 || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
+                || f.as_str() == ".gitattributes"
         });
         if let Some(shared) = shared {
             all = true;

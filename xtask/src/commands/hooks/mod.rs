@@ -53,11 +53,16 @@ fn hooks_dir(root: &Path) -> Result<PathBuf> {
     })
 }
 
-fn script(name: HookName) -> String {
-    let which = match name {
-        HookName::PreCommit => "pre-commit",
-        HookName::PrePush => "pre-push",
-    };
+/// The hooks installed: each file's name, and the hook it runs. A merge that git makes without
+/// a conflict runs `pre-merge-commit`, not `pre-commit`: its index (the merge) is checked the
+/// same way. (`cherry-pick` and `rebase` run neither; the pre-push hook verifies what they made.)
+const HOOKS: &[(&str, &str)] = &[
+    ("pre-commit", "pre-commit"),
+    ("pre-merge-commit", "pre-commit"),
+    ("pre-push", "pre-push"),
+];
+
+fn script(which: &str) -> String {
     // "$@": git gives pre-push the remote's name and URL.
     format!(
         "#!/bin/sh\n{MARK}\ncd \"$(git rev-parse --show-toplevel)\" || exit 1\nexec cargo xtask hooks run {which} \"$@\"\n"
@@ -69,10 +74,10 @@ pub fn run(root: &Path, action: &HookAction) -> Result<()> {
         HookAction::Install => {
             let dir = hooks_dir(root)?;
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let hooks = [
-                (dir.join("pre-commit"), script(HookName::PreCommit)),
-                (dir.join("pre-push"), script(HookName::PrePush)),
-            ];
+            let hooks: Vec<(PathBuf, String)> = HOOKS
+                .iter()
+                .map(|(file, runs)| (dir.join(file), script(runs)))
+                .collect();
             for (path, _) in &hooks {
                 // There (even unreadable, or a link that leads nowhere) and not ours: refused.
                 let ours = fs::read_to_string(path).is_ok_and(|text| text.contains(MARK));
@@ -100,7 +105,7 @@ pub fn run(root: &Path, action: &HookAction) -> Result<()> {
         }
         HookAction::Uninstall => {
             let dir = hooks_dir(root)?;
-            for name in ["pre-commit", "pre-push"] {
+            for (name, _) in HOOKS {
                 let path = dir.join(name);
                 match fs::read_to_string(&path) {
                     Ok(text) if text.contains(MARK) => {

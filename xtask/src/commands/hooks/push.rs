@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{checked, git};
+use super::{checked, git, untrimmed};
 use crate::cmd::Cmd;
 use crate::engine::{outside, select};
 use crate::env::hadolint;
@@ -239,12 +239,15 @@ fn short(sha: &str) -> &str {
 /// `python/` that is in the repository (a ruff configuration that one under `python/` extends, a
 /// symlink's target), as [`outside::repo_pathspecs`] finds it in a tree of the pushed commit.
 fn watched(outside: Vec<String>) -> Vec<String> {
+    // `.gitattributes`: a checkout writes the files by it (`eol=crlf`), which ruff reads.
     let mut paths = vec![
         format!("{PYTHON_DIR}/"),
         ".gitignore".into(),
         ":(top).gitignore".into(),
         ".ignore".into(),
         ":(top).ignore".into(),
+        ".gitattributes".into(),
+        ":(top).gitattributes".into(),
     ];
     paths.extend(CONFIG_FILES.iter().map(|f| (*f).to_owned()));
     // verify's `ci workflow` job checks the workflow; every deploy job reads hadolint's
@@ -388,6 +391,11 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
     if !git(root, &args)?.is_empty() {
         return Ok(Some("the work tree has changes".into()));
     }
+    if let Some(path) = eol_not_as_checked_out(root, watched)? {
+        return Ok(Some(format!(
+            "{path} has other line endings than its .gitattributes give a checkout"
+        )));
+    }
     if let Some(folder) = select::empty_folders(root).into_iter().next() {
         return Ok(Some(format!(
             "{folder} is an empty folder, which the commit cannot hold"
@@ -397,6 +405,43 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
         .into_iter()
         .next()
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
+}
+
+/// The first file where `verify` reads whose line endings in the work tree are not those its
+/// attributes' `eol=` gives a checkout: git calls the file unchanged (its content is the
+/// index's once normalised), yet a clone of the commit holds other bytes, which ruff reads (a
+/// `.gitattributes` committed after the file was checked out). Other attributes (a filter) are
+/// not compared.
+fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<String>> {
+    let mut args = vec!["ls-files", "--eol", "-z", "--"];
+    args.extend(watched.iter().map(String::as_str));
+    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    for entry in listed.split('\0').filter(|e| !e.is_empty()) {
+        let Some((info, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let field = |name: &str| {
+            info.split_whitespace()
+                .find_map(|f| f.strip_prefix(name))
+                .unwrap_or("")
+        };
+        let (index, work) = (field("i/"), field("w/"));
+        let wanted = if info.contains("eol=crlf") {
+            "crlf"
+        } else if info.contains("eol=lf") {
+            "lf"
+        } else {
+            continue;
+        };
+        // A text file as the index holds it with LF (or none), checked out with the other ending.
+        if matches!(index, "lf" | "none")
+            && matches!(work, "lf" | "crlf" | "mixed")
+            && work != wanted
+        {
+            return Ok(Some(path.to_owned()));
+        }
+    }
+    Ok(None)
 }
 
 /// Every path where `verify` reads (`watched`: `python/` and what it reads outside it, see
@@ -551,6 +596,13 @@ impl Kept {
         if tree.join(".git").is_file() {
             checked(in_tree().args(["checkout", "-q", "--detach", "--force", sha]))?;
             checked(in_tree().args(["clean", "-q", "-f", "-d"]))?;
+            // A file the two commits hold alike is not written again, though their attributes
+            // may write it otherwise (`eol=crlf` added or gone): then every file is.
+            let status = checked(in_tree().args(["status", "--porcelain"]))?;
+            if !status.is_empty() || eol_not_as_checked_out(&tree, &[])?.is_some() {
+                checked(in_tree().args(["rm", "-r", "-q", "--cached", "--", "."]))?;
+                checked(in_tree().args(["reset", "-q", "--hard", sha]))?;
+            }
         } else {
             // A checkout that did not finish, or one git no longer knows: made again.
             if fs::symlink_metadata(&tree).is_ok() {

@@ -33,13 +33,15 @@ use crate::project::{self, PYTHON_DIR};
 use crate::workspace::{Package, Workspace};
 
 /// The files above `python/` that ruff reads, at every level from the repository's top down to
-/// the root: its configuration, and the ignore files it honours.
+/// the root: its configuration, and the ignore files it honours; and `.gitattributes`, by which
+/// a checkout writes the files ruff reads (`eol=crlf`).
 const READ_ABOVE: &[&str] = &[
     "pyproject.toml",
     "ruff.toml",
     ".ruff.toml",
     ".gitignore",
     ".ignore",
+    ".gitattributes",
 ];
 
 /// The repository the root is in, and the index the commit is made from.
