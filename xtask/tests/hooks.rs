@@ -230,6 +230,18 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     assert!(out.contains("I001") && out.contains(plug), "{out}");
     git(root, &["merge", "--abort"]);
     assert!(!root.join(notes).exists());
+    // Hooks an older xtask installed, without pre-merge-commit: each run says how to add it.
+    let merge_hook = root.join(".git/hooks/pre-merge-commit");
+    fs::remove_file(&merge_hook).unwrap();
+    let out = run(xtask(root).args(["hooks", "run", "pre-commit"]));
+    assert!(
+        out.stdout.contains("pre-merge-commit is not installed")
+            && out.stdout.contains("hooks install"),
+        "{}",
+        out.stdout
+    );
+    run(xtask(root).args(["hooks", "install"])).assert_ok();
+    assert!(merge_hook.is_file());
 
     // A ruff configuration outside python/ that python/'s extends: exported with the commit
     // (or every commit would fail, the file missing), and a staged change to it is checked.

@@ -258,11 +258,19 @@ pub fn repo_pathspecs(root: &Path) -> Vec<String> {
 /// a worktree of it) that holds `root`: those in it and outside its `.git`.
 pub fn pathspecs_under(top: &Path, root: &Path) -> Vec<String> {
     let top = fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
-    let mut specs: Vec<String> = paths_read(root)
-        .iter()
-        .flat_map(|p| repo_paths(&top, p))
-        .map(|rel| format!(":(top,literal){rel}"))
-        .collect();
+    let mut specs: Vec<String> = Vec::new();
+    for path in paths_read(root) {
+        // A `src` pattern that stands for itself (see `Patterns`): what it matches and below.
+        let pattern = !path.exists() && path.to_string_lossy().contains(['*', '?', '[']);
+        for rel in repo_paths(&top, &path) {
+            if pattern {
+                specs.push(format!(":(top,glob){rel}"));
+                specs.push(format!(":(top,glob){rel}/**"));
+            } else {
+                specs.push(format!(":(top,literal){rel}"));
+            }
+        }
+    }
     specs.sort();
     specs.dedup();
     specs
@@ -605,14 +613,19 @@ fn src_folders(dir: &Path, entry: &str, patterns: Patterns) -> Vec<PathBuf> {
             .take_while(|part| !part.contains(['*', '?', '[']))
             .collect();
         let above = lexical(&dir.join(expand(&literal.join("/"))));
-        // Not a folder that holds the configuration's (`../*`): that would be all of it.
+        // Not a folder that holds the configuration's (`../*`): that would be all of it. Then
+        // the folders it matches now, and the pattern itself, which the hooks watch as one.
         if !dir.starts_with(&above) {
             return vec![above];
         }
     }
-    glob::glob(&path.to_string_lossy())
+    let mut found: Vec<PathBuf> = glob::glob(&path.to_string_lossy())
         .map(|found| found.flatten().filter(|p| p.is_dir()).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if patterns == Patterns::Above {
+        found.push(path);
+    }
+    found
 }
 
 /// What a `src` entry with a wildcard stands for.
@@ -686,6 +699,12 @@ mod tests {
             all.contains(&python) && all.contains(&dir.join("vendor")),
             "{all:?}"
         );
+        // A wildcard in a folder beside the configuration's: the pattern stands for itself.
+        let beside = src_folders(&python, "../vendor-*", Patterns::Above);
+        assert_eq!(beside, [dir.join("vendor-*")]);
+        fs::create_dir_all(dir.join("vendor-x")).unwrap();
+        let beside = src_folders(&python, "../vendor-*", Patterns::Above);
+        assert_eq!(beside, [dir.join("vendor-x"), dir.join("vendor-*")]);
         fs::remove_dir_all(&dir).unwrap();
     }
 

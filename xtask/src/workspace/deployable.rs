@@ -234,6 +234,12 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     ))
 }
 
+/// What the check takes `wheels/` to hold: a pure wheel and a platform wheel, with names unlike.
+const STAND_IN_WHEELS: &[&str] = &[
+    "a_lib-0.1.0-py3-none-any.whl",
+    "Zsvc-2.0.post1-cp313-cp313-manylinux_2_28_x86_64.whl",
+];
+
 /// Each `RUN` of `install.py` must find the lock and every wheel beside it, where the `COPY`
 /// instructions (or its bind mounts) put them by Docker's rules ([`image_files`]): a wheel
 /// copied by name, a folder's contents put beside the script rather than in `wheels/`, or the
@@ -257,32 +263,33 @@ fn context_problems(rel: &str, instructions: &[Instruction]) -> Vec<String> {
 /// The problem of one `RUN` (after `before`, its chain's earlier instructions) if it runs
 /// `install.py` and would not find the context's files beside it.
 fn install_run_problem(rel: &str, run: &Instruction, before: &[&Instruction]) -> Option<String> {
-    // Every wheel: copied only by a source that takes the whole folder (or all its wheels).
-    let every_wheel = format!("{}/every-wheel-0-py3-none-any.whl", context::WHEELS);
-    let files: Vec<&str> = context::ENTRIES
+    // Every wheel: stand-ins unlike each other (names, versions, tags) that only a source
+    // taking the whole folder, or all its wheels, copies both of.
+    let stand_ins: Vec<String> = STAND_IN_WHEELS
         .iter()
-        .map(|e| {
-            if *e == context::WHEELS {
-                every_wheel.as_str()
-            } else {
-                e
-            }
-        })
+        .map(|w| format!("{}/{w}", context::WHEELS))
         .collect();
+    let mut files: Vec<&str> = context::ENTRIES
+        .iter()
+        .copied()
+        .filter(|e| *e != context::WHEELS)
+        .collect();
+    files.extend(stand_ins.iter().map(String::as_str));
     let script = image_files::workdir_at(before)
         .and_then(|dir| image_files::script_path(run, context::INSTALL, &dir).transpose())
         .transpose()?;
     let lacking = script.and_then(|path| {
         let here = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
         let placed = image_files::placed(&files, before, run)?;
-        let lacking: Vec<String> = [context::INSTALL, context::LOCK, every_wheel.as_str()]
-            .iter()
-            .filter(|f| !placed.contains(&format!("{here}/{f}")))
-            .map(|f| match *f == every_wheel {
-                true => format!("{}/ (whole)", context::WHEELS),
-                false => (*f).to_owned(),
-            })
+        let absent = |f: &str| !placed.contains(&format!("{here}/{f}"));
+        let mut lacking: Vec<String> = [context::INSTALL, context::LOCK]
+            .into_iter()
+            .filter(|f| absent(f))
+            .map(str::to_owned)
             .collect();
+        if stand_ins.iter().any(|w| absent(w)) {
+            lacking.push(format!("{}/ (whole)", context::WHEELS));
+        }
         Ok((format!("{here}/"), lacking))
     });
     let (install, lock, wheels) = (context::INSTALL, context::LOCK, context::WHEELS);
@@ -457,6 +464,51 @@ mod tests {
             apart[0].contains("requirements.txt, wheels/ (whole)"),
             "{apart:?}"
         );
+        // Whatever the RUN's words around the script: read, never skipped.
+        let of = |text: &str| context_problems("D", &dockerfile_parse::parse(text));
+        let good =
+            "FROM x\nCOPY requirements.txt install.py /context/\nCOPY wheels/ /context/wheels/\n";
+        let named = "FROM x\nCOPY requirements.txt install.py /context/\nCOPY wheels/a_lib-0.1.0-py3-none-any.whl /context/wheels/\n";
+        for run in [
+            "RUN /opt/venv/bin/python /context/install.py;\n",
+            "RUN (cd /context && python install.py)\n",
+            "RUN [\"sh\", \"-c\", \"python /context/install.py\"]\n",
+            "RUN cd /context&&python install.py&&echo ok\n",
+            "RUN python /context/install.py && cp /context/install.py /backup/install.py\n",
+        ] {
+            assert_eq!(of(&format!("{good}{run}")), Vec::<String>::new(), "{run}");
+            assert_eq!(of(&format!("{named}{run}")).len(), 1, "{run}");
+        }
+        let unread = of(&format!(
+            "{good}RUN python -m runner --script=/context/install.py\n"
+        ));
+        assert!(unread[0].contains("cannot be told"), "{unread:?}");
+        // Sources that take some wheels only; a mount that hides the copies.
+        for copies in [
+            "COPY wheels/a* /context/wheels/\n",
+            "COPY wheels/*-none-any.whl /context/wheels/\n",
+            "COPY --exclude=wheels/*.whl wheels/ /context/wheels/\n",
+        ] {
+            let text = format!(
+                "FROM x\nCOPY requirements.txt install.py /context/\n{copies}RUN python /context/install.py\n"
+            );
+            assert!(of(&text)[0].contains("wheels/ (whole)"), "{copies}");
+        }
+        let hidden = of(
+            "FROM x\nCOPY . /context/\nRUN --mount=type=cache,target=/context python /context/install.py\n",
+        );
+        assert!(
+            hidden[0].contains("install.py, requirements.txt, wheels/"),
+            "{hidden:?}"
+        );
+        // A file copied into a folder that is there (a WORKDIR, `.`, or one a copy made) goes
+        // in by its name; quotes around a source are the shell form's.
+        for ok in [
+            "FROM x\nWORKDIR /context\nCOPY requirements.txt .\nCOPY install.py .\nCOPY wheels wheels\nRUN /opt/venv/bin/python install.py\n",
+            "FROM x\nCOPY requirements.txt /context/\nCOPY \"install.py\" /context\nCOPY wheels /context/wheels\nRUN python /context/install.py\n",
+        ] {
+            assert_eq!(of(ok), Vec::<String>::new(), "{ok}");
+        }
         // A bind mount of the context serves its RUN.
         let text = "FROM x\nRUN --mount=type=bind,target=/context /opt/venv/bin/python /context/install.py\n";
         assert_eq!(

@@ -21,27 +21,59 @@ pub type Placed = Result<BTreeSet<String>, String>;
 /// with the bind mounts of `run` (the `RUN` that reads them) shown too. `context`: the context's
 /// files, relative (`install.py`, `wheels/x.whl`).
 pub fn placed(context: &[&str], instructions: &[&Instruction], run: &Instruction) -> Placed {
-    let mut files = BTreeSet::new();
+    let mut image = Image::default();
     let mut workdir = "/".to_owned();
     for instruction in instructions {
         match instruction.keyword.as_str() {
-            "WORKDIR" => workdir = resolve(&workdir, instruction.args.trim())?,
-            "COPY" | "ADD" => copy(context, &workdir, &instruction.args, &mut files)?,
+            "WORKDIR" => {
+                workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
+                image.folders.insert(workdir.clone());
+            }
+            "COPY" | "ADD" => copy(context, &workdir, &instruction.args, &mut image)?,
             _ => {}
         }
     }
-    for (source, target) in bind_mounts(&run.args) {
-        let target = resolve(&workdir, &target)?;
-        files.extend(transfer_one(context, &source, &format!("{target}/"), true)?);
+    // A mount hides what is at its target for its RUN; a bind mount of the context shows that.
+    for mount in mounts(&run.args) {
+        let target = resolve(&workdir, &mount.target)?;
+        image
+            .files
+            .retain(|f| f != &target && !f.starts_with(&format!("{target}/")));
+        if let Some(source) = mount.context_source {
+            image
+                .files
+                .extend(transfer_one(context, &source, &target, false, &[])?);
+        }
     }
-    Ok(files)
+    Ok(image.files)
+}
+
+/// What the copies made so far: the context's files at their paths in the image, and the
+/// folders known to be there (made by a `WORKDIR`, or holding a copied file), into which a
+/// copy of a file goes by its name even without a trailing `/`.
+#[derive(Default)]
+struct Image {
+    files: BTreeSet<String>,
+    folders: BTreeSet<String>,
+}
+
+impl Image {
+    fn add(&mut self, file: String) {
+        let mut at = file.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            self.folders
+                .insert(if parent.is_empty() { "/" } else { parent }.to_owned());
+            at = parent;
+        }
+        self.files.insert(file);
+    }
 }
 
 /// The `WORKDIR` in force at `run` after `instructions`.
 pub fn workdir_at(instructions: &[&Instruction]) -> Result<String, String> {
     let mut workdir = "/".to_owned();
     for instruction in instructions.iter().filter(|i| i.keyword == "WORKDIR") {
-        workdir = resolve(&workdir, instruction.args.trim())?;
+        workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
     }
     Ok(workdir)
 }
@@ -70,67 +102,94 @@ pub fn resolve(dir: &str, path: &str) -> Result<String, String> {
 }
 
 /// One `COPY`/`ADD` from the context (not `--from=`, a URL or a heredoc).
-fn copy(
-    context: &[&str],
-    workdir: &str,
-    args: &str,
-    files: &mut BTreeSet<String>,
-) -> Result<(), String> {
+fn copy(context: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<(), String> {
     let transfer = dockerfile_parse::transfer(args);
     let (Some(destination), None) = (&transfer.destination, &transfer.from) else {
         return Ok(());
     };
-    let sources: Vec<&String> = transfer
+    let excluded = flag_values(args, "exclude");
+    let sources: Vec<&str> = transfer
         .sources
         .iter()
+        .map(|s| unquote(s))
         .filter(|s| !s.starts_with("<<") && !s.contains("://") && !s.starts_with("git@"))
         .collect();
     if sources.is_empty() {
         return Ok(());
     }
-    let into = destination.ends_with('/') || sources.len() > 1;
-    let destination = resolve(workdir, destination)?;
-    let destination = if into {
-        format!("{destination}/")
-    } else {
-        destination
-    };
+    let written = unquote(destination);
+    let target = resolve(workdir, written)?;
+    // Into a folder: one named so (`/c/`, `.`), one already there, or several sources.
+    let into = written.ends_with('/')
+        || written == "."
+        || sources.len() > 1
+        || image.folders.contains(&target);
     for source in sources {
-        files.extend(transfer_one(context, source, &destination, into)?);
+        for file in transfer_one(context, source, &target, into, &excluded)? {
+            image.add(file);
+        }
     }
     Ok(())
 }
 
-/// Where one source's files go: `destination` ends with `/` when it is a folder to copy into.
+/// The values of a `--NAME=value` flag of an instruction (`--exclude=*.md`), as often as given.
+fn flag_values(args: &str, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = args.trim();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, after) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
+        if let Some(value) = word.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
+            out.push(unquote(value).to_owned());
+        }
+        rest = after.trim_start();
+    }
+    out
+}
+
+/// A word without the quotes a shell form may put around it.
+fn unquote(word: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = word.strip_prefix(quote).and_then(|w| w.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    word
+}
+
+/// Where one source's files go: to `destination` (a path, no trailing `/`), or into it when
+/// `into`; a file that an `--exclude` pattern matches stays out.
 fn transfer_one(
     context: &[&str],
     source: &str,
     destination: &str,
     into: bool,
+    excluded: &[String],
 ) -> Result<Vec<String>, String> {
     if source.contains('$') {
         return Err(format!("`{source}` names a variable"));
     }
     let source = resolve("/", source)?;
     let source = source.trim_start_matches('/');
-    let pattern = glob::Pattern::new(source).ok();
     // Docker's `*` stops at a `/`, as Go's filepath.Match does.
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
         require_literal_leading_dot: false,
     };
-    let matches = |path: &str| match &pattern {
-        Some(p) => p.matches_with(path, options),
-        None => path == source,
+    let matches = |pattern: &str, path: &str| match glob::Pattern::new(pattern) {
+        Ok(p) => p.matches_with(path, options),
+        Err(_) => path == pattern,
     };
     let base = destination.trim_end_matches('/');
     let mut out = Vec::new();
     for file in context {
+        if excluded.iter().any(|pattern| matches(pattern, file)) {
+            continue;
+        }
         // The file itself: into the folder by its name, or to the destination.
-        if matches(file) {
+        if matches(source, file) {
             let name = file.rsplit('/').next().unwrap_or(file);
-            out.push(if into || destination.ends_with('/') {
+            out.push(if into {
                 format!("{base}/{name}")
             } else {
                 base.to_owned()
@@ -145,7 +204,9 @@ fn transfer_one(
                 .filter(|f| !f.is_empty()),
         );
         for folder in folders {
-            if (folder.is_empty() && source.is_empty()) || (!folder.is_empty() && matches(folder)) {
+            if (folder.is_empty() && source.is_empty())
+                || (!folder.is_empty() && matches(source, folder))
+            {
                 let below = file[folder.len()..].trim_start_matches('/');
                 out.push(format!("{base}/{below}"));
                 break;
@@ -155,17 +216,17 @@ fn transfer_one(
     Ok(out)
 }
 
-/// The context folders a `RUN`'s bind mounts show, and where: `(source, target)`; a mount of
-/// another stage or image (`from=`), a cache, a secret or an ssh socket shows none of it.
-fn bind_mounts(args: &str) -> Vec<(String, String)> {
+/// A `RUN --mount`: where it is, and for a bind mount of the context, what of it it shows.
+struct Mount {
+    target: String,
+    context_source: Option<String>,
+}
+
+/// The mounts of a `RUN`. Each hides what is at its target while the `RUN` runs; a bind mount
+/// (the default type) without `from=` shows the context (or a file or folder of it) there.
+fn mounts(args: &str) -> Vec<Mount> {
     let mut out = Vec::new();
-    let mut rest = args.trim();
-    while let Some(flag) = rest.strip_prefix("--") {
-        let (word, after) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
-        rest = after.trim_start();
-        let Some(options) = word.strip_prefix("mount=") else {
-            continue;
-        };
+    for options in flag_values(args, "mount") {
         let (mut kind, mut source, mut target, mut from) = ("bind", ".", None, false);
         for option in options.split(',') {
             match option.split_once('=') {
@@ -176,28 +237,33 @@ fn bind_mounts(args: &str) -> Vec<(String, String)> {
                 _ => {}
             }
         }
-        if let (true, false, Some(target)) = (kind == "bind", from, target) {
-            out.push((source.to_owned(), target.to_owned()));
+        if let Some(target) = target {
+            out.push(Mount {
+                target: target.to_owned(),
+                context_source: (kind == "bind" && !from).then(|| source.to_owned()),
+            });
         }
     }
     out
 }
 
-/// The path a `RUN` gives the script named `script` (its last word ending in it), resolved from
-/// `workdir` and a leading `cd DIR &&`; None when it names none.
+/// The path a `RUN` gives the script named `script`, resolved from `workdir` and a `cd DIR`
+/// before it: the first word naming it after a word that runs Python (else the first naming
+/// it). None when the `RUN` does not mention the script; an error when it does, but in no word
+/// that can be read as its path (`install.py;`, a shell string of the exec form is read too).
 pub fn script_path(
     run: &Instruction,
     script: &str,
     workdir: &str,
 ) -> Option<Result<String, String>> {
-    let command = skip_flags(&run.args);
-    let words = dockerfile_parse::exec_form(command)
-        .unwrap_or_else(|| command.split_whitespace().map(str::to_owned).collect());
+    if !run.args.contains(script) {
+        return None;
+    }
+    let words = shell_words(skip_flags(&run.args));
     let mut dir = workdir.to_owned();
-    let mut found = None;
-    let mut words = words
-        .iter()
-        .map(|w| w.trim_matches(|c| c == '"' || c == '\''));
+    let (mut first, mut after_python) = (None, None);
+    let mut python = false;
+    let mut words = words.iter().map(|w| unquote(w));
     while let Some(word) = words.next() {
         if word == "cd"
             && let Some(to) = words.next()
@@ -206,11 +272,49 @@ pub fn script_path(
                 Ok(to) => dir = to,
                 Err(why) => return Some(Err(why)),
             }
-        } else if word == script || word.ends_with(&format!("/{script}")) {
-            found = Some(resolve(&dir, word));
+        } else if (word == script || word.ends_with(&format!("/{script}")))
+            && !word.starts_with('-')
+            && !word.contains('=')
+        {
+            let path = resolve(&dir, word);
+            if python && after_python.is_none() {
+                after_python = Some(path.clone());
+            }
+            first.get_or_insert(path);
         }
+        python = word
+            .rsplit('/')
+            .next()
+            .is_some_and(|w| w.starts_with("python"));
     }
-    found
+    Some(after_python.or(first).unwrap_or_else(|| {
+        Err(format!(
+            "no word of it reads as the path of {script}; run it as the template does"
+        ))
+    }))
+}
+
+/// A `RUN` command's words: the exec form's (and, for `sh -c SCRIPT`, the script's), else the
+/// shell form's, split at blanks and at the shell's `;`, `&&`, `||`, `|`, `(` and `)`.
+fn shell_words(command: &str) -> Vec<String> {
+    let split = |text: &str| -> Vec<String> {
+        let mut spaced = text.to_owned();
+        for operator in ["&&", "||", ";", "|", "(", ")"] {
+            spaced = spaced.replace(operator, " ");
+        }
+        spaced.split_whitespace().map(str::to_owned).collect()
+    };
+    match dockerfile_parse::exec_form(command) {
+        Some(words) => match words.as_slice() {
+            [shell, flag, script, ..]
+                if flag == "-c" && (shell.ends_with("sh") || shell.ends_with("bash")) =>
+            {
+                split(script)
+            }
+            _ => words,
+        },
+        None => split(command),
+    }
 }
 
 /// A `RUN`'s command, after its `--mount=`/`--network=` flags.

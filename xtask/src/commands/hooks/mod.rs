@@ -128,10 +128,34 @@ pub fn run(root: &Path, action: &HookAction) -> Result<()> {
             }
             Ok(())
         }
-        HookAction::Run { hook, git_args } => match hook {
-            HookName::PreCommit => staged::pre_commit(root),
-            HookName::PrePush => push::pre_push(root, git_args),
-        },
+        HookAction::Run { hook, git_args } => {
+            say_missing_hooks(root);
+            match hook {
+                HookName::PreCommit => staged::pre_commit(root),
+                HookName::PrePush => push::pre_push(root, git_args),
+            }
+        }
+    }
+}
+
+/// When the hooks an older xtask installed lack one of [`HOOKS`] (`pre-merge-commit`: merges
+/// git makes go unchecked), says so and how to add it. Nothing when no hook is the xtask's (the
+/// pre-commit framework runs these commands from its own).
+fn say_missing_hooks(root: &Path) {
+    let Ok(dir) = hooks_dir(root) else {
+        return;
+    };
+    let ours = |name: &str| fs::read_to_string(dir.join(name)).is_ok_and(|t| t.contains(MARK));
+    if !HOOKS.iter().any(|(name, _)| ours(name)) {
+        return;
+    }
+    let absent = |name: &str| fs::symlink_metadata(dir.join(name)).is_err();
+    for (name, _) in HOOKS.iter().filter(|(name, _)| absent(name)) {
+        say(format!(
+            "hooks: {} is not installed (an older xtask installed the others); add it with {}",
+            dir.join(name).display(),
+            crate::project::xtask_command(root, &["hooks", "install"])
+        ));
     }
 }
 

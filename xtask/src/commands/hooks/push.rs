@@ -407,41 +407,55 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
 }
 
-/// The first file where `verify` reads whose line endings in the work tree are not those its
-/// attributes' `eol=` gives a checkout: git calls the file unchanged (its content is the
-/// index's once normalised), yet a clone of the commit holds other bytes, which ruff reads (a
-/// `.gitattributes` committed after the file was checked out). Other attributes (a filter) are
-/// not compared.
+/// The first file where `verify` reads whose line endings in the work tree are not those a
+/// checkout of the commit writes: git calls the file unchanged (its content is the index's once
+/// normalised), yet a clone holds other bytes, which ruff reads (a `.gitattributes` committed
+/// after the file was checked out, or one removed). Other attributes (a filter) are not compared.
 fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<String>> {
     let mut args = vec!["ls-files", "--eol", "-z", "--"];
     args.extend(watched.iter().map(String::as_str));
     let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    // With core.autocrlf, a file with no attribute is checked out by it: not told here.
+    let autocrlf = git(root, &["config", "--get", "core.autocrlf"]).is_ok_and(|v| v == "true");
     for entry in listed.split('\0').filter(|e| !e.is_empty()) {
         let Some((info, path)) = entry.split_once('\t') else {
             continue;
         };
-        let field = |name: &str| {
-            info.split_whitespace()
-                .find_map(|f| f.strip_prefix(name))
-                .unwrap_or("")
-        };
-        let (index, work) = (field("i/"), field("w/"));
-        let wanted = if info.contains("eol=crlf") {
-            "crlf"
-        } else if info.contains("eol=lf") {
-            "lf"
-        } else {
-            continue;
-        };
-        // A text file as the index holds it with LF (or none), checked out with the other ending.
-        if matches!(index, "lf" | "none")
-            && matches!(work, "lf" | "crlf" | "mixed")
-            && work != wanted
+        if let Some(wanted) = checkout_ending(info, autocrlf)
+            && !info.contains(&format!("w/{wanted} "))
+            && ["w/lf ", "w/crlf ", "w/mixed "]
+                .iter()
+                .any(|w| info.contains(w))
         {
             return Ok(Some(path.to_owned()));
         }
     }
     Ok(None)
+}
+
+/// The line ending a checkout writes a text file with, from one line of `git ls-files --eol`
+/// (`i/lf    w/crlf  attr/text eol=crlf`): the attribute's `eol=`, else (no attribute, or
+/// `-text`) the index's own; None when the configuration decides (`text` alone) or the index
+/// holds no single ending.
+fn checkout_ending(info: &str, autocrlf: bool) -> Option<&'static str> {
+    let attr = info.split_once("attr/").map_or("", |(_, a)| a.trim());
+    let index = info
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("i/"))
+        .unwrap_or("");
+    if attr.contains("eol=crlf") && matches!(index, "lf" | "none") {
+        Some("crlf")
+    } else if attr.contains("eol=lf") && matches!(index, "lf" | "none") {
+        Some("lf")
+    } else if (attr.is_empty() && !autocrlf) || attr.contains("-text") {
+        match index {
+            "lf" => Some("lf"),
+            "crlf" => Some("crlf"),
+            _ => None,
+        }
+    } else {
+        None
+    }
 }
 
 /// Every path where `verify` reads (`watched`: `python/` and what it reads outside it, see
@@ -706,6 +720,28 @@ pub fn remove_kept_checkout(root: &Path) -> Result<Option<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ending a checkout writes: the attribute's, else the index's; git's `ls-files --eol`
+    /// lines as it prints them.
+    #[test]
+    fn a_checkout_writes_the_attributes_ending_else_the_indexs() {
+        let ending = |info: &str| checkout_ending(info, false);
+        assert_eq!(
+            ending("i/lf    w/lf    attr/text eol=crlf      "),
+            Some("crlf")
+        );
+        assert_eq!(ending("i/lf    w/crlf  attr/                 "), Some("lf"));
+        assert_eq!(
+            ending("i/crlf  w/crlf  attr/-text            "),
+            Some("crlf")
+        );
+        assert_eq!(ending("i/lf    w/lf    attr/text             "), None);
+        assert_eq!(ending("i/-text w/-text attr/                 "), None);
+        assert_eq!(
+            checkout_ending("i/lf    w/crlf  attr/                 ", true),
+            None
+        );
+    }
 
     #[test]
     fn tool_output_is_told_by_where_it_stands_and_a_fixture_named_like_it_is_not() {
