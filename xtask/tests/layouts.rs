@@ -179,6 +179,37 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
         fs::remove_file(root.join(&rel)).unwrap();
     }
 
+    // A namespace folder of nslib that holds a module of its own (no __init__.py): an import of
+    // nslib's, which setup's post-check finds in the source (a namespace has no __file__), and
+    // which flatlib may not use without declaring it, so that its tests' key covers nslib.
+    let helper = "python/libs/nslib/src/provns/helper.py";
+    write(
+        root,
+        helper,
+        "\"\"\"Helper.\"\"\"\n\n\ndef triple(value: int) -> int:\n    return value * 3\n",
+    );
+    write(root, "python/libs/nslib/src/provns/py.typed", "");
+    let user = "python/libs/flatlib/tests/test_ns.py";
+    write(
+        root,
+        user,
+        "from provns.helper import triple\n\n\ndef test_triple() -> None:\n    assert triple(2) == 6\n",
+    );
+    let out = run(xtask(root).args(["verify", "-p", "flatlib"]));
+    assert!(
+        !out.stdout.contains("not an editable install"),
+        "{}",
+        out.stdout
+    );
+    assert_failed(
+        &out,
+        "imports flatlib",
+        "imports provns.helper, of nslib (dubbing-ns)",
+    );
+    assert!(!out.stderr.contains("tree (SC-006)"), "{}", out.stderr);
+    fs::remove_file(root.join(user)).unwrap();
+    fs::remove_dir_all(root.join("python/libs/nslib/src/provns")).unwrap();
+
     // No tests at all: nothing passes for want of checking (the tree check runs whatever -p).
     fs::remove_dir_all(root.join("python/libs/contracts/tests")).unwrap();
     let out = run(xtask(root).args(["verify", "-p", "contracts"]));

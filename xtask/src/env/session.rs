@@ -767,9 +767,12 @@ while i < len(args):
         except Exception as e:
             problems.append(f"missing {name} cannot be imported: {type(e).__name__}: {e}")
             continue
-        where = os.path.realpath(getattr(module, "__file__", None) or "")
-        if not where.startswith(src + os.sep):
-            problems.append(f"elsewhere {name} is imported from {where or 'nowhere'}, not from its source folder {src}: not an editable install")
+        # A namespace package (PEP 420) has no file: its folders are its __path__.
+        file = getattr(module, "__file__", None)
+        places = [file] if file else list(getattr(module, "__path__", []))
+        where = [os.path.realpath(p) for p in places]
+        if not any(w.startswith(src + os.sep) for w in where):
+            problems.append(f"elsewhere {name} is imported from {', '.join(where) or 'nowhere'}, not from its source folder {src}: not an editable install")
     else:
         i += 1
         if importlib.util.find_spec(name) is not None:

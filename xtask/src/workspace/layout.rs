@@ -125,7 +125,16 @@ fn discover(root: &Path, flat: bool) -> Vec<Import> {
                 if path.join("__init__.py").is_file() {
                     out.push(Import { name: dotted, path });
                 } else if depth < 3 {
-                    // A namespace: its portions are the imports.
+                    // A namespace: its portions are the imports, and so is the namespace itself
+                    // where it holds modules of its own (`provns/helper.py`: `import
+                    // provns.helper`); not in the flat layout, where a folder of scripts would
+                    // pass for one.
+                    if !flat && holds_modules(&path) {
+                        out.push(Import {
+                            name: dotted.clone(),
+                            path: path.clone(),
+                        });
+                    }
                     walk(&path, &format!("{dotted}."), flat, depth + 1, out);
                 }
             } else if depth == 0
@@ -144,6 +153,17 @@ fn discover(root: &Path, flat: bool) -> Vec<Import> {
     let mut out = Vec::new();
     walk(root, "", flat, 0, &mut out);
     out
+}
+
+/// Whether a folder holds a Python module of its own (`helper.py`).
+fn holds_modules(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.strip_suffix(".py").is_some_and(is_dotted_identifier) && e.path().is_file()
+        })
+    })
 }
 
 /// Reads a package's layout from its `pyproject.toml` (`doc`) and folder. Declarations win over
@@ -361,6 +381,16 @@ mod tests {
             names("", &ns),
             Ok(("src".into(), vec!["dubbing.ns".into()]))
         );
+        // A namespace that holds modules of its own is an import too.
+        let modules = tree(
+            "nsmod",
+            &["src/provns/helper.py", "src/dubbing/ns/__init__.py"],
+        );
+        assert_eq!(
+            names("", &modules),
+            Ok(("src".into(), vec!["dubbing.ns".into(), "provns".into()]))
+        );
+        fs::remove_dir_all(modules).unwrap();
         let found = names(
             "[tool.setuptools.packages.find]\nwhere = [\"src\"]\ninclude = [\"dubbing*\"]\n",
             &ns,
