@@ -114,6 +114,13 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     let root = tmp.path();
     let cargo = cargo_stand_in();
     let file = "python/apps/media-service/src/media_service/staged.py";
+    // Stages `staged`, then `git commit -m what` as a person: refused, the output naming `named`.
+    let commit_refused = |staged: &str, what: &str, named: &str| {
+        git(root, &["add", staged]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", what]);
+        assert_ne!(code, 0, "{what}: committed:\n{out}");
+        assert!(out.contains(named), "{out}");
+    };
 
     // A partial stage (what `git add -p` leaves): the staged version has a lint error, the work
     // tree's is clean. The commit is stopped, naming the repository's path.
@@ -254,13 +261,11 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     );
     assert_eq!(code, 0, "{out}");
     write(root, "ruff-base.toml", "line-length = 40\n");
-    git(root, &["add", "ruff-base.toml"]);
-    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "shorter lines"]);
-    assert_ne!(
-        code, 0,
-        "a staged setting that fails ruff was committed:\n{out}"
+    commit_refused(
+        "ruff-base.toml",
+        "shorter lines",
+        "ruff-base.toml is staged",
     );
-    assert!(out.contains("ruff-base.toml is staged"), "{out}");
     git(root, &["checkout", "HEAD", "--", "ruff-base.toml"]);
     // The same, while the work tree's python/ configuration (not staged) no longer extends it:
     // the commit's does, so nothing under python/ being staged does not mean nothing to check.
@@ -270,13 +275,11 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     assert_ne!(alone, extending);
     write(root, config, &alone);
     write(root, "ruff-base.toml", "line-length = 40\n");
-    git(root, &["add", "ruff-base.toml"]);
-    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "shorter, unseen"]);
-    assert_ne!(
-        code, 0,
-        "a staged setting that the commit's configuration reads was committed:\n{out}"
+    commit_refused(
+        "ruff-base.toml",
+        "shorter, unseen",
+        "ruff-base.toml is staged",
     );
-    assert!(out.contains("ruff-base.toml is staged"), "{out}");
     git(root, &["checkout", "HEAD", "--", "ruff-base.toml", config]);
     // The extended file as a symlink to a file elsewhere in the repository: committed through
     // the hook (the copy holds what the link leads to), and a staged change to the file it
@@ -290,25 +293,17 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "linked"]);
         assert_eq!(code, 0, "{out}");
         write(root, "configs/ruff.toml", "line-length = 40\n");
-        git(root, &["add", "configs/ruff.toml"]);
-        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "linked, shorter"]);
-        assert_ne!(
-            code, 0,
-            "a staged setting reached through a symlink was committed:\n{out}"
+        commit_refused(
+            "configs/ruff.toml",
+            "linked, shorter",
+            "configs/ruff.toml is staged",
         );
-        assert!(out.contains("configs/ruff.toml is staged"), "{out}");
         git(root, &["checkout", "HEAD", "--", "configs/ruff.toml"]);
     }
     // A .gitattributes staged alone: a checkout of the commit writes every module with CRLF,
     // which the `line-ending = "lf"` of python/'s configuration refuses.
     write(root, ".gitattributes", "*.py text eol=crlf\n");
-    git(root, &["add", ".gitattributes"]);
-    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "crlf"]);
-    assert_ne!(
-        code, 0,
-        "line endings that fail ruff were committed:\n{out}"
-    );
-    assert!(out.contains(".gitattributes is staged"), "{out}");
+    commit_refused(".gitattributes", "crlf", ".gitattributes is staged");
     git(root, &["rm", "-q", "--cached", ".gitattributes"]);
     fs::remove_file(root.join(".gitattributes")).unwrap();
 
