@@ -258,6 +258,46 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
     put(root, plugin, "\"\"\"Fixtures, edited once more.\"\"\"\n");
     let line = selected(root, "HEAD");
     assert!(!line.contains("common"), "{line}");
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "edited"]);
+
+    // A symlink in common's tests that leads to a file of contracts: common's jobs read it by
+    // content, so a change to it concerns common, which depends on nothing there.
+    #[cfg(unix)]
+    {
+        let data = "python/libs/contracts/tests/data/greeting.txt";
+        put(root, data, "hello\n");
+        std::os::unix::fs::symlink(
+            "../../contracts/tests/data/greeting.txt",
+            root.join("python/libs/common/tests/greeting.txt"),
+        )
+        .unwrap();
+        git(root, &["add", "."]);
+        git(root, &["commit", "-q", "-m", "a link"]);
+        put(root, data, "hello, world\n");
+        let line = selected(root, "HEAD");
+        assert!(
+            line.contains("common (python/libs/common/tests/greeting.txt leads into contracts)"),
+            "{line}"
+        );
+        git(root, &["checkout", "-q", "--", data]);
+    }
+
+    // A library that takes another distribution name: the services that installed it by the
+    // old one (in no graph of now) are concerned too; so is every package.
+    let renamed = text.replacen(
+        "name = \"dubbing-contracts\"",
+        "name = \"dubbing-contracts2\"",
+        1,
+    );
+    assert_ne!(renamed, text);
+    fs::write(&pyproject, renamed).unwrap();
+    let line = selected(root, "HEAD");
+    assert!(
+        line.contains("renames the distribution dubbing-contracts (at HEAD) to dubbing-contracts2")
+            && line.contains("media-service"),
+        "{line}"
+    );
 }
 
 /// A module name that comes or goes in a package's folder or its `src/` (ruff's `src` roots)

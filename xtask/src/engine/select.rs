@@ -19,6 +19,8 @@ pub struct Selection<'a> {
     pub packages: Vec<&'a Package>,
     pub reasons: BTreeMap<String, String>,
     pub all: bool,
+    /// The files changed since the revision, relative to the root; none without one.
+    changed: Vec<String>,
 }
 
 impl<'a> Selection<'a> {
@@ -62,8 +64,60 @@ impl<'a> Selection<'a> {
             );
             self.add_all(ws, &why);
         }
+        if let Some(why) = renamed_distribution(ws, rev, &self.changed) {
+            self.add_all(ws, &why);
+        }
         self.add_readers(ws, inputs);
+        self.add_linkers(ws, &now);
         Ok(())
+    }
+
+    /// Adds every package holding a symlink (as the keys' walk `tree` finds its files) that
+    /// leads into a selected package's folder: its jobs read the file there, by content.
+    fn add_linkers(&mut self, ws: &'a Workspace, tree: &digest::Tree) {
+        if self.all {
+            return;
+        }
+        let python = ws.root.join(PYTHON_DIR);
+        let selected: Vec<(std::path::PathBuf, &str)> = self
+            .packages
+            .iter()
+            .filter_map(|p| Some((std::fs::canonicalize(&p.dir).ok()?, p.folder_name())))
+            .collect();
+        let mut added = Vec::new();
+        for package in ws
+            .packages
+            .iter()
+            .filter(|p| !self.reasons.contains_key(&p.name))
+        {
+            let prefix = format!(
+                "{}/",
+                package.rel.trim_start_matches(&format!("{PYTHON_DIR}/"))
+            );
+            let linked = tree
+                .files
+                .iter()
+                .filter(|f| f.rel.starts_with(&prefix))
+                .map(|f| python.join(&f.rel))
+                .filter(|path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()))
+                .find_map(|link| {
+                    let target = std::fs::canonicalize(&link).ok()?;
+                    let (_, name) = selected.iter().find(|(dir, _)| target.starts_with(dir))?;
+                    Some((link, *name))
+                });
+            if let Some((link, name)) = linked {
+                let rel = crate::fsutil::display_rel(&ws.root, &link);
+                added.push((package, format!("{rel} leads into {name}")));
+            }
+        }
+        for (package, why) in added {
+            self.reasons.insert(package.name.clone(), why);
+        }
+        self.packages = ws
+            .packages
+            .iter()
+            .filter(|p| self.reasons.contains_key(&p.name))
+            .collect();
     }
 
     /// Adds, to a selection made from changed files, every package whose jobs can load a selected
@@ -294,6 +348,34 @@ fn identifier_stem(name: &str, is_dir: bool) -> Option<String> {
     identifier.then(|| stem.to_owned())
 }
 
+/// Why every package is concerned when a changed `pyproject.toml` gives a package another
+/// distribution name than at `rev`: the packages that installed it by its old name are in no
+/// graph of now (their venvs and locks change all the same).
+fn renamed_distribution(ws: &Workspace, rev: &str, changed: &[String]) -> Option<String> {
+    ws.packages.iter().find_map(|package| {
+        let file = format!("{}/pyproject.toml", package.rel);
+        if !changed.contains(&file) {
+            return None;
+        }
+        let old = crate::cmd::Cmd::new("git")
+            .arg("-C")
+            .arg(&ws.root)
+            .arg("show")
+            .arg(format!("{rev}:./{file}"))
+            .output()
+            .ok()
+            .filter(|out| out.success())?;
+        let doc: toml_edit::DocumentMut = old.output.parse().ok()?;
+        let name = doc.get("project")?.get("name")?.as_str()?;
+        (workspace::normalize(name) != workspace::normalize(&package.dist)).then(|| {
+            format!(
+                "{file} renames the distribution {name} (at {rev}) to {}",
+                package.dist
+            )
+        })
+    })
+}
+
 /// One git command about `rev`, run in the root: the NUL-separated names it printed.
 fn git_about(root: &Path, rev: &str, args: &[&str]) -> Result<Vec<String>> {
     let fix = not_a_revision(root, rev);
@@ -479,5 +561,6 @@ pub fn select_from<'a>(
         packages,
         reasons,
         all,
+        changed: changed.map(<[String]>::to_vec).unwrap_or_default(),
     })
 }
