@@ -82,12 +82,15 @@ pub fn is_tool_output(path: &Path, name: &str, is_dir: bool, place: Place) -> bo
 /// What a folder being removed is renamed to, beside itself: `.venv.xtask-trash-<pid>-<n>`.
 pub const REMOVAL_MARK: &str = ".xtask-trash-";
 
-/// Whether `name` is a folder that a removal moved aside (`.venv.xtask-trash-<pid>-<n>`): the
-/// xtask's own, never an input, deleted by the next setup, gate or clean.
+/// Whether `name` is a folder that a removal of a venv moved aside (`.venv.xtask-trash-<pid>-<n>`,
+/// exactly: a folder of a person's named like one otherwise, `snapshots.xtask-trash-2024-05`, is
+/// theirs): the xtask's own, never an input, deleted by the next setup, gate or clean.
 pub fn is_removal_leftover(name: &str) -> bool {
-    name.split_once(REMOVAL_MARK).is_some_and(|(head, tail)| {
-        !head.is_empty() && !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit() || c == '-')
-    })
+    let number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    name.strip_prefix(".venv")
+        .and_then(|rest| rest.strip_prefix(REMOVAL_MARK))
+        .and_then(|tail| tail.split_once('-'))
+        .is_some_and(|(pid, n)| number(pid) && number(n))
 }
 
 /// What a build leaves: a folder named `build` or `dist`, or an `*.egg-info`.

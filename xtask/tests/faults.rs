@@ -110,6 +110,9 @@ fn clean_finishes_interrupted_removals() {
         write(root, "python/apps/sts-service/.venv/xtask-stamp.toml", "");
         write(root, "python/apps/sts-service/.venv/lib/x.py", "");
         write(root, "python/libs/common/.venv/notes.txt", "mine");
+        // A person's folder named like a leftover, but not a venv's: theirs.
+        let snapshots = "python/apps/media-service/tests/fixtures/snapshots.xtask-trash-2024-05";
+        write(root, &format!("{snapshots}/frame-001.txt"), "x\n");
         let before = snapshot(root);
         let dry = run(xtask(root)
             .args(["clean", "--dry-run"])
@@ -127,6 +130,11 @@ fn clean_finishes_interrupted_removals() {
             .env("XTASK_TOOLS_DIR", tools.path()));
         out.assert_ok();
         assert!(!root.join(MEDIA).join(".venv.xtask-trash-77-0").exists());
+        assert!(
+            root.join(snapshots).join("frame-001.txt").is_file(),
+            "{}",
+            out.stdout
+        );
         assert!(!root.join("python/apps/sts-service/.venv").exists());
         assert!(removal_leftovers(&root.join("python/apps/sts-service")).is_empty());
         assert!(

@@ -40,6 +40,21 @@ struct Plan {
 
 impl Plan {
     fn remove(&mut self, path: PathBuf) {
+        // Never through a symlinked folder (a library folder linked from elsewhere): what is
+        // there is not the tree's. The link itself may go.
+        if let Some(link) = path
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.parent().is_some())
+            .find(|a| fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()))
+        {
+            let why = format!(
+                "{} is a symlink: clean never removes through one",
+                link.display()
+            );
+            self.keep(path, why);
+            return;
+        }
         if !self.removed(&path) {
             // A folder removed whole takes what was planned inside it.
             self.verdicts.retain(|p, _| !p.starts_with(&path));
@@ -555,6 +570,29 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing is removed through a symlinked folder (a library linked from elsewhere): kept,
+    /// naming the link; the link itself may go.
+    #[cfg(unix)]
+    #[test]
+    fn nothing_is_removed_through_a_symlinked_folder() {
+        let dir = std::env::temp_dir().join(format!("xtask-clean-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("outside/shared")).unwrap();
+        fs::create_dir_all(dir.join("root/python/libs")).unwrap();
+        let link = dir.join("root/python/libs/shared");
+        std::os::unix::fs::symlink(dir.join("outside/shared"), &link).unwrap();
+        let mut plan = Plan::default();
+        plan.remove(link.join("requirements.txt"));
+        assert!(matches!(
+            plan.verdicts.get(&link.join("requirements.txt")),
+            Some(Verdict::Keep(why)) if why.contains("is a symlink")
+        ));
+        let mut plan = Plan::default();
+        plan.remove(link.clone());
+        assert_eq!(plan.verdicts.get(&link), Some(&Verdict::Remove));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_removed_folder_takes_what_was_planned_inside_it() {
