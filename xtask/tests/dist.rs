@@ -89,6 +89,14 @@ fn dist_builds_a_deployable_that_installs_alone() {
     let tmp = scaffolded("dist");
     let root = tmp.path();
     add_dependency(root, MEDIA, "six");
+    // A test kit that only media-service's dev tools name (its own dependency: pytest): in the
+    // dev venv, never in the deployable (the wheels below) nor in its runtime lock.
+    run(xtask(root).args(["new", "lib", "testkit"])).assert_ok();
+    add_dependency(root, "python/libs/testkit/pyproject.toml", "pytest>=7.0");
+    let media = fs::read_to_string(root.join(MEDIA)).unwrap();
+    let with_kit = media.replacen("dev = [\n", "dev = [\n    \"testkit\",\n", 1);
+    assert_ne!(with_kit, media);
+    fs::write(root.join(MEDIA), with_kit).unwrap();
     run(xtask(root).args(["lock", "media-service"])).assert_ok();
     // -v: the commands whole (the test runs the uv dist ran).
     let out = run(xtask(root).args(["dist", "media-service", "-v"]));

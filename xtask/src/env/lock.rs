@@ -136,25 +136,41 @@ impl Inputs {
             out.dedup();
             out
         };
+        // The runtime lock pins what the service runs with: the packages its dependencies reach.
+        // A local package only a dev tool list names (a test kit) brings its dependencies to the
+        // dev lock, never to the runtime one (nor to a deployable).
+        let runs_with: Vec<String> = ws
+            .runtime_closure(owner)?
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         let mut parts = Vec::new();
         let mut runtime = Vec::new();
+        let mut dev_only = Vec::new();
         for package in &set {
             let own = third_party(&package.dependencies);
             parts.push((
                 format!("the dependencies of {}", package.folder_name()),
                 hash(own.join("\n").as_bytes()),
             ));
-            runtime.extend(own);
+            if runs_with.contains(&package.name) {
+                runtime.extend(own);
+            } else {
+                dev_only.extend(own);
+            }
         }
         runtime.sort();
         runtime.dedup();
-        let dev = third_party(
+        let mut dev = third_party(
             &owner
                 .dev
                 .as_ref()
                 .map(|d| d.requirements.clone())
                 .unwrap_or_default(),
         );
+        dev.extend(dev_only.into_iter().filter(|r| !runtime.contains(r)));
+        dev.sort();
+        dev.dedup();
         parts.push((dev_label(owner), hash(dev.join("\n").as_bytes())));
         let indexes: Vec<String> = owner.indexes.iter().map(|i| i.url.clone()).collect();
         let declared: Vec<String> = owner

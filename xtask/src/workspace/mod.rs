@@ -88,12 +88,28 @@ impl Workspace {
         })
     }
 
-    /// `package` and every local package it needs, transitively: dependencies first, the package
-    /// last. A cycle is an error that names it.
+    /// `package` and every local package it needs, transitively, its dev tools' too (what its
+    /// venv installs): dependencies first, the package last. A cycle is an error that names it.
     pub fn closure<'a>(&'a self, package: &'a Package) -> Result<Vec<&'a Package>> {
+        self.closure_by(package, &|p| &p.local_deps)
+    }
+
+    /// [`Workspace::closure`] by `dependencies` alone: what the service runs with, never a local
+    /// package that only a dev tool list names (a test kit): what a deployable holds and its
+    /// runtime lock pins.
+    pub fn runtime_closure<'a>(&'a self, package: &'a Package) -> Result<Vec<&'a Package>> {
+        self.closure_by(package, &|p| &p.runtime_local_deps)
+    }
+
+    fn closure_by<'a>(
+        &'a self,
+        package: &'a Package,
+        deps: &dyn Fn(&'a Package) -> &'a Vec<String>,
+    ) -> Result<Vec<&'a Package>> {
         fn visit<'a>(
             ws: &'a Workspace,
             p: &'a Package,
+            deps: &dyn Fn(&'a Package) -> &'a Vec<String>,
             path: &mut Vec<String>,
             out: &mut Vec<&'a Package>,
         ) -> Result<()> {
@@ -109,18 +125,18 @@ impl Workspace {
                 return Ok(());
             }
             path.push(p.name.clone());
-            for dep in &p.local_deps {
+            for dep in deps(p) {
                 let dep = ws
                     .get(dep)
                     .context("a local dependency is a package of the workspace")?;
-                visit(ws, dep, path, out)?;
+                visit(ws, dep, deps, path, out)?;
             }
             path.pop();
             out.push(p);
             Ok(())
         }
         let mut out = Vec::new();
-        visit(self, package, &mut Vec::new(), &mut out)?;
+        visit(self, package, deps, &mut Vec::new(), &mut out)?;
         Ok(out)
     }
 
@@ -262,7 +278,8 @@ fn read_packages(root: &Path) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
-/// Each package's local dependencies: the local packages its dependencies and dev tools name.
+/// Each package's local dependencies: the local packages its dependencies and dev tools name,
+/// and those its dependencies alone name.
 fn link_local_dependencies(packages: &mut [Package]) {
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     for package in packages {
@@ -271,16 +288,17 @@ fn link_local_dependencies(packages: &mut [Package]) {
             .as_ref()
             .map(|d| d.requirements.clone())
             .unwrap_or_default();
-        let mut local: Vec<String> = package
-            .dependencies
-            .iter()
-            .chain(&dev)
-            .map(|r| normalize(requirement_name(r)))
-            .filter(|n| names.contains(n) && *n != package.name)
-            .collect();
-        local.sort();
-        local.dedup();
-        package.local_deps = local;
+        let local = |requirements: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+            let mut local: Vec<String> = requirements
+                .map(|r| normalize(requirement_name(r)))
+                .filter(|n| names.contains(n) && *n != package.name)
+                .collect();
+            local.sort();
+            local.dedup();
+            local
+        };
+        package.runtime_local_deps = local(&mut package.dependencies.iter());
+        package.local_deps = local(&mut package.dependencies.iter().chain(&dev));
     }
 }
 

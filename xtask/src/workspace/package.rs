@@ -54,6 +54,8 @@ pub struct Package {
     pub index_sources: BTreeMap<String, String>,
     /// Local packages this one depends on (normalised names), from `dependencies` and its `dev` extra.
     pub local_deps: Vec<String>,
+    /// Those from `dependencies` alone: what it runs with.
+    pub runtime_local_deps: Vec<String>,
     /// Where its dynamic metadata (`[project] dynamic`) is read from when it is built: what an
     /// install depends on besides the `pyproject.toml`.
     pub metadata_sources: Vec<MetadataSource>,

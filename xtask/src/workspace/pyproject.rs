@@ -207,6 +207,7 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         deploy: deploy::read(doc, project, &|s| reader.at(s), &|s, m| reader.err(s, m))?,
         ci: ci::read(doc, &|s, m| reader.err(s, m))?,
         local_deps: Vec::new(),
+        runtime_local_deps: Vec::new(),
     })
 }
 

@@ -138,7 +138,8 @@ impl<'a> Dist<'a> {
             ws,
             session,
             service,
-            set: ws.closure(service)?,
+            // What the service runs with: a test kit its dev tools name stays out.
+            set: ws.runtime_closure(service)?,
             provenance,
             dir: dist_dir.join(service.folder_name()),
             state_path: State::path(&dist_dir, service.folder_name()),
