@@ -138,6 +138,37 @@ fn dist_builds_a_deployable_that_installs_alone() {
     second_dist_is_identical(root);
     library_edit_rebuilds_its_wheel_alone(root);
     other_service_copies_the_same_wheels(root);
+    data_left_out_of_a_wheel_fails(root);
+}
+
+/// A data file in a package's folder that its wheel leaves out (setuptools ships no data unless
+/// told): the editable dev venv reads it, the image would not. dist fails naming it, until the
+/// pyproject declares it.
+fn data_left_out_of_a_wheel_fails(root: &Path) {
+    let data = "python/apps/media-service/src/media_service/voices.json";
+    write(root, data, "{\"es\": \"voice-1\"}\n");
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("media_service/voices.json is not in the installed package")
+            || out
+                .stderr
+                .contains("media_service/voices.json is not in the installed package"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let pyproject = root.join("python/apps/media-service/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    let declared = text.replacen(
+        "media_service = [\"py.typed\"]",
+        "media_service = [\"py.typed\", \"*.json\"]",
+        1,
+    );
+    assert_ne!(declared, text);
+    fs::write(&pyproject, declared).unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }
 
 /// A library's wheel built for one service from the same inputs is copied into another's context,

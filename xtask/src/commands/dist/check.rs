@@ -22,7 +22,7 @@ use crate::workspace::{Package, REQUIRED_TOOLS, Workspace, normalize, requiremen
 const PROBE_PY: &str = include_str!("probe.py");
 
 /// Bumped when what the check looks at changes, so every remembered check runs again.
-const RECIPE: &str = "1";
+const RECIPE: &str = "2";
 
 /// What the check of one service's context reads besides the context itself, listed in one
 /// place: with the manifest's digest, the key of a remembered pass.
@@ -106,7 +106,26 @@ fn probe_spec(ws: &Workspace, service: &Package, set: &[&Package], lock_file: &P
         }
     }
     let imports: Vec<String> = set.iter().flat_map(|p| p.import_names()).collect();
-    json_object(&imports, &allowed, &forbidden, &forbidden_imports)
+    let tracked = tracked_files(&ws.root);
+    let data = super::data_files::of(set, tracked.as_deref());
+    let mut json = json_object(&imports, &allowed, &forbidden, &forbidden_imports);
+    json.pop();
+    let data: Vec<String> = data
+        .iter()
+        .map(|(import, files)| {
+            let files: Vec<String> = files.iter().map(|f| json_string(f)).collect();
+            format!("{}:[{}]", json_string(import), files.join(","))
+        })
+        .collect();
+    json + &format!(",\"data\":{{{}}}}}", data.join(","))
+}
+
+/// The files git tracks under the root's `python/`, as absolute paths with `/`; None outside a
+/// repository (every file then counts).
+fn tracked_files(root: &Path) -> Option<Vec<String>> {
+    let listed = crate::cmd::git_paths(root, &["ls-files", "-z", "--", "python"], "").ok()?;
+    let root = root.to_string_lossy().replace('\\', "/");
+    Some(listed.iter().map(|rel| format!("{root}/{rel}")).collect())
 }
 
 fn json_object(

@@ -10,6 +10,7 @@
 
 mod check;
 mod context;
+mod data_files;
 mod state;
 mod wheels;
 

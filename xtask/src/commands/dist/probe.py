@@ -4,7 +4,9 @@ argv[1] is a JSON object: `imports` (every import package of the install set, ea
 every module in it but `__main__`: a module that imports a dev tool fails here as in the image),
 `allowed` (the
 normalised distribution names the venv may hold: the lock's pins and the local wheels), and
-`forbidden` (name -> why: dev tools, other services) and `forbidden_imports` (import name -> why).
+`forbidden` (name -> why: dev tools, other services), `forbidden_imports` (import name -> why)
+and `data` (import name -> the data files its source folder holds, which the installed package
+must hold too).
 Prints one line per problem, each starting with "problem: ", and a last line "installed: N".
 """
 
@@ -31,7 +33,9 @@ def submodule_problems(package: object, name: str) -> list[str]:
     """Imports every module under a package but `__main__` (which runs the program)."""
     problems = []
     # Its own failures to import a subpackage are the loop's findings: not raised there.
-    walk = pkgutil.walk_packages(getattr(package, "__path__", []), name + ".", onerror=lambda _: None)
+    walk = pkgutil.walk_packages(
+        getattr(package, "__path__", []), name + ".", onerror=lambda _: None
+    )
     for info in walk:
         if info.name.rsplit(".", 1)[-1] == "__main__":
             continue
@@ -39,6 +43,24 @@ def submodule_problems(package: object, name: str) -> list[str]:
             importlib.import_module(info.name)
         except Exception as error:  # noqa: BLE001 - every failure is a finding
             problems.append(f"`import {info.name}` fails: {type(error).__name__}: {error}")
+    return problems
+
+
+def missing_data(data: dict[str, list[str]]) -> list[str]:
+    """The data files of the source's import packages that the installed packages lack."""
+    problems = []
+    for name, files in data.items():
+        found = importlib.util.find_spec(name)
+        places = list(found.submodule_search_locations or []) if found else []
+        top = name.split(".")[0]
+        for rel in files:
+            if not any(os.path.isfile(os.path.join(place, rel)) for place in places):
+                problems.append(
+                    f"{name.replace('.', '/')}/{rel} is not in the installed package: the image "
+                    f"lacks it, though the source (and the editable dev venv) has it; declare it "
+                    f"as package data (setuptools: [tool.setuptools.package-data] "
+                    f'{top} = ["{rel}"]), or move it out of the package'
+                )
     return problems
 
 
@@ -66,6 +88,7 @@ def main() -> int:
     for name, why in spec["forbidden_imports"].items():
         if importlib.util.find_spec(name) is not None:
             problems.append(f"`import {name}` works: {why}")
+    problems.extend(missing_data(spec.get("data", {})))
     for problem in problems:
         print("problem: " + problem)
     print(f"installed: {len(installed)}")
