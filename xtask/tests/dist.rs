@@ -169,6 +169,29 @@ fn data_left_out_of_a_wheel_fails(root: &Path) {
     assert_ne!(declared, text);
     fs::write(&pyproject, declared).unwrap();
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    committed_says_where_the_files_come_from(root);
+}
+
+/// The manifest says whether the deployable was built from `python/` as committed, and from what
+/// it reads elsewhere in the repository: package data a symlink leads to outside `python/`.
+fn committed_says_where_the_files_come_from(root: &Path) {
+    let manifest = || fs::read_to_string(context(root).join("manifest.json")).unwrap();
+    let committed = |yes: bool| format!("\"python_tree_as_committed\": {yes}");
+    write(root, "assets/extra.json", "{\"fr\": \"voice-2\"}\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        "../../../../../assets",
+        root.join("python/apps/media-service/src/media_service/assets"),
+    )
+    .unwrap();
+    common::git(root, &["init", "-q"]);
+    common::git(root, &["add", "-A"]);
+    common::git(root, &["commit", "-q", "-m", "assets"]);
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert!(manifest().contains(&committed(true)), "{}", manifest());
+    write(root, "assets/extra.json", "{\"fr\": \"UNREVIEWED\"}\n");
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert!(manifest().contains(&committed(false)), "{}", manifest());
 }
 
 /// A library's wheel built for one service from the same inputs is copied into another's context,

@@ -90,7 +90,8 @@ pub fn epochs(root: &Path, packages: &[&Package]) -> Vec<u64> {
         .collect()
 }
 
-/// The commit the context is built from, and whether `python/` is as committed there.
+/// The commit the context is built from, and whether `python/` is as committed there, with what
+/// it reads elsewhere in the repository (a folder of package data that a symlink there leads to).
 pub struct Provenance {
     pub commit: Option<String>,
     pub python_as_committed: bool,
@@ -100,16 +101,16 @@ impl Provenance {
     /// Both git commands at once (see [`git_started`]).
     pub fn of(root: &Path) -> Provenance {
         let head = git_started(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
-        let status = git_started(
-            root,
-            &[
-                "status",
-                "--porcelain",
-                "--untracked-files=all",
-                "--",
-                PYTHON_DIR,
-            ],
-        );
+        let outside = crate::engine::outside::repo_pathspecs(root);
+        let mut args = vec![
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            PYTHON_DIR,
+        ];
+        args.extend(outside.iter().map(String::as_str));
+        let status = git_started(root, &args);
         let commit = git_output(head).filter(|c| !c.is_empty());
         let python_as_committed =
             commit.is_some() && git_output(status).is_some_and(|s| s.is_empty());
