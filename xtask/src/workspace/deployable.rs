@@ -246,6 +246,14 @@ const STAND_IN_WHEELS: &[&str] = &[
 /// files in two folders would fail at `docker build`, after `dist` proved the context.
 fn context_problems(rel: &str, instructions: &[Instruction]) -> Vec<String> {
     let stages = stages(instructions);
+    // A `COPY --from=` names an earlier stage by its name or its number.
+    let by_name = |name: &str| -> Option<Vec<&Instruction>> {
+        let index = stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(name))
+            .or_else(|| name.parse::<usize>().ok().filter(|&i| i < stages.len()))?;
+        Some(chain(&stages, index))
+    };
     let mut problems = Vec::new();
     for index in 0..stages.len() {
         let chain = chain(&stages, index);
@@ -254,7 +262,7 @@ fn context_problems(rel: &str, instructions: &[Instruction]) -> Vec<String> {
                 .iter()
                 .position(|i| std::ptr::eq(*i, *run))
                 .unwrap_or(0);
-            problems.extend(install_run_problem(rel, run, &chain[..at]));
+            problems.extend(install_run_problem(rel, run, &chain[..at], &by_name));
         }
     }
     problems
@@ -262,7 +270,12 @@ fn context_problems(rel: &str, instructions: &[Instruction]) -> Vec<String> {
 
 /// The problem of one `RUN` (after `before`, its chain's earlier instructions) if it runs
 /// `install.py` and would not find the context's files beside it.
-fn install_run_problem(rel: &str, run: &Instruction, before: &[&Instruction]) -> Option<String> {
+fn install_run_problem(
+    rel: &str,
+    run: &Instruction,
+    before: &[&Instruction],
+    stages: image_files::Stages,
+) -> Option<String> {
     // Every wheel: stand-ins unlike each other (names, versions, tags) that only a source
     // taking the whole folder, or all its wheels, copies both of.
     let stand_ins: Vec<String> = STAND_IN_WHEELS
@@ -280,7 +293,7 @@ fn install_run_problem(rel: &str, run: &Instruction, before: &[&Instruction]) ->
         .transpose()?;
     let lacking = script.and_then(|path| {
         let here = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
-        let placed = image_files::placed(&files, before, run)?;
+        let placed = image_files::placed(&files, before, run, stages)?;
         let absent = |f: &str| !placed.contains(&format!("{here}/{f}"));
         let mut lacking: Vec<String> = [context::INSTALL, context::LOCK]
             .into_iter()
@@ -509,6 +522,17 @@ mod tests {
         ] {
             assert_eq!(of(ok), Vec::<String>::new(), "{ok}");
         }
+        // What an earlier stage holds of the context, copied from it by name or number.
+        for ok in [
+            "FROM scratch AS ctx\nCOPY . /context\nFROM x\nCOPY --from=ctx /context /context\nRUN python /context/install.py\n",
+            "FROM scratch\nCOPY . /c\nFROM x\nCOPY --from=0 /c/ /context/\nRUN python /context/install.py\n",
+        ] {
+            assert_eq!(of(ok), Vec::<String>::new(), "{ok}");
+        }
+        let part = of(
+            "FROM scratch AS ctx\nCOPY install.py requirements.txt /context/\nFROM x\nCOPY --from=ctx /context /context\nRUN python /context/install.py\n",
+        );
+        assert!(part[0].contains("wheels/ (whole)"), "{part:?}");
         // A bind mount of the context serves its RUN.
         let text = "FROM x\nRUN --mount=type=bind,target=/context /opt/venv/bin/python /context/install.py\n";
         assert_eq!(

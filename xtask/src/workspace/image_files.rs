@@ -17,22 +17,19 @@ use crate::workspace::dockerfile_parse::{self, Instruction};
 /// Err: why it cannot be told.
 pub type Placed = Result<BTreeSet<String>, String>;
 
+/// A stage's chain by the name (or number) a `COPY --from=` gives it; None for another image.
+pub type Stages<'a, 'b> = &'b dyn Fn(&str) -> Option<Vec<&'a Instruction>>;
+
 /// The context's files at the image's paths after `instructions` (a stage's chain, in order),
 /// with the bind mounts of `run` (the `RUN` that reads them) shown too. `context`: the context's
-/// files, relative (`install.py`, `wheels/x.whl`).
-pub fn placed(context: &[&str], instructions: &[&Instruction], run: &Instruction) -> Placed {
-    let mut image = Image::default();
-    let mut workdir = "/".to_owned();
-    for instruction in instructions {
-        match instruction.keyword.as_str() {
-            "WORKDIR" => {
-                workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
-                image.folders.insert(workdir.clone());
-            }
-            "COPY" | "ADD" => copy(context, &workdir, &instruction.args, &mut image)?,
-            _ => {}
-        }
-    }
+/// files, relative (`install.py`, `wheels/x.whl`); `stages`: what a `COPY --from=` copies from.
+pub fn placed(
+    context: &[&str],
+    instructions: &[&Instruction],
+    run: &Instruction,
+    stages: Stages,
+) -> Placed {
+    let (mut image, workdir) = image_of(context, instructions, stages, 0)?;
     // A mount hides what is at its target for its RUN; a bind mount of the context shows that.
     for mount in mounts(&run.args) {
         let target = resolve(&workdir, &mount.target)?;
@@ -46,6 +43,45 @@ pub fn placed(context: &[&str], instructions: &[&Instruction], run: &Instruction
         }
     }
     Ok(image.files)
+}
+
+/// What `instructions` put in the image of the context's files, and the `WORKDIR` then. A
+/// `COPY --from=` a stage of the file takes what that stage holds of them (an earlier stage:
+/// `depth` only guards a file that names itself).
+fn image_of(
+    context: &[&str],
+    instructions: &[&Instruction],
+    stages: Stages,
+    depth: usize,
+) -> Result<(Image, String), String> {
+    let mut image = Image::default();
+    let mut workdir = "/".to_owned();
+    for instruction in instructions {
+        match instruction.keyword.as_str() {
+            "WORKDIR" => {
+                workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
+                image.folders.insert(workdir.clone());
+            }
+            "COPY" | "ADD" => {
+                let from = dockerfile_parse::transfer(&instruction.args).from;
+                let held: Vec<String>;
+                let source: Vec<&str> = match from {
+                    None => context.to_vec(),
+                    Some(name) => match stages(&name.to_ascii_lowercase()) {
+                        Some(chain) if depth < 8 => {
+                            let (stage, _) = image_of(context, &chain, stages, depth + 1)?;
+                            held = stage.files.iter().map(|f| f[1..].to_owned()).collect();
+                            held.iter().map(String::as_str).collect()
+                        }
+                        _ => continue,
+                    },
+                };
+                copy(&source, &workdir, &instruction.args, &mut image)?;
+            }
+            _ => {}
+        }
+    }
+    Ok((image, workdir))
 }
 
 /// What the copies made so far: the context's files at their paths in the image, and the
@@ -101,12 +137,14 @@ pub fn resolve(dir: &str, path: &str) -> Result<String, String> {
     Ok(format!("/{}", parts.join("/")))
 }
 
-/// One `COPY`/`ADD` from the context (not `--from=`, a URL or a heredoc).
-fn copy(context: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<(), String> {
+/// One `COPY`/`ADD` of `files` (the context's, or a stage's below its `/`), not from a URL or a
+/// heredoc.
+fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<(), String> {
     let transfer = dockerfile_parse::transfer(args);
-    let (Some(destination), None) = (&transfer.destination, &transfer.from) else {
+    let Some(destination) = &transfer.destination else {
         return Ok(());
     };
+    let context = files;
     let excluded = flag_values(args, "exclude");
     let sources: Vec<&str> = transfer
         .sources
@@ -345,7 +383,8 @@ mod tests {
         let instructions = dockerfile_parse::parse(text);
         let refs: Vec<&Instruction> = instructions.iter().collect();
         let (run, before) = refs.split_last().unwrap();
-        placed(CONTEXT, before, run)
+        let stages = |_: &str| None;
+        placed(CONTEXT, before, run, &stages)
     }
 
     fn has(placed: &Placed, path: &str) -> bool {
