@@ -3,11 +3,14 @@
 //! `RUN` of `install.py` finds the lock and every wheel beside it, as `dist` proved them, without
 //! a Docker daemon.
 //!
-//! The rules followed: a source is a path or a pattern in the context (`.` is all of it); a file
-//! goes to the destination itself, or into it when the destination ends with `/` or there are
-//! several sources; a folder's contents (not the folder) go into the destination; a relative
-//! destination is from the `WORKDIR`; a bind mount shows the context (or a folder of it) at its
-//! target during its `RUN` only. What cannot be told (a variable) is said, never taken as found.
+//! The rules followed: a source is a path or a pattern in the context (`.` is all of it; `*`
+//! stops at a `/`), less what `--exclude` names; a file goes to the destination itself, or into
+//! it when the destination ends with `/`, is `.`, is a folder already there, or there are several
+//! sources; a folder's contents (not the folder) go into the destination; a relative destination
+//! is from the `WORKDIR`; a `COPY --from=` an earlier stage takes what that stage holds, one from
+//! another image nothing of the context; a `RUN`'s mount hides its target, and a bind mount
+//! shows the context (or a file or folder of it) there, for that `RUN` only. What cannot be told
+//! (a variable) is said, never taken as found.
 
 use std::collections::BTreeSet;
 
