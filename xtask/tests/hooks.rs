@@ -195,6 +195,19 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "{}",
         lint.stdout
     );
+    // `git commit -a` and `git commit PATH` take the work tree's error: git gives the hook their
+    // own index, which the hook checks, and its rerun line says the repository's holds less.
+    for args in [
+        &["commit", "-a", "-m", "all"][..],
+        &["commit", "-m", "path", file],
+    ] {
+        let (code, out) = git_as_person(root, cargo.path(), args);
+        assert_ne!(code, 0, "{args:?} committed the error:\n{out}");
+        assert!(
+            out.contains("F401") && out.contains("`git commit -a` or `git commit PATH` made"),
+            "{out}"
+        );
+    }
 
     // A folder added to one package makes an import of another first-party (ruff's `src` has
     // `libs/*`): the import order of common, which nothing staged touches, is now wrong.

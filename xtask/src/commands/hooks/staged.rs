@@ -76,6 +76,16 @@ impl Repo {
         })
     }
 
+    /// Whether the commit is made from an index of its own (`git commit -a`, `git commit PATH`:
+    /// `index.lock`, `next-index-*.lock`), not the repository's `index`: a check run again later
+    /// reads the repository's, which holds less.
+    fn own_index(&self) -> bool {
+        self.index
+            .as_ref()
+            .and_then(|i| i.file_name())
+            .is_some_and(|name| name != "index")
+    }
+
     /// `git -C dir`, reading the commit's index.
     fn git(&self, dir: &Path) -> Cmd {
         let cmd = Cmd::new("git").arg("-C").arg(dir);
@@ -208,7 +218,7 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     let gate = Gate::new(&ws, &args)?;
     let (venv, _lock) = ruff_venv(&gate, &args.env)?;
     same_ruff(root, &export, venv)?;
-    let jobs = ruff_jobs(&gate, &export, venv, &targets);
+    let jobs = ruff_jobs(&gate, &export, venv, &targets, repo.own_index());
     gate.run("pre-commit", jobs, started)
 }
 
@@ -263,7 +273,13 @@ fn ruff_venv<'a>(gate: &Gate<'a>, env: &EnvArgs) -> Result<(&'a Package, VenvLoc
 
 /// `ruff check` and `ruff format --check` on the exported copy, from the folder that stands for
 /// the root. Never remembered, and `--no-cache`: no earlier answer stands in for this content.
-fn ruff_jobs(gate: &Gate<'_>, export: &Export, venv: &Package, targets: &Targets<'_>) -> Vec<Job> {
+fn ruff_jobs(
+    gate: &Gate<'_>,
+    export: &Export,
+    venv: &Package,
+    targets: &Targets<'_>,
+    own_index: bool,
+) -> Vec<Job> {
     // The venv's ruff executable itself when it is there (the one `python -m ruff` runs): a
     // Python start-up less per job, most of the hook's time.
     let env = Venv::of(venv);
@@ -278,7 +294,11 @@ fn ruff_jobs(gate: &Gate<'_>, export: &Export, venv: &Package, targets: &Targets
             Cmd::new(env.python()).args(["-m", "ruff"])
         }
     };
-    let rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
+    let mut rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
+    if own_index {
+        rerun += "  # after `git add` of what the commit takes: `git commit -a` or `git commit \
+                   PATH` made the index this check read";
+    }
     let paths: Vec<(&str, &str)> = match targets.shared {
         Some(_) => vec![("python/", PYTHON_DIR)],
         None => targets
