@@ -110,14 +110,7 @@ impl<'a> Selection<'a> {
                 added.push((package, format!("{rel} leads into {name}")));
             }
         }
-        for (package, why) in added {
-            self.reasons.insert(package.name.clone(), why);
-        }
-        self.packages = ws
-            .packages
-            .iter()
-            .filter(|p| self.reasons.contains_key(&p.name))
-            .collect();
+        self.add(ws, added);
     }
 
     /// Adds, to a selection made from changed files, every package whose jobs can load a selected
@@ -150,6 +143,11 @@ impl<'a> Selection<'a> {
                 added.push((package, why));
             }
         }
+        self.add(ws, added);
+    }
+
+    /// Adds each package with why, keeping the selection in workspace order.
+    fn add(&mut self, ws: &'a Workspace, added: Vec<(&'a Package, String)>) {
         for (package, why) in added {
             self.reasons.insert(package.name.clone(), why);
         }
