@@ -673,9 +673,6 @@ pub fn mypy_plugins(root: &Path) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// Every file's `src` counts, globs name the folders there now, an extended configuration's
-    /// entries count from its own folder, and a root outside `python/` counts by the names it
-    /// holds.
     /// Outside `python/`, a `src` pattern stands for the folder above its first wildcard: a
     /// folder a pushed commit adds there is watched though the work tree lacks it; never a
     /// folder that holds the configuration's.
@@ -708,6 +705,9 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Every file's `src` counts, globs name the folders there now, an extended configuration's
+    /// entries count from its own folder, and a root outside `python/` counts by the names it
+    /// holds.
     #[test]
     fn ruff_src_roots_are_read_from_every_configuration_and_what_it_extends() {
         let root = std::env::temp_dir().join(format!("xtask-src-{}", std::process::id()));
