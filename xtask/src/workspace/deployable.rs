@@ -276,6 +276,9 @@ fn install_run_problem(
     before: &[&Instruction],
     stages: image_files::Stages,
 ) -> Option<String> {
+    if !run.args.contains(context::INSTALL) {
+        return None;
+    }
     // Every wheel: stand-ins unlike each other (names, versions, tags) that only a source
     // taking the whole folder, or all its wheels, copies both of.
     let stand_ins: Vec<String> = STAND_IN_WHEELS
@@ -288,12 +291,10 @@ fn install_run_problem(
         .filter(|e| *e != context::WHEELS)
         .collect();
     files.extend(stand_ins.iter().map(String::as_str));
-    let script = image_files::workdir_at(before)
-        .and_then(|dir| image_files::script_path(run, context::INSTALL, &dir).transpose())
-        .transpose()?;
-    let lacking = script.and_then(|path| {
+    let lacking = image_files::placed(&files, before, run, stages).and_then(|(placed, workdir)| {
+        let path = image_files::script_path(run, context::INSTALL, &workdir)
+            .unwrap_or_else(|| Err(format!("no word of it names {}", context::INSTALL)))?;
         let here = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
-        let placed = image_files::placed(&files, before, run, stages)?;
         let absent = |f: &str| !placed.contains(&format!("{here}/{f}"));
         let mut lacking: Vec<String> = [context::INSTALL, context::LOCK]
             .into_iter()

@@ -150,6 +150,19 @@ fn json_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<S
     }
 }
 
+/// An instruction's leading `--name[=value]` options, each without its `--`, and what follows
+/// them (a `COPY`'s sources, a `RUN`'s command).
+pub fn flags(args: &str) -> (Vec<&str>, &str) {
+    let mut rest = args.trim();
+    let mut flags = Vec::new();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, after) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
+        flags.push(word);
+        rest = after.trim_start();
+    }
+    (flags, rest)
+}
+
 /// The arguments of a `COPY` or `ADD`: its `--flag[=value]` options, then its sources and its
 /// destination (the exec form's or the words').
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,15 +174,13 @@ pub struct Transfer {
 }
 
 pub fn transfer(args: &str) -> Transfer {
-    let mut rest = args.trim();
-    let mut from = None;
-    while let Some(flag) = rest.strip_prefix("--") {
-        let (word, after) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
-        if let Some(value) = word.strip_prefix("from=") {
-            from = Some(value.to_owned());
-        }
-        rest = after.trim_start();
-    }
+    let (flags, rest) = flags(args);
+    // Given twice, the last one counts.
+    let from = flags
+        .iter()
+        .rev()
+        .find_map(|f| f.strip_prefix("from="))
+        .map(str::to_owned);
     let mut words =
         exec_form(rest).unwrap_or_else(|| rest.split_whitespace().map(str::to_owned).collect());
     let destination = words.pop();

@@ -16,15 +16,16 @@ use std::collections::BTreeSet;
 
 use crate::workspace::dockerfile_parse::{self, Instruction};
 
-/// The files of the image that came from the context after some instructions, absolute paths;
-/// Err: why it cannot be told.
-pub type Placed = Result<BTreeSet<String>, String>;
+/// The files of the image that came from the context after some instructions, absolute paths,
+/// and the `WORKDIR` then; Err: why it cannot be told.
+pub type Placed = Result<(BTreeSet<String>, String), String>;
 
 /// A stage's chain by the name (or number) a `COPY --from=` gives it; None for another image.
 pub type Stages<'a, 'b> = &'b dyn Fn(&str) -> Option<Vec<&'a Instruction>>;
 
 /// The context's files at the image's paths after `instructions` (a stage's chain, in order),
-/// with the bind mounts of `run` (the `RUN` that reads them) shown too. `context`: the context's
+/// with the bind mounts of `run` (the `RUN` that reads them) shown too, and the `WORKDIR` `run`
+/// runs in. `context`: the context's
 /// files, relative (`install.py`, `wheels/x.whl`); `stages`: what a `COPY --from=` copies from.
 pub fn placed(
     context: &[&str],
@@ -45,7 +46,7 @@ pub fn placed(
                 .extend(transfer_one(context, &source, &target, false, &[])?);
         }
     }
-    Ok(image.files)
+    Ok((image.files, workdir))
 }
 
 /// What `instructions` put in the image of the context's files, and the `WORKDIR` then. A
@@ -108,15 +109,6 @@ impl Image {
     }
 }
 
-/// The `WORKDIR` in force at `run` after `instructions`.
-pub fn workdir_at(instructions: &[&Instruction]) -> Result<String, String> {
-    let mut workdir = "/".to_owned();
-    for instruction in instructions.iter().filter(|i| i.keyword == "WORKDIR") {
-        workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
-    }
-    Ok(workdir)
-}
-
 /// `path` from `dir`, normalised (`.` and `..` resolved, no trailing `/`).
 pub fn resolve(dir: &str, path: &str) -> Result<String, String> {
     if path.contains('$') {
@@ -147,7 +139,6 @@ fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<
     let Some(destination) = &transfer.destination else {
         return Ok(());
     };
-    let context = files;
     let excluded = flag_values(args, "exclude");
     let sources: Vec<&str> = transfer
         .sources
@@ -166,7 +157,7 @@ fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<
         || sources.len() > 1
         || image.folders.contains(&target);
     for source in sources {
-        for file in transfer_one(context, source, &target, into, &excluded)? {
+        for file in transfer_one(files, source, &target, into, &excluded)? {
             image.add(file);
         }
     }
@@ -175,16 +166,12 @@ fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<
 
 /// The values of a `--NAME=value` flag of an instruction (`--exclude=*.md`), as often as given.
 fn flag_values(args: &str, name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = args.trim();
-    while let Some(flag) = rest.strip_prefix("--") {
-        let (word, after) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
-        if let Some(value) = word.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
-            out.push(unquote(value).to_owned());
-        }
-        rest = after.trim_start();
-    }
-    out
+    dockerfile_parse::flags(args)
+        .0
+        .iter()
+        .filter_map(|flag| flag.strip_prefix(name)?.strip_prefix('='))
+        .map(|value| unquote(value).to_owned())
+        .collect()
 }
 
 /// A word without the quotes a shell form may put around it.
@@ -300,7 +287,7 @@ pub fn script_path(
     if !run.args.contains(script) {
         return None;
     }
-    let words = shell_words(skip_flags(&run.args));
+    let words = shell_words(dockerfile_parse::flags(&run.args).1);
     let mut dir = workdir.to_owned();
     let (mut first, mut after_python) = (None, None);
     let mut python = false;
@@ -358,18 +345,6 @@ fn shell_words(command: &str) -> Vec<String> {
     }
 }
 
-/// A `RUN`'s command, after its `--mount=`/`--network=` flags.
-fn skip_flags(args: &str) -> &str {
-    let mut rest = args.trim();
-    while let Some(flag) = rest.strip_prefix("--") {
-        rest = flag
-            .split_once(char::is_whitespace)
-            .map_or("", |(_, after)| after)
-            .trim_start();
-    }
-    rest
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,7 +366,7 @@ mod tests {
     }
 
     fn has(placed: &Placed, path: &str) -> bool {
-        placed.as_ref().is_ok_and(|files| files.contains(path))
+        placed.as_ref().is_ok_and(|(files, _)| files.contains(path))
     }
 
     #[test]
@@ -421,7 +396,7 @@ mod tests {
         let named = placed_by(
             "FROM x\nCOPY wheels/b-1-py3-none-any.whl /c/wheels/\nCOPY --from=y . /c\nRUN python /c/install.py\n",
         );
-        assert_eq!(named, Ok(BTreeSet::new()));
+        assert_eq!(named, Ok((BTreeSet::new(), "/".to_owned())));
         // A bind mount shows the context during its RUN only.
         let mount = placed_by(
             "FROM x\nRUN --mount=type=bind,target=/m --mount=type=cache,target=/k python /m/install.py\n",
