@@ -421,11 +421,10 @@ fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<Stri
         let Some((info, path)) = entry.split_once('\t') else {
             continue;
         };
+        let work = eol_field(info, "w/");
         if let Some(wanted) = checkout_ending(info, autocrlf)
-            && !info.contains(&format!("w/{wanted} "))
-            && ["w/lf ", "w/crlf ", "w/mixed "]
-                .iter()
-                .any(|w| info.contains(w))
+            && matches!(work, "lf" | "crlf" | "mixed")
+            && work != wanted
         {
             return Ok(Some(path.to_owned()));
         }
@@ -439,10 +438,7 @@ fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<Stri
 /// holds no single ending.
 fn checkout_ending(info: &str, autocrlf: bool) -> Option<&'static str> {
     let attr = info.split_once("attr/").map_or("", |(_, a)| a.trim());
-    let index = info
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("i/"))
-        .unwrap_or("");
+    let index = eol_field(info, "i/");
     if attr.contains("eol=crlf") && matches!(index, "lf" | "none") {
         Some("crlf")
     } else if attr.contains("eol=lf") && matches!(index, "lf" | "none") {
@@ -456,6 +452,14 @@ fn checkout_ending(info: &str, autocrlf: bool) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// One word of a `git ls-files --eol` line, without its prefix (`i/`: the index's ending, `w/`:
+/// the work tree's).
+fn eol_field<'a>(info: &'a str, prefix: &str) -> &'a str {
+    info.split_whitespace()
+        .find_map(|f| f.strip_prefix(prefix))
+        .unwrap_or("")
 }
 
 /// Every path where `verify` reads (`watched`: `python/` and what it reads outside it, see
