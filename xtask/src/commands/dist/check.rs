@@ -4,7 +4,7 @@
 //! venv (not from the source tree); nothing is installed that neither the lock nor a wheel names;
 //! no dev tool and no other service; the service's smoke command exits 0.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -107,22 +107,13 @@ fn probe_spec(ws: &Workspace, service: &Package, set: &[&Package], lock_file: &P
     }
     let imports: Vec<String> = set.iter().flat_map(|p| p.import_names()).collect();
     let tracked = tracked_files(&ws.root);
-    let data = super::data_files::of(set, tracked.as_deref());
-    let mut json = json_object(&imports, &allowed, &forbidden, &forbidden_imports);
-    json.pop();
-    let data: Vec<String> = data
-        .iter()
-        .map(|(import, files)| {
-            let files: Vec<String> = files.iter().map(|f| json_string(f)).collect();
-            format!("{}:[{}]", json_string(import), files.join(","))
-        })
-        .collect();
-    json + &format!(",\"data\":{{{}}}}}", data.join(","))
+    let data = super::data_files::of(set, tracked.as_ref());
+    json_object(&imports, &allowed, &forbidden, &forbidden_imports, &data)
 }
 
 /// The files git tracks under the root's `python/`, as absolute paths with `/`; None outside a
 /// repository (every file then counts).
-fn tracked_files(root: &Path) -> Option<Vec<String>> {
+fn tracked_files(root: &Path) -> Option<BTreeSet<String>> {
     let listed = crate::cmd::git_paths(root, &["ls-files", "-z", "--", "python"], "").ok()?;
     let root = root.to_string_lossy().replace('\\', "/");
     Some(listed.iter().map(|rel| format!("{root}/{rel}")).collect())
@@ -133,11 +124,16 @@ fn json_object(
     allowed: &[String],
     forbidden: &BTreeMap<String, String>,
     forbidden_imports: &BTreeMap<String, String>,
+    data: &BTreeMap<String, Vec<String>>,
 ) -> String {
     let list = |items: &[String]| -> String {
         let quoted: Vec<String> = items.iter().map(|s| json_string(s)).collect();
         format!("[{}]", quoted.join(","))
     };
+    let data: Vec<String> = data
+        .iter()
+        .map(|(import, files)| format!("{}:{}", json_string(import), list(files)))
+        .collect();
     let map = |m: &BTreeMap<String, String>| -> String {
         let pairs: Vec<String> = m
             .iter()
@@ -146,11 +142,12 @@ fn json_object(
         format!("{{{}}}", pairs.join(","))
     };
     format!(
-        "{{\"imports\":{},\"allowed\":{},\"forbidden\":{},\"forbidden_imports\":{}}}",
+        "{{\"imports\":{},\"allowed\":{},\"forbidden\":{},\"forbidden_imports\":{},\"data\":{{{}}}}}",
         list(imports),
         list(allowed),
         map(forbidden),
-        map(forbidden_imports)
+        map(forbidden_imports),
+        data.join(",")
     )
 }
 

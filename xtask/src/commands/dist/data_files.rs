@@ -3,7 +3,7 @@
 //! installed wheels. A file left out of a wheel (setuptools ships no data unless told) works in
 //! the editable dev venv and fails in the image; importing every module cannot show it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::fsutil;
@@ -13,7 +13,7 @@ use crate::workspace::Package;
 /// with `/`. Data: any file but Python source and bytecode and `py.typed` (PEP 561's marker, for
 /// type checkers), outside hidden folders and `__pycache__`; in a git repository, only those git
 /// tracks (a file git ignores is the machine's own, never shipped).
-pub fn of(set: &[&Package], tracked: Option<&[String]>) -> BTreeMap<String, Vec<String>> {
+pub fn of(set: &[&Package], tracked: Option<&BTreeSet<String>>) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for package in set {
         for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
