@@ -468,16 +468,31 @@ fn deploy_inputs(ws: &Workspace, service: &Package) -> FileKey {
         files,
         fixed: vec![
             ("hadolint".to_owned(), hadolint::VERSION.to_owned()),
-            (
-                "the deploy check".to_owned(),
-                DEPLOY_CHECK_RECIPE.to_owned(),
-            ),
+            ("the deploy check".to_owned(), deploy_check_digest()),
         ],
     }
 }
 
-/// Bumped when what the `deploy` job checks changes, so its remembered passes run again.
-const DEPLOY_CHECK_RECIPE: &str = "1";
+/// The source of what makes the `deploy` job's verdict (the Dockerfile's reading, the checks,
+/// the context's entries, hadolint's run): a pass remembered by an xtask whose check differed
+/// (a weaker one passed Dockerfiles this one fails) is never served by this one. A number bumped
+/// by hand was forgotten once: three stricter checks landed under the same one.
+const DEPLOY_CHECK_SOURCES: &[&str] = &[
+    include_str!("../workspace/deployable.rs"),
+    include_str!("../workspace/image_files.rs"),
+    include_str!("../workspace/dockerfile_parse.rs"),
+    include_str!("../workspace/deploy.rs"),
+    include_str!("../env/hadolint.rs"),
+];
+
+fn deploy_check_digest() -> String {
+    let mut h = crate::digest::Hasher::new();
+    for source in DEPLOY_CHECK_SOURCES {
+        h.write(source.as_bytes());
+        h.write(&[0]);
+    }
+    h.finish()
+}
 
 /// `deploy <service>`: the service's Dockerfile still matches the service (its runtime lock is
 /// there; it copies only what dist's build context holds; it runs the service's command), and
