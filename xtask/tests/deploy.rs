@@ -260,6 +260,42 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // Paths named by the file's ARG and ENV are read where they lead: the context where the
+    // variables put it passes; the wheels put where the RUN does not look fail, as they would
+    // at `docker build`.
+    let with_variables = |wheels_to: &str| {
+        template("media-service")
+            .replace(
+                "COPY requirements.txt install.py /context/",
+                "ARG CONTEXT=/context\nENV APP_CONTEXT=${CONTEXT}/app\n\
+                 COPY requirements.txt install.py $APP_CONTEXT/",
+            )
+            .replace(
+                "COPY wheels/ /context/wheels/",
+                &format!("COPY wheels/ {wheels_to}"),
+            )
+            .replace(
+                "RUN /opt/venv/bin/python /context/install.py",
+                "RUN /opt/venv/bin/python \"${APP_CONTEXT}/install.py\"",
+            )
+    };
+    let text = with_variables("${APP_CONTEXT}/wheels/");
+    write(tree.path(), MEDIA, &text);
+    verify(tree.path(), tools.path(), &media).assert_ok();
+    let text = with_variables("$CONTEXT/wheels/");
+    write(tree.path(), MEDIA, &text);
+    let out = verify(tree.path(), tools.path(), &media);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = line_of(&text, "RUN /opt/venv/bin/python \"${APP_CONTEXT}");
+    assert!(
+        out.stdout.contains(&format!(
+            "{MEDIA}:{line}: RUN install.py: `docker build` would not find wheels/ (whole) \
+             beside it in /context/app/"
+        )),
+        "{}",
+        out.stdout
+    );
+
     write(tree.path(), MEDIA, &template("media-service"));
     verify(tree.path(), tools.path(), &media).assert_ok();
 }

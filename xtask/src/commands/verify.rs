@@ -481,6 +481,7 @@ const DEPLOY_CHECK_SOURCES: &[&str] = &[
     include_str!("../workspace/deployable.rs"),
     include_str!("../workspace/image_files.rs"),
     include_str!("../workspace/dockerfile_parse.rs"),
+    include_str!("../workspace/dockerfile_vars.rs"),
     include_str!("../workspace/deploy.rs"),
     include_str!("../env/hadolint.rs"),
 ];

@@ -5,12 +5,13 @@
 use crate::workspace::Package;
 use crate::workspace::deploy::context;
 use crate::workspace::dockerfile_parse::{self, Instruction};
-use crate::workspace::image_files;
+use crate::workspace::{dockerfile_vars, image_files};
 
 /// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
-/// Dockerfile's path from the root); none when it matches.
+/// Dockerfile's path from the root); none when it matches. Paths are read with the file's
+/// `ARG` and `ENV` values in place ([`dockerfile_vars`]).
 pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
-    let instructions = dockerfile_parse::parse(text);
+    let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text));
     let mut problems: Vec<String> = instructions
         .iter()
         .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
@@ -66,7 +67,11 @@ fn transfer_problems(service: &Package, rel: &str, instruction: &Instruction) ->
 /// entry (or a pattern that matches one), or the context itself (`.`).
 fn source_problem(source: &str) -> Option<String> {
     if source.contains('$') {
-        return Some("it names a variable, so what it copies cannot be told".into());
+        return Some(
+            "it names a variable that no ARG or ENV of this file sets, so what it copies cannot \
+             be told"
+                .into(),
+        );
     }
     let parts: Vec<&str> = source
         .split('/')
@@ -539,6 +544,48 @@ mod tests {
         assert_eq!(
             context_problems("D", &dockerfile_parse::parse(text)),
             Vec::<String>::new()
+        );
+    }
+
+    /// Paths named by the file's ARG and ENV are read where they lead, as `docker build` puts
+    /// them; a name the file does not set cannot be told, never taken as found.
+    #[test]
+    fn paths_are_read_with_the_files_args_and_envs() {
+        let service = media_service(|_| {});
+        let with = |copies: &str, run: &str| {
+            problems_of(
+                &service,
+                &format!(
+                    "ARG BASE=python:3.12-slim\nFROM $BASE AS build\nARG CTX=/context\n\
+                     ENV APP=${{CTX}}/app\n{copies}RUN /opt/venv/bin/python {run}\n\
+                     ENTRYPOINT [\"media-service\"]\n"
+                ),
+            )
+        };
+        let copies = "COPY requirements.txt install.py $APP/\nCOPY wheels/ ${APP}/wheels/\n";
+        assert_eq!(with(copies, "$APP/install.py"), Vec::<String>::new());
+        assert_eq!(
+            with(copies, "/context/app/install.py"),
+            Vec::<String>::new()
+        );
+        // The RUN where the variables do not lead: the copies are elsewhere.
+        let elsewhere = with(copies, "/context/install.py");
+        assert!(
+            elsewhere[0].starts_with("D:7: RUN install.py: `docker build` would not find install.py, requirements.txt, wheels/ (whole) beside it in /context/"),
+            "{elsewhere:?}"
+        );
+        let apart = with(
+            "COPY requirements.txt install.py $APP/\nCOPY wheels/ ${CTX}/wheels/\n",
+            "$APP/install.py",
+        );
+        assert!(apart[0].contains("wheels/ (whole)"), "{apart:?}");
+        // A name no ARG or ENV of the file sets (the base image's, or a typo).
+        let unset = with(copies, "$APPDIR/install.py");
+        assert!(unset[0].contains("cannot be told"), "{unset:?}");
+        let source = with("COPY $WHEELS /c/\n", "/c/install.py");
+        assert!(
+            source[0].contains("COPY $WHEELS: it names a variable that no ARG or ENV"),
+            "{source:?}"
         );
     }
 

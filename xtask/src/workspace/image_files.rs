@@ -112,7 +112,7 @@ impl Image {
 /// `path` from `dir`, normalised (`.` and `..` resolved, no trailing `/`).
 pub fn resolve(dir: &str, path: &str) -> Result<String, String> {
     if path.contains('$') {
-        return Err(format!("`{path}` names a variable"));
+        return Err(format!("`{path}` names a variable that cannot be told"));
     }
     let joined = if path.starts_with('/') {
         path.to_owned()
@@ -194,7 +194,7 @@ fn transfer_one(
     excluded: &[String],
 ) -> Result<Vec<String>, String> {
     if source.contains('$') {
-        return Err(format!("`{source}` names a variable"));
+        return Err(format!("`{source}` names a variable that cannot be told"));
     }
     let source = resolve("/", source)?;
     let source = source.trim_start_matches('/');

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod deployable;
 pub mod dockerfile;
 pub mod dockerfile_parse;
+pub mod dockerfile_vars;
 mod dynamic;
 pub mod edit;
 pub mod image_files;
