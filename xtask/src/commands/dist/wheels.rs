@@ -22,8 +22,9 @@ use crate::workspace::Package;
 /// earliest time a zip archive can hold.
 pub const ZIP_EPOCH: u64 = 315_532_800;
 
-/// Bumped when the way wheels are built changes, so every remembered wheel is built again.
-const RECIPE: &str = "1";
+/// How wheels are built is this file (the build's command, its variables, what is read): its own
+/// source stands in the key, so a wheel an xtask that built otherwise remembered is built again.
+const RECIPE_SOURCE: &str = include_str!("wheels.rs");
 
 /// Everything a package's wheel is made from, listed in one place: the key of a built wheel is
 /// the digest of exactly this.
@@ -87,7 +88,7 @@ impl WheelInputs {
     pub fn key(&self) -> String {
         let mut h = Hasher::new();
         for part in [
-            RECIPE,
+            &digest::hash(RECIPE_SOURCE.as_bytes()),
             &self.epoch.to_string(),
             &self.builder,
             &self.installer_env,
