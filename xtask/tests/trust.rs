@@ -452,6 +452,53 @@ fn the_execute_bit_is_an_input() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     mode(0o644);
     assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+
+    // The xtask's own build is an input of every pass: a copy of the same build (another path,
+    // file and time, as a CI cache restores it) is served the passes; another build (here one
+    // byte more, which the loader ignores) runs every job again and says why.
+    let builds = TempDir::new("xtask builds");
+    let build = |name: &str, extra: &[u8]| {
+        let path = builds.path().join(name);
+        let mut bytes = fs::read(env!("CARGO_BIN_EXE_xtask")).unwrap();
+        bytes.extend_from_slice(extra);
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let with = |exe: &Path| {
+        let mut cmd = Command::new(exe);
+        cmd.arg("--root")
+            .arg(root)
+            .args(test)
+            .arg("-v")
+            .env("XTASK_TOOLS_DIR", tools_folder());
+        run(&mut cmd)
+    };
+    let verdict = |out: &Run| {
+        let job = "--- pytest common (media-service venv) ";
+        let line = out.stdout.lines().find(|l| l.starts_with(job));
+        line.map(|l| {
+            if l[job.len()..].starts_with("ok (cached)") {
+                "cached"
+            } else {
+                &l[job.len()..job.len() + 2]
+            }
+            .to_owned()
+        })
+    };
+    // The passes of this build, with the same variables as the runs below.
+    with(Path::new(env!("CARGO_BIN_EXE_xtask"))).assert_ok();
+    let copy = with(&build("same", b""));
+    assert_eq!(verdict(&copy).as_deref(), Some("cached"), "{}", copy.stdout);
+    let other = with(&build("other", b"\0"));
+    assert_eq!(verdict(&other).as_deref(), Some("ok"), "{}", other.stdout);
+    assert!(
+        other
+            .stdout
+            .contains("ran again: changed since its last pass: the xtask's build\n"),
+        "{}",
+        other.stdout
+    );
 }
 
 /// A ruff configuration that `python/pyproject.toml` extends from outside `python/`.
@@ -662,10 +709,9 @@ fn a_named_pipe_under_python_hangs_nothing() {
     );
 }
 
-/// The tools folder's seed of a job's first run: `<tools>/job-caches` (XTASK_TOOLS_DIR, else
-/// beside the binary, as the xtask finds it).
-fn job_seeds() -> std::path::PathBuf {
-    let tools = std::env::var_os("XTASK_TOOLS_DIR")
+/// The tools folder the xtask uses: XTASK_TOOLS_DIR, else beside the binary, as it finds it.
+fn tools_folder() -> std::path::PathBuf {
+    std::env::var_os("XTASK_TOOLS_DIR")
         .filter(|d| !d.is_empty())
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
@@ -674,8 +720,12 @@ fn job_seeds() -> std::path::PathBuf {
                 .and_then(Path::parent)
                 .unwrap()
                 .join("xtask-tools")
-        });
-    tools.join("job-caches")
+        })
+}
+
+/// The tools folder's seed of a job's first run: `<tools>/job-caches`.
+fn job_seeds() -> std::path::PathBuf {
+    tools_folder().join("job-caches")
 }
 
 /// Every file under `dir`.

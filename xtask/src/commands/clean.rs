@@ -22,6 +22,7 @@ use crate::flags::Mode;
 use crate::fsutil;
 use crate::leftovers::is_removal_leftover;
 use crate::leftovers::{self, is_build_leftover, is_cache, is_leftover};
+use crate::own_binary;
 use crate::project::{self, PYTHON_DIR};
 use crate::workspace::Workspace;
 
@@ -397,7 +398,7 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
                 .any(|(prefix, _, _)| name.starts_with(&format!(".{prefix}")));
         // The seeds of the jobs' first runs (see `engine::caches`) and the build backends'
         // bytecode (see `env::build_bytecode`): the xtask's own, remade.
-        let remade = name == JOB_SEEDS || name == BUILD_BYTECODE;
+        let remade = name == JOB_SEEDS || name == BUILD_BYTECODE || name == own_binary::FOLDER;
         if real_dir && (is_our_tool(&path, &name) || interrupted || remade) {
             plan.remove(path);
         } else {

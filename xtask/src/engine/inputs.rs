@@ -637,6 +637,10 @@ impl<'a> Inputs<'a> {
         let mut parts = vec![
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (
+                "the xtask's build".to_owned(),
+                crate::own_binary::digest().to_owned(),
+            ),
+            (
                 "the venv's installed packages".to_owned(),
                 self.installed(venv),
             ),

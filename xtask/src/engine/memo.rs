@@ -44,6 +44,10 @@ pub struct FileKey {
 impl FileKey {
     pub fn key(&self) -> Key {
         let mut parts = self.fixed.clone();
+        parts.push((
+            "the xtask's build".to_owned(),
+            crate::own_binary::digest().to_owned(),
+        ));
         for (label, path) in &self.files {
             parts.push((label.clone(), crate::digest::file_content(path)));
         }
