@@ -11,7 +11,8 @@ use crate::workspace::{dockerfile_vars, image_files};
 /// Dockerfile's path from the root); none when it matches. Paths are read with the file's
 /// `ARG` and `ENV` values in place ([`dockerfile_vars`]).
 pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
-    let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text));
+    let escape = dockerfile_parse::escape_char(text);
+    let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text), escape);
     let mut problems: Vec<String> = instructions
         .iter()
         .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
@@ -42,6 +43,13 @@ fn context_listing() -> String {
 /// another stage or image (`--from=`), URLs and heredocs are not read from the context.
 fn transfer_problems(service: &Package, rel: &str, instruction: &Instruction) -> Vec<String> {
     let transfer = dockerfile_parse::transfer(&instruction.args);
+    if let Some(from) = transfer.from.as_ref().filter(|f| f.contains('$')) {
+        return vec![format!(
+            "{rel}:{}: {} --from={from}: BuildKit expands no variable in --from, so `docker \
+             build` fails; name the stage or image",
+            instruction.line, instruction.keyword
+        )];
+    }
     if transfer.from.is_some() {
         return Vec::new();
     }
@@ -582,6 +590,11 @@ mod tests {
         // A name no ARG or ENV of the file sets (the base image's, or a typo).
         let unset = with(copies, "$APPDIR/install.py");
         assert!(unset[0].contains("cannot be told"), "{unset:?}");
+        let from = with("COPY --from=$CTX / /c/\n", "/c/install.py");
+        assert!(
+            from[0].starts_with("D:5: COPY --from=$CTX: BuildKit expands no variable in --from"),
+            "{from:?}"
+        );
         let source = with("COPY $WHEELS /c/\n", "/c/install.py");
         assert!(
             source[0].contains("COPY $WHEELS: it names a variable that no ARG or ENV"),

@@ -62,7 +62,7 @@ fn instruction(line: usize, text: &str) -> Instruction {
 
 /// The `escape` parser directive (`# escape=\``), else `\`. Directives come first, before any
 /// comment, blank line or instruction.
-fn escape_char(text: &str) -> char {
+pub fn escape_char(text: &str) -> char {
     for line in text.lines() {
         let Some(directive) = line.trim().strip_prefix('#') else {
             break;
