@@ -170,8 +170,10 @@ fn stages(instructions: &[Instruction]) -> Vec<Stage<'_>> {
                 }
                 _ => None,
             };
+            // Names as written: BuildKit matches a base against the lower-cased stage names,
+            // so `FROM Build` is an image, not the stage `AS Build`.
             stages.push(Stage {
-                base: words.first().map(|w| w.to_ascii_lowercase()),
+                base: words.first().map(|w| (*w).to_owned()),
                 name,
                 body: Vec::new(),
             });
@@ -547,6 +549,23 @@ mod tests {
             "FROM scratch AS ctx\nCOPY install.py requirements.txt /context/\nFROM x\nCOPY --from=ctx /context /context\nRUN python /context/install.py\n",
         );
         assert!(part[0].contains("wheels/ (whole)"), "{part:?}");
+        // The base image's WORKDIR cannot be told: a relative RUN never finds an absolute copy
+        // (a relative copy, yes); an ONBUILD of the stage a RUN's stage is made from is not read.
+        let relative = of(&format!("{good}RUN python context/install.py\n"));
+        assert!(
+            relative[0].contains("beside it in /<the base image's WORKDIR>/context/"),
+            "{relative:?}"
+        );
+        let both = of("FROM x\nCOPY . ctx/\nRUN python ctx/install.py\n");
+        assert_eq!(both, Vec::<String>::new());
+        let onbuild = of(&format!(
+            "FROM x AS base\nONBUILD WORKDIR /w\nFROM base\n{}RUN python /context/install.py\n",
+            &good["FROM x\n".len()..]
+        ));
+        assert!(
+            onbuild[0].contains("cannot be told (line 2: ONBUILD instructions run in the stages"),
+            "{onbuild:?}"
+        );
         // A bind mount of the context serves its RUN.
         let text = "FROM x\nRUN --mount=type=bind,target=/context /opt/venv/bin/python /context/install.py\n";
         assert_eq!(

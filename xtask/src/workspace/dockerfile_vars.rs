@@ -18,10 +18,15 @@
 //! What cannot be told is left as written, and the check then says so rather than guess: a name
 //! the file does not set (the base image's, BuildKit's platform arguments `TARGETARCH` and the
 //! rest), another form (`${NAME#prefix}`, `$1`, `$$`), a value holding a blank or a quote (our
-//! reading splits words at blanks), an exec-form `RUN`'s command (no shell reads it), a name a
-//! shell-form `RUN` may set itself (`NAME=...`, `for NAME`, `read NAME`: any bare mention of
-//! it), and every name in a `RUN` that sources or evaluates (`.`, `source`, `eval`). `COPY
-//! --from=` is never expanded (BuildKit refuses a variable there), nor are `COPY`'s other flags.
+//! reading splits words at blanks), an exec-form `RUN`'s command (no shell reads it), a `RUN`
+//! after a `SHELL` other than a plain POSIX one (`["/bin/bash", "-o", "pipefail", "-c"]` is
+//! one; a login shell, an interactive one or PowerShell is not) or after an `ENV` of `BASH_ENV`
+//! or `ENV` (a file the shell reads first), a name a `RUN` assigns itself (`NAME=...`,
+//! `${NAME:=...}`, `for NAME`, a secret mount's `env=NAME`), and every name in a `RUN` that
+//! sources, evaluates or sets names from data (`.`, `source`, `eval`, `export`, `read`,
+//! `declare`, `printf -v`, ...). `COPY --from=` is never expanded (BuildKit refuses a variable
+//! there), nor are `COPY`'s other flags. A stage is matched by its name as written: `FROM Build`
+//! is an image to BuildKit, which lower-cases only the `AS` name.
 
 use std::collections::HashMap;
 
@@ -30,27 +35,39 @@ use crate::workspace::dockerfile_parse::{self, Instruction};
 /// A stage's environment as far as it can be told: None for a name set to what cannot be.
 type Env = HashMap<String, Option<String>>;
 
+/// What a stage has set so far: its environment, and whether its `RUN`s still run in a POSIX
+/// shell that reads nothing first (a `SHELL` of another kind, or an `ENV` of `BASH_ENV` or
+/// `ENV`, whose file the shell reads first, makes a command's expansion something this reading
+/// does not follow).
+#[derive(Clone, Default)]
+struct Stage {
+    name: Option<String>,
+    env: Env,
+    custom_shell: bool,
+}
+
 /// The instructions with the variables that can be told substituted; lines and keywords kept.
 /// `escape`: the file's escape character (`dockerfile_parse::escape_char`).
 pub fn substituted(instructions: Vec<Instruction>, escape: char) -> Vec<Instruction> {
     let mut global: Env = Env::new();
-    let mut stages: Vec<(Option<String>, Env)> = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
     let mut out = Vec::with_capacity(instructions.len());
     for mut instruction in instructions {
         let keyword = instruction.keyword.as_str();
         if keyword == "FROM" {
             instruction.args = expand(&instruction.args, &global, escape, &|_| true);
-            let env = base_env(&instruction.args, &stages);
-            stages.push((stage_name(&instruction.args), env));
+            let mut stage = base_stage(&instruction.args, &stages);
+            stage.name = stage_name(&instruction.args);
+            stages.push(stage);
         } else if keyword == "ARG" {
             let outer = global.clone();
             let env = match stages.last_mut() {
-                Some((_, env)) => env,
+                Some(stage) => &mut stage.env,
                 None => &mut global,
             };
             declare_args(&instruction.args, env, &outer, escape);
-        } else if let Some((_, env)) = stages.last_mut() {
-            instruction.args = substitute(keyword, &instruction.args, env, escape);
+        } else if let Some(stage) = stages.last_mut() {
+            instruction.args = substitute(keyword, &instruction.args, stage, escape);
         }
         out.push(instruction);
     }
@@ -58,56 +75,151 @@ pub fn substituted(instructions: Vec<Instruction>, escape: char) -> Vec<Instruct
 }
 
 /// An instruction's arguments after substitution; an `ENV`'s values set.
-fn substitute(keyword: &str, args: &str, env: &mut Env, escape: char) -> String {
+fn substitute(keyword: &str, args: &str, stage: &mut Stage, escape: char) -> String {
     let all = |_: &str| true;
     match keyword {
-        "WORKDIR" => expand(args, env, escape, &all),
+        "SHELL" => {
+            stage.custom_shell = !posix_shell(args);
+            args.to_owned()
+        }
+        "WORKDIR" => expand(args, &stage.env, escape, &all),
         "COPY" | "ADD" => {
             let (_, rest) = dockerfile_parse::flags(args);
             let flags = &args[..args.len() - rest.len()];
-            format!("{flags}{}", expand(rest, env, escape, &all))
+            format!("{flags}{}", expand(rest, &stage.env, escape, &all))
         }
         "ENV" => {
             // Every value of one ENV sees the variables from before it.
-            let pairs: Vec<(String, Option<String>)> = env_pairs(args)
+            let pairs: Vec<(String, Option<String>)> = env_pairs(args, escape)
                 .into_iter()
-                .map(|(name, value)| (name, value_of(&value, env, escape)))
+                .map(|(name, value)| (name, value_of(&value, &stage.env, escape)))
                 .collect();
-            env.extend(pairs);
+            // bash reads BASH_ENV's file (sh, ENV's) before the command: it may set anything.
+            stage.custom_shell |= pairs.iter().any(|(n, _)| n == "BASH_ENV" || n == "ENV");
+            stage.env.extend(pairs);
             args.to_owned()
         }
         "RUN" => {
-            let (_, command) = dockerfile_parse::flags(args);
-            let flags = expand(&args[..args.len() - command.len()], env, escape, &all);
-            if dockerfile_parse::exec_form(command).is_some() {
-                return format!("{flags}{command}");
+            let (flags, command) = dockerfile_parse::flags(args);
+            let options = expand(
+                &args[..args.len() - command.len()],
+                &stage.env,
+                escape,
+                &all,
+            );
+            if stage.custom_shell || dockerfile_parse::exec_form(command).is_some() {
+                return format!("{options}{command}");
             }
-            let expanded = expand(command, env, escape, &|name| !sets_itself(command, name));
-            format!("{flags}{expanded}")
+            let sets = ShellSets::of(command, &flags);
+            let expanded = expand(command, &stage.env, escape, &|name| !sets.may_set(name));
+            format!("{options}{expanded}")
         }
         _ => args.to_owned(),
     }
 }
 
-/// Whether a shell command may set `name` itself, or run what may: a bare mention of the name
-/// (`NAME=...`, `for NAME in`, `read NAME`, `export NAME`), or a `.`, `source` or `eval`.
-fn sets_itself(command: &str, name: &str) -> bool {
-    let words = command.split(|c: char| c.is_whitespace() || ";&|()".contains(c));
-    if words.clone().any(|w| matches!(w, "." | "source" | "eval")) {
-        return true;
+/// Whether a `SHELL` is a POSIX shell that expands a command as `sh -c` does and reads no file
+/// first: `["/bin/bash", "-o", "pipefail", "-c"]` (hadolint's advice), not a login or
+/// interactive one (`-l`, `-i`: profiles and rc files may set anything), nor PowerShell.
+fn posix_shell(args: &str) -> bool {
+    let Some(words) = dockerfile_parse::exec_form(args) else {
+        return false;
+    };
+    let Some((shell, options)) = words.split_first() else {
+        return false;
+    };
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    matches!(name, "sh" | "bash" | "dash" | "ash")
+        && options.last().is_some_and(|o| o == "-c")
+        && options.iter().all(|o| match o.strip_prefix("--") {
+            Some(long) => matches!(long, "noprofile" | "norc" | "posix"),
+            None => !(o.starts_with('-') && o.contains(['l', 'i'])),
+        })
+}
+
+/// The names a shell command may set before it reads them, as far as its words tell: then the
+/// builder's value is not what the command sees, and it cannot be told.
+enum ShellSets {
+    /// A command that sources or evaluates code, or sets names from data (`.`, `source`,
+    /// `eval`, `export`, `read`, `declare`, `printf -v`, ...): any name.
+    Any,
+    /// The names it assigns (`NAME=...`, `NAME+=...`, `${NAME:=...}`, `for NAME in`) and those a
+    /// secret mount sets (`--mount=type=secret,env=NAME`).
+    Names(Vec<String>),
+}
+
+impl ShellSets {
+    fn of(command: &str, flags: &[&str]) -> ShellSets {
+        const SETS_ANY: &[&str] = &[
+            ".",
+            "source",
+            "eval",
+            "export",
+            "read",
+            "declare",
+            "typeset",
+            "local",
+            "readonly",
+            "mapfile",
+            "readarray",
+            "getopts",
+            "let",
+            "unset",
+            "alias",
+            "exec",
+        ];
+        let words: Vec<&str> = command
+            .split(|c: char| c.is_whitespace() || ";&|(){}`".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let printf_v = words.windows(2).any(|w| w == ["printf", "-v"]);
+        if printf_v || words.iter().any(|w| SETS_ANY.contains(w)) {
+            return ShellSets::Any;
+        }
+        let mut names: Vec<String> = words.iter().filter_map(|w| assigned(w)).collect();
+        names.extend(
+            words
+                .windows(2)
+                .filter(|w| w[0] == "for")
+                .map(|w| w[1].to_owned()),
+        );
+        for (at, _) in command.match_indices("${") {
+            let inside = &command[at + 2..];
+            let name = &inside[..name_len(inside)];
+            let rest = &inside[name.len()..];
+            if rest.starts_with(":=") || rest.starts_with('=') {
+                names.push(name.to_owned());
+            }
+        }
+        for flag in flags.iter().filter(|f| f.starts_with("mount=")) {
+            names.extend(
+                flag.split(',')
+                    .filter_map(|o| o.strip_prefix("env="))
+                    .map(str::to_owned),
+            );
+        }
+        ShellSets::Names(names)
     }
-    command.match_indices(name).any(|(at, _)| {
-        let before = command[..at].chars().next_back();
-        let after = command[at + name.len()..].chars().next();
-        !before.is_some_and(|c| c == '$' || c == '{' || is_name_char(c))
-            && !after.is_some_and(is_name_char)
-    })
+
+    fn may_set(&self, name: &str) -> bool {
+        match self {
+            ShellSets::Any => true,
+            ShellSets::Names(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The name a word assigns (`NAME=value`, `NAME+=value`), if it is an assignment.
+fn assigned(word: &str) -> Option<String> {
+    let name = &word[..name_len(word)];
+    let rest = &word[name.len()..];
+    (!name.is_empty() && (rest.starts_with('=') || rest.starts_with("+="))).then(|| name.to_owned())
 }
 
 /// `ARG NAME[=default] ...`: each set in `env` in turn; a bare one takes the value of the `ARG`
 /// before the first `FROM` (`outer`), else sets nothing.
 fn declare_args(args: &str, env: &mut Env, outer: &Env, escape: char) {
-    for word in words(args) {
+    for word in words(args, escape) {
         match word.split_once('=') {
             Some((name, value)) => {
                 let value = value_of(value, env, escape);
@@ -122,19 +234,19 @@ fn declare_args(args: &str, env: &mut Env, outer: &Env, escape: char) {
     }
 }
 
-/// The environment of the earlier stage a `FROM` starts from; empty for another image (whose
-/// own cannot be told, so its names stay unknown).
-fn base_env(from: &str, stages: &[(Option<String>, Env)]) -> Env {
+/// The earlier stage a `FROM` starts from, as it ended; a new one for another image (whose
+/// environment cannot be told, so its names stay unknown). BuildKit matches the name as written
+/// against the stages' lower-cased names: `FROM Build` is an image (whose name is invalid).
+fn base_stage(from: &str, stages: &[Stage]) -> Stage {
     let base = from
         .split_whitespace()
         .find(|w| !w.starts_with("--"))
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .unwrap_or("");
     stages
         .iter()
         .rev()
-        .find(|(name, _)| name.as_deref() == Some(base.as_str()))
-        .map(|(_, env)| env.clone())
+        .find(|stage| stage.name.as_deref() == Some(base))
+        .cloned()
         .unwrap_or_default()
 }
 
@@ -151,8 +263,8 @@ fn stage_name(from: &str) -> Option<String> {
 }
 
 /// `ENV a=1 b="x y"` (or the older `ENV a value with spaces`): its names and values as written.
-fn env_pairs(args: &str) -> Vec<(String, String)> {
-    let words = words(args);
+fn env_pairs(args: &str, escape: char) -> Vec<(String, String)> {
+    let words = words(args, escape);
     if words.first().is_some_and(|w| !w.contains('=')) {
         let (name, value) = args
             .trim()
@@ -167,12 +279,19 @@ fn env_pairs(args: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The words of an `ARG`'s or `ENV`'s arguments: split at blanks outside quotes, quotes kept.
-fn words(args: &str) -> Vec<String> {
+/// The words of an `ARG`'s or `ENV`'s arguments: split at blanks outside quotes, quotes and
+/// escapes kept (an escaped quote or blank is part of its word).
+fn words(args: &str, escape: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut quote = None;
-    for c in args.chars() {
+    let mut chars = args.chars();
+    while let Some(c) = chars.next() {
+        if c == escape && quote != Some('\'') {
+            word.push(c);
+            word.extend(chars.next());
+            continue;
+        }
         match (quote, c) {
             (None, c) if c.is_whitespace() => {
                 if !word.is_empty() {
@@ -248,15 +367,8 @@ fn expand(text: &str, env: &Env, escape: char, may: &dyn Fn(&str) -> bool) -> St
                 }
             }
             '$' if !single => {
-                let name: String = rest
-                    .trim_start_matches('{')
-                    .chars()
-                    .take_while(|c| is_name_char(*c))
-                    .collect();
-                if !may(&name) {
-                    continue;
-                }
                 if let Some((Some(value), len)) = variable(rest, env, escape)
+                    && names_in(&rest[..len]).into_iter().all(may)
                     && !value.contains(|c: char| c.is_whitespace() || "\"'$".contains(c))
                 {
                     out.pop();
@@ -268,6 +380,18 @@ fn expand(text: &str, env: &Env, escape: char, may: &dyn Fn(&str) -> bool) -> St
         }
     }
     out
+}
+
+/// The names a variable's text (what follows its `$`) reads: its own and those of a default's
+/// word (`{OVERRIDE:-$APP}` reads both).
+fn names_in(variable: &str) -> Vec<&str> {
+    let first = variable.trim_start_matches('{');
+    let mut names = vec![&first[..name_len(first)]];
+    for (at, _) in variable.match_indices('$') {
+        let after = variable[at + 1..].trim_start_matches('{');
+        names.push(&after[..name_len(after)]);
+    }
+    names
 }
 
 /// The variable at the start of `after` (what follows a `$`): its value (None when it cannot be
@@ -451,6 +575,43 @@ mod tests {
                 "RUN . /env && python $C/i.py",
                 "RUN python /c/install.py"
             ]
+        );
+        // What a RUN sets itself, however it is written; a mention is not a setting.
+        let got = read(
+            "FROM x\nARG C=/c P=\nRUN : \"${P:=/opt}\" && python $P$C/i.py\n\
+             RUN C=/x; python ${O:-$C}/i.py\nRUN export $(cat /e) && python $C/i.py\n\
+             RUN echo \"into C\" && python \"${C}/i.py\"\n\
+             RUN --mount=type=secret,id=s,env=C python $C/i.py\n",
+        );
+        assert_eq!(
+            got[2..],
+            [
+                "RUN : \"${P:=/opt}\" && python $P/c/i.py",
+                "RUN C=/x; python ${O:-$C}/i.py",
+                "RUN export $(cat /e) && python $C/i.py",
+                "RUN echo \"into C\" && python \"/c/i.py\"",
+                "RUN --mount=type=secret,id=s,env=C python $C/i.py",
+            ]
+        );
+        // Another shell, or one that reads a file first: not this reading's.
+        let got = read(
+            "FROM x\nARG C=/c\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN python $C/i.py\n\
+             SHELL [\"/bin/bash\", \"-lc\"]\nRUN python $C/i.py\nSHELL [\"pwsh\", \"-c\"]\nRUN python $C/i.py\n",
+        );
+        assert_eq!(got[3], "RUN python /c/i.py");
+        assert_eq!(got[5], "RUN python $C/i.py");
+        assert_eq!(got[7], "RUN python $C/i.py");
+        let got = read("FROM x\nENV C=/c BASH_ENV=/e.sh\nRUN python $C/i.py\n");
+        assert_eq!(got[2], "RUN python $C/i.py");
+        // An escaped quote stays in its word: the next pair is read.
+        let got = read("FROM x\nARG NOTE=5\\'11 C=/c\nENV G=\"say \\\"hi\" D=/d\nCOPY . $C$D/\n");
+        assert_eq!(got[3], "COPY . /c/d/");
+        // `FROM Build` names an image: stage names match lower-cased only.
+        let got =
+            read("FROM x AS Build\nENV C=/c\nFROM Build\nCOPY . $C/\nFROM build\nCOPY . $C/\n");
+        assert_eq!(
+            (got[3].as_str(), got[5].as_str()),
+            ("COPY . $C/", "COPY . /c/")
         );
         // The backtick escape: a backslash is a character like any other.
         let got = read("# escape=`\nFROM x\nARG C=/c\nCOPY . `$C\\$C/\n");

@@ -59,9 +59,17 @@ fn image_of(
     depth: usize,
 ) -> Result<(Image, String), String> {
     let mut image = Image::default();
-    let mut workdir = "/".to_owned();
+    let mut workdir = BASE_WORKDIR.to_owned();
     for instruction in instructions {
         match instruction.keyword.as_str() {
+            // Run at the start of each stage made from this one, which this reading does not
+            // follow (BuildKit does, from dockerfile 1.12).
+            "ONBUILD" => {
+                return Err(format!(
+                    "line {}: ONBUILD instructions run in the stages made from this one",
+                    instruction.line
+                ));
+            }
             "WORKDIR" => {
                 workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
                 image.folders.insert(workdir.clone());
@@ -87,6 +95,10 @@ fn image_of(
     }
     Ok((image, workdir))
 }
+
+/// Where a chain starts: the base image's `WORKDIR`, which cannot be told (`/` for most, `/app`
+/// for some), so a relative path is read from it and never matches an absolute one.
+pub const BASE_WORKDIR: &str = "/<the base image's WORKDIR>";
 
 /// What the copies made so far: the context's files at their paths in the image, and the
 /// folders known to be there (made by a `WORKDIR`, or holding a copied file), into which a
@@ -182,6 +194,21 @@ fn unquote(word: &str) -> &str {
         }
     }
     word
+}
+
+/// A shell word with its quotes removed, wherever they are (`"$APP"/install.py`, substituted,
+/// is `/context/install.py`).
+fn dequoted(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut quote = None;
+    for c in word.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Where one source's files go: to `destination` (a path, no trailing `/`), or into it when
@@ -291,12 +318,12 @@ pub fn script_path(
     let mut dir = workdir.to_owned();
     let (mut first, mut after_python) = (None, None);
     let mut python = false;
-    let mut words = words.iter().map(|w| unquote(w));
+    let mut words = words.iter().map(|w| dequoted(w));
     while let Some(word) = words.next() {
         if word == "cd"
             && let Some(to) = words.next()
         {
-            match resolve(&dir, to) {
+            match resolve(&dir, &to) {
                 Ok(to) => dir = to,
                 Err(why) => return Some(Err(why)),
             }
@@ -304,7 +331,7 @@ pub fn script_path(
             && !word.starts_with('-')
             && !word.contains('=')
         {
-            let path = resolve(&dir, word);
+            let path = resolve(&dir, &word);
             if python && after_python.is_none() {
                 after_python = Some(path.clone());
             }
@@ -396,7 +423,7 @@ mod tests {
         let named = placed_by(
             "FROM x\nCOPY wheels/b-1-py3-none-any.whl /c/wheels/\nCOPY --from=y . /c\nRUN python /c/install.py\n",
         );
-        assert_eq!(named, Ok((BTreeSet::new(), "/".to_owned())));
+        assert_eq!(named, Ok((BTreeSet::new(), BASE_WORKDIR.to_owned())));
         // A bind mount shows the context during its RUN only.
         let mount = placed_by(
             "FROM x\nRUN --mount=type=bind,target=/m --mount=type=cache,target=/k python /m/install.py\n",
@@ -430,5 +457,10 @@ mod tests {
             Some(Ok("/m/install.py".into()))
         );
         assert_eq!(path("pip install app", "/"), None);
+        // Quotes anywhere in a word are the shell's (a substituted `"$APP"/install.py`).
+        assert_eq!(
+            path("python \"/c\"/'install.py'", "/"),
+            Some(Ok("/c/install.py".into()))
+        );
     }
 }
