@@ -22,6 +22,45 @@ pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
     problems.extend(install_problem(service, rel, &instructions));
     problems.extend(context_problems(rel, &instructions));
     problems
+        .into_iter()
+        .map(|p| with_global_arg_hint(p, &instructions))
+        .collect()
+}
+
+/// A problem that names a variable which only an `ARG` before the first `FROM` sets, with the
+/// reason: a stage sees it only once it declares it again (BuildKit then takes its value).
+fn with_global_arg_hint(problem: String, instructions: &[Instruction]) -> String {
+    let globals = instructions
+        .iter()
+        .take_while(|i| i.keyword != "FROM")
+        .filter(|i| i.keyword == "ARG")
+        .flat_map(|i| i.args.split_whitespace())
+        .map(|word| word.split('=').next().unwrap_or(word));
+    let named: Vec<&str> = globals
+        .filter(|name| {
+            problem.contains("cannot be told")
+                && (problem.contains(&format!("${{{name}")) || {
+                    let bare = format!("${name}");
+                    problem.match_indices(&bare).any(|(at, _)| {
+                        !problem[at + bare.len()..]
+                            .starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                    })
+                })
+        })
+        .collect();
+    match named.as_slice() {
+        [] => problem,
+        names => format!(
+            "{problem} ({} before the first FROM is seen in a stage only once the stage declares it \
+             again: add `ARG {}` to the stage)",
+            names
+                .iter()
+                .map(|n| format!("ARG {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            names.join(" ")
+        ),
+    }
 }
 
 /// What the context holds, as a person reads it: `Dockerfile, install.py, ..., wheels/, ...`.
@@ -613,6 +652,16 @@ mod tests {
         assert!(
             from[0].starts_with("D:5: COPY --from=$CTX: BuildKit expands no variable in --from"),
             "{from:?}"
+        );
+        // A global ARG the stage did not declare again: said so, with the fix.
+        let global = problems_of(
+            &service,
+            "ARG APP_DIR=/context\nFROM x\nCOPY . $APP_DIR/\nRUN python $APP_DIR/install.py\n\
+             ENTRYPOINT [\"media-service\"]\n",
+        );
+        assert!(
+            global[0].ends_with("(ARG APP_DIR before the first FROM is seen in a stage only once the stage declares it again: add `ARG APP_DIR` to the stage)"),
+            "{global:?}"
         );
         let source = with("COPY $WHEELS /c/\n", "/c/install.py");
         assert!(
