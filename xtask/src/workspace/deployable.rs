@@ -186,8 +186,10 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     ))
 }
 
-/// One stage of a Dockerfile: what it starts from (lower-cased), its name, its instructions.
+/// One stage of a Dockerfile: its `FROM`, what it starts from, its name (lower-cased), its
+/// instructions.
 struct Stage<'a> {
+    from: &'a Instruction,
     base: Option<String>,
     name: Option<String>,
     body: Vec<&'a Instruction>,
@@ -212,6 +214,7 @@ fn stages(instructions: &[Instruction]) -> Vec<Stage<'_>> {
             // Names as written: BuildKit matches a base against the lower-cased stage names,
             // so `FROM Build` is an image, not the stage `AS Build`.
             stages.push(Stage {
+                from: instruction,
                 base: words.first().map(|w| (*w).to_owned()),
                 name,
                 body: Vec::new(),
@@ -224,14 +227,15 @@ fn stages(instructions: &[Instruction]) -> Vec<Stage<'_>> {
 }
 
 /// The instructions stage `index` holds with those of the earlier stages it starts from
-/// (`FROM build AS final`), and so on up: what its image is made of.
+/// (`FROM build AS final`), and so on up, each after its `FROM`: what its image is made of.
 fn chain<'a>(stages: &[Stage<'a>], index: usize) -> Vec<&'a Instruction> {
     let mut image: Vec<&Instruction> = Vec::new();
     let mut at = index + 1;
     // Up the chain of earlier stages (always an earlier one: the chain ends).
     while let Some(index) = at.checked_sub(1) {
         let stage = &stages[index];
-        let mut parts = stage.body.clone();
+        let mut parts = vec![stage.from];
+        parts.extend(stage.body.iter().copied());
         parts.extend(image);
         image = parts;
         at = stages[..index]
@@ -333,6 +337,9 @@ fn install_run_problem(
     if !run.args.contains(context::INSTALL) {
         return None;
     }
+    if let Some(problem) = user_problem(rel, run, before) {
+        return Some(problem);
+    }
     // Every wheel: stand-ins unlike each other (names, versions, tags) that only a source
     // taking the whole folder, or all its wheels, copies both of.
     let stand_ins: Vec<String> = STAND_IN_WHEELS
@@ -349,6 +356,12 @@ fn install_run_problem(
         let path = image_files::script_path(run, context::INSTALL, &workdir)
             .unwrap_or_else(|| Err(format!("no word of it names {}", context::INSTALL)))?;
         let here = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned();
+        if let Some(changer) = changed_before(before, &here) {
+            return Err(format!(
+                "line {}, before it, removes or moves files in {here}/",
+                changer.line
+            ));
+        }
         let absent = |f: &str| !placed.contains(&format!("{here}/{f}"));
         let mut lacking: Vec<String> = [context::INSTALL, context::LOCK]
             .into_iter()
@@ -363,20 +376,69 @@ fn install_run_problem(
     let (install, lock, wheels) = (context::INSTALL, context::LOCK, context::WHEELS);
     match lacking {
         Ok((_, lacking)) if lacking.is_empty() => None,
-        Ok((here, lacking)) => Some(format!(
-            "{rel}:{}: RUN {install}: `docker build` would not find {} beside it in {here} \
-             (install.py reads the lock and every wheel of {wheels}/ from its own folder); copy \
-             them as the template does: `COPY {lock} {install} {here}` and `COPY {wheels}/ \
-             {here}{wheels}/`",
-            run.line,
-            lacking.join(", "),
-        )),
+        Ok((here, lacking)) => {
+            // A relative path from a base image's WORKDIR: the template's absolute one instead.
+            let (to, why) = match here.strip_prefix("/<") {
+                Some(_) => (
+                    "/context/",
+                    " (a relative path is read from the base image's WORKDIR, which cannot be \
+                     told here: name absolute paths)",
+                ),
+                None => (here.as_str(), ""),
+            };
+            Some(format!(
+                "{rel}:{}: RUN {install}: `docker build` would not find {} beside it in {here}{why} \
+                 (install.py reads the lock and every wheel of {wheels}/ from its own folder); \
+                 copy them as the template does: `COPY {lock} {install} {to}` and `COPY \
+                 {wheels}/ {to}{wheels}/`",
+                run.line,
+                lacking.join(", "),
+            ))
+        }
         Err(why) => Some(format!(
             "{rel}:{}: RUN {install}: where the context's files are in the image cannot be told \
              ({why}); name the paths as the template does",
             run.line
         )),
     }
+}
+
+/// An earlier `RUN` that removes or moves something in the folder `install.py` runs from
+/// (`rm -rf /context/wheels`): what it leaves there cannot be told.
+fn changed_before<'a>(before: &[&'a Instruction], here: &str) -> Option<&'a Instruction> {
+    before.iter().copied().find(|i| {
+        let words: Vec<&str> = i
+            .args
+            .split(|c: char| c.is_whitespace() || ";&|()".contains(c))
+            .collect();
+        i.keyword == "RUN"
+            && words
+                .iter()
+                .any(|w| matches!(*w, "rm" | "mv" | "-delete" | "truncate" | "shred"))
+            && words.iter().any(|w| {
+                w.trim_matches(['"', '\'']).trim_end_matches('/') == here
+                    || w.trim_matches(['"', '\'']).starts_with(&format!("{here}/"))
+            })
+    })
+}
+
+/// A `RUN` of `install.py` as a user other than root: whether that user may write where it
+/// installs (the venv a root `RUN` made) cannot be told, and mostly it may not.
+fn user_problem(rel: &str, run: &Instruction, before: &[&Instruction]) -> Option<String> {
+    let user = before.iter().rev().find(|i| i.keyword == "USER")?;
+    let name = user.args.split(':').next().unwrap_or("").trim();
+    if name == "root" || name == "0" {
+        return None;
+    }
+    Some(format!(
+        "{rel}:{}: RUN {}: it runs as USER {} (line {}), and whether that user may write the \
+         venv it installs into cannot be told; install as root and switch USER after, as the \
+         template does",
+        run.line,
+        context::INSTALL,
+        user.args,
+        user.line
+    ))
 }
 
 /// The command(s) a service declares, and where: for the messages.
@@ -543,6 +605,7 @@ mod tests {
             "RUN [\"sh\", \"-c\", \"python /context/install.py\"]\n",
             "RUN cd /context&&python install.py&&echo ok\n",
             "RUN python /context/install.py && cp /context/install.py /backup/install.py\n",
+            "RUN <<EOT\nset -e\n/opt/venv/bin/python /context/install.py\nEOT\n",
         ] {
             assert_eq!(of(&format!("{good}{run}")), Vec::<String>::new(), "{run}");
             assert_eq!(of(&format!("{named}{run}")).len(), 1, "{run}");
@@ -555,12 +618,47 @@ mod tests {
         for copies in [
             "COPY wheels/a* /context/wheels/\n",
             "COPY wheels/*-none-any.whl /context/wheels/\n",
-            "COPY --exclude=wheels/*.whl wheels/ /context/wheels/\n",
+            // An exclusion is matched inside the source folder: every wheel.
+            "COPY --exclude=*.whl wheels/ /context/wheels/\n",
+            "COPY --exclude=*manylinux* wheels/ /context/wheels/\n",
+            // A cache mounted over the wheels, whichever order the mounts are written in.
+            "RUN --mount=type=cache,target=/context/wheels --mount=type=bind,target=/context true\n",
         ] {
             let text = format!(
                 "FROM x\nCOPY requirements.txt install.py /context/\n{copies}RUN python /context/install.py\n"
             );
-            assert!(of(&text)[0].contains("wheels/ (whole)"), "{copies}");
+            let mounted = text.replace("true\nRUN python", "python");
+            let text = if copies.starts_with("RUN") {
+                &mounted
+            } else {
+                &text
+            };
+            assert!(
+                of(text)[0].contains("wheels/ (whole)"),
+                "{copies}: {:?}",
+                of(text)
+            );
+        }
+        // From the context's root, `wheels/*.whl` names nothing inside `wheels/`.
+        let kept = of(
+            "FROM x\nCOPY requirements.txt install.py /context/\nCOPY --exclude=wheels/*.whl wheels/ /context/wheels/\nRUN python /context/install.py\n",
+        );
+        assert_eq!(kept, Vec::<String>::new());
+        // What this reading does not follow, said so: --parents, a character class, several
+        // sources into a destination without `/`.
+        for copies in [
+            "COPY --parents wheels/ /context/wheels/\n",
+            "COPY wheels/[!.]* /context/wheels/\n",
+            "COPY requirements.txt install.py /context\n",
+        ] {
+            let text = format!(
+                "FROM x\n{copies}COPY wheels/ /context/wheels/\nRUN python /context/install.py\n"
+            );
+            assert!(
+                of(&text)[0].contains("cannot be told"),
+                "{copies}: {:?}",
+                of(&text)
+            );
         }
         let hidden = of(
             "FROM x\nCOPY . /context/\nRUN --mount=type=cache,target=/context python /context/install.py\n",
@@ -588,15 +686,59 @@ mod tests {
             "FROM scratch AS ctx\nCOPY install.py requirements.txt /context/\nFROM x\nCOPY --from=ctx /context /context\nRUN python /context/install.py\n",
         );
         assert!(part[0].contains("wheels/ (whole)"), "{part:?}");
+        // A RUN before it that removes or moves files there; a heredoc copied over the lock.
+        let removed = of(&format!(
+            "{good}RUN rm -rf /context/wheels\nRUN python /context/install.py\n"
+        ));
+        assert!(
+            removed[0].contains(
+                "cannot be told (line 4, before it, removes or moves files in /context/)"
+            ),
+            "{removed:?}"
+        );
+        let made = of(&format!(
+            "{good}RUN mkdir -p /context/more\nRUN python /context/install.py\n"
+        ));
+        assert_eq!(made, Vec::<String>::new());
+        let heredoc = of(&format!(
+            "{good}COPY <<EOT /context/requirements.txt\nEOT\nRUN python /context/install.py\n"
+        ));
+        assert!(
+            heredoc[0].contains("would not find requirements.txt"),
+            "{heredoc:?}"
+        );
         // The base image's WORKDIR cannot be told: a relative RUN never finds an absolute copy
         // (a relative copy, yes); an ONBUILD of the stage a RUN's stage is made from is not read.
         let relative = of(&format!("{good}RUN python context/install.py\n"));
         assert!(
-            relative[0].contains("beside it in /<the base image's WORKDIR>/context/"),
+            relative[0].contains("beside it in /<the WORKDIR of x>/context/ (a relative path is read from the base image's WORKDIR"),
             "{relative:?}"
         );
         let both = of("FROM x\nCOPY . ctx/\nRUN python ctx/install.py\n");
         assert_eq!(both, Vec::<String>::new());
+        // `scratch` starts at `/`, another image at its own WORKDIR: they do not meet.
+        let two = of(
+            "FROM scratch AS ctx\nCOPY . context/\nFROM x\nCOPY --from=ctx / /\nRUN python context/install.py\n",
+        );
+        assert!(two[0].contains("would not find install.py"), "{two:?}");
+        let root = of(
+            "FROM scratch AS ctx\nCOPY . context/\nFROM x\nCOPY --from=ctx / /\nRUN python /context/install.py\n",
+        );
+        assert_eq!(root, Vec::<String>::new());
+        // As a user other than root: whether it may write the venv cannot be told.
+        let user = of(&format!(
+            "FROM x\nUSER 10001\n{}RUN python /context/install.py\n",
+            &good["FROM x\n".len()..]
+        ));
+        assert!(
+            user[0].starts_with("D:5: RUN install.py: it runs as USER 10001 (line 2)"),
+            "{user:?}"
+        );
+        let root_user = of(&format!(
+            "FROM x\nUSER 10001\nUSER root:root\n{}RUN python /context/install.py\n",
+            &good["FROM x\n".len()..]
+        ));
+        assert_eq!(root_user, Vec::<String>::new());
         let onbuild = of(&format!(
             "FROM x AS base\nONBUILD WORKDIR /w\nFROM base\n{}RUN python /context/install.py\n",
             &good["FROM x\n".len()..]
@@ -605,6 +747,15 @@ mod tests {
             onbuild[0].contains("cannot be told (line 2: ONBUILD instructions run in the stages"),
             "{onbuild:?}"
         );
+        // A bind mount from a stage that holds the context's files serves its RUN too.
+        let from_stage = of(
+            "FROM scratch AS ctx\nCOPY . /c/\nFROM x\nRUN --mount=type=bind,from=ctx,source=/c,target=/context python /context/install.py\n",
+        );
+        assert_eq!(from_stage, Vec::<String>::new());
+        let from_part = of(
+            "FROM scratch AS ctx\nCOPY install.py requirements.txt /c/\nFROM x\nRUN --mount=type=bind,from=ctx,source=/c,target=/context python /context/install.py\n",
+        );
+        assert!(from_part[0].contains("wheels/ (whole)"), "{from_part:?}");
         // A bind mount of the context serves its RUN.
         let text = "FROM x\nRUN --mount=type=bind,target=/context /opt/venv/bin/python /context/install.py\n";
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Reading a Dockerfile as the builder does, far enough for `verify` to check one against its
 //! service: instructions with the line each starts on, continuation lines joined, comments and
 //! empty lines skipped (inside a continuation too), the `escape` parser directive, heredocs
-//! (`COPY <<EOF /x` and its body) skipped as bodies, and the exec (JSON) form of a command.
+//! (`COPY <<EOF /x` and its body skipped as a file's content; a `RUN`'s body read as its
+//! script), and the exec (JSON) form of a command.
 
 /// One instruction: its keyword in upper case, its arguments as written (continuations joined),
 /// and the 1-based line it starts on.
@@ -15,13 +16,17 @@ pub struct Instruction {
 /// The instructions of a Dockerfile, in order.
 pub fn parse(text: &str) -> Vec<Instruction> {
     let escape = escape_char(text);
-    let mut instructions = Vec::new();
+    let mut instructions: Vec<Instruction> = Vec::new();
     let mut current: Option<(usize, String)> = None;
     let mut heredocs: Vec<String> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if let Some(end) = heredocs.first() {
             if line.trim() == end {
                 heredocs.remove(0);
+            } else if let Some(run) = instructions.last_mut().filter(|i| i.keyword == "RUN") {
+                // A RUN's heredoc is its script: its lines are the command's.
+                run.args.push('\n');
+                run.args.push_str(line);
             }
             continue;
         }
@@ -227,6 +232,15 @@ mod tests {
                 (5, "COPY".into(), "<<EOF /etc/x".into()),
                 (8, "USER".into(), "1".into()),
             ]
+        );
+        // A RUN's heredoc is its script, read with it.
+        assert_eq!(
+            keywords_and_lines("FROM x\nRUN <<EOT\nset -e\npython /c/install.py\nEOT\nUSER 1\n")[1],
+            (
+                2,
+                "RUN".into(),
+                "<<EOT\nset -e\npython /c/install.py".into()
+            )
         );
         // After an instruction, `# escape=` is a comment.
         assert_eq!(parse("FROM x\n# escape=`\nRUN a `\nUSER 1\n").len(), 3);

@@ -4,13 +4,19 @@
 //! a Docker daemon.
 //!
 //! The rules followed: a source is a path or a pattern in the context (`.` is all of it; `*`
-//! stops at a `/`), less what `--exclude` names; a file goes to the destination itself, or into
-//! it when the destination ends with `/`, is `.`, is a folder already there, or there are several
-//! sources; a folder's contents (not the folder) go into the destination; a relative destination
-//! is from the `WORKDIR`; a `COPY --from=` an earlier stage takes what that stage holds, one from
-//! another image nothing of the context; a `RUN`'s mount hides its target, and a bind mount
-//! shows the context (or a file or folder of it) there, for that `RUN` only. What cannot be told
-//! (a variable) is said, never taken as found.
+//! stops at a `/`), less what `--exclude` names (matched from the source: a file's name, a
+//! folder's inside); a file goes to the destination itself, or into it when the destination ends
+//! with `/`, is `.`, or is a folder already there (not for a `--link` copy, made on an empty
+//! layer); several sources need a destination ending with `/`; a folder's contents (not the
+//! folder) go into the destination; a relative destination is from the `WORKDIR`, which starts
+//! at `/` in `scratch` and at the image's own in another (which cannot be told, so a relative path
+//! there never meets an absolute one); a `COPY --from=` an earlier stage takes what that stage
+//! holds, one from another image nothing of the context; a `RUN`'s mounts, in the order of their
+//! targets, each hide what is at the target, and a bind mount shows the context (or a file or
+//! folder of it, or what a stage of the file holds below its `source`) there, for that `RUN`
+//! only; the script must be run by a Python (dist writes it without a shebang, not executable).
+//! What cannot be told (a variable, `--parents`, a character class, an `ONBUILD` of a parent
+//! stage) is said, never taken as found.
 
 use std::collections::BTreeSet;
 
@@ -35,7 +41,10 @@ pub fn placed(
 ) -> Placed {
     let (mut image, workdir) = image_of(context, instructions, stages, 0)?;
     // A mount hides what is at its target for its RUN; a bind mount of the context shows that.
-    for mount in mounts(&run.args) {
+    // BuildKit mounts them in the order of their targets (a parent first), not as written.
+    let mut mounts = mounts(&run.args);
+    mounts.sort_by(|a, b| a.target.cmp(&b.target));
+    for mount in mounts {
         let target = resolve(&workdir, &mount.target)?;
         image
             .files
@@ -45,8 +54,39 @@ pub fn placed(
                 .files
                 .extend(transfer_one(context, &source, &target, false, &[])?);
         }
+        if let Some((stage, source)) = mount.stage_source {
+            image
+                .files
+                .extend(stage_files(context, &stage, &source, &target, stages)?);
+        }
     }
     Ok((image.files, workdir))
+}
+
+/// What a bind mount `from=` a stage of the file shows at `target`: that stage's files of the
+/// context below `source` (a path in the stage); nothing from another image.
+fn stage_files(
+    context: &[&str],
+    stage: &str,
+    source: &str,
+    target: &str,
+    stages: Stages,
+) -> Result<Vec<String>, String> {
+    let Some(chain) = stages(&stage.to_ascii_lowercase()) else {
+        return Ok(Vec::new());
+    };
+    let (held, _) = image_of(context, &chain, stages, 1)?;
+    let source = resolve("/", source)?;
+    let below = |f: &str| {
+        let rest = if source == "/" {
+            Some(f)
+        } else {
+            f.strip_prefix(source.as_str())
+        };
+        rest.filter(|r| r.starts_with('/'))
+            .map(|r| format!("{target}{r}"))
+    };
+    Ok(held.files.iter().filter_map(|f| below(f)).collect())
 }
 
 /// What `instructions` put in the image of the context's files, and the `WORKDIR` then. A
@@ -60,8 +100,12 @@ fn image_of(
 ) -> Result<(Image, String), String> {
     let mut image = Image::default();
     let mut workdir = BASE_WORKDIR.to_owned();
+    let mut started = false;
     for instruction in instructions {
         match instruction.keyword.as_str() {
+            // The chain's first FROM: its image's WORKDIR (`/` in `scratch`, else unknown); a
+            // later one names the stage before it in the chain.
+            "FROM" if !started => workdir = base_workdir(&instruction.args),
             // Run at the start of each stage made from this one, which this reading does not
             // follow (BuildKit does, from dockerfile 1.12).
             "ONBUILD" => {
@@ -70,6 +114,7 @@ fn image_of(
                     instruction.line
                 ));
             }
+            "FROM" => {}
             "WORKDIR" => {
                 workdir = resolve(&workdir, unquote(instruction.args.trim()))?;
                 image.folders.insert(workdir.clone());
@@ -92,13 +137,29 @@ fn image_of(
             }
             _ => {}
         }
+        started = true;
     }
     Ok((image, workdir))
 }
 
-/// Where a chain starts: the base image's `WORKDIR`, which cannot be told (`/` for most, `/app`
-/// for some), so a relative path is read from it and never matches an absolute one.
+/// Where a chain starts when its first `FROM` is not read: the base image's `WORKDIR`, which
+/// cannot be told, so a relative path is read from it and never matches an absolute one.
 pub const BASE_WORKDIR: &str = "/<the base image's WORKDIR>";
+
+/// The `WORKDIR` a `FROM` starts with: `/` in `scratch`; in an image, its own, which cannot be
+/// told (`/` for most, `/app` for some): a folder named by the image, so that two images'
+/// relative paths never meet.
+fn base_workdir(from: &str) -> String {
+    let image = from
+        .split_whitespace()
+        .find(|w| !w.starts_with("--"))
+        .unwrap_or("");
+    if image == "scratch" {
+        "/".to_owned()
+    } else {
+        format!("/<the WORKDIR of {image}>")
+    }
+}
 
 /// What the copies made so far: the context's files at their paths in the image, and the
 /// folders known to be there (made by a `WORKDIR`, or holding a copied file), into which a
@@ -152,6 +213,18 @@ fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<
         return Ok(());
     };
     let excluded = flag_values(args, "exclude");
+    // A heredoc writes a file of its own over what is there (the lock, say).
+    for heredoc in transfer.sources.iter().filter_map(|s| s.strip_prefix("<<")) {
+        let name = heredoc.trim_start_matches('-').trim_matches(['"', '\'']);
+        let written = unquote(destination);
+        let target = resolve(workdir, written)?;
+        let into = written.ends_with('/') || written == "." || image.folders.contains(&target);
+        image.files.remove(&if into {
+            format!("{target}/{name}")
+        } else {
+            target
+        });
+    }
     let sources: Vec<&str> = transfer
         .sources
         .iter()
@@ -161,13 +234,34 @@ fn copy(files: &[&str], workdir: &str, args: &str, image: &mut Image) -> Result<
     if sources.is_empty() {
         return Ok(());
     }
+    let (flags, _) = dockerfile_parse::flags(args);
+    if flags
+        .iter()
+        .any(|f| *f == "parents" || f.starts_with("parents="))
+    {
+        return Err(
+            "COPY --parents keeps each source's folders, which this check does not follow".into(),
+        );
+    }
+    if sources.iter().any(|s| s.contains('[')) {
+        // Docker's `[^a]` is the glob crate's `[!a]`, and its `[!a]` a class holding `!`.
+        return Err(format!(
+            "`{}`: a character class in a source is not followed",
+            sources.join(" ")
+        ));
+    }
     let written = unquote(destination);
     let target = resolve(workdir, written)?;
-    // Into a folder: one named so (`/c/`, `.`), one already there, or several sources.
-    let into = written.ends_with('/')
-        || written == "."
-        || sources.len() > 1
-        || image.folders.contains(&target);
+    // Into a folder: one named so (`/c/`, `.`), or one already there, which a `--link` copy
+    // (made on an empty layer) does not see.
+    let linked = flags.contains(&"link") || flags.contains(&"link=true");
+    let into =
+        written.ends_with('/') || written == "." || (!linked && image.folders.contains(&target));
+    if sources.len() > 1 && !into {
+        return Err(format!(
+            "`{written}`: several sources need a destination that ends with `/`"
+        ));
+    }
     for source in sources {
         for file in transfer_one(files, source, &target, into, &excluded)? {
             image.add(file);
@@ -237,13 +331,15 @@ fn transfer_one(
     };
     let base = destination.trim_end_matches('/');
     let mut out = Vec::new();
+    // An `--exclude` pattern is matched from the source: a file's name, a folder's inside.
+    let excludes = |path: &str| excluded.iter().any(|pattern| matches(pattern, path));
     for file in context {
-        if excluded.iter().any(|pattern| matches(pattern, file)) {
-            continue;
-        }
         // The file itself: into the folder by its name, or to the destination.
         if matches(source, file) {
             let name = file.rsplit('/').next().unwrap_or(file);
+            if excludes(name) {
+                continue;
+            }
             out.push(if into {
                 format!("{base}/{name}")
             } else {
@@ -263,7 +359,9 @@ fn transfer_one(
                 || (!folder.is_empty() && matches(source, folder))
             {
                 let below = file[folder.len()..].trim_start_matches('/');
-                out.push(format!("{base}/{below}"));
+                if !excludes(below) {
+                    out.push(format!("{base}/{below}"));
+                }
                 break;
             }
         }
@@ -275,6 +373,8 @@ fn transfer_one(
 struct Mount {
     target: String,
     context_source: Option<String>,
+    /// A bind mount `from=` a stage or image, and the path it shows of it.
+    stage_source: Option<(String, String)>,
 }
 
 /// The mounts of a `RUN`. Each hides what is at its target while the `RUN` runs; a bind mount
@@ -282,20 +382,24 @@ struct Mount {
 fn mounts(args: &str) -> Vec<Mount> {
     let mut out = Vec::new();
     for options in flag_values(args, "mount") {
-        let (mut kind, mut source, mut target, mut from) = ("bind", ".", None, false);
+        let (mut kind, mut source, mut target, mut from) = ("bind", None, None, None);
         for option in options.split(',') {
             match option.split_once('=') {
                 Some(("type", v)) => kind = v,
-                Some(("source" | "src", v)) => source = v,
+                Some(("source" | "src", v)) => source = Some(v),
                 Some(("target" | "dst" | "destination", v)) => target = Some(v),
-                Some(("from", _)) => from = true,
+                Some(("from", v)) => from = Some(v),
                 _ => {}
             }
         }
         if let Some(target) = target {
+            let bind = kind == "bind";
             out.push(Mount {
                 target: target.to_owned(),
-                context_source: (kind == "bind" && !from).then(|| source.to_owned()),
+                context_source: (bind && from.is_none()).then(|| source.unwrap_or(".").to_owned()),
+                stage_source: from
+                    .filter(|_| bind)
+                    .map(|f| (f.to_owned(), source.unwrap_or("/").to_owned())),
             });
         }
     }
@@ -337,15 +441,24 @@ pub fn script_path(
             }
             first.get_or_insert(path);
         }
+        // A Python's options (`-u`, `-I`) keep it the word that runs the next one.
         python = word
             .rsplit('/')
             .next()
-            .is_some_and(|w| w.starts_with("python"));
+            .is_some_and(|w| w.starts_with("python"))
+            || (python && word.starts_with('-'));
     }
-    Some(after_python.or(first).unwrap_or_else(|| {
-        Err(format!(
-            "no word of it reads as the path of {script}; run it as the template does"
-        ))
+    Some(after_python.unwrap_or_else(|| {
+        Err(match first {
+            // dist writes it without a shebang and not executable: the shell cannot run it.
+            Some(_) => format!(
+                "{script} is named, but no Python runs it (it has no shebang and is not \
+             executable); run it as the template does, `/opt/venv/bin/python {script}`"
+            ),
+            None => {
+                format!("no word of it reads as the path of {script}; run it as the template does")
+            }
+        })
     }))
 }
 
@@ -423,7 +536,10 @@ mod tests {
         let named = placed_by(
             "FROM x\nCOPY wheels/b-1-py3-none-any.whl /c/wheels/\nCOPY --from=y . /c\nRUN python /c/install.py\n",
         );
-        assert_eq!(named, Ok((BTreeSet::new(), BASE_WORKDIR.to_owned())));
+        assert_eq!(
+            named,
+            Ok((BTreeSet::new(), "/<the WORKDIR of x>".to_owned()))
+        );
         // A bind mount shows the context during its RUN only.
         let mount = placed_by(
             "FROM x\nRUN --mount=type=bind,target=/m --mount=type=cache,target=/k python /m/install.py\n",
@@ -457,6 +573,19 @@ mod tests {
             Some(Ok("/m/install.py".into()))
         );
         assert_eq!(path("pip install app", "/"), None);
+        assert_eq!(
+            path("python -u -I /c/install.py", "/"),
+            Some(Ok("/c/install.py".into()))
+        );
+        // The script alone: the shell cannot run it.
+        for run in ["/c/install.py", "cd /c && ./install.py"] {
+            let got = path(run, "/");
+            assert!(
+                got.as_ref()
+                    .is_some_and(|r| r.as_ref().is_err_and(|e| e.contains("no Python runs it"))),
+                "{run}: {got:?}"
+            );
+        }
         // Quotes anywhere in a word are the shell's (a substituted `"$APP"/install.py`).
         assert_eq!(
             path("python \"/c\"/'install.py'", "/"),
