@@ -20,27 +20,33 @@ use crate::file_digests::FileDigests;
 /// the xtask's own there).
 pub const FOLDER: &str = "xtask-binaries";
 
-/// The digest of the running executable's content.
-pub fn digest() -> &'static str {
-    static DIGEST: OnceLock<String> = OnceLock::new();
-    DIGEST.get_or_init(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| of(&exe))
-            // Unknowable: a key no other run has, so no pass is served to this one.
-            .unwrap_or_else(|| {
-                format!(
-                    "unknown, run {} at {:?}",
-                    std::process::id(),
-                    SystemTime::now()
-                )
-            })
-    })
+/// The digest of the running executable's content; None when it cannot be read (an
+/// executable without read permission): then nothing remembered is used or kept.
+pub fn digest() -> Option<&'static str> {
+    static DIGEST: OnceLock<Option<String>> = OnceLock::new();
+    DIGEST
+        .get_or_init(|| std::env::current_exe().ok().and_then(|exe| of(&exe)))
+        .as_deref()
+}
+
+/// The key part of a remembered verdict: the digest, or a mark that no other run shares.
+pub fn key_part() -> String {
+    digest().map_or_else(
+        || {
+            format!(
+                "unknown, run {} at {:?}",
+                std::process::id(),
+                SystemTime::now()
+            )
+        },
+        str::to_owned,
+    )
 }
 
 /// The content's digest of `exe`, read where the running file is: on Linux `/proc/self/exe`,
 /// which stays this process's file when a new build replaces the path meanwhile (a digest of
-/// the new one would file this build's passes under the other's key).
+/// the new one would file this build's passes under the other's key). One table per path of an
+/// executable, so that two builds in use (two worktrees, a copy) are each read once.
 fn of(exe: &Path) -> Option<String> {
     let running = if cfg!(target_os = "linux") {
         PathBuf::from("/proc/self/exe")
@@ -50,8 +56,9 @@ fn of(exe: &Path) -> Option<String> {
     std::fs::File::open(&running).ok()?;
     let dir = crate::project::tools_dir().join(FOLDER);
     let _ = std::fs::create_dir_all(&dir);
-    let mut table = FileDigests::load(dir.join("digests.txt"));
+    let name = crate::digest::hash(exe.as_os_str().as_encoded_bytes());
+    let mut table = FileDigests::load(dir.join(format!("{}.txt", &name[..16])));
     let digest = table.content(&exe.to_string_lossy(), &running);
     table.save();
-    Some(digest)
+    Some(digest).filter(|d| d != "absent")
 }

@@ -638,7 +638,7 @@ impl<'a> Inputs<'a> {
             ("the command".to_owned(), digest::hash(command.as_bytes())),
             (
                 "the xtask's build".to_owned(),
-                crate::own_binary::digest().to_owned(),
+                crate::own_binary::key_part(),
             ),
             (
                 "the venv's installed packages".to_owned(),

@@ -12,6 +12,10 @@ use std::time::SystemTime;
 use crate::engine::inputs::Key;
 use crate::fsutil;
 
+/// Why nothing remembered is used when the xtask cannot read its own executable.
+const UNKNOWN_BUILD: &str = "the xtask cannot read its own executable, so which build it is \
+                             cannot be told: nothing remembered is used or kept";
+
 /// How many passes are kept per job.
 const KEEP: usize = 4;
 
@@ -46,7 +50,7 @@ impl FileKey {
         let mut parts = self.fixed.clone();
         parts.push((
             "the xtask's build".to_owned(),
-            crate::own_binary::digest().to_owned(),
+            crate::own_binary::key_part(),
         ));
         for (label, path) in &self.files {
             parts.push((label.clone(), crate::digest::file_content(path)));
@@ -91,6 +95,9 @@ impl Memo {
     /// The remembered output, or why there is none: `Err("")` when the job never passed here,
     /// else which of its inputs changed since its last pass.
     pub fn read(&self) -> Result<String, String> {
+        if crate::own_binary::digest().is_none() {
+            return Err(UNKNOWN_BUILD.to_owned());
+        }
         if let Ok(text) = fs::read_to_string(self.file(&self.key.digest)) {
             let (_, output) = text.split_once("\n\n").unwrap_or((&text, ""));
             return Ok(output.to_owned());
@@ -111,7 +118,8 @@ impl Memo {
     /// Files a pass, and forgets the oldest beyond [`KEEP`]. Best effort: a memo that cannot be
     /// written only means the job runs next time.
     pub fn write(&self, output: &str) {
-        if fs::create_dir_all(&self.dir).is_err() {
+        // A pass no later run could be served: kept, it would only push out one that can be.
+        if crate::own_binary::digest().is_none() || fs::create_dir_all(&self.dir).is_err() {
             return;
         }
         let text = format!("{}\n{output}", self.key.record());

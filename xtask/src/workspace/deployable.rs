@@ -30,22 +30,32 @@ pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
 /// A problem that names a variable which only an `ARG` before the first `FROM` sets, with the
 /// reason: a stage sees it only once it declares it again (BuildKit then takes its value).
 fn with_global_arg_hint(problem: String, instructions: &[Instruction]) -> String {
-    let globals = instructions
-        .iter()
-        .take_while(|i| i.keyword != "FROM")
-        .filter(|i| i.keyword == "ARG")
-        .flat_map(|i| i.args.split_whitespace())
-        .map(|word| word.split('=').next().unwrap_or(word));
+    let arg_names = |instructions: &mut dyn Iterator<Item = &Instruction>| -> Vec<String> {
+        instructions
+            .filter(|i| i.keyword == "ARG")
+            .flat_map(|i| i.args.split_whitespace())
+            .map(|word| word.split('=').next().unwrap_or(word).to_owned())
+            .collect()
+    };
+    let mut all = instructions.iter();
+    let globals = arg_names(&mut all.by_ref().take_while(|i| i.keyword != "FROM"));
+    // A name some stage declares again is not what this hint is about.
+    let in_stages = arg_names(&mut all);
+    let mentions = |name: &str| {
+        ["$", "${"].iter().any(|open| {
+            let at = format!("{open}{name}");
+            problem.match_indices(&at).any(|(i, _)| {
+                !problem[i + at.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        })
+    };
     let named: Vec<&str> = globals
+        .iter()
+        .map(String::as_str)
         .filter(|name| {
             problem.contains("cannot be told")
-                && (problem.contains(&format!("${{{name}")) || {
-                    let bare = format!("${name}");
-                    problem.match_indices(&bare).any(|(at, _)| {
-                        !problem[at + bare.len()..]
-                            .starts_with(|c: char| c.is_alphanumeric() || c == '_')
-                    })
-                })
+                && !in_stages.iter().any(|n| n == name)
+                && mentions(name)
         })
         .collect();
     match named.as_slice() {
@@ -813,6 +823,16 @@ mod tests {
         assert!(
             global[0].ends_with("(ARG APP_DIR before the first FROM is seen in a stage only once the stage declares it again: add `ARG APP_DIR` to the stage)"),
             "{global:?}"
+        );
+        // Not for a name a stage declares again, nor one that only begins another.
+        let declared = problems_of(
+            &service,
+            "ARG APP_DIR=/context\nARG APP=1\nFROM x\nARG APP_DIR\nCOPY . ${APP_DIRS}/\nRUN APP_DIR=/e python $APP_DIR/install.py\n\
+             ENTRYPOINT [\"media-service\"]\n",
+        );
+        assert!(
+            declared[0].contains("cannot be told") && !declared[0].contains("add `ARG"),
+            "{declared:?}"
         );
         let source = with("COPY $WHEELS /c/\n", "/c/install.py");
         assert!(

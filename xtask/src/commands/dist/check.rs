@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::Cmd;
-use crate::digest::{self, Hasher};
+use crate::digest::Hasher;
 use crate::env::installer::{self, UV_VERSION};
 use crate::env::interpreter::Interpreter;
 use crate::env::lock;
@@ -20,11 +20,6 @@ use crate::output::json_string;
 use crate::workspace::{Package, REQUIRED_TOOLS, Workspace, normalize, requirement_name};
 
 const PROBE_PY: &str = include_str!("probe.py");
-
-/// What the check is made of: the probe and this file, which runs it and judges its answer. A
-/// pass that an xtask with another check remembered is not served by this one (a number bumped by
-/// hand stands for them only as long as nobody forgets).
-const CHECK_SOURCES: &[&str] = &[PROBE_PY, include_str!("check.rs")];
 
 /// What the check of one service's context reads besides the context itself, listed in one
 /// place: with the manifest's digest, the key of a remembered pass.
@@ -59,7 +54,9 @@ impl CheckInputs {
     pub fn key(&self, manifest_digest: &str) -> String {
         let mut h = Hasher::new();
         for part in [
-            &digest::hash(CHECK_SOURCES.join("\0").as_bytes()),
+            // The xtask's build: the probe, how its answer is judged, and how the context is
+            // installed are all this build's (see `own_binary`).
+            &crate::own_binary::key_part(),
             UV_VERSION,
             manifest_digest,
             &self.spec,
