@@ -462,6 +462,43 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         &["in the kept checkout", "arithmetic is broken"],
     );
     assert_eq!(fs::read_to_string(root.join(failing)).unwrap(), fixed);
+    // The same fix hidden from `git status` (assume-unchanged; a sparse checkout's
+    // skip-worktree hides a whole folder the same way): not in place, so still stopped.
+    git(root, &["update-index", "--assume-unchanged", failing]);
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+    push_refused(
+        "the failing commit behind assume-unchanged",
+        &[
+            "is marked assume-unchanged",
+            "in the kept checkout",
+            "arithmetic is broken",
+        ],
+    );
+    git(root, &["update-index", "--no-assume-unchanged", failing]);
+    // A sparse checkout without the failing test's service: verified whole in the kept
+    // checkout, which a sparse repository's new worktree would otherwise leave sparse too.
+    git(root, &["checkout", "--", failing]);
+    git(
+        root,
+        &[
+            "sparse-checkout",
+            "set",
+            "--no-cone",
+            "/*",
+            "!/python/apps/media-service/",
+        ],
+    );
+    assert!(!root.join(failing).exists());
+    push_refused(
+        "the failing commit outside the sparse checkout",
+        &[
+            "is skip-worktree",
+            "in the kept checkout",
+            "arithmetic is broken",
+        ],
+    );
+    git(root, &["sparse-checkout", "disable"]);
+    write(root, failing, fixed);
 
     // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place,
     // where the passes of a verify from the shell (same PATH) answer: git's own variables and

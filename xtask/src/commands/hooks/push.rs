@@ -386,6 +386,9 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
     if commit(root, "HEAD").as_deref() != Some(sha) {
         return Ok(Some("the work tree is not that commit".into()));
     }
+    if let Some(why) = hidden_from_status(root, watched)? {
+        return Ok(Some(why));
+    }
     let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--"];
     args.extend(watched.iter().map(String::as_str));
     if !git(root, &args)?.is_empty() {
@@ -405,6 +408,39 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
         .into_iter()
         .next()
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
+}
+
+/// Why `git status` cannot tell whether the work tree is the commit where `verify` reads: an
+/// entry marked assume-unchanged, or skip-worktree (outside a sparse checkout: not on disk at
+/// all), a submodule (a clone of the commit, CI's among them, does not fill it), or
+/// `core.fileMode` false (an executable bit is not compared). None: status can tell.
+fn hidden_from_status(root: &Path, watched: &[String]) -> Result<Option<String>> {
+    if git(root, &["config", "--bool", "--get", "core.fileMode"]).is_ok_and(|v| v == "false") {
+        return Ok(Some(
+            "core.fileMode is false, so git does not compare executable bits".into(),
+        ));
+    }
+    let mut args = vec!["ls-files", "-v", "-s", "-z", "--"];
+    args.extend(watched.iter().map(String::as_str));
+    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    for entry in listed.split('\0').filter(|e| !e.is_empty()) {
+        // `H 100644 <object> 0\tpath`: a lower-case tag is assume-unchanged, `S` skip-worktree.
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let tag = meta.chars().next().unwrap_or('H');
+        let why = if tag.is_ascii_lowercase() {
+            "is marked assume-unchanged, so git status does not compare it"
+        } else if tag == 'S' {
+            "is skip-worktree (outside the sparse checkout), so the work tree lacks it"
+        } else if meta.split(' ').nth(1) == Some("160000") {
+            "is a submodule, which a clone of the commit does not fill"
+        } else {
+            continue;
+        };
+        return Ok(Some(format!("{path} {why}")));
+    }
+    Ok(None)
 }
 
 /// The first file where `verify` reads whose line endings in the work tree are not those a
@@ -617,7 +653,10 @@ impl Kept {
             // A file the two commits hold alike is not written again, though their attributes
             // may write it otherwise (`eol=crlf` added or gone): then every file is.
             let status = checked(in_tree().args(["status", "--porcelain"]))?;
-            if !status.is_empty() || eol_not_as_checked_out(&tree, &[])?.is_some() {
+            if !status.is_empty()
+                || eol_not_as_checked_out(&tree, &[])?.is_some()
+                || skip_worktree(&tree)?.is_some()
+            {
                 checked(in_tree().args(["rm", "-r", "-q", "--cached", "--", "."]))?;
                 checked(in_tree().args(["reset", "-q", "--hard", sha]))?;
             }
@@ -643,7 +682,13 @@ impl Kept {
         let watched = watched(outside::pathspecs_under(&tree, &kept_root));
         remove_ignored_inputs(&tree, &kept_root, &watched)?;
         let head = checked(in_tree().args(["rev-parse", "HEAD"]))?;
-        let status = checked(in_tree().args(["status", "--porcelain", "--untracked-files=all"]))?;
+        let mut status =
+            checked(in_tree().args(["status", "--porcelain", "--untracked-files=all"]))?;
+        // Skip-worktree entries a sparse repository's new worktree started with: status cannot
+        // see that they are not on disk.
+        if let Some(why) = skip_worktree(&tree)? {
+            status.push_str(&why);
+        }
         if head != sha || !status.is_empty() {
             bail!(
                 "the pre-push hook's checkout {} is not the commit {sha} after checking it out ({status}); remove it (`git worktree remove --force {}`) and push again",
@@ -661,7 +706,22 @@ impl Kept {
 
 /// `git -C dir`, without the variables that would point it at the hook's repository files.
 fn kept_git(dir: &Path) -> Cmd {
-    Cmd::new("git").arg("-C").arg(dir).without(HOOK_VARS)
+    // Never sparse: a new worktree takes the repository's sparse patterns, and the commit is
+    // verified whole, as a clone holds it.
+    Cmd::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "core.sparseCheckout=false"])
+        .without(HOOK_VARS)
+}
+
+/// The first entry of the kept checkout marked skip-worktree, if any.
+fn skip_worktree(tree: &Path) -> Result<Option<String>> {
+    let listed = untrimmed(kept_git(tree).args(["ls-files", "-v", "-z"]))?;
+    Ok(listed
+        .split('\0')
+        .find(|e| e.starts_with("S "))
+        .map(|e| format!("{} is skip-worktree", &e[2..])))
 }
 
 /// `<git common dir>/xtask-push`.
