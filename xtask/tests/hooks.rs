@@ -380,6 +380,27 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "an order wrong beside the staged src was committed:\n{out}"
     );
     assert!(out.contains("I001") && out.contains(order), "{out}");
+
+    // A module added with `git add -N` is in the index, not in the commit: the copy lacks it
+    // (git would write it out empty), so `zzmod` is third-party there, as in a fresh lint of
+    // the commit, and the blank line that makes it first-party below is wrong.
+    git(root, &["reset", "-q", "--hard", "HEAD"]);
+    let intent = "python/libs/common/src/zzmod.py";
+    write(root, intent, "X = 1\n");
+    git(root, &["add", "-N", intent]);
+    let user = "python/libs/common/tests/unit/test_intent.py";
+    write(
+        root,
+        user,
+        "\"\"\"Intent.\"\"\"\n\nimport os\n\nimport pytest\n\nimport zzmod\n\n\ndef test_intent() -> None:\n    assert os and pytest and zzmod\n",
+    );
+    git(root, &["add", user]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "intent to add"]);
+    assert_ne!(
+        code, 0,
+        "an order right only beside an unstaged module was committed:\n{out}"
+    );
+    assert!(out.contains("I001") && out.contains(user), "{out}");
 }
 
 #[test]

@@ -418,6 +418,30 @@ impl Export {
                 .args(specs),
         )
         .context("cannot list the staged files")?;
+        // An entry added with `git add -N` is in the index but not in the commit (git writes it
+        // out as an empty file): the work tree's diff with the index shows exactly those as added.
+        let intent_to_add = untrimmed(
+            repo.git(&repo.top)
+                .args([
+                    "diff",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                    "--diff-filter=A",
+                    "--",
+                ])
+                .args(specs),
+        )
+        .context("cannot list the files added with `git add -N`")?;
+        let intent_to_add: Vec<&str> = intent_to_add
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let listed: String = listed
+            .split('\0')
+            .filter(|p| !p.is_empty() && !intent_to_add.contains(p))
+            .map(|p| format!("{p}\0"))
+            .collect();
         // Files with the skip-worktree bit (a sparse checkout) are committed all the same.
         let write = repo
             .git(&repo.top)
