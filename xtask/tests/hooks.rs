@@ -771,6 +771,33 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     );
     git(root, &["checkout", "-q", "main"]);
 
+    // A change of the xtask itself: only that commit's xtask can judge it, and every package.
+    // In place (the hook's `cargo xtask` builds the work tree's) it is verified whole; pushed
+    // from a work tree at another commit, refused with how to verify it.
+    write(root, "xtask/notes.md", "The xtask's notes.\n");
+    git(root, &["add", "xtask"]);
+    commit_unverified(root, "an xtask change");
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "main"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("with its own xtask, every package: xtask/notes.md changed")
+            && out.contains("pytest sts-service"),
+        "{out}"
+    );
+    git(root, &["checkout", "-q", "-b", "tooling"]);
+    write(root, "xtask/notes.md", "More notes.\n");
+    git(
+        root,
+        &["commit", "-q", "--no-verify", "-am", "more xtask notes"],
+    );
+    git(root, &["checkout", "-q", "main"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "tooling"]);
+    assert_ne!(
+        code, 0,
+        "an xtask change judged by another xtask was pushed:\n{out}"
+    );
+    assert!(out.contains("changes the xtask (xtask/notes.md)"), "{out}");
+
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));
     out.assert_ok();

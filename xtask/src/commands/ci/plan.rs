@@ -14,7 +14,7 @@ use crate::workspace::{Package, Workspace};
 /// Files outside `python/` whose change concerns every venv: the xtask itself (its crate, the
 /// Cargo workspace, the alias) and the workflow that runs it. A change of them can change any
 /// verdict, so everything is planned.
-const TOOLING: &[&str] = &[
+pub const TOOLING: &[&str] = &[
     "xtask/",
     "Cargo.toml",
     "Cargo.lock",

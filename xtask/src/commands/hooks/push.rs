@@ -28,6 +28,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{checked, git, untrimmed};
 use crate::cmd::Cmd;
+use crate::commands::ci::plan::TOOLING;
 use crate::engine::{outside, select};
 use crate::env::hadolint;
 use crate::env::installer::CONFIG_FILES;
@@ -324,6 +325,9 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
     let name = &push.name;
     let at = short(&push.sha);
     let mut place = VerifyAt::of(root, &push.sha)?;
+    if let Some(file) = tooling_change(root, push)? {
+        return verify_with_its_xtask(root, push, &place, &file);
+    }
     let since = match &push.base {
         Some(base) => {
             if !changes(root, &base.sha, &push.sha, &place.watched)? {
@@ -360,6 +364,64 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
         "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
          The same verify: {}",
         project::xtask_command(dir, &rerun)
+    )
+}
+
+/// The xtask's own files (its crate, the Cargo workspace, the alias): what `ci plan` counts as
+/// changing every verdict, but the workflow, which `verify` checks like any other input.
+fn xtask_files() -> Vec<String> {
+    TOOLING
+        .iter()
+        .filter(|t| **t != crate::commands::ci::workflow::PATH)
+        .map(|t| (*t).to_owned())
+        .collect()
+}
+
+/// The first of the xtask's own files that the push changes since its base.
+fn tooling_change(root: &Path, push: &Push) -> Result<Option<String>> {
+    let Some(base) = &push.base else {
+        return Ok(None);
+    };
+    let specs = xtask_files();
+    let changed = git(
+        root,
+        &[
+            &["diff", "--name-only", &base.sha, &push.sha, "--"][..],
+            &specs.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    )?;
+    Ok(changed.lines().next().map(str::to_owned))
+}
+
+/// A push that changes the xtask: only that commit's xtask can judge it, and it judges every
+/// package. That is the running one when the work tree is the commit, the xtask's own files
+/// included (the hook runs `cargo xtask`, which builds the work tree's); else the push is
+/// refused, naming how to verify it.
+fn verify_with_its_xtask(root: &Path, push: &Push, place: &VerifyAt, file: &str) -> Result<()> {
+    let (name, at) = (&push.name, short(&push.sha));
+    let specs = xtask_files();
+    let mut args = vec!["status", "--porcelain", "--untracked-files=all", "--"];
+    args.extend(specs.iter().map(String::as_str));
+    let tooling_clean = git(root, &args)?.is_empty();
+    if place.not_here.is_some() || !tooling_clean {
+        bail!(
+            "{name} at {at} changes the xtask ({file}), which only that commit's xtask can judge, \
+             and the work tree is not that commit; check it out (`git checkout {}`, with \
+             nothing changed) and push again",
+            push.sha
+        );
+    }
+    say(format!(
+        "pre-push: verifying {name} at {at} in place with its own xtask, every package: {file} changed"
+    ));
+    if run_verify(root, None)? {
+        return Ok(());
+    }
+    bail!(
+        "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
+         The same verify: {}",
+        project::xtask_command(root, &["verify"])
     )
 }
 
