@@ -210,22 +210,10 @@ fn stages(instructions: &[Instruction]) -> Vec<Stage<'_>> {
     let mut stages: Vec<Stage> = Vec::new();
     for instruction in instructions {
         if instruction.keyword == "FROM" {
-            let words: Vec<&str> = instruction
-                .args
-                .split_whitespace()
-                .filter(|w| !w.starts_with("--"))
-                .collect();
-            let name = match words.as_slice() {
-                [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => {
-                    Some(name.to_ascii_lowercase())
-                }
-                _ => None,
-            };
-            // Names as written: BuildKit matches a base against the lower-cased stage names,
-            // so `FROM Build` is an image, not the stage `AS Build`.
+            let (base, name) = dockerfile_parse::from_line(&instruction.args);
             stages.push(Stage {
                 from: instruction,
-                base: words.first().map(|w| (*w).to_owned()),
+                base: Some(base.to_owned()).filter(|b| !b.is_empty()),
                 name,
                 body: Vec::new(),
             });

@@ -155,6 +155,21 @@ fn json_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<S
     }
 }
 
+/// A `FROM [--platform=...] IMAGE [AS NAME]` line: the image (or earlier stage) as written, and
+/// the stage's name lower-cased. BuildKit matches a base against the lower-cased names, so
+/// `FROM Build` is an image, not the stage `AS Build`.
+pub fn from_line(args: &str) -> (&str, Option<String>) {
+    let words: Vec<&str> = args
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--"))
+        .collect();
+    let name = match words.as_slice() {
+        [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+        _ => None,
+    };
+    (words.first().copied().unwrap_or(""), name)
+}
+
 /// An instruction's leading `--name[=value]` options, each without its `--`, and what follows
 /// them (a `COPY`'s sources, a `RUN`'s command).
 pub fn flags(args: &str) -> (Vec<&str>, &str) {

@@ -57,7 +57,7 @@ pub fn substituted(instructions: Vec<Instruction>, escape: char) -> Vec<Instruct
         if keyword == "FROM" {
             instruction.args = expand(&instruction.args, &global, escape, &|_| true);
             let mut stage = base_stage(&instruction.args, &stages);
-            stage.name = stage_name(&instruction.args);
+            stage.name = dockerfile_parse::from_line(&instruction.args).1;
             stages.push(stage);
         } else if keyword == "ARG" {
             let outer = global.clone();
@@ -235,31 +235,15 @@ fn declare_args(args: &str, env: &mut Env, outer: &Env, escape: char) {
 }
 
 /// The earlier stage a `FROM` starts from, as it ended; a new one for another image (whose
-/// environment cannot be told, so its names stay unknown). BuildKit matches the name as written
-/// against the stages' lower-cased names: `FROM Build` is an image (whose name is invalid).
+/// environment cannot be told, so its names stay unknown).
 fn base_stage(from: &str, stages: &[Stage]) -> Stage {
-    let base = from
-        .split_whitespace()
-        .find(|w| !w.starts_with("--"))
-        .unwrap_or("");
+    let (base, _) = dockerfile_parse::from_line(from);
     stages
         .iter()
         .rev()
         .find(|stage| stage.name.as_deref() == Some(base))
         .cloned()
         .unwrap_or_default()
-}
-
-/// `FROM image AS name`: the name, lower-cased.
-fn stage_name(from: &str) -> Option<String> {
-    let words: Vec<&str> = from
-        .split_whitespace()
-        .filter(|w| !w.starts_with("--"))
-        .collect();
-    match words.as_slice() {
-        [_, as_, name, ..] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
-        _ => None,
-    }
 }
 
 /// `ENV a=1 b="x y"` (or the older `ENV a value with spaces`): its names and values as written.

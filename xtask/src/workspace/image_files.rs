@@ -150,10 +150,7 @@ pub const BASE_WORKDIR: &str = "/<the base image's WORKDIR>";
 /// told (`/` for most, `/app` for some): a folder named by the image, so that two images'
 /// relative paths never meet.
 fn base_workdir(from: &str) -> String {
-    let image = from
-        .split_whitespace()
-        .find(|w| !w.starts_with("--"))
-        .unwrap_or("");
+    let (image, _) = dockerfile_parse::from_line(from);
     if image == "scratch" {
         "/".to_owned()
     } else {
