@@ -405,18 +405,18 @@ fn install_run_problem(
 /// (`rm -rf /context/wheels`): what it leaves there cannot be told.
 fn changed_before<'a>(before: &[&'a Instruction], here: &str) -> Option<&'a Instruction> {
     before.iter().copied().find(|i| {
-        let words: Vec<&str> = i
-            .args
-            .split(|c: char| c.is_whitespace() || ";&|()".contains(c))
+        let command = dockerfile_parse::flags(&i.args).1;
+        let words: Vec<String> = image_files::shell_words(command)
+            .iter()
+            .map(|w| image_files::dequoted(w))
             .collect();
         i.keyword == "RUN"
             && words
                 .iter()
-                .any(|w| matches!(*w, "rm" | "mv" | "-delete" | "truncate" | "shred"))
-            && words.iter().any(|w| {
-                w.trim_matches(['"', '\'']).trim_end_matches('/') == here
-                    || w.trim_matches(['"', '\'']).starts_with(&format!("{here}/"))
-            })
+                .any(|w| matches!(w.as_str(), "rm" | "mv" | "-delete" | "truncate" | "shred"))
+            && words
+                .iter()
+                .any(|w| w.trim_end_matches('/') == here || w.starts_with(&format!("{here}/")))
     })
 }
 
@@ -688,6 +688,13 @@ mod tests {
         let removed = of(&format!(
             "{good}RUN rm -rf /context/wheels\nRUN python /context/install.py\n"
         ));
+        let exec_form = of(&format!(
+            "{good}RUN [\"rm\", \"-rf\", \"/context/wheels\"]\nRUN python /context/install.py\n"
+        ));
+        assert!(
+            exec_form[0].contains("removes or moves files in /context/"),
+            "{exec_form:?}"
+        );
         assert!(
             removed[0].contains(
                 "cannot be told (line 4, before it, removes or moves files in /context/)"

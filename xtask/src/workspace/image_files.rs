@@ -289,7 +289,7 @@ fn unquote(word: &str) -> &str {
 
 /// A shell word with its quotes removed, wherever they are (`"$APP"/install.py`, substituted,
 /// is `/context/install.py`).
-fn dequoted(word: &str) -> String {
+pub fn dequoted(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     let mut quote = None;
     for c in word.chars() {
@@ -461,7 +461,7 @@ pub fn script_path(
 
 /// A `RUN` command's words: the exec form's (and, for `sh -c SCRIPT`, the script's), else the
 /// shell form's, split at blanks and at the shell's `;`, `&&`, `||`, `|`, `(` and `)`.
-fn shell_words(command: &str) -> Vec<String> {
+pub fn shell_words(command: &str) -> Vec<String> {
     let split = |text: &str| -> Vec<String> {
         let mut spaced = text.to_owned();
         for operator in ["&&", "||", ";", "|", "(", ")"] {
