@@ -360,10 +360,15 @@ fn verify(root: &Path, push: &Push) -> Result<()> {
     if let Some(base) = base {
         rerun.extend(["--changed-since", base]);
     }
-    bail!(
+    Err(stopped(name, at, dir, &rerun))
+}
+
+/// The error that stops a push whose verify failed, with the command that runs it again.
+fn stopped(name: &str, at: &str, dir: &Path, rerun: &[&str]) -> anyhow::Error {
+    anyhow::anyhow!(
         "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
          The same verify: {}",
-        project::xtask_command(dir, &rerun)
+        project::xtask_command(dir, rerun)
     )
 }
 
@@ -418,11 +423,7 @@ fn verify_with_its_xtask(root: &Path, push: &Push, place: &VerifyAt, file: &str)
     if run_verify(root, None)? {
         return Ok(());
     }
-    bail!(
-        "{name} at {at} fails verify (above), so the hook stops the push; fix it in a new commit (or amend) and push again. \
-         The same verify: {}",
-        project::xtask_command(root, &["verify"])
-    )
+    Err(stopped(name, at, root, &["verify"]))
 }
 
 /// Whether anything `verify` reads changed between the two commits.
