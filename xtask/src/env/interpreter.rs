@@ -278,12 +278,17 @@ pub fn managed_dirs() -> Vec<PathBuf> {
 /// modification times of its folders ([`search_path`]: not a venv's, whose time a setup moves)
 /// and of the managed folders (a folder's time moves when an entry comes, goes or is replaced:
 /// a Python installed or upgraded into `/usr/local/bin`).
-/// Equal keys let a re-run skip probing.
+/// Equal keys let a re-run skip probing. Read once a run (each venv's fingerprint holds it):
+/// a Python installed while the run goes on changes the next run's key, which probes again.
 pub fn discovery_key() -> String {
-    discovery_key_of(
-        &std::env::var_os("PATH").unwrap_or_default(),
-        &managed_dirs(),
-    )
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        discovery_key_of(
+            &std::env::var_os("PATH").unwrap_or_default(),
+            &managed_dirs(),
+        )
+    })
+    .clone()
 }
 
 /// [`discovery_key`] of a PATH and managed folders.
