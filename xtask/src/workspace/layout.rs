@@ -174,149 +174,174 @@ fn holds_modules(dir: &Path) -> bool {
 pub fn read(doc: &Table, dir: &Path, dist: &str) -> Result<Layout, String> {
     let src = dir.join("src");
     let default_root = if src.is_dir() { src } else { dir.to_path_buf() };
-    let declared = |names: Vec<String>, root: PathBuf, what: &str| -> Result<Layout, String> {
-        let mut imports = Vec::new();
-        for name in names {
-            if !is_dotted_identifier(&name) {
-                return Err(format!(
-                    "{what} names `{name}`, which is not an import name"
-                ));
-            }
-            let path = locate(&root, &name).ok_or_else(|| {
-                format!(
-                    "{what} names `{name}`, but there is no {} (folder or .py file)",
-                    root.join(name.replace('.', "/")).display()
-                )
-            })?;
-            imports.push(Import { name, path });
-        }
-        Ok(Layout {
-            source_root: root,
-            imports,
-        })
-    };
-
-    // [tool.xtask]: the way to say it when nothing else does.
-    if let Some(names) = strings(get(doc, &["tool", "xtask", "packages"])) {
-        let root = get(doc, &["tool", "xtask", "source"])
-            .and_then(Item::as_str)
-            .map_or(default_root, |s| dir.join(s));
-        return declared(names, root, "[tool.xtask] packages");
+    if let Some(layout) = xtask_declared(doc, dir, &default_root) {
+        return layout;
     }
-
-    // setuptools
     let package_dir = get(doc, &["tool", "setuptools", "package-dir", ""])
         .and_then(Item::as_str)
         .map(|s| dir.join(s));
-    let mut explicit = strings(get(doc, &["tool", "setuptools", "packages"])).unwrap_or_default();
-    if !explicit.is_empty() {
-        // Subpackages are part of their parents: keep the topmost of each.
-        let all = explicit.clone();
-        explicit.retain(|name| {
-            !all.iter()
-                .any(|other| name.starts_with(&format!("{other}.")))
-        });
-    }
-    explicit.extend(strings(get(doc, &["tool", "setuptools", "py-modules"])).unwrap_or_default());
-    if !explicit.is_empty() {
-        let root = package_dir.unwrap_or_else(|| dir.to_path_buf());
-        return declared(explicit, root, "[tool.setuptools] packages");
+    if let Some(layout) = setuptools_declared(doc, dir, package_dir.as_deref()) {
+        return layout;
     }
     if let Some(find) = get(doc, &["tool", "setuptools", "packages", "find"]) {
-        let root = strings(find.get("where"))
-            .and_then(|w| w.into_iter().next())
-            .map_or_else(|| dir.to_path_buf(), |w| dir.join(w));
-        let include = strings(find.get("include")).unwrap_or_default();
-        let flat = root == dir;
-        let mut imports = discover(&root, flat);
-        imports.retain(|i| i.path.is_dir());
-        if !include.is_empty() {
-            imports.retain(|i| {
-                include
-                    .iter()
-                    .any(|pattern| glob::Pattern::new(pattern).is_ok_and(|p| p.matches(&i.name)))
-            });
-        }
-        return Ok(Layout {
-            source_root: root,
-            imports,
-        });
+        return Ok(setuptools_found(find, dir));
     }
-
-    // hatch: `packages = ["src/foo"]` includes the folder `foo`, importable from `src`.
     if let Some(paths) = strings(get(
         doc,
         &["tool", "hatch", "build", "targets", "wheel", "packages"],
     )) {
-        let mut root = None;
-        let mut imports = Vec::new();
-        for rel in paths {
-            let path = dir.join(&rel);
-            let parent = path.parent().unwrap_or(dir).to_path_buf();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !path.is_dir() {
-                return Err(format!(
-                    "[tool.hatch.build.targets.wheel] packages names `{rel}`, which is not a folder"
-                ));
-            }
-            if path.join("__init__.py").is_file() {
-                imports.push(Import { name, path });
-            } else {
-                // A namespace folder: its portions.
-                imports.extend(
-                    discover(&path, false)
-                        .into_iter()
-                        .filter(|i| i.path.is_dir())
-                        .map(|i| Import {
-                            name: format!("{name}.{}", i.name),
-                            path: i.path,
-                        }),
-                );
-            }
-            root.get_or_insert(parent);
-        }
-        return Ok(Layout {
-            source_root: root.unwrap_or(default_root),
-            imports,
-        });
+        return hatch_packages(paths, dir, default_root);
     }
-
-    // pdm-backend: `package-dir`, else `src/` when there is one.
+    let backend = get(doc, &["build-system", "build-backend"])
+        .and_then(Item::as_str)
+        .unwrap_or_default();
+    if backend.starts_with("flit") {
+        return flit_module(doc, dir, dist);
+    }
+    // pdm-backend: `package-dir`, else `src/` when there is one; then the folder's contents.
     let root = get(doc, &["tool", "pdm", "build", "package-dir"])
         .and_then(Item::as_str)
         .map(|s| dir.join(s))
         .or(package_dir)
         .unwrap_or(default_root);
-
-    // flit: the module named like the distribution, or as declared.
-    let backend = get(doc, &["build-system", "build-backend"])
-        .and_then(Item::as_str)
-        .unwrap_or_default();
-    if backend.starts_with("flit") {
-        let name = get(doc, &["tool", "flit", "module", "name"])
-            .and_then(Item::as_str)
-            .map_or_else(
-                || dist.replace(['-', '.'], "_").to_lowercase(),
-                str::to_owned,
-            );
-        let root = if dir.join("src").join(&name).exists()
-            || dir.join("src").join(format!("{name}.py")).exists()
-        {
-            dir.join("src")
-        } else {
-            dir.to_path_buf()
-        };
-        return declared(vec![name], root, "flit's module (the distribution's name)");
-    }
-
     let flat = root == dir;
     Ok(Layout {
         imports: discover(&root, flat),
         source_root: root,
     })
+}
+
+/// The layout of import names a declaration gives (`what` says which, for the error), each
+/// found as a folder or a `.py` file under `root`.
+fn declared(names: Vec<String>, root: PathBuf, what: &str) -> Result<Layout, String> {
+    let mut imports = Vec::new();
+    for name in names {
+        if !is_dotted_identifier(&name) {
+            return Err(format!(
+                "{what} names `{name}`, which is not an import name"
+            ));
+        }
+        let path = locate(&root, &name).ok_or_else(|| {
+            format!(
+                "{what} names `{name}`, but there is no {} (folder or .py file)",
+                root.join(name.replace('.', "/")).display()
+            )
+        })?;
+        imports.push(Import { name, path });
+    }
+    Ok(Layout {
+        source_root: root,
+        imports,
+    })
+}
+
+/// `[tool.xtask] packages` (and `source`): the way to say it when nothing else does.
+fn xtask_declared(doc: &Table, dir: &Path, default_root: &Path) -> Option<Result<Layout, String>> {
+    let names = strings(get(doc, &["tool", "xtask", "packages"]))?;
+    let root = get(doc, &["tool", "xtask", "source"])
+        .and_then(Item::as_str)
+        .map_or_else(|| default_root.to_path_buf(), |s| dir.join(s));
+    Some(declared(names, root, "[tool.xtask] packages"))
+}
+
+/// setuptools' `packages` and `py-modules`, under its `package-dir` (or the package's folder).
+fn setuptools_declared(
+    doc: &Table,
+    dir: &Path,
+    package_dir: Option<&Path>,
+) -> Option<Result<Layout, String>> {
+    let mut explicit = strings(get(doc, &["tool", "setuptools", "packages"])).unwrap_or_default();
+    // Subpackages are part of their parents: keep the topmost of each.
+    let all = explicit.clone();
+    explicit.retain(|name| {
+        !all.iter()
+            .any(|other| name.starts_with(&format!("{other}.")))
+    });
+    explicit.extend(strings(get(doc, &["tool", "setuptools", "py-modules"])).unwrap_or_default());
+    if explicit.is_empty() {
+        return None;
+    }
+    let root = package_dir.unwrap_or(dir).to_path_buf();
+    Some(declared(explicit, root, "[tool.setuptools] packages"))
+}
+
+/// setuptools' `packages.find`: the packages (folders) under `where`, kept by `include`.
+fn setuptools_found(find: &Item, dir: &Path) -> Layout {
+    let root = strings(find.get("where"))
+        .and_then(|w| w.into_iter().next())
+        .map_or_else(|| dir.to_path_buf(), |w| dir.join(w));
+    let include = strings(find.get("include")).unwrap_or_default();
+    let flat = root == dir;
+    let mut imports = discover(&root, flat);
+    imports.retain(|i| i.path.is_dir());
+    if !include.is_empty() {
+        imports.retain(|i| {
+            include
+                .iter()
+                .any(|pattern| glob::Pattern::new(pattern).is_ok_and(|p| p.matches(&i.name)))
+        });
+    }
+    Layout {
+        source_root: root,
+        imports,
+    }
+}
+
+/// hatch: `packages = ["src/foo"]` includes the folder `foo`, importable from `src`; a folder
+/// without `__init__.py` is a namespace, which includes its portions.
+fn hatch_packages(paths: Vec<String>, dir: &Path, default_root: PathBuf) -> Result<Layout, String> {
+    let mut root = None;
+    let mut imports = Vec::new();
+    for rel in paths {
+        let path = dir.join(&rel);
+        let parent = path.parent().unwrap_or(dir).to_path_buf();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !path.is_dir() {
+            return Err(format!(
+                "[tool.hatch.build.targets.wheel] packages names `{rel}`, which is not a folder"
+            ));
+        }
+        if path.join("__init__.py").is_file() {
+            imports.push(Import { name, path });
+        } else {
+            imports.extend(
+                discover(&path, false)
+                    .into_iter()
+                    .filter(|i| i.path.is_dir())
+                    .map(|i| Import {
+                        name: format!("{name}.{}", i.name),
+                        path: i.path,
+                    }),
+            );
+        }
+        root.get_or_insert(parent);
+    }
+    Ok(Layout {
+        source_root: root.unwrap_or(default_root),
+        imports,
+    })
+}
+
+/// flit: the module named like the distribution, or as `[tool.flit.module] name` declares, in
+/// `src/` when it is there.
+fn flit_module(doc: &Table, dir: &Path, dist: &str) -> Result<Layout, String> {
+    let name = get(doc, &["tool", "flit", "module", "name"])
+        .and_then(Item::as_str)
+        .map_or_else(
+            || dist.replace(['-', '.'], "_").to_lowercase(),
+            str::to_owned,
+        );
+    let root = if dir.join("src").join(&name).exists()
+        || dir.join("src").join(format!("{name}.py")).exists()
+    {
+        dir.join("src")
+    } else {
+        dir.to_path_buf()
+    };
+    declared(vec![name], root, "flit's module (the distribution's name)")
 }
 
 #[cfg(test)]
