@@ -321,14 +321,7 @@ impl<'a> Gate<'a> {
     fn prepare_venvs(&self) -> Result<(Vec<&'a Package>, Vec<VenvLock>)> {
         let venvs = self.needed_venvs();
         if matches!(self.part, Part::Tree) {
-            // No venv, but every lock must still be what its inputs make (CI's tree job); a
-            // missing one is made by the setup of its venv, as in a whole verify.
-            for owner in self.ws.venv_owners() {
-                match lock::status(self.ws, owner)? {
-                    lock::Status::Fresh | lock::Status::Missing(_) => {}
-                    status => bail!("{}", lock::stale_message(self.ws, owner, &status)),
-                }
-            }
+            self.check_tree_locks()?;
             return Ok((Vec::new(), Vec::new()));
         }
         if venvs.is_empty() && !matches!(self.part, Part::All) {
@@ -340,23 +333,7 @@ impl<'a> Gate<'a> {
                 self.ws.root.join(PYTHON_DIR).display()
             );
         }
-        // Every job needs the tools: say which are missing before any venv is touched.
-        for owner in &venvs {
-            let missing = owner.missing_tools();
-            if !missing.is_empty() {
-                let declared = owner
-                    .dev
-                    .as_ref()
-                    .map_or("no `dev` dependency group or extra", |d| d.describe());
-                bail!(
-                    "{}/pyproject.toml: the venv of {} runs ruff, mypy and pytest, but its dev tools ({declared}) lack {}; \
-                     add them, e.g. [dependency-groups] dev = [\"ruff\", \"mypy\", \"pytest\", \"pytest-cov\"]",
-                    owner.rel,
-                    owner.folder_name(),
-                    missing.join(", ")
-                );
-            }
-        }
+        check_dev_tools(&venvs)?;
         // A lock that its inputs no longer make fails before anything runs, offline: installing
         // it would not give what the pyprojects ask for (a missing one, setup makes).
         for owner in &venvs {
@@ -366,6 +343,25 @@ impl<'a> Gate<'a> {
                 status => bail!("{}", lock::stale_message(self.ws, owner, &status)),
             }
         }
+        let locks = self.set_up_until_fresh(&venvs)?;
+        Ok((venvs, locks))
+    }
+
+    /// CI's tree job uses no venv, but every lock must still be what its inputs make; a missing
+    /// one is made by the setup of its venv, as in a whole verify.
+    fn check_tree_locks(&self) -> Result<()> {
+        for owner in self.ws.venv_owners() {
+            match lock::status(self.ws, owner)? {
+                lock::Status::Fresh | lock::Status::Missing(_) => {}
+                status => bail!("{}", lock::stale_message(self.ws, owner, &status)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets up the venvs that are not fresh (all of them with `--force`) until each is fresh
+    /// under the shared lock taken here; the locks, held until the jobs end.
+    fn set_up_until_fresh(&self, venvs: &[&'a Package]) -> Result<Vec<VenvLock>> {
         let session = Session::new(self.ws, &self.args.env)?;
         let set_up_all = || venvs.iter().try_for_each(|service| session.setup(service));
         // `--force` rebuilds fresh venvs too: set up first, as asked.
@@ -374,16 +370,16 @@ impl<'a> Gate<'a> {
             set_up_all()?;
         }
         for _attempt in 0..3 {
-            let (locks, stale) = self.hold_if_fresh(&session, &venvs)?;
+            let (locks, stale) = self.hold_if_fresh(&session, venvs)?;
             match stale {
                 None => {
                     if !set_up {
                         // What setup says of a fresh venv, which it would have found so too.
-                        for service in &venvs {
+                        for service in venvs {
                             output::say(format!("{}: up to date", service.folder_name()));
                         }
                     }
-                    return Ok((venvs, locks));
+                    return Ok(locks);
                 }
                 Some((service, state)) if self.args.no_setup => {
                     let name = service.folder_name();
@@ -824,6 +820,27 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
             .cwd(&gate.ws.root)
             .run()?;
         print!("{}", out.output);
+    }
+    Ok(())
+}
+
+/// Every job needs the tools: says which are missing before any venv is touched.
+fn check_dev_tools(venvs: &[&Package]) -> Result<()> {
+    for owner in venvs {
+        let missing = owner.missing_tools();
+        if !missing.is_empty() {
+            let declared = owner
+                .dev
+                .as_ref()
+                .map_or("no `dev` dependency group or extra", |d| d.describe());
+            bail!(
+                "{}/pyproject.toml: the venv of {} runs ruff, mypy and pytest, but its dev tools ({declared}) lack {}; \
+                 add them, e.g. [dependency-groups] dev = [\"ruff\", \"mypy\", \"pytest\", \"pytest-cov\"]",
+                owner.rel,
+                owner.folder_name(),
+                missing.join(", ")
+            );
+        }
     }
     Ok(())
 }
