@@ -116,9 +116,10 @@ fn orphan_dockerfiles(root: &Path, services: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// SC-007: git ignores the venvs, caches and build leftovers, and no source file.
-fn gitignore_job(ws: &Workspace) -> Job {
-    let root = ws.root.clone();
+/// The paths [`gitignore_job`] asks git about, from the root: leftovers git must ignore, and
+/// source files it must not.
+fn gitignore_probes(ws: &Workspace) -> (Vec<String>, Vec<String>) {
+    let root = &ws.root;
     // The editor files are this machine's (`cargo xtask ide`): ignored, never compared.
     let mut must_ignore: Vec<String> = vec![
         format!("{PYTHON_DIR}/.ruff_cache/x"),
@@ -137,7 +138,7 @@ fn gitignore_job(ws: &Workspace) -> Job {
         sources.push(format!("{rel}/pyproject.toml"));
         sources.push(format!("{rel}/README.md"));
         for import in &package.layout.imports {
-            let path = fsutil::display_rel(&root, &import.path);
+            let path = fsutil::display_rel(root, &import.path);
             if import.path.is_dir() {
                 sources.push(format!("{path}/__init__.py"));
                 sources.push(format!("{path}/py.typed"));
@@ -156,12 +157,19 @@ fn gitignore_job(ws: &Workspace) -> Job {
             must_ignore.push(format!("{rel}/{leftover}"));
         }
         for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
-            let path = fsutil::display_rel(&root, &import.path);
+            let path = fsutil::display_rel(root, &import.path);
             must_ignore.push(format!("{path}/__pycache__/x.cpython-310.pyc"));
             sources.push(format!("{path}/build/x.py"));
             sources.push(format!("{path}/dist/x.py"));
         }
     }
+    (must_ignore, sources)
+}
+
+/// SC-007: git ignores the venvs, caches and build leftovers, and no source file.
+fn gitignore_job(ws: &Workspace) -> Job {
+    let root = ws.root.clone();
+    let (must_ignore, sources) = gitignore_probes(ws);
     let rerun = format!(
         "git -C {} check-ignore --no-index -v <path>",
         project::quote(&root.to_string_lossy())
