@@ -18,8 +18,10 @@
 //!   packages, by a variable the tools see, or by the arguments passed on to pytest. Only
 //!   packages installed in the job's venv count (no other can be loaded). What this cannot see:
 //!   an import name built at run time from pieces (`"dubbing_" + "common"`), or read from a file
-//!   outside `python/` or an `@file` of arguments: declare such a dependency. Other packages are
-//!   left out, which is what lets an edit in one service keep the other service's passes;
+//!   outside `python/` or an `@file` of arguments, and a file of another package opened by its
+//!   path (`open("../../libs/x/data.json")`, no import name): declare such a dependency. Other
+//!   packages are left out, which is what lets an edit in one service keep the other service's
+//!   passes;
 //! - **every file under `python/` outside the packages**: `conftest.py` at any level, `ruff.toml`,
 //!   `.ruff.toml`, `mypy.ini`, `setup.cfg`, `pytest.ini`, `tox.ini`, `python/pyproject.toml`,
 //!   `.gitignore` files, `tests/e2e/`: tools read configuration from the folders above a
