@@ -240,50 +240,6 @@ pub fn remove(text: &str, names: &[String]) -> Result<String> {
     let mut doc: DocumentMut = text.parse().context("not valid TOML")?;
     let wanted: Vec<String> = names.iter().map(|n| normalize(n)).collect();
     let mut found: Vec<String> = Vec::new();
-    let mut strip = |array: &mut Array| {
-        // Backwards, so indices stay valid; a removed entry hands the comment that stood before
-        // its line (after the previous comma) to what follows it.
-        for i in (0..array.len()).rev() {
-            let Some(key) = array.get(i).and_then(requirement_key) else {
-                continue;
-            };
-            if !wanted.contains(&key) {
-                continue;
-            }
-            let prefix = array
-                .get(i)
-                .and_then(|v| {
-                    v.decor()
-                        .prefix()
-                        .and_then(|p| p.as_str())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default();
-            let carried = prefix
-                .rsplit_once('\n')
-                .map_or("", |(before, _)| before)
-                .to_owned();
-            array.remove(i);
-            if i < array.len() {
-                if let Some(next) = array.get_mut(i) {
-                    let next_prefix = next
-                        .decor()
-                        .prefix()
-                        .and_then(|p| p.as_str())
-                        .unwrap_or("")
-                        .to_owned();
-                    next.decor_mut()
-                        .set_prefix(format!("{carried}{next_prefix}"));
-                }
-            } else {
-                let trailing = array.trailing().as_str().unwrap_or("").to_owned();
-                array.set_trailing(format!("{carried}{trailing}"));
-            }
-            if !found.contains(&key) {
-                found.push(key);
-            }
-        }
-    };
     let paths: [&[&str]; 3] = [
         &["project", "dependencies"],
         &["project", "optional-dependencies", "dev"],
@@ -303,21 +259,69 @@ pub fn remove(text: &str, names: &[String]) -> Result<String> {
             .try_fold(doc.as_item_mut(), |item, key| item.get_mut(key))
             .and_then(Item::as_array_mut);
         if let Some(array) = array {
-            strip(array);
+            for key in strip(array, &wanted) {
+                if !found.contains(&key) {
+                    found.push(key);
+                }
+            }
         }
     }
-    let missing: Vec<&String> = wanted.iter().filter(|w| !found.contains(w)).collect();
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|w| !found.contains(w))
+        .map(String::as_str)
+        .collect();
     if !missing.is_empty() {
         bail!(
             "no requirement names {} in [project] dependencies or the dev tools",
-            missing
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
     }
     Ok(doc.to_string())
+}
+
+/// Removes the entries of `array` whose requirement names one of `wanted`; the names removed.
+/// Backwards, so indices stay valid; a removed entry hands the comment that stood before its
+/// line (after the previous comma) to what follows it.
+fn strip(array: &mut Array, wanted: &[String]) -> Vec<String> {
+    let mut removed = Vec::new();
+    for i in (0..array.len()).rev() {
+        let Some(key) = array.get(i).and_then(requirement_key) else {
+            continue;
+        };
+        if !wanted.contains(&key) {
+            continue;
+        }
+        let prefix = array
+            .get(i)
+            .and_then(|v| {
+                v.decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let carried = prefix
+            .rsplit_once('\n')
+            .map_or("", |(before, _)| before)
+            .to_owned();
+        array.remove(i);
+        if let Some(next) = array.get_mut(i) {
+            let next_prefix = next
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_owned();
+            next.decor_mut()
+                .set_prefix(format!("{carried}{next_prefix}"));
+        } else {
+            let trailing = array.trailing().as_str().unwrap_or("").to_owned();
+            array.set_trailing(format!("{carried}{trailing}"));
+        }
+        removed.push(key);
+    }
+    removed
 }
 
 #[cfg(test)]
