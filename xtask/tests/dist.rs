@@ -446,6 +446,25 @@ fn a_service_index_travels_with_its_lock() {
     let index = serve_builds(&["cpu"]);
     let tmp = scaffolded("dist index");
     let root = tmp.path();
+    // The package from wheels that only the caller's UV_FIND_LINKS names: the lock cannot say
+    // where they are, so the image's install would not find it, and nor does dist's check.
+    let pyproject = fs::read_to_string(root.join(MEDIA)).unwrap();
+    add_dependency(root, MEDIA, "tinypkg");
+    let links = format!("http://127.0.0.1:{}/cpu/files/", index.port);
+    run(xtask(root)
+        .args(["lock", "media-service"])
+        .env("UV_FIND_LINKS", &links))
+    .assert_ok();
+    let out = run(xtask(root)
+        .args(["dist", "media-service"])
+        .env("UV_FIND_LINKS", &links));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("tinypkg") && !out.stderr.contains("checked:"),
+        "{}",
+        out.stderr
+    );
+    fs::write(root.join(MEDIA), pyproject).unwrap();
     let url = format!("http://127.0.0.1:{}/cpu/simple", index.port);
     with_index(root, MEDIA, "cpu", &url);
     run(xtask(root).args(["lock", "media-service"])).assert_ok();

@@ -40,10 +40,24 @@ pub const CONFIG_FILES: &[&str] = &["uv.toml"];
 /// change reinstalls. Their values are not written anywhere (an index URL can hold a token).
 pub fn environment_digest() -> String {
     crate::digest::variables(|name| {
-        (name.starts_with("UV_") || name.starts_with("PIP_"))
-            && !crate::cmd::is_quiet_installer_var(name)
-            && !crate::cmd::RETARGETING_VARS.contains(&name)
+        changes_what_is_installed(name) && !crate::cmd::RETARGETING_VARS.contains(&name)
     })
+}
+
+/// Whether an installer's variable can change what gets installed or from where: every `UV_*`
+/// and `PIP_*` but the quiet ones (caches, progress, time-outs).
+fn changes_what_is_installed(name: &str) -> bool {
+    (name.starts_with("UV_") || name.starts_with("PIP_"))
+        && !crate::cmd::is_quiet_installer_var(name)
+}
+
+/// The names of this process's variables that [`changes_what_is_installed`]: an image's build
+/// has none of the caller's, so an install that stands for one runs without them.
+pub fn where_from_vars() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_str().is_some_and(changes_what_is_installed))
+        .collect()
 }
 
 #[derive(Debug, Clone)]

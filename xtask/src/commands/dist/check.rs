@@ -198,15 +198,20 @@ fn install_and_probe(
 ) -> Result<Passed> {
     let venv = Venv::of_dir(scratch.join("venv"));
     let cwd = scratch.join("cwd");
+    // As the image's build runs them: without the caller's `UV_INDEX_URL`, `UV_FIND_LINKS` and
+    // the like, which a lock installable only through them would need, and no image has.
+    let callers = installer::where_from_vars();
     Cmd::new(uv)
         .args(["venv", "--quiet", "--no-config", "--python"])
         .arg(&python.path)
         .arg(&venv.dir)
+        .without(&callers)
         .run()?;
     Cmd::new(venv.python())
         .arg("-I")
         .arg(dir.join(crate::workspace::deploy::context::INSTALL))
         .env("UV", uv)
+        .without(&callers)
         .cwd(&cwd)
         .run()?;
     let probe = Cmd::new(venv.python())
