@@ -519,6 +519,32 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         ],
     );
     git(root, &["sparse-checkout", "disable"]);
+    // core.trustctime false: an edit that keeps the file's size and time (as `cp -p` or `tar`
+    // leave it) changes only the change time, which git then ignores: hidden the same way.
+    git(root, &["config", "core.trustctime", "false"]);
+    let padded = format!("{fixed}# {}\n", "x".repeat(broken.len() - fixed.len() - 3));
+    assert_eq!(padded.len(), broken.len());
+    let old_time =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+    let set_time = |path: &Path| {
+        let file = fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(old_time).unwrap();
+    };
+    write(root, failing, broken);
+    set_time(&root.join(failing));
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+    fs::write(root.join(failing), &padded).unwrap();
+    set_time(&root.join(failing));
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+    push_refused(
+        "the failing commit behind an edit of the same size and time",
+        &[
+            "core.trustctime is false",
+            "in the kept checkout",
+            "arithmetic is broken",
+        ],
+    );
+    git(root, &["config", "--unset", "core.trustctime"]);
     write(root, failing, fixed);
 
     // The fix committed: HEAD is the pushed commit and the tree is clean, so it runs in place,
@@ -539,6 +565,29 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
     assert_eq!(remote_main(), git_output(root, &["rev-parse", "HEAD"]));
+    // A tag at the commit under it, which the remote holds but no push verified (the hook
+    // verifies tips): verified whole, and stopped. Not "nothing changed since the merge base",
+    // which is that commit itself.
+    git(root, &["tag", "v-broken", "HEAD~1"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "v-broken"]);
+    assert_ne!(code, 0, "a tag at a failing commit was pushed:\n{out}");
+    assert!(
+        out.contains("under the tip of") && out.contains("arithmetic is broken"),
+        "{out}"
+    );
+    git(root, &["tag", "-d", "v-broken"]);
+    // Notes hold no tree of the gate's: nothing to verify, and pushed.
+    git(root, &["notes", "add", "-m", "reviewed", "HEAD"]);
+    let (code, out) = git_as_person(
+        root,
+        cargo.path(),
+        &["push", "origin", "refs/notes/commits"],
+    );
+    assert_eq!(code, 0, "notes were refused:\n{out}");
+    assert!(
+        out.contains("holds notes") && out.contains("nothing to verify"),
+        "{out}"
+    );
     // A .gitattributes committed after the modules were checked out: git calls the work tree
     // clean, yet a checkout of the commit writes them with CRLF, which ruff refuses. Verified
     // in the kept checkout, and stopped.
@@ -556,6 +605,23 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     assert!(
         out.contains("line-ending") || out.contains("reformatted"),
         "{out}"
+    );
+    git(root, &["reset", "-q", "--hard", "HEAD~1"]);
+    // `ident` committed with a module holding `$Id$`: git calls the work tree clean (its `$Id$`
+    // converts back to itself), yet a checkout expands it to the blob's id, a line too long.
+    let revision = "python/libs/common/src/dubbing_common/revision.py";
+    write(
+        root,
+        revision,
+        &format!("REVISION = \"$Id$\"  # {}\n", "x".repeat(70)),
+    );
+    write(root, "python/.gitattributes", "revision.py ident\n");
+    git(root, &["add", revision, "python/.gitattributes"]);
+    commit_unverified(root, "ident");
+    assert_eq!(git_output(root, &["status", "--porcelain"]), "");
+    push_refused(
+        "a line that a checkout makes too long",
+        &["by its `ident` attribute", "in the kept checkout", "E501"],
     );
     git(root, &["reset", "-q", "--hard", "HEAD~1"]);
     // An empty folder in the work tree, which the commit cannot hold, is an input of the keys:
@@ -582,6 +648,30 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         out.stderr
     );
     fs::remove_dir(&empty).unwrap();
+    // An `*.egg-info` git ignores in a `src/` folder, of no local package (an old `pip install`
+    // of another distribution): `importlib.metadata` reads its entry points from there, and the
+    // commit lacks it, so it is no tool's leftover: the kept checkout.
+    let egg = root.join("python/libs/common/src/dubbing_checks.egg-info");
+    fs::create_dir(&egg).unwrap();
+    fs::write(
+        egg.join("entry_points.txt"),
+        "[dubbing.checks]\nbasic = x:y\n",
+    )
+    .unwrap();
+    let out = run(xtask(root)
+        .args(["hooks", "run", "pre-push", "origin", "url"])
+        .env("PATH", path_with(cargo.path()))
+        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    assert!(
+        out.stdout.contains("in the kept checkout")
+            && out
+                .stdout
+                .contains("dubbing_checks.egg-info/ is there, which git ignores"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    fs::remove_dir_all(&egg).unwrap();
     // A branch whose commit changes nothing `verify` reads, pushed from a work tree at another
     // commit that reads the same: nothing to verify, and no checkout was needed to know it.
     let kept_head = || git_output(&root.join(".git/xtask-push/tree"), &["rev-parse", "HEAD"]);
@@ -797,6 +887,17 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "an xtask change judged by another xtask was pushed:\n{out}"
     );
     assert!(out.contains("changes the xtask (xtask/notes.md)"), "{out}");
+    // A branch of its own history without python/ (`gh-pages`): nothing to verify, and pushed.
+    git(root, &["checkout", "-q", "--orphan", "pages"]);
+    git(root, &["rm", "-rqf", "--cached", "."]);
+    fs::write(root.join("index.html"), "<p>docs</p>\n").unwrap();
+    git(root, &["add", "index.html"]);
+    commit_unverified(root, "pages");
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "pages"]);
+    assert_eq!(code, 0, "a branch without python/ was refused:\n{out}");
+    assert!(out.contains("has no python/"), "{out}");
+    git(root, &["checkout", "-q", "-f", "main"]);
+    assert!(root.join("python").is_dir() && !root.join("index.html").exists());
 
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));

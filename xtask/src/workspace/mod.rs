@@ -237,6 +237,20 @@ pub fn tool_roots(root: &Path) -> Vec<String> {
     roots
 }
 
+/// The distribution names (normalized) of the packages under `python/` whose `pyproject.toml`
+/// reads and names one: what a build there calls its `*.egg-info` (`dubbing_common.egg-info`).
+pub fn dist_names(root: &Path) -> Vec<String> {
+    pyprojects(root)
+        .iter()
+        .filter_map(|(path, _)| fs::read_to_string(path).ok())
+        .filter_map(|text| text.parse::<toml_edit::DocumentMut>().ok())
+        .filter_map(|doc| {
+            let name = doc.get("project")?.get("name")?.as_str()?;
+            Some(normalize(name))
+        })
+        .collect()
+}
+
 /// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, with the kind of package
 /// its folder holds. As the glob `*/pyproject.toml` would match (hidden folders and symlinks
 /// too), from one listing rather than a stat of every folder above. A pyproject that is a link

@@ -42,6 +42,32 @@ use crate::workspace;
 /// there between pushes, so verifying there again is fast. `hooks uninstall` removes it.
 const KEPT_DIR: &str = "xtask-push";
 
+/// Settings under which `git status` misses a change to a file (name, value, why): an edit that
+/// keeps the size and the time (`cp -p`, `rsync -t`, `tar`) changes the change time alone, which
+/// git then ignores; or the executable bit is not compared; or git never looks.
+const STAT_SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "core.fileMode",
+        "false",
+        "git does not compare executable bits",
+    ),
+    (
+        "core.trustctime",
+        "false",
+        "git does not see an edit that keeps a file's size and time",
+    ),
+    (
+        "core.checkStat",
+        "minimal",
+        "git does not see an edit that keeps a file's size and time",
+    ),
+    (
+        "core.ignoreStat",
+        "true",
+        "git does not look at the files it tracks",
+    ),
+];
+
 /// Variables git sets for a hook that name one repository's files (a child run elsewhere must not
 /// read them). They, and the pre-commit framework's `PRE_COMMIT*`, are removed for the verify,
 /// and PATH is given back as it was (see [`path_before_git`]): every variable is an input of a
@@ -129,6 +155,12 @@ fn from_line(root: &Path, remote: &str, line: &str) -> Result<Option<Push>> {
     if is_zero(local_sha) {
         return Ok(None); // a deletion
     }
+    if local_ref.starts_with("refs/notes/") {
+        say(format!(
+            "pre-push: {local_ref} holds notes, not the tree: nothing to verify"
+        ));
+        return Ok(None);
+    }
     let Some(sha) = commit(root, local_sha) else {
         say(format!(
             "pre-push: {local_ref} is not a commit: nothing to verify"
@@ -202,13 +234,22 @@ fn new_branch_base(root: &Path, remote: &str, local_ref: &str, sha: &str) -> Opt
     for branch in ["HEAD", "main", "master"] {
         candidates.push(format!("refs/remotes/{remote}/{branch}"));
     }
-    candidates.iter().find_map(|candidate| {
+    let (candidate, rev, base) = candidates.iter().find_map(|candidate| {
         let rev = commit(root, candidate)?;
         let base = git(root, &["merge-base", sha, &rev]).ok()?;
-        Some(Base {
-            sha: base,
-            why: format!("the merge base with {candidate}"),
-        })
+        Some((candidate, rev, base))
+    })?;
+    if base == sha && rev != sha {
+        // A tag or a branch at a commit the remote holds under its tip: no push verified it
+        // (the hook verifies tips), so nothing under it is known to pass.
+        say(format!(
+            "pre-push: {local_ref} is at a commit under the tip of {candidate}, which no push verified as a tip: everything is verified"
+        ));
+        return None;
+    }
+    Some(Base {
+        sha: base,
+        why: format!("the merge base with {candidate}"),
     })
 }
 
@@ -324,6 +365,13 @@ fn reads_as(root: &Path, sha: &str, here: &[String]) -> Result<bool> {
 fn verify(root: &Path, push: &Push) -> Result<()> {
     let name = &push.name;
     let at = short(&push.sha);
+    if push.base.is_none() && commit_lacks(root, &push.sha, PYTHON_DIR)? {
+        // A branch of its own history (`gh-pages`): nothing there is the gate's.
+        say(format!(
+            "pre-push: {name} at {at} has no {PYTHON_DIR}/ and no base: nothing to verify"
+        ));
+        return Ok(());
+    }
     let mut place = VerifyAt::of(root, &push.sha)?;
     if let Some(file) = tooling_change(root, push)? {
         return verify_with_its_xtask(root, push, &place, &file);
@@ -382,19 +430,29 @@ fn xtask_files() -> Vec<String> {
         .collect()
 }
 
-/// The first of the xtask's own files that the push changes since its base.
+/// Whether the commit has nothing at `rel` (from the root).
+fn commit_lacks(root: &Path, sha: &str, rel: &str) -> Result<bool> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "-e", &format!("{sha}:./{rel}")])
+        .output()?;
+    Ok(!out.success())
+}
+
+/// The first of the xtask's own files that the push changes since its base; with no base (a
+/// branch of its own history), the first where the commit differs from the work tree, whose
+/// xtask runs.
 fn tooling_change(root: &Path, push: &Push) -> Result<Option<String>> {
-    let Some(base) = &push.base else {
-        return Ok(None);
-    };
     let specs = xtask_files();
+    let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    let range: Vec<&str> = match &push.base {
+        Some(base) => vec![&base.sha, &push.sha],
+        None => vec![&push.sha],
+    };
     let changed = git(
         root,
-        &[
-            &["diff", "--name-only", &base.sha, &push.sha, "--"][..],
-            &specs.iter().map(String::as_str).collect::<Vec<_>>(),
-        ]
-        .concat(),
+        &[&["diff", "--name-only"][..], &range, &["--"], &specs].concat(),
     )?;
     Ok(changed.lines().next().map(str::to_owned))
 }
@@ -462,6 +520,11 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
             "{path} has other line endings than its .gitattributes give a checkout"
         )));
     }
+    if let Some((path, attribute)) = converted_not_as_checked_out(root, watched)? {
+        return Ok(Some(format!(
+            "{path} is not what a checkout of the commit writes by its `{attribute}` attribute"
+        )));
+    }
     if let Some(folder) = select::empty_folders(root).into_iter().next() {
         return Ok(Some(format!(
             "{folder} is an empty folder, which the commit cannot hold"
@@ -475,13 +538,21 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
 
 /// Why `git status` cannot tell whether the work tree is the commit where `verify` reads: an
 /// entry marked assume-unchanged, or skip-worktree (outside a sparse checkout: not on disk at
-/// all), a submodule (a clone of the commit, CI's among them, does not fill it), or
-/// `core.fileMode` false (an executable bit is not compared). None: status can tell.
+/// all), a submodule (a clone of the commit, CI's among them, does not fill it), or a setting
+/// that makes git trust less than a file's change time ([`STAT_SETTINGS`]). None: status can
+/// tell.
 fn hidden_from_status(root: &Path, watched: &[String]) -> Result<Option<String>> {
-    if git(root, &["config", "--bool", "--get", "core.fileMode"]).is_ok_and(|v| v == "false") {
-        return Ok(Some(
-            "core.fileMode is false, so git does not compare executable bits".into(),
-        ));
+    for (name, value, why) in STAT_SETTINGS {
+        // A boolean may be written `no`, `off` or `0`: `--bool` says `false` for each.
+        let set = if matches!(*value, "true" | "false") {
+            git(root, &["config", "--bool", "--get", name])
+        } else {
+            git(root, &["config", "--get", name])
+        };
+        let set = set.ok();
+        if set.is_some_and(|v| v.eq_ignore_ascii_case(value)) {
+            return Ok(Some(format!("{name} is {value}, so {why}")));
+        }
     }
     let mut args = vec!["ls-files", "-v", "-s", "-z", "--"];
     args.extend(watched.iter().map(String::as_str));
@@ -509,7 +580,8 @@ fn hidden_from_status(root: &Path, watched: &[String]) -> Result<Option<String>>
 /// The first file where `verify` reads whose line endings in the work tree are not those a
 /// checkout of the commit writes: git calls the file unchanged (its content is the index's once
 /// normalised), yet a clone holds other bytes, which ruff reads (a `.gitattributes` committed
-/// after the file was checked out, or one removed). Other attributes (a filter) are not compared.
+/// after the file was checked out, or one removed). The other converting attributes:
+/// [`converted_not_as_checked_out`].
 fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<String>> {
     let mut args = vec!["ls-files", "--eol", "-z", "--"];
     args.extend(watched.iter().map(String::as_str));
@@ -526,6 +598,56 @@ fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<Stri
             && work != wanted
         {
             return Ok(Some(path.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// The attributes by which a checkout writes other bytes than the commit holds, beyond line
+/// endings: `$Id$` expanded, a filter's smudge, another encoding. git calls such a file unchanged
+/// when converting it back gives the commit's content, which holds for a file checked out before
+/// the attribute came (`$Id$` left as it is), and then a clone's bytes, which the tools read,
+/// differ.
+const CONVERTING_ATTRIBUTES: &[&str] = &["ident", "filter", "working-tree-encoding"];
+
+/// The first file where `verify` reads that one of [`CONVERTING_ATTRIBUTES`] applies to and whose
+/// bytes in the work tree are not those a checkout of HEAD writes (`git cat-file --filters`
+/// converts as a checkout does), with the attribute; None when there is none.
+fn converted_not_as_checked_out(
+    root: &Path,
+    watched: &[String],
+) -> Result<Option<(String, String)>> {
+    let mut args = vec!["ls-files", "-z", "--"];
+    args.extend(watched.iter().map(String::as_str));
+    let files = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let attrs = untrimmed(
+        Cmd::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["check-attr", "-z", "--stdin"])
+            .args(CONVERTING_ATTRIBUTES)
+            .stdin(files.into_bytes()),
+    )?;
+    // `-z`: path, attribute, value, each ended by a NUL.
+    let fields: Vec<&str> = attrs.split('\0').collect();
+    for triple in fields.chunks_exact(3) {
+        let [path, attribute, value] = [triple[0], triple[1], triple[2]];
+        if matches!(value, "unspecified" | "unset") {
+            continue;
+        }
+        let checked_out = duct::cmd("git", ["cat-file", "--filters", &format!("HEAD:./{path}")])
+            .dir(root)
+            .stdout_capture()
+            .stderr_null()
+            .unchecked()
+            .run()
+            .with_context(|| format!("cannot run git cat-file --filters for {path}"))?;
+        let here = fs::read(root.join(path)).ok();
+        if !checked_out.status.success() || here.as_deref() != Some(&checked_out.stdout[..]) {
+            return Ok(Some((path.to_owned(), attribute.to_owned())));
         }
     }
     Ok(None)
@@ -590,10 +712,11 @@ fn ignored_inputs(root: &Path, watched: &[String]) -> Result<Vec<String>> {
         .iter()
         .map(|rel| at_top(format!("{PYTHON_DIR}/{rel}").trim_end_matches('/')))
         .collect();
+    let dists = workspace::dist_names(root);
     Ok(listed
         .split('\0')
         .filter_map(|entry| entry.strip_prefix("!! "))
-        .filter(|path| !written_by_a_tool(&top, &tool_roots, path))
+        .filter(|path| !written_by_a_tool(&top, &tool_roots, &dists, path))
         .map(str::to_owned)
         .collect())
 }
@@ -620,10 +743,12 @@ fn remove_ignored_inputs(top: &Path, root: &Path, watched: &[String]) -> Result<
 }
 
 /// Whether a path (from the repository's top) is in or is what a tool or a build writes, by
-/// where it stands as [`leftovers::is_tool_output`] tells it: bytecode and `*.egg-info`
-/// anywhere; caches, reports, venvs and their locks, build folders and removal leftovers in a
+/// where it stands as [`leftovers::is_tool_output`] tells it: bytecode anywhere, and the
+/// `*.egg-info` of a local package (`dists`: a build of it writes that one anew; another name's
+/// is no build's of this tree, and `importlib.metadata` reads it from a `src/` folder on the
+/// path); caches, reports, venvs and their locks, build folders and removal leftovers in a
 /// folder where tools run. Deeper, such a name is a fixture.
-fn written_by_a_tool(top: &Path, tool_roots: &[String], rel: &str) -> bool {
+fn written_by_a_tool(top: &Path, tool_roots: &[String], dists: &[String], rel: &str) -> bool {
     let mut at = top.to_path_buf();
     let mut parent = String::new();
     let parts: Vec<&str> = rel.trim_end_matches('/').split('/').collect();
@@ -642,8 +767,11 @@ fn written_by_a_tool(top: &Path, tool_roots: &[String], rel: &str) -> bool {
         } else {
             format!("{parent}/{part}")
         };
+        let local_egg_info = part
+            .strip_suffix(".egg-info")
+            .is_some_and(|stem| dists.contains(&workspace::normalize(stem)));
         leftovers::is_tool_output(&at, part, is_dir, place)
-            || (is_dir && part.ends_with(".egg-info"))
+            || (is_dir && local_egg_info)
             || (place == Place::ToolRoot && leftovers::is_build_leftover(part, is_dir))
     })
 }
@@ -877,13 +1005,18 @@ mod tests {
         fs::create_dir_all(top.join("python/libs/a/.venv")).unwrap();
         fs::write(top.join("python/libs/a/.venv/pyvenv.cfg"), "").unwrap();
         fs::create_dir_all(top.join("python/libs/a/tests/fixtures/dist")).unwrap();
-        fs::create_dir_all(top.join("python/libs/a/src/a.egg-info")).unwrap();
+        fs::create_dir_all(top.join("python/libs/a/src/dubbing_a.egg-info")).unwrap();
+        fs::create_dir_all(top.join("python/libs/a/src/other.egg-info")).unwrap();
         let roots = ["python".to_owned(), "python/libs/a".to_owned()];
-        let tool = |rel: &str| written_by_a_tool(&top, &roots, rel);
+        let dists = ["dubbing-a".to_owned()];
+        let tool = |rel: &str| written_by_a_tool(&top, &roots, &dists, rel);
         assert!(tool("python/libs/a/.venv/"));
         assert!(tool("python/libs/a/coverage.xml"));
         assert!(tool("python/.mypy_cache/"));
-        assert!(tool("python/libs/a/src/a.egg-info/"));
+        assert!(tool("python/libs/a/src/dubbing_a.egg-info/"));
+        // Another distribution's, which no build of this tree writes: `importlib.metadata` reads
+        // its entry points from `src/`, and a clone lacks it.
+        assert!(!tool("python/libs/a/src/other.egg-info/"));
         assert!(tool("python/libs/a/tests/__pycache__/x.pyc"));
         assert!(!tool("python/libs/a/tests/fixtures/coverage.xml"));
         assert!(!tool("python/libs/a/tests/fixtures/dist/"));
