@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Run, committed_tree, run, venv_python, xtask};
+use common::{Run, committed_tree, git, run, venv_python, xtask};
 
 /// Writes `content` to `rel` under the root and returns what was there (None: nothing).
 fn put(root: &Path, rel: &str, content: &str) -> Option<String> {
@@ -375,6 +375,22 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     fs::write(root.join(".git/info/exclude"), "").unwrap();
     fs::write(root.join(".gitignore"), &gitignore).unwrap();
     fs::write(root.join("python/.gitignore"), &python_gitignore).unwrap();
+    // The other way round: a tracked module that a rule of this machine alone ignores. ruff
+    // skips it here and checks it in every clone: named, with the rule.
+    let scratch = "python/apps/media-service/tests/unit/scratch_a.py";
+    put(root, scratch, "\"\"\"Scratch.\"\"\"\n");
+    git(root, &["add", scratch]);
+    fs::write(root.join(".git/info/exclude"), "scratch_*.py\n").unwrap();
+    assert_fails_naming(
+        &run(xtask(root).args(["verify", "--tree"])),
+        &["gitignore (SC-007)"],
+        &format!(
+            "a tracked file is ignored by a rule no clone has (.git/info/exclude:1: scratch_*.py), so ruff skips it here and checks it in a clone: {scratch}"
+        ),
+    );
+    fs::write(root.join(".git/info/exclude"), "").unwrap();
+    git(root, &["rm", "-q", "--cached", scratch]);
+    fs::remove_file(root.join(scratch)).unwrap();
 
     // SC-006: a Dockerfile left in the folder of a service that is no more (renamed) is checked
     // by no deploy job: named.

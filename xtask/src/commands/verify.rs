@@ -192,6 +192,11 @@ fn gitignore_job(ws: &Workspace) -> Job {
                 .iter()
                 .map(|p| format!("a file the tools read is ignored, so no commit holds it: {p}")),
         );
+        problems.extend(tracked_but_ignored_here(&root)?.iter().map(|(path, rule)| {
+            format!(
+                "a tracked file is ignored by a rule no clone has ({rule}), so ruff skips it here and checks it in a clone: {path}"
+            )
+        }));
         if problems.is_empty() {
             Ok(format!(
                 "{} leftovers ignored, {} source files not ignored, no file the tools read ignored",
@@ -241,6 +246,53 @@ fn ignored_by_gitignore(root: &Path, paths: &[String]) -> Result<Vec<String>, St
         .chunks(4)
         .filter(|f| f.len() == 4 && is_repository_gitignore(f[0]))
         .map(|f| f[3].to_owned())
+        .collect())
+}
+
+/// The files under `python/` that git tracks and that a rule of this machine's ignores
+/// (`.git/info/exclude`, the global excludes file), each with the rule (`source:line:
+/// pattern`): ruff skips what git ignores, whether tracked or not, so they pass here unchecked
+/// and are checked in every clone, which has none of those rules.
+fn tracked_but_ignored_here(root: &Path) -> Result<Vec<(String, String)>, String> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--ignored",
+            "--exclude-standard",
+            "--",
+            PYTHON_DIR,
+        ])
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
+    if out.code != Some(0) {
+        return Err(format!("git ls-files failed: {}", out.output.trim()));
+    }
+    let tracked: Vec<&str> = out.output.split('\0').filter(|p| !p.is_empty()).collect();
+    if tracked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut input = Vec::new();
+    for path in &tracked {
+        input.extend_from_slice(path.as_bytes());
+        input.push(0);
+    }
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "--no-index", "--verbose", "-z", "--stdin"])
+        .stdin(input)
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
+    // source NUL line NUL pattern NUL path NUL, for each path.
+    let fields: Vec<&str> = out.output.split('\0').collect();
+    Ok(fields
+        .chunks(4)
+        .filter(|f| f.len() == 4 && !f[0].is_empty() && !is_repository_gitignore(f[0]))
+        .map(|f| (f[3].to_owned(), format!("{}:{}: {}", f[0], f[1], f[2])))
         .collect())
 }
 
