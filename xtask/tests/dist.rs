@@ -184,6 +184,12 @@ fn committed_says_where_the_files_come_from(root: &Path) {
         root.join("python/apps/media-service/src/media_service/assets"),
     )
     .unwrap();
+    // Shipped as data once declared: the check requires what the link leads to in the wheel.
+    let pyproject = root.join(MEDIA);
+    let text = fs::read_to_string(&pyproject).unwrap();
+    let declared = text.replacen("\"*.json\"]", "\"*.json\", \"assets/*.json\"]", 1);
+    assert_ne!(declared, text);
+    fs::write(&pyproject, declared).unwrap();
     common::git(root, &["init", "-q"]);
     common::git(root, &["add", "-A"]);
     common::git(root, &["commit", "-q", "-m", "assets"]);
@@ -289,6 +295,58 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         out.stderr
     );
     fs::remove_file(&dev_import).unwrap();
+    // The same in a folder without `__init__.py`: setuptools ships it as a namespace portion,
+    // which a walk of the installed package does not reach; the source's modules are imported.
+    let handlers = root.join("python/apps/media-service/src/media_service/handlers");
+    fs::create_dir(&handlers).unwrap();
+    fs::write(handlers.join("debug.py"), "import pytest\n").unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("`import media_service.handlers.debug` fails: ModuleNotFoundError"),
+        "{}",
+        out.stderr
+    );
+    fs::remove_dir_all(&handlers).unwrap();
+    // A subpackage the build leaves out (`packages` names the top alone): the editable dev venv
+    // imports it, the image would not.
+    let pyproject = root.join(MEDIA);
+    let text = fs::read_to_string(&pyproject).unwrap();
+    let top_only = text.replacen(
+        "[tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+        "[tool.setuptools]\npackages = [\"media_service\"]\npackage-dir = {\"\" = \"src\"}\n",
+        1,
+    );
+    assert_ne!(top_only, text);
+    fs::write(&pyproject, top_only).unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("`import media_service.pipelines` fails")
+            && out.stderr.contains("the build leaves it out"),
+        "{}",
+        out.stderr
+    );
+    fs::write(&pyproject, text).unwrap();
+    // Data in a folder a symlink leads to (outside python/): the dev venv reads it through the
+    // link; the wheel lacks it unless declared, so dist fails naming it.
+    #[cfg(unix)]
+    {
+        write(root, "voices/en.json", "{\"en\": 1}\n");
+        let link = root.join("python/apps/media-service/src/media_service/voices");
+        std::os::unix::fs::symlink("../../../../../voices", &link).unwrap();
+        let out = run(xtask(root).args(["dist", "media-service"]));
+        out.assert_clean_error();
+        assert!(
+            out.stderr
+                .contains("media_service/voices/en.json is not in the installed package"),
+            "{}",
+            out.stderr
+        );
+        fs::remove_file(&link).unwrap();
+    }
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
     run(xtask(root).args(["dist", "media-service", "--check"])).assert_ok();
     smoke_change_is_checked(root);

@@ -74,7 +74,7 @@ fn get<'t>(table: &'t Table, path: &[&str]) -> Option<&'t Item> {
 }
 
 /// A name made of identifiers: `a`, `a.b`.
-fn is_dotted_identifier(name: &str) -> bool {
+pub fn is_dotted_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
             part.chars()

@@ -4,7 +4,7 @@
 //! venv (not from the source tree); nothing is installed that neither the lock nor a wheel names;
 //! no dev tool and no other service; the service's smoke command exits 0.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -106,15 +106,22 @@ fn probe_spec(ws: &Workspace, service: &Package, set: &[&Package], lock_file: &P
     let imports: Vec<String> = set.iter().flat_map(|p| p.import_names()).collect();
     let tracked = tracked_files(&ws.root);
     let data = super::data_files::of(set, tracked.as_ref());
-    json_object(&imports, &allowed, &forbidden, &forbidden_imports, &data)
+    let modules = super::data_files::modules(set, tracked.as_ref());
+    json_object(
+        &imports,
+        &allowed,
+        &forbidden,
+        &forbidden_imports,
+        &data,
+        &modules,
+    )
 }
 
-/// The files git tracks under the root's `python/`, as absolute paths with `/`; None outside a
-/// repository (every file then counts).
-fn tracked_files(root: &Path) -> Option<BTreeSet<String>> {
-    let listed = crate::cmd::git_paths(root, &["ls-files", "-z", "--", "python"], "").ok()?;
-    let root = root.to_string_lossy().replace('\\', "/");
-    Some(listed.iter().map(|rel| format!("{root}/{rel}")).collect())
+/// The files git tracks under the root (a symlinked data folder under `python/` may lead
+/// elsewhere in it); None outside a repository (every file then counts).
+fn tracked_files(root: &Path) -> Option<super::data_files::Tracked> {
+    let listed = crate::cmd::git_paths(root, &["ls-files", "-z"], "").ok()?;
+    Some(super::data_files::Tracked::new(root, listed))
 }
 
 fn json_object(
@@ -123,15 +130,19 @@ fn json_object(
     forbidden: &BTreeMap<String, String>,
     forbidden_imports: &BTreeMap<String, String>,
     data: &BTreeMap<String, Vec<String>>,
+    modules: &BTreeMap<String, Vec<String>>,
 ) -> String {
     let list = |items: &[String]| -> String {
         let quoted: Vec<String> = items.iter().map(|s| json_string(s)).collect();
         format!("[{}]", quoted.join(","))
     };
-    let data: Vec<String> = data
-        .iter()
-        .map(|(import, files)| format!("{}:{}", json_string(import), list(files)))
-        .collect();
+    let lists = |m: &BTreeMap<String, Vec<String>>| -> String {
+        let pairs: Vec<String> = m
+            .iter()
+            .map(|(import, items)| format!("{}:{}", json_string(import), list(items)))
+            .collect();
+        format!("{{{}}}", pairs.join(","))
+    };
     let map = |m: &BTreeMap<String, String>| -> String {
         let pairs: Vec<String> = m
             .iter()
@@ -140,12 +151,13 @@ fn json_object(
         format!("{{{}}}", pairs.join(","))
     };
     format!(
-        "{{\"imports\":{},\"allowed\":{},\"forbidden\":{},\"forbidden_imports\":{},\"data\":{{{}}}}}",
+        "{{\"imports\":{},\"allowed\":{},\"forbidden\":{},\"forbidden_imports\":{},\"data\":{},\"modules\":{}}}",
         list(imports),
         list(allowed),
         map(forbidden),
         map(forbidden_imports),
-        data.join(",")
+        lists(data),
+        lists(modules)
     )
 }
 

@@ -1,28 +1,65 @@
-//! The data files of the install set's import packages: what the code may read from its own
-//! package (`importlib.resources`, a path beside `__file__`), which the probe requires in the
-//! installed wheels. A file left out of a wheel (setuptools ships no data unless told) works in
-//! the editable dev venv and fails in the image; importing every module cannot show it.
+//! The data files and the modules of the install set's import packages, as the source holds
+//! them: what the probe requires in the installed wheels. A data file left out of a wheel
+//! (setuptools ships no data unless told), or a subpackage a build's `packages` leaves out, works
+//! in the editable dev venv and fails in the image; importing what the wheel holds cannot show
+//! it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use crate::fsutil;
 use crate::workspace::Package;
+use crate::workspace::layout::is_dotted_identifier;
+
+/// The files git tracks under the root, to tell a machine's own files from the source's.
+pub struct Tracked {
+    /// The root as the paths below are written (with `/`).
+    root: String,
+    /// The root with every symlink resolved, to find a file a symlink leads to.
+    real_root: PathBuf,
+    /// Absolute paths with `/`.
+    files: BTreeSet<String>,
+}
+
+impl Tracked {
+    pub fn new(root: &Path, relative: Vec<String>) -> Tracked {
+        let root_text = root.to_string_lossy().replace('\\', "/");
+        Tracked {
+            files: relative
+                .iter()
+                .map(|rel| format!("{root_text}/{rel}"))
+                .collect(),
+            real_root: fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            root: root_text,
+        }
+    }
+
+    /// Whether git tracks the file at `path`, or the file a symlink on the way leads to (a
+    /// tracked link to a tracked folder elsewhere in the repository).
+    fn holds(&self, path: &str) -> bool {
+        if self.files.contains(path) {
+            return true;
+        }
+        let Ok(real) = fs::canonicalize(path) else {
+            return false;
+        };
+        real.strip_prefix(&self.real_root).is_ok_and(|rel| {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            self.files.contains(&format!("{}/{rel}", self.root))
+        })
+    }
+}
 
 /// For each import package (a folder) of `set`: the paths of its data files below its folder,
 /// with `/`. Data: any file but Python source and bytecode and `py.typed` (PEP 561's marker, for
 /// type checkers), outside hidden folders and `__pycache__`; in a git repository, only those git
 /// tracks (a file git ignores is the machine's own, never shipped).
-pub fn of(set: &[&Package], tracked: Option<&BTreeSet<String>>) -> BTreeMap<String, Vec<String>> {
+pub fn of(set: &[&Package], tracked: Option<&Tracked>) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for package in set {
         for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
-            let mut files = Vec::new();
-            walk(&import.path, "", &mut files);
-            if let Some(tracked) = tracked {
-                let prefix = import.path.to_string_lossy().replace('\\', "/");
-                files.retain(|rel| tracked.contains(&format!("{prefix}/{rel}")));
-            }
+            let files = files_of(&import.path, tracked, is_data);
             if !files.is_empty() {
                 out.insert(import.name.clone(), files);
             }
@@ -31,14 +68,75 @@ pub fn of(set: &[&Package], tracked: Option<&BTreeSet<String>>) -> BTreeMap<Stri
     out
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+/// For each import package (a folder) of `set`: the dotted names of the modules its source holds
+/// below it (tracked, as [`of`]), `__main__` aside (importing it runs the program). A module in a
+/// folder without `__init__.py` counts: the wheel may ship it as a namespace portion.
+pub fn modules(set: &[&Package], tracked: Option<&Tracked>) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for package in set {
+        for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
+            let names: Vec<String> = files_of(&import.path, tracked, |n| n.ends_with(".py"))
+                .iter()
+                .filter_map(|rel| module_name(&import.name, rel))
+                .collect();
+            if !names.is_empty() {
+                out.insert(import.name.clone(), names);
+            }
+        }
+    }
+    out
+}
+
+/// `media_service` and `pipelines/mix.py` -> `media_service.pipelines.mix`; None for
+/// `__main__`, for `__init__.py` (the package itself) and for a path no import can name.
+fn module_name(package: &str, rel: &str) -> Option<String> {
+    let stem = rel.strip_suffix(".py")?;
+    let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+    if stem == "__init__" || stem.rsplit('/').next() == Some("__main__") {
+        return None;
+    }
+    let dotted = format!("{package}.{}", stem.replace('/', "."));
+    is_dotted_identifier(&dotted).then_some(dotted)
+}
+
+/// The files below `dir` whose names `keep` selects, with `/`; through symlinks (a build ships
+/// what a link leads to), each folder once; in a git repository, only those git tracks.
+fn files_of(dir: &Path, tracked: Option<&Tracked>, keep: fn(&str) -> bool) -> Vec<String> {
+    let mut files = Vec::new();
+    walk(dir, "", keep, &mut BTreeSet::new(), &mut files);
+    if let Some(tracked) = tracked {
+        let prefix = dir.to_string_lossy().replace('\\', "/");
+        files.retain(|rel| tracked.holds(&format!("{prefix}/{rel}")));
+    }
+    files
+}
+
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    keep: fn(&str) -> bool,
+    seen: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<String>,
+) {
+    // A link back up would walk forever: each real folder once.
+    if !seen.insert(fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return;
+    }
     for (path, name, meta) in fsutil::entries(dir) {
         let rel = format!("{prefix}{name}");
+        let meta = if meta.file_type().is_symlink() {
+            match fs::metadata(&path) {
+                Ok(target) => target,
+                Err(_) => continue, // a link that leads nowhere ships nothing
+            }
+        } else {
+            meta
+        };
         if meta.is_dir() {
             if !name.starts_with('.') && name != "__pycache__" {
-                walk(&path, &format!("{rel}/"), out);
+                walk(&path, &format!("{rel}/"), keep, seen, out);
             }
-        } else if meta.is_file() && is_data(&name) {
+        } else if meta.is_file() && keep(&name) {
             out.push(rel);
         }
     }
@@ -69,5 +167,23 @@ mod tests {
         ] {
             assert_eq!(is_data(name), data, "{name}");
         }
+    }
+
+    #[test]
+    fn module_names_follow_the_folders() {
+        let name = |rel: &str| module_name("media_service", rel);
+        assert_eq!(
+            name("pipelines/mix.py").as_deref(),
+            Some("media_service.pipelines.mix")
+        );
+        assert_eq!(
+            name("handlers/__init__.py").as_deref(),
+            Some("media_service.handlers")
+        );
+        assert_eq!(name("api.py").as_deref(), Some("media_service.api"));
+        assert_eq!(name("__init__.py"), None);
+        assert_eq!(name("__main__.py"), None);
+        assert_eq!(name("cli/__main__.py"), None);
+        assert_eq!(name("data-files/x.py"), None);
     }
 }

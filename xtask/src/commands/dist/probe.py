@@ -2,6 +2,9 @@
 
 argv[1] is a JSON object: `imports` (every import package of the install set, each imported with
 every module in it but `__main__`: a module that imports a dev tool fails here as in the image),
+`modules` (import name -> the modules its source holds, which must import too: a subpackage the
+wheel leaves out, or one in a folder without `__init__.py`, which a walk of the installed
+package does not find),
 `allowed` (the
 normalised distribution names the venv may hold: the lock's pins and the local wheels), and
 `forbidden` (name -> why: dev tools, other services), `forbidden_imports` (import name -> why)
@@ -29,20 +32,30 @@ def where(module: object) -> str:
     return os.path.realpath(path) if path else ""
 
 
-def submodule_problems(package: object, name: str) -> list[str]:
-    """Imports every module under a package but `__main__` (which runs the program)."""
+def submodule_problems(package: object, name: str, source: list[str]) -> list[str]:
+    """Imports every module under a package but `__main__` (which runs the program): those the
+    installed package holds, and those its source holds (`source`)."""
     problems = []
     # Its own failures to import a subpackage are the loop's findings: not raised there.
     walk = pkgutil.walk_packages(
         getattr(package, "__path__", []), name + ".", onerror=lambda _: None
     )
-    for info in walk:
-        if info.name.rsplit(".", 1)[-1] == "__main__":
+    names = {info.name for info in walk} | set(source)
+    for module in sorted(names):
+        if module.rsplit(".", 1)[-1] == "__main__":
             continue
         try:
-            importlib.import_module(info.name)
+            importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 - every failure is a finding
-            problems.append(f"`import {info.name}` fails: {type(error).__name__}: {error}")
+            problem = f"`import {module}` fails: {type(error).__name__}: {error}"
+            missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
+            if module in source and missing and (module + ".").startswith(missing + "."):
+                problem += (
+                    "; the source holds it, so the editable dev venv imports it, but the"
+                    " installed package lacks it: the build leaves it out (setuptools:"
+                    " [tool.setuptools] packages, or packages.find)"
+                )
+            problems.append(problem)
     return problems
 
 
@@ -78,7 +91,7 @@ def main() -> int:
         if not found.startswith(prefix + os.sep):
             problems.append(f"`import {name}` comes from {found or 'nowhere'}, not from the venv")
             continue
-        problems.extend(submodule_problems(module, name))
+        problems.extend(submodule_problems(module, name, spec.get("modules", {}).get(name, [])))
     installed = sorted({normalize(d.metadata["Name"]) for d in importlib.metadata.distributions()})
     for name in installed:
         if name in spec["forbidden"]:
