@@ -296,6 +296,25 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // An image of another Python than the one dist checks with (python/.python-version): the
+    // wheels' Requires-Python, or the lock's markers, may not hold there.
+    let text = template("media-service")
+        .replace("python:3.10-slim", "python:3.9-slim")
+        .replace("--python 3.10", "--python 3.9");
+    assert_ne!(text, template("media-service"));
+    write(tree.path(), MEDIA, &text);
+    let out = verify(tree.path(), tools.path(), &media);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = line_of(&text, "RUN uv venv");
+    assert!(
+        out.stdout.contains(&format!(
+            "{MEDIA}:{line}: the image installs with Python 3.9 (`uv venv --python 3.9`), but \
+             `cargo xtask dist` checks the deployable with Python 3.10"
+        )),
+        "{}",
+        out.stdout
+    );
+
     write(tree.path(), MEDIA, &template("media-service"));
     verify(tree.path(), tools.path(), &media).assert_ok();
 }

@@ -518,6 +518,12 @@ fn deploy_inputs(ws: &Workspace, service: &Package) -> FileKey {
         ),
         (format!("the pyproject of {name}"), service.pyproject()),
         (
+            "the tree's Python version".to_owned(),
+            ws.root
+                .join(PYTHON_DIR)
+                .join(crate::env::interpreter::VERSION_FILE),
+        ),
+        (
             format!("the lock of {name}"),
             service.dir.join(lock::RUNTIME),
         ),
@@ -549,6 +555,8 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
     let fix_lock = project::xtask_command(&ws.root, &["lock", &name]);
     let rerun = project::xtask_command(&ws.root, &["verify", "--package", &name]);
     let package = service.clone();
+    // The Python dist checks the deployable with, which the image's must be.
+    let python = crate::commands::dist::python_version(&ws.root).ok();
     let mut job = Job::check("deploy", Some(service.folder_name()), rerun, move || {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {rel}: {e}; fix it, or remove it"))?;
@@ -559,7 +567,12 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
                  run {fix_lock}"
             ));
         }
-        problems.extend(deployable::problems(&package, &rel, &text));
+        problems.extend(deployable::problems(
+            &package,
+            &rel,
+            &text,
+            python.as_deref(),
+        ));
         let out = cmd.output().map_err(|e| format!("{e:#}"))?;
         let using = config_rel.as_deref().unwrap_or("no .hadolint.yaml");
         if hadolint::config_error(&out.output) {

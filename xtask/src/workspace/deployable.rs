@@ -10,7 +10,7 @@ use crate::workspace::{dockerfile_vars, image_files};
 /// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
 /// Dockerfile's path from the root); none when it matches. Paths are read with the file's
 /// `ARG` and `ENV` values in place ([`dockerfile_vars`]).
-pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
+pub fn problems(service: &Package, rel: &str, text: &str, python: Option<&str>) -> Vec<String> {
     let escape = dockerfile_parse::escape_char(text);
     let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text), escape);
     let mut problems: Vec<String> = instructions
@@ -21,6 +21,9 @@ pub fn problems(service: &Package, rel: &str, text: &str) -> Vec<String> {
     problems.extend(command_problem(service, rel, &instructions));
     problems.extend(install_problem(service, rel, &instructions));
     problems.extend(context_problems(rel, &instructions));
+    if let Some(python) = python {
+        problems.extend(python_problem(rel, &instructions, python));
+    }
     problems
         .into_iter()
         .map(|p| with_global_arg_hint(p, &instructions))
@@ -290,6 +293,90 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     ))
 }
 
+/// The Python the image installs with, where the Dockerfile names it, must be the one `dist`
+/// checks the deployable with (`python`, from `python/.python-version`): a `uv venv --python X`
+/// before a `RUN` of `install.py`, else the `python:X` image that stage starts from. Another
+/// version may refuse the wheels (`Requires-Python`) or take other pins of the lock (markers),
+/// none of which dist saw. Not named (another base image, a venv made otherwise): not told.
+fn python_problem(rel: &str, instructions: &[Instruction], python: &str) -> Option<String> {
+    let stages = stages(instructions);
+    let installs = |i: &&Instruction| i.keyword == "RUN" && i.args.contains(context::INSTALL);
+    (0..stages.len()).find_map(|index| {
+        let chain = chain(&stages, index);
+        let at = chain.iter().position(installs)?;
+        let venv = chain[..at].iter().rev().find_map(|i| {
+            let version = venv_python(i)?;
+            let how = format!("`uv venv --python {version}`");
+            Some((i.line, version, how))
+        });
+        let named = venv.or_else(|| {
+            let from = chain.first()?;
+            let image = dockerfile_parse::from_line(&from.args).0;
+            let version = python_image_version(image)?;
+            let how = format!("the image {image}");
+            Some((from.line, version, how))
+        });
+        let (line, version, how) = named?;
+        (!same_python(python, &version)).then(|| {
+            format!(
+                "{rel}:{line}: the image installs with Python {version} ({how}), but `cargo xtask dist` \
+                 checks the deployable with Python {python} (python/.python-version): what it proved \
+                 is not what the image runs; name Python {python} there, as the template does"
+            )
+        })
+    })
+}
+
+/// The version a `RUN` of `uv venv` asks for (`--python X`, `--python=X`, `-p X`).
+fn venv_python(run: &Instruction) -> Option<String> {
+    if run.keyword != "RUN" {
+        return None;
+    }
+    let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+    let at = words
+        .windows(2)
+        .position(|w| w[0].rsplit('/').next() == Some("uv") && w[1] == "venv")?;
+    let mut rest = words[at + 2..].iter();
+    while let Some(word) = rest.next() {
+        if let Some(value) = word.strip_prefix("--python=") {
+            return Some(value.to_owned());
+        }
+        if word == "--python" || word == "-p" {
+            return rest.next().cloned();
+        }
+    }
+    None
+}
+
+/// `3.9` of `python:3.9-slim` (or `docker.io/library/python:3.9`); None for another image.
+fn python_image_version(image: &str) -> Option<String> {
+    let image = image.strip_prefix("docker.io/").unwrap_or(image);
+    let image = image.strip_prefix("library/").unwrap_or(image);
+    let tag = image.strip_prefix("python:")?;
+    let version: String = tag
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    (!version.is_empty()).then_some(version)
+}
+
+/// Whether two versions agree as far as both go (`3.10` and `3.10.13` do, `3.10` and `3.9` do
+/// not); a word that is no version (`python3`, a path) agrees with any.
+fn same_python(a: &str, b: &str) -> bool {
+    let numbers = |v: &str| -> Option<Vec<u32>> {
+        let start = v.find(|c: char| c.is_ascii_digit())?;
+        let digits: String = v[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        digits.split('.').map(|p| p.parse().ok()).collect()
+    };
+    match (numbers(a), numbers(b)) {
+        (Some(a), Some(b)) => a.iter().zip(&b).all(|(x, y)| x == y),
+        _ => true,
+    }
+}
+
 /// What the check takes `wheels/` to hold: a pure wheel and a platform wheel, with names unlike.
 const STAND_IN_WHEELS: &[&str] = &[
     "a_lib-0.1.0-py3-none-any.whl",
@@ -500,9 +587,12 @@ mod tests {
         let rendered = rendered_templates();
         let names: Vec<&str> = rendered.iter().map(|(s, _, _)| s.folder_name()).collect();
         assert_eq!(names, ["media-service", "sts-service"]);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let python = std::fs::read_to_string(root.join("python/.python-version")).unwrap();
         for (service, text, data) in rendered {
             let rel = format!("python/deploy/{}/Dockerfile", service.folder_name());
-            assert_eq!(problems(&service, &rel, &text), Vec::<String>::new());
+            let found = problems(&service, &rel, &text, Some(python.trim()));
+            assert_eq!(found, Vec::<String>::new());
             if std::env::var_os("XTASK_BLESS").is_some() {
                 std::fs::write(&data, &text).unwrap();
             }
@@ -526,10 +616,44 @@ mod tests {
 
     /// The problems but the install's (see the test of [`install_problem`]).
     fn problems_of(service: &Package, text: &str) -> Vec<String> {
-        problems(service, "D", text)
+        problems(service, "D", text, None)
             .into_iter()
             .filter(|p| !p.contains("does not hold what the context's install.py installs"))
             .collect()
+    }
+
+    #[test]
+    fn the_image_must_install_with_the_python_dist_checks_with() {
+        let service = media_service(|_| {});
+        let (_, template, _) = rendered_templates().remove(0);
+        let with = |text: &str, python: &str| problems(&service, "D", text, Some(python));
+        assert_eq!(with(&template, "3.10"), Vec::<String>::new());
+        assert_eq!(with(&template, "3.10.13"), Vec::<String>::new());
+        let older = template.replace("python:3.10-slim", "python:3.9-slim");
+        let older = older.replace("--python 3.10", "--python 3.9");
+        let found = with(&older, "3.10");
+        assert!(
+            found.len() == 1
+                && found[0].contains("installs with Python 3.9 (`uv venv --python 3.9`)")
+                && found[0].contains("checks the deployable with Python 3.10"),
+            "{found:?}"
+        );
+        // The venv from the base image's own Python: the image's tag tells it.
+        let base_only = older.replace(
+            "RUN uv venv --python 3.9 /opt/venv",
+            "RUN uv venv /opt/venv",
+        );
+        let found = with(&base_only, "3.10");
+        assert!(
+            found.len() == 1 && found[0].contains("(the image python:3.9-slim"),
+            "{found:?}"
+        );
+        assert!(with(&older.replace("--python 3.9", "--python=3.10"), "3.10").is_empty());
+        // Another base image, no version named: not told.
+        let cuda = base_only.replace("python:3.9-slim", "nvidia/cuda:12.4.1-runtime-ubuntu22.04");
+        assert_eq!(with(&cuda, "3.10"), Vec::<String>::new());
+        assert!(same_python("3.10", "3.10.13") && !same_python("3.10", "3.9"));
+        assert!(same_python("3.10", "python3") && !same_python("3.10", "3.11-slim"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod check;
 mod context;
+pub use context::python_version;
 mod data_files;
 mod state;
 mod wheels;
