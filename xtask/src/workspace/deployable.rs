@@ -189,7 +189,7 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     let first = words.first().map(String::as_str).unwrap_or("");
     let program = first.rsplit('/').next().unwrap_or(first);
     if program == expected[0] {
-        return None;
+        return found_problem(&at, first, instructions, &image);
     }
     Some(format!(
         "{at} runs `{first}`, which is not the command {} declares ({declared}); make `{}` its \
@@ -197,6 +197,100 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
         service.folder_name(),
         expected[0]
     ))
+}
+
+/// Where the command `first` (the `ENTRYPOINT`'s first word) is looked for at `docker run`, if
+/// it is not where `install.py` puts the service's scripts: the `bin/` beside the Python that
+/// runs it (`/opt/venv/bin/python` -> `/opt/venv/bin/`). A path must be that; a bare name is
+/// looked up on the image's `PATH` (its last `ENV PATH`, else the base image's, which holds the
+/// system's folders and no venv's). Not told when that Python is not named by its path.
+fn found_problem(
+    at: &str,
+    first: &str,
+    instructions: &[Instruction],
+    image: &[&Instruction],
+) -> Option<String> {
+    let bin = instructions
+        .iter()
+        .filter(|i| i.keyword == "RUN")
+        .find_map(install_python)?
+        .rsplit_once('/')?
+        .0
+        .to_owned();
+    if first.contains('/') {
+        let program = first.rsplit('/').next().unwrap_or(first);
+        return (first != format!("{bin}/{program}")).then(|| {
+            format!(
+                "{at} runs `{first}`, but install.py puts the service's command in {bin}/: \
+                 `docker run` would not find it; name `{bin}/{program}`, or `{program}` with \
+                 {bin} on PATH as the template does"
+            )
+        });
+    }
+    let path = image_path(image);
+    let on_path = match &path {
+        Some(path) => path.split(':').any(|dir| dir.trim_end_matches('/') == bin),
+        None => SYSTEM_PATH.contains(&bin.as_str()),
+    };
+    (!on_path).then(|| {
+        let whose = match &path {
+            Some(path) => format!("its ENV PATH is {path}"),
+            None => "no ENV PATH sets it, so the base image's holds the system's folders".into(),
+        };
+        format!(
+            "{at} runs `{first}` by name, but the image's PATH lacks {bin}, where install.py \
+             puts it ({whose}): `docker run` would fail (executable file not found); add \
+             `ENV PATH={bin}:$PATH` as the template does, or name `{bin}/{first}`"
+        )
+    })
+}
+
+/// The folders a base image's `PATH` holds when it sets its own (Docker's default).
+const SYSTEM_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The Python (a path) that a `RUN` of `install.py` runs it with: the word before the script's.
+fn install_python(run: &Instruction) -> Option<String> {
+    if !run.args.contains(context::INSTALL) {
+        return None;
+    }
+    let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+    let at = words.iter().position(|w| {
+        let w = w.trim_matches(|c| c == '"' || c == '\'');
+        w == context::INSTALL || w.ends_with(&format!("/{}", context::INSTALL))
+    })?;
+    let python = words[..at]
+        .iter()
+        .rev()
+        .find(|w| !w.starts_with('-'))?
+        .trim_matches(|c| c == '"' || c == '\'');
+    let name = python.rsplit('/').next()?;
+    (python.starts_with('/') && name.starts_with("python")).then(|| python.to_owned())
+}
+
+/// The value of the last `ENV PATH` of the image's instructions, if any.
+fn image_path(image: &[&Instruction]) -> Option<String> {
+    image
+        .iter()
+        .filter(|i| i.keyword == "ENV")
+        .filter_map(|i| {
+            let words = image_files::shell_words(&i.args);
+            match words.first().map(String::as_str) {
+                // The old form: `ENV PATH /opt/venv/bin:$PATH`.
+                Some("PATH") => words.get(1).cloned(),
+                _ => words
+                    .iter()
+                    .find_map(|w| w.strip_prefix("PATH=").map(str::to_owned)),
+            }
+        })
+        .map(|p| p.trim_matches('"').to_owned())
+        .next_back()
 }
 
 /// One stage of a Dockerfile: its `FROM`, what it starts from, its name (lower-cased), its
@@ -904,7 +998,7 @@ mod tests {
                 &format!(
                     "ARG BASE=python:3.12-slim\nFROM $BASE AS build\nARG CTX=/context\n\
                      ENV APP=${{CTX}}/app\n{copies}RUN /opt/venv/bin/python {run}\n\
-                     ENTRYPOINT [\"media-service\"]\n"
+                     ENV PATH=/opt/venv/bin:$PATH\nENTRYPOINT [\"media-service\"]\n"
                 ),
             )
         };
@@ -957,6 +1051,42 @@ mod tests {
         assert!(
             source[0].contains("COPY $WHEELS: it names a variable that no ARG or ENV"),
             "{source:?}"
+        );
+    }
+
+    #[test]
+    fn the_command_must_be_found_where_install_py_puts_it() {
+        let service = media_service(|_| {});
+        let (_, template, _) = rendered_templates().remove(0);
+        let with = |from: &str, to: &str| {
+            let text = template.replace(from, to);
+            assert_ne!(text, template, "{from}");
+            problems_of(&service, &text)
+        };
+        assert_eq!(problems_of(&service, &template), Vec::<String>::new());
+        let no_path = with("ENV PATH=/opt/venv/bin:$PATH \\\n    ", "ENV ");
+        assert!(
+            no_path.len() == 1
+                && no_path[0].contains(
+                    "runs `media-service` by name, but the image's PATH lacks /opt/venv/bin"
+                ),
+            "{no_path:?}"
+        );
+        let elsewhere = with("[\"media-service\"]", "[\"/usr/local/bin/media-service\"]");
+        assert!(
+            elsewhere.len() == 1
+                && elsewhere[0].contains("install.py puts the service's command in /opt/venv/bin/"),
+            "{elsewhere:?}"
+        );
+        let absolute = with("[\"media-service\"]", "[\"/opt/venv/bin/media-service\"]");
+        assert_eq!(absolute, Vec::<String>::new());
+        let other_path = with(
+            "ENV PATH=/opt/venv/bin:$PATH",
+            "ENV PATH=/usr/local/bin:$PATH",
+        );
+        assert!(
+            other_path[0].contains("its ENV PATH is /usr/local/bin:"),
+            "{other_path:?}"
         );
     }
 
