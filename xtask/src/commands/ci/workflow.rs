@@ -133,7 +133,7 @@ fn body() -> String {
 
 on:
   push:
-    branches: [main]
+    branches: [main, master]
   pull_request:
 
 permissions:
