@@ -368,18 +368,45 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
         })
         .collect();
     let image = chain(&stages, last);
+    // The venv install.py fills (`/opt/venv` of `/opt/venv/bin/python`), when told: a copy must
+    // take it, or a folder above it, to the same path (its scripts name their Python by it).
+    let venv = instructions
+        .iter()
+        .filter(|i| i.keyword == "RUN")
+        .find_map(install_python)
+        .and_then(|python| Some(python.rsplit_once('/')?.0.rsplit_once('/')?.0.to_owned()));
+    let takes_venv = |copy: &dockerfile_parse::Transfer| {
+        let Some(venv) = &venv else {
+            return true;
+        };
+        let dest = copy
+            .destination
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        copy.sources.iter().any(|source| {
+            let source = source.trim_end_matches('/');
+            source == dest
+                && (source.is_empty() || venv == source || venv.starts_with(&format!("{source}/")))
+        })
+    };
     let copies_install = |i: &&Instruction| {
-        i.keyword == "COPY"
-            && dockerfile_parse::transfer(&i.args)
-                .from
-                .is_some_and(|from| installing.contains(&from.to_ascii_lowercase()))
+        if i.keyword != "COPY" {
+            return false;
+        }
+        let copy = dockerfile_parse::transfer(&i.args);
+        copy.from
+            .as_ref()
+            .is_some_and(|from| installing.contains(&from.to_ascii_lowercase()))
+            && takes_venv(&copy)
     };
     if image.iter().any(installs) || image.iter().any(copies_install) {
         return None;
     }
     Some(format!(
         "{rel}: its image does not hold what the context's {install} installs (no RUN of it in \
-         the final stage, nor a COPY --from= a stage that runs it), so what `cargo xtask dist {name}` \
+         the final stage, nor a COPY --from= a stage that runs it of its venv, or a folder above \
+         it, to the same path), so what `cargo xtask dist {name}` \
          proved is not what it builds; install with `RUN /opt/venv/bin/python /context/{install}` \
          as the template does (move this file aside and run `cargo xtask dist {name}` to see it)",
         install = context::INSTALL,
@@ -777,6 +804,19 @@ mod tests {
         assert!(!installs(&format!(
             "FROM x AS build\nRUN python /context/install.py\nFROM y\nCOPY --from=uv /uv /uv\n{tail}"
         )));
+        // From the installing stage, but not its venv (/opt/venv), or not to the same path (its
+        // scripts name their Python by it).
+        let copying = |copy: &str| {
+            installs(&format!(
+                "FROM x AS build\nRUN /opt/venv/bin/python /context/install.py\nFROM y\n{copy}\n{tail}"
+            ))
+        };
+        assert!(copying("COPY --from=build /opt/venv /opt/venv"));
+        assert!(copying("COPY --from=build /opt/ /opt/"));
+        assert!(copying("COPY --from=build / /"));
+        assert!(!copying("COPY --from=build /etc/hostname /etc/hostname"));
+        assert!(!copying("COPY --from=build /opt/venv /app/venv"));
+        assert!(!copying("COPY --from=build /opt/ven /opt/ven"));
     }
 
     /// `install.py` must find the lock and every wheel beside it where the copies put them.
