@@ -571,7 +571,10 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
             &package,
             &rel,
             &text,
-            python.as_deref(),
+            deployable::Checked {
+                python: python.as_deref(),
+                uv: Some(crate::env::installer::UV_VERSION),
+            },
         ));
         let out = cmd.output().map_err(|e| format!("{e:#}"))?;
         let using = config_rel.as_deref().unwrap_or("no .hadolint.yaml");

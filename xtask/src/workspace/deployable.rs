@@ -10,7 +10,15 @@ use crate::workspace::{dockerfile_vars, image_files};
 /// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
 /// Dockerfile's path from the root); none when it matches. Paths are read with the file's
 /// `ARG` and `ENV` values in place ([`dockerfile_vars`]).
-pub fn problems(service: &Package, rel: &str, text: &str, python: Option<&str>) -> Vec<String> {
+/// What the image's build must use to be what `dist` checks: the Python (`python/.python-version`)
+/// and the uv (the pinned one) its check installs with; None: not compared.
+#[derive(Default, Clone, Copy)]
+pub struct Checked<'a> {
+    pub python: Option<&'a str>,
+    pub uv: Option<&'a str>,
+}
+
+pub fn problems(service: &Package, rel: &str, text: &str, checked: Checked) -> Vec<String> {
     let escape = dockerfile_parse::escape_char(text);
     let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text), escape);
     let mut problems: Vec<String> = instructions
@@ -21,8 +29,11 @@ pub fn problems(service: &Package, rel: &str, text: &str, python: Option<&str>) 
     problems.extend(command_problem(service, rel, &instructions));
     problems.extend(install_problem(service, rel, &instructions));
     problems.extend(context_problems(rel, &instructions));
-    if let Some(python) = python {
+    if let Some(python) = checked.python {
         problems.extend(python_problem(rel, &instructions, python));
+    }
+    if let Some(uv) = checked.uv {
+        problems.extend(uv_problem(rel, &instructions, uv));
     }
     problems
         .into_iter()
@@ -448,6 +459,33 @@ fn python_problem(rel: &str, instructions: &[Instruction], python: &str) -> Opti
     })
 }
 
+/// uv's image (`ghcr.io/astral-sh/uv:TAG`), where the file takes uv from it, must be the uv
+/// `dist` checks the install with (`uv`): another version may install otherwise (`latest`
+/// moves). A uv from elsewhere is not told.
+fn uv_problem(rel: &str, instructions: &[Instruction], uv: &str) -> Option<String> {
+    instructions.iter().find_map(|i| {
+        let image = match i.keyword.as_str() {
+            "FROM" => dockerfile_parse::from_line(&i.args).0.to_owned(),
+            "COPY" => dockerfile_parse::transfer(&i.args).from?,
+            _ => return None,
+        };
+        let tag = image.strip_prefix(UV_IMAGE)?;
+        let tag = tag.split('@').next().unwrap_or(tag);
+        let version = tag.strip_prefix('v').unwrap_or(tag);
+        let version = version.split('-').next().unwrap_or(version);
+        (version != uv).then(|| {
+            format!(
+                "{rel}:{}: the image takes uv from {image}, but `cargo xtask dist` checks the \
+                 install with uv {uv}: name {UV_IMAGE}{uv}, as the template does",
+                i.line
+            )
+        })
+    })
+}
+
+/// uv's image, up to its tag.
+const UV_IMAGE: &str = "ghcr.io/astral-sh/uv:";
+
 /// The version a `RUN` of `uv venv` asks for (`--python X`, `--python=X`, `-p X`).
 fn venv_python(run: &Instruction) -> Option<String> {
     if run.keyword != "RUN" {
@@ -712,7 +750,12 @@ mod tests {
         let python = std::fs::read_to_string(root.join("python/.python-version")).unwrap();
         for (service, text, data) in rendered {
             let rel = format!("python/deploy/{}/Dockerfile", service.folder_name());
-            let found = problems(&service, &rel, &text, Some(python.trim()));
+            let uv = crate::env::tools::UV.version;
+            let checked = Checked {
+                python: Some(python.trim()),
+                uv: Some(uv),
+            };
+            let found = problems(&service, &rel, &text, checked);
             assert_eq!(found, Vec::<String>::new());
             if std::env::var_os("XTASK_BLESS").is_some() {
                 std::fs::write(&data, &text).unwrap();
@@ -737,7 +780,7 @@ mod tests {
 
     /// The problems but the install's (see the test of [`install_problem`]).
     fn problems_of(service: &Package, text: &str) -> Vec<String> {
-        problems(service, "D", text, None)
+        problems(service, "D", text, Checked::default())
             .into_iter()
             .filter(|p| !p.contains("does not hold what the context's install.py installs"))
             .collect()
@@ -747,7 +790,13 @@ mod tests {
     fn the_image_must_install_with_the_python_dist_checks_with() {
         let service = media_service(|_| {});
         let (_, template, _) = rendered_templates().remove(0);
-        let with = |text: &str, python: &str| problems(&service, "D", text, Some(python));
+        let with = |text: &str, python: &str| {
+            let checked = Checked {
+                python: Some(python),
+                uv: None,
+            };
+            problems(&service, "D", text, checked)
+        };
         assert_eq!(with(&template, "3.10"), Vec::<String>::new());
         assert_eq!(with(&template, "3.10.13"), Vec::<String>::new());
         let older = template.replace("python:3.10-slim", "python:3.9-slim");
@@ -1092,6 +1141,36 @@ mod tests {
             source[0].contains("COPY $WHEELS: it names a variable that no ARG or ENV"),
             "{source:?}"
         );
+    }
+
+    #[test]
+    fn the_image_must_take_the_uv_dist_checks_with() {
+        let service = media_service(|_| {});
+        let (_, template, _) = rendered_templates().remove(0);
+        let uv = crate::env::tools::UV.version;
+        let checked = Checked {
+            python: None,
+            uv: Some(uv),
+        };
+        let of = |text: &str| problems(&service, "D", text, checked);
+        assert_eq!(of(&template), Vec::<String>::new());
+        let pinned = format!("{UV_IMAGE}{uv}");
+        for other in ["ghcr.io/astral-sh/uv:latest", "ghcr.io/astral-sh/uv:0.4.30"] {
+            let found = of(&template.replace(&pinned, other));
+            assert!(
+                found.len() == 1 && found[0].contains(&format!("takes uv from {other}")),
+                "{found:?}"
+            );
+        }
+        let copied = template
+            .replace(&format!("FROM {pinned} AS uv\n"), "")
+            .replace(
+                "COPY --from=uv /uv",
+                "COPY --from=ghcr.io/astral-sh/uv:0.4 /uv",
+            );
+        assert!(of(&copied)[0].contains("takes uv from ghcr.io/astral-sh/uv:0.4,"));
+        let digest = template.replace(&pinned, &format!("{pinned}@sha256:{}", "0".repeat(64)));
+        assert_eq!(of(&digest), Vec::<String>::new());
     }
 
     #[test]
