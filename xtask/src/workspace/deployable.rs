@@ -866,6 +866,11 @@ mod tests {
         assert!(!copying("COPY --from=build /etc/hostname /etc/hostname"));
         assert!(!copying("COPY --from=build /opt/venv /app/venv"));
         assert!(!copying("COPY --from=build /opt/ven /opt/ven"));
+        // Installed into the system's Python of the build stage: /opt holds none of it.
+        assert!(!installs(&format!(
+            "FROM x AS build\nRUN /usr/local/bin/python /context/install.py\nFROM y\n\
+             COPY --from=build /opt /opt\n{tail}"
+        )));
     }
 
     /// `install.py` must find the lock and every wheel beside it where the copies put them.
