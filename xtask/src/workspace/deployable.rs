@@ -26,11 +26,11 @@ pub fn problems(service: &Package, rel: &str, text: &str, checked: Checked) -> V
         .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
         .flat_map(|i| transfer_problems(service, rel, i))
         .collect();
-    problems.extend(command_problem(service, rel, &instructions));
+    problems.extend(command_problem(service, rel, &instructions, escape));
     problems.extend(install_problem(service, rel, &instructions));
     problems.extend(context_problems(rel, &instructions));
     if let Some(python) = checked.python {
-        problems.extend(python_problem(rel, &instructions, python));
+        problems.extend(python_problem(rel, &instructions, python, escape));
     }
     if let Some(uv) = checked.uv {
         problems.extend(uv_problem(rel, &instructions, uv));
@@ -168,7 +168,12 @@ fn source_problem(source: &str) -> Option<String> {
 /// The image's `ENTRYPOINT` (else `CMD`) must be in exec form and run the service's command (its
 /// first word that command, or a path ending in it). The image's: the last one of the final
 /// stage ([`final_stage`]), since each stage has its own.
-fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
+fn command_problem(
+    service: &Package,
+    rel: &str,
+    instructions: &[Instruction],
+    escape: char,
+) -> Option<String> {
     let image = final_stage(instructions);
     let last = |keyword: &str| image.iter().rev().find(|i| i.keyword == keyword).copied();
     let declared = declared_commands(service);
@@ -200,7 +205,7 @@ fn command_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     let first = words.first().map(String::as_str).unwrap_or("");
     let program = first.rsplit('/').next().unwrap_or(first);
     if program == expected[0] {
-        return found_problem(&at, first, instructions, &image);
+        return found_problem(&at, first, instructions, &image, escape);
     }
     Some(format!(
         "{at} runs `{first}`, which is not the command {} declares ({declared}); make `{}` its \
@@ -220,6 +225,7 @@ fn found_problem(
     first: &str,
     instructions: &[Instruction],
     image: &[&Instruction],
+    escape: char,
 ) -> Option<String> {
     let bin = instructions
         .iter()
@@ -238,15 +244,18 @@ fn found_problem(
             )
         });
     }
-    let path = image_path(image);
-    let on_path = match &path {
-        Some(path) => path.split(':').any(|dir| dir.trim_end_matches('/') == bin),
-        None => SYSTEM_PATH.contains(&bin.as_str()),
-    };
+    // The image's PATH with its variables read (`$VIRTUAL_ENV/bin:$PATH`), the base image's
+    // standing for `$PATH` before any `ENV PATH`: not told when a name in it cannot be.
+    let path = dockerfile_vars::value_after(image, "PATH", BASE_PATH, escape)?;
+    let on_path = path.split(':').any(|dir| {
+        dir.trim_end_matches('/') == bin
+            || (dir == BASE_PATH && SYSTEM_PATH.contains(&bin.as_str()))
+    });
     (!on_path).then(|| {
-        let whose = match &path {
-            Some(path) => format!("its ENV PATH is {path}"),
-            None => "no ENV PATH sets it, so the base image's holds the system's folders".into(),
+        let whose = if path == BASE_PATH {
+            "no ENV PATH sets it, so the base image's holds the system's folders".to_owned()
+        } else {
+            format!("its ENV PATH is {}", path.replace(BASE_PATH, "$PATH"))
         };
         format!(
             "{at} runs `{first}` by name, but the image's PATH lacks {bin}, where install.py \
@@ -255,6 +264,9 @@ fn found_problem(
         )
     })
 }
+
+/// What stands for the base image's `PATH` while the image's own is read.
+const BASE_PATH: &str = "<the base image's PATH>";
 
 /// The folders a base image's `PATH` holds when it sets its own (Docker's default).
 const SYSTEM_PATH: &[&str] = &[
@@ -283,25 +295,6 @@ fn install_python(run: &Instruction) -> Option<String> {
         .trim_matches(|c| c == '"' || c == '\'');
     let name = python.rsplit('/').next()?;
     (python.starts_with('/') && name.starts_with("python")).then(|| python.to_owned())
-}
-
-/// The value of the last `ENV PATH` of the image's instructions, if any.
-fn image_path(image: &[&Instruction]) -> Option<String> {
-    image
-        .iter()
-        .filter(|i| i.keyword == "ENV")
-        .filter_map(|i| {
-            let words = image_files::shell_words(&i.args);
-            match words.first().map(String::as_str) {
-                // The old form: `ENV PATH /opt/venv/bin:$PATH`.
-                Some("PATH") => words.get(1).cloned(),
-                _ => words
-                    .iter()
-                    .find_map(|w| w.strip_prefix("PATH=").map(str::to_owned)),
-            }
-        })
-        .map(|p| p.trim_matches('"').to_owned())
-        .next_back()
 }
 
 /// One stage of a Dockerfile: its `FROM`, what it starts from, its name (lower-cased), its
@@ -379,13 +372,16 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
         })
         .collect();
     let image = chain(&stages, last);
-    // The venv install.py fills (`/opt/venv` of `/opt/venv/bin/python`), when told: a copy must
-    // take it, or a folder above it, to the same path (its scripts name their Python by it).
+    // The venv install.py fills (`/opt/venv` of `/opt/venv/bin/python`, which a `RUN` made
+    // with `uv venv`, `python -m venv` or `virtualenv`), when told: a copy must take it, or a
+    // folder above it, to the same path (its scripts name their Python by it). A system
+    // Python's install spreads over its prefix (`lib/python3.x/site-packages`, `bin/`): not told.
     let venv = instructions
         .iter()
         .filter(|i| i.keyword == "RUN")
         .find_map(install_python)
-        .and_then(|python| Some(python.rsplit_once('/')?.0.rsplit_once('/')?.0.to_owned()));
+        .and_then(|python| Some(python.rsplit_once('/')?.0.rsplit_once('/')?.0.to_owned()))
+        .filter(|venv| made_venv(instructions, venv));
     let takes_venv = |copy: &dockerfile_parse::Transfer| {
         let Some(venv) = &venv else {
             return true;
@@ -426,30 +422,26 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
 }
 
 /// The Python the image installs with, where the Dockerfile names it, must be the one `dist`
-/// checks the deployable with (`python`, from `python/.python-version`): a `uv venv --python X`
-/// before a `RUN` of `install.py`, else the `python:X` image that stage starts from. Another
-/// version may refuse the wheels (`Requires-Python`) or take other pins of the lock (markers),
-/// none of which dist saw. Not named (another base image, a venv made otherwise): not told.
-fn python_problem(rel: &str, instructions: &[Instruction], python: &str) -> Option<String> {
+/// checks the deployable with (`python`, from `python/.python-version`): before a `RUN` of
+/// `install.py`, a `uv venv --python X` (or `UV_PYTHON`, on that line or from an `ENV`), else
+/// the `python:X` image that stage starts from. Another version may refuse the wheels
+/// (`Requires-Python`) or take other pins of the lock (markers), none of which dist saw. A word
+/// that names no minor version (`python3`) names nothing; not named at all (another base image,
+/// a venv made otherwise): not told.
+fn python_problem(
+    rel: &str,
+    instructions: &[Instruction],
+    python: &str,
+    escape: char,
+) -> Option<String> {
     let stages = stages(instructions);
     let installs = |i: &&Instruction| i.keyword == "RUN" && i.args.contains(context::INSTALL);
     (0..stages.len()).find_map(|index| {
         let chain = chain(&stages, index);
         let at = chain.iter().position(installs)?;
-        let venv = chain[..at].iter().rev().find_map(|i| {
-            let version = venv_python(i)?;
-            let how = format!("`uv venv --python {version}`");
-            Some((i.line, version, how))
-        });
-        let named = venv.or_else(|| {
-            let from = chain.first()?;
-            let image = dockerfile_parse::from_line(&from.args).0;
-            let version = python_image_version(image)?;
-            let how = format!("the image {image}");
-            Some((from.line, version, how))
-        });
-        let (line, version, how) = named?;
-        (!same_python(python, &version)).then(|| {
+        let (line, version, how) = image_python(&chain[..at], escape)?;
+        let wanted = version_numbers(python)?;
+        (version_numbers(&version)? .iter().zip(&wanted).any(|(a, b)| a != b)).then(|| {
             format!(
                 "{rel}:{line}: the image installs with Python {version} ({how}), but `cargo xtask dist` \
                  checks the deployable with Python {python} (python/.python-version): what it proved \
@@ -486,8 +478,36 @@ fn uv_problem(rel: &str, instructions: &[Instruction], uv: &str) -> Option<Strin
 /// uv's image, up to its tag.
 const UV_IMAGE: &str = "ghcr.io/astral-sh/uv:";
 
-/// The version a `RUN` of `uv venv` asks for (`--python X`, `--python=X`, `-p X`).
-fn venv_python(run: &Instruction) -> Option<String> {
+/// The Python a chain's instructions before its install name (line, version, how it is named).
+fn image_python(before: &[&Instruction], escape: char) -> Option<(usize, String, String)> {
+    let told = |v: &str| version_numbers(v).is_some();
+    let venv = before.iter().rev().find_map(|i| {
+        let (asked, inline) = venv_python(i)?;
+        if let Some(version) = asked.filter(|v| told(v)) {
+            return Some((
+                i.line,
+                version.clone(),
+                format!("`uv venv --python {version}`"),
+            ));
+        }
+        let set = inline.or_else(|| {
+            let at = before.iter().position(|b| std::ptr::eq(*b, *i))?;
+            dockerfile_vars::value_after(&before[..at], "UV_PYTHON", "", escape)
+        })?;
+        told(&set).then(|| (i.line, set.clone(), format!("UV_PYTHON={set}")))
+    });
+    venv.or_else(|| {
+        let from = before.first()?;
+        let image = dockerfile_parse::from_line(&from.args).0;
+        let version = python_image_version(image)?;
+        let how = format!("the image {image}");
+        Some((from.line, version, how))
+    })
+}
+
+/// What a `RUN` of `uv venv` asks for: its `--python X` (`--python=X`, `-p X`), and a
+/// `UV_PYTHON=X` set on the same line; None for another `RUN`.
+fn venv_python(run: &Instruction) -> Option<(Option<String>, Option<String>)> {
     if run.keyword != "RUN" {
         return None;
     }
@@ -495,16 +515,21 @@ fn venv_python(run: &Instruction) -> Option<String> {
     let at = words
         .windows(2)
         .position(|w| w[0].rsplit('/').next() == Some("uv") && w[1] == "venv")?;
+    let inline = words[..at]
+        .iter()
+        .rev()
+        .take_while(|w| w.contains('='))
+        .find_map(|w| w.strip_prefix("UV_PYTHON=").map(str::to_owned));
     let mut rest = words[at + 2..].iter();
     while let Some(word) = rest.next() {
         if let Some(value) = word.strip_prefix("--python=") {
-            return Some(value.to_owned());
+            return Some((Some(value.to_owned()), inline));
         }
         if word == "--python" || word == "-p" {
-            return rest.next().cloned();
+            return Some((rest.next().cloned(), inline));
         }
     }
-    None
+    Some((None, inline))
 }
 
 /// `3.9` of `python:3.9-slim` (or `docker.io/library/python:3.9`); None for another image.
@@ -519,21 +544,43 @@ fn python_image_version(image: &str) -> Option<String> {
     (!version.is_empty()).then_some(version)
 }
 
-/// Whether two versions agree as far as both go (`3.10` and `3.10.13` do, `3.10` and `3.9` do
-/// not); a word that is no version (`python3`, a path) agrees with any.
-fn same_python(a: &str, b: &str) -> bool {
-    let numbers = |v: &str| -> Option<Vec<u32>> {
-        let start = v.find(|c: char| c.is_ascii_digit())?;
-        let digits: String = v[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        digits.split('.').map(|p| p.parse().ok()).collect()
+/// The major and minor version (and more) a request names: `3.10`, `3.10.13`, `cpython-3.10`,
+/// `/usr/bin/python3.12`, uv's `cp310` and `py310`; None when it names no minor version
+/// (`python3`, `3`, a bare path).
+fn version_numbers(request: &str) -> Option<Vec<u32>> {
+    let name = request.rsplit('/').next().unwrap_or(request);
+    let start = name.find(|c: char| c.is_ascii_digit())?;
+    let digits: String = name[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let numbers: Vec<u32> = if digits.contains('.') {
+        digits
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?
+    } else if digits.len() >= 2 && name[..start].chars().all(|c| c.is_ascii_alphabetic()) {
+        // `cp310`: the first digit is the major version.
+        vec![digits[..1].parse().ok()?, digits[1..].parse().ok()?]
+    } else {
+        return None;
     };
-    match (numbers(a), numbers(b)) {
-        (Some(a), Some(b)) => a.iter().zip(&b).all(|(x, y)| x == y),
-        _ => true,
-    }
+    (numbers.len() >= 2).then_some(numbers)
+}
+
+/// Whether a `RUN` makes a venv at `dir` (`uv venv /opt/venv`, `python -m venv /opt/venv`,
+/// `virtualenv /opt/venv`).
+fn made_venv(instructions: &[Instruction], dir: &str) -> bool {
+    instructions
+        .iter()
+        .filter(|i| i.keyword == "RUN")
+        .any(|run| {
+            let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+            words
+                .iter()
+                .any(|w| w == "venv" || w.ends_with("virtualenv"))
+                && words.iter().any(|w| w.trim_end_matches('/') == dir)
+        })
 }
 
 /// What the check takes `wheels/` to hold: a pure wheel and a platform wheel, with names unlike.
@@ -819,11 +866,29 @@ mod tests {
             "{found:?}"
         );
         assert!(with(&older.replace("--python 3.9", "--python=3.10"), "3.10").is_empty());
+        assert!(with(&older.replace("--python 3.9", "--python cp310"), "3.10").is_empty());
+        // A word with no minor version names nothing: the image's tag tells it.
+        let major = with(&older.replace("--python 3.9", "--python python3"), "3.10");
+        assert!(major[0].contains("(the image python:3.9-slim"), "{major:?}");
+        // UV_PYTHON, which `uv venv` reads, from an ENV or on the line itself.
+        let env = base_only.replace(
+            "RUN uv venv /opt/venv",
+            "ENV UV_PYTHON=3.10\nRUN uv venv /opt/venv",
+        );
+        assert_eq!(with(&env, "3.10"), Vec::<String>::new());
+        let inline = base_only.replace(
+            "RUN uv venv /opt/venv",
+            "RUN UV_PYTHON=3.10 uv venv /opt/venv",
+        );
+        assert_eq!(with(&inline, "3.10"), Vec::<String>::new());
         // Another base image, no version named: not told.
         let cuda = base_only.replace("python:3.9-slim", "nvidia/cuda:12.4.1-runtime-ubuntu22.04");
         assert_eq!(with(&cuda, "3.10"), Vec::<String>::new());
-        assert!(same_python("3.10", "3.10.13") && !same_python("3.10", "3.9"));
-        assert!(same_python("3.10", "python3") && !same_python("3.10", "3.11-slim"));
+        assert_eq!(version_numbers("cpython-3.10.13"), Some(vec![3, 10, 13]));
+        assert_eq!(version_numbers("/usr/bin/python3.12"), Some(vec![3, 12]));
+        assert_eq!(version_numbers("py311"), Some(vec![3, 11]));
+        assert_eq!(version_numbers("python3"), None);
+        assert_eq!(version_numbers("3"), None);
     }
 
     #[test]
@@ -857,7 +922,8 @@ mod tests {
         // scripts name their Python by it).
         let copying = |copy: &str| {
             installs(&format!(
-                "FROM x AS build\nRUN /opt/venv/bin/python /context/install.py\nFROM y\n{copy}\n{tail}"
+                "FROM x AS build\nRUN uv venv /opt/venv\nRUN /opt/venv/bin/python /context/install.py\n\
+                 FROM y\n{copy}\n{tail}"
             ))
         };
         assert!(copying("COPY --from=build /opt/venv /opt/venv"));
@@ -866,10 +932,12 @@ mod tests {
         assert!(!copying("COPY --from=build /etc/hostname /etc/hostname"));
         assert!(!copying("COPY --from=build /opt/venv /app/venv"));
         assert!(!copying("COPY --from=build /opt/ven /opt/ven"));
-        // Installed into the system's Python of the build stage: /opt holds none of it.
-        assert!(!installs(&format!(
+        // Installed into the system's Python of the build stage, copied as its prefix's
+        // folders: which of them hold the install is not told (no venv made).
+        assert!(installs(&format!(
             "FROM x AS build\nRUN /usr/local/bin/python /context/install.py\nFROM y\n\
-             COPY --from=build /opt /opt\n{tail}"
+             COPY --from=build /usr/local/lib/python3.10/site-packages /usr/local/lib/python3.10/site-packages\n\
+             COPY --from=build /usr/local/bin /usr/local/bin\n{tail}"
         )));
     }
 
@@ -1209,9 +1277,26 @@ mod tests {
             "ENV PATH=/usr/local/bin:$PATH",
         );
         assert!(
-            other_path[0].contains("its ENV PATH is /usr/local/bin:"),
+            other_path[0].contains("its ENV PATH is /usr/local/bin:$PATH"),
             "{other_path:?}"
         );
+        // Read with its variables, and through later ENV PATHs that add to it.
+        let virtual_env = with(
+            "ENV PATH=/opt/venv/bin:$PATH",
+            "ENV VIRTUAL_ENV=/opt/venv\nENV PATH=\"${VIRTUAL_ENV}/bin:$PATH\"",
+        );
+        assert_eq!(virtual_env, Vec::<String>::new());
+        let added = with(
+            "USER 10001",
+            "ENV PATH=/home/app/.local/bin:$PATH\nUSER 10001",
+        );
+        assert_eq!(added, Vec::<String>::new());
+        // A name that cannot be told: not told.
+        let unknown = with(
+            "ENV PATH=/opt/venv/bin:$PATH",
+            "ENV PATH=$APP_HOME/bin:$PATH",
+        );
+        assert_eq!(unknown, Vec::<String>::new());
     }
 
     #[test]

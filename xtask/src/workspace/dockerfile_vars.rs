@@ -74,6 +74,28 @@ pub fn substituted(instructions: Vec<Instruction>, escape: char) -> Vec<Instruct
     out
 }
 
+/// The value `name` holds after the `ARG`s and `ENV`s of `image` (one image's instructions in
+/// order, as a stage's chain lists them, from [`substituted`]), where `base` stands for the
+/// value the base image gives it (`$PATH` before any `ENV PATH`); None when it cannot be told.
+pub fn value_after(image: &[&Instruction], name: &str, base: &str, escape: char) -> Option<String> {
+    let mut env = Env::new();
+    env.insert(name.to_owned(), Some(base.to_owned()));
+    for instruction in image {
+        match instruction.keyword.as_str() {
+            "ARG" => declare_args(&instruction.args, &mut env, &Env::new(), escape),
+            "ENV" => {
+                let pairs: Vec<(String, Option<String>)> = env_pairs(&instruction.args, escape)
+                    .into_iter()
+                    .map(|(name, value)| (name, value_of(&value, &env, escape)))
+                    .collect();
+                env.extend(pairs);
+            }
+            _ => {}
+        }
+    }
+    env.get(name).cloned().flatten()
+}
+
 /// An instruction's arguments after substitution; an `ENV`'s values set.
 fn substitute(keyword: &str, args: &str, stage: &mut Stage, escape: char) -> String {
     let all = |_: &str| true;
