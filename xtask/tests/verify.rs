@@ -380,13 +380,24 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     let scratch = "python/apps/media-service/tests/unit/scratch_a.py";
     put(root, scratch, "\"\"\"Scratch.\"\"\"\n");
     git(root, &["add", scratch]);
-    fs::write(root.join(".git/info/exclude"), "scratch_*.py\n").unwrap();
+    // A rule for a file ruff never reads (a pyenv user's `.python-version`) is no matter.
+    fs::write(
+        root.join(".git/info/exclude"),
+        ".python-version\nscratch_*.py\n",
+    )
+    .unwrap();
+    let out = run(xtask(root).args(["verify", "--tree"]));
     assert_fails_naming(
-        &run(xtask(root).args(["verify", "--tree"])),
+        &out,
         &["gitignore (SC-007)"],
         &format!(
-            "a tracked file is ignored by a rule no clone has (.git/info/exclude:1: scratch_*.py), so ruff skips it here and checks it in a clone: {scratch}"
+            "a tracked file is ignored by a rule no clone has (.git/info/exclude:2: scratch_*.py), so ruff skips it here and checks it in a clone: {scratch}"
         ),
+    );
+    assert!(
+        !out.stdout.contains("exclude:1: .python-version"),
+        "{}",
+        out.stdout
     );
     fs::write(root.join(".git/info/exclude"), "").unwrap();
     git(root, &["rm", "-q", "--cached", scratch]);

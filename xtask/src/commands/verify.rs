@@ -249,6 +249,9 @@ fn ignored_by_gitignore(root: &Path, paths: &[String]) -> Result<Vec<String>, St
         .collect())
 }
 
+/// The files ruff checks, found by walking the folders (and so skipped where git ignores them).
+const RUFF_SOURCES: &[&str] = &[".py", ".pyi", ".ipynb"];
+
 /// The files under `python/` that git tracks and that a rule of this machine's ignores
 /// (`.git/info/exclude`, the global excludes file), each with the rule (`source:line:
 /// pattern`): ruff skips what git ignores, whether tracked or not, so they pass here unchecked
@@ -271,7 +274,13 @@ fn tracked_but_ignored_here(root: &Path) -> Result<Vec<(String, String)>, String
     if out.code != Some(0) {
         return Err(format!("git ls-files failed: {}", out.output.trim()));
     }
-    let tracked: Vec<&str> = out.output.split('\0').filter(|p| !p.is_empty()).collect();
+    // What ruff finds by walking (its sources); what else is ignored, it never read anyway (a
+    // global `.python-version` rule, README files).
+    let tracked: Vec<&str> = out
+        .output
+        .split('\0')
+        .filter(|p| RUFF_SOURCES.iter().any(|ext| p.ends_with(ext)))
+        .collect();
     if tracked.is_empty() {
         return Ok(Vec::new());
     }
