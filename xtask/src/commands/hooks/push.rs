@@ -633,24 +633,58 @@ fn converted_not_as_checked_out(
     )?;
     // `-z`: path, attribute, value, each ended by a NUL.
     let fields: Vec<&str> = attrs.split('\0').collect();
-    for triple in fields.chunks_exact(3) {
-        let [path, attribute, value] = [triple[0], triple[1], triple[2]];
-        if matches!(value, "unspecified" | "unset") {
-            continue;
-        }
-        let checked_out = duct::cmd("git", ["cat-file", "--filters", &format!("HEAD:./{path}")])
-            .dir(root)
-            .stdout_capture()
-            .stderr_null()
-            .unchecked()
-            .run()
-            .with_context(|| format!("cannot run git cat-file --filters for {path}"))?;
+    let converted: Vec<(&str, &str)> = fields
+        .chunks_exact(3)
+        .filter(|t| !matches!(t[2], "unspecified" | "unset"))
+        .map(|t| (t[0], t[1]))
+        .collect();
+    if converted.is_empty() {
+        return Ok(None);
+    }
+    // One git for every file (a folder of fixtures under a filter is hundreds of them).
+    let paths: Vec<&str> = converted.iter().map(|(path, _)| *path).collect();
+    let checked_out = checked_out_contents(root, &paths)?;
+    for ((path, attribute), checked_out) in converted.iter().zip(checked_out) {
         let here = fs::read(root.join(path)).ok();
-        if !checked_out.status.success() || here.as_deref() != Some(&checked_out.stdout[..]) {
-            return Ok(Some((path.to_owned(), attribute.to_owned())));
+        if checked_out.is_none() || here != checked_out {
+            return Ok(Some(((*path).to_owned(), (*attribute).to_owned())));
         }
     }
     Ok(None)
+}
+
+/// What a checkout of HEAD writes at each of `paths` (from the root), converted by their
+/// attributes as a checkout converts: `git checkout-index` of the index (which is HEAD's
+/// where status shows nothing staged) into a temporary folder, one git for every file; None
+/// for a path it did not write.
+fn checked_out_contents(root: &Path, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+    let temp = std::env::temp_dir().join(format!("xtask-pre-push-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&temp);
+    fs::create_dir_all(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(path.as_bytes());
+        input.push(0);
+    }
+    let mut prefix = temp.to_string_lossy().into_owned();
+    prefix.push('/');
+    let written = untrimmed(
+        Cmd::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["checkout-index", "-z", "--stdin", "--force"])
+            .arg(format!("--prefix={prefix}"))
+            .stdin(input),
+    );
+    // checkout-index writes each file at its path from the top.
+    let below_top = git(root, &["rev-parse", "--show-prefix"]).unwrap_or_default();
+    let contents = paths
+        .iter()
+        .map(|path| fs::read(temp.join(&below_top).join(path)).ok())
+        .collect();
+    let _ = fs::remove_dir_all(&temp);
+    written?;
+    Ok(contents)
 }
 
 /// The line ending a checkout writes a text file with, from one line of `git ls-files --eol`
