@@ -634,10 +634,14 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         remote_main().trim(),
         parent.trim()
     );
-    let out = run(xtask(root)
-        .args(["hooks", "run", "pre-push", "origin", "url"])
-        .env("PATH", path_with(cargo.path()))
-        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    // The hook run as git runs it for `line`, with the shell's PATH.
+    let pre_push = |line: &str| {
+        run(xtask(root)
+            .args(["hooks", "run", "pre-push", "origin", "url"])
+            .env("PATH", path_with(cargo.path()))
+            .stdin(fs::File::open(write_temp(&cargo, line)).unwrap()))
+    };
+    let out = pre_push(&line);
     assert!(
         out.stdout.contains("in the kept checkout")
             && out
@@ -658,10 +662,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "[dubbing.checks]\nbasic = x:y\n",
     )
     .unwrap();
-    let out = run(xtask(root)
-        .args(["hooks", "run", "pre-push", "origin", "url"])
-        .env("PATH", path_with(cargo.path()))
-        .stdin(fs::File::open(write_temp(&cargo, &line)).unwrap()));
+    let out = pre_push(&line);
     assert!(
         out.stdout.contains("in the kept checkout")
             && out

@@ -221,9 +221,27 @@ fn gitignore_job(ws: &Workspace) -> Job {
 /// matches decides over those files, so a path whose deciding rule is in another file is
 /// ignored by no `.gitignore`.
 fn ignored_by_gitignore(root: &Path, paths: &[String]) -> Result<Vec<String>, String> {
+    Ok(matching_rules(root, paths)?
+        .into_iter()
+        .filter(|rule| is_repository_gitignore(&rule.source))
+        .map(|rule| rule.path)
+        .collect())
+}
+
+/// The rule that decides whether git ignores a path, as `git check-ignore --verbose` names it.
+struct Rule {
+    source: String,
+    line: String,
+    pattern: String,
+    path: String,
+}
+
+/// The deciding rule of each of `paths` (from the root) that one matches, tracked or not
+/// (`--no-index`).
+fn matching_rules(root: &Path, paths: &[impl AsRef<str>]) -> Result<Vec<Rule>, String> {
     let mut input = Vec::new();
     for path in paths {
-        input.extend_from_slice(path.as_bytes());
+        input.extend_from_slice(path.as_ref().as_bytes());
         input.push(0);
     }
     let out = Cmd::new("git")
@@ -244,8 +262,13 @@ fn ignored_by_gitignore(root: &Path, paths: &[String]) -> Result<Vec<String>, St
     let fields: Vec<&str> = out.output.split('\0').collect();
     Ok(fields
         .chunks(4)
-        .filter(|f| f.len() == 4 && is_repository_gitignore(f[0]))
-        .map(|f| f[3].to_owned())
+        .filter(|f| f.len() == 4 && !f[0].is_empty())
+        .map(|f| Rule {
+            source: f[0].to_owned(),
+            line: f[1].to_owned(),
+            pattern: f[2].to_owned(),
+            path: f[3].to_owned(),
+        })
         .collect())
 }
 
@@ -284,24 +307,10 @@ fn tracked_but_ignored_here(root: &Path) -> Result<Vec<(String, String)>, String
     if tracked.is_empty() {
         return Ok(Vec::new());
     }
-    let mut input = Vec::new();
-    for path in &tracked {
-        input.extend_from_slice(path.as_bytes());
-        input.push(0);
-    }
-    let out = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["check-ignore", "--no-index", "--verbose", "-z", "--stdin"])
-        .stdin(input)
-        .output()
-        .map_err(|e| format!("{e:#}"))?;
-    // source NUL line NUL pattern NUL path NUL, for each path.
-    let fields: Vec<&str> = out.output.split('\0').collect();
-    Ok(fields
-        .chunks(4)
-        .filter(|f| f.len() == 4 && !f[0].is_empty() && !is_repository_gitignore(f[0]))
-        .map(|f| (f[3].to_owned(), format!("{}:{}: {}", f[0], f[1], f[2])))
+    Ok(matching_rules(root, &tracked)?
+        .into_iter()
+        .filter(|rule| !is_repository_gitignore(&rule.source))
+        .map(|r| (r.path, format!("{}:{}: {}", r.source, r.line, r.pattern)))
         .collect())
 }
 
