@@ -68,6 +68,38 @@ const STAT_SETTINGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Which of [`STAT_SETTINGS`] holds here, and why it matters; read in one git (the last value
+/// of a name counts, as git reads it).
+fn stat_setting(root: &Path) -> Option<String> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "config",
+            "-z",
+            "--get-regexp",
+            r"^core\.(filemode|trustctime|checkstat|ignorestat)$",
+        ])
+        .output()
+        .ok()?;
+    // `name\nvalue` entries, each ended by a NUL; `name` alone when set with no `=` (true).
+    let mut values = std::collections::HashMap::new();
+    for entry in out.output.split('\0').filter(|e| !e.is_empty()) {
+        let (name, value) = entry.split_once('\n').unwrap_or((entry, "true"));
+        values.insert(name.to_ascii_lowercase(), value.trim().to_ascii_lowercase());
+    }
+    STAT_SETTINGS.iter().find_map(|(name, value, why)| {
+        let set = values.get(&name.to_ascii_lowercase())?;
+        // A boolean may be written `no`, `off`, `0` or empty, and `yes`, `on` or `1`.
+        let holds = match *value {
+            "false" => matches!(set.as_str(), "false" | "no" | "off" | "0" | ""),
+            "true" => matches!(set.as_str(), "true" | "yes" | "on" | "1"),
+            other => set == other,
+        };
+        holds.then(|| format!("{name} is {value}, so {why}"))
+    })
+}
+
 /// Variables git sets for a hook that name one repository's files (a child run elsewhere must not
 /// read them). They, and the pre-commit framework's `PRE_COMMIT*`, are removed for the verify,
 /// and PATH is given back as it was (see [`path_before_git`]): every variable is an input of a
@@ -515,12 +547,20 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
     if !git(root, &args)?.is_empty() {
         return Ok(Some("the work tree has changes".into()));
     }
-    if let Some(path) = eol_not_as_checked_out(root, watched)? {
+    // Every tracked file where verify reads, each with its line endings: `i/lf w/lf attr/...`.
+    let mut args = vec!["ls-files", "--eol", "-z", "--"];
+    args.extend(watched.iter().map(String::as_str));
+    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    let listed: Vec<(&str, &str)> = listed
+        .split('\0')
+        .filter_map(|entry| entry.split_once('\t'))
+        .collect();
+    if let Some(path) = eol_not_as_checked_out(root, &listed)? {
         return Ok(Some(format!(
             "{path} has other line endings than its .gitattributes give a checkout"
         )));
     }
-    if let Some((path, attribute)) = converted_not_as_checked_out(root, watched)? {
+    if let Some((path, attribute)) = converted_not_as_checked_out(root, &listed)? {
         return Ok(Some(format!(
             "{path} is not what a checkout of the commit writes by its `{attribute}` attribute"
         )));
@@ -542,17 +582,8 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
 /// that makes git trust less than a file's change time ([`STAT_SETTINGS`]). None: status can
 /// tell.
 fn hidden_from_status(root: &Path, watched: &[String]) -> Result<Option<String>> {
-    for (name, value, why) in STAT_SETTINGS {
-        // A boolean may be written `no`, `off` or `0`: `--bool` says `false` for each.
-        let set = if matches!(*value, "true" | "false") {
-            git(root, &["config", "--bool", "--get", name])
-        } else {
-            git(root, &["config", "--get", name])
-        };
-        let set = set.ok();
-        if set.is_some_and(|v| v.eq_ignore_ascii_case(value)) {
-            return Ok(Some(format!("{name} is {value}, so {why}")));
-        }
+    if let Some(why) = stat_setting(root) {
+        return Ok(Some(why));
     }
     let mut args = vec!["ls-files", "-v", "-s", "-z", "--"];
     args.extend(watched.iter().map(String::as_str));
@@ -577,21 +608,16 @@ fn hidden_from_status(root: &Path, watched: &[String]) -> Result<Option<String>>
     Ok(None)
 }
 
-/// The first file where `verify` reads whose line endings in the work tree are not those a
+/// The first file of `listed` (each tracked file where `verify` reads, with its line endings as
+/// `git ls-files --eol` gives them) whose line endings in the work tree are not those a
 /// checkout of the commit writes: git calls the file unchanged (its content is the index's once
 /// normalised), yet a clone holds other bytes, which ruff reads (a `.gitattributes` committed
 /// after the file was checked out, or one removed). The other converting attributes:
 /// [`converted_not_as_checked_out`].
-fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<String>> {
-    let mut args = vec!["ls-files", "--eol", "-z", "--"];
-    args.extend(watched.iter().map(String::as_str));
-    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+fn eol_not_as_checked_out(root: &Path, listed: &[(&str, &str)]) -> Result<Option<String>> {
     // With core.autocrlf, a file with no attribute is checked out by it: not told here.
     let autocrlf = git(root, &["config", "--get", "core.autocrlf"]).is_ok_and(|v| v == "true");
-    for entry in listed.split('\0').filter(|e| !e.is_empty()) {
-        let Some((info, path)) = entry.split_once('\t') else {
-            continue;
-        };
+    for &(info, path) in listed {
         let work = eol_field(info, "w/");
         if let Some(wanted) = checkout_ending(info, autocrlf)
             && matches!(work, "lf" | "crlf" | "mixed")
@@ -610,18 +636,20 @@ fn eol_not_as_checked_out(root: &Path, watched: &[String]) -> Result<Option<Stri
 /// differ.
 const CONVERTING_ATTRIBUTES: &[&str] = &["ident", "filter", "working-tree-encoding"];
 
-/// The first file where `verify` reads that one of [`CONVERTING_ATTRIBUTES`] applies to and whose
-/// bytes in the work tree are not those a checkout of HEAD writes (`git cat-file --filters`
-/// converts as a checkout does), with the attribute; None when there is none.
+/// The first file of `listed` that one of [`CONVERTING_ATTRIBUTES`] applies to and whose bytes
+/// in the work tree are not those a checkout of HEAD writes ([`checked_out_contents`]), with
+/// the attribute; None when there is none.
 fn converted_not_as_checked_out(
     root: &Path,
-    watched: &[String],
+    listed: &[(&str, &str)],
 ) -> Result<Option<(String, String)>> {
-    let mut args = vec!["ls-files", "-z", "--"];
-    args.extend(watched.iter().map(String::as_str));
-    let files = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
-    if files.is_empty() {
+    if listed.is_empty() {
         return Ok(None);
+    }
+    let mut files = Vec::new();
+    for (_, path) in listed {
+        files.extend_from_slice(path.as_bytes());
+        files.push(0);
     }
     let attrs = untrimmed(
         Cmd::new("git")
@@ -629,7 +657,7 @@ fn converted_not_as_checked_out(
             .arg(root)
             .args(["check-attr", "-z", "--stdin"])
             .args(CONVERTING_ATTRIBUTES)
-            .stdin(files.into_bytes()),
+            .stdin(files),
     )?;
     // `-z`: path, attribute, value, each ended by a NUL.
     let fields: Vec<&str> = attrs.split('\0').collect();
