@@ -899,6 +899,19 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     assert!(out.contains("has no python/"), "{out}");
     git(root, &["checkout", "-q", "-f", "main"]);
     assert!(root.join("python").is_dir() && !root.join("index.html").exists());
+    // One with python/ and another xtask: with no base to compare with, what differs from the
+    // work tree's xtask (the one running) is an xtask change, refused from here.
+    git(root, &["checkout", "-q", "--orphan", "lonely"]);
+    write(root, "xtask/notes.md", "Lonely notes.\n");
+    git(root, &["add", "-A"]);
+    commit_unverified(root, "a history of its own");
+    git(root, &["checkout", "-q", "-f", "main"]);
+    let (code, out) = git_as_person(root, cargo.path(), &["push", "origin", "lonely"]);
+    assert_ne!(
+        code, 0,
+        "another xtask's commit, with no base, was pushed:\n{out}"
+    );
+    assert!(out.contains("changes the xtask (xtask/notes.md)"), "{out}");
 
     // uninstall removes the kept checkout with the hooks.
     let out = run(xtask(root).args(["hooks", "uninstall"]));
