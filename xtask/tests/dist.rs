@@ -295,22 +295,27 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         out.stderr
     );
     fs::remove_file(&dev_import).unwrap();
-    // The same in a folder without `__init__.py`: setuptools ships it as a namespace portion,
-    // which a walk of the installed package does not reach; the source's modules are imported.
-    let handlers = root.join("python/apps/media-service/src/media_service/handlers");
-    fs::create_dir(&handlers).unwrap();
-    fs::write(handlers.join("debug.py"), "import pytest\n").unwrap();
+    // A module that exits when imported (a script kept in the package) is a finding, and the
+    // probe goes on to the next one.
+    let oneoff = root.join("python/apps/media-service/src/media_service/pipelines/oneoff.py");
+    fs::write(&oneoff, "import sys\n\nsys.exit(3)\n").unwrap();
     let out = run(xtask(root).args(["dist", "media-service"]));
     out.assert_clean_error();
     assert!(
         out.stderr
-            .contains("`import media_service.handlers.debug` fails: ModuleNotFoundError"),
+            .contains("`import media_service.pipelines.oneoff` fails: SystemExit: 3"),
         "{}",
         out.stderr
     );
-    fs::remove_dir_all(&handlers).unwrap();
-    // A subpackage the build leaves out (`packages` names the top alone): the editable dev venv
-    // imports it, the image would not.
+    fs::remove_file(&oneoff).unwrap();
+    // A subpackage the build leaves out (`packages` names the top alone) while a module it
+    // ships imports it: the editable dev venv imports it, the image would not.
+    let mixer = root.join("python/apps/media-service/src/media_service/mixer.py");
+    fs::write(
+        &mixer,
+        "\"\"\"Mixes.\"\"\"\n\nfrom media_service import pipelines\n",
+    )
+    .unwrap();
     let pyproject = root.join(MEDIA);
     let text = fs::read_to_string(&pyproject).unwrap();
     let top_only = text.replacen(
@@ -323,13 +328,14 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
     let out = run(xtask(root).args(["dist", "media-service"]));
     out.assert_clean_error();
     assert!(
-        out.stderr
-            .contains("`import media_service.pipelines` fails")
-            && out.stderr.contains("the build leaves it out"),
+        out.stderr.contains(
+            "media_service.pipelines is in the source, and an installed module imports it"
+        ) && out.stderr.contains("the build leaves it out"),
         "{}",
         out.stderr
     );
     fs::write(&pyproject, text).unwrap();
+    fs::remove_file(&mixer).unwrap();
     // Data in a folder a symlink leads to (outside python/): the dev venv reads it through the
     // link; the wheel lacks it unless declared, so dist fails naming it.
     #[cfg(unix)]

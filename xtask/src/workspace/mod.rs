@@ -237,16 +237,20 @@ pub fn tool_roots(root: &Path) -> Vec<String> {
     roots
 }
 
-/// The distribution names (normalized) of the packages under `python/` whose `pyproject.toml`
-/// reads and names one: what a build there calls its `*.egg-info` (`dubbing_common.egg-info`).
-pub fn dist_names(root: &Path) -> Vec<String> {
+/// The distribution name (normalized) of each package under `python/` whose `pyproject.toml`
+/// reads and names one, with its folder (from the root, with `/`): what a build there calls
+/// its `*.egg-info` (`dubbing_common.egg-info`), and where it writes it.
+pub fn dist_names(root: &Path) -> Vec<(String, String)> {
     pyprojects(root)
         .iter()
-        .filter_map(|(path, _)| fs::read_to_string(path).ok())
-        .filter_map(|text| text.parse::<toml_edit::DocumentMut>().ok())
-        .filter_map(|doc| {
+        .filter_map(|(path, _)| {
+            let doc = fs::read_to_string(path)
+                .ok()?
+                .parse::<toml_edit::DocumentMut>()
+                .ok()?;
             let name = doc.get("project")?.get("name")?.as_str()?;
-            Some(normalize(name))
+            let folder = fsutil::display_rel(root, path.parent()?);
+            Some((normalize(name), folder))
         })
         .collect()
 }

@@ -110,10 +110,11 @@ fn module_name(package: &str, rel: &str) -> Option<String> {
 }
 
 /// The files below `dir` whose names `keep` selects, with `/`; through symlinks (a build ships
-/// what a link leads to), each folder once; in a git repository, only those git tracks.
+/// what a link leads to, under the link's name too), a folder never inside itself; in a git
+/// repository, only those git tracks.
 fn files_of(dir: &Path, tracked: Option<&Tracked>, keep: fn(&str) -> bool) -> Vec<String> {
     let mut files = Vec::new();
-    walk(dir, "", keep, &mut BTreeSet::new(), &mut files);
+    walk(dir, "", keep, &mut Vec::new(), &mut files);
     if let Some(tracked) = tracked {
         let prefix = dir.to_string_lossy().replace('\\', "/");
         files.retain(|rel| tracked.holds(&format!("{prefix}/{rel}")));
@@ -125,13 +126,16 @@ fn walk(
     dir: &Path,
     prefix: &str,
     keep: fn(&str) -> bool,
-    seen: &mut BTreeSet<PathBuf>,
+    above: &mut Vec<PathBuf>,
     out: &mut Vec<String>,
 ) {
-    // A link back up would walk forever: each real folder once.
-    if !seen.insert(fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+    // A link back up would walk forever: a real folder is not walked inside itself. Another
+    // name for it elsewhere is walked again, as the dev venv reads it under that name too.
+    let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if above.contains(&real) {
         return;
     }
+    above.push(real);
     for (path, name, meta) in fsutil::entries(dir) {
         let rel = format!("{prefix}{name}");
         let meta = if meta.file_type().is_symlink() {
@@ -144,12 +148,13 @@ fn walk(
         };
         if meta.is_dir() {
             if !name.starts_with('.') && name != "__pycache__" {
-                walk(&path, &format!("{rel}/"), keep, seen, out);
+                walk(&path, &format!("{rel}/"), keep, above, out);
             }
         } else if meta.is_file() && keep(&name) {
             out.push(rel);
         }
     }
+    above.pop();
 }
 
 fn is_data(name: &str) -> bool {
@@ -177,6 +182,25 @@ mod tests {
         ] {
             assert_eq!(is_data(name), data, "{name}");
         }
+    }
+
+    /// A folder a symlink names again is read under both names (the dev venv reads either); a
+    /// link back up ends.
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_folders_are_walked_under_every_name_and_loops_end() {
+        let dir = std::env::temp_dir().join(format!("xtask-data-files-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("a")).unwrap();
+        fs::write(dir.join("a/x.json"), "{}").unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        std::os::unix::fs::symlink("..", dir.join("a/up")).unwrap();
+        let files = files_of(&dir, None, is_data);
+        assert!(
+            files.contains(&"a/x.json".to_owned()) && files.contains(&"b/x.json".to_owned()),
+            "{files:?}"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

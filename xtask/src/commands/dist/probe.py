@@ -2,9 +2,8 @@
 
 argv[1] is a JSON object: `imports` (every import package of the install set, each imported with
 every module in it but `__main__`: a module that imports a dev tool fails here as in the image),
-`modules` (import name -> the modules its source holds, which must import too: a subpackage the
-wheel leaves out, or one in a folder without `__init__.py`, which a walk of the installed
-package does not find),
+`modules` (import name -> the modules its source holds: one the installed package lacks while
+a module it ships imports it is a subpackage the build left out by mistake),
 `allowed` (the
 normalised distribution names the venv may hold: the lock's pins and the local wheels), and
 `forbidden` (name -> why: dev tools, other services), `forbidden_imports` (import name -> why)
@@ -13,6 +12,7 @@ must hold too).
 Prints one line per problem, each starting with "problem: ", and a last line "installed: N".
 """
 
+import ast
 import importlib
 import importlib.metadata
 import importlib.util
@@ -32,30 +32,78 @@ def where(module: object) -> str:
     return os.path.realpath(path) if path else ""
 
 
-def submodule_problems(package: object, name: str, source: list[str]) -> list[str]:
-    """Imports every module under a package but `__main__` (which runs the program): those the
-    installed package holds, and those its source holds (`source`)."""
+def submodule_problems(package: object, name: str) -> list[str]:
+    """Imports every module under a package but `__main__` (which runs the program)."""
     problems = []
     # Its own failures to import a subpackage are the loop's findings: not raised there.
     walk = pkgutil.walk_packages(
         getattr(package, "__path__", []), name + ".", onerror=lambda _: None
     )
-    names = {info.name for info in walk} | set(source)
-    for module in sorted(names):
-        if module.rsplit(".", 1)[-1] == "__main__":
+    for info in walk:
+        if info.name.rsplit(".", 1)[-1] == "__main__":
             continue
         try:
-            importlib.import_module(module)
-        except Exception as error:  # noqa: BLE001 - every failure is a finding
-            problem = f"`import {module}` fails: {type(error).__name__}: {error}"
-            missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
-            if module in source and missing and (module + ".").startswith(missing + "."):
-                problem += (
-                    "; the source holds it, so the editable dev venv imports it, but the"
-                    " installed package lacks it: the build leaves it out (setuptools:"
-                    " [tool.setuptools] packages, or packages.find)"
-                )
-            problems.append(problem)
+            importlib.import_module(info.name)
+        # A module that exits on import (`sys.exit`) is a finding too, not the probe's end.
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - every failure is a finding
+            problems.append(f"`import {info.name}` fails: {type(error).__name__}: {error}")
+    return problems
+
+
+def shipped_imports(package: object, name: str) -> set[str]:
+    """The absolute names the installed modules of a package import (read, not run)."""
+    imported: set[str] = set()
+    for place in getattr(package, "__path__", []):
+        for folder, _, files in os.walk(place):
+            rel = os.path.relpath(folder, place)
+            dotted = name if rel == "." else name + "." + rel.replace(os.sep, ".")
+            for file in (f for f in files if f.endswith(".py")):
+                module = dotted if file == "__init__.py" else dotted + "." + file[:-3]
+                is_package = file == "__init__.py"
+                imported |= imports_of(os.path.join(folder, file), module, is_package)
+    return imported
+
+
+def imports_of(path: str, module: str, is_package: bool) -> set[str]:
+    """What one module's import statements name, relative ones made absolute."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read())
+    except (SyntaxError, ValueError, OSError):
+        return set()  # a template or a script in a data folder: no module of the package
+    names: set[str] = set()
+    here = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = here.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names |= {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def left_out(source: list[str], imported: set[str]) -> list[str]:
+    """The source's modules the install lacks while an installed module imports them."""
+    problems = []
+    for module in source:
+        if module not in imported:
+            continue
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (Exception, SystemExit):  # noqa: BLE001 - a parent that is missing or fails
+            found = False
+        if not found:
+            problems.append(
+                f"{module} is in the source, and an installed module imports it, but the"
+                " installed package lacks it: the editable dev venv imports it, the image"
+                " cannot; the build leaves it out (setuptools: [tool.setuptools] packages,"
+                " or packages.find)"
+            )
     return problems
 
 
@@ -84,14 +132,16 @@ def main() -> int:
     for name in spec["imports"]:
         try:
             module = importlib.import_module(name)
-        except Exception as error:  # noqa: BLE001 - every failure is a finding
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - every failure is a finding
             problems.append(f"`import {name}` fails: {type(error).__name__}: {error}")
             continue
         found = where(module)
         if not found.startswith(prefix + os.sep):
             problems.append(f"`import {name}` comes from {found or 'nowhere'}, not from the venv")
             continue
-        problems.extend(submodule_problems(module, name, spec.get("modules", {}).get(name, [])))
+        problems.extend(submodule_problems(module, name))
+        source = spec.get("modules", {}).get(name, [])
+        problems.extend(left_out(source, shipped_imports(module, name)))
     installed = sorted({normalize(d.metadata["Name"]) for d in importlib.metadata.distributions()})
     for name in installed:
         if name in spec["forbidden"]:
