@@ -272,6 +272,27 @@ fn matching_rules(root: &Path, paths: &[impl AsRef<str>]) -> Result<Vec<Rule>, S
         .collect())
 }
 
+/// `git ls-files -z FLAGS -- python/`: the paths it lists, from the root.
+fn ls_files(root: &Path, flags: &[&str]) -> Result<Vec<String>, String> {
+    let out = Cmd::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["ls-files", "-z"])
+        .args(flags)
+        .args(["--", PYTHON_DIR])
+        .output()
+        .map_err(|e| format!("{e:#}"))?;
+    if out.code != Some(0) {
+        return Err(format!("git ls-files failed: {}", out.output.trim()));
+    }
+    Ok(out
+        .output
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// The files ruff checks, found by walking the folders (and so skipped where git ignores them).
 const RUFF_SOURCES: &[&str] = &[".py", ".pyi", ".ipynb"];
 
@@ -280,28 +301,12 @@ const RUFF_SOURCES: &[&str] = &[".py", ".pyi", ".ipynb"];
 /// pattern`): ruff skips what git ignores, whether tracked or not, so they pass here unchecked
 /// and are checked in every clone, which has none of those rules.
 fn tracked_but_ignored_here(root: &Path) -> Result<Vec<(String, String)>, String> {
-    let out = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--ignored",
-            "--exclude-standard",
-            "--",
-            PYTHON_DIR,
-        ])
-        .output()
-        .map_err(|e| format!("{e:#}"))?;
-    if out.code != Some(0) {
-        return Err(format!("git ls-files failed: {}", out.output.trim()));
-    }
+    let listed = ls_files(root, &["--cached", "--ignored", "--exclude-standard"])?;
     // What ruff finds by walking (its sources); what else is ignored, it never read anyway (a
     // global `.python-version` rule, README files).
-    let tracked: Vec<&str> = out
-        .output
-        .split('\0')
+    let tracked: Vec<&str> = listed
+        .iter()
+        .map(String::as_str)
         .filter(|p| RUFF_SOURCES.iter().any(|ext| p.ends_with(ext)))
         .collect();
     if tracked.is_empty() {
@@ -332,27 +337,15 @@ fn ignored_files_read(
     expected: &[String],
     packages: &[String],
 ) -> Result<Vec<String>, String> {
-    let out = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        // `--directory`: an ignored folder once (`.venv/`), not its thousands of files.
-        .args([
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--directory",
-            "--exclude-per-directory=.gitignore",
-            "--",
-            PYTHON_DIR,
-        ])
-        .output()
-        .map_err(|e| format!("{e:#}"))?;
-    if out.code != Some(0) {
-        return Err(format!("git ls-files failed: {}", out.output.trim()));
-    }
+    // `--directory`: an ignored folder once (`.venv/`), not its thousands of files.
+    let flags = [
+        "--others",
+        "--ignored",
+        "--directory",
+        "--exclude-per-directory=.gitignore",
+    ];
     // Files, and folders ending in `/`.
-    let ignored: Vec<&str> = out.output.split('\0').filter(|p| !p.is_empty()).collect();
+    let ignored = ls_files(root, &flags)?;
     if ignored.is_empty() {
         return Ok(Vec::new());
     }
