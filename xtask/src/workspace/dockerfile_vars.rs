@@ -84,11 +84,8 @@ pub fn value_after(image: &[&Instruction], name: &str, base: &str, escape: char)
         match instruction.keyword.as_str() {
             "ARG" => declare_args(&instruction.args, &mut env, &Env::new(), escape),
             "ENV" => {
-                let pairs: Vec<(String, Option<String>)> = env_pairs(&instruction.args, escape)
-                    .into_iter()
-                    .map(|(name, value)| (name, value_of(&value, &env, escape)))
-                    .collect();
-                env.extend(pairs);
+                let values = env_values(&instruction.args, &env, escape);
+                env.extend(values);
             }
             _ => {}
         }
@@ -111,11 +108,7 @@ fn substitute(keyword: &str, args: &str, stage: &mut Stage, escape: char) -> Str
             format!("{flags}{}", expand(rest, &stage.env, escape, &all))
         }
         "ENV" => {
-            // Every value of one ENV sees the variables from before it.
-            let pairs: Vec<(String, Option<String>)> = env_pairs(args, escape)
-                .into_iter()
-                .map(|(name, value)| (name, value_of(&value, &stage.env, escape)))
-                .collect();
+            let pairs = env_values(args, &stage.env, escape);
             // bash reads BASH_ENV's file (sh, ENV's) before the command: it may set anything.
             stage.custom_shell |= pairs.iter().any(|(n, _)| n == "BASH_ENV" || n == "ENV");
             stage.env.extend(pairs);
@@ -266,6 +259,15 @@ fn base_stage(from: &str, stages: &[Stage]) -> Stage {
         .find(|stage| stage.name.as_deref() == Some(base))
         .cloned()
         .unwrap_or_default()
+}
+
+/// An `ENV`'s names with their values as the builder keeps them: every value of one `ENV` sees
+/// the variables from before it (`env`), not those it sets itself.
+fn env_values(args: &str, env: &Env, escape: char) -> Vec<(String, Option<String>)> {
+    env_pairs(args, escape)
+        .into_iter()
+        .map(|(name, value)| (name, value_of(&value, env, escape)))
+        .collect()
 }
 
 /// `ENV a=1 b="x y"` (or the older `ENV a value with spaces`): its names and values as written.
