@@ -218,8 +218,9 @@ fn command_problem(
 /// Where the command `first` (the `ENTRYPOINT`'s first word) is looked for at `docker run`, if
 /// it is not where `install.py` puts the service's scripts: the `bin/` beside the Python that
 /// runs it (`/opt/venv/bin/python` -> `/opt/venv/bin/`). A path must be that; a bare name is
-/// looked up on the image's `PATH` (its last `ENV PATH`, else the base image's, which holds the
-/// system's folders and no venv's). Not told when that Python is not named by its path.
+/// looked up on the image's `PATH` (its `ENV PATH`s read in turn with their variables, the base
+/// image's system folders, and no venv, standing for `$PATH` before them). Not told when that
+/// Python is not named by its path, or a name in the `PATH` cannot be told.
 fn found_problem(
     at: &str,
     first: &str,
@@ -227,13 +228,7 @@ fn found_problem(
     image: &[&Instruction],
     escape: char,
 ) -> Option<String> {
-    let bin = instructions
-        .iter()
-        .filter(|i| i.keyword == "RUN")
-        .find_map(install_python)?
-        .rsplit_once('/')?
-        .0
-        .to_owned();
+    let bin = install_bin(instructions)?;
     if first.contains('/') {
         let program = first.rsplit('/').next().unwrap_or(first);
         return (first != format!("{bin}/{program}")).then(|| {
@@ -278,9 +273,21 @@ const SYSTEM_PATH: &[&str] = &[
     "/bin",
 ];
 
+/// Whether an instruction is a `RUN` of `install.py`.
+fn runs_install(instruction: &&Instruction) -> bool {
+    instruction.keyword == "RUN" && instruction.args.contains(context::INSTALL)
+}
+
+/// The `bin/` folder of the Python (a path) that the file's `RUN` of `install.py` runs it with
+/// (`/opt/venv/bin`): where the service's scripts go, under the venv it fills.
+fn install_bin(instructions: &[Instruction]) -> Option<String> {
+    let python = instructions.iter().find_map(install_python)?;
+    Some(python.rsplit_once('/')?.0.to_owned())
+}
+
 /// The Python (a path) that a `RUN` of `install.py` runs it with: the word before the script's.
 fn install_python(run: &Instruction) -> Option<String> {
-    if !run.args.contains(context::INSTALL) {
+    if !runs_install(&run) {
         return None;
     }
     let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
@@ -360,11 +367,10 @@ fn final_stage(instructions: &[Instruction]) -> Vec<&Instruction> {
 /// a `RUN` of it in the final stage's chain, or a `COPY --from=` a stage whose chain has one.
 /// A Dockerfile that installs otherwise (or nothing) builds an image `dist` never checked.
 fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -> Option<String> {
-    let installs = |i: &&Instruction| i.keyword == "RUN" && i.args.contains(context::INSTALL);
     let stages = stages(instructions);
     let last = stages.len().checked_sub(1)?;
     let installing: Vec<String> = (0..stages.len())
-        .filter(|&i| chain(&stages, i).iter().any(installs))
+        .filter(|&i| chain(&stages, i).iter().any(runs_install))
         .flat_map(|i| {
             let mut names = vec![i.to_string()];
             names.extend(stages[i].name.clone());
@@ -376,11 +382,8 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
     // with `uv venv`, `python -m venv` or `virtualenv`), when told: a copy must take it, or a
     // folder above it, to the same path (its scripts name their Python by it). A system
     // Python's install spreads over its prefix (`lib/python3.x/site-packages`, `bin/`): not told.
-    let venv = instructions
-        .iter()
-        .filter(|i| i.keyword == "RUN")
-        .find_map(install_python)
-        .and_then(|python| Some(python.rsplit_once('/')?.0.rsplit_once('/')?.0.to_owned()))
+    let venv = install_bin(instructions)
+        .and_then(|bin| Some(bin.rsplit_once('/')?.0.to_owned()))
         .filter(|venv| made_venv(instructions, venv));
     let takes_venv = |copy: &dockerfile_parse::Transfer| {
         let Some(venv) = &venv else {
@@ -407,7 +410,7 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
             .is_some_and(|from| installing.contains(&from.to_ascii_lowercase()))
             && takes_venv(&copy)
     };
-    if image.iter().any(installs) || image.iter().any(copies_install) {
+    if image.iter().any(runs_install) || image.iter().any(copies_install) {
         return None;
     }
     Some(format!(
@@ -435,13 +438,13 @@ fn python_problem(
     escape: char,
 ) -> Option<String> {
     let stages = stages(instructions);
-    let installs = |i: &&Instruction| i.keyword == "RUN" && i.args.contains(context::INSTALL);
     (0..stages.len()).find_map(|index| {
         let chain = chain(&stages, index);
-        let at = chain.iter().position(installs)?;
+        let at = chain.iter().position(runs_install)?;
         let (line, version, how) = image_python(&chain[..at], escape)?;
         let wanted = version_numbers(python)?;
-        (version_numbers(&version)? .iter().zip(&wanted).any(|(a, b)| a != b)).then(|| {
+        let named = version_numbers(&version)?;
+        named.iter().zip(&wanted).any(|(a, b)| a != b).then(|| {
             format!(
                 "{rel}:{line}: the image installs with Python {version} ({how}), but `cargo xtask dist` \
                  checks the deployable with Python {python} (python/.python-version): what it proved \
