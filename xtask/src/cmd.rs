@@ -270,8 +270,6 @@ pub fn failure_message(command: &str, finished: &Finished) -> String {
     )
 }
 
-/// Runs `git -C root ARGS` that prints NUL-separated paths (`-z`); an error names the command,
-/// what git said, and `fix`.
 /// `git ls-files` of what git ignores and does not track, NUL-separated, a folder ignored whole
 /// as one entry ending in `/`: clean's list of leftovers, and what dist keeps out of wheels.
 pub const LS_IGNORED: [&str; 6] = [
@@ -283,9 +281,21 @@ pub const LS_IGNORED: [&str; 6] = [
     "--directory",
 ];
 
+/// Runs `git -C root ARGS` that prints NUL-separated paths (`-z`); an error names the command,
+/// what git said, and `fix`.
 pub fn git_paths(root: &Path, args: &[&str], fix: &str) -> Result<Vec<String>> {
     let mut all = git_paths_at_once(root, &[(args, fix)])?;
     Ok(all.pop().unwrap_or_default())
+}
+
+/// Paths as git's `--stdin -z` reads them: each ended by a NUL.
+pub fn nul_separated<S: AsRef<str>>(paths: &[S]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for path in paths {
+        bytes.extend_from_slice(path.as_ref().as_bytes());
+        bytes.push(0);
+    }
+    bytes
 }
 
 /// [`git_paths`] of several git commands, run at once (each a process that mostly waits on the

@@ -239,16 +239,11 @@ struct Rule {
 /// The deciding rule of each of `paths` (from the root) that one matches, tracked or not
 /// (`--no-index`).
 fn matching_rules(root: &Path, paths: &[impl AsRef<str>]) -> Result<Vec<Rule>, String> {
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(path.as_ref().as_bytes());
-        input.push(0);
-    }
     let out = Cmd::new("git")
         .arg("-C")
         .arg(root)
         .args(["check-ignore", "--no-index", "--verbose", "-z", "--stdin"])
-        .stdin(input)
+        .stdin(crate::cmd::nul_separated(paths))
         .output()
         .map_err(|e| format!("{e:#}"))?;
     if !matches!(out.code, Some(0 | 1)) {
@@ -274,23 +269,9 @@ fn matching_rules(root: &Path, paths: &[impl AsRef<str>]) -> Result<Vec<Rule>, S
 
 /// `git ls-files -z FLAGS -- python/`: the paths it lists, from the root.
 fn ls_files(root: &Path, flags: &[&str]) -> Result<Vec<String>, String> {
-    let out = Cmd::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["ls-files", "-z"])
-        .args(flags)
-        .args(["--", PYTHON_DIR])
-        .output()
-        .map_err(|e| format!("{e:#}"))?;
-    if out.code != Some(0) {
-        return Err(format!("git ls-files failed: {}", out.output.trim()));
-    }
-    Ok(out
-        .output
-        .split('\0')
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect())
+    let args = [&["ls-files", "-z"], flags, &["--", PYTHON_DIR]].concat();
+    crate::cmd::git_paths(root, &args, "is the root a git repository?")
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// The files ruff checks, found by walking the folders (and so skipped where git ignores them).

@@ -646,18 +646,14 @@ fn converted_not_as_checked_out(
     if listed.is_empty() {
         return Ok(None);
     }
-    let mut files = Vec::new();
-    for (_, path) in listed {
-        files.extend_from_slice(path.as_bytes());
-        files.push(0);
-    }
+    let files: Vec<&str> = listed.iter().map(|(_, path)| *path).collect();
     let attrs = untrimmed(
         Cmd::new("git")
             .arg("-C")
             .arg(root)
             .args(["check-attr", "-z", "--stdin"])
             .args(CONVERTING_ATTRIBUTES)
-            .stdin(files),
+            .stdin(crate::cmd::nul_separated(&files)),
     )?;
     // `-z`: path, attribute, value, each ended by a NUL.
     let fields: Vec<&str> = attrs.split('\0').collect();
@@ -689,11 +685,6 @@ fn checked_out_contents(root: &Path, paths: &[&str]) -> Result<Vec<Option<Vec<u8
     let temp = std::env::temp_dir().join(format!("xtask-pre-push-{}", std::process::id()));
     let _ = fs::remove_dir_all(&temp);
     fs::create_dir_all(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(path.as_bytes());
-        input.push(0);
-    }
     let mut prefix = temp.to_string_lossy().into_owned();
     prefix.push('/');
     let written = untrimmed(
@@ -702,7 +693,7 @@ fn checked_out_contents(root: &Path, paths: &[&str]) -> Result<Vec<Option<Vec<u8
             .arg(root)
             .args(["checkout-index", "-z", "--stdin", "--force"])
             .arg(format!("--prefix={prefix}"))
-            .stdin(input),
+            .stdin(crate::cmd::nul_separated(paths)),
     );
     // checkout-index writes each file at its path from the top.
     let below_top = git(root, &["rev-parse", "--show-prefix"]).unwrap_or_default();

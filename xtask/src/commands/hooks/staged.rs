@@ -437,10 +437,9 @@ impl Export {
             .split('\0')
             .filter(|p| !p.is_empty())
             .collect();
-        let listed: String = listed
+        let listed: Vec<&str> = listed
             .split('\0')
             .filter(|p| !p.is_empty() && !intent_to_add.contains(p))
-            .map(|p| format!("{p}\0"))
             .collect();
         // Files with the skip-worktree bit (a sparse checkout) are committed all the same.
         let write = repo
@@ -452,7 +451,7 @@ impl Export {
                 "--ignore-skip-worktree-bits",
             ])
             .arg(format!("--prefix={}/", self.dir.display()))
-            .stdin(listed.into_bytes());
+            .stdin(crate::cmd::nul_separated(&listed));
         checked(write).context("cannot write the staged files to a temporary folder")?;
         Ok(())
     }
