@@ -87,24 +87,28 @@ def imports_of(path: str, module: str, is_package: bool) -> set[str]:
     return names
 
 
-def left_out(source: list[str], imported: set[str]) -> list[str]:
-    """The source's modules the install lacks while an installed module imports them."""
-    problems = []
-    for module in source:
-        if module not in imported:
-            continue
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (Exception, SystemExit):  # noqa: BLE001 - a parent that is missing or fails
-            found = False
-        if not found:
-            problems.append(
-                f"{module} is in the source, and an installed module imports it, but the"
-                " installed package lacks it: the editable dev venv imports it, the image"
-                " cannot; the build leaves it out (setuptools: [tool.setuptools] packages,"
-                " or packages.find)"
-            )
-    return problems
+def left_out(package: object, name: str, source: list[str]) -> list[str]:
+    """The source's modules the install lacks while an installed module imports them (the
+    installed modules are read only when one is missing)."""
+    missing = [module for module in source if not installed_module(module)]
+    if not missing:
+        return []
+    imported = shipped_imports(package, name)
+    return [
+        f"{module} is in the source, and an installed module imports it, but the installed"
+        " package lacks it: the editable dev venv imports it, the image cannot; the build"
+        " leaves it out (setuptools: [tool.setuptools] packages, or packages.find)"
+        for module in missing
+        if module in imported
+    ]
+
+
+def installed_module(module: str) -> bool:
+    """Whether the venv has the module (its parents imported to find it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (Exception, SystemExit):  # noqa: BLE001 - a parent that is missing or fails
+        return False
 
 
 def missing_data(data: dict[str, list[str]]) -> list[str]:
@@ -140,8 +144,7 @@ def main() -> int:
             problems.append(f"`import {name}` comes from {found or 'nowhere'}, not from the venv")
             continue
         problems.extend(submodule_problems(module, name))
-        source = spec.get("modules", {}).get(name, [])
-        problems.extend(left_out(source, shipped_imports(module, name)))
+        problems.extend(left_out(module, name, spec.get("modules", {}).get(name, [])))
     installed = sorted({normalize(d.metadata["Name"]) for d in importlib.metadata.distributions()})
     for name in installed:
         if name in spec["forbidden"]:
