@@ -105,8 +105,8 @@ fn probe_spec(ws: &Workspace, service: &Package, set: &[&Package], lock_file: &P
     }
     let imports: Vec<String> = set.iter().flat_map(|p| p.import_names()).collect();
     let tracked = tracked_files(&ws.root);
-    let data = super::data_files::of(set, tracked.as_ref());
-    let modules = super::data_files::modules(set, tracked.as_ref());
+    let super::data_files::Contents { data, modules } =
+        super::data_files::of(set, tracked.as_ref());
     json_object(
         &imports,
         &allowed,

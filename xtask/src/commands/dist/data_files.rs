@@ -14,77 +14,71 @@ use crate::workspace::layout::is_dotted_identifier;
 
 /// The files git tracks under the root, to tell a machine's own files from the source's.
 pub struct Tracked {
-    /// The root as the paths below are written (with `/`).
-    root: String,
+    root: PathBuf,
     /// The root with every symlink resolved, to find a file a symlink leads to.
     real_root: PathBuf,
-    /// Absolute paths with `/`.
+    /// Paths from the root, with `/`, as git lists them.
     files: BTreeSet<String>,
 }
 
 impl Tracked {
     pub fn new(root: &Path, relative: Vec<String>) -> Tracked {
-        let root_text = root.to_string_lossy().replace('\\', "/");
         Tracked {
-            files: relative
-                .iter()
-                .map(|rel| format!("{root_text}/{rel}"))
-                .collect(),
+            root: root.to_path_buf(),
             real_root: fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
-            root: root_text,
+            files: relative.into_iter().collect(),
         }
     }
 
     /// Whether git tracks the file at `path`, or the file a symlink on the way leads to (a
     /// tracked link to a tracked folder elsewhere in the repository).
-    fn holds(&self, path: &str) -> bool {
-        if self.files.contains(path) {
-            return true;
-        }
-        let Ok(real) = fs::canonicalize(path) else {
-            return false;
+    fn holds(&self, path: &Path) -> bool {
+        let listed = |rel: &Path| {
+            self.files
+                .contains(&rel.to_string_lossy().replace('\\', "/"))
         };
-        real.strip_prefix(&self.real_root).is_ok_and(|rel| {
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            self.files.contains(&format!("{}/{rel}", self.root))
-        })
+        path.strip_prefix(&self.root).is_ok_and(listed)
+            || fs::canonicalize(path)
+                .is_ok_and(|real| real.strip_prefix(&self.real_root).is_ok_and(listed))
     }
 }
 
-/// For each import package (a folder) of `set`: the paths of its data files below its folder,
-/// with `/`. Data: any file but Python source and bytecode and `py.typed` (PEP 561's marker, for
-/// type checkers), outside hidden folders and `__pycache__`; in a git repository, only those git
-/// tracks (a file git ignores is the machine's own, never shipped).
-pub fn of(set: &[&Package], tracked: Option<&Tracked>) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for package in set {
-        for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
-            let files = files_of(&import.path, tracked, is_data);
-            if !files.is_empty() {
-                out.insert(import.name.clone(), files);
-            }
-        }
-    }
-    out
+/// What the source of the install set's import packages holds, for the probe.
+pub struct Contents {
+    /// For each import package (a folder): the paths of its data files below its folder, with
+    /// `/`. Data: any file but Python source and bytecode and `py.typed` (PEP 561's marker, for
+    /// type checkers), outside hidden folders and `__pycache__`.
+    pub data: BTreeMap<String, Vec<String>>,
+    /// For each import package: the dotted names of the modules its source holds below it
+    /// ([`module_name`]).
+    pub modules: BTreeMap<String, Vec<String>>,
 }
 
-/// For each import package (a folder) of `set`: the dotted names of the modules its source holds
-/// below it (tracked, as [`of`]), `__main__` aside (importing it runs the program). A module in a
-/// folder without `__init__.py` counts: the wheel may ship it as a namespace portion.
-pub fn modules(set: &[&Package], tracked: Option<&Tracked>) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
+/// The [`Contents`] of `set`'s import packages, each folder walked once; in a git repository,
+/// only the files git tracks (a file git ignores is the machine's own, never shipped).
+pub fn of(set: &[&Package], tracked: Option<&Tracked>) -> Contents {
+    let mut contents = Contents {
+        data: BTreeMap::new(),
+        modules: BTreeMap::new(),
+    };
     for package in set {
         for import in package.layout.imports.iter().filter(|i| i.path.is_dir()) {
-            let names: Vec<String> = files_of(&import.path, tracked, |n| n.ends_with(".py"))
+            let files = files_of(&import.path, tracked);
+            let data: Vec<String> = files.iter().filter(|f| is_data(f)).cloned().collect();
+            let modules: Vec<String> = files
                 .iter()
+                .filter(|f| f.ends_with(".py"))
                 .filter_map(|rel| module_name(&import.name, rel))
                 .collect();
-            if !names.is_empty() {
-                out.insert(import.name.clone(), names);
+            if !data.is_empty() {
+                contents.data.insert(import.name.clone(), data);
+            }
+            if !modules.is_empty() {
+                contents.modules.insert(import.name.clone(), modules);
             }
         }
     }
-    out
+    contents
 }
 
 /// `media_service` and `pipelines/mix.py` -> `media_service.pipelines.mix`; None for
@@ -109,26 +103,19 @@ fn module_name(package: &str, rel: &str) -> Option<String> {
     is_dotted_identifier(&dotted).then_some(dotted)
 }
 
-/// The files below `dir` whose names `keep` selects, with `/`; through symlinks (a build ships
-/// what a link leads to, under the link's name too), a folder never inside itself; in a git
-/// repository, only those git tracks.
-fn files_of(dir: &Path, tracked: Option<&Tracked>, keep: fn(&str) -> bool) -> Vec<String> {
+/// The files below `dir`, with `/`; through symlinks (a build ships what a link leads to,
+/// under the link's name too), a folder never inside itself; in a git repository, only those
+/// git tracks.
+fn files_of(dir: &Path, tracked: Option<&Tracked>) -> Vec<String> {
     let mut files = Vec::new();
-    walk(dir, "", keep, &mut Vec::new(), &mut files);
+    walk(dir, "", &mut Vec::new(), &mut files);
     if let Some(tracked) = tracked {
-        let prefix = dir.to_string_lossy().replace('\\', "/");
-        files.retain(|rel| tracked.holds(&format!("{prefix}/{rel}")));
+        files.retain(|rel| tracked.holds(&dir.join(rel)));
     }
     files
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    keep: fn(&str) -> bool,
-    above: &mut Vec<PathBuf>,
-    out: &mut Vec<String>,
-) {
+fn walk(dir: &Path, prefix: &str, above: &mut Vec<PathBuf>, out: &mut Vec<String>) {
     // A link back up would walk forever: a real folder is not walked inside itself. Another
     // name for it elsewhere is walked again, as the dev venv reads it under that name too.
     let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -148,16 +135,18 @@ fn walk(
         };
         if meta.is_dir() {
             if !name.starts_with('.') && name != "__pycache__" {
-                walk(&path, &format!("{rel}/"), keep, above, out);
+                walk(&path, &format!("{rel}/"), above, out);
             }
-        } else if meta.is_file() && keep(&name) {
+        } else if meta.is_file() {
             out.push(rel);
         }
     }
     above.pop();
 }
 
+/// Whether a file (its name, or its path from the package) is data rather than source.
 fn is_data(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
     let source = [".py", ".pyi", ".pyc", ".pyo"]
         .iter()
         .any(|ext| name.ends_with(ext));
@@ -195,7 +184,7 @@ mod tests {
         fs::write(dir.join("a/x.json"), "{}").unwrap();
         std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
         std::os::unix::fs::symlink("..", dir.join("a/up")).unwrap();
-        let files = files_of(&dir, None, is_data);
+        let files = files_of(&dir, None);
         assert!(
             files.contains(&"a/x.json".to_owned()) && files.contains(&"b/x.json".to_owned()),
             "{files:?}"
