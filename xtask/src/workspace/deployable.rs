@@ -290,18 +290,16 @@ fn install_python(run: &Instruction) -> Option<String> {
     if !runs_install(&run) {
         return None;
     }
-    let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
-    let at = words.iter().position(|w| {
-        let w = w.trim_matches(|c| c == '"' || c == '\'');
-        w == context::INSTALL || w.ends_with(&format!("/{}", context::INSTALL))
-    })?;
-    let python = words[..at]
+    let words: Vec<String> = image_files::shell_words(dockerfile_parse::flags(&run.args).1)
         .iter()
-        .rev()
-        .find(|w| !w.starts_with('-'))?
-        .trim_matches(|c| c == '"' || c == '\'');
+        .map(|w| image_files::dequoted(w))
+        .collect();
+    let at = words
+        .iter()
+        .position(|w| w == context::INSTALL || w.ends_with(&format!("/{}", context::INSTALL)))?;
+    let python = words[..at].iter().rev().find(|w| !w.starts_with('-'))?;
     let name = python.rsplit('/').next()?;
-    (python.starts_with('/') && name.starts_with("python")).then(|| python.to_owned())
+    (python.starts_with('/') && name.starts_with("python")).then(|| python.clone())
 }
 
 /// One stage of a Dockerfile: its `FROM`, what it starts from, its name (lower-cased), its
