@@ -1057,6 +1057,19 @@ fn a_file_outside_python_that_an_option_names() {
     );
     let out = agrees_with_fresh(root, &lint, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
+    // An edit of the plugin that keeps its size and time: Python would load the bytecode of
+    // the plugin that passed (the key saw the edit, and nothing records the plugin's state for
+    // the caches).
+    let broken = format!("{plugin}\nraise RuntimeError(\"broken\")\n");
+    let padded = format!(
+        "{plugin}\n{}\n",
+        "#".repeat(broken.len() - plugin.len() - 2)
+    );
+    write(root, "mypy_check.py", &padded);
+    assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
+    write_keeping_size_and_time(root, "mypy_check.py", &broken);
+    let out = agrees_with_fresh(root, &lint, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
 /// ruff's user configuration applies where no project configuration does: an input then. A

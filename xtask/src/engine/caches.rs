@@ -35,10 +35,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::TreeFile;
+use crate::env::pycache_prefix;
 use crate::env::venv::Venv;
 use crate::fsutil;
 
@@ -154,6 +155,24 @@ impl ToolCaches {
         if !self.outside_modules.is_empty() {
             self.forget_mypy_entries(&self.outside_modules);
         }
+        self.forget_unrecorded_bytecode();
+    }
+
+    /// The bytecode the caches keep between runs is that of the files under `python/` (the
+    /// record's, the venvs' under the install's check) and of the interpreter's own files (its
+    /// standard library). A job also imports files from elsewhere: a mypy plugin or a pytest
+    /// plugin beside `python/`. Their state is not recorded, so an edit that keeps their size
+    /// and time would meet their old bytecode: it is forgotten before every run (they are few,
+    /// and compiling them costs little).
+    fn forget_unrecorded_bytecode(&self) {
+        let mut kept = vec![pycache_prefix::mirror(&self.python)];
+        kept.extend(self.interpreter_mirror());
+        pycache_prefix::forget_outside(&self.bytecode(), &kept);
+    }
+
+    /// Where `PYTHONPYCACHEPREFIX` puts the bytecode of the files of the venv's interpreter.
+    fn interpreter_mirror(&self) -> Option<PathBuf> {
+        pycache_prefix::interpreter_mirror(&Venv::of_dir(self.venv_dir()))
     }
 
     /// After the job ran: records the files' state as read before it ran (a file saved while
@@ -224,12 +243,13 @@ impl ToolCaches {
         for rel in seen.lines().filter_map(|line| line.splitn(4, '\t').nth(3)) {
             names.extend(module_names(rel).map(str::to_owned));
         }
-        let mirror = without_root(&self.python);
+        let mirror = pycache_prefix::mirror(&self.python);
+        let interpreter = self.interpreter_mirror();
         copy_tree(&from.join("mypy"), &self.mypy(), &|rel, _| {
             mypy_entries(rel, &names)
         });
         copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
-            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python)
+            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, interpreter.as_deref())
         });
     }
 
@@ -250,23 +270,24 @@ impl ToolCaches {
     /// After a job ran: makes the tools folder's seed for its tool, its version and interpreter
     /// from its caches, or grows the seed there by the entries it lacks (the first job of a tree
     /// may read a few modules of the standard library; the next, many more): the entries of the
-    /// standard library and installed packages in mypy's cache, and the bytecode of files
-    /// outside `python/` (another tree's venvs are elsewhere). Entries made with other mypy
-    /// plugins are not mixed in. Written aside, then put in the seed's place: a job never seeds
-    /// from half a seed (one that reads a seed while it is replaced gets fewer entries, each
-    /// whole, and computes the rest).
+    /// standard library and installed packages in mypy's cache, and the bytecode of the
+    /// interpreter's files (another tree's venvs are elsewhere; a plugin beside `python/` is a
+    /// tree's file). Entries made with other mypy plugins are not mixed in. Written aside, then
+    /// put in the seed's place: a job never seeds from half a seed (one that reads a seed while
+    /// it is replaced gets fewer entries, each whole, and computes the rest).
     fn publish(&self) {
         let Some(seed) = self.seed_dir() else {
             return;
         };
         let names = self.tree_module_names();
-        let mirror = without_root(&self.python);
+        let mirror = pycache_prefix::mirror(&self.python);
+        let interpreter = self.interpreter_mirror().unwrap_or_default();
         let mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
-        let pyc = |rel: &Path, _: bool| {
-            if rel.starts_with(&mirror) {
+        let pyc = |rel: &Path, is_dir: bool| {
+            if rel.starts_with(&mirror) || interpreter.as_os_str().is_empty() {
                 Take::Skip
             } else {
-                Take::Ask
+                within(rel, is_dir, &interpreter)
             }
         };
         let old = seed.join(SEEN).is_file().then_some(&seed);
@@ -284,7 +305,8 @@ impl ToolCaches {
         let mut venvs = Vec::new();
         if let Some(old) = old {
             copy_tree(&old.join("mypy"), &aside.join("mypy"), &|_, _| Take::Ask);
-            copy_tree(&old.join("pyc"), &aside.join("pyc"), &|_, _| Take::Ask);
+            // A seed an older xtask grew holds the bytecode of other files: left behind.
+            copy_tree(&old.join("pyc"), &aside.join("pyc"), &pyc);
             venvs = made_in(old);
         }
         let (to_mypy, to_pyc) = (aside.join("mypy"), aside.join("pyc"));
@@ -343,7 +365,7 @@ impl ToolCaches {
     /// under `python/`.
     fn forget_tree(&self) {
         forget_bytecode(
-            &self.bytecode().join(without_root(&self.python)),
+            &self.bytecode().join(pycache_prefix::mirror(&self.python)),
             &self.python,
         );
         self.forget_mypy_entries(&self.tree_module_names());
@@ -475,14 +497,32 @@ fn module_names(rel: &str) -> impl Iterator<Item = &str> {
 /// In a job's `pyc` folder, the bytecode of every file but the tree modules': those under
 /// `python/` (`mirror` in the folder) outside a venv. A venv's folder is known by its
 /// `pyvenv.cfg`, looked for once a folder (as [`forget_bytecode`] does).
-fn bytecode_but_the_tree(rel: &Path, is_dir: bool, mirror: &Path, python: &Path) -> Take {
+fn bytecode_but_the_tree(
+    rel: &Path,
+    is_dir: bool,
+    mirror: &Path,
+    python: &Path,
+    interpreter: Option<&Path>,
+) -> Take {
     match rel.strip_prefix(mirror) {
         // A folder on the way to `python/`'s mirror.
         Err(_) if mirror.starts_with(rel) => Take::Ask,
-        Err(_) => Take::All,
+        // Outside `python/`: the interpreter's files only (see `forget_unrecorded_bytecode`).
+        Err(_) => interpreter.map_or(Take::Skip, |i| within(rel, is_dir, i)),
         Ok(below) if is_dir && python.join(below).join("pyvenv.cfg").is_file() => Take::All,
         Ok(_) if is_dir => Take::Ask,
         Ok(_) => Take::Skip,
+    }
+}
+
+/// Everything below `place` (a path below a job's `pyc` folder), and the folders on the way to it.
+fn within(rel: &Path, is_dir: bool, place: &Path) -> Take {
+    if rel.starts_with(place) {
+        Take::All
+    } else if is_dir && place.starts_with(rel) {
+        Take::Ask
+    } else {
+        Take::Skip
     }
 }
 
@@ -595,13 +635,6 @@ fn forget_bytecode(mirror: &Path, source: &Path) {
     }
 }
 
-/// `path` without its root or drive: where `PYTHONPYCACHEPREFIX` puts the bytecode of its files.
-fn without_root(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,7 +728,9 @@ mod tests {
                 &dir.join("seeds"),
             )
         };
-        let mirror = caches(false, "").bytecode().join(without_root(&python));
+        let mirror = caches(false, "")
+            .bytecode()
+            .join(pycache_prefix::mirror(&python));
         let tree_pyc = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");
         let venv_pyc = mirror.join("apps/svc/.venv/lib/site-packages/six.cpython-310.pyc");
         let numpy = dir.join("c/mypy/3.10/numpy.meta.json");
@@ -806,9 +841,9 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A seed's copy leaves out the tree modules' entries, and only theirs: the bytecode of the
-    /// files under `python/` outside a venv (no folder made for them), mypy's entries named
-    /// like a tree module.
+    /// A seed's copy leaves out the tree modules' entries: the bytecode of the files under
+    /// `python/` outside a venv (no folder made for them) and of files that are not the
+    /// interpreter's, mypy's entries named like a tree module.
     #[test]
     fn a_seed_copies_all_but_the_trees_entries() {
         let dir = std::env::temp_dir().join(format!("xtask-caches-s-{}", std::process::id()));
@@ -820,7 +855,7 @@ mod tests {
             "home = /usr/bin\n",
         )
         .unwrap();
-        let mirror = without_root(&python);
+        let mirror = pycache_prefix::mirror(&python);
         let (from, to) = (dir.join("from"), dir.join("to"));
         let tree = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");
         let files = [
@@ -837,6 +872,11 @@ mod tests {
                 PathBuf::from("pyc/usr/lib/python3.10/os.cpython-310.pyc"),
                 true,
             ),
+            // A plugin beside python/: not the interpreter's.
+            (
+                Path::new("pyc").join(mirror.parent().unwrap().join("plugin.cpython-310.pyc")),
+                false,
+            ),
             (PathBuf::from("mypy/3.10/dubbing_common/x.meta.ff"), false),
             (PathBuf::from("mypy/3.10/x.data.ff"), false),
             (PathBuf::from("mypy/3.10/numpy.meta.ff"), true),
@@ -851,7 +891,7 @@ mod tests {
             mypy_entries(rel, &names)
         });
         copy_tree(&from.join("pyc"), &to.join("pyc"), &|rel, is_dir| {
-            bytecode_but_the_tree(rel, is_dir, &mirror, &python)
+            bytecode_but_the_tree(rel, is_dir, &mirror, &python, Some(Path::new("usr")))
         });
         for (rel, copied) in &files {
             assert_eq!(to.join(rel).is_file(), *copied, "{}", rel.display());
