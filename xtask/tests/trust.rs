@@ -66,6 +66,40 @@ fn an_edit_that_keeps_size_and_time_is_seen_by_every_cache() {
     let out = agrees_with_fresh(root, &["lint", "-p", "common"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
+    // verify's environment check imports each package from source, which runs its code: an
+    // `__init__.py` that now fails on import, the same size and time, must fail it.
+    write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n");
+    let verify = ["verify", "-p", "common", "--message-format", "json"];
+    run(xtask(root).args(verify)).assert_ok();
+    let init = "python/libs/common/src/dubbing_common/__init__.py";
+    let text = fs::read_to_string(root.join(init)).unwrap();
+    let head = text.lines().next().unwrap();
+    let fill = text.len() - head.len() - "\nraise ImportError(\"\")\n".len();
+    let broken = format!("{head}\nraise ImportError(\"{}\")\n", "x".repeat(fill));
+    write_keeping_size_and_time(root, init, &broken);
+    let remembered = job_verdicts(&run(xtask(root).args(verify)));
+    common::remove_tool_caches(root);
+    let fresh = job_verdicts(&run(xtask(root).args(verify).arg("--no-cache")));
+    assert_eq!(remembered, fresh);
+    let environment = "environment (SC-001..3, SC-008) media-service (media-service venv)";
+    assert_eq!(
+        remembered.get(environment).map(String::as_str),
+        Some("failed"),
+        "{remembered:?}"
+    );
+}
+
+/// Each finished job's result (`ok`, `failed`), from `--message-format json`.
+fn job_verdicts(out: &Run) -> std::collections::BTreeMap<String, String> {
+    let field = |line: &str, name: &str| {
+        let start = line.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        Some(line[start..].split('"').next()?.to_owned())
+    };
+    out.stdout
+        .lines()
+        .filter(|line| line.contains("\"reason\":\"job-finished\""))
+        .filter_map(|line| Some((field(line, "job")?, field(line, "result")?)))
+        .collect()
 }
 
 /// The digest the xtask used before: FNV-1a over 8-byte words, in which a byte at an offset of

@@ -16,6 +16,7 @@ use crate::env::hadolint;
 use crate::env::installer::{self, Installer};
 use crate::env::interpreter::{self, Discovery, Interpreter, Request, Want};
 use crate::env::lock;
+use crate::env::pycache_prefix;
 use crate::env::requirements::{self, Read};
 use crate::env::stamp::{self, Fingerprint, RECIPE_VERSION};
 use crate::env::venv::{Installed, LockMode, Remember, Venv};
@@ -786,14 +787,17 @@ sys.exit(1 if problems else 0)
 pub fn post_check_cmd(ws: &Workspace, service: &Package, venv: &Venv) -> Result<Cmd> {
     let set = ws.closure(service)?;
     // Its bytecode (the venv's start-up files, the editable finders) in a folder of its own in
-    // the venv, never in the tree: without any, every check would parse them anew.
+    // the venv, never in the tree: without any, every check would parse them anew. Only the
+    // venv's and the interpreter's is kept: the packages it imports from source run their code,
+    // and an edit that keeps a file's size and time would meet its old bytecode.
+    let prefix = venv.dir.join("xtask-cache").join("post-check");
+    let mut kept = vec![pycache_prefix::mirror(&venv.dir)];
+    kept.extend(pycache_prefix::interpreter_mirror(venv));
+    pycache_prefix::forget_outside(&prefix, &kept);
     let mut cmd = Cmd::new(venv.python())
         .arg("-I")
         .arg("-X")
-        .arg(format!(
-            "pycache_prefix={}",
-            venv.dir.join("xtask-cache").join("post-check").display()
-        ))
+        .arg(format!("pycache_prefix={}", prefix.display()))
         .args(["-c", POST_CHECK])
         .cwd(&venv.dir);
     for package in &set {
