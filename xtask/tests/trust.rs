@@ -53,23 +53,23 @@ fn an_edit_that_keeps_size_and_time_is_seen_by_every_cache() {
         "python/libs/common/tests/unit/test_limits.py",
         "from dubbing_common.limits import LIMIT\n\n\ndef test_limit() -> None:\n    assert LIMIT == 128\n",
     );
-    for gate in [["test", "-p", "common"], ["lint", "-p", "common"]] {
+    for gate in [["test", "-p", "common", "--venv", "media-service"], ["lint", "-p", "common", "--venv", "media-service"]] {
         run(xtask(root).args(gate)).assert_ok();
     }
     // The value changes, the size and time do not: the test must fail.
     write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 118\n");
-    let out = agrees_with_fresh(root, &["test", "-p", "common"], &[]);
+    let out = agrees_with_fresh(root, &["test", "-p", "common", "--venv", "media-service"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("assert 118 == 128"), "{}", out.stdout);
     // A type error of the same size: mypy's cache must not answer for it.
     write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 118\n");
-    let out = agrees_with_fresh(root, &["lint", "-p", "common"], &[]);
+    let out = agrees_with_fresh(root, &["lint", "-p", "common", "--venv", "media-service"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
     // verify's environment check imports each package from source, which runs its code: an
     // `__init__.py` that now fails on import, the same size and time, must fail it.
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n");
-    let verify = ["verify", "-p", "common", "--message-format", "json"];
+    let verify = ["verify", "-p", "common", "--venv", "media-service", "--message-format", "json"];
     run(xtask(root).args(verify)).assert_ok();
     let init = "python/libs/common/src/dubbing_common/__init__.py";
     let text = fs::read_to_string(root.join(init)).unwrap();
@@ -167,13 +167,13 @@ fn two_edits_that_collided_under_the_old_digest_rerun_the_job() {
             value
         ),
     );
-    run(xtask(root).args(["test", "-p", "common"])).assert_ok();
+    run(xtask(root).args(["test", "-p", "common", "--venv", "media-service"])).assert_ok();
     write(
         root,
         "python/libs/common/src/dubbing_common/names.py",
         &edited,
     );
-    let out = agrees_with_fresh(root, &["test", "-p", "common"], &[]);
+    let out = agrees_with_fresh(root, &["test", "-p", "common", "--venv", "media-service"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
@@ -205,6 +205,7 @@ fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
         "python/libs/common/tests/unit/test_reach.py",
         "import importlib\n\n\ndef test_plugin_fixture(contract_version: str) -> None:\n    assert contract_version == \"1\"\n\n\ndef test_string_import() -> None:\n    module = importlib.import_module(\"dubbing_contracts\")\n    assert module.__doc__ is not None\n",
     );
+    // Not one venv alone (`--venv`): the imports check runs in none.
     let test_common = ["test", "-p", "common"];
     let first = run(xtask(root).args(test_common));
     // The imports check names the undeclared string reference; pytest itself passes.
@@ -317,8 +318,8 @@ fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
 fn git_ignore_rules_outside_python_are_inputs() {
     let tmp = committed_tree("gitignore");
     let root = tmp.path();
-    let lint = ["lint", "-p", "common"];
-    let test = ["test", "-p", "common"];
+    let lint = ["lint", "-p", "common", "--venv", "media-service"];
+    let test = ["test", "-p", "common", "--venv", "media-service"];
     write(
         root,
         "python/libs/common/src/dubbing_common/scratch.py",
@@ -354,6 +355,8 @@ fn git_ignore_rules_outside_python_are_inputs() {
     fs::remove_file(root.join("python/libs/common/src/dubbing_common/scratch.py")).unwrap();
     let scratch = "python/libs/common/tests/scratch.py";
     write(root, scratch, "\"\"\"Scratch.\"\"\"\n\nimport os\n");
+    // The gates above set up one venv: the other's lock is made now, to be committed.
+    run(xtask(root).arg("setup")).assert_ok();
     common::git(root, &["add", "."]);
     common::git(root, &["commit", "-q", "--no-verify", "-m", "the locks"]);
     let out = run(xtask(root).arg("verify"));
@@ -472,7 +475,7 @@ fn the_execute_bit_is_an_input() {
         rel,
         "\"\"\"The file's mode.\"\"\"\n\nimport os\n\n\ndef test_not_executable() -> None:\n    assert not os.access(__file__, os.X_OK)\n",
     );
-    let test = ["test", "-p", "common"];
+    let test = ["test", "-p", "common", "--venv", "media-service"];
     let mode = |bits: u32| {
         fs::set_permissions(root.join(rel), fs::Permissions::from_mode(bits)).unwrap();
     };
@@ -537,7 +540,7 @@ fn the_execute_bit_is_an_input() {
 fn a_configuration_extended_from_outside_python_is_an_input() {
     let tmp = committed_tree("extend");
     let root = tmp.path();
-    let lint = ["lint", "-p", "common"];
+    let lint = ["lint", "-p", "common", "--venv", "media-service"];
     let config = root.join("python/pyproject.toml");
     let text = fs::read_to_string(&config).unwrap();
     fs::write(
@@ -635,7 +638,7 @@ fn fixtures_named_like_tool_outputs_are_inputs() {
         "from pathlib import Path\n\nFIXTURES = Path(__file__).parent.parent / \"fixtures\"\n\n\ndef test_coverage_fixture() -> None:\n    assert \"line-rate=\\\"1\\\"\" in (FIXTURES / \"coverage.xml\").read_text()\n\n\ndef test_venv_fixture() -> None:\n    assert \"/usr/bin\" in (FIXTURES / \"env\" / \"pyvenv.cfg\").read_text()\n",
     );
     // Left untracked: the seed's .gitignore ignores `coverage.xml` (a tool's report) anywhere.
-    let test_common = ["test", "-p", "common"];
+    let test_common = ["test", "-p", "common", "--venv", "media-service"];
     run(xtask(root).args(test_common)).assert_ok();
     for (rel, original, edited) in [
         (
@@ -676,7 +679,7 @@ fn fixtures_named_like_tool_outputs_are_inputs() {
 fn pytest_cache_options_and_the_terminal_size() {
     let tmp = committed_tree("pytest options");
     let root = tmp.path();
-    let test_common = ["test", "-p", "common"];
+    let test_common = ["test", "-p", "common", "--venv", "media-service"];
     write(
         root,
         "python/libs/common/tests/unit/test_terminal.py",
@@ -687,7 +690,7 @@ fn pytest_cache_options_and_the_terminal_size() {
     assert_eq!(resized.code, 0, "{}", resized.stdout);
     for (args, envs) in [
         (&test_common[..], &[("PYTEST_ADDOPTS", "--lf")][..]),
-        (&["test", "-p", "common", "--", "--sw-skip"][..], &[][..]),
+        (&["test", "-p", "common", "--venv", "media-service", "--", "--sw-skip"][..], &[][..]),
     ] {
         for _ in 0..2 {
             let out = run(xtask(root).args(args).envs(envs.iter().copied()));
@@ -717,7 +720,7 @@ fn a_named_pipe_under_python_hangs_nothing() {
             .success()
     );
     let mut child = xtask(root)
-        .args(["test", "-p", "common", "-v"])
+        .args(["test", "-p", "common", "--venv", "media-service", "-v"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -785,7 +788,7 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
         LIMITS,
         "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n",
     );
-    run(xtask(first.path()).args(["lint", "-p", "common"])).assert_ok();
+    run(xtask(first.path()).args(["lint", "-p", "common", "--venv", "media-service"])).assert_ok();
     let seeds: Vec<_> = fs::read_dir(job_seeds())
         .unwrap()
         .flatten()
@@ -826,7 +829,7 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 128\n");
     run(xtask(root).arg("setup")).assert_ok();
     let started = std::time::SystemTime::now();
-    let out = agrees_with_fresh(root, &["lint", "-p", "common"], &[]);
+    let out = agrees_with_fresh(root, &["lint", "-p", "common", "--venv", "media-service"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
     // What the fresh run's mypy found in its cache: seeded entries, older than the run.
@@ -862,7 +865,7 @@ fn a_folder_in_another_package_that_makes_an_import_first_party() {
         "python/libs/common/tests/unit/test_plug.py",
         "\"\"\"A third-party import, then a first-party one.\"\"\"\n\nimport pluggy\n\nimport dubbing_common\n\n\ndef test_plug() -> None:\n    assert pluggy.HookimplMarker(\"x\") is not None\n    assert dubbing_common.__version__\n",
     );
-    let lint = ["lint", "-p", "common"];
+    let lint = ["lint", "-p", "common", "--venv", "media-service"];
     assert_eq!(agrees_with_fresh(root, &lint, &[]).code, 0);
     write(root, "python/libs/contracts/pluggy/notes.txt", "notes\n");
     let out = agrees_with_fresh(root, &lint, &[]);
@@ -992,8 +995,8 @@ fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_ti
 fn a_file_outside_python_that_an_option_names() {
     let tmp = committed_tree("option files");
     let root = tmp.path();
-    let test = ["test", "-p", "common"];
-    let lint = ["lint", "-p", "common"];
+    let test = ["test", "-p", "common", "--venv", "media-service"];
+    let lint = ["lint", "-p", "common", "--venv", "media-service"];
     // pytest's arguments from a file at the repository's top.
     let config = root.join("python/pyproject.toml");
     let text = fs::read_to_string(&config).unwrap();
@@ -1024,7 +1027,7 @@ fn a_file_outside_python_that_an_option_names() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     // The same passed on to pytest on the command line (`test -- @FILE`).
     let args = format!("@{}", root.join("cli args.txt").display());
-    let passed = ["test", "-p", "common", "--", args.as_str()];
+    let passed = ["test", "-p", "common", "--venv", "media-service", "--", args.as_str()];
     write(root, "cli args.txt", "-q\n");
     assert_eq!(agrees_with_fresh(root, &passed, &[]).code, 0);
     write(root, "cli args.txt", "--no-such-option\n");
@@ -1119,7 +1122,7 @@ fn ruffs_user_configuration_is_an_input() {
     fs::write(&config, format!("{}{}", &text[..start], &text[end..])).unwrap();
     let xdg = root.join("xdg");
     let env = [("XDG_CONFIG_HOME", xdg.to_str().unwrap())];
-    let lint = ["lint", "-p", "common"];
+    let lint = ["lint", "-p", "common", "--venv", "media-service"];
     write(
         root,
         "xdg/ruff/ruff.toml",
@@ -1141,7 +1144,7 @@ fn ruffs_user_configuration_is_an_input() {
 fn a_file_in_a_pycache_folder_that_is_not_bytecode() {
     let tmp = committed_tree("pycache");
     let root = tmp.path();
-    let test = ["test", "-p", "common"];
+    let test = ["test", "-p", "common", "--venv", "media-service"];
     let helper = "python/libs/common/src/dubbing_common/__pycache__/helper.py";
     write(root, helper, "VALUE = 1\n");
     write(
