@@ -250,6 +250,21 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     assert!(out.contains("I001") && out.contains(plug), "{out}");
     git(root, &["merge", "--abort"]);
     assert!(!root.join(notes).exists());
+    // The same folder from a patch: `git am` runs pre-applypatch with the patch in the index.
+    let patch = root.join(".git/folder.patch");
+    fs::write(
+        &patch,
+        git_output(root, &["format-patch", "-1", "--stdout", "folder"]),
+    )
+    .unwrap();
+    let (code, out) = git_as_person(root, cargo.path(), &["am", &patch.to_string_lossy()]);
+    assert_ne!(
+        code, 0,
+        "the patch that breaks common's import order passed:\n{out}"
+    );
+    assert!(out.contains("I001") && out.contains(plug), "{out}");
+    git(root, &["am", "--abort"]);
+    assert!(!root.join(notes).exists());
     // Hooks an older xtask installed, without pre-merge-commit: each run says how to add it.
     let merge_hook = root.join(".git/hooks/pre-merge-commit");
     fs::remove_file(&merge_hook).unwrap();

@@ -53,23 +53,42 @@ fn an_edit_that_keeps_size_and_time_is_seen_by_every_cache() {
         "python/libs/common/tests/unit/test_limits.py",
         "from dubbing_common.limits import LIMIT\n\n\ndef test_limit() -> None:\n    assert LIMIT == 128\n",
     );
-    for gate in [["test", "-p", "common", "--venv", "media-service"], ["lint", "-p", "common", "--venv", "media-service"]] {
+    for gate in [
+        ["test", "-p", "common", "--venv", "media-service"],
+        ["lint", "-p", "common", "--venv", "media-service"],
+    ] {
         run(xtask(root).args(gate)).assert_ok();
     }
     // The value changes, the size and time do not: the test must fail.
     write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 118\n");
-    let out = agrees_with_fresh(root, &["test", "-p", "common", "--venv", "media-service"], &[]);
+    let out = agrees_with_fresh(
+        root,
+        &["test", "-p", "common", "--venv", "media-service"],
+        &[],
+    );
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("assert 118 == 128"), "{}", out.stdout);
     // A type error of the same size: mypy's cache must not answer for it.
     write_keeping_size_and_time(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 118\n");
-    let out = agrees_with_fresh(root, &["lint", "-p", "common", "--venv", "media-service"], &[]);
+    let out = agrees_with_fresh(
+        root,
+        &["lint", "-p", "common", "--venv", "media-service"],
+        &[],
+    );
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
     // verify's environment check imports each package from source, which runs its code: an
     // `__init__.py` that now fails on import, the same size and time, must fail it.
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n");
-    let verify = ["verify", "-p", "common", "--venv", "media-service", "--message-format", "json"];
+    let verify = [
+        "verify",
+        "-p",
+        "common",
+        "--venv",
+        "media-service",
+        "--message-format",
+        "json",
+    ];
     run(xtask(root).args(verify)).assert_ok();
     let init = "python/libs/common/src/dubbing_common/__init__.py";
     let text = fs::read_to_string(root.join(init)).unwrap();
@@ -173,7 +192,11 @@ fn two_edits_that_collided_under_the_old_digest_rerun_the_job() {
         "python/libs/common/src/dubbing_common/names.py",
         &edited,
     );
-    let out = agrees_with_fresh(root, &["test", "-p", "common", "--venv", "media-service"], &[]);
+    let out = agrees_with_fresh(
+        root,
+        &["test", "-p", "common", "--venv", "media-service"],
+        &[],
+    );
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
@@ -690,7 +713,18 @@ fn pytest_cache_options_and_the_terminal_size() {
     assert_eq!(resized.code, 0, "{}", resized.stdout);
     for (args, envs) in [
         (&test_common[..], &[("PYTEST_ADDOPTS", "--lf")][..]),
-        (&["test", "-p", "common", "--venv", "media-service", "--", "--sw-skip"][..], &[][..]),
+        (
+            &[
+                "test",
+                "-p",
+                "common",
+                "--venv",
+                "media-service",
+                "--",
+                "--sw-skip",
+            ][..],
+            &[][..],
+        ),
     ] {
         for _ in 0..2 {
             let out = run(xtask(root).args(args).envs(envs.iter().copied()));
@@ -829,7 +863,11 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 128\n");
     run(xtask(root).arg("setup")).assert_ok();
     let started = std::time::SystemTime::now();
-    let out = agrees_with_fresh(root, &["lint", "-p", "common", "--venv", "media-service"], &[]);
+    let out = agrees_with_fresh(
+        root,
+        &["lint", "-p", "common", "--venv", "media-service"],
+        &[],
+    );
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
     // What the fresh run's mypy found in its cache: seeded entries, older than the run.
@@ -1027,7 +1065,15 @@ fn a_file_outside_python_that_an_option_names() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     // The same passed on to pytest on the command line (`test -- @FILE`).
     let args = format!("@{}", root.join("cli args.txt").display());
-    let passed = ["test", "-p", "common", "--venv", "media-service", "--", args.as_str()];
+    let passed = [
+        "test",
+        "-p",
+        "common",
+        "--venv",
+        "media-service",
+        "--",
+        args.as_str(),
+    ];
     write(root, "cli args.txt", "-q\n");
     assert_eq!(agrees_with_fresh(root, &passed, &[]).code, 0);
     write(root, "cli args.txt", "--no-such-option\n");

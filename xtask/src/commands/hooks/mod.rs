@@ -54,11 +54,13 @@ fn hooks_dir(root: &Path) -> Result<PathBuf> {
 }
 
 /// The hooks installed: each file's name, and the hook it runs. A merge that git makes without
-/// a conflict runs `pre-merge-commit`, not `pre-commit`: its index (the merge) is checked the
-/// same way. (`cherry-pick` and `rebase` run neither; the pre-push hook verifies what they made.)
+/// a conflict runs `pre-merge-commit`, not `pre-commit`, and `git am` runs `pre-applypatch` once
+/// the patch is in the index: each index is checked the same way. (`cherry-pick` and `rebase`
+/// run none; the pre-push hook verifies what they made.)
 const HOOKS: &[(&str, &str)] = &[
     ("pre-commit", "pre-commit"),
     ("pre-merge-commit", "pre-commit"),
+    ("pre-applypatch", "pre-commit"),
     ("pre-push", "pre-push"),
 ];
 
