@@ -358,6 +358,7 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
     smoke_change_is_checked(root);
     tampered_context_fails_check(root);
     hand_edited_dockerfile_is_kept(root);
+    image_installer_variables_are_the_checks(root);
     ignored_files_stay_out_of_the_wheels(root);
 }
 
@@ -501,6 +502,43 @@ fn hand_edited_dockerfile_is_kept(root: &Path) {
         fs::read_to_string(context(root).join("Dockerfile")).unwrap(),
         mine
     );
+}
+
+/// An installer variable the Dockerfile sets for its install (`ENV UV_CONSTRAINT=...`) is one
+/// the image's install sees: the check installs with it (here a constraints file the image
+/// lacks fails it, as `docker build` would), and a value the file cannot tell is an error.
+fn image_installer_variables_are_the_checks(root: &Path) {
+    let path = root.join("python/deploy/media-service/Dockerfile");
+    let text = fs::read_to_string(&path).unwrap();
+    let last_env = "    UV_COMPILE_BYTECODE=1\n";
+    let with = |value: &str| {
+        let edited = text.replacen(
+            last_env,
+            &format!("    UV_COMPILE_BYTECODE=1 \\\n    UV_CONSTRAINT={value}\n"),
+            1,
+        );
+        assert_ne!(edited, text);
+        fs::write(&path, edited).unwrap();
+        run(xtask(root).args(["dist", "media-service"]))
+    };
+    let out = with("/context/constraints.txt");
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("/context/constraints.txt"),
+        "{}",
+        out.stderr
+    );
+    let out = with("$FROM_THE_BASE_IMAGE");
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains(
+            "UV_CONSTRAINT is set for the RUN of install.py to a value that cannot be told"
+        ),
+        "{}",
+        out.stderr
+    );
+    fs::write(&path, &text).unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }
 
 /// A service whose lock takes a package from an index of its own (served on 127.0.0.1): the

@@ -46,7 +46,7 @@ pub fn environment_digest() -> String {
 
 /// Whether an installer's variable can change what gets installed or from where: every `UV_*`
 /// and `PIP_*` but the quiet ones (caches, progress, time-outs).
-fn changes_what_is_installed(name: &str) -> bool {
+pub fn changes_what_is_installed(name: &str) -> bool {
     (name.starts_with("UV_") || name.starts_with("PIP_"))
         && !crate::cmd::is_quiet_installer_var(name)
 }

@@ -506,6 +506,49 @@ fn image_python(before: &[&Instruction], escape: char) -> Option<(usize, String,
     })
 }
 
+/// The variables among `wanted` (the installer's that change what it installs) that the first
+/// `RUN` of `install.py` sees, from the `ARG`s and `ENV`s of its stage's chain and those set on
+/// its line (`UV_INDEX_URL=... python install.py`), with their values: the image's install runs
+/// with them, so `dist`'s check installs with them too. None: a value that cannot be told
+/// ([`dockerfile_vars`]). Empty when no `RUN` runs it.
+pub fn install_env(text: &str, wanted: &dyn Fn(&str) -> bool) -> Vec<(String, Option<String>)> {
+    let escape = dockerfile_parse::escape_char(text);
+    let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text), escape);
+    let stages = stages(&instructions);
+    let Some((chain, at)) = (0..stages.len()).find_map(|index| {
+        let chain = chain(&stages, index);
+        let at = chain.iter().position(runs_install)?;
+        Some((chain, at))
+    }) else {
+        return Vec::new();
+    };
+    let mut set = dockerfile_vars::set_after(&chain[..at], escape);
+    for (name, value) in inline_assignments(chain[at]) {
+        set.retain(|(n, _)| *n != name);
+        set.push((name, Some(value)));
+    }
+    set.retain(|(name, _)| wanted(name));
+    set.sort();
+    set
+}
+
+/// The `NAME=value` words just before the Python that a `RUN` runs `install.py` with.
+fn inline_assignments(run: &Instruction) -> Vec<(String, String)> {
+    let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+    let Some(script) = words.iter().position(|w| w.contains(context::INSTALL)) else {
+        return Vec::new();
+    };
+    words[..script.saturating_sub(1)]
+        .iter()
+        .rev()
+        .take_while(|w| w.contains('='))
+        .filter_map(|w| {
+            let (name, value) = w.split_once('=')?;
+            Some((name.to_owned(), image_files::dequoted(value)))
+        })
+        .collect()
+}
+
 /// What a `RUN` of `uv venv` asks for: its `--python X` (`--python=X`, `-p X`), and a
 /// `UV_PYTHON=X` set on the same line; None for another `RUN`.
 fn venv_python(run: &Instruction) -> Option<(Option<String>, Option<String>)> {
@@ -785,6 +828,38 @@ mod tests {
                 (service.clone(), text, data)
             })
             .collect()
+    }
+
+    /// The installer variables the `RUN` of install.py sees: its stage chain's `ENV`s and `ARG`s
+    /// (not another stage's), those on its line, as `wanted` filters them; None when not told.
+    #[test]
+    fn the_install_sees_its_stage_chain_and_its_line() {
+        let wanted = |name: &str| name.starts_with("UV_") && name != "UV_LINK_MODE";
+        let text = "ARG UV_TOP=top\n\
+            FROM python:3.10-slim AS other\n\
+            ENV UV_ELSEWHERE=1\n\
+            FROM python:3.10-slim AS base\n\
+            ARG UV_INDEX_URL=https://example.org/simple\n\
+            ENV UV_LINK_MODE=copy UV_FROM_BASE=$BASE_ONLY PATH=/x\n\
+            FROM base AS build\n\
+            ENV UV_EXTRA=\"a b\"\n\
+            RUN UV_INLINE='v' /opt/venv/bin/python /context/install.py\n\
+            ENV UV_AFTER=1\n";
+        let set = install_env(text, &wanted);
+        let value = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            set,
+            vec![
+                ("UV_EXTRA".to_owned(), value("a b")),
+                ("UV_FROM_BASE".to_owned(), None),
+                (
+                    "UV_INDEX_URL".to_owned(),
+                    value("https://example.org/simple")
+                ),
+                ("UV_INLINE".to_owned(), value("v")),
+            ]
+        );
+        assert!(install_env("FROM python:3.10-slim\nENV UV_X=1\n", &wanted).is_empty());
     }
 
     /// The template matches its service, and the integration tests (which run the real hadolint

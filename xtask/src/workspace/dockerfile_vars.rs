@@ -80,6 +80,19 @@ pub fn substituted(instructions: Vec<Instruction>, escape: char) -> Vec<Instruct
 pub fn value_after(image: &[&Instruction], name: &str, base: &str, escape: char) -> Option<String> {
     let mut env = Env::new();
     env.insert(name.to_owned(), Some(base.to_owned()));
+    env_after(image, env, escape).get(name).cloned().flatten()
+}
+
+/// Every name the `ARG`s and `ENV`s of `image` (as for [`value_after`]) set, with the value it
+/// holds after them (None when it cannot be told), sorted by name.
+pub fn set_after(image: &[&Instruction], escape: char) -> Vec<(String, Option<String>)> {
+    let mut set: Vec<_> = env_after(image, Env::new(), escape).into_iter().collect();
+    set.sort();
+    set
+}
+
+/// `env` after the `ARG`s and `ENV`s of `image`.
+fn env_after(image: &[&Instruction], mut env: Env, escape: char) -> Env {
     for instruction in image {
         match instruction.keyword.as_str() {
             "ARG" => declare_args(&instruction.args, &mut env, &Env::new(), escape),
@@ -90,7 +103,7 @@ pub fn value_after(image: &[&Instruction], name: &str, base: &str, escape: char)
             _ => {}
         }
     }
-    env.get(name).cloned().flatten()
+    env
 }
 
 /// An instruction's arguments after substitution; an `ENV`'s values set.

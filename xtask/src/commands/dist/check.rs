@@ -219,13 +219,16 @@ fn install_and_probe(
         .arg(&venv.dir)
         .without(&callers)
         .run()?;
-    Cmd::new(venv.python())
+    let mut install = Cmd::new(venv.python())
         .arg("-I")
         .arg(dir.join(crate::workspace::deploy::context::INSTALL))
         .env("UV", uv)
         .without(&callers)
-        .cwd(&cwd)
-        .run()?;
+        .cwd(&cwd);
+    for (name, value) in image_install_env(dir)? {
+        install = install.env(name, value);
+    }
+    install.run()?;
     let probe = Cmd::new(venv.python())
         .args(["-I", "-c", PROBE_PY, &inputs.spec])
         .cwd(&cwd)
@@ -255,6 +258,33 @@ fn install_and_probe(
         platform: this_platform(),
         python: python.version.to_string(),
     })
+}
+
+/// The installer variables the Dockerfile of the context `dir` gives its `RUN` of `install.py`
+/// (an `ENV UV_INDEX_URL=...` before it, say): the image's install sees them, so the check's
+/// does too. Those that change nothing installed (caches, link mode, bytecode) are left out:
+/// they change only how long it takes. (The manifest's digest, the check's key, covers the
+/// Dockerfile.) A value that cannot be told from the file is an error, not a guess.
+fn image_install_env(dir: &Path) -> Result<Vec<(String, String)>> {
+    let path = dir.join(crate::workspace::deploy::context::DOCKERFILE);
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let set =
+        crate::workspace::deployable::install_env(&text, &installer::changes_what_is_installed);
+    set.into_iter()
+        .map(|(name, value)| {
+            value.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: {name} is set for the RUN of install.py to a value that cannot be told \
+                     from the file (a variable of the base image, or a form this reading does not \
+                     follow), so dist's check cannot install as the image would; give it a plain \
+                     value, or set it in install.py's RUN line",
+                    path.display()
+                )
+            })
+            .map(|value| (name, value))
+        })
+        .collect()
 }
 
 /// The smoke command, run from an empty folder: its program from the venv's scripts when it is
