@@ -71,7 +71,7 @@ pub fn file_meta(path: &Path) -> String {
     }
 }
 
-fn mtime_ns(meta: &fs::Metadata) -> u128 {
+pub fn mtime_ns(meta: &fs::Metadata) -> u128 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

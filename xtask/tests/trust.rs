@@ -839,6 +839,25 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
         "no mypy seed in {}",
         job_seeds().display()
     );
+    // The bytecode in any seed is the standard library's alone: a plugin or conftest beside
+    // python/ is a tree's file too.
+    let (ok, stdlib) = common::python_in(
+        first.path(),
+        "media-service",
+        "import sysconfig; print(sysconfig.get_path('stdlib'))",
+    );
+    assert!(ok, "{stdlib}");
+    let stdlib: std::path::PathBuf = Path::new(stdlib.trim()).components().skip(1).collect();
+    for seed in fs::read_dir(job_seeds()).unwrap().flatten() {
+        for file in files_under(&seed.path().join("pyc")) {
+            let rel = file.strip_prefix(seed.path().join("pyc")).unwrap();
+            assert!(
+                rel.starts_with(&stdlib),
+                "not the standard library's: {}",
+                file.display()
+            );
+        }
+    }
     for seed in &seeds {
         for file in files_under(seed) {
             let text = file.to_string_lossy();

@@ -621,14 +621,16 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     }
     // SC-002, SC-003, SC-008: editable from source, both libraries importable, isolation.
     for service in &venvs {
-        let cmd = session::post_check_cmd(&ws, service, &Venv::of(service))?;
+        let venv = Venv::of(service);
+        let cmd = session::post_check_cmd(&ws, service, &venv)?;
         let job = Job::command(
             crate::engine::gate::ENVIRONMENT,
             Some(service.folder_name()),
             Some(service.folder_name()),
             cmd,
             project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()]),
-        );
+        )
+        .before(move || session::forget_post_check_bytecode(&venv));
         // Remembered by the same inputs as a tool job that reads the whole install set.
         jobs.push(gate.remembered(job, service, &ws.closure(service)?, None));
     }

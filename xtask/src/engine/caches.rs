@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::TreeFile;
-use crate::env::pycache_prefix;
+use crate::env::pycache_prefix::{self, Place};
 use crate::env::venv::Venv;
 use crate::fsutil;
 
@@ -63,6 +63,8 @@ pub struct ToolCaches {
 }
 
 const SEEN: &str = "seen";
+/// In the record, the digest of a file saved while the job ran: no content matches it.
+const SAVED_MEANWHILE: &str = "saved-while-the-job-ran";
 /// The record of the install the caches were made with.
 const INSTALL: &str = "install";
 /// The folder of the seeds in the tools folder.
@@ -159,28 +161,36 @@ impl ToolCaches {
     }
 
     /// The bytecode the caches keep between runs is that of the files under `python/` (the
-    /// record's, the venvs' under the install's check) and of the interpreter's own files (its
-    /// standard library). A job also imports files from elsewhere: a mypy plugin or a pytest
-    /// plugin beside `python/`. Their state is not recorded, so an edit that keeps their size
-    /// and time would meet their old bytecode: it is forgotten before every run (they are few,
-    /// and compiling them costs little).
+    /// record's, the venvs' under the install's check) and of the interpreter's standard
+    /// library. A job also imports files from elsewhere: a mypy plugin or a pytest plugin beside
+    /// `python/`. Their state is not recorded, so an edit that keeps their size and time would
+    /// meet their old bytecode: it is forgotten before every run (they are few, and compiling
+    /// them costs little).
     fn forget_unrecorded_bytecode(&self) {
-        let mut kept = vec![pycache_prefix::mirror(&self.python)];
-        kept.extend(self.interpreter_mirror());
-        pycache_prefix::forget_outside(&self.bytecode(), &kept);
+        pycache_prefix::keep_only(&self.bytecode(), &[&self.python], &self.venv());
     }
 
-    /// Where `PYTHONPYCACHEPREFIX` puts the bytecode of the files of the venv's interpreter.
-    fn interpreter_mirror(&self) -> Option<PathBuf> {
-        pycache_prefix::interpreter_mirror(&Venv::of_dir(self.venv_dir()))
+    fn venv(&self) -> Venv {
+        Venv::of_dir(self.venv_dir())
     }
 
-    /// After the job ran: records the files' state as read before it ran (a file saved while
-    /// it ran differs from that, and is checked again next time).
+    /// After the job ran: records the files' state as read before it ran. A file saved while
+    /// it ran may have been read by the tool in its new state, whose content the xtask never
+    /// read: it is recorded with that size and time and no digest, so the next run forgets the
+    /// tree's entries unless the file is then of another size or time (which the tools see).
     pub fn record(&self) {
         let mut text = String::new();
         for f in self.files() {
-            text += &format!("{}\t{}\t{}\t{}\n", f.digest, f.size, f.mtime_ns, f.rel);
+            let now = fs::metadata(self.python.join(&f.rel))
+                .ok()
+                .map(|m| (m.len(), crate::digest::mtime_ns(&m)));
+            let line = match now {
+                Some((size, mtime)) if (size, mtime) != (f.size, f.mtime_ns) => {
+                    format!("{SAVED_MEANWHILE}\t{size}\t{mtime}\t{}\n", f.rel)
+                }
+                _ => format!("{}\t{}\t{}\t{}\n", f.digest, f.size, f.mtime_ns, f.rel),
+            };
+            text += &line;
         }
         let _ = fs::create_dir_all(&self.dir);
         let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
@@ -244,12 +254,12 @@ impl ToolCaches {
             names.extend(module_names(rel).map(str::to_owned));
         }
         let mirror = pycache_prefix::mirror(&self.python);
-        let interpreter = self.interpreter_mirror();
+        let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
         copy_tree(&from.join("mypy"), &self.mypy(), &|rel, _| {
             mypy_entries(rel, &names)
         });
         copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
-            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, interpreter.as_deref())
+            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
         });
     }
 
@@ -281,19 +291,21 @@ impl ToolCaches {
         };
         let names = self.tree_module_names();
         let mirror = pycache_prefix::mirror(&self.python);
-        let interpreter = self.interpreter_mirror().unwrap_or_default();
+        let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
         let mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
         let pyc = |rel: &Path, is_dir: bool| {
-            if rel.starts_with(&mirror) || interpreter.as_os_str().is_empty() {
+            if rel.starts_with(&mirror) {
                 Take::Skip
             } else {
-                within(rel, is_dir, &interpreter)
+                only_in(rel, is_dir, &stdlib)
             }
         };
         let old = seed.join(SEEN).is_file().then_some(&seed);
         if let Some(old) = old {
+            // A seed an older xtask grew may hold other bytecode: rewritten without it.
             let grows = lacks(&old.join("mypy"), &self.mypy(), &mypy)
-                || lacks(&old.join("pyc"), &self.bytecode(), &pyc);
+                || lacks(&old.join("pyc"), &self.bytecode(), &pyc)
+                || holds_other(&old.join("pyc"), &pyc);
             if !grows || !same_plugins(&old.join("mypy"), &self.mypy()) {
                 return;
             }
@@ -450,6 +462,15 @@ fn lacks(to: &Path, from: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
     missing
 }
 
+/// Whether `dir` holds a file that `take` leaves out.
+fn holds_other(dir: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
+    let mut all = 0;
+    visit(dir, &|_, _| Take::Ask, &mut |_, _, _| all += 1);
+    let mut taken = 0;
+    visit(dir, take, &mut |_, _, _| taken += 1);
+    taken < all
+}
+
 /// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
 /// version's folder): mypy trusts no entry made with other plugins, and one seed holds one
 /// snapshot.
@@ -502,27 +523,26 @@ fn bytecode_but_the_tree(
     is_dir: bool,
     mirror: &Path,
     python: &Path,
-    interpreter: Option<&Path>,
+    stdlib: &[PathBuf],
 ) -> Take {
     match rel.strip_prefix(mirror) {
         // A folder on the way to `python/`'s mirror.
         Err(_) if mirror.starts_with(rel) => Take::Ask,
-        // Outside `python/`: the interpreter's files only (see `forget_unrecorded_bytecode`).
-        Err(_) => interpreter.map_or(Take::Skip, |i| within(rel, is_dir, i)),
+        // Outside `python/`: the standard library's only (see `forget_unrecorded_bytecode`).
+        Err(_) => only_in(rel, is_dir, stdlib),
         Ok(below) if is_dir && python.join(below).join("pyvenv.cfg").is_file() => Take::All,
         Ok(_) if is_dir => Take::Ask,
         Ok(_) => Take::Skip,
     }
 }
 
-/// Everything below `place` (a path below a job's `pyc` folder), and the folders on the way to it.
-fn within(rel: &Path, is_dir: bool, place: &Path) -> Take {
-    if rel.starts_with(place) {
-        Take::All
-    } else if is_dir && place.starts_with(rel) {
-        Take::Ask
-    } else {
-        Take::Skip
+/// Everything below the `kept` places (paths below a job's `pyc` folder), and the folders on
+/// the way to them.
+fn only_in(rel: &Path, is_dir: bool, kept: &[PathBuf]) -> Take {
+    match pycache_prefix::place(rel, is_dir, kept) {
+        Place::Kept => Take::All,
+        Place::OnTheWay => Take::Ask,
+        Place::Outside => Take::Skip,
     }
 }
 
@@ -708,6 +728,44 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A file saved while the job ran (the tool may have read it so) is recorded with its new
+    /// size and time and no content: the next run forgets the tree's entries if the file still
+    /// has them, whatever its content, and not once the tools can see it changed.
+    #[test]
+    fn a_file_saved_while_the_job_ran_is_not_trusted_by_size_and_time() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-r-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let rel = "libs/common/src/dubbing_common/x.py";
+        let entry = dir.join("c/mypy/3.10/dubbing_common/x.meta.ff");
+        let make = |files: Vec<TreeFile>| {
+            let files = vec![files.into()];
+            ToolCaches::new(
+                dir.join("c"),
+                python.clone(),
+                files,
+                false,
+                "i1".into(),
+                &dir,
+            )
+        };
+        // Read as 3 bytes; 4 bytes on disk when the job ends (saved meanwhile).
+        fs::create_dir_all(python.join(rel).parent().unwrap()).unwrap();
+        fs::write(python.join(rel), "new!").unwrap();
+        let saved = fs::metadata(python.join(rel)).unwrap();
+        let saved_at = crate::digest::mtime_ns(&saved);
+        make(vec![file(rel, "aa", 3, 5_000_000_001)]).record();
+        let prepare = |f: TreeFile| {
+            fs::create_dir_all(entry.parent().unwrap()).unwrap();
+            fs::write(&entry, "").unwrap();
+            make(vec![f]).prepare();
+            entry.exists()
+        };
+        assert!(!prepare(file(rel, "cc", 4, saved_at)));
+        assert!(prepare(file(rel, "cc", 5, saved_at + 2_000_000_000)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// `--no-cache` forgets the bytecode of the tree's files, not that of a venv's packages; a
     /// venv whose install changed forgets everything, mypy's entries of its packages too.
     #[test]
@@ -764,6 +822,14 @@ mod tests {
             let venv = python.join("apps").join(service).join(".venv");
             fs::create_dir_all(&venv).unwrap();
             fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            // The standard library, as the interpreter would name it (no interpreter here).
+            let key = crate::digest::hash(b"home = /usr/bin\n");
+            fs::create_dir_all(venv.join("xtask-cache")).unwrap();
+            fs::write(
+                venv.join("xtask-cache/stdlib"),
+                format!("{key}\n/usr/lib\n/usr/lib\n"),
+            )
+            .unwrap();
             let caches = ToolCaches::new(
                 venv.join("xtask-cache/mypy-x"),
                 python.clone(),
@@ -807,6 +873,13 @@ mod tests {
         assert_eq!(made_in(&seed).len(), 2);
         let leftovers: Vec<_> = fsutil::entries(&seeds).into_iter().map(|e| e.1).collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        // A seed an older xtask grew with a plugin's bytecode (beside python/): the next job
+        // rewrites it without, though it adds nothing.
+        fs::create_dir_all(seed.join("pyc/tmp/t")).unwrap();
+        fs::write(seed.join("pyc/tmp/t/plugin.pyc"), "old").unwrap();
+        job("d", &[("mypy/3.10/os.meta.ff", "d")]);
+        assert_eq!(read("pyc/tmp/t/plugin.pyc"), None);
+        assert_eq!(read("pyc/usr/lib/os.pyc").as_deref(), Some("a"));
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -891,7 +964,13 @@ mod tests {
             mypy_entries(rel, &names)
         });
         copy_tree(&from.join("pyc"), &to.join("pyc"), &|rel, is_dir| {
-            bytecode_but_the_tree(rel, is_dir, &mirror, &python, Some(Path::new("usr")))
+            bytecode_but_the_tree(
+                rel,
+                is_dir,
+                &mirror,
+                &python,
+                &[PathBuf::from("usr/lib/python3.10")],
+            )
         });
         for (rel, copied) in &files {
             assert_eq!(to.join(rel).is_file(), *copied, "{}", rel.display());

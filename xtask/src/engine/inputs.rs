@@ -41,7 +41,10 @@
 //!   and venvs at `python/` and at a package's folder ([`digest::tree_files`]);
 //! - **the venv as it is now**: its `pyvenv.cfg` (the interpreter), the listing of site-packages,
 //!   every `.pth` file (editable paths) and each distribution's RECORD and METADATA (which
-//!   versions of the tools and libraries are installed) ([`Venv::installed`]);
+//!   versions of the tools and libraries are installed) ([`Venv::installed`]). Not the files
+//!   inside an installed package's folder: an install writes them and a sync replaces them, and
+//!   a hand edit of one (a debugging print in site-packages) is not seen (nor does a new venv,
+//!   the truly fresh run, hold it); `setup --force` reinstalls;
 //! - **the environment**: every variable the tools see. The volatile ones below (the terminal,
 //!   the shell session, how the xtask was started) are not seen by the tools at all: the xtask
 //!   removes them from every job's environment, and sets `COLUMNS=80` and `LINES=24`, so

@@ -39,6 +39,8 @@ pub struct Job {
     pub memo: Option<Memo>,
     /// The caches of its tool, checked before it runs and recorded after.
     pub caches: Option<ToolCaches>,
+    /// A step just before its command runs (never for a remembered pass).
+    pub before: Option<Box<dyn FnOnce() + Send>>,
     /// The folder its tool runs in and that folder from the root: its output's paths are
     /// rewritten from the root.
     pub base: Option<(std::path::PathBuf, String)>,
@@ -65,6 +67,7 @@ impl Job {
             work: Work::Command(cmd),
             memo: None,
             caches: None,
+            before: None,
             base: None,
             empty_ok: false,
             tests_rerun: None,
@@ -86,6 +89,7 @@ impl Job {
             work: Work::Check(Box::new(check)),
             memo: None,
             caches: None,
+            before: None,
             base: None,
             empty_ok: false,
             tests_rerun: None,
@@ -99,6 +103,12 @@ impl Job {
 
     pub fn with_caches(mut self, caches: Option<ToolCaches>) -> Job {
         self.caches = caches;
+        self
+    }
+
+    /// Runs `step` just before its command (not when a remembered pass answers).
+    pub fn before(mut self, step: impl FnOnce() + Send + 'static) -> Job {
+        self.before = Some(Box::new(step));
         self
     }
 
@@ -171,6 +181,9 @@ fn execute(job: Job) -> Outcome {
     let (ok, cached, code, output) = match (remembered, job.work) {
         (Some(output), _) => (true, true, Some(0), output),
         (None, Work::Command(cmd)) => {
+            if let Some(step) = job.before {
+                step();
+            }
             if let Some(caches) = &job.caches {
                 caches.prepare();
             }

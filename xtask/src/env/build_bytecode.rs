@@ -92,7 +92,7 @@ fn make_run(dir: &Path, python: &Path) -> Option<PathBuf> {
         MADE.fetch_add(1, Ordering::Relaxed)
     ));
     fs::create_dir(&run).ok()?;
-    let link = run.join(stdlib.strip_prefix("/").ok()?);
+    let link = run.join(crate::env::pycache_prefix::mirror(&stdlib));
     let linked =
         fs::create_dir_all(link.parent()?).and_then(|()| std::os::unix::fs::symlink(&store, &link));
     if linked.is_err() {

@@ -782,18 +782,26 @@ print("\n".join(problems))
 sys.exit(1 if problems else 0)
 "#;
 
+/// Where the post-check keeps its bytecode.
+fn post_check_prefix(venv: &Venv) -> std::path::PathBuf {
+    venv.dir.join("xtask-cache").join("post-check")
+}
+
+/// Before the post-check runs: only the venv's bytecode and the standard library's stay. The
+/// packages it imports from source run their code, and an edit that keeps a file's size and
+/// time would meet its old bytecode.
+pub fn forget_post_check_bytecode(venv: &Venv) {
+    pycache_prefix::keep_only(&post_check_prefix(venv), &[&venv.dir], venv);
+}
+
 /// The arguments of the post-check for a service: `+import src` for each package it must import
 /// from source, `-import` for each it must not import.
 pub fn post_check_cmd(ws: &Workspace, service: &Package, venv: &Venv) -> Result<Cmd> {
     let set = ws.closure(service)?;
     // Its bytecode (the venv's start-up files, the editable finders) in a folder of its own in
-    // the venv, never in the tree: without any, every check would parse them anew. Only the
-    // venv's and the interpreter's is kept: the packages it imports from source run their code,
-    // and an edit that keeps a file's size and time would meet its old bytecode.
-    let prefix = venv.dir.join("xtask-cache").join("post-check");
-    let mut kept = vec![pycache_prefix::mirror(&venv.dir)];
-    kept.extend(pycache_prefix::interpreter_mirror(venv));
-    pycache_prefix::forget_outside(&prefix, &kept);
+    // the venv, never in the tree: without any, every check would parse them anew. What it
+    // keeps there is forgotten before it runs ([`forget_post_check_bytecode`]).
+    let prefix = post_check_prefix(venv);
     let mut cmd = Cmd::new(venv.python())
         .arg("-I")
         .arg("-X")
@@ -837,6 +845,7 @@ pub fn explain_post_check(output: &str, service: &Package) -> Vec<String> {
 
 pub fn post_check(ws: &Workspace, service: &Package, venv: &Venv) -> Result<()> {
     let cmd = post_check_cmd(ws, service, venv)?;
+    forget_post_check_bytecode(venv);
     let out = cmd.output()?;
     if out.success() {
         return Ok(());

@@ -96,17 +96,6 @@ impl Venv {
         self.dir.join("pyvenv.cfg").is_file()
     }
 
-    /// The prefix of the interpreter the venv runs on: the folder above `home` in its
-    /// `pyvenv.cfg` (the folder of the base executable), where Python finds its standard library.
-    pub fn base_prefix(&self) -> Option<PathBuf> {
-        let cfg = fs::read_to_string(self.dir.join("pyvenv.cfg")).ok()?;
-        let home = cfg.lines().find_map(|line| {
-            let (key, value) = line.split_once('=')?;
-            (key.trim() == "home").then(|| value.trim())
-        })?;
-        Some(Path::new(home).parent()?.to_path_buf())
-    }
-
     /// Whether the folder is what an interrupted removal left of a venv: no `pyvenv.cfg`, nothing
     /// at its top that a venv does not hold, and a mark that only a venv tool or the xtask
     /// writes (its stamp, its results, uv's `CACHEDIR.TAG` or `*` `.gitignore`), or nothing at
