@@ -49,6 +49,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    project::check_build_is_the_checkouts()?;
     let root = project::resolve_root(cli.root.as_deref())?;
     output::set_color(cli.color);
     output::set_verbose(cli.verbose);

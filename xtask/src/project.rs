@@ -1,16 +1,89 @@
 //! Where the repository is, and how to name a command that a person can paste.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
 /// The folder of the Python tree under a root.
 pub const PYTHON_DIR: &str = "python";
 
-/// The repository that holds this xtask.
+/// The repository that holds this xtask: that of the checkout cargo runs it for.
 pub fn default_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = run_for();
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The xtask folder this binary was built from.
+fn built_from() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The xtask folder of the checkout cargo runs this binary for: `cargo xtask` (`cargo run`) sets
+/// `CARGO_MANIFEST_DIR` to it. It is the one the binary was built from, unless two checkouts
+/// share a cargo target folder (one `CARGO_TARGET_DIR` for all): cargo then runs the build of
+/// the first in the second without rebuilding it, since it looks only at the files of the
+/// first ([`check_build_is_the_checkouts`]). Run otherwise (the binary itself), where it was
+/// built.
+fn run_for() -> &'static Path {
+    static RUN_FOR: OnceLock<PathBuf> = OnceLock::new();
+    RUN_FOR.get_or_init(|| {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| {
+                dir.file_name() == built_from().file_name() && dir.join("Cargo.toml").is_file()
+            })
+            .unwrap_or_else(|| built_from().to_path_buf())
+    })
+}
+
+/// Fails when cargo runs this xtask for another checkout than it was built from and the two
+/// hold other xtask sources: its code is not that checkout's, which cargo never compiled.
+pub fn check_build_is_the_checkouts() -> Result<()> {
+    let (here, built) = (run_for(), built_from());
+    if here == built || here.canonicalize().ok() == built.canonicalize().ok() {
+        return Ok(());
+    }
+    if same_sources(built, here) {
+        return Ok(());
+    }
+    let root = here.parent().unwrap_or(here);
+    bail!(
+        "cargo ran the xtask built from {} for the checkout {}, whose xtask sources differ: the \
+         two share a cargo target folder, and cargo does not rebuild it for this one; give this \
+         checkout a target folder of its own (CARGO_TARGET_DIR={} cargo xtask ...), or rebuild it \
+         for this one: cargo clean -p xtask && cargo xtask ...",
+        built.display(),
+        root.display(),
+        quote(&root.join("target").to_string_lossy())
+    )
+}
+
+/// Whether two xtask folders hold the same sources: `src/`, the package's manifest, and the
+/// workspace's manifest and lock beside it.
+fn same_sources(a: &Path, b: &Path) -> bool {
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        for rel in ["Cargo.toml", "../Cargo.toml", "../Cargo.lock"] {
+            found.push((
+                PathBuf::from(rel),
+                std::fs::read(dir.join(rel)).unwrap_or_default(),
+            ));
+        }
+        let mut folders = vec![PathBuf::from("src")];
+        while let Some(folder) = folders.pop() {
+            for (path, name, meta) in crate::fsutil::entries(&dir.join(&folder)) {
+                if meta.is_dir() {
+                    folders.push(folder.join(name));
+                } else {
+                    found.push((folder.join(name), std::fs::read(path).unwrap_or_default()));
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    files(a) == files(b)
 }
 
 /// The root a command works on: `--root DIR` or the default, absolute and with symlinks resolved, so

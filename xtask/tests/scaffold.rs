@@ -261,3 +261,56 @@ fn a_closed_stdout_ends_quietly() {
         "{stderr}"
     );
 }
+
+/// Copies the xtask's sources (and the workspace's manifest and lock) of this repository into
+/// `to`, as another checkout of it holds them.
+fn copy_xtask_sources(to: &std::path::Path) {
+    let repo = common::repo_root();
+    for rel in ["Cargo.toml", "Cargo.lock", "xtask/Cargo.toml"] {
+        fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
+        fs::copy(repo.join(rel), to.join(rel)).unwrap();
+    }
+    let ok = std::process::Command::new("cp")
+        .arg("-R")
+        .arg(repo.join("xtask/src"))
+        .arg(to.join("xtask/src"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// `cargo xtask` in a second checkout whose cargo target folder is the first's: cargo runs the
+/// first's build (it does not rebuild for files it never looked at), with `CARGO_MANIFEST_DIR`
+/// naming the second. The root is the second checkout; when its xtask sources differ, the
+/// build is not its code: an error that says so and how to fix it, before anything runs.
+#[test]
+fn a_build_run_for_another_checkout_works_there_or_says_it_is_not_its_code() {
+    let tmp = TempDir::new("other checkout");
+    let other = tmp.path().join("checkout two");
+    copy_xtask_sources(&other);
+    let run_there = |args: &[&str]| {
+        run(std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .env("CARGO_MANIFEST_DIR", other.join("xtask"))
+            .env("RUST_BACKTRACE", "1"))
+    };
+    run_there(&["scaffold"]).assert_ok();
+    assert!(
+        other
+            .join("python/apps/media-service/pyproject.toml")
+            .is_file()
+    );
+    let main = other.join("xtask/src/main.rs");
+    let text = fs::read_to_string(&main).unwrap();
+    fs::write(&main, format!("{text}// another commit\n")).unwrap();
+    let out = run_there(&["scaffold", "--check"]);
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("whose xtask sources differ")
+            && out.stderr.contains(&other.display().to_string())
+            && out.stderr.contains("cargo clean -p xtask && cargo xtask"),
+        "{}",
+        out.stderr
+    );
+}
