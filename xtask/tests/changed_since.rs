@@ -281,6 +281,40 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
             "{line}"
         );
         git(root, &["checkout", "-q", "--", data]);
+        // The link's target moved away: the link now leads nowhere, and common's jobs fail.
+        let moved = "python/libs/contracts/tests/data/moved.txt";
+        fs::rename(root.join(data), root.join(moved)).unwrap();
+        let line = selected(root, "HEAD");
+        assert!(
+            line.contains("common (python/libs/common/tests/greeting.txt leads into contracts)"),
+            "{line}"
+        );
+        fs::rename(root.join(moved), root.join(data)).unwrap();
+        // A library that depends on common alone: selected with common, for the link.
+        let beta = fs::read_to_string(root.join("python/libs/common/pyproject.toml"))
+            .unwrap()
+            .replacen("name = \"dubbing-common\"", "name = \"beta\"", 1)
+            .replacen(
+                "dependencies = []",
+                "dependencies = [\"dubbing-common\"]",
+                1,
+            );
+        assert!(beta.contains("[\"dubbing-common\"]"), "{beta}");
+        put(root, "python/libs/beta/pyproject.toml", &beta);
+        put(
+            root,
+            "python/libs/beta/src/beta/__init__.py",
+            "\"\"\"Beta.\"\"\"\n",
+        );
+        git(root, &["add", "."]);
+        git(root, &["commit", "-q", "-m", "beta"]);
+        put(root, data, "hello, world\n");
+        let line = selected(root, "HEAD");
+        assert!(line.contains("beta (depends on common)"), "{line}");
+        git(root, &["checkout", "-q", "--", data]);
+        fs::remove_dir_all(root.join("python/libs/beta")).unwrap();
+        git(root, &["add", "."]);
+        git(root, &["commit", "-q", "-m", "no beta"]);
     }
 
     // A library that takes another distribution name: the services that installed it by the

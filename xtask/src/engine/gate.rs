@@ -420,7 +420,8 @@ impl<'a> Gate<'a> {
     }
 
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
-    /// `python/` when everything is selected; each in the first venv of the package (see
+    /// `python/` when everything is selected or the owner of the venv it runs in is (a change
+    /// to that venv's ruff moves its verdict too); each in the first venv of the package (see
     /// [`Gate::ruff_venv`]), only those of this run's part.
     pub fn ruff_jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
@@ -432,8 +433,9 @@ impl<'a> Gate<'a> {
             let rerun = self.xtask(&["lint", "-p", package.folder_name()]);
             jobs.extend(self.ruff_pair(venv, package.folder_name(), &target, &[package], &rerun));
         }
-        if self.selection.all
-            && let Some(venv) = self.ruff_venv(None)
+        let owner_selected = |venv: &Package| self.selection.reasons.contains_key(&venv.name);
+        if let Some(venv) = self.ruff_venv(None)
+            && (self.selection.all || owner_selected(venv))
         {
             // Everything outside the packages: tests/e2e and any other Python under python/.
             let mut rest: Vec<String> = Vec::new();

@@ -2,7 +2,7 @@
 //! git revision (`--changed-since`) plus every package that depends on one of them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -67,19 +67,26 @@ impl<'a> Selection<'a> {
         if let Some(why) = renamed_distribution(ws, rev, &self.changed) {
             self.add_all(ws, &why);
         }
-        self.add_readers(ws, inputs);
-        self.add_linkers(ws, &now);
-        Ok(())
+        // Until nothing more is added: a package added for a link loads in turn, and is loaded.
+        loop {
+            let before = self.reasons.len();
+            self.add_readers(ws, inputs);
+            self.add_linkers(ws, &now);
+            if self.all || self.reasons.len() == before {
+                return Ok(());
+            }
+        }
     }
 
-    /// Adds every package holding a symlink (as the keys' walk `tree` finds its files) that
-    /// leads into a selected package's folder: its jobs read the file there, by content.
+    /// Adds every package holding a file (as the keys' walk `tree` finds them) that leads, through
+    /// a symlink, into a selected package's folder: its jobs read the file there, by content. A
+    /// link whose target is gone (moved or deleted by the change) leads where it points.
     fn add_linkers(&mut self, ws: &'a Workspace, tree: &digest::Tree) {
         if self.all {
             return;
         }
         let python = ws.root.join(PYTHON_DIR);
-        let selected: Vec<(std::path::PathBuf, &str)> = self
+        let selected: Vec<(PathBuf, &str)> = self
             .packages
             .iter()
             .filter_map(|p| Some((std::fs::canonicalize(&p.dir).ok()?, p.folder_name())))
@@ -90,6 +97,7 @@ impl<'a> Selection<'a> {
             .iter()
             .filter(|p| !self.reasons.contains_key(&p.name))
         {
+            let own = std::fs::canonicalize(&package.dir).unwrap_or_else(|_| package.dir.clone());
             let prefix = format!(
                 "{}/",
                 package.rel.trim_start_matches(&format!("{PYTHON_DIR}/"))
@@ -98,12 +106,14 @@ impl<'a> Selection<'a> {
                 .files
                 .iter()
                 .filter(|f| f.rel.starts_with(&prefix))
-                .map(|f| python.join(&f.rel))
-                .filter(|path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()))
-                .find_map(|link| {
-                    let target = std::fs::canonicalize(&link).ok()?;
+                .find_map(|f| {
+                    let path = python.join(&f.rel);
+                    let target = leads_to(&path)?;
+                    if target.starts_with(&own) {
+                        return None;
+                    }
                     let (_, name) = selected.iter().find(|(dir, _)| target.starts_with(dir))?;
-                    Some((link, *name))
+                    Some((path, *name))
                 });
             if let Some((link, name)) = linked {
                 let rel = crate::fsutil::display_rel(&ws.root, &link);
@@ -136,10 +146,17 @@ impl<'a> Selection<'a> {
                 })
             });
             if let Some(loaded) = loaded {
-                let why = format!(
-                    "loads {} (a plugin, or its name in a string)",
-                    loaded.folder_name()
-                );
+                let declared = ws
+                    .closure(package)
+                    .is_ok_and(|set| set.iter().any(|p| p.name == loaded.name));
+                let why = if declared {
+                    format!("depends on {}", loaded.folder_name())
+                } else {
+                    format!(
+                        "loads {} (a plugin, or its name in a string)",
+                        loaded.folder_name()
+                    )
+                };
                 added.push((package, why));
             }
         }
@@ -184,6 +201,30 @@ impl<'a> Selection<'a> {
             .collect();
         format!("selected: {}", parts.join(", "))
     }
+}
+
+/// Where `path` really is: through its symlinks; for a link whose target is gone, the path it
+/// names, from its folder's real place (lexically: `..` drops a component).
+fn leads_to(path: &Path) -> Option<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return Some(real);
+    }
+    let named = std::fs::read_link(path).ok()?;
+    let mut target = if named.is_absolute() {
+        PathBuf::new()
+    } else {
+        std::fs::canonicalize(path.parent()?).ok()?
+    };
+    for part in named.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                target.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => target.push(other),
+        }
+    }
+    Some(target)
 }
 
 /// The first of what the gates read outside `python/` ([`outside::repo_pathspecs`]: an extended
