@@ -40,6 +40,39 @@ fn focused_tests_filters_and_the_output_of_a_day() {
         out.stdout
     );
 
+    // An end-to-end test under python/tests/e2e: no gate runs it (the plan runs them by hand),
+    // and a whole verify says so, with the command that runs it, which fails as it should.
+    let e2e = "python/tests/e2e/test_flow.py";
+    write(
+        root,
+        e2e,
+        "def test_flow() -> None:\n    assert 1 + 1 == 3\n",
+    );
+    let out = run(xtask(root).arg("verify"));
+    out.assert_ok();
+    let note = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("note: 1 end-to-end test file(s) under python/tests/e2e"))
+        .unwrap_or_else(|| panic!("no note:\n{}", out.stdout));
+    let words = common::shell_words(note.split_once("release): ").unwrap().1);
+    assert_eq!(words[..2], ["cargo", "xtask"], "{note}");
+    let by_hand = run(std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).args(&words[2..]));
+    assert!(
+        by_hand.code != 0 && by_hand.stdout.contains("1 failed"),
+        "{}{}",
+        by_hand.stdout,
+        by_hand.stderr
+    );
+    let out = run(xtask(root).args(["test", e2e]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains("end-to-end tests run by hand"),
+        "{}",
+        out.stderr
+    );
+    fs::remove_file(root.join(e2e)).unwrap();
+
     // -k with matches in some packages only: the others match nothing, which is no failure.
     let out = run(xtask(root).args(["test", "--", "-k", "shared"]));
     out.assert_ok();

@@ -38,8 +38,12 @@ fn locate<'w>(ws: &'w Workspace, target: &str) -> Result<(&'w Package, String)> 
         .filter(|p| found.starts_with(&p.dir))
         .max_by_key(|p| p.dir.as_os_str().len())
         .with_context(|| {
+            let e2e = e2e_command(ws)
+                .filter(|_| found.starts_with(e2e_dir(ws)))
+                .map(|cmd| format!("; end-to-end tests run by hand, in a service's venv: {cmd}"))
+                .unwrap_or_default();
             format!(
-                "{target} is in no package: tests are run by the package that owns them (python/apps/*/, python/libs/*/)"
+                "{target} is in no package: tests are run by the package that owns them (python/apps/*/, python/libs/*/){e2e}"
             )
         })?;
     let mut rel = fsutil::display_rel(&package.dir, &found);
@@ -50,6 +54,60 @@ fn locate<'w>(ws: &'w Workspace, target: &str) -> Result<(&'w Package, String)> 
         rel = format!("{rel}::{node}");
     }
     Ok((package, rel))
+}
+
+/// Says [`e2e_note`], if any.
+pub fn say_e2e(ws: &Workspace) {
+    if let Some(note) = e2e_note(ws) {
+        say(note);
+    }
+}
+
+/// `python/tests/e2e`: end-to-end tests across services.
+fn e2e_dir(ws: &Workspace) -> PathBuf {
+    ws.root
+        .join(crate::project::PYTHON_DIR)
+        .join(crate::workspace::blueprint::E2E_TESTS_DIR)
+}
+
+/// The command that runs the end-to-end tests by hand, in the first service's venv.
+fn e2e_command(ws: &Workspace) -> Option<String> {
+    let service = ws.services().next()?;
+    let dir = e2e_dir(ws).to_string_lossy().into_owned();
+    let args = [
+        "run",
+        service.folder_name(),
+        "--",
+        "python",
+        "-m",
+        "pytest",
+        &dir,
+    ];
+    Some(crate::project::xtask_command(&ws.root, &args))
+}
+
+/// A line saying that the end-to-end tests (`test_*.py` under `python/tests/e2e`) are run by no
+/// gate, and how to run them: the plan runs them by hand before a release, since they span
+/// services, whose venvs are apart. None when there is none.
+pub fn e2e_note(ws: &Workspace) -> Option<String> {
+    let mut found = 0;
+    let mut folders = vec![e2e_dir(ws)];
+    while let Some(folder) = folders.pop() {
+        for (path, name, meta) in fsutil::entries(&folder) {
+            if meta.is_dir() {
+                folders.push(path);
+            } else if name.starts_with("test_") && name.ends_with(".py") {
+                found += 1;
+            }
+        }
+    }
+    (found > 0).then(|| {
+        format!(
+            "note: {found} end-to-end test file(s) under python/{}, which no gate runs (by hand, before a release): {}",
+            crate::workspace::blueprint::E2E_TESTS_DIR,
+            e2e_command(ws).unwrap_or_default()
+        )
+    })
 }
 
 pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
@@ -80,6 +138,9 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         ));
     }
     let _locks = gate.prepare()?;
+    if gate.selection.all && !focus.focused() {
+        say_e2e(&ws);
+    }
     let mut jobs = gate.imports_jobs();
     jobs.extend(gate.pytest_jobs(&focus));
     gate.run("test", jobs, started)

@@ -604,6 +604,9 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let gate = Gate::new(&ws, args)?;
     // SC-001: both environments up to date (or, with --no-setup, an error when one is not).
     let (venvs, _locks) = gate.prepare()?;
+    if gate.selection.all {
+        crate::commands::test::say_e2e(&ws);
+    }
     let mut jobs = vec![seed_tree_job(&ws), gitignore_job(&ws)];
     // Each service's Dockerfile, once there: hadolint is installed only then.
     let deployables = if gate.holds(None) {
