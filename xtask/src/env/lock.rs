@@ -378,6 +378,29 @@ pub fn pins(body: &str) -> Vec<String> {
     out
 }
 
+/// Whether `after` pins every package that both files pin as `before` does (each version and
+/// marker): uv's cache answers only from what it holds, so a resolution offline can succeed
+/// with other versions than the index would give (a release it never fetched, a fork for a
+/// Python this machine never resolved for). Packages added or removed are the inputs'.
+fn keeps_pins(before: &str, after: &str) -> bool {
+    let by_name = |body: &str| {
+        let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for pin in pins(body) {
+            let name = crate::workspace::normalize(crate::workspace::requirement_name(&pin));
+            let spaced: String = pin.split_whitespace().collect::<Vec<_>>().join(" ");
+            named.entry(name).or_default().push(spaced);
+        }
+        for list in named.values_mut() {
+            list.sort();
+        }
+        named
+    };
+    let (before, after) = (by_name(before), by_name(after));
+    after
+        .iter()
+        .all(|(name, now)| before.get(name).is_none_or(|old| old == now))
+}
+
 /// Every pin of an owner's lock, both files: `(name, version, marker)`.
 pub fn pinned(owner: &Package) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
@@ -745,7 +768,10 @@ impl<'a> Compile<'a> {
             }
             return Ok((read()?, Some("UV_OFFLINE is set".into())));
         }
-        if *self.upgrade == Upgrade::None && attempt(&offline, false)?.is_none() {
+        if *self.upgrade == Upgrade::None
+            && attempt(&offline, false)?.is_none()
+            && keeps_pins(&previous, &read()?)
+        {
             crate::output::say(offline.echo());
             return Ok((read()?, None));
         }
@@ -766,6 +792,23 @@ impl<'a> Compile<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An offline resolution stands only when it keeps the pins of every package it still pins.
+    #[test]
+    fn an_offline_answer_must_keep_the_previous_pins() {
+        let before = "coverage==7.16.2 ; python_full_version < '3.11' \\\n    --hash=sha256:aa\n\
+                      coverage==7.17.4 ; python_full_version >= '3.11' \\\n    --hash=sha256:bb\n\
+                      idna==3.10 \\\n    --hash=sha256:cc\n";
+        let narrowed = "coverage==7.16.2 \\\n    --hash=sha256:aa\nidna==3.10\n";
+        assert!(!keeps_pins(before, narrowed));
+        let grown = format!("{before}six==1.17.0 \\\n    --hash=sha256:dd\n");
+        assert!(keeps_pins(before, &grown));
+        assert!(keeps_pins(before, before));
+        let shrunk = "coverage==7.16.2  ;  python_full_version < '3.11'\n\
+                      coverage==7.17.4 ; python_full_version >= '3.11'\n";
+        assert!(keeps_pins(before, shrunk));
+        assert!(!keeps_pins(before, "idna==3.11\n"));
+    }
 
     #[test]
     fn changes_name_what_was_added_moved_and_removed() {
