@@ -221,6 +221,16 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     git(root, &["add", plug]);
     let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "imports"]);
     assert_eq!(code, 0, "{out}");
+    // git ran the hook with its exec-path first on PATH, where no Python is: the venvs are as
+    // fresh as before for the shell (no interpreter looked for again).
+    let doctor = run(xtask(root)
+        .arg("doctor")
+        .env("PATH", path_with(cargo.path())));
+    assert!(
+        doctor.stdout.contains("media-service: venv") && !doctor.stdout.contains("stale"),
+        "{}",
+        doctor.stdout
+    );
     let notes = "python/libs/contracts/pluggy/notes.txt";
     write(root, notes, "notes\n");
     git(root, &["add", notes]);

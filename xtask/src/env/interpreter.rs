@@ -164,7 +164,7 @@ fn search_path(path: &std::ffi::OsStr) -> impl Iterator<Item = PathBuf> {
 
 fn candidate_paths(platform: Platform) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
+    if let Some(path) = path_before_git() {
         for dir in search_path(&path) {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
@@ -282,13 +282,8 @@ pub fn managed_dirs() -> Vec<PathBuf> {
 /// a Python installed while the run goes on changes the next run's key, which probes again.
 pub fn discovery_key() -> String {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| {
-        discovery_key_of(
-            &std::env::var_os("PATH").unwrap_or_default(),
-            &managed_dirs(),
-        )
-    })
-    .clone()
+    KEY.get_or_init(|| discovery_key_of(&path_before_git().unwrap_or_default(), &managed_dirs()))
+        .clone()
 }
 
 /// [`discovery_key`] of a PATH and managed folders.
@@ -298,6 +293,22 @@ fn discovery_key_of(path: &std::ffi::OsStr, managed: &[PathBuf]) -> String {
         key += &format!("|{}={}", dir.display(), crate::digest::file_meta(&dir));
     }
     crate::digest::hash(key.as_bytes())
+}
+
+/// PATH as the person's shell has it: when git runs the xtask (a hook, an alias), it puts its
+/// exec-path (`GIT_EXEC_PATH`, which holds no Python) first. Left there, every commit's hook
+/// would find the venvs' interpreters looked for on another PATH (stale, probed again), and
+/// the next command from the shell again.
+pub fn path_before_git() -> Option<std::ffi::OsString> {
+    let path = std::env::var_os("PATH")?;
+    let Some(exec) = std::env::var_os("GIT_EXEC_PATH") else {
+        return Some(path);
+    };
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if dirs.first().map(|d| d.as_os_str()) == Some(exec.as_os_str()) {
+        dirs.remove(0);
+    }
+    std::env::join_paths(dirs).ok().or(Some(path))
 }
 
 /// Prints the version and the real executable; `-I -S` keeps it fast and blind to the caller's

@@ -870,17 +870,11 @@ fn run_verify(dir: &Path, base: Option<&str>) -> Result<bool> {
     Ok(out.status.success())
 }
 
-/// PATH as it was before git ran the hook: git puts its exec-path first, and the verify should
-/// see what a `verify` from the shell sees (PATH is an input of every remembered pass).
+/// PATH as it was before git ran the hook: the verify should see what a `verify` from the
+/// shell sees (PATH is an input of every remembered pass). None when git did not change it.
 fn path_before_git() -> Option<OsString> {
-    let exec = std::env::var_os("GIT_EXEC_PATH")?;
-    let path = std::env::var_os("PATH")?;
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    if dirs.first()? != Path::new(&exec) {
-        return None;
-    }
-    dirs.remove(0);
-    std::env::join_paths(dirs).ok()
+    let before = crate::env::interpreter::path_before_git()?;
+    (Some(&before) != std::env::var_os("PATH").as_ref()).then_some(before)
 }
 
 /// The kept checkout at a pushed commit, locked for as long as it lives.
