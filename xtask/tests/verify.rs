@@ -448,6 +448,20 @@ fn fmt_fixes_what_lint_reports_and_junit_reports_are_written() {
         "import sys\n\nVALUE: list[str] = [sys.platform]\n"
     );
     run(xtask(root).args(["lint", "-p", "common", "--no-setup"])).assert_ok();
+    // What ruff cannot fix (an undefined name) is fixed around, then fails fmt, saying so.
+    put(root, rel, "import os\nVALUE = UNDEFINED\n");
+    let out = run(xtask(root).args(["fmt", "-p", "common"]));
+    out.assert_clean_error();
+    assert!(
+        out.stdout.contains("F821") && out.stderr.contains("that it cannot fix"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(root.join(rel)).unwrap(),
+        "VALUE = UNDEFINED\n"
+    );
     // An untested module would fail the coverage gate below.
     fs::remove_file(root.join(rel)).unwrap();
 

@@ -13,5 +13,12 @@ pub fn run(root: &Path, args: &GateArgs) -> Result<()> {
     let ws = Workspace::load(root)?;
     let gate = Gate::new(&ws, args)?;
     let (venvs, _locks) = gate.prepare()?;
-    gate::apply_fixes(&gate, venvs[0])
+    if let Some(paths) = gate::apply_fixes(&gate, venvs[0])? {
+        anyhow::bail!(
+            "ruff finds problems in {paths} that it cannot fix (listed above as remaining): fix \
+             them by hand; {} checks again",
+            crate::project::xtask_command(&ws.root, &["lint"])
+        );
+    }
+    Ok(())
 }

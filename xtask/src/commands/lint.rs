@@ -17,6 +17,7 @@ pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let (venvs, _locks) = gate.prepare()?;
     let mut jobs = Vec::new();
     if fix {
+        // What ruff cannot fix, the jobs below report.
         gate::apply_fixes(&gate, venvs[0])?;
     } else {
         jobs.extend(gate.ruff_jobs());

@@ -797,8 +797,9 @@ impl<'a> Gate<'a> {
 /// is selected), in `venv`, from the root. Fixes first: removing an unused import can leave
 /// blank lines that only the formatter puts right, so one run leaves a tree `lint` passes. They
 /// write files: one at a time, before any check. What ruff cannot fix it reports, and `lint`
-/// fails on.
-pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
+/// fails on. Returns the paths when `ruff check` still finds problems after both (those it
+/// cannot fix).
+pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
     let paths: Vec<&str> = if gate.selection.all {
         vec![PYTHON_DIR]
     } else {
@@ -809,7 +810,7 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
             .collect()
     };
     if paths.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let python = Venv::of(venv).python();
     for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
@@ -823,7 +824,12 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<()> {
             .run()?;
         print!("{}", out.output);
     }
-    Ok(())
+    let left = Cmd::new(&python)
+        .args(["-m", "ruff", "check", "--no-cache", "--quiet"])
+        .args(&paths)
+        .cwd(&gate.ws.root)
+        .output()?;
+    Ok((!left.success()).then(|| paths.join(" ")))
 }
 
 /// Every job needs the tools: says which are missing before any venv is touched.
