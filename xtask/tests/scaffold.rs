@@ -227,6 +227,18 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.code, 2, "clap's usage error: {}", out.stderr);
     let out = run(xtask(tmp.path()).arg("no-such-command"));
     assert_eq!(out.code, 2, "{}", out.stderr);
+
+    // A misspelt package: the cause first, the likely name, then the flag.
+    run(xtask(tmp.path()).arg("scaffold")).assert_ok();
+    let out = run(xtask(tmp.path()).args(["test", "-p", "comon", "--no-setup"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .starts_with("error: no package `comon` (did you mean `common`?); the packages are:")
+            && out.stderr.contains("(--package comon)"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cmd::git_paths_at_once;
 use crate::digest;
@@ -513,7 +513,10 @@ pub fn select_from<'a>(
         );
     }
     for name in names {
-        let package = ws.package(name).context("--package")?;
+        // The cause first, then the flag it came from.
+        let package = ws
+            .package(name)
+            .map_err(|e| anyhow::anyhow!("{e} (--package {name})"))?;
         reasons.insert(package.name.clone(), "named".into());
     }
     if let Some(files) = changed {

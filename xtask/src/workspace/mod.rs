@@ -184,8 +184,13 @@ impl Workspace {
             .find(|p| p.folder_name() == name || p.name == normalize(name))
             .with_context(|| {
                 let known: Vec<&str> = self.packages.iter().map(Package::folder_name).collect();
+                let near = known
+                    .iter()
+                    .find(|k| strsim::levenshtein(k, name) <= 2)
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
                 format!(
-                    "no package `{name}`; the packages are: {}",
+                    "no package `{name}`{near}; the packages are: {}",
                     known.join(", ")
                 )
             })
