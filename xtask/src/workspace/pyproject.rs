@@ -42,7 +42,15 @@ struct Reader<'a> {
     source: &'a str,
 }
 
-const FIX: &str = "fix the file, or compare it with the template (`cargo xtask scaffold --dry-run` in an empty --root)";
+/// The fix of a malformed file: what changed is in git; the seed's files, written into an empty
+/// folder, show a working one.
+fn fix(rel_file: &str) -> String {
+    format!(
+        "fix the file (`git diff -- {}` shows what changed since the last commit; \
+         `cargo xtask --root EMPTY_FOLDER scaffold` writes the seed's files there to compare)",
+        crate::project::quote(rel_file)
+    )
+}
 
 impl Reader<'_> {
     /// The line (1-based) of an item.
@@ -62,7 +70,7 @@ impl Reader<'_> {
 
     /// An error at an item, with the fix for a malformed file.
     fn err(&self, span: Option<std::ops::Range<usize>>, message: String) -> anyhow::Error {
-        anyhow::anyhow!("{}: {message}; {FIX}", self.at(span))
+        anyhow::anyhow!("{}: {message}; {}", self.at(span), fix(self.rel_file))
     }
 
     fn string_list(&self, item: &Item, what: &str) -> Result<Vec<String>> {
@@ -145,9 +153,10 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     };
     let doc = Document::parse(source.as_str()).map_err(|e| {
         anyhow::anyhow!(
-            "{}: not valid TOML: {}; {FIX}",
+            "{}: not valid TOML: {}; {}",
             reader.at(e.span()),
-            e.message()
+            e.message(),
+            fix(&rel_file)
         )
     })?;
     let doc = doc
