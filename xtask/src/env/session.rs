@@ -936,10 +936,10 @@ fn stale_state(cheap: &Fingerprint, old: &Fingerprint, installed: &Installed) ->
         .filter(|k| CONTENT_KEYS.iter().any(|c| k.starts_with(c)))
         .map(|k| stamp::describe(k))
         .collect();
+    // What an install that did not finish (Ctrl-C) left is no hand's doing.
     if old.get("unfinished").is_some() {
         changed.push("the last install did not finish".into());
-    }
-    if let Some((removed, added)) = hand_made(old, installed) {
+    } else if let Some((removed, added)) = hand_made(old, installed) {
         changed.push(describe_hand_made(&removed, &added));
     }
     if changed.is_empty() {
@@ -1107,6 +1107,11 @@ mod tests {
             decide(Some(&base), &base, &removed, false).unwrap(),
             Action::Reinstall("numpy-1.26.4 removed by hand since setup".into())
         );
+        // What an interrupted install left is said as that, not as a hand's doing.
+        let State::Stale(why) = stale_state(&base, &unfinished, &removed) else {
+            panic!("not stale")
+        };
+        assert_eq!(why, "the last install did not finish");
         let mut added = installed.clone();
         added.entries.push("leak.pth".into());
         added.digest = "d3".into();
