@@ -204,7 +204,10 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         let (code, out) = git_as_person(root, cargo.path(), args);
         assert_ne!(code, 0, "{args:?} committed the error:\n{out}");
         assert!(
-            out.contains("F401") && out.contains("`git commit -a` or `git commit PATH` made"),
+            out.contains("F401")
+                && out.contains("`git commit -a` or `git commit PATH` made")
+                && out.contains("# ruff's fixes in the work tree: ")
+                && out.contains(" fmt -p media-service, then `git add`"),
             "{out}"
         );
     }

@@ -294,11 +294,19 @@ fn ruff_jobs(
             Cmd::new(env.python()).args(["-m", "ruff"])
         }
     };
-    let mut rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
-    if own_index {
-        rerun += "  # after `git add` of what the commit takes: `git commit -a` or `git commit \
-                   PATH` made the index this check read";
-    }
+    let rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
+    // A shell comment after the command: what fixes it, and how the index came to be.
+    let rerun_of = |label: &str| {
+        let fmt = match targets.shared {
+            Some(_) => gate.xtask(&["fmt"]),
+            None => gate.xtask(&["fmt", "-p", label]),
+        };
+        let mut line = format!("{rerun}  # ruff's fixes in the work tree: {fmt}, then `git add`");
+        if own_index {
+            line += "; `git commit -a` or `git commit PATH` made the index this check read";
+        }
+        line
+    };
     let paths: Vec<(&str, &str)> = match targets.shared {
         Some(_) => vec![("python/", PYTHON_DIR)],
         None => targets
@@ -326,7 +334,7 @@ fn ruff_jobs(
                 Some(label),
                 Some(venv.folder_name()),
                 cmd,
-                rerun.clone(),
+                rerun_of(label),
             );
             job.command += "  # in a copy of the staged files, removed when the hook ends";
             jobs.push(job);
