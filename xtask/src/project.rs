@@ -28,10 +28,14 @@ fn built_from() -> &'static Path {
 fn run_for() -> &'static Path {
     static RUN_FOR: OnceLock<PathBuf> = OnceLock::new();
     RUN_FOR.get_or_init(|| {
+        // A variable left by another project's cargo (an IDE, another crate's tests) names
+        // some other `xtask`: only a checkout of this one (a python/ tree beside it) counts.
         std::env::var_os("CARGO_MANIFEST_DIR")
             .map(PathBuf::from)
             .filter(|dir| {
-                dir.file_name() == built_from().file_name() && dir.join("Cargo.toml").is_file()
+                dir.file_name() == built_from().file_name()
+                    && dir.join("Cargo.toml").is_file()
+                    && dir.parent().is_some_and(|p| p.join(PYTHON_DIR).is_dir())
             })
             .unwrap_or_else(|| built_from().to_path_buf())
     })
@@ -59,12 +63,19 @@ pub fn check_build_is_the_checkouts() -> Result<()> {
     )
 }
 
-/// Whether two xtask folders hold the same sources: `src/`, the package's manifest, and the
-/// workspace's manifest and lock beside it.
+/// Whether two xtask folders hold the same sources: the Rust and Python files of `src/` (what
+/// the build compiles and includes; an editor's leftovers there are not), the package's
+/// manifest, and the workspace's manifest, lock and cargo configuration beside it.
 fn same_sources(a: &Path, b: &Path) -> bool {
     let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
         let mut found = Vec::new();
-        for rel in ["Cargo.toml", "../Cargo.toml", "../Cargo.lock"] {
+        for rel in [
+            "Cargo.toml",
+            "build.rs",
+            "../Cargo.toml",
+            "../Cargo.lock",
+            "../.cargo/config.toml",
+        ] {
             found.push((
                 PathBuf::from(rel),
                 std::fs::read(dir.join(rel)).unwrap_or_default(),
@@ -75,7 +86,7 @@ fn same_sources(a: &Path, b: &Path) -> bool {
             for (path, name, meta) in crate::fsutil::entries(&dir.join(&folder)) {
                 if meta.is_dir() {
                     folders.push(folder.join(name));
-                } else {
+                } else if name.ends_with(".rs") || name.ends_with(".py") {
                     found.push((folder.join(name), std::fs::read(path).unwrap_or_default()));
                 }
             }

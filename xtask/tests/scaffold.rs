@@ -278,7 +278,12 @@ fn a_closed_stdout_ends_quietly() {
 /// `to`, as another checkout of it holds them.
 fn copy_xtask_sources(to: &std::path::Path) {
     let repo = common::repo_root();
-    for rel in ["Cargo.toml", "Cargo.lock", "xtask/Cargo.toml"] {
+    for rel in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "xtask/Cargo.toml",
+    ] {
         fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
         fs::copy(repo.join(rel), to.join(rel)).unwrap();
     }
@@ -301,6 +306,7 @@ fn a_build_run_for_another_checkout_works_there_or_says_it_is_not_its_code() {
     let tmp = TempDir::new("other checkout");
     let other = tmp.path().join("checkout two");
     copy_xtask_sources(&other);
+    fs::create_dir_all(other.join("python")).unwrap();
     let run_there = |args: &[&str]| {
         run(std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(args)
@@ -325,4 +331,15 @@ fn a_build_run_for_another_checkout_works_there_or_says_it_is_not_its_code() {
         "{}",
         out.stderr
     );
+    // Another project's `xtask` crate (no python/ beside it), its variable left by an IDE or
+    // that project's cargo: not a checkout of this one, so nothing is refused for it.
+    let elsewhere = tmp.path().join("another project");
+    copy_xtask_sources(&elsewhere);
+    fs::write(elsewhere.join("xtask/src/main.rs"), "fn main() {}\n").unwrap();
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(&other)
+        .args(["scaffold", "--check"])
+        .env("CARGO_MANIFEST_DIR", elsewhere.join("xtask")));
+    out.assert_ok();
 }
