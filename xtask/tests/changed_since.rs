@@ -290,6 +290,33 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
             "{line}"
         );
         fs::rename(root.join(moved), root.join(data)).unwrap();
+        // The same through a linked folder: the link's path, read as written, stays in common;
+        // the system's leads into contracts, where the change deleted the file.
+        put(
+            root,
+            "python/libs/contracts/tests/data/other.txt",
+            "other\n",
+        );
+        std::os::unix::fs::symlink(
+            "../contracts/tests/data",
+            root.join("python/libs/common/peer"),
+        )
+        .unwrap();
+        fs::remove_file(root.join("python/libs/common/tests/greeting.txt")).unwrap();
+        std::os::unix::fs::symlink(
+            "../peer/greeting.txt",
+            root.join("python/libs/common/tests/greeting.txt"),
+        )
+        .unwrap();
+        git(root, &["add", "."]);
+        git(root, &["commit", "-q", "-m", "links"]);
+        fs::remove_file(root.join(data)).unwrap();
+        let line = selected(root, "HEAD");
+        assert!(
+            line.contains("common (python/libs/common/") && line.contains(" leads into contracts)"),
+            "{line}"
+        );
+        git(root, &["checkout", "-q", "--", data]);
         // A library that depends on common alone: selected with common, for the link.
         let beta = fs::read_to_string(root.join("python/libs/common/pyproject.toml"))
             .unwrap()

@@ -260,13 +260,31 @@ fn a_live_line_names_slow_jobs_on_a_terminal_only() {
     run(xtask(root).args(["fmt", "-p", "media-service"])).assert_ok();
     let lint = run(xtask(root).args(["lint", "-p", "media-service"]));
     lint.assert_ok();
-    // The rest of python/ is checked by the ruff of media-service's venv: with it.
+    assert!(
+        !lint.stdout.contains("(rest of python/)"),
+        "{}",
+        lint.stdout
+    );
+    // The rest of python/ is checked by the ruff of media-service's venv: a change to that
+    // venv's install (its ruff may be another) checks it again.
+    common::git(root, &["init", "-q"]);
+    common::git(root, &["add", "."]);
+    common::git(root, &["commit", "-q", "-m", "seed"]);
+    let pyproject = root.join("python/apps/media-service/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(&pyproject, format!("{text}# an install input\n")).unwrap();
+    let since = ["lint", "--changed-since", "HEAD", "--venv", "media-service"];
+    let lint = run(xtask(root).args(since));
+    lint.assert_ok();
     assert!(
         lint.stdout
             .contains("ruff check (rest of python/) (media-service venv)"),
         "{}",
         lint.stdout
     );
+    fs::write(&pyproject, text).unwrap();
+    // Outside git again: clean below removes what it would outside a repository.
+    fs::remove_dir_all(root.join(".git")).unwrap();
     assert!(!root.join(".ruff_cache").exists());
     let ruff = Command::new(common::venv_python(root, "media-service"))
         .args(["-m", "ruff", "check", "python"])

@@ -420,8 +420,8 @@ impl<'a> Gate<'a> {
     }
 
     /// `ruff check` and `ruff format --check` for each selected package, and for the rest of
-    /// `python/` when everything is selected or the owner of the venv it runs in is (a change
-    /// to that venv's ruff moves its verdict too); each in the first venv of the package (see
+    /// `python/` when everything is selected or the change reaches the install of the venv it
+    /// runs in (its ruff may be another); each in the first venv of the package (see
     /// [`Gate::ruff_venv`]), only those of this run's part.
     pub fn ruff_jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
@@ -433,9 +433,8 @@ impl<'a> Gate<'a> {
             let rerun = self.xtask(&["lint", "-p", package.folder_name()]);
             jobs.extend(self.ruff_pair(venv, package.folder_name(), &target, &[package], &rerun));
         }
-        let owner_selected = |venv: &Package| self.selection.reasons.contains_key(&venv.name);
         if let Some(venv) = self.ruff_venv(None)
-            && (self.selection.all || owner_selected(venv))
+            && (self.selection.all || self.selection.changed_venvs.contains(&venv.name))
         {
             // Everything outside the packages: tests/e2e and any other Python under python/.
             let mut rest: Vec<String> = Vec::new();

@@ -21,6 +21,8 @@ pub struct Selection<'a> {
     pub all: bool,
     /// The files changed since the revision, relative to the root; none without one.
     changed: Vec<String>,
+    /// The owners of the venvs whose install inputs changed (a pyproject, a requirement file).
+    pub changed_venvs: BTreeSet<String>,
 }
 
 impl<'a> Selection<'a> {
@@ -80,17 +82,25 @@ impl<'a> Selection<'a> {
 
     /// Adds every package holding a file (as the keys' walk `tree` finds them) that leads, through
     /// a symlink, into a selected package's folder: its jobs read the file there, by content. A
-    /// link whose target is gone (moved or deleted by the change) leads where it points.
+    /// link whose target is gone leads where it points: into a selected package, or to a path
+    /// the change moved or deleted (a package's whole folder, too).
     fn add_linkers(&mut self, ws: &'a Workspace, tree: &digest::Tree) {
         if self.all {
             return;
         }
         let python = ws.root.join(PYTHON_DIR);
+        let root = std::fs::canonicalize(&ws.root).unwrap_or_else(|_| ws.root.clone());
         let selected: Vec<(PathBuf, &str)> = self
             .packages
             .iter()
             .filter_map(|p| Some((std::fs::canonicalize(&p.dir).ok()?, p.folder_name())))
             .collect();
+        let gone: Vec<&String> = self
+            .changed
+            .iter()
+            .filter(|c| std::fs::symlink_metadata(ws.root.join(c)).is_err())
+            .collect();
+        let mut places = Places::default();
         let mut added = Vec::new();
         for package in ws
             .packages
@@ -108,16 +118,33 @@ impl<'a> Selection<'a> {
                 .filter(|f| f.rel.starts_with(&prefix))
                 .find_map(|f| {
                     let path = python.join(&f.rel);
-                    let target = leads_to(&path)?;
+                    let target = places.real(&path)?;
                     if target.starts_with(&own) {
                         return None;
                     }
-                    let (_, name) = selected.iter().find(|(dir, _)| target.starts_with(dir))?;
-                    Some((path, *name))
+                    if let Some((_, name)) =
+                        selected.iter().find(|(dir, _)| target.starts_with(dir))
+                    {
+                        return Some((path, format!("leads into {name}")));
+                    }
+                    let rel = target
+                        .strip_prefix(&root)
+                        .ok()?
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    let moved = gone
+                        .iter()
+                        .any(|g| **g == rel || g.starts_with(&format!("{rel}/")));
+                    moved.then(|| {
+                        (
+                            path,
+                            format!("leads to {rel}, which the change moved or deleted"),
+                        )
+                    })
                 });
-            if let Some((link, name)) = linked {
+            if let Some((link, why)) = linked {
                 let rel = crate::fsutil::display_rel(&ws.root, &link);
-                added.push((package, format!("{rel} leads into {name}")));
+                added.push((package, format!("{rel} {why}")));
             }
         }
         self.add(ws, added);
@@ -203,25 +230,67 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// Where `path` really is: through its symlinks; for a link whose target is gone, the path it
-/// names, from its folder's real place (lexically: `..` drops a component).
-fn leads_to(path: &Path) -> Option<PathBuf> {
-    if let Ok(real) = std::fs::canonicalize(path) {
+/// Where files really are, with each folder's real place found once (a file that is no
+/// symlink is where its folder really is: one `lstat`).
+#[derive(Default)]
+struct Places {
+    folders: std::collections::HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Places {
+    fn real(&mut self, path: &Path) -> Option<PathBuf> {
+        let parent = path.parent()?;
+        let folder = self
+            .folders
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok())
+            .clone()?;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.file_type().is_symlink() {
+            return Some(folder.join(path.file_name()?));
+        }
+        link_target(&folder, path, 8)
+    }
+}
+
+/// Where the symlink `link` (in the real folder `folder`) leads: through every link on the
+/// way while the path exists (so a `..` after a linked folder goes where the system goes),
+/// then as named, once a part is gone; a link to a link that leads nowhere is followed too,
+/// up to `hops` links.
+fn link_target(folder: &Path, link: &Path, hops: usize) -> Option<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(link) {
         return Some(real);
     }
-    let named = std::fs::read_link(path).ok()?;
+    let named = std::fs::read_link(link).ok()?;
     let mut target = if named.is_absolute() {
         PathBuf::new()
     } else {
-        std::fs::canonicalize(path.parent()?).ok()?
+        folder.to_path_buf()
     };
+    let mut exists = true;
     for part in named.components() {
         match part {
             std::path::Component::ParentDir => {
                 target.pop();
             }
             std::path::Component::CurDir => {}
-            other => target.push(other),
+            part => {
+                target.push(part);
+                if !exists {
+                    continue;
+                }
+                if let Ok(real) = std::fs::canonicalize(&target) {
+                    target = real;
+                } else if hops > 0
+                    && std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink())
+                {
+                    let inner = target.parent()?.to_path_buf();
+                    target = link_target(&inner, &target, hops - 1)?;
+                    exists = false;
+                } else {
+                    exists = false;
+                }
+            }
         }
     }
     Some(target)
@@ -504,6 +573,7 @@ pub fn select_from<'a>(
     here: Option<&'a Package>,
 ) -> Result<Selection<'a>> {
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
+    let mut changed_venvs = BTreeSet::new();
     let mut all = names.is_empty() && changed.is_none();
     if all && let Some(package) = here {
         all = false;
@@ -571,6 +641,7 @@ pub fn select_from<'a>(
             });
             let Some(input) = input else { continue };
             for owner in ws.venvs_of(package) {
+                changed_venvs.insert(owner.name.clone());
                 for installed in ws.closure(owner).unwrap_or_default() {
                     reasons.entry(installed.name.clone()).or_insert_with(|| {
                         format!(
@@ -604,5 +675,38 @@ pub fn select_from<'a>(
         reasons,
         all,
         changed: changed.map(<[String]>::to_vec).unwrap_or_default(),
+        changed_venvs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link whose target is gone leads where the system would take it: through a linked
+    /// folder and the `..` after it, and through a link to a link.
+    #[cfg(unix)]
+    #[test]
+    fn a_broken_link_leads_where_the_system_would_go() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("xtask-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/real")).unwrap();
+        std::fs::create_dir_all(dir.join("b")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        symlink("../a/real", dir.join("b/folder")).unwrap();
+        // Read as written: b/real/gone.txt; the system: a/real/.. is a, then a/real/gone.txt.
+        symlink("folder/../real/gone.txt", dir.join("b/file")).unwrap();
+        symlink("file", dir.join("b/chain")).unwrap();
+        let mut places = Places::default();
+        let gone = dir.join("a/real/gone.txt");
+        assert_eq!(places.real(&dir.join("b/file")), Some(gone.clone()));
+        assert_eq!(places.real(&dir.join("b/chain")), Some(gone));
+        std::fs::write(dir.join("b/plain.txt"), "").unwrap();
+        assert_eq!(
+            places.real(&dir.join("b/plain.txt")),
+            Some(dir.join("b/plain.txt"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
