@@ -206,8 +206,8 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         assert!(
             out.contains("F401")
                 && out.contains("`git commit -a` or `git commit PATH` made")
-                && out.contains("# ruff's fixes in the work tree: ")
-                && out.contains(" fmt -p media-service, then `git add`"),
+                && out.contains("# what ruff can fix: ")
+                && out.contains(" fmt -p media-service in the work tree, then stage it"),
             "{out}"
         );
     }

@@ -462,6 +462,9 @@ fn fmt_fixes_what_lint_reports_and_junit_reports_are_written() {
         fs::read_to_string(root.join(rel)).unwrap(),
         "VALUE = UNDEFINED\n"
     );
+    // `lint --fix` fixes, then checks: what is left fails it.
+    let out = run(xtask(root).args(["lint", "--fix", "-p", "common"]));
+    assert_fails_naming(&out, &["ruff check common (media-service venv)"], "F821");
     // An untested module would fail the coverage gate below.
     fs::remove_file(root.join(rel)).unwrap();
 

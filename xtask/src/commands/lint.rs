@@ -17,11 +17,10 @@ pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let (venvs, _locks) = gate.prepare()?;
     let mut jobs = Vec::new();
     if fix {
-        // What ruff cannot fix, the jobs below report.
         gate::apply_fixes(&gate, venvs[0])?;
-    } else {
-        jobs.extend(gate.ruff_jobs());
     }
+    // After the fixes: what ruff cannot fix, these report.
+    jobs.extend(gate.ruff_jobs());
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
     gate.run("lint", jobs, started)

@@ -823,11 +823,15 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
             .run()?;
         print!("{}", out.output);
     }
-    let left = Cmd::new(&python)
+    let check = Cmd::new(&python)
         .args(["-m", "ruff", "check", "--no-cache", "--quiet"])
         .args(&paths)
-        .cwd(&gate.ws.root)
-        .output()?;
+        .cwd(&gate.ws.root);
+    let left = check.output()?;
+    // 1: problems found; anything else but 0, ruff itself failed (its configuration, say).
+    if !left.success() && left.code != Some(1) {
+        bail!("{}", crate::cmd::failure_message(&check.display(), &left));
+    }
     Ok((!left.success()).then(|| paths.join(" ")))
 }
 

@@ -305,7 +305,8 @@ pub fn path_before_git() -> Option<std::ffi::OsString> {
         return Some(path);
     };
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    if dirs.first().map(|d| d.as_os_str()) == Some(exec.as_os_str()) {
+    // Once for each git that ran the next (an alias's command, a hooked commit in `rebase -x`).
+    while dirs.first().map(|d| d.as_os_str()) == Some(exec.as_os_str()) {
         dirs.remove(0);
     }
     std::env::join_paths(dirs).ok().or(Some(path))

@@ -378,20 +378,24 @@ pub fn pins(body: &str) -> Vec<String> {
     out
 }
 
-/// Whether `after` pins every package that both files pin as `before` does (each version and
-/// marker): uv's cache answers only from what it holds, so a resolution offline can succeed
-/// with other versions than the index would give (a release it never fetched, a fork for a
-/// Python this machine never resolved for). Packages added or removed are the inputs'.
+/// Whether `after` pins every package that both files pin to the versions `before` does
+/// (markers aside: a fork that splits or merges keeps its versions): uv's cache answers only
+/// from what it holds, so a resolution offline can succeed with other versions than the index
+/// would give (a release it never fetched, a fork for a Python this machine never resolved
+/// for). Packages added or removed are the inputs'.
 fn keeps_pins(before: &str, after: &str) -> bool {
     let by_name = |body: &str| {
-        let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut named: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         for pin in pins(body) {
             let name = crate::workspace::normalize(crate::workspace::requirement_name(&pin));
-            let spaced: String = pin.split_whitespace().collect::<Vec<_>>().join(" ");
-            named.entry(name).or_default().push(spaced);
-        }
-        for list in named.values_mut() {
-            list.sort();
+            let version = pin.split_once("==").map(|(_, rest)| {
+                rest.split([';', ' '])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            });
+            named.entry(name).or_default().extend(version);
         }
         named
     };
@@ -768,16 +772,29 @@ impl<'a> Compile<'a> {
             }
             return Ok((read()?, Some("UV_OFFLINE is set".into())));
         }
-        if *self.upgrade == Upgrade::None
-            && attempt(&offline, false)?.is_none()
-            && keeps_pins(&previous, &read()?)
-        {
-            crate::output::say(offline.echo());
-            return Ok((read()?, None));
+        // The cache's answer when it moved pins: the index decides, unless it cannot be asked.
+        let mut cached = None;
+        if *self.upgrade == Upgrade::None && attempt(&offline, false)?.is_none() {
+            let answer = read()?;
+            if keeps_pins(&previous, &answer) {
+                crate::output::say(offline.echo());
+                return Ok((answer, None));
+            }
+            cached = Some(answer);
         }
         let Some(failure) = attempt(&cmd, true)? else {
             return Ok((read()?, None));
         };
+        if let Some(answer) = cached {
+            let last = failure.lines().last().unwrap_or("").trim();
+            fs::write(output, &answer)?;
+            return Ok((
+                answer,
+                Some(format!(
+                    "the index did not answer ({last}): uv's cache did, moving pins"
+                )),
+            ));
+        }
         if added && attempt(&offline, true)?.is_none() {
             let last = failure.lines().last().unwrap_or("").trim();
             return Ok((
@@ -808,6 +825,11 @@ mod tests {
                       coverage==7.17.4 ; python_full_version >= '3.11'\n";
         assert!(keeps_pins(before, shrunk));
         assert!(!keeps_pins(before, "idna==3.11\n"));
+        // A fork merged (markers gone), the same versions: kept.
+        assert!(keeps_pins(
+            "idna==3.10 ; python_full_version < '3.11'\nidna==3.10 ; python_full_version >= '3.11'\n",
+            "idna==3.10\n"
+        ));
     }
 
     #[test]

@@ -301,7 +301,10 @@ fn ruff_jobs(
             Some(_) => gate.xtask(&["fmt"]),
             None => gate.xtask(&["fmt", "-p", label]),
         };
-        let mut line = format!("{rerun}  # ruff's fixes in the work tree: {fmt}, then `git add`");
+        let mut line = format!(
+            "{rerun}  # what ruff can fix: {fmt} in the work tree, then stage it \
+             (`git add -p` keeps a partial stage)"
+        );
         if own_index {
             line += "; `git commit -a` or `git commit PATH` made the index this check read";
         }
