@@ -13,13 +13,16 @@ use crate::workspace::Workspace;
 pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     let started = Instant::now();
     let ws = Workspace::load(root)?;
-    let gate = Gate::new(&ws, args)?;
-    let (venvs, _locks) = gate.prepare()?;
-    let mut jobs = Vec::new();
     if fix {
+        let gate = Gate::new(&ws, args)?;
+        let (venvs, _locks) = gate.prepare()?;
         gate::apply_fixes(&gate, venvs[0])?;
     }
-    // After the fixes: what ruff cannot fix, these report.
+    // After the fixes, a gate of its own: its inputs (every job's key) are read from the files
+    // as the fixes left them, never from those before. What ruff cannot fix, its jobs report.
+    let gate = Gate::new(&ws, args)?;
+    let (_, _locks) = gate.prepare()?;
+    let mut jobs = Vec::new();
     jobs.extend(gate.ruff_jobs());
     jobs.extend(gate.imports_jobs());
     jobs.extend(gate.mypy_jobs());
