@@ -14,6 +14,10 @@ pub fn default_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
+/// A file only this project's xtask holds: how a checkout of it is told from another
+/// project's `xtask` crate.
+const OWN_SOURCE: &str = "src/workspace/blueprint.rs";
+
 /// The xtask folder this binary was built from.
 fn built_from() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,13 +33,14 @@ fn run_for() -> &'static Path {
     static RUN_FOR: OnceLock<PathBuf> = OnceLock::new();
     RUN_FOR.get_or_init(|| {
         // A variable left by another project's cargo (an IDE, another crate's tests) names
-        // some other `xtask`: only a checkout of this one (a python/ tree beside it) counts.
+        // some other `xtask`: only a checkout of this one counts, known by a source file of its
+        // own (a sparse checkout or an old branch may lack python/).
         std::env::var_os("CARGO_MANIFEST_DIR")
             .map(PathBuf::from)
             .filter(|dir| {
                 dir.file_name() == built_from().file_name()
                     && dir.join("Cargo.toml").is_file()
-                    && dir.parent().is_some_and(|p| p.join(PYTHON_DIR).is_dir())
+                    && dir.join(OWN_SOURCE).is_file()
             })
             .unwrap_or_else(|| built_from().to_path_buf())
     })

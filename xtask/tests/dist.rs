@@ -198,6 +198,18 @@ fn committed_says_where_the_files_come_from(root: &Path) {
     write(root, "assets/extra.json", "{\"fr\": \"UNREVIEWED\"}\n");
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
     assert!(manifest().contains(&committed(false)), "{}", manifest());
+    // The same edit hidden from `git status` (assume-unchanged): still not as committed.
+    common::git(
+        root,
+        &["update-index", "--assume-unchanged", "assets/extra.json"],
+    );
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    assert!(manifest().contains(&committed(false)), "{}", manifest());
+    common::git(
+        root,
+        &["update-index", "--no-assume-unchanged", "assets/extra.json"],
+    );
+    common::git(root, &["checkout", "--", "assets/extra.json"]);
 }
 
 /// A library's wheel built for one service from the same inputs is copied into another's context,

@@ -335,7 +335,8 @@ fn a_build_run_for_another_checkout_works_there_or_says_it_is_not_its_code() {
     // that project's cargo: not a checkout of this one, so nothing is refused for it.
     let elsewhere = tmp.path().join("another project");
     copy_xtask_sources(&elsewhere);
-    fs::write(elsewhere.join("xtask/src/main.rs"), "fn main() {}\n").unwrap();
+    fs::remove_dir_all(elsewhere.join("xtask/src")).unwrap();
+    common::write(&elsewhere, "xtask/src/main.rs", "fn main() {}\n");
     let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--root")
         .arg(&other)

@@ -101,19 +101,13 @@ impl Provenance {
     /// Both git commands at once (see [`git_started`]).
     pub fn of(root: &Path) -> Provenance {
         let head = git_started(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
-        let outside = crate::engine::outside::repo_pathspecs(root);
-        let mut args = vec![
-            "status",
-            "--porcelain",
-            "--untracked-files=all",
-            "--",
-            PYTHON_DIR,
-        ];
-        args.extend(outside.iter().map(String::as_str));
-        let status = git_started(root, &args);
         let commit = git_output(head).filter(|c| !c.is_empty());
-        let python_as_committed =
-            commit.is_some() && git_output(status).is_some_and(|s| s.is_empty());
+        // As pre-push tells it, not `git status` alone: an entry marked assume-unchanged, a
+        // setting that makes git trust a file's size and time, line endings a checkout writes
+        // otherwise, an ignored file where the build reads (the build takes them).
+        let python_as_committed = commit.as_deref().is_some_and(|sha| {
+            crate::commands::hooks::push::work_tree_differs(root, sha).is_ok_and(|w| w.is_none())
+        });
         Provenance {
             commit,
             python_as_committed,

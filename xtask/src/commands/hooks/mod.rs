@@ -5,7 +5,7 @@
 //! `cargo xtask hooks run pre-commit|pre-push` is what the hooks (and the pre-commit framework's
 //! local hooks in `.pre-commit-config.yaml`) call.
 
-mod push;
+pub mod push;
 mod staged;
 
 use std::fs;

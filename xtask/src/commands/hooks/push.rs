@@ -531,6 +531,13 @@ fn changes(root: &Path, base: &str, sha: &str, watched: &[String]) -> Result<boo
     }
 }
 
+/// Why the work tree is not the commit `sha`, as far as the gates read it (what the work tree's
+/// configuration names outside `python/` included), as [`not_in_place`] tells; None when it is.
+/// What `dist` records as the provenance of a build.
+pub fn work_tree_differs(root: &Path, sha: &str) -> Result<Option<String>> {
+    not_in_place(root, sha, &watched(outside::repo_pathspecs(root)))
+}
+
 /// Why the work tree is not the commit, as far as `verify` reads it; None when it is: HEAD is
 /// it, nothing there is changed, staged or untracked, and there (under `python/` and what it
 /// reads outside it) no file git ignores is there but what tools and builds write (a fixture
