@@ -63,7 +63,10 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
         .file_name()
         .context("a file path has a name")?
         .to_string_lossy();
-    let tmp: PathBuf = dir.join(format!(".{name}.xtask-{}.tmp", std::process::id()));
+    // One name a write, not a process: the jobs of one run write from threads of one process.
+    static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp: PathBuf = dir.join(format!(".{name}.xtask-{}-{n}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(content)?;

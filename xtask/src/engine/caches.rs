@@ -292,6 +292,11 @@ impl ToolCaches {
         let names = self.tree_module_names();
         let mirror = pycache_prefix::mirror(&self.python);
         let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
+        if stdlib.is_empty() {
+            // The interpreter could not say where its standard library is (a broken venv): a
+            // seed grown from here would lose every other job's bytecode of it.
+            return;
+        }
         let mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
         let pyc = |rel: &Path, is_dir: bool| {
             if rel.starts_with(&mirror) {

@@ -384,18 +384,31 @@ pub fn pins(body: &str) -> Vec<String> {
 /// would give (a release it never fetched, a fork for a Python this machine never resolved
 /// for). Packages added or removed are the inputs'.
 fn keeps_pins(before: &str, after: &str) -> bool {
+    // Each package's pins: (what it is pinned to, for which Pythons). The markers count only
+    // where a package has several pins: there they say which Python gets which version.
     let by_name = |body: &str| {
-        let mut named: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        let mut named: BTreeMap<String, std::collections::BTreeSet<(String, String)>> =
+            BTreeMap::new();
         for pin in pins(body) {
-            let name = crate::workspace::normalize(crate::workspace::requirement_name(&pin));
-            let version = pin.split_once("==").map(|(_, rest)| {
-                rest.split([';', ' '])
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned()
-            });
-            named.entry(name).or_default().extend(version);
+            let (requirement, marker) = pin.split_once(';').unwrap_or((&pin, ""));
+            let name = crate::workspace::normalize(crate::workspace::requirement_name(requirement));
+            // `name==1.2` or `name @ URL`: what follows the name.
+            let to = requirement
+                .split_once("==")
+                .or_else(|| requirement.split_once(" @ "))
+                .map_or("", |(_, v)| v)
+                .trim()
+                .to_owned();
+            let marker = marker.split_whitespace().collect::<Vec<_>>().join(" ");
+            named.entry(name).or_default().insert((to, marker));
+        }
+        for pins in named.values_mut() {
+            if pins.len() == 1 {
+                *pins = pins
+                    .iter()
+                    .map(|(to, _)| (to.clone(), String::new()))
+                    .collect();
+            }
         }
         named
     };
@@ -825,10 +838,20 @@ mod tests {
                       coverage==7.17.4 ; python_full_version >= '3.11'\n";
         assert!(keeps_pins(before, shrunk));
         assert!(!keeps_pins(before, "idna==3.11\n"));
-        // A fork merged (markers gone), the same versions: kept.
+        // A marker added or dropped on a package's one pin: kept.
         assert!(keeps_pins(
-            "idna==3.10 ; python_full_version < '3.11'\nidna==3.10 ; python_full_version >= '3.11'\n",
+            "idna==3.10 ; python_full_version < '3.13'\n",
             "idna==3.10\n"
+        ));
+        // A fork whose boundary moved: Python 3.11 gets another version.
+        assert!(!keeps_pins(
+            "x==1 ; python_full_version < '3.11'\nx==2 ; python_full_version >= '3.11'\n",
+            "x==1 ; python_full_version < '3.12'\nx==2 ; python_full_version >= '3.12'\n"
+        ));
+        // A URL pin is compared by its URL.
+        assert!(!keeps_pins(
+            "pkg @ https://a/pkg-1.whl ; python_version == \"3.10\"\n",
+            "pkg @ https://a/pkg-2.whl ; python_version == \"3.10\"\n"
         ));
     }
 

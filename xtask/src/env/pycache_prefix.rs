@@ -75,6 +75,23 @@ pub fn stdlib_mirrors(venv: &Venv) -> Vec<PathBuf> {
         return Vec::new();
     };
     let key = crate::digest::hash(&cfg);
+    // Once a process for a venv as its pyvenv.cfg is: its jobs ask from threads of one run, and
+    // an interpreter that cannot answer is not started again for each.
+    type Known = Vec<(PathBuf, String, Vec<PathBuf>)>;
+    static KNOWN: std::sync::Mutex<Known> = std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, mirrors)) = known.iter().find(|(d, k, _)| *d == venv.dir && *k == key) {
+        return mirrors.clone();
+    }
+    let mirrors = recorded_or_asked(venv, &key);
+    known.push((venv.dir.clone(), key, mirrors.clone()));
+    mirrors
+}
+
+/// [`stdlib_mirrors`] from the venv's record when it was made under `key`, else asked.
+fn recorded_or_asked(venv: &Venv, key: &str) -> Vec<PathBuf> {
     let record = venv.dir.join("xtask-cache").join("stdlib");
     let known = fs::read_to_string(&record).ok().and_then(|text| {
         let (first, rest) = text.split_once('\n')?;
@@ -173,13 +190,15 @@ mod tests {
                 "{m:?}"
             );
         }
+        // Recorded, with the pyvenv.cfg it was asked under: a new process reads the record.
         let record = dir.join("xtask-cache/stdlib");
         let text = fs::read_to_string(&record).unwrap();
+        let key = crate::digest::hash(&fs::read(dir.join("pyvenv.cfg")).unwrap());
+        assert!(text.starts_with(&format!("{key}\n")), "{text}");
         fs::write(&record, text.replace("\n/", "\n/elsewhere/")).unwrap();
-        assert!(stdlib_mirrors(&venv)[0].starts_with("elsewhere"));
-        let cfg = fs::read_to_string(dir.join("pyvenv.cfg")).unwrap();
-        fs::write(dir.join("pyvenv.cfg"), format!("{cfg}# changed\n")).unwrap();
-        assert_eq!(stdlib_mirrors(&venv), mirrors);
+        assert!(recorded_or_asked(&venv, &key)[0].starts_with("elsewhere"));
+        // Another pyvenv.cfg (a venv made anew): asked again.
+        assert_eq!(recorded_or_asked(&venv, "another"), mirrors);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
