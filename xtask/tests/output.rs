@@ -267,13 +267,23 @@ fn a_live_line_names_slow_jobs_on_a_terminal_only() {
     );
     // The rest of python/ is checked by the ruff of media-service's venv: a change to that
     // venv's install (its ruff may be another) checks it again.
+    // With --fix, the fixes reach what the checks read: a module there, committed unformatted.
+    let e2e = root.join("python/tests/e2e/__init__.py");
+    fs::write(&e2e, "X = [  1 ]\n").unwrap();
     common::git(root, &["init", "-q"]);
     common::git(root, &["add", "."]);
     common::git(root, &["commit", "-q", "-m", "seed"]);
     let pyproject = root.join("python/apps/media-service/pyproject.toml");
     let text = fs::read_to_string(&pyproject).unwrap();
     fs::write(&pyproject, format!("{text}# an install input\n")).unwrap();
-    let since = ["lint", "--changed-since", "HEAD", "--venv", "media-service"];
+    let since = [
+        "lint",
+        "--fix",
+        "--changed-since",
+        "HEAD",
+        "--venv",
+        "media-service",
+    ];
     let lint = run(xtask(root).args(since));
     lint.assert_ok();
     assert!(
@@ -282,6 +292,7 @@ fn a_live_line_names_slow_jobs_on_a_terminal_only() {
         "{}",
         lint.stdout
     );
+    assert_eq!(fs::read_to_string(&e2e).unwrap(), "X = [1]\n");
     fs::write(&pyproject, text).unwrap();
     // Outside git again: clean below removes what it would outside a repository.
     fs::remove_dir_all(root.join(".git")).unwrap();

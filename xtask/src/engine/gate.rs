@@ -433,20 +433,27 @@ impl<'a> Gate<'a> {
             let rerun = self.xtask(&["lint", "-p", package.folder_name()]);
             jobs.extend(self.ruff_pair(venv, package.folder_name(), &target, &[package], &rerun));
         }
-        if let Some(venv) = self.ruff_venv(None)
-            && (self.selection.all || self.selection.changed_venvs.contains(&venv.name))
-        {
-            // Everything outside the packages: tests/e2e and any other Python under python/.
-            let mut rest: Vec<String> = Vec::new();
-            for package in &self.ws.packages {
-                rest.push("--extend-exclude".into());
-                rest.push(package.rel.clone());
-            }
-            rest.push(PYTHON_DIR.into());
+        if let Some((venv, rest)) = self.rest_targets() {
             let rerun = self.xtask(&["lint"]);
             jobs.extend(self.ruff_pair(venv, "(rest of python/)", &rest, &[], &rerun));
         }
         jobs
+    }
+
+    /// When this run checks the rest of `python/` (everything outside the packages: tests/e2e
+    /// and any other Python there), the venv whose ruff checks it and ruff's arguments for it.
+    fn rest_targets(&self) -> Option<(&'a Package, Vec<String>)> {
+        let venv = self.ruff_venv(None)?;
+        if !(self.selection.all || self.selection.changed_venvs.contains(&venv.name)) {
+            return None;
+        }
+        let mut rest: Vec<String> = Vec::new();
+        for package in &self.ws.packages {
+            rest.push("--extend-exclude".into());
+            rest.push(package.rel.clone());
+        }
+        rest.push(PYTHON_DIR.into());
+        Some((venv, rest))
     }
 
     /// `ruff check` and `ruff format --check` of `targets`, run in `venv` from the root (so that
@@ -799,40 +806,53 @@ impl<'a> Gate<'a> {
 /// fails on. Returns the paths when `ruff check` still finds problems after both (those it
 /// cannot fix).
 pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
-    let paths: Vec<&str> = if gate.selection.all {
-        vec![PYTHON_DIR]
+    // What the checks after them read: the selection, and the rest of python/ when they check it.
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    if gate.selection.all {
+        groups.push(vec![PYTHON_DIR.to_owned()]);
     } else {
-        gate.selection
+        let packages: Vec<String> = gate
+            .selection
             .packages
             .iter()
-            .map(|p| p.rel.as_str())
-            .collect()
-    };
-    if paths.is_empty() {
-        return Ok(None);
+            .map(|p| p.rel.clone())
+            .collect();
+        groups.extend(Some(packages).filter(|p| !p.is_empty()));
+        groups.extend(gate.rest_targets().map(|(_, rest)| rest));
     }
     let python = Venv::of(venv).python();
-    for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
-        // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
-        let out = Cmd::new(&python)
-            .args(["-m", "ruff"])
-            .args(action)
-            .arg("--no-cache")
-            .args(&paths)
-            .cwd(&gate.ws.root)
-            .run()?;
-        print!("{}", out.output);
+    let mut left_in = Vec::new();
+    for targets in &groups {
+        for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
+            // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
+            let out = Cmd::new(&python)
+                .args(["-m", "ruff"])
+                .args(action)
+                .arg("--no-cache")
+                .args(targets)
+                .cwd(&gate.ws.root)
+                .run()?;
+            print!("{}", out.output);
+        }
+        let check = Cmd::new(&python)
+            .args(["-m", "ruff", "check", "--no-cache", "--quiet"])
+            .args(targets)
+            .cwd(&gate.ws.root);
+        let left = check.output()?;
+        // 1: problems found; anything else but 0, ruff itself failed (its configuration, say).
+        if !left.success() && left.code != Some(1) {
+            bail!("{}", crate::cmd::failure_message(&check.display(), &left));
+        }
+        if !left.success() {
+            let rest = targets.iter().any(|t| t == "--extend-exclude");
+            left_in.push(if rest {
+                "python/ outside the packages".to_owned()
+            } else {
+                targets.join(" ")
+            });
+        }
     }
-    let check = Cmd::new(&python)
-        .args(["-m", "ruff", "check", "--no-cache", "--quiet"])
-        .args(&paths)
-        .cwd(&gate.ws.root);
-    let left = check.output()?;
-    // 1: problems found; anything else but 0, ruff itself failed (its configuration, say).
-    if !left.success() && left.code != Some(1) {
-        bail!("{}", crate::cmd::failure_message(&check.display(), &left));
-    }
-    Ok((!left.success()).then(|| paths.join(" ")))
+    Ok((!left_in.is_empty()).then(|| left_in.join(" ")))
 }
 
 /// Every job needs the tools: says which are missing before any venv is touched.
