@@ -549,6 +549,21 @@ fn image_installer_variables_are_the_checks(root: &Path) {
         "{}",
         out.stderr
     );
+    // A COPY of what the context lacks: `docker build` would fail, so dist does, naming it.
+    fs::write(&path, format!("{text}COPY settings.toml /etc/media/\n")).unwrap();
+    for args in [
+        &["dist", "media-service"][..],
+        &["dist", "media-service", "--check"],
+    ] {
+        let out = run(xtask(root).args(args));
+        out.assert_clean_error();
+        assert!(
+            out.stderr.contains("does not build what dist proves")
+                && out.stderr.contains("settings.toml"),
+            "{}",
+            out.stderr
+        );
+    }
     fs::write(&path, &text).unwrap();
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
 }

@@ -67,6 +67,7 @@ pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
                 ));
             }
         }
+        dockerfile_matches(&ws, service)?;
         let _lock = lock(root, service)?;
         let provenance = Provenance::of(root);
         let dist = Dist::new(&ws, &session, service, &provenance, args.no_cache)?;
@@ -82,6 +83,32 @@ pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
         say(format!("  build the image: {}", dist.docker_build()?));
     }
     Ok(())
+}
+
+/// The service's Dockerfile must build what dist proves, as verify's deploy job reads it
+/// (hadolint aside): a `COPY` of what the context lacks, another command, Python or uv, an
+/// image without what install.py installed. Else the `docker build` dist prints fails, or
+/// builds an image nothing checked.
+fn dockerfile_matches(ws: &Workspace, service: &Package) -> Result<()> {
+    let path = crate::workspace::deploy::dockerfile(&ws.root, service.folder_name());
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(()); // none yet (`--check`): the context's own check says so
+    };
+    let rel = crate::fsutil::display_rel(&ws.root, &path);
+    let python = python_version(&ws.root).ok();
+    let checked = crate::workspace::deployable::Checked {
+        python: python.as_deref(),
+        uv: Some(crate::env::installer::UV_VERSION),
+    };
+    let problems = crate::workspace::deployable::problems(service, &rel, &text, checked);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{rel} does not build what dist proves:\n  {}\nfix it; {} checks it again, with hadolint",
+        problems.join("\n  "),
+        crate::project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()])
+    )
 }
 
 /// One dist of a service at a time: two would share its context, state and staging folder.
