@@ -20,7 +20,12 @@ pub fn run(root: &Path, args: &GateArgs, fix: bool) -> Result<()> {
     }
     // After the fixes, a gate of its own: its inputs (every job's key) are read from the files
     // as the fixes left them, never from those before. What ruff cannot fix, its jobs report.
-    let gate = Gate::new(&ws, args)?;
+    // The venvs are as the first gate left them: `--force` rebuilds them once.
+    let mut args = args.clone();
+    if fix {
+        args.env.force = false;
+    }
+    let gate = Gate::new(&ws, &args)?;
     let (_, _locks) = gate.prepare()?;
     let mut jobs = Vec::new();
     jobs.extend(gate.ruff_jobs());

@@ -292,25 +292,25 @@ impl ToolCaches {
         let names = self.tree_module_names();
         let mirror = pycache_prefix::mirror(&self.python);
         let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
-        if stdlib.is_empty() {
-            // The interpreter could not say where its standard library is (a broken venv): a
-            // seed grown from here would lose every other job's bytecode of it.
-            return;
-        }
+        // Unknown (the interpreter could not say: a broken venv): the seed's bytecode is kept as
+        // it is, neither grown nor cleaned; mypy's entries still grow.
+        let known = !stdlib.is_empty();
         let mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
         let pyc = |rel: &Path, is_dir: bool| {
-            if rel.starts_with(&mirror) {
+            if !known || rel.starts_with(&mirror) {
                 Take::Skip
             } else {
                 only_in(rel, is_dir, &stdlib)
             }
         };
+        let old_pyc = |rel: &Path, is_dir: bool| if known { pyc(rel, is_dir) } else { Take::Ask };
         let old = seed.join(SEEN).is_file().then_some(&seed);
         if let Some(old) = old {
             // A seed an older xtask grew may hold other bytecode: rewritten without it.
             let grows = lacks(&old.join("mypy"), &self.mypy(), &mypy)
-                || lacks(&old.join("pyc"), &self.bytecode(), &pyc)
-                || holds_other(&old.join("pyc"), &pyc);
+                || (known
+                    && (lacks(&old.join("pyc"), &self.bytecode(), &pyc)
+                        || holds_other(&old.join("pyc"), &pyc)));
             if !grows || !same_plugins(&old.join("mypy"), &self.mypy()) {
                 return;
             }
@@ -323,7 +323,7 @@ impl ToolCaches {
         if let Some(old) = old {
             copy_tree(&old.join("mypy"), &aside.join("mypy"), &|_, _| Take::Ask);
             // A seed an older xtask grew holds the bytecode of other files: left behind.
-            copy_tree(&old.join("pyc"), &aside.join("pyc"), &pyc);
+            copy_tree(&old.join("pyc"), &aside.join("pyc"), &old_pyc);
             venvs = made_in(old);
         }
         let (to_mypy, to_pyc) = (aside.join("mypy"), aside.join("pyc"));
@@ -885,6 +885,28 @@ mod tests {
         job("d", &[("mypy/3.10/os.meta.ff", "d")]);
         assert_eq!(read("pyc/tmp/t/plugin.pyc"), None);
         assert_eq!(read("pyc/usr/lib/os.pyc").as_deref(), Some("a"));
+        // A venv whose interpreter cannot say where its standard library is (no Python there,
+        // no record): the seed's bytecode stays as it is; mypy's entries still grow.
+        let broken = python.join("apps/e/.venv");
+        fs::create_dir_all(&broken).unwrap();
+        fs::write(broken.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let caches = ToolCaches::new(
+            broken.join("xtask-cache/mypy-x"),
+            python.clone(),
+            vec![],
+            false,
+            "i1".into(),
+            &seeds,
+        );
+        for rel in ["mypy/3.10/zlib.meta.ff", "pyc/usr/lib/zz.pyc"] {
+            let path = caches.dir.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "e").unwrap();
+        }
+        caches.record();
+        assert_eq!(read("mypy/3.10/zlib.meta.ff").as_deref(), Some("e"));
+        assert_eq!(read("pyc/usr/lib/os.pyc").as_deref(), Some("a"));
+        assert_eq!(read("pyc/usr/lib/zz.pyc"), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -807,9 +807,10 @@ impl<'a> Gate<'a> {
 /// cannot fix).
 pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
     // What the checks after them read: the selection, and the rest of python/ when they check it.
-    let mut groups: Vec<Vec<String>> = Vec::new();
+    // Each with the venv whose ruff checks it: the rest of python/ is its venv's.
+    let mut groups: Vec<(&Package, Vec<String>)> = Vec::new();
     if gate.selection.all {
-        groups.push(vec![PYTHON_DIR.to_owned()]);
+        groups.push((venv, vec![PYTHON_DIR.to_owned()]));
     } else {
         let packages: Vec<String> = gate
             .selection
@@ -817,12 +818,12 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
             .iter()
             .map(|p| p.rel.clone())
             .collect();
-        groups.extend(Some(packages).filter(|p| !p.is_empty()));
-        groups.extend(gate.rest_targets().map(|(_, rest)| rest));
+        groups.extend(Some((venv, packages)).filter(|(_, p)| !p.is_empty()));
+        groups.extend(gate.rest_targets());
     }
-    let python = Venv::of(venv).python();
     let mut left_in = Vec::new();
-    for targets in &groups {
+    for (venv, targets) in &groups {
+        let python = Venv::of(venv).python();
         for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
             // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
             let out = Cmd::new(&python)
@@ -848,11 +849,11 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
             left_in.push(if rest {
                 "python/ outside the packages".to_owned()
             } else {
-                targets.join(" ")
+                targets.join(", ")
             });
         }
     }
-    Ok((!left_in.is_empty()).then(|| left_in.join(" ")))
+    Ok((!left_in.is_empty()).then(|| left_in.join(", ")))
 }
 
 /// Every job needs the tools: says which are missing before any venv is touched.

@@ -378,8 +378,8 @@ pub fn pins(body: &str) -> Vec<String> {
     out
 }
 
-/// Whether `after` pins every package that both files pin to the versions `before` does
-/// (markers aside: a fork that splits or merges keeps its versions): uv's cache answers only
+/// Whether `after` pins every package that both files pin as `before` does (a package with one
+/// pin, its version alone; with several, each with the Pythons it is for): uv's cache answers only
 /// from what it holds, so a resolution offline can succeed with other versions than the index
 /// would give (a release it never fetched, a fork for a Python this machine never resolved
 /// for). Packages added or removed are the inputs'.

@@ -79,14 +79,21 @@ pub fn stdlib_mirrors(venv: &Venv) -> Vec<PathBuf> {
     // an interpreter that cannot answer is not started again for each.
     type Known = Vec<(PathBuf, String, Vec<PathBuf>)>;
     static KNOWN: std::sync::Mutex<Known> = std::sync::Mutex::new(Vec::new());
-    let mut known = KNOWN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, _, mirrors)) = known.iter().find(|(d, k, _)| *d == venv.dir && *k == key) {
-        return mirrors.clone();
+    let lock = || {
+        KNOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let found = lock()
+        .iter()
+        .find(|(d, k, _)| *d == venv.dir && *k == key)
+        .map(|(_, _, mirrors)| mirrors.clone());
+    if let Some(mirrors) = found {
+        return mirrors;
     }
+    // Not held while Python answers: the jobs of other venvs go on meanwhile.
     let mirrors = recorded_or_asked(venv, &key);
-    known.push((venv.dir.clone(), key, mirrors.clone()));
+    lock().push((venv.dir.clone(), key, mirrors.clone()));
     mirrors
 }
 

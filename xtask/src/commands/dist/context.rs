@@ -106,7 +106,7 @@ impl Provenance {
         // setting that makes git trust a file's size and time, line endings a checkout writes
         // otherwise, an ignored file where the build reads (the build takes them).
         let python_as_committed = commit.as_deref().is_some_and(|sha| {
-            crate::commands::hooks::push::work_tree_differs(root, sha).is_ok_and(|w| w.is_none())
+            crate::commands::hooks::work_tree_differs(root, sha).is_ok_and(|w| w.is_none())
         });
         Provenance {
             commit,

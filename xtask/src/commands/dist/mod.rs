@@ -91,10 +91,15 @@ pub fn run(root: &Path, args: &DistArgs) -> Result<()> {
 /// builds an image nothing checked.
 fn dockerfile_matches(ws: &Workspace, service: &Package) -> Result<()> {
     let path = crate::workspace::deploy::dockerfile(&ws.root, service.folder_name());
-    let Ok(text) = fs::read_to_string(&path) else {
-        return Ok(()); // none yet (`--check`): the context's own check says so
-    };
     let rel = crate::fsutil::display_rel(&ws.root, &path);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        // None yet (`--check`): the context's own check says so.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            bail!("cannot read {rel}: {e}; fix it, or move it aside for dist to write the template")
+        }
+    };
     let python = python_version(&ws.root).ok();
     let checked = crate::workspace::deployable::Checked {
         python: python.as_deref(),

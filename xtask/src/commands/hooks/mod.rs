@@ -5,7 +5,8 @@
 //! `cargo xtask hooks run pre-commit|pre-push` is what the hooks (and the pre-commit framework's
 //! local hooks in `.pre-commit-config.yaml`) call.
 
-pub mod push;
+mod push;
+pub(crate) use push::work_tree_differs;
 mod staged;
 
 use std::fs;

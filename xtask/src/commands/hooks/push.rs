@@ -531,11 +531,17 @@ fn changes(root: &Path, base: &str, sha: &str, watched: &[String]) -> Result<boo
     }
 }
 
-/// Why the work tree is not the commit `sha`, as far as the gates read it (what the work tree's
-/// configuration names outside `python/` included), as [`not_in_place`] tells; None when it is.
-/// What `dist` records as the provenance of a build.
+/// Why the work tree is not the commit `sha` where a build reads it (`python/`, the
+/// `.gitattributes` a checkout writes by, what `python/`'s configuration names outside it), as
+/// [`not_in_place`] tells; None when it is. What `dist` records as the provenance of a build.
 pub fn work_tree_differs(root: &Path, sha: &str) -> Result<Option<String>> {
-    not_in_place(root, sha, &watched(outside::repo_pathspecs(root)))
+    let mut read = vec![
+        format!("{PYTHON_DIR}/"),
+        ".gitattributes".to_owned(),
+        ":(top).gitattributes".to_owned(),
+    ];
+    read.extend(outside::repo_pathspecs(root));
+    not_in_place(root, sha, &read)
 }
 
 /// Why the work tree is not the commit, as far as `verify` reads it; None when it is: HEAD is
