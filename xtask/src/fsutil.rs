@@ -134,6 +134,24 @@ pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::Metadata)> {
         .collect()
 }
 
+/// Every file below `dir`, as a path relative to it (folders walked, symlinks not followed,
+/// as [`entries`] describes them).
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![PathBuf::new()];
+    while let Some(folder) = folders.pop() {
+        for (_, name, meta) in entries(&dir.join(&folder)) {
+            let rel = folder.join(name);
+            if meta.is_dir() {
+                folders.push(rel);
+            } else {
+                found.push(rel);
+            }
+        }
+    }
+    found
+}
+
 /// The entries of a folder, sorted by name, each with its type as the listing gives it (no
 /// stat of each entry where the file system says the type): a symlink is a symlink.
 pub fn kinds(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {

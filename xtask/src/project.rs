@@ -86,14 +86,11 @@ fn same_sources(a: &Path, b: &Path) -> bool {
                 std::fs::read(dir.join(rel)).unwrap_or_default(),
             ));
         }
-        let mut folders = vec![PathBuf::from("src")];
-        while let Some(folder) = folders.pop() {
-            for (path, name, meta) in crate::fsutil::entries(&dir.join(&folder)) {
-                if meta.is_dir() {
-                    folders.push(folder.join(name));
-                } else if name.ends_with(".rs") || name.ends_with(".py") {
-                    found.push((folder.join(name), std::fs::read(path).unwrap_or_default()));
-                }
+        let src = dir.join("src");
+        for rel in crate::fsutil::files_below(&src) {
+            if rel.extension().is_some_and(|e| e == "rs" || e == "py") {
+                let content = std::fs::read(src.join(&rel)).unwrap_or_default();
+                found.push((Path::new("src").join(rel), content));
             }
         }
         found.sort();

@@ -90,17 +90,11 @@ fn e2e_command(ws: &Workspace) -> Option<String> {
 /// gate, and how to run them: the plan runs them by hand before a release, since they span
 /// services, whose venvs are apart. None when there is none.
 pub fn e2e_note(ws: &Workspace) -> Option<String> {
-    let mut found = 0;
-    let mut folders = vec![e2e_dir(ws)];
-    while let Some(folder) = folders.pop() {
-        for (path, name, meta) in fsutil::entries(&folder) {
-            if meta.is_dir() {
-                folders.push(path);
-            } else if name.starts_with("test_") && name.ends_with(".py") {
-                found += 1;
-            }
-        }
-    }
+    let found = fsutil::files_below(&e2e_dir(ws))
+        .iter()
+        .filter_map(|rel| rel.file_name()?.to_str())
+        .filter(|name| name.starts_with("test_") && name.ends_with(".py"))
+        .count();
     (found > 0).then(|| {
         format!(
             "note: {found} end-to-end test file(s) under python/{}, which no gate runs (by hand, before a release): {}",
