@@ -350,6 +350,17 @@ fn chain<'a>(stages: &[Stage<'a>], index: usize) -> Vec<&'a Instruction> {
     image
 }
 
+/// Each stage's [`chain`] that runs `install.py`, in stage order, with where that `RUN` is in it.
+fn installing_chains<'s, 'a>(
+    stages: &'s [Stage<'a>],
+) -> impl Iterator<Item = (Vec<&'a Instruction>, usize)> + 's {
+    (0..stages.len()).filter_map(|index| {
+        let chain = chain(stages, index);
+        let at = chain.iter().position(runs_install)?;
+        Some((chain, at))
+    })
+}
+
 /// The instructions the image's configuration comes from: the final stage's [`chain`].
 /// `ENTRYPOINT` and `CMD` belong to a stage: one in a build stage is not the image's, which a
 /// stage from another image (`FROM python:3.10-slim`) takes from that image.
@@ -436,9 +447,7 @@ fn python_problem(
     escape: char,
 ) -> Option<String> {
     let stages = stages(instructions);
-    (0..stages.len()).find_map(|index| {
-        let chain = chain(&stages, index);
-        let at = chain.iter().position(runs_install)?;
+    installing_chains(&stages).find_map(|(chain, at)| {
         let (line, version, how) = image_python(&chain[..at], escape)?;
         let wanted = version_numbers(python)?;
         let named = version_numbers(&version)?;
@@ -515,11 +524,7 @@ pub fn install_env(text: &str, wanted: &dyn Fn(&str) -> bool) -> Vec<(String, Op
     let escape = dockerfile_parse::escape_char(text);
     let instructions = dockerfile_vars::substituted(dockerfile_parse::parse(text), escape);
     let stages = stages(&instructions);
-    let Some((chain, at)) = (0..stages.len()).find_map(|index| {
-        let chain = chain(&stages, index);
-        let at = chain.iter().position(runs_install)?;
-        Some((chain, at))
-    }) else {
+    let Some((chain, at)) = installing_chains(&stages).next() else {
         return Vec::new();
     };
     let mut set = dockerfile_vars::set_after(&chain[..at], escape);
