@@ -18,8 +18,8 @@ use crate::flags::GateArgs;
 use crate::fsutil;
 use crate::project::{self, PYTHON_DIR};
 use crate::workspace::blueprint::{self, Kind};
+use crate::workspace::deploy;
 use crate::workspace::{Package, Workspace};
-use crate::workspace::{deploy, deployable};
 
 /// SC-006: the tree has the seed's structure: its folders and files at the top of `python/`, and
 /// every package its required parts. Structure only: the team owns the content.
@@ -547,8 +547,7 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
     let fix_lock = project::xtask_command(&ws.root, &["lock", &name]);
     let rerun = project::xtask_command(&ws.root, &["verify", "--package", &name]);
     let package = service.clone();
-    // The Python dist checks the deployable with, which the image's must be.
-    let python = crate::commands::dist::python_version(&ws.root).ok();
+    let root = ws.root.clone();
     let mut job = Job::check("deploy", Some(service.folder_name()), rerun, move || {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {rel}: {e}; fix it, or remove it"))?;
@@ -559,14 +558,9 @@ fn deploy_job(ws: &Workspace, service: &Package, hadolint: &Hadolint) -> Job {
                  run {fix_lock}"
             ));
         }
-        problems.extend(deployable::problems(
-            &package,
-            &rel,
-            &text,
-            deployable::Checked {
-                python: python.as_deref(),
-                uv: Some(crate::env::installer::UV_VERSION),
-            },
+        // Against the Python and uv dist checks the deployable with, which the image's must be.
+        problems.extend(crate::commands::dist::dockerfile_problems(
+            &root, &package, &rel, &text,
         ));
         let out = cmd.output().map_err(|e| format!("{e:#}"))?;
         let using = config_rel.as_deref().unwrap_or("no .hadolint.yaml");

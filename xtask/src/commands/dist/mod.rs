@@ -100,12 +100,7 @@ fn dockerfile_matches(ws: &Workspace, service: &Package) -> Result<()> {
             bail!("cannot read {rel}: {e}; fix it, or move it aside for dist to write the template")
         }
     };
-    let python = python_version(&ws.root).ok();
-    let checked = crate::workspace::deployable::Checked {
-        python: python.as_deref(),
-        uv: Some(crate::env::installer::UV_VERSION),
-    };
-    let problems = crate::workspace::deployable::problems(service, &rel, &text, checked);
+    let problems = dockerfile_problems(&ws.root, service, &rel, &text);
     if problems.is_empty() {
         return Ok(());
     }
@@ -114,6 +109,18 @@ fn dockerfile_matches(ws: &Workspace, service: &Package) -> Result<()> {
         problems.join("\n  "),
         crate::project::xtask_command(&ws.root, &["verify", "-p", service.folder_name()])
     )
+}
+
+/// The problems of a service's Dockerfile `text` (at `rel` from `root`), against what dist
+/// checks the deployable with: the tree's Python and the pinned uv. What dist and verify's
+/// deploy job both read it for.
+pub fn dockerfile_problems(root: &Path, service: &Package, rel: &str, text: &str) -> Vec<String> {
+    let python = python_version(root).ok();
+    let checked = crate::workspace::deployable::Checked {
+        python: python.as_deref(),
+        uv: Some(crate::env::installer::UV_VERSION),
+    };
+    crate::workspace::deployable::problems(service, rel, text, checked)
 }
 
 /// One dist of a service at a time: two would share its context, state and staging folder.
