@@ -807,10 +807,10 @@ impl<'a> Gate<'a> {
 /// cannot fix).
 pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
     // What the checks after them read: the selection, and the rest of python/ when they check it.
-    // Each with the venv whose ruff checks it: the rest of python/ is its venv's.
-    let mut groups: Vec<(&Package, Vec<String>)> = Vec::new();
+    // Each with the venv whose ruff checks it (the rest of python/ is its venv's), and its name.
+    let mut groups: Vec<(&Package, Vec<String>, String)> = Vec::new();
     if gate.selection.all {
-        groups.push((venv, vec![PYTHON_DIR.to_owned()]));
+        groups.push((venv, vec![PYTHON_DIR.to_owned()], PYTHON_DIR.to_owned()));
     } else {
         let packages: Vec<String> = gate
             .selection
@@ -818,11 +818,14 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
             .iter()
             .map(|p| p.rel.clone())
             .collect();
-        groups.extend(Some((venv, packages)).filter(|(_, p)| !p.is_empty()));
-        groups.extend(gate.rest_targets());
+        let named = packages.join(", ");
+        groups.extend(Some((venv, packages, named)).filter(|(_, p, _)| !p.is_empty()));
+        if let Some((venv, rest)) = gate.rest_targets() {
+            groups.push((venv, rest, "python/ outside the packages".to_owned()));
+        }
     }
     let mut left_in = Vec::new();
-    for (venv, targets) in &groups {
+    for (venv, targets, named) in &groups {
         let python = Venv::of(venv).python();
         for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
             // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
@@ -845,12 +848,7 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
             bail!("{}", crate::cmd::failure_message(&check.display(), &left));
         }
         if !left.success() {
-            let rest = targets.iter().any(|t| t == "--extend-exclude");
-            left_in.push(if rest {
-                "python/ outside the packages".to_owned()
-            } else {
-                targets.join(", ")
-            });
+            left_in.push(named.as_str());
         }
     }
     Ok((!left_in.is_empty()).then(|| left_in.join(", ")))

@@ -98,7 +98,7 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// Both git commands at once (see [`git_started`]).
+    /// HEAD, and whether the work tree is it where a build reads.
     pub fn of(root: &Path) -> Provenance {
         let head = git_started(root, &["rev-parse", "--verify", "--quiet", "HEAD"]);
         let commit = git_output(head).filter(|c| !c.is_empty());
