@@ -127,20 +127,11 @@ impl<'a> Selection<'a> {
                     {
                         return Some((path, format!("leads into {name}")));
                     }
-                    let rel = target
-                        .strip_prefix(&root)
-                        .ok()?
-                        .to_string_lossy()
-                        .replace('\\', "/");
-                    let moved = gone
-                        .iter()
-                        .any(|g| **g == rel || g.starts_with(&format!("{rel}/")));
-                    moved.then(|| {
-                        (
-                            path,
-                            format!("leads to {rel}, which the change moved or deleted"),
-                        )
-                    })
+                    let rel = moved_away(&target, &root, &gone)?;
+                    Some((
+                        path,
+                        format!("leads to {rel}, which the change moved or deleted"),
+                    ))
                 });
             if let Some((link, why)) = linked {
                 let rel = crate::fsutil::display_rel(&ws.root, &link);
@@ -228,6 +219,20 @@ impl<'a> Selection<'a> {
             .collect();
         format!("selected: {}", parts.join(", "))
     }
+}
+
+/// `target` from the root, when the change moved or deleted it, or a folder of it (`gone`: the
+/// changed paths no longer there).
+fn moved_away(target: &Path, root: &Path, gone: &[&String]) -> Option<String> {
+    let rel = target
+        .strip_prefix(root)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
+    let moved = gone
+        .iter()
+        .any(|g| **g == rel || g.starts_with(&format!("{rel}/")));
+    moved.then_some(rel)
 }
 
 /// Where files really are, with each folder's real place found once (a file that is no
