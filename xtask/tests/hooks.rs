@@ -635,6 +635,14 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         "{out}"
     );
     git(root, &["reset", "-q", "--hard", "HEAD~1"]);
+    // The kept checkout now holds its modules with CRLF. Its index refreshed a second later, so
+    // git trusts their times (none is racily clean) and calls them unchanged under any
+    // attributes: the next checkout there, of a commit without `eol=crlf`, rewrites them all.
+    let kept_module = root.join(".git/xtask-push/tree").join(failing);
+    assert!(fs::read(&kept_module).unwrap().contains(&b'\r'));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let kept_tree = root.join(".git/xtask-push/tree");
+    git(&kept_tree, &["update-index", "-q", "--refresh"]);
     // `ident` committed with a module holding `$Id$`: git calls the work tree clean (its `$Id$`
     // converts back to itself), yet a checkout expands it to the blob's id, a line too long.
     let revision = "python/libs/common/src/dubbing_common/revision.py";
@@ -650,6 +658,10 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     push_refused(
         "a line that a checkout makes too long",
         &["by its `ident` attribute", "in the kept checkout", "E501"],
+    );
+    assert!(
+        !fs::read(&kept_module).unwrap().contains(&b'\r'),
+        "the kept checkout kept the CRLF of an earlier commit's attributes"
     );
     git(root, &["reset", "-q", "--hard", "HEAD~1"]);
     // An empty folder in the work tree, which the commit cannot hold, is an input of the keys:

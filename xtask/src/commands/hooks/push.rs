@@ -560,23 +560,8 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
     if !git(root, &args)?.is_empty() {
         return Ok(Some("the work tree has changes".into()));
     }
-    // Every tracked file where verify reads, each with its line endings: `i/lf w/lf attr/...`.
-    let mut args = vec!["ls-files", "--eol", "-z", "--"];
-    args.extend(watched.iter().map(String::as_str));
-    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
-    let listed: Vec<(&str, &str)> = listed
-        .split('\0')
-        .filter_map(|entry| entry.split_once('\t'))
-        .collect();
-    if let Some(path) = eol_not_as_checked_out(root, &listed)? {
-        return Ok(Some(format!(
-            "{path} has other line endings than its .gitattributes give a checkout"
-        )));
-    }
-    if let Some((path, attribute)) = converted_not_as_checked_out(root, &listed)? {
-        return Ok(Some(format!(
-            "{path} is not what a checkout of the commit writes by its `{attribute}` attribute"
-        )));
+    if let Some(why) = not_as_checked_out(root, watched)? {
+        return Ok(Some(why));
     }
     if let Some(folder) = select::empty_folders(root).into_iter().next() {
         return Ok(Some(format!(
@@ -587,6 +572,32 @@ fn not_in_place(root: &Path, sha: &str, watched: &[String]) -> Result<Option<Str
         .into_iter()
         .next()
         .map(|path| format!("{path} is there, which git ignores and the commit lacks")))
+}
+
+/// The first tracked file under `pathspecs` (every one when empty) whose bytes in the work tree
+/// are not those a checkout writes by its attributes (line endings, `ident`, a filter), which
+/// `git status` calls unchanged; None when there is none.
+fn not_as_checked_out(root: &Path, pathspecs: &[String]) -> Result<Option<String>> {
+    // Every tracked file, each with its line endings: `i/lf w/lf attr/...`.
+    let mut args = vec!["ls-files", "--eol", "-z", "--"];
+    args.extend(pathspecs.iter().map(String::as_str));
+    let listed = untrimmed(Cmd::new("git").arg("-C").arg(root).args(&args))?;
+    let listed: Vec<(&str, &str)> = listed
+        .split('\0')
+        .filter_map(|entry| entry.split_once('\t'))
+        .collect();
+    if let Some(path) = eol_not_as_checked_out(root, &listed)? {
+        return Ok(Some(format!(
+            "{path} has other line endings than its .gitattributes give a checkout"
+        )));
+    }
+    Ok(
+        converted_not_as_checked_out(root, &listed)?.map(|(path, attribute)| {
+            format!(
+                "{path} is not what a checkout of the commit writes by its `{attribute}` attribute"
+            )
+        }),
+    )
 }
 
 /// Why `git status` cannot tell whether the work tree is the commit where `verify` reads: an
@@ -917,7 +928,7 @@ impl Kept {
             // may write it otherwise (`eol=crlf` added or gone): then every file is.
             let status = checked(in_tree().args(["status", "--porcelain"]))?;
             if !status.is_empty()
-                || eol_not_as_checked_out(&tree, &[])?.is_some()
+                || not_as_checked_out(&tree, &[])?.is_some()
                 || skip_worktree(&tree)?.is_some()
             {
                 checked(in_tree().args(["rm", "-r", "-q", "--cached", "--", "."]))?;
