@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::TreeFile;
+use crate::engine::site_bytecode;
 use crate::env::pycache_prefix::{self, Place};
 use crate::env::venv::Venv;
 use crate::fsutil;
@@ -145,11 +146,13 @@ impl ToolCaches {
 
     /// Before the job runs: forgets the tree's entries when a cache could trust a changed file.
     pub fn prepare(&self) {
-        if !self.dir.join(SEEN).is_file() {
+        let first = !self.dir.join(SEEN).is_file();
+        if first {
             self.seed();
         }
         let install = fs::read_to_string(self.dir.join(INSTALL));
-        if install.is_ok_and(|recorded| recorded != self.install) {
+        let reinstalled = install.is_ok_and(|recorded| recorded != self.install);
+        if reinstalled {
             self.forget_all();
         } else if self.fresh || self.disguised_change() {
             self.forget_tree();
@@ -158,6 +161,11 @@ impl ToolCaches {
             self.forget_mypy_entries(&self.outside_modules);
         }
         self.forget_unrecorded_bytecode();
+        if (first || reinstalled)
+            && let Some(store) = site_bytecode::store(&self.seeds, &self.venv())
+        {
+            site_bytecode::seed(&self.bytecode(), &self.venv(), &store);
+        }
     }
 
     /// The bytecode the caches keep between runs is that of the files under `python/` (the
@@ -195,6 +203,9 @@ impl ToolCaches {
         let _ = fs::create_dir_all(&self.dir);
         let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
         let _ = fsutil::write_atomic(&self.dir.join(INSTALL), self.install.as_bytes());
+        if let Some(store) = site_bytecode::store(&self.seeds, &self.venv()) {
+            site_bytecode::publish(&self.bytecode(), &self.venv(), &store);
+        }
         self.publish();
     }
 

@@ -11,4 +11,5 @@ pub mod memo;
 pub mod option_files;
 pub mod outside;
 pub mod select;
+pub mod site_bytecode;
 pub mod summary;
