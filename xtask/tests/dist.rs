@@ -139,6 +139,93 @@ fn dist_builds_a_deployable_that_installs_alone() {
     library_edit_rebuilds_its_wheel_alone(root);
     other_service_copies_the_same_wheels(root);
     data_left_out_of_a_wheel_fails(root);
+    wheels_are_built_on_the_services_python(root);
+}
+
+/// The wheels are built on the Python the service's venv is made from, not on the `python3`
+/// first on PATH (another version here): common's version, from its setup.py, names the minor
+/// version of the Python that built it.
+fn wheels_are_built_on_the_services_python(root: &Path) {
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_ok();
+    let minor = |version: &str| version.split('.').nth(1).map(str::to_owned);
+    let service = out
+        .stdout
+        .split("Python ")
+        .nth(1)
+        .and_then(minor)
+        .expect("dist names the Python of its check");
+    let other = other_python(&service);
+    let shadow = TempDir::new("python on path");
+    for name in ["python3", "python"] {
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&other, shadow.path().join(name)).unwrap();
+    }
+    let path = std::env::join_paths(
+        std::iter::once(shadow.path().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let pyproject = root.join("python/libs/common/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("version = \"0.1.0\"\n", "dynamic = [\"version\"]\n"),
+    )
+    .unwrap();
+    write(
+        root,
+        "python/libs/common/setup.py",
+        "import sys\n\nfrom setuptools import setup\n\nsetup(version=f\"0.1.{sys.version_info[1]}\")\n",
+    );
+    run(xtask(root)
+        .args(["dist", "media-service"])
+        .env("PATH", path))
+    .assert_ok();
+    let built: Vec<String> = wheels(root)
+        .into_keys()
+        .filter(|name| name.starts_with("dubbing_common-"))
+        .collect();
+    assert_eq!(
+        built,
+        [format!("dubbing_common-0.1.{service}-py3-none-any.whl")]
+    );
+}
+
+/// An interpreter of this machine (PATH's, else pyenv's) whose minor version is not `minor`.
+fn other_python(minor: &str) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = ["python3.13", "python3.12", "python3.11", "python3.10"]
+        .iter()
+        .filter_map(|name| which_on_path(name))
+        .collect();
+    if let Ok(out) = Command::new("pyenv").arg("root").output() {
+        let versions = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("versions");
+        for entry in fs::read_dir(versions).into_iter().flatten().flatten() {
+            candidates.push(entry.path().join("bin/python3"));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|python| {
+            Command::new(python)
+                .args(["-c", "import sys; print(sys.version_info[1])"])
+                .output()
+                .is_ok_and(|out| {
+                    let found = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                    out.status.success()
+                        && found != minor
+                        && found.parse::<u32>().is_ok_and(|m| m >= 9)
+                })
+        })
+        .expect(
+            "this machine has a Python 3.9 or later of another minor version than the service's",
+        )
+}
+
+fn which_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 /// A data file in a package's folder that its wheel leaves out (setuptools ships no data unless

@@ -242,25 +242,31 @@ impl<'a> Dist<'a> {
     }
 
     /// What each package's wheel is made from, now (the epochs' git commands run at once).
-    fn wheel_inputs(&self) -> Vec<(&'a Package, WheelInputs)> {
+    fn wheel_inputs(&self) -> Result<Vec<(&'a Package, WheelInputs)>> {
         let ignored = context::ignored_started(&self.ws.root);
         let epochs = context::epochs(&self.ws.root, &self.set);
         let ignored = context::ignored_paths(ignored);
-        self.set
+        let python = format!(
+            "{}\0{}",
+            self.session.request_for(self.service)?.key(),
+            crate::env::interpreter::discovery_key()
+        );
+        Ok(self
+            .set
             .iter()
             .zip(epochs)
             .map(|(package, epoch)| {
-                let inputs = WheelInputs::of(&self.ws.root, package, epoch, &ignored);
+                let inputs = WheelInputs::of(&self.ws.root, package, (epoch, &python), &ignored);
                 (*package, inputs)
             })
-            .collect()
+            .collect())
     }
 
     /// The wheel of every package of the set, reused when its inputs are those it was built from
     /// and the file is still the one built; else built now. Returns the names built.
     fn wheels(&self, state: &mut State, uv: &Path) -> Result<Vec<(String, Option<String>)>> {
         let mut built = Vec::new();
-        for (package, inputs) in self.wheel_inputs() {
+        for (package, inputs) in self.wheel_inputs()? {
             let key = inputs.key();
             if let Some(old) = state.wheels.get(&package.name)
                 && old.key == key
@@ -307,7 +313,8 @@ impl<'a> Dist<'a> {
             }
         }
         let staging = self.staging.join(&package.name);
-        let wheel = wheels::build(&self.ws.root, package, inputs, uv, &staging)?;
+        let (python, _) = self.session.would_choose(self.service)?;
+        let wheel = wheels::build(&self.ws.root, package, inputs, (uv, &python), &staging)?;
         let file = wheel
             .file_name()
             .context("a wheel has a name")?
@@ -486,7 +493,7 @@ impl<'a> Dist<'a> {
     fn check_current(&self, fix: &str) -> Result<()> {
         let state = State::read(&self.state_path);
         let mut stale = Vec::new();
-        for (package, inputs) in self.wheel_inputs() {
+        for (package, inputs) in self.wheel_inputs()? {
             let key = inputs.key();
             // The wheel built from these inputs must be the one in the context: a context copied
             // back from an older build lists its own files faithfully.

@@ -15,7 +15,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::Cmd;
 use crate::digest::{self, Hasher, TreeFile};
+use crate::env::build_bytecode::BuildBytecode;
 use crate::env::installer::{self, Installer};
+use crate::env::interpreter::Interpreter;
 use crate::workspace::Package;
 
 /// The epoch when nothing better is known (no git, a package never committed): 1980-01-01, the
@@ -39,6 +41,10 @@ pub struct WheelInputs {
     pub epoch: u64,
     /// The builder: the pinned uv's version (it picks the backend's build environment).
     pub builder: String,
+    /// The Python the backend runs on: the one the service's setup would choose, as its
+    /// request and what discovery finds say (see [`super::check::CheckInputs`]). A backend may
+    /// write other metadata on another version (`setup.py`, markers it evaluates).
+    pub python: String,
     /// The installers' variables that can change what a build environment gets (`UV_INDEX_URL`).
     pub installer_env: String,
     /// The root's `uv.toml`, if any: its digest.
@@ -50,7 +56,12 @@ impl WheelInputs {
     /// [`super::context::ignored_paths`]): left out, as a clone of the commit lacks it; a file
     /// is judged by its path through the package folder and by where it really is (through a
     /// symlinked folder).
-    pub fn of(root: &Path, package: &Package, epoch: u64, ignored: &[String]) -> WheelInputs {
+    pub fn of(
+        root: &Path,
+        package: &Package,
+        (epoch, python): (u64, &str),
+        ignored: &[String],
+    ) -> WheelInputs {
         let listed = |path: &str| {
             ignored
                 .iter()
@@ -80,6 +91,7 @@ impl WheelInputs {
             files,
             epoch,
             builder: format!("uv {}", installer::UV_VERSION),
+            python: python.to_owned(),
             installer_env: installer::environment_digest(),
             uv_config: digest::file_content(&root.join("uv.toml")),
         }
@@ -91,6 +103,7 @@ impl WheelInputs {
             &digest::hash(RECIPE_SOURCE.as_bytes()),
             &self.epoch.to_string(),
             &self.builder,
+            &self.python,
             &self.installer_env,
             &self.uv_config,
         ] {
@@ -143,7 +156,7 @@ pub fn build(
     root: &Path,
     package: &Package,
     inputs: &WheelInputs,
-    uv: &Path,
+    (uv, python): (&Path, &Interpreter),
     staging: &Path,
 ) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(staging);
@@ -151,21 +164,25 @@ pub fn build(
     let out = staging.join("out");
     copy_sources(package, inputs, &source)?;
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    Cmd::new(uv)
+    // The backend runs on the service's Python, never on whichever `python3` is first on PATH
+    // (a pyenv shim of another version, say). Its bytecode kept as setup's builds keep it.
+    let bytecode = BuildBytecode::new(Some(&python.path));
+    let cmd = Cmd::new(uv)
         .args(["build", "--wheel", "--quiet"])
         .args(Installer::uv_config(root))
+        .arg("--python")
+        .arg(&python.path)
         .arg("--out-dir")
         .arg(&out)
         .arg(&source)
         .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string())
-        .cwd(root)
-        .run()
-        .with_context(|| {
-            format!(
-                "{}: its build backend could not build a wheel",
-                package.folder_name()
-            )
-        })?;
+        .cwd(root);
+    bytecode.apply(cmd).run().with_context(|| {
+        format!(
+            "{}: its build backend could not build a wheel",
+            package.folder_name()
+        )
+    })?;
     let wheels: Vec<PathBuf> = fs::read_dir(&out)
         .with_context(|| format!("cannot read {}", out.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
