@@ -453,3 +453,70 @@ pub fn agrees_with_fresh(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> R
     );
     remembered
 }
+
+/// The tools folder the xtask binary uses: XTASK_TOOLS_DIR, else beside the binary.
+pub fn shared_tools() -> PathBuf {
+    std::env::var_os("XTASK_TOOLS_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_xtask"))
+                .parent()
+                .and_then(Path::parent)
+                .unwrap()
+                .join("xtask-tools")
+        })
+}
+
+/// A tools folder of the test's own that starts with the shared one's uv and its caches of the
+/// jobs' first runs (seeds, installed packages' bytecode), hard-linked, and no other tool: a
+/// test of how a validator is installed pays for that install alone, not for a cold mypy.
+/// Whatever the shared folder lacks yet (the suite's first tree) is simply not there.
+pub fn tools_with_uv_and_seeds(label: &str) -> TempDir {
+    let tools = TempDir::new(label);
+    let shared = shared_tools();
+    for (_, name, _) in entries(&shared) {
+        if name.starts_with("uv-") || name == "job-caches" {
+            link_tree(&shared.join(&name), &tools.path().join(&name));
+        }
+    }
+    tools
+}
+
+fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                e.path(),
+                e.file_name().into_string().ok()?,
+                e.file_type().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Hard-links every file below `from` at the same place below `to` (copied where a link
+/// fails), and copies symlinks as symlinks; best effort, as a cache is.
+fn link_tree(from: &Path, to: &Path) {
+    let _ = fs::create_dir_all(to);
+    for (path, name, kind) in entries(from) {
+        // A seed being written or replaced by a job this moment: not a seed.
+        if name.contains(".tmp-") || name.contains(".old-") {
+            continue;
+        }
+        let target = to.join(&name);
+        if kind.is_dir() {
+            link_tree(&path, &target);
+        } else if kind.is_symlink() {
+            #[cfg(unix)]
+            if let Ok(link) = fs::read_link(&path) {
+                let _ = std::os::unix::fs::symlink(link, &target);
+            }
+        } else if fs::hard_link(&path, &target).is_err() {
+            let _ = fs::copy(&path, &target);
+        }
+    }
+}
