@@ -528,7 +528,7 @@ fn the_execute_bit_is_an_input() {
             .arg(root)
             .args(test)
             .arg("-v")
-            .env("XTASK_TOOLS_DIR", tools_folder());
+            .env("XTASK_TOOLS_DIR", common::shared_tools());
         run(&mut cmd)
     };
     let verdict = |out: &Run| {
@@ -777,23 +777,9 @@ fn a_named_pipe_under_python_hangs_nothing() {
     );
 }
 
-/// The tools folder the xtask uses: XTASK_TOOLS_DIR, else beside the binary, as it finds it.
-fn tools_folder() -> std::path::PathBuf {
-    std::env::var_os("XTASK_TOOLS_DIR")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_BIN_EXE_xtask"))
-                .parent()
-                .and_then(Path::parent)
-                .unwrap()
-                .join("xtask-tools")
-        })
-}
-
 /// The tools folder's seed of a job's first run: `<tools>/job-caches`.
 fn job_seeds() -> std::path::PathBuf {
-    tools_folder().join("job-caches")
+    common::shared_tools().join("job-caches")
 }
 
 /// Every file under `dir`.
