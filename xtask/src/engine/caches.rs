@@ -33,7 +33,7 @@
 //! A job's first run starts from a seed (see [`ToolCaches::seed`]): another job's caches less
 //! the tree's entries, since computing the standard library's is most of a first run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -461,9 +461,10 @@ fn only_new<'a>(
     take: &'a dyn Fn(&Path, bool) -> Take,
     to: &'a Path,
 ) -> impl Fn(&Path, bool) -> Take + 'a {
+    let listing = std::cell::RefCell::new(Listing::default());
     move |rel, is_dir| match take(rel, is_dir) {
         Take::Skip => Take::Skip,
-        _ if !is_dir && to.join(rel).exists() => Take::Skip,
+        _ if !is_dir && listing.borrow_mut().has(&to.join(rel)) => Take::Skip,
         _ => Take::Ask,
     }
 }
@@ -471,20 +472,57 @@ fn only_new<'a>(
 /// Whether the job's cache `from` holds a file, of those `take` copies, that the seed's `to`
 /// lacks.
 fn lacks(to: &Path, from: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
+    let mut listing = Listing::default();
     let mut missing = false;
-    visit(from, take, &mut |rel, _, _| {
-        missing = missing || !to.join(rel).exists();
+    visit(from, take, &mut |rel, _| {
+        missing = missing || !listing.has(&to.join(rel));
     });
     missing
 }
 
+/// The names in one folder, read once for the files of that folder: a cache holds thousands
+/// of files, and a look at each (a `stat`) cost more than the rest of a publish.
+#[derive(Default)]
+struct Listing {
+    dir: Option<PathBuf>,
+    names: HashSet<std::ffi::OsString>,
+}
+
+impl Listing {
+    /// Whether there is an entry at `path`.
+    fn has(&mut self, path: &Path) -> bool {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        if self.dir.as_deref() != Some(dir) {
+            self.names = fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            self.dir = Some(dir.to_path_buf());
+        }
+        self.names.contains(name)
+    }
+}
+
 /// Whether `dir` holds a file that `take` leaves out.
 fn holds_other(dir: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
-    let mut all = 0;
-    visit(dir, &|_, _| Take::Ask, &mut |_, _, _| all += 1);
-    let mut taken = 0;
-    visit(dir, take, &mut |_, _, _| taken += 1);
-    taken < all
+    fn walk(from: &Path, rel: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
+        fsutil::kinds(&from.join(rel))
+            .into_iter()
+            .any(|(path, name, kind)| {
+                let rel = rel.join(&name);
+                match take(&rel, kind.is_dir()) {
+                    Take::Skip if kind.is_dir() => !fsutil::files_below(&path).is_empty(),
+                    Take::Skip => kind.is_file(),
+                    Take::Ask if kind.is_dir() => walk(from, &rel, take),
+                    _ => false,
+                }
+            })
+    }
+    walk(dir, Path::new(""), take)
 }
 
 /// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
@@ -587,42 +625,43 @@ enum Take {
 /// Copies the files under `from` to `to`, as `take` says of each path below `from` (and whether
 /// it is a folder). Best effort: what is not copied, the tool computes.
 fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
-    visit(from, take, &mut |rel, path, meta| {
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    visit(from, take, &mut |rel, path| {
         let target = to.join(rel);
         // A folder is made with its first file: one whose files are all skipped is not made.
-        if fs::create_dir_all(target.parent().unwrap_or(to)).is_ok() {
-            link_or_copy(path, &target, meta);
+        let folder = target.parent().unwrap_or(to);
+        if made.contains(folder) || fs::create_dir_all(folder).is_ok() {
+            made.insert(folder.to_path_buf());
+            link_or_copy(path, &target);
         }
     });
 }
 
-/// Calls `file` with each file under `from` (its path below `from`, its path, its metadata)
-/// that `take` keeps, as it says of each path below `from` (and whether it is a folder).
-fn visit(
-    from: &Path,
-    take: &dyn Fn(&Path, bool) -> Take,
-    file: &mut dyn FnMut(&Path, &Path, &fs::Metadata),
-) {
+/// Calls `file` with each file under `from` (its path below `from`, its path) that `take`
+/// keeps, as it says of each path below `from` (and whether it is a folder). Symlinks are
+/// neither followed nor visited.
+fn visit(from: &Path, take: &dyn Fn(&Path, bool) -> Take, file: &mut dyn FnMut(&Path, &Path)) {
     fn walk(
         from: &Path,
         rel: &Path,
         decided: Take,
         take: &dyn Fn(&Path, bool) -> Take,
-        file: &mut dyn FnMut(&Path, &Path, &fs::Metadata),
+        file: &mut dyn FnMut(&Path, &Path),
     ) {
-        for (path, name, meta) in fsutil::entries(&from.join(rel)) {
+        // The kinds the folder's listing gives: no `stat` a file.
+        for (path, name, kind) in fsutil::kinds(&from.join(rel)) {
             let rel = rel.join(&name);
             let what = match decided {
-                Take::Ask => take(&rel, meta.is_dir()),
+                Take::Ask => take(&rel, kind.is_dir()),
                 whole => whole,
             };
             if what == Take::Skip {
                 continue;
             }
-            if meta.is_dir() {
+            if kind.is_dir() {
                 walk(from, &rel, what, take, file);
-            } else if meta.is_file() {
-                file(&rel, &path, &meta);
+            } else if kind.is_file() {
+                file(&rel, &path);
             }
         }
     }
@@ -632,12 +671,14 @@ fn visit(
 /// Links a cache file to its seed: Python, pytest and mypy write each entry aside and rename it
 /// over the old, so a seeded entry that a tool writes again becomes a file of its own. A
 /// database (mypy's `sqlite_cache`) is written in place: copied. So is a file on another disk.
-fn link_or_copy(from: &Path, to: &Path, meta: &fs::Metadata) {
+fn link_or_copy(from: &Path, to: &Path) {
     let in_place = from
         .extension()
         .is_some_and(|e| e == "db" || e == "db-journal" || e == "db-wal");
-    if in_place || fs::hard_link(from, to).is_err() {
-        copy_with_time(from, to, meta);
+    if (in_place || fs::hard_link(from, to).is_err())
+        && let Ok(meta) = fs::metadata(from)
+    {
+        copy_with_time(from, to, &meta);
     }
 }
 
