@@ -407,6 +407,20 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         out.stderr
     );
     fs::remove_file(&oneoff).unwrap();
+    // A module in a folder without an `__init__.py` (a namespace package, which setuptools'
+    // default discovery ships): pkgutil's walk does not enter it, the image imports it.
+    let plugin = root.join("python/apps/media-service/src/media_service/plugins/loud.py");
+    fs::create_dir_all(plugin.parent().unwrap()).unwrap();
+    fs::write(&plugin, "\"\"\"A plugin.\"\"\"\n\nimport pytest\n").unwrap();
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("`import media_service.plugins.loud` fails: ModuleNotFoundError"),
+        "{}",
+        out.stderr
+    );
+    fs::remove_dir_all(plugin.parent().unwrap()).unwrap();
     // A subpackage the build leaves out (`packages` names the top alone) while a module it
     // ships imports it: the editable dev venv imports it, the image would not.
     let mixer = root.join("python/apps/media-service/src/media_service/mixer.py");

@@ -33,21 +33,45 @@ def where(module: object) -> str:
 
 
 def submodule_problems(package: object, name: str) -> list[str]:
-    """Imports every module under a package but `__main__` (which runs the program)."""
+    """Imports every module under a package but `__main__` (which runs the program): those
+    pkgutil's walk finds, then those in folders it does not enter (a folder without an
+    `__init__.py` is a namespace package, whose modules the image imports all the same)."""
     problems = []
     # Its own failures to import a subpackage are the loop's findings: not raised there.
     walk = pkgutil.walk_packages(
         getattr(package, "__path__", []), name + ".", onerror=lambda _: None
     )
-    for info in walk:
-        if info.name.rsplit(".", 1)[-1] == "__main__":
+    walked = [info.name for info in walk]
+    seen = set(walked)
+    names = walked + [m for m in folder_modules(package, name) if m not in seen]
+    for module in names:
+        if module.rsplit(".", 1)[-1] == "__main__":
             continue
         try:
-            importlib.import_module(info.name)
+            importlib.import_module(module)
         # A module that exits on import (`sys.exit`) is a finding too, not the probe's end.
         except (Exception, SystemExit) as error:  # noqa: BLE001 - every failure is a finding
-            problems.append(f"`import {info.name}` fails: {type(error).__name__}: {error}")
+            problems.append(f"`import {module}` fails: {type(error).__name__}: {error}")
     return problems
+
+
+def folder_modules(package: object, name: str) -> list[str]:
+    """Every module below the package's folders that Python can import by name: each `.py` file
+    whose folders from the package down and own name are identifiers (`__pycache__` aside)."""
+    found = []
+    for place in getattr(package, "__path__", []):
+        for folder, dirs, files in os.walk(place):
+            dirs[:] = sorted(d for d in dirs if d.isidentifier() and d != "__pycache__")
+            rel = os.path.relpath(folder, place)
+            dotted = name if rel == "." else name + "." + rel.replace(os.sep, ".")
+            for file in sorted(files):
+                stem = file[:-3]
+                if not file.endswith(".py") or not stem.isidentifier():
+                    continue
+                module = dotted if stem == "__init__" else dotted + "." + stem
+                if module != name:
+                    found.append(module)
+    return found
 
 
 def shipped_imports(package: object, name: str) -> set[str]:
