@@ -408,10 +408,19 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
     );
     fs::remove_file(&oneoff).unwrap();
     // A module in a folder without an `__init__.py` (a namespace package, which setuptools'
-    // default discovery ships): pkgutil's walk does not enter it, the image imports it.
+    // default discovery ships), which pkgutil's walk does not enter: a script there that nothing
+    // names is not imported; once a shipped module loads it by name, as a plugin loader does,
+    // the image imports it, and so does the check.
     let plugin = root.join("python/apps/media-service/src/media_service/plugins/loud.py");
     fs::create_dir_all(plugin.parent().unwrap()).unwrap();
     fs::write(&plugin, "\"\"\"A plugin.\"\"\"\n\nimport pytest\n").unwrap();
+    run(xtask(root).args(["dist", "media-service"])).assert_ok();
+    let loader = root.join("python/apps/media-service/src/media_service/loader.py");
+    fs::write(
+        &loader,
+        "\"\"\"Loads the plugin.\"\"\"\n\nimport importlib\n\nPLUGIN = \"media_service.plugins.loud\"\n\n\ndef load() -> object:\n    return importlib.import_module(PLUGIN)\n",
+    )
+    .unwrap();
     let out = run(xtask(root).args(["dist", "media-service"]));
     out.assert_clean_error();
     assert!(
@@ -421,6 +430,7 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         out.stderr
     );
     fs::remove_dir_all(plugin.parent().unwrap()).unwrap();
+    fs::remove_file(&loader).unwrap();
     // A subpackage the build leaves out (`packages` names the top alone) while a module it
     // ships imports it: the editable dev venv imports it, the image would not.
     let mixer = root.join("python/apps/media-service/src/media_service/mixer.py");

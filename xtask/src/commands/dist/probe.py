@@ -35,7 +35,7 @@ def where(module: object) -> str:
 def submodule_problems(package: object, name: str) -> list[str]:
     """Imports every module under a package but `__main__` (which runs the program): those
     pkgutil's walk finds, then those in folders it does not enter (a folder without an
-    `__init__.py` is a namespace package, whose modules the image imports all the same)."""
+    `__init__.py` is a namespace package) that a shipped module names."""
     problems = []
     # Its own failures to import a subpackage are the loop's findings: not raised there.
     walk = pkgutil.walk_packages(
@@ -43,7 +43,11 @@ def submodule_problems(package: object, name: str) -> list[str]:
     )
     walked = [info.name for info in walk]
     seen = set(walked)
-    names = walked + [m for m in folder_modules(package, name) if m not in seen]
+    others = [m for m in folder_modules(package, name) if m not in seen]
+    # Only those a shipped module names (an import, or the dotted name in a string, as a plugin
+    # loader has it): one that nothing names may be a template or a script, never imported.
+    named = shipped_imports(package, name) if others else set()
+    names = walked + [m for m in others if m in named]
     for module in names:
         if module.rsplit(".", 1)[-1] == "__main__":
             continue
@@ -89,7 +93,8 @@ def shipped_imports(package: object, name: str) -> set[str]:
 
 
 def imports_of(path: str, module: str, is_package: bool) -> set[str]:
-    """What one module's import statements name, relative ones made absolute."""
+    """What one module's import statements name, relative ones made absolute, and the strings
+    it holds that are dotted names (`importlib.import_module("pkg.plugins.loud")`)."""
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read())
@@ -98,7 +103,10 @@ def imports_of(path: str, module: str, is_package: bool) -> set[str]:
     names: set[str] = set()
     here = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if all(part.isidentifier() for part in node.value.split(".")):
+                names.add(node.value)
+        elif isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
