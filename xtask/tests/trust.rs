@@ -1215,3 +1215,65 @@ fn a_file_in_a_pycache_folder_that_is_not_bytecode() {
     out.assert_ok();
     assert!(root.join(helper).is_file(), "{}", out.stdout);
 }
+
+/// An installed module edited in one tree's venv, keeping its size and time (what Python's
+/// bytecode check compares), never lends its bytecode to another tree's venv through the tools
+/// folder's shared bytecode: a test there that fails on the real module fails. (The store holds
+/// hash-checked bytecode, which Python checks against each module's content.)
+#[test]
+fn an_installed_module_edited_in_one_tree_leaves_another_trees_verdict_alone() {
+    let tools = common::tools_with_uv("edited module tools");
+    let edited = common::scaffolded("edited module");
+    let other = common::scaffolded("edited module other");
+    let with_tools = |root: &Path| {
+        let mut cmd = xtask(root);
+        cmd.env("XTASK_TOOLS_DIR", tools.path());
+        cmd
+    };
+    write(
+        other.path(),
+        "python/apps/media-service/tests/unit/test_result.py",
+        "\"\"\"pluggy's own _result module.\"\"\"\n\nimport pluggy._result as result\n\n\ndef test_result() -> None:\n    assert getattr(result, \"POISON\", 0) == 1\n",
+    );
+    for root in [edited.path(), other.path()] {
+        run(with_tools(root).arg("setup-stream")).assert_ok();
+    }
+    // pluggy's _result.py in the first tree's venv: a file of its own (the venvs' copies are
+    // links to one file of uv's cache), POISON set at the same size, and the same time.
+    let site = fs::read_dir(edited.path().join("python/apps/media-service/.venv/lib"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .unwrap();
+    let module = site.join("pluggy/_result.py");
+    let text = fs::read_to_string(&module).unwrap();
+    let future = "from __future__ import annotations\n";
+    let end = text
+        .find(future)
+        .expect("pluggy's _result.py imports annotations")
+        + future.len();
+    let head = format!("{future}POISON = 1  #");
+    assert!(end > head.len() + 1, "{text}");
+    let poisoned = format!(
+        "{head}{}\n{}",
+        "x".repeat(end - head.len() - 1),
+        &text[end..]
+    );
+    assert_eq!(poisoned.len(), text.len());
+    let before = fs::metadata(&module).unwrap().modified().unwrap();
+    let aside = module.with_extension("py.new");
+    fs::write(&aside, &poisoned).unwrap();
+    fs::rename(&aside, &module).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&module)
+        .unwrap()
+        .set_modified(before)
+        .unwrap();
+    // A job there compiles the edited module; the other tree's first job comes after.
+    run(with_tools(edited.path()).args(["test", "-p", "media-service"])).assert_ok();
+    let out = run(with_tools(other.path()).args(["test", "-p", "media-service"]));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("assert 0 == 1"), "{}", out.stdout);
+}

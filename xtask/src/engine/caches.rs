@@ -164,7 +164,7 @@ impl ToolCaches {
         if (first || reinstalled)
             && let Some(store) = site_bytecode::store(&self.seeds, &self.venv())
         {
-            site_bytecode::seed(&self.bytecode(), &self.venv(), &store);
+            site_bytecode::seed(&self.bytecode(), &self.venv(), &self.install, &store);
         }
     }
 
@@ -204,7 +204,7 @@ impl ToolCaches {
         let _ = fsutil::write_atomic(&self.dir.join(SEEN), text.as_bytes());
         let _ = fsutil::write_atomic(&self.dir.join(INSTALL), self.install.as_bytes());
         if let Some(store) = site_bytecode::store(&self.seeds, &self.venv()) {
-            site_bytecode::publish(&self.bytecode(), &self.venv(), &store);
+            site_bytecode::publish(&self.bytecode(), &self.venv(), &self.install, &store);
         }
         self.publish();
     }

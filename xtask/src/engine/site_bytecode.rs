@@ -2,25 +2,30 @@
 //!
 //! Why: every tool job has a bytecode folder of its own (see [`super::caches`]), so the first
 //! run of each job in a new venv compiled pytest, pluggy, coverage and mypy's Python modules from
-//! source: 0.2 to 0.4 s of CPU a job, a second and more for the first verify after a setup. The
-//! packages' files are the same in every venv that installs the same wheels.
+//! source (0.2 to 0.4 s of CPU a job). The packages' files are the same in every venv that
+//! installs the same wheels.
 //!
-//! How, and why it is sound: an installer writes a `RECORD` in each `.dist-info`, the SHA-256 of
-//! every file it installed. After a job ran, the bytecode of each installed `.py` file is put in
-//! a store in the tools folder (one a `pyvenv.cfg`: one interpreter), named by that digest:
-//! bytecode is a function of the source's content and the interpreter. Before a job's first run
-//! (or its first after the install changed), each installed module whose digest the store holds
-//! gets that bytecode. Python then checks it as it checks any: against the size and time of the
-//! file in this venv, and compiles again when they differ (another copy of the file). A module's
-//! bytecode is never taken for a file of other content: the digests are the installer's, and
-//! the venv's install (its RECORDs) is what the jobs' keys and caches already answer for. A
-//! bytecode file whose recorded source size is not the RECORD's is not stored. The tree's own
-//! modules (editable installs point into `python/`) are never in a RECORD, so never here.
+//! How, and why it is sound: the store in the tools folder (one a `pyvenv.cfg`: one interpreter)
+//! holds *hash-checked* bytecode (PEP 552): its header carries a hash of the source it was
+//! compiled from, and Python compares that hash with the module's file each time it imports it,
+//! compiling the source instead when they differ. So a stored file is never taken for a module
+//! of other content, however the module was edited (its size and time kept, say) and wherever
+//! the stored file came from; the store's names only help find it. After a job ran, each
+//! installed module whose bytecode the job's folder holds (the tool imported it) and the store
+//! lacks is compiled into the store by the venv's own Python (`py_compile`, hash-checked), named
+//! by the SHA-256 the module's `RECORD` gives, and only when the file's content still has that
+//! digest. Before a job's first run (or its first after the install changed), each installed
+//! module whose `RECORD` digest the store holds gets that file, linked; a file whose header is
+//! not hash-checked is never linked. The timestamp bytecode a job compiles itself is never
+//! stored: it answers for a module by size and time alone. The tree's own modules (editable
+//! installs point into `python/`) are in no `RECORD`, so never here.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use crate::cmd::Cmd;
 use crate::env::pycache_prefix;
 use crate::env::venv::Venv;
 use crate::fsutil;
@@ -33,26 +38,26 @@ struct Installed {
     stem: String,
     /// The RECORD's digest (`sha256=...`): the store's name for its bytecode.
     digest: String,
-    /// The RECORD's size.
-    size: u64,
+    /// The module's file.
+    source: PathBuf,
 }
 
 /// The store of a venv's interpreter, in the tools folder's `seeds`; None without a `pyvenv.cfg`.
 pub fn store(seeds: &Path, venv: &Venv) -> Option<PathBuf> {
     let cfg = fs::read(venv.dir.join("pyvenv.cfg")).ok()?;
     let digest = crate::digest::hash(&cfg);
-    Some(seeds.join(format!("site-bytecode-{}", &digest[..16])))
+    Some(seeds.join(format!("installed-bytecode-{}", &digest[..16])))
 }
 
 /// Gives the job's bytecode folder `prefix` the stored bytecode of the venv's installed
 /// modules that it lacks.
-pub fn seed(prefix: &Path, venv: &Venv, store: &Path) {
+pub fn seed(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
     let stored = stored(store);
     if stored.is_empty() {
         return;
     }
     let mut made = HashSet::new();
-    for module in installed(venv) {
+    for module in installed(venv, install).iter() {
         let Some(tags) = stored.get(&module.digest) else {
             continue;
         };
@@ -66,76 +71,94 @@ pub fn seed(prefix: &Path, venv: &Venv, store: &Path) {
                 made.insert(folder.clone());
             }
             let from = store.join(format!("{}.{tag}", module.digest));
-            if !target.exists() && fs::hard_link(&from, &target).is_err() {
+            if !target.exists() && hash_checked(&from) && fs::hard_link(&from, &target).is_err() {
                 let _ = fs::copy(&from, &target);
             }
         }
     }
 }
 
-/// Puts the bytecode of the venv's installed modules found in the job's bytecode folder
-/// `prefix` into the store, where it lacks it.
-pub fn publish(prefix: &Path, venv: &Venv, store: &Path) {
+/// Compiles into the store the installed modules whose bytecode the job's folder `prefix` holds
+/// and the store lacks (see the module's comment).
+pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
     let stored = stored(store);
-    let mut by_folder: HashMap<PathBuf, Vec<Installed>> = HashMap::new();
-    for module in installed(venv) {
-        by_folder
-            .entry(module.mirror.clone())
-            .or_default()
-            .push(module);
+    let mut by_folder: HashMap<&Path, Vec<&Installed>> = HashMap::new();
+    let installed = installed(venv, install);
+    for module in installed.iter() {
+        by_folder.entry(&module.mirror).or_default().push(module);
     }
-    let mut made = false;
+    // Source, digest, stored file: three fields a module, for the venv's Python.
+    let mut wanted: Vec<String> = Vec::new();
     for (mirror, modules) in by_folder {
-        let names = fsutil::kinds(&prefix.join(&mirror));
+        let names = fsutil::kinds(&prefix.join(mirror));
         for module in modules {
             let start = format!("{}.", module.stem);
-            for (path, name, kind) in &names {
+            let known = stored.get(&module.digest);
+            for (_, name, kind) in &names {
+                // `cpython-310.pyc`, not an optimised level's (`.opt-1.pyc`): Python's own.
                 let Some(tag) = name.strip_prefix(&start) else {
                     continue;
                 };
-                let known = stored.get(&module.digest);
-                if !kind.is_file()
-                    || !tag.ends_with(".pyc")
-                    || known.is_some_and(|tags| tags.iter().any(|t| t == tag))
-                    || source_size(path) != Some(module.size)
+                if kind.is_file()
+                    && tag.ends_with(".pyc")
+                    && tag.split('.').count() == 2
+                    && !known.is_some_and(|tags| tags.iter().any(|t| t == tag))
                 {
-                    continue;
+                    wanted.push(module.source.to_string_lossy().into_owned());
+                    wanted.push(module.digest.clone());
+                    let file = store.join(format!("{}.{tag}", module.digest));
+                    wanted.push(file.to_string_lossy().into_owned());
                 }
-                if !made {
-                    if fs::create_dir_all(store).is_err() {
-                        return;
-                    }
-                    made = true;
-                }
-                put(path, &store.join(format!("{}.{tag}", module.digest)));
             }
         }
     }
-}
-
-/// Links `from` at `to`, else copies it there (written aside, then renamed: a job never seeds
-/// from half a file). Either way, `to` appears whole or not at all.
-fn put(from: &Path, to: &Path) {
-    if to.exists() || fs::hard_link(from, to).is_ok() {
+    if wanted.is_empty() || fs::create_dir_all(store).is_err() {
         return;
     }
-    let aside = to.with_extension(format!("tmp-{}", std::process::id()));
-    if fs::copy(from, &aside).is_err() || fs::rename(&aside, to).is_err() {
-        let _ = fs::remove_file(&aside);
-    }
+    // Best effort: what is not compiled, a later job compiles for itself.
+    let _ = Cmd::new(venv.python())
+        .args(["-I", "-B", "-c", COMPILE])
+        .stdin(crate::cmd::nul_separated(&wanted))
+        .output();
 }
 
-/// The source size a bytecode file records (bytes 12 to 16 of its header, little-endian, for
-/// the timestamp-checked bytecode Python writes); None when it cannot be read or is
-/// hash-checked.
-fn source_size(pyc: &Path) -> Option<u64> {
+/// Reads NUL-separated triples (source, `sha256=` digest, stored file) on stdin and compiles
+/// each source whose content has the digest into the stored file, hash-checked; written aside,
+/// then renamed: a job never links half a file.
+const COMPILE: &str = r#"
+import base64, hashlib, os, py_compile, sys
+fields = sys.stdin.buffer.read().split(b"\0")
+for i in range(0, len(fields) - 2, 3):
+    source, digest, stored = (os.fsdecode(f) for f in fields[i : i + 3])
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except OSError:
+        continue
+    sha = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    if "sha256=" + sha != digest:
+        continue
+    aside = f"{stored}.tmp-{os.getpid()}"
+    try:
+        py_compile.compile(
+            source, cfile=aside, dfile=source, doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+        os.replace(aside, stored)
+    except Exception:
+        try:
+            os.remove(aside)
+        except OSError:
+            pass
+"#;
+
+/// Whether a bytecode file's header says it is hash-checked (PEP 552: bit 0 of the flags, the
+/// second four bytes, says hash-based; bit 1, checked against the source at each import).
+fn hash_checked(pyc: &Path) -> bool {
     use std::io::Read;
-    let mut header = [0u8; 16];
-    fs::File::open(pyc).ok()?.read_exact(&mut header).ok()?;
-    let word = |at: usize| {
-        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-    };
-    (word(4) == 0).then(|| u64::from(word(12)))
+    let mut header = [0u8; 8];
+    let read = fs::File::open(pyc).and_then(|mut f| f.read_exact(&mut header));
+    read.is_ok() && u32::from_le_bytes([header[4], header[5], header[6], header[7]]) == 0b11
 }
 
 /// The store's bytecode files, by digest: the tags (`cpython-310.pyc`) of each.
@@ -154,8 +177,30 @@ fn stored(store: &Path) -> HashMap<String, Vec<String>> {
     out
 }
 
-/// Every `.py` file the venv's RECORDs list below its site-packages, with its digest and size.
-fn installed(venv: &Venv) -> Vec<Installed> {
+/// Every `.py` file the venv's RECORDs list below its site-packages, with its digest and size:
+/// read once a process for a venv and its install digest (`install`, see
+/// [`Venv::installed`]), as the jobs of one run share them.
+fn installed(venv: &Venv, install: &str) -> Arc<Vec<Installed>> {
+    type Known = HashMap<(PathBuf, String), Arc<Vec<Installed>>>;
+    static KNOWN: Mutex<Option<Known>> = Mutex::new(None);
+    let key = (venv.dir.clone(), install.to_owned());
+    if let Some(found) = KNOWN
+        .lock()
+        .ok()
+        .and_then(|k| k.as_ref()?.get(&key).cloned())
+    {
+        return found;
+    }
+    let read = Arc::new(read_installed(venv));
+    if let Ok(mut known) = KNOWN.lock() {
+        known
+            .get_or_insert_with(HashMap::new)
+            .insert(key, Arc::clone(&read));
+    }
+    read
+}
+
+fn read_installed(venv: &Venv) -> Vec<Installed> {
     let mut out = Vec::new();
     for site in venv.site_packages() {
         for (dist, name, kind) in fsutil::kinds(&site) {
@@ -173,7 +218,7 @@ fn installed(venv: &Venv) -> Vec<Installed> {
 /// a path outside site-packages, or a line without a digest or size.
 fn module(site: &Path, line: &str) -> Option<Installed> {
     let mut fields = line.rsplitn(3, ',');
-    let size = fields.next()?.trim().parse().ok()?;
+    let _size: u64 = fields.next()?.trim().parse().ok()?;
     let digest = fields.next()?;
     let path = fields.next()?;
     let stem = path.strip_suffix(".py")?;
@@ -191,7 +236,7 @@ fn module(site: &Path, line: &str) -> Option<Installed> {
         mirror: pycache_prefix::mirror(&site.join(folder)),
         stem: stem.to_owned(),
         digest: digest.to_owned(),
-        size,
+        source: site.join(path),
     })
 }
 
@@ -207,7 +252,8 @@ mod tests {
             m.mirror,
             PathBuf::from("v/lib/python3.10/site-packages/_pytest")
         );
-        assert_eq!((m.stem.as_str(), m.size), ("main", 391));
+        assert_eq!(m.stem, "main");
+        assert_eq!(m.source, site.join("_pytest/main.py"));
         assert_eq!(m.digest, "sha256=Ab-_9=");
         assert_eq!(module(site, "top.py,sha256=x,1").unwrap().stem, "top");
         for other in [
@@ -225,57 +271,43 @@ mod tests {
     }
 
     #[test]
-    fn only_bytecode_of_the_recorded_size_is_stored_and_seeded_by_digest() {
+    fn only_hash_checked_bytecode_of_a_recorded_digest_is_seeded() {
         let dir = std::env::temp_dir().join(format!("xtask-site-pyc-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let venv = |name: &str| {
-            let v = dir.join(name);
-            let site = v.join("lib/python3.10/site-packages");
-            fs::create_dir_all(site.join("pkg-1.dist-info")).unwrap();
-            fs::create_dir_all(site.join("pkg")).unwrap();
-            fs::write(v.join("pyvenv.cfg"), "home = /x\n").unwrap();
-            fs::write(
-                site.join("pkg-1.dist-info/RECORD"),
-                "pkg/a.py,sha256=AAA,10\npkg/b.py,sha256=BBB,20\n",
-            )
-            .unwrap();
-            (Venv::of_dir(v), site)
-        };
-        let pyc = |size: u32| {
+        let v = dir.join("venv");
+        let site = v.join("lib/python3.10/site-packages");
+        fs::create_dir_all(site.join("pkg-1.dist-info")).unwrap();
+        fs::create_dir_all(site.join("pkg")).unwrap();
+        fs::write(v.join("pyvenv.cfg"), "home = /x\n").unwrap();
+        fs::write(
+            site.join("pkg-1.dist-info/RECORD"),
+            "pkg/a.py,sha256=AAA,10\npkg/b.py,sha256=BBB,20\npkg/c.py,sha256=CCC,30\n",
+        )
+        .unwrap();
+        let venv = Venv::of_dir(v);
+        let pyc = |flags: u32| {
             let mut bytes = vec![0u8; 16];
-            bytes[12..16].copy_from_slice(&size.to_le_bytes());
+            bytes[4..8].copy_from_slice(&flags.to_le_bytes());
             bytes.extend(b"code");
             bytes
         };
-        let (one, site_one) = venv("one");
-        let prefix_one = dir.join("p1");
-        let folder = prefix_one.join(pycache_prefix::mirror(&site_one.join("pkg")));
-        fs::create_dir_all(&folder).unwrap();
-        fs::write(folder.join("a.cpython-310.pyc"), pyc(10)).unwrap();
-        // Compiled from a file of another size than the RECORD's: not the recorded content.
-        fs::write(folder.join("b.cpython-310.pyc"), pyc(21)).unwrap();
         let store = dir.join("store");
-        publish(&prefix_one, &one, &store);
-        let mut names: Vec<String> = fsutil::kinds(&store).into_iter().map(|e| e.1).collect();
+        fs::create_dir_all(&store).unwrap();
+        fs::write(store.join("sha256=AAA.cpython-310.pyc"), pyc(0b11)).unwrap();
+        // Timestamp-checked (answers by size and time alone): never linked.
+        fs::write(store.join("sha256=BBB.cpython-310.pyc"), pyc(0)).unwrap();
+        // Another content's: no module of this venv has that digest.
+        fs::write(store.join("sha256=ZZZ.cpython-310.pyc"), pyc(0b11)).unwrap();
+        let prefix = dir.join("prefix");
+        seed(&prefix, &venv, "i1", &store);
+        let seeded = prefix.join(pycache_prefix::mirror(&site.join("pkg")));
+        let mut names: Vec<String> = fsutil::kinds(&seeded).into_iter().map(|e| e.1).collect();
         names.sort();
-        assert_eq!(names, ["sha256=AAA.cpython-310.pyc"]);
-
-        let (two, site_two) = venv("two");
-        let prefix_two = dir.join("p2");
-        seed(&prefix_two, &two, &store);
-        let seeded = prefix_two.join(pycache_prefix::mirror(&site_two.join("pkg")));
-        assert_eq!(fs::read(seeded.join("a.cpython-310.pyc")).unwrap(), pyc(10));
-        assert!(!seeded.join("b.cpython-310.pyc").exists());
-        // Another content of a.py in a third venv: nothing of the store's.
-        let (three, site_three) = venv("three");
-        fs::write(
-            site_three.join("pkg-1.dist-info/RECORD"),
-            "pkg/a.py,sha256=CCC,10\n",
-        )
-        .unwrap();
-        let prefix_three = dir.join("p3");
-        seed(&prefix_three, &three, &store);
-        assert!(!prefix_three.exists());
+        assert_eq!(names, ["a.cpython-310.pyc"]);
+        assert_eq!(
+            fs::read(seeded.join("a.cpython-310.pyc")).unwrap(),
+            pyc(0b11)
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

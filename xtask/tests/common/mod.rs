@@ -473,10 +473,21 @@ pub fn shared_tools() -> PathBuf {
 /// test of how a validator is installed pays for that install alone, not for a cold mypy.
 /// Whatever the shared folder lacks yet (the suite's first tree) is simply not there.
 pub fn tools_with_uv_and_seeds(label: &str) -> TempDir {
+    tools_linking(label, &|name| {
+        name.starts_with("uv-") || name == "job-caches"
+    })
+}
+
+/// The same with the shared uv alone: no seed of any job's first run.
+pub fn tools_with_uv(label: &str) -> TempDir {
+    tools_linking(label, &|name| name.starts_with("uv-"))
+}
+
+fn tools_linking(label: &str, take: &dyn Fn(&str) -> bool) -> TempDir {
     let tools = TempDir::new(label);
     let shared = shared_tools();
     for (_, name, _) in entries(&shared) {
-        if name.starts_with("uv-") || name == "job-caches" {
+        if take(&name) {
             link_tree(&shared.join(&name), &tools.path().join(&name));
         }
     }
