@@ -1277,3 +1277,88 @@ fn an_installed_module_edited_in_one_tree_leaves_another_trees_verdict_alone() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains("assert 0 == 1"), "{}", out.stdout);
 }
+
+/// A module whose compilation warns (an invalid escape) warns only when it is compiled, never when
+/// its bytecode is loaded. With warnings made errors, a fresh run fails on it: so does the gate,
+/// whether the bytecode would have come from the tools folder's shared store (another tree
+/// imported the module first) or from the job's own earlier run (the setting came since).
+#[test]
+fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_errors() {
+    let tools = common::tools_with_uv("compile warning tools");
+    let package = TempDir::new("warning package");
+    write(
+        package.path(),
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"warnpkg\"\nversion = \"1.0\"\n",
+    );
+    write(
+        package.path(),
+        "warnpkg/__init__.py",
+        "import re\n\nPAT = re.compile(\"\\d+\")\n",
+    );
+    let url: String = format!("file://{}", package.path().display())
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b':' | b'.' | b'-' | b'_' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let trees = [
+        common::scaffolded("compile warning first"),
+        common::scaffolded("compile warning second"),
+    ];
+    let with_tools = |root: &Path| {
+        let mut cmd = xtask(root);
+        cmd.env("XTASK_TOOLS_DIR", tools.path());
+        cmd
+    };
+    for tree in &trees {
+        let root = tree.path();
+        common::index::add_dependency(
+            root,
+            "python/apps/media-service/pyproject.toml",
+            &format!("warnpkg @ {url}"),
+        );
+        write(
+            root,
+            "python/apps/media-service/tests/unit/test_pattern.py",
+            "\"\"\"A pattern of an installed package.\"\"\"\n\nimport warnpkg\n\n\ndef test_pattern() -> None:\n    assert warnpkg.PAT.match(\"12\")\n",
+        );
+        run(with_tools(root).arg("setup-stream")).assert_ok();
+    }
+    let test = ["test", "-p", "media-service"];
+    let errors = |root: &Path| {
+        let config = root.join("python/pyproject.toml");
+        let text = fs::read_to_string(&config).unwrap();
+        let strict = text.replacen(
+            "[tool.pytest.ini_options]\n",
+            "[tool.pytest.ini_options]\nfilterwarnings = [\"error\"]\n",
+            1,
+        );
+        assert_ne!(strict, text);
+        fs::write(&config, strict).unwrap();
+    };
+    // The first tree imports the module (warnings are not errors there) and passes.
+    run(with_tools(trees[0].path()).args(test)).assert_ok();
+    // The second, warnings made errors, fails on the module as a fresh run does.
+    errors(trees[1].path());
+    let out = run(with_tools(trees[1].path()).args(test));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("invalid escape sequence"),
+        "{}",
+        out.stdout
+    );
+    // The first tree, warnings made errors since its pass: its own bytecode of the module does
+    // not hide the warning either.
+    errors(trees[0].path());
+    let out = run(with_tools(trees[0].path()).args(test));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("invalid escape sequence"),
+        "{}",
+        out.stdout
+    );
+}

@@ -19,7 +19,9 @@
 //! the tools notice themselves. The installed packages' entries stay only while the venv holds
 //! the same install (its installed set's digest, the one the jobs' keys use, is recorded with the
 //! files): a venv synced since, or restored from an archive with other packages, forgets every
-//! entry. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
+//! entry, and so does a change of the jobs' settings (the environment, the shared configuration:
+//! see [`crate::engine::inputs::Inputs::settings`]), since bytecode keeps no trace of the
+//! warnings its compilation gave, which new settings may make errors. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
 //! cache plugin unless the arguments ask for it (`--lf`); the installed packages' bytecode and
 //! mypy's entries of them stay, under the same check of the install (compiling the venv's
 //! packages again in every job doubled `--no-cache` and would find nothing). What this cannot

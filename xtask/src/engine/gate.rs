@@ -247,7 +247,12 @@ impl<'a> Gate<'a> {
             self.ws.root.join(PYTHON_DIR),
             files,
             self.args.no_cache,
-            self.inputs.installed(&Venv::of(venv)),
+            // The install and the settings: either changed, every entry is forgotten.
+            format!(
+                "{}+{}",
+                self.inputs.installed(&Venv::of(venv)),
+                self.inputs.settings()
+            ),
             &project::tools_dir().join(caches::JOB_SEEDS),
         )
     }

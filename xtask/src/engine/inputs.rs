@@ -469,6 +469,30 @@ impl<'a> Inputs<'a> {
         self.files.get_or_init(|| Files::scan(self.ws))
     }
 
+    /// What a tool's settings are made of beyond the packages' own files: the environment, the
+    /// files under `python/` outside the packages (the shared configuration), those outside
+    /// `python/` that tools read, and `test`'s pytest arguments. A job's caches are kept only
+    /// under the same settings (see [`crate::engine::caches`]): a module's bytecode holds no
+    /// trace of the warnings its compilation gave, which `filterwarnings = ["error"]` or
+    /// `PYTHONWARNINGS=error` would turn into a failure.
+    pub fn settings(&self) -> String {
+        let files = self.files();
+        let mut h = Hasher::new();
+        for part in [
+            self.env.as_str(),
+            files.outside_digest.as_str(),
+            self.outside().digest(),
+        ] {
+            h.write(part.as_bytes());
+            h.write(&[0]);
+        }
+        for arg in &self.pytest_args {
+            h.write(arg.as_bytes());
+            h.write(&[0]);
+        }
+        h.finish()
+    }
+
     /// The keys' walk of `python/` as one [`digest::Tree`] (the files sorted by path): for a
     /// caller that needs what the keys saw, without walking again.
     pub fn tree(&self) -> digest::Tree {

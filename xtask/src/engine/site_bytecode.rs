@@ -124,9 +124,11 @@ pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
 
 /// Reads NUL-separated triples (source, `sha256=` digest, stored file) on stdin and compiles
 /// each source whose content has the digest into the stored file, hash-checked; written aside,
-/// then renamed: a job never links half a file.
+/// then renamed: a job never links half a file. A module whose compilation warns (an invalid
+/// escape, `is` with a literal) is not stored: loaded from bytecode it would not warn, and a job
+/// whose warnings are errors must fail on it as a fresh run does.
 const COMPILE: &str = r#"
-import base64, hashlib, os, py_compile, sys
+import base64, hashlib, os, py_compile, sys, warnings
 fields = sys.stdin.buffer.read().split(b"\0")
 for i in range(0, len(fields) - 2, 3):
     source, digest, stored = (os.fsdecode(f) for f in fields[i : i + 3])
@@ -140,11 +142,16 @@ for i in range(0, len(fields) - 2, 3):
         continue
     aside = f"{stored}.tmp-{os.getpid()}"
     try:
-        py_compile.compile(
-            source, cfile=aside, dfile=source, doraise=True,
-            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-        )
-        os.replace(aside, stored)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            py_compile.compile(
+                source, cfile=aside, dfile=source, doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+            )
+        if warned:
+            os.remove(aside)
+        else:
+            os.replace(aside, stored)
     except Exception:
         try:
             os.remove(aside)
