@@ -155,7 +155,10 @@ impl ToolCaches {
         let install = fs::read_to_string(self.dir.join(INSTALL));
         let reinstalled = install.is_ok_and(|recorded| recorded != self.install);
         if reinstalled {
+            // Started again as a first run is: from a sibling's or the tools folder's seed, the
+            // standard library's entries (a mypy analysis of it from nothing is seconds).
             self.forget_all();
+            self.seed();
         } else if self.fresh || self.disguised_change() {
             self.forget_tree();
         }

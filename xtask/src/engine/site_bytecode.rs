@@ -126,7 +126,8 @@ pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
 /// each source whose content has the digest into the stored file, hash-checked; written aside,
 /// then renamed: a job never links half a file. A module whose compilation warns (an invalid
 /// escape, `is` with a literal) is not stored: loaded from bytecode it would not warn, and a job
-/// whose warnings are errors must fail on it as a fresh run does.
+/// whose warnings are errors must fail on it as a fresh run does. An empty `<name>.warns` says
+/// so, so that no later job compiles it again to learn the same.
 const COMPILE: &str = r#"
 import base64, hashlib, os, py_compile, sys, warnings
 fields = sys.stdin.buffer.read().split(b"\0")
@@ -150,6 +151,7 @@ for i in range(0, len(fields) - 2, 3):
             )
         if warned:
             os.remove(aside)
+            open(stored + ".warns", "wb").close()
         else:
             os.replace(aside, stored)
     except Exception:
@@ -168,10 +170,12 @@ fn hash_checked(pyc: &Path) -> bool {
     read.is_ok() && u32::from_le_bytes([header[4], header[5], header[6], header[7]]) == 0b11
 }
 
-/// The store's bytecode files, by digest: the tags (`cpython-310.pyc`) of each.
+/// The store's bytecode files, by digest: the tags (`cpython-310.pyc`) of each, a module whose
+/// compilation warns (`.pyc.warns`, no bytecode) among them: known, never linked.
 fn stored(store: &Path) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for (_, name, kind) in fsutil::kinds(store) {
+        let name = name.strip_suffix(".warns").unwrap_or(&name);
         if let Some((digest, tag)) = name.split_once('.')
             && kind.is_file()
             && tag.ends_with(".pyc")
@@ -305,6 +309,9 @@ mod tests {
         fs::write(store.join("sha256=BBB.cpython-310.pyc"), pyc(0)).unwrap();
         // Another content's: no module of this venv has that digest.
         fs::write(store.join("sha256=ZZZ.cpython-310.pyc"), pyc(0b11)).unwrap();
+        // A module whose compilation warns: known to the store, no bytecode to link.
+        fs::write(store.join("sha256=CCC.cpython-310.pyc.warns"), "").unwrap();
+        assert_eq!(stored(&store)["sha256=CCC"], ["cpython-310.pyc"]);
         let prefix = dir.join("prefix");
         seed(&prefix, &venv, "i1", &store);
         let seeded = prefix.join(pycache_prefix::mirror(&site.join("pkg")));
