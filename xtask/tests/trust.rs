@@ -1340,25 +1340,18 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
         assert_ne!(strict, text);
         fs::write(&config, strict).unwrap();
     };
+    let fails_on_the_module = |root: &Path| {
+        let out = run(with_tools(root).args(test));
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(out.stdout.contains("invalid escape"), "{}", out.stdout);
+    };
     // The first tree imports the module (warnings are not errors there) and passes.
     run(with_tools(trees[0].path()).args(test)).assert_ok();
     // The second, warnings made errors, fails on the module as a fresh run does.
     errors(trees[1].path());
-    let out = run(with_tools(trees[1].path()).args(test));
-    assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout.contains("invalid escape sequence"),
-        "{}",
-        out.stdout
-    );
+    fails_on_the_module(trees[1].path());
     // The first tree, warnings made errors since its pass: its own bytecode of the module does
     // not hide the warning either.
     errors(trees[0].path());
-    let out = run(with_tools(trees[0].path()).args(test));
-    assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout.contains("invalid escape sequence"),
-        "{}",
-        out.stdout
-    );
+    fails_on_the_module(trees[0].path());
 }
