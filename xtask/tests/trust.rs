@@ -1347,6 +1347,35 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
     };
     // The first tree imports the module (warnings are not errors there) and passes.
     run(with_tools(trees[0].path()).args(test)).assert_ok();
+    // A conftest.py that makes warnings errors while it imports a module, added after a pass (a
+    // file of the package: no setting changed): the first run's bytecode hides the warning
+    // neither of a module of the tree nor of the installed one.
+    let root = trees[0].path();
+    let app = "python/apps/media-service";
+    let esc = format!("{app}/src/media_service/esc.py");
+    let test_esc = format!("{app}/tests/unit/test_esc.py");
+    write(root, &esc, "\"\"\"A pattern.\"\"\"\n\nPAT = \"\\d+\"\n");
+    write(
+        root,
+        &test_esc,
+        "\"\"\"The pattern.\"\"\"\n\nfrom media_service import esc\n\n\ndef test_pat() -> None:\n    assert esc.PAT == \"\\\\d+\"\n",
+    );
+    run(with_tools(root).args(test)).assert_ok();
+    let conftest = format!("{app}/tests/conftest.py");
+    for module in ["media_service.esc", "warnpkg"] {
+        write(
+            root,
+            &conftest,
+            &format!(
+                "\"\"\"Warnings are errors here.\"\"\"\n\nimport warnings\n\nwith warnings.catch_warnings():\n    warnings.simplefilter(\"error\")\n    import {module}  # noqa: F401\n"
+            ),
+        );
+        fails_on_the_module(root);
+    }
+    for rel in [&conftest, &esc, &test_esc] {
+        fs::remove_file(root.join(rel)).unwrap();
+    }
+    run(with_tools(root).args(test)).assert_ok();
     // The second, warnings made errors, fails on the module as a fresh run does.
     errors(trees[1].path());
     fails_on_the_module(trees[1].path());

@@ -21,7 +21,8 @@
 //! files): a venv synced since, or restored from an archive with other packages, forgets every
 //! entry, and so does a change of the jobs' settings (the environment, the shared configuration:
 //! see [`crate::engine::inputs::Inputs::settings`]), since bytecode keeps no trace of the
-//! warnings its compilation gave, which new settings may make errors. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
+//! warnings its compilation gave, which new settings may make errors; for the same reason the
+//! bytecode of the tree's modules is forgotten before every run. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
 //! cache plugin unless the arguments ask for it (`--lf`); the installed packages' bytecode and
 //! mypy's entries of them stay, under the same check of the install (compiling the venv's
 //! packages again in every job doubled `--no-cache` and would find nothing). What this cannot
@@ -166,10 +167,20 @@ impl ToolCaches {
             self.forget_mypy_entries(&self.outside_modules);
         }
         self.forget_unrecorded_bytecode();
-        if (first || reinstalled)
-            && let Some(store) = site_bytecode::store(&self.seeds, &self.venv())
-        {
-            site_bytecode::seed(&self.bytecode(), &self.venv(), &self.install, &store);
+        // The tree's bytecode never outlives a run: a module whose compilation warns (an invalid
+        // escape) warns only when compiled, and any file of the tree (a conftest.py, a module
+        // calling `warnings.simplefilter`) may make that warning an error in this run. A job
+        // runs only when an input changed; the tree's own modules are few to compile.
+        forget_bytecode(
+            &self.bytecode().join(pycache_prefix::mirror(&self.python)),
+            &self.python,
+        );
+        if let Some(store) = site_bytecode::store(&self.seeds, &self.venv()) {
+            if first || reinstalled {
+                site_bytecode::seed(&self.bytecode(), &self.venv(), &self.install, &store);
+            }
+            // Nor does the bytecode of an installed module known to warn when compiled.
+            site_bytecode::forget_warning(&self.bytecode(), &self.venv(), &self.install, &store);
         }
     }
 
@@ -828,8 +839,9 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// `--no-cache` forgets the bytecode of the tree's files, not that of a venv's packages; a
-    /// venv whose install changed forgets everything, mypy's entries of its packages too.
+    /// Every run forgets the bytecode of the tree's files, not that of a venv's packages (nor, but
+    /// with `--no-cache`, mypy's entries of the tree); a venv whose install changed forgets
+    /// everything, mypy's entries of its packages too.
     #[test]
     fn the_install_answers_for_the_venvs_entries() {
         let dir = std::env::temp_dir().join(format!("xtask-caches-i-{}", std::process::id()));
@@ -866,8 +878,11 @@ mod tests {
         assert!(!tree_pyc.exists(), "--no-cache kept the tree's bytecode");
         assert!(venv_pyc.exists() && numpy.exists());
         make();
+        // A run: the tree's bytecode never outlives one (a compile warning it hid); the venv's
+        // and mypy's entries stay.
         caches(false, "i1").prepare();
-        assert!(tree_pyc.exists() && venv_pyc.exists() && numpy.exists());
+        assert!(!tree_pyc.exists() && venv_pyc.exists() && numpy.exists());
+        make();
         caches(false, "i2").prepare();
         assert!(!venv_pyc.exists() && !numpy.exists() && !tree_pyc.exists());
         fs::remove_dir_all(&dir).unwrap();

@@ -78,6 +78,33 @@ pub fn seed(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
     }
 }
 
+/// Removes from the job's bytecode folder `prefix` the bytecode of the venv's installed modules
+/// the store knows to warn when compiled (`.warns`): loaded from bytecode, they would not warn.
+pub fn forget_warning(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
+    let warns: HashSet<String> = fsutil::kinds(store)
+        .into_iter()
+        .filter_map(|(_, name, _)| {
+            let (digest, _) = name.strip_suffix(".warns")?.split_once('.')?;
+            Some(digest.to_owned())
+        })
+        .collect();
+    if warns.is_empty() {
+        return;
+    }
+    for module in installed(venv, install).iter() {
+        if !warns.contains(&module.digest) {
+            continue;
+        }
+        let start = format!("{}.", module.stem);
+        let folder = prefix.join(&module.mirror);
+        for (path, name, _) in fsutil::kinds(&folder) {
+            if name.starts_with(&start) && name.ends_with(".pyc") {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+}
+
 /// Compiles into the store the installed modules whose bytecode the job's folder `prefix` holds
 /// and the store lacks (see the module's comment).
 pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
