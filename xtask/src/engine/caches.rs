@@ -147,7 +147,8 @@ impl ToolCaches {
         self.dir.join("coverage")
     }
 
-    /// Before the job runs: forgets the tree's entries when a cache could trust a changed file.
+    /// Before the job runs: forgets the tree's bytecode, and mypy's entries of the tree when a
+    /// cache could trust a changed file (or `--no-cache`).
     pub fn prepare(&self) {
         let first = !self.dir.join(SEEN).is_file();
         if first {
@@ -161,7 +162,7 @@ impl ToolCaches {
             self.forget_all();
             self.seed();
         } else if self.fresh || self.disguised_change() {
-            self.forget_tree();
+            self.forget_tree_mypy_entries();
         }
         if !self.outside_modules.is_empty() {
             self.forget_mypy_entries(&self.outside_modules);
@@ -404,14 +405,9 @@ impl ToolCaches {
         let _ = fs::remove_dir_all(self.mypy());
     }
 
-    /// Forgets the entries of the tree's modules: the bytecode of the files under `python/`
-    /// outside the venvs, and mypy's entries of every module named like a folder or module
-    /// under `python/`.
-    fn forget_tree(&self) {
-        forget_bytecode(
-            &self.bytecode().join(pycache_prefix::mirror(&self.python)),
-            &self.python,
-        );
+    /// Forgets mypy's entries of every module named like a folder or module under `python/`
+    /// (the tree's bytecode is forgotten before every run anyway: see [`ToolCaches::prepare`]).
+    fn forget_tree_mypy_entries(&self) {
         self.forget_mypy_entries(&self.tree_module_names());
     }
 
