@@ -385,26 +385,18 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         "\"\"\"Uses a dev tool.\"\"\"\n\nimport pytest\n",
     )
     .unwrap();
-    let out = run(xtask(root).args(["dist", "media-service"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr
-            .contains("`import media_service.pipelines.probe` fails: ModuleNotFoundError"),
-        "{}",
-        out.stderr
+    dist_fails_with(
+        root,
+        "`import media_service.pipelines.probe` fails: ModuleNotFoundError",
     );
     fs::remove_file(&dev_import).unwrap();
     // A module that exits when imported (a script kept in the package) is a finding, and the
     // probe goes on to the next one.
     let oneoff = root.join("python/apps/media-service/src/media_service/pipelines/oneoff.py");
     fs::write(&oneoff, "import sys\n\nsys.exit(3)\n").unwrap();
-    let out = run(xtask(root).args(["dist", "media-service"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr
-            .contains("`import media_service.pipelines.oneoff` fails: SystemExit: 3"),
-        "{}",
-        out.stderr
+    dist_fails_with(
+        root,
+        "`import media_service.pipelines.oneoff` fails: SystemExit: 3",
     );
     fs::remove_file(&oneoff).unwrap();
     // A module in a folder without an `__init__.py` (a namespace package, which setuptools'
@@ -421,13 +413,9 @@ fn dist_verdicts_are_those_of_a_fresh_install() {
         "\"\"\"Loads the plugin.\"\"\"\n\nimport importlib\n\nPLUGIN = \"media_service.plugins.loud\"\n\n\ndef load() -> object:\n    return importlib.import_module(PLUGIN)\n",
     )
     .unwrap();
-    let out = run(xtask(root).args(["dist", "media-service"]));
-    out.assert_clean_error();
-    assert!(
-        out.stderr
-            .contains("`import media_service.plugins.loud` fails: ModuleNotFoundError"),
-        "{}",
-        out.stderr
+    dist_fails_with(
+        root,
+        "`import media_service.plugins.loud` fails: ModuleNotFoundError",
     );
     fs::remove_dir_all(plugin.parent().unwrap()).unwrap();
     fs::remove_file(&loader).unwrap();
@@ -570,6 +558,13 @@ fn smoke_change_is_checked(root: &Path) {
 }
 
 /// `dist --check` fails, saying `why`.
+/// `dist media-service` fails, saying `why`.
+fn dist_fails_with(root: &Path, why: &str) {
+    let out = run(xtask(root).args(["dist", "media-service"]));
+    out.assert_clean_error();
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+}
+
 fn check_fails_with(root: &Path, why: &str) {
     let out = run(xtask(root).args(["dist", "media-service", "--check"]));
     out.assert_clean_error();
