@@ -595,80 +595,16 @@ pub fn select_from<'a>(
         reasons.insert(package.name.clone(), "named".into());
     }
     if let Some(files) = changed {
-        let prefixes: Vec<String> = ws.packages.iter().map(|p| format!("{}/", p.rel)).collect();
-        // A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
-        // ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned.
-        // So may the installer's configuration at the root: it changes every venv; and the
-        // root's .gitattributes, by which a checkout writes every file (`eol=crlf`).
-        let shared = files.iter().find(|f| {
-            (f.starts_with(&format!("{PYTHON_DIR}/"))
-                && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
-                || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
-                || f.as_str() == ".gitattributes"
-        });
-        if let Some(shared) = shared {
-            all = true;
-            for p in &ws.packages {
-                reasons
-                    .entry(p.name.clone())
-                    .or_insert_with(|| format!("{shared} changed"));
-            }
-        }
-        // hadolint's configuration at the root: the deploy job of every service reads it when
-        // no nearer one is there (`python/.hadolint.yaml` is a shared file above).
-        let hadolint = files
-            .iter()
-            .find(|f| crate::env::hadolint::CONFIG_NAMES.contains(&f.as_str()));
-        if let Some(config) = hadolint {
-            for service in ws.services() {
-                reasons
-                    .entry(service.name.clone())
-                    .or_insert_with(|| format!("{config} changed"));
-            }
-        }
-        for package in &ws.packages {
-            let prefix = format!("{}/", package.rel);
-            if let Some(file) = files.iter().find(|f| f.starts_with(&prefix)) {
-                reasons
-                    .entry(package.name.clone())
-                    .or_insert_with(|| format!("{file} changed"));
-            }
-        }
-        // A changed install input (a pyproject.toml, a requirement file) changes every venv that
-        // installs the package: every package checked in those venvs is concerned.
-        for package in &ws.packages {
-            let input = files.iter().find(|f| {
-                f.strip_prefix(&format!("{}/", package.rel))
-                    .is_some_and(|name| {
-                        name == "pyproject.toml"
-                            || (name.starts_with("requirements") && name.ends_with(".txt"))
-                    })
-            });
-            let Some(input) = input else { continue };
-            for owner in ws.venvs_of(package) {
-                changed_venvs.insert(owner.name.clone());
-                for installed in ws.closure(owner).unwrap_or_default() {
-                    reasons.entry(installed.name.clone()).or_insert_with(|| {
-                        format!(
-                            "the venv of {} changes ({input} changed)",
-                            owner.folder_name()
-                        )
-                    });
-                }
-            }
-        }
-        let changed: Vec<&Package> = ws
-            .packages
-            .iter()
-            .filter(|p| reasons.contains_key(&p.name))
-            .collect();
-        for package in changed {
-            for dependent in ws.dependents(package) {
-                reasons
-                    .entry(dependent.name.clone())
-                    .or_insert_with(|| format!("depends on {}", package.folder_name()));
-            }
-        }
+        let mut changes = Changes {
+            ws,
+            files,
+            reasons: &mut reasons,
+        };
+        all |= changes.shared_file();
+        changes.hadolint_configuration();
+        changes.package_files();
+        changed_venvs = changes.install_inputs();
+        changes.dependents();
     }
     let packages = ws
         .packages
@@ -682,6 +618,118 @@ pub fn select_from<'a>(
         changed: changed.map(<[String]>::to_vec).unwrap_or_default(),
         changed_venvs,
     })
+}
+
+/// The packages that files changed since a revision concern, each with its first reason, one
+/// rule a step.
+struct Changes<'w, 'r> {
+    ws: &'w Workspace,
+    files: &'w [String],
+    reasons: &'r mut BTreeMap<String, String>,
+}
+
+impl Changes<'_, '_> {
+    fn concern(&mut self, package: &str, reason: impl FnOnce() -> String) {
+        self.reasons
+            .entry(package.to_owned())
+            .or_insert_with(reason);
+    }
+
+    /// A file under python/ in no package (pyproject.toml, .python-version, conftest.py,
+    /// ruff.toml, tests/e2e/...) may be read by any tool job: every package is concerned. So may
+    /// the installer's configuration at the root: it changes every venv; and the root's
+    /// .gitattributes, by which a checkout writes every file (`eol=crlf`). True when one changed.
+    fn shared_file(&mut self) -> bool {
+        let prefixes: Vec<String> = self
+            .ws
+            .packages
+            .iter()
+            .map(|p| format!("{}/", p.rel))
+            .collect();
+        let shared = self.files.iter().find(|f| {
+            (f.starts_with(&format!("{PYTHON_DIR}/"))
+                && !prefixes.iter().any(|p| f.starts_with(p.as_str())))
+                || crate::env::installer::CONFIG_FILES.contains(&f.as_str())
+                || f.as_str() == ".gitattributes"
+        });
+        let Some(shared) = shared else {
+            return false;
+        };
+        for p in &self.ws.packages {
+            self.concern(&p.name, || format!("{shared} changed"));
+        }
+        true
+    }
+
+    /// hadolint's configuration at the root: the deploy job of every service reads it when no
+    /// nearer one is there (`python/.hadolint.yaml` is a shared file above).
+    fn hadolint_configuration(&mut self) {
+        let hadolint = self
+            .files
+            .iter()
+            .find(|f| crate::env::hadolint::CONFIG_NAMES.contains(&f.as_str()));
+        if let Some(config) = hadolint {
+            for service in self.ws.services() {
+                self.concern(&service.name, || format!("{config} changed"));
+            }
+        }
+    }
+
+    /// A package with a changed file of its own.
+    fn package_files(&mut self) {
+        for package in &self.ws.packages {
+            let prefix = format!("{}/", package.rel);
+            if let Some(file) = self.files.iter().find(|f| f.starts_with(&prefix)) {
+                self.concern(&package.name, || format!("{file} changed"));
+            }
+        }
+    }
+
+    /// A changed install input (a pyproject.toml, a requirement file) changes every venv that
+    /// installs the package: every package checked in those venvs is concerned. The venvs that
+    /// change, by their service's name.
+    fn install_inputs(&mut self) -> BTreeSet<String> {
+        let mut changed_venvs = BTreeSet::new();
+        for package in &self.ws.packages {
+            let input = self.files.iter().find(|f| {
+                f.strip_prefix(&format!("{}/", package.rel))
+                    .is_some_and(|name| {
+                        name == "pyproject.toml"
+                            || (name.starts_with("requirements") && name.ends_with(".txt"))
+                    })
+            });
+            let Some(input) = input else { continue };
+            for owner in self.ws.venvs_of(package) {
+                changed_venvs.insert(owner.name.clone());
+                for installed in self.ws.closure(owner).unwrap_or_default() {
+                    self.concern(&installed.name, || {
+                        format!(
+                            "the venv of {} changes ({input} changed)",
+                            owner.folder_name()
+                        )
+                    });
+                }
+            }
+        }
+        changed_venvs
+    }
+
+    /// The dependents of every package concerned so far.
+    fn dependents(&mut self) {
+        let ws = self.ws;
+        let changed: Vec<&Package> = ws
+            .packages
+            .iter()
+            .filter(|p| self.reasons.contains_key(&p.name))
+            .collect();
+        for package in changed {
+            for dependent in ws.dependents(package) {
+                self.concern(&dependent.name, || {
+                    format!("depends on {}", package.folder_name())
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]
