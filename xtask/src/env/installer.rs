@@ -216,43 +216,9 @@ impl Installer {
         let bytecode = BuildBytecode::new(Some(&base.path));
         match self {
             Installer::Uv { exe, .. } => {
-                // The editables, as a requirement file beside the lock's: sync takes files.
-                let editables = venv.dir.join("xtask-editables.txt");
-                let lines: String = set
-                    .iter()
-                    .map(|p| format!("-e {}\n", p.dir.display()))
-                    .collect();
-                fs::write(&editables, lines)
-                    .with_context(|| format!("cannot write {}", editables.display()))?;
-                let mut cmd = Cmd::new(exe).arg("pip");
-                cmd = if exact {
-                    cmd.arg("sync")
-                } else {
-                    cmd.arg("install")
-                };
-                cmd = cmd
-                    .args(Installer::uv_config(root))
-                    .arg("--python")
-                    .arg(venv.python());
-                for file in locks.iter().chain([&editables]) {
-                    cmd = if exact { cmd } else { cmd.arg("-r") };
-                    cmd = cmd.arg(file);
-                }
-                // uv reuses an editable's build while its pyproject.toml is unchanged; metadata
-                // read from elsewhere (a version in __init__.py) needs a new build, and so does
-                // a change to another file the build reads (`rebuild`).
-                let mut again: Vec<&str> = set
-                    .iter()
-                    .filter(|p| !p.metadata_sources.is_empty())
-                    .chain(rebuild)
-                    .map(|p| p.dist.as_str())
-                    .collect();
-                again.sort_unstable();
-                again.dedup();
-                for dist in again {
-                    cmd = cmd.arg("--reinstall-package").arg(dist);
-                }
+                let cmd = self.uv_install(root, exe, venv, &locks, (set, rebuild), exact)?;
                 self.configured(root, bytecode.apply(cmd)).run()?;
+                Ok(())
             }
             Installer::Pip { python, .. } => {
                 let install = || {
@@ -268,44 +234,105 @@ impl Installer {
                         ]);
                     self.configured(root, bytecode.apply(cmd))
                 };
-                // The lock and the editables: exactly what they name, nothing resolved.
-                let pip = || install().arg("--no-deps");
-                let mut backends: Vec<&str> = set
-                    .iter()
-                    .flat_map(|p| p.build_requires.iter().map(String::as_str))
-                    .collect();
-                backends.sort_unstable();
-                backends.dedup();
-                // The backends are resolved (they are not in the lock): no --no-deps here.
-                let resolve = install;
-                if !backends.is_empty() {
-                    resolve().args(backends).run()?;
-                }
-                let dynamic = dynamic_build_requires(venv, set)?;
-                if !dynamic.is_empty() {
-                    resolve().args(dynamic).run()?;
-                }
-                // The lock last but the editables: its pins win over what a backend pulled in.
-                let pinned: Vec<&PathBuf> = locks
-                    .iter()
-                    .filter(|f| !lock::pins(&fs::read_to_string(f).unwrap_or_default()).is_empty())
-                    .collect();
-                if !pinned.is_empty() {
-                    let mut cmd = pip().arg("--require-hashes");
-                    for file in pinned {
-                        cmd = cmd.arg("-r").arg(file);
-                    }
-                    cmd.run()?;
-                }
-                let mut cmd = pip().arg("--no-build-isolation");
-                for package in set {
-                    cmd = cmd.arg("-e").arg(&package.dir);
-                }
-                cmd.run()?;
+                pip_install(&install, venv, &locks, set)
             }
         }
-        Ok(())
     }
+
+    /// uv's command: `pip sync` (exact) or `pip install` of the lock's files and a requirement
+    /// file of the editables written beside them.
+    fn uv_install(
+        &self,
+        root: &Path,
+        exe: &Path,
+        venv: &Venv,
+        locks: &[PathBuf],
+        (set, rebuild): (&[&Package], &[&Package]),
+        exact: bool,
+    ) -> Result<Cmd> {
+        // The editables, as a requirement file beside the lock's: sync takes files.
+        let editables = venv.dir.join("xtask-editables.txt");
+        let lines: String = set
+            .iter()
+            .map(|p| format!("-e {}\n", p.dir.display()))
+            .collect();
+        fs::write(&editables, lines)
+            .with_context(|| format!("cannot write {}", editables.display()))?;
+        let mut cmd = Cmd::new(exe).arg("pip");
+        cmd = if exact {
+            cmd.arg("sync")
+        } else {
+            cmd.arg("install")
+        };
+        cmd = cmd
+            .args(Installer::uv_config(root))
+            .arg("--python")
+            .arg(venv.python());
+        for file in locks.iter().chain([&editables]) {
+            cmd = if exact { cmd } else { cmd.arg("-r") };
+            cmd = cmd.arg(file);
+        }
+        // uv reuses an editable's build while its pyproject.toml is unchanged; metadata read
+        // from elsewhere (a version in __init__.py) needs a new build, and so does a change to
+        // another file the build reads (`rebuild`).
+        let mut again: Vec<&str> = set
+            .iter()
+            .filter(|p| !p.metadata_sources.is_empty())
+            .chain(rebuild)
+            .map(|p| p.dist.as_str())
+            .collect();
+        again.sort_unstable();
+        again.dedup();
+        for dist in again {
+            cmd = cmd.arg("--reinstall-package").arg(dist);
+        }
+        Ok(cmd)
+    }
+}
+
+/// pip's steps, each a `pip install` made by `install`: the build backends and what they ask
+/// for, then the lock hash-checked, then the editables without build isolation.
+fn pip_install(
+    install: &dyn Fn() -> Cmd,
+    venv: &Venv,
+    locks: &[PathBuf],
+    set: &[&Package],
+) -> Result<()> {
+    // The lock and the editables: exactly what they name, nothing resolved.
+    let pip = || install().arg("--no-deps");
+    let mut backends: Vec<&str> = set
+        .iter()
+        .flat_map(|p| p.build_requires.iter().map(String::as_str))
+        .collect();
+    backends.sort_unstable();
+    backends.dedup();
+    // The backends are resolved (they are not in the lock): no --no-deps here.
+    let resolve = install;
+    if !backends.is_empty() {
+        resolve().args(backends).run()?;
+    }
+    let dynamic = dynamic_build_requires(venv, set)?;
+    if !dynamic.is_empty() {
+        resolve().args(dynamic).run()?;
+    }
+    // The lock last but the editables: its pins win over what a backend pulled in.
+    let pinned: Vec<&PathBuf> = locks
+        .iter()
+        .filter(|f| !lock::pins(&fs::read_to_string(f).unwrap_or_default()).is_empty())
+        .collect();
+    if !pinned.is_empty() {
+        let mut cmd = pip().arg("--require-hashes");
+        for file in pinned {
+            cmd = cmd.arg("-r").arg(file);
+        }
+        cmd.run()?;
+    }
+    let mut cmd = pip().arg("--no-build-isolation");
+    for package in set {
+        cmd = cmd.arg("-e").arg(&package.dir);
+    }
+    cmd.run()?;
+    Ok(())
 }
 
 /// Asks each package's build backend, inside the venv where it is now installed, what else it
