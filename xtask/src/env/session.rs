@@ -651,67 +651,15 @@ fn decide(
     if !venv.dir.exists() {
         return Ok(Action::Create);
     }
-    if !venv.is_venv() {
-        bail!(
-            "{} exists but is not a virtualenv (no pyvenv.cfg), nor what a removal of one left (it \
-             holds files no venv holds, or no mark of a venv): it is not ours to replace; move it \
-             away (or delete it, if it is what is left of a venv), then run setup again",
-            venv.dir.display()
-        );
-    }
-    if force {
-        return Ok(Action::Recreate("--force".into()));
-    }
-    if !venv.python_works() {
-        return Ok(Action::Recreate(format!(
-            "its interpreter {} is gone",
-            venv.python().display()
-        )));
+    if let Some(action) = unusable(venv, old, new, force)? {
+        return Ok(action);
     }
     let Some(old) = old else {
         return Ok(Action::Recreate(
             "it has no stamp: an earlier setup did not finish".into(),
         ));
     };
-    for key in ["python.path", "python.version"] {
-        if old.get(key) != new.get(key) {
-            return Ok(Action::Recreate(format!(
-                "the interpreter changed from {} {} to {} {}",
-                old.get("python.version").unwrap_or("?"),
-                old.get("python.path").unwrap_or("?"),
-                new.get("python.version").unwrap_or("?"),
-                new.get("python.path").unwrap_or("?"),
-            )));
-        }
-    }
-    if let Some(made_at) = old.get("venv.dir")
-        && Some(made_at) != new.get("venv.dir")
-    {
-        return Ok(Action::Recreate(format!(
-            "it was made at {made_at}: the tree was copied or moved, and its scripts and editable paths still point there"
-        )));
-    }
-    let mut why: Vec<String> = Vec::new();
-    for key in new
-        .only(CONTENT_KEYS)
-        .changed_since(&old.only(CONTENT_KEYS))
-    {
-        if key == "unfinished" {
-            continue;
-        }
-        let text = if key.starts_with("installer.") && key != "installer.env" {
-            format!(
-                "the installer changed from {} to {}",
-                old.get("installer.version").unwrap_or("?"),
-                new.get("installer.version").unwrap_or("?")
-            )
-        } else {
-            stamp::describe(&key)
-        };
-        if !why.contains(&text) {
-            why.push(text);
-        }
-    }
+    let mut why = install_changes(old, new);
     // uv syncs a venv to exactly the lock in place; pip only adds and upgrades, and would keep
     // what the inputs no longer ask for, so a changed input gets it a new venv.
     let syncs = exact && new.get("installer.name") == Some("uv");
@@ -743,6 +691,81 @@ fn decide(
         return Ok(Action::RefreshStamp);
     }
     Ok(Action::Reinstall(why.join(", ")))
+}
+
+/// An existing folder that is no venv (an error: not ours to replace), or a venv that cannot be
+/// kept whatever its inputs: `--force`, its interpreter gone or changed, or made at another path.
+fn unusable(
+    venv: &Venv,
+    old: Option<&Fingerprint>,
+    new: &Fingerprint,
+    force: bool,
+) -> Result<Option<Action>> {
+    if !venv.is_venv() {
+        bail!(
+            "{} exists but is not a virtualenv (no pyvenv.cfg), nor what a removal of one left (it \
+             holds files no venv holds, or no mark of a venv): it is not ours to replace; move it \
+             away (or delete it, if it is what is left of a venv), then run setup again",
+            venv.dir.display()
+        );
+    }
+    if force {
+        return Ok(Some(Action::Recreate("--force".into())));
+    }
+    if !venv.python_works() {
+        return Ok(Some(Action::Recreate(format!(
+            "its interpreter {} is gone",
+            venv.python().display()
+        ))));
+    }
+    let Some(old) = old else {
+        return Ok(None);
+    };
+    for key in ["python.path", "python.version"] {
+        if old.get(key) != new.get(key) {
+            return Ok(Some(Action::Recreate(format!(
+                "the interpreter changed from {} {} to {} {}",
+                old.get("python.version").unwrap_or("?"),
+                old.get("python.path").unwrap_or("?"),
+                new.get("python.version").unwrap_or("?"),
+                new.get("python.path").unwrap_or("?"),
+            ))));
+        }
+    }
+    if let Some(made_at) = old.get("venv.dir")
+        && Some(made_at) != new.get("venv.dir")
+    {
+        return Ok(Some(Action::Recreate(format!(
+            "it was made at {made_at}: the tree was copied or moved, and its scripts and editable paths still point there"
+        ))));
+    }
+    Ok(None)
+}
+
+/// What changed among the install's inputs since the stamp, each said once.
+fn install_changes(old: &Fingerprint, new: &Fingerprint) -> Vec<String> {
+    let mut why: Vec<String> = Vec::new();
+    for key in new
+        .only(CONTENT_KEYS)
+        .changed_since(&old.only(CONTENT_KEYS))
+    {
+        if key == "unfinished" {
+            continue;
+        }
+        let text = if key.starts_with("installer.") && key != "installer.env" {
+            format!(
+                "the installer changed from {} to {}",
+                old.get("installer.version").unwrap_or("?"),
+                new.get("installer.version").unwrap_or("?")
+            )
+        } else {
+            stamp::describe(&key)
+        };
+        if !why.contains(&text) {
+            why.push(text);
+        }
+    }
+    why
 }
 
 fn remove_stamp(venv: &Venv) -> Result<()> {
