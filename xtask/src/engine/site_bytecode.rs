@@ -91,54 +91,31 @@ pub fn forget_warning(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
     if warns.is_empty() {
         return;
     }
-    for module in installed(venv, install).iter() {
-        if !warns.contains(&module.digest) {
-            continue;
-        }
-        let start = format!("{}.", module.stem);
-        let folder = prefix.join(&module.mirror);
-        for (path, name, _) in fsutil::kinds(&folder) {
-            if name.starts_with(&start) && name.ends_with(".pyc") {
-                let _ = fs::remove_file(path);
-            }
-        }
-    }
+    let installed = installed(venv, install);
+    let warning = installed.iter().filter(|m| warns.contains(&m.digest));
+    // Every level's (`.opt-1.pyc` too): a run with -O would load it as well.
+    each_bytecode(prefix, warning, &mut |_, path, _| {
+        let _ = fs::remove_file(path);
+    });
 }
 
 /// Compiles into the store the installed modules whose bytecode the job's folder `prefix` holds
 /// and the store lacks (see the module's comment).
 pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
     let stored = stored(store);
-    let mut by_folder: HashMap<&Path, Vec<&Installed>> = HashMap::new();
-    let installed = installed(venv, install);
-    for module in installed.iter() {
-        by_folder.entry(&module.mirror).or_default().push(module);
-    }
     // Source, digest, stored file: three fields a module, for the venv's Python.
     let mut wanted: Vec<String> = Vec::new();
-    for (mirror, modules) in by_folder {
-        let names = fsutil::kinds(&prefix.join(mirror));
-        for module in modules {
-            let start = format!("{}.", module.stem);
-            let known = stored.get(&module.digest);
-            for (_, name, kind) in &names {
-                // `cpython-310.pyc`, not an optimised level's (`.opt-1.pyc`): Python's own.
-                let Some(tag) = name.strip_prefix(&start) else {
-                    continue;
-                };
-                if kind.is_file()
-                    && tag.ends_with(".pyc")
-                    && tag.split('.').count() == 2
-                    && !known.is_some_and(|tags| tags.iter().any(|t| t == tag))
-                {
-                    wanted.push(module.source.to_string_lossy().into_owned());
-                    wanted.push(module.digest.clone());
-                    let file = store.join(format!("{}.{tag}", module.digest));
-                    wanted.push(file.to_string_lossy().into_owned());
-                }
-            }
+    let installed = installed(venv, install);
+    each_bytecode(prefix, installed.iter(), &mut |module, _, tag| {
+        // `cpython-310.pyc`, not an optimised level's (`.opt-1.pyc`): Python's own.
+        let known = stored.get(&module.digest);
+        if tag.split('.').count() == 2 && !known.is_some_and(|tags| tags.iter().any(|t| t == tag)) {
+            wanted.push(module.source.to_string_lossy().into_owned());
+            wanted.push(module.digest.clone());
+            let file = store.join(format!("{}.{tag}", module.digest));
+            wanted.push(file.to_string_lossy().into_owned());
         }
-    }
+    });
     if wanted.is_empty() || fs::create_dir_all(store).is_err() {
         return;
     }
@@ -147,6 +124,33 @@ pub fn publish(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
         .args(["-I", "-B", "-c", COMPILE])
         .stdin(crate::cmd::nul_separated(&wanted))
         .output();
+}
+
+/// Calls `found(module, file, tag)` for each bytecode file of `modules` in the job's folder
+/// `prefix` (`<stem>.<tag>`, `tag` ending in `.pyc`), listing each mirrored folder once.
+fn each_bytecode<'a>(
+    prefix: &Path,
+    modules: impl Iterator<Item = &'a Installed>,
+    found: &mut dyn FnMut(&Installed, &Path, &str),
+) {
+    let mut by_folder: HashMap<&Path, Vec<&Installed>> = HashMap::new();
+    for module in modules {
+        by_folder.entry(&module.mirror).or_default().push(module);
+    }
+    for (mirror, modules) in by_folder {
+        let names = fsutil::kinds(&prefix.join(mirror));
+        for module in modules {
+            let start = format!("{}.", module.stem);
+            for (path, name, kind) in &names {
+                if let Some(tag) = name.strip_prefix(&start)
+                    && kind.is_file()
+                    && tag.ends_with(".pyc")
+                {
+                    found(module, path, tag);
+                }
+            }
+        }
+    }
 }
 
 /// Reads NUL-separated triples (source, `sha256=` digest, stored file) on stdin and compiles
