@@ -167,15 +167,7 @@ impl ToolCaches {
         if !self.outside_modules.is_empty() {
             self.forget_mypy_entries(&self.outside_modules);
         }
-        self.forget_unrecorded_bytecode();
-        // The tree's bytecode never outlives a run: a module whose compilation warns (an invalid
-        // escape) warns only when compiled, and any file of the tree (a conftest.py, a module
-        // calling `warnings.simplefilter`) may make that warning an error in this run. A job
-        // runs only when an input changed; the tree's own modules are few to compile.
-        forget_bytecode(
-            &self.bytecode().join(pycache_prefix::mirror(&self.python)),
-            &self.python,
-        );
+        self.keep_bytecode_of_the_venv_and_stdlib();
         if let Some(store) = site_bytecode::store(&self.seeds, &self.venv()) {
             if first || reinstalled {
                 site_bytecode::seed(&self.bytecode(), &self.venv(), &self.install, &store);
@@ -185,14 +177,20 @@ impl ToolCaches {
         }
     }
 
-    /// The bytecode the caches keep between runs is that of the files under `python/` (the
-    /// record's, the venvs' under the install's check) and of the interpreter's standard
-    /// library. A job also imports files from elsewhere: a mypy plugin or a pytest plugin beside
-    /// `python/`. Their state is not recorded, so an edit that keeps their size and time would
-    /// meet their old bytecode: it is forgotten before every run (they are few, and compiling
-    /// them costs little).
-    fn forget_unrecorded_bytecode(&self) {
-        pycache_prefix::keep_only(&self.bytecode(), &[&self.python], &self.venv());
+    /// The bytecode the caches keep between runs is that of the venv's installed files (under
+    /// the install's check) and of the interpreter's standard library; the rest is forgotten
+    /// before every run, in one walk of the folder:
+    /// - the tree's modules: a module whose compilation warns (an invalid escape) warns only
+    ///   when compiled, and any file of the tree (a conftest.py, a module calling
+    ///   `warnings.simplefilter`) may make that warning an error in this run. A job runs only
+    ///   when an input changed; the tree's own modules are few to compile.
+    /// - files from elsewhere that a job imports (a mypy or pytest plugin beside `python/`,
+    ///   another venv's modules through a subprocess): their state is not recorded, so an edit
+    ///   that keeps their size and time would meet their old bytecode. They are few, and
+    ///   compiling them costs little.
+    fn keep_bytecode_of_the_venv_and_stdlib(&self) {
+        let venv = self.venv_dir();
+        pycache_prefix::keep_only(&self.bytecode(), &[&venv], &self.venv());
     }
 
     fn venv(&self) -> Venv {
@@ -583,7 +581,7 @@ fn module_names(rel: &str) -> impl Iterator<Item = &str> {
 
 /// In a job's `pyc` folder, the bytecode of every file but the tree modules': those under
 /// `python/` (`mirror` in the folder) outside a venv. A venv's folder is known by its
-/// `pyvenv.cfg`, looked for once a folder (as [`forget_bytecode`] does).
+/// `pyvenv.cfg`, looked for once a folder.
 fn bytecode_but_the_tree(
     rel: &Path,
     is_dir: bool,
@@ -594,7 +592,7 @@ fn bytecode_but_the_tree(
     match rel.strip_prefix(mirror) {
         // A folder on the way to `python/`'s mirror.
         Err(_) if mirror.starts_with(rel) => Take::Ask,
-        // Outside `python/`: the standard library's only (see `forget_unrecorded_bytecode`).
+        // Outside `python/`: the standard library's only (see `keep_bytecode_of_the_venv_and_stdlib`).
         Err(_) => only_in(rel, is_dir, stdlib),
         Ok(below) if is_dir && python.join(below).join("pyvenv.cfg").is_file() => Take::All,
         Ok(_) if is_dir => Take::Ask,
@@ -714,16 +712,6 @@ fn copy_with_time(from: &Path, to: &Path, meta: &fs::Metadata) {
 /// Removes the bytecode in `mirror` (where `PYTHONPYCACHEPREFIX` puts that of the files of
 /// `source`) and its folders, but for the folders of venvs (`pyvenv.cfg`): their packages' entries
 /// answer for the install, which is checked apart.
-fn forget_bytecode(mirror: &Path, source: &Path) {
-    for (path, name, meta) in fsutil::entries(mirror) {
-        if !meta.is_dir() {
-            let _ = fs::remove_file(&path);
-        } else if !source.join(&name).join("pyvenv.cfg").is_file() {
-            forget_bytecode(&path, &source.join(&name));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -846,9 +834,14 @@ mod tests {
         let venv = python.join("apps/svc/.venv");
         fs::create_dir_all(&venv).unwrap();
         fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        // numpy is installed: the seed the first run leaves in the tools folder holds mypy's
+        // entries of it, which a reinstall in this venv must not take back.
+        fs::create_dir_all(venv.join("lib/python3.10/site-packages/numpy")).unwrap();
+        // In the venv, as a job's caches are (`<venv>/xtask-cache/<job>`).
+        let job = venv.join("xtask-cache/c");
         let caches = |fresh: bool, install: &str| {
             ToolCaches::new(
-                dir.join("c"),
+                job.clone(),
                 python.clone(),
                 vec![],
                 fresh,
@@ -861,9 +854,14 @@ mod tests {
             .join(pycache_prefix::mirror(&python));
         let tree_pyc = mirror.join("libs/common/src/dubbing_common/x.cpython-310.pyc");
         let venv_pyc = mirror.join("apps/svc/.venv/lib/site-packages/six.cpython-310.pyc");
-        let numpy = dir.join("c/mypy/3.10/numpy.meta.json");
+        let numpy = job.join("mypy/3.10/numpy.meta.json");
+        // A module of the system outside the tree and the interpreter (a plugin beside python/).
+        let elsewhere = caches(false, "")
+            .bytecode()
+            .join(pycache_prefix::mirror(&dir.join("plugins")))
+            .join("plugin.cpython-310.pyc");
         let make = || {
-            for path in [&tree_pyc, &venv_pyc, &numpy] {
+            for path in [&tree_pyc, &venv_pyc, &numpy, &elsewhere] {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(path, "").unwrap();
             }
@@ -872,6 +870,10 @@ mod tests {
         caches(false, "i1").record();
         caches(true, "i1").prepare();
         assert!(!tree_pyc.exists(), "--no-cache kept the tree's bytecode");
+        assert!(
+            !elsewhere.exists(),
+            "the bytecode of a file elsewhere was kept"
+        );
         assert!(venv_pyc.exists() && numpy.exists());
         make();
         // A run: the tree's bytecode never outlives one (a compile warning it hid); the venv's
