@@ -176,15 +176,11 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
     let dynamic = reader.optional_list(project.get("dynamic"), "project.dynamic")?;
     let known_version = known_version(&reader, &src, project, &dynamic, &dist)?;
     let requires_python = requires_python(&reader, project)?;
-    let build_system = doc.get("build-system");
-    let build_requires = reader.optional_list(
-        build_system.and_then(|b| b.get("requires")),
-        "build-system.requires",
-    )?;
+    let build = BuildSystem::read(&reader, doc)?;
     let requirements = requirements(&reader, &src, project, &dynamic)?;
     let layout = read_layout(root, doc, dir, &rel_file, &dist)?;
     let (index_sources, uv_workspace_sources) = uv_sources(&reader, doc);
-    let metadata_sources = dynamic::metadata_sources(&src, &dynamic, &dist, &build_requires);
+    let metadata_sources = dynamic::metadata_sources(&src, &dynamic, &dist, &build.requires);
     let build_files = super::build_files::of(doc, dir);
     Ok(Package {
         rel: fsutil::display_rel(root, dir),
@@ -196,17 +192,11 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         requires_python,
         dependencies: requirements.dependencies,
         extras: requirements.extras,
-        build_backend: build_system
-            .and_then(|b| b.get("build-backend"))
-            .and_then(Item::as_str)
-            .map(str::to_owned),
-        backend_path: reader.optional_list(
-            build_system.and_then(|b| b.get("backend-path")),
-            "build-system.backend-path",
-        )?,
+        build_backend: build.backend,
+        backend_path: build.backend_path,
         metadata_sources,
         build_files,
-        build_requires,
+        build_requires: build.requires,
         layout,
         dev: requirements.dev,
         declared: requirements.declared,
@@ -218,6 +208,33 @@ pub fn parse_package(root: &Path, path: &Path, kind: Kind) -> Result<Package> {
         local_deps: Vec::new(),
         runtime_local_deps: Vec::new(),
     })
+}
+
+/// The `[build-system]` table: what builds the package.
+struct BuildSystem {
+    requires: Vec<String>,
+    backend: Option<String>,
+    backend_path: Vec<String>,
+}
+
+impl BuildSystem {
+    fn read(reader: &Reader, doc: &Table) -> Result<BuildSystem> {
+        let table = doc.get("build-system");
+        let list = |key: &str| {
+            reader.optional_list(
+                table.and_then(|b| b.get(key)),
+                &format!("build-system.{key}"),
+            )
+        };
+        Ok(BuildSystem {
+            requires: list("requires")?,
+            backend: table
+                .and_then(|b| b.get("build-backend"))
+                .and_then(Item::as_str)
+                .map(str::to_owned),
+            backend_path: list("backend-path")?,
+        })
+    }
 }
 
 fn project_table<'d>(reader: &Reader, doc: &'d Table) -> Result<&'d Table> {
