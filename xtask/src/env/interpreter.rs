@@ -149,6 +149,13 @@ impl Request {
             Want::Any => "any".into(),
         }
     }
+
+    /// What decides the interpreter this request gets: the request's key and what discovery
+    /// would see ([`discovery_key`]), without probing a candidate (a remembered result keyed by
+    /// it costs no Python started).
+    pub fn choice_key(&self) -> String {
+        format!("{}\0{}", self.key(), discovery_key())
+    }
 }
 
 /// The places searched, each with a short label for messages.

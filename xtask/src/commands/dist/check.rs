@@ -27,26 +27,25 @@ pub struct CheckInputs {
     /// The imports that must work, the names allowed and forbidden (the probe's argument).
     pub spec: String,
     pub smoke: Vec<String>,
-    /// The interpreter asked for and what discovery would see (its key, as stamps keep it).
-    pub python_request: String,
-    pub python_discovery: String,
+    /// The interpreter the check's venv is made from: what decides it (see
+    /// [`crate::env::interpreter::Request::choice_key`]).
+    pub python: String,
     pub installer_env: String,
 }
 
 impl CheckInputs {
-    /// `python_request`: the key of the Python asked for (the check's venv is made from it).
+    /// `python`: the key of the Python's choice (the check's venv is made from it).
     pub fn of(
         ws: &Workspace,
         service: &Package,
         set: &[&Package],
         lock_file: &Path,
-        python_request: String,
+        python: String,
     ) -> Self {
         CheckInputs {
             spec: probe_spec(ws, service, set, lock_file),
             smoke: service.deploy.smoke.clone(),
-            python_request,
-            python_discovery: crate::env::interpreter::discovery_key(),
+            python,
             installer_env: installer::environment_digest(),
         }
     }
@@ -61,8 +60,7 @@ impl CheckInputs {
             manifest_digest,
             &self.spec,
             &self.smoke.join("\0"),
-            &self.python_request,
-            &self.python_discovery,
+            &self.python,
             &self.installer_env,
         ] {
             h.write(part.as_bytes());

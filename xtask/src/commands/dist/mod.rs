@@ -246,11 +246,7 @@ impl<'a> Dist<'a> {
         let ignored = context::ignored_started(&self.ws.root);
         let epochs = context::epochs(&self.ws.root, &self.set);
         let ignored = context::ignored_paths(ignored);
-        let python = format!(
-            "{}\0{}",
-            self.session.request_for(self.service)?.key(),
-            crate::env::interpreter::discovery_key()
-        );
+        let python = self.session.request_for(self.service)?.choice_key();
         Ok(self
             .set
             .iter()
@@ -412,13 +408,13 @@ impl<'a> Dist<'a> {
     }
 
     fn check_inputs(&self, lock_file: &Path) -> Result<CheckInputs> {
-        let request = self.session.request_for(self.service)?.key();
+        let python = self.session.request_for(self.service)?.choice_key();
         Ok(CheckInputs::of(
             self.ws,
             self.service,
             &self.set,
             lock_file,
-            request,
+            python,
         ))
     }
 
