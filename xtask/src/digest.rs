@@ -78,22 +78,34 @@ pub fn mtime_ns(meta: &fs::Metadata) -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// See [`TreeFile::changed_ns`].
+pub fn changed_ns(meta: &fs::Metadata) -> u128 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let (s, ns) = (meta.ctime(), meta.ctime_nsec());
+        u128::try_from(s).unwrap_or(0) * 1_000_000_000 + u128::try_from(ns).unwrap_or(0)
+    }
+    #[cfg(not(unix))]
+    {
+        mtime_ns(meta)
+    }
+}
+
 /// A digest of the environment variables whose names `keep` accepts, in name order: each as
-/// `name=value` and a NUL.
+/// `name=value` and a NUL, byte for byte (two values that differ in bytes that are not UTF-8
+/// differ here too; a process sees them apart through `os.environb`).
 pub fn variables(keep: impl Fn(&str) -> bool) -> String {
-    let mut vars: Vec<(String, String)> = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .filter(|(k, _)| keep(k))
+    let mut vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| keep(&k.to_string_lossy()))
         .collect();
     vars.sort();
     let mut h = Hasher::new();
     for (k, v) in vars {
-        h.write(format!("{k}={v}\0").as_bytes());
+        h.write(k.as_encoded_bytes());
+        h.write(b"=");
+        h.write(v.as_encoded_bytes());
+        h.write(b"\0");
     }
     h.finish()
 }
@@ -106,6 +118,10 @@ pub struct TreeFile {
     pub digest: String,
     pub size: u64,
     pub mtime_ns: u128,
+    /// When its inode last changed (ctime; the modification time where there is none): a write
+    /// sets it and no tool can set it back, so a file written again with its old content and
+    /// time (`cp -p`) still differs here.
+    pub changed_ns: u128,
     /// Whether it has an execute bit: tools read it too (ruff's EXE rules; a test may check
     /// `os.access(path, os.X_OK)`), so the job keys count it beside the content.
     pub executable: bool,
@@ -161,6 +177,7 @@ type Visit<'v> = &'v mut dyn FnMut(&str, &[u8]);
 /// The walk of [`tree_files_reading`] (`visit`: files are read) and [`tree_listing`] (none).
 fn walk_tree(dir: &Path, tool_roots: &[String], visit: Option<Visit<'_>>) -> Tree {
     let mut walk = Walk {
+        root: dir,
         tool_roots,
         visit,
         seen: Vec::new(),
@@ -181,6 +198,7 @@ fn walk_tree(dir: &Path, tool_roots: &[String], visit: Option<Visit<'_>>) -> Tre
 }
 
 struct Walk<'a, 'v> {
+    root: &'a Path,
     tool_roots: &'a [String],
     /// None: list the files, read none.
     visit: Option<Visit<'v>>,
@@ -225,7 +243,7 @@ impl Walk<'_, '_> {
         };
         let Some(target) = target else {
             let link = fs::read_link(path).unwrap_or_default();
-            self.push(rel, hash(link.to_string_lossy().as_bytes()), 0, 0);
+            self.push(rel, hash(link.as_os_str().as_encoded_bytes()), 0, 0);
             return;
         };
         let is_dir = target.is_dir();
@@ -239,7 +257,7 @@ impl Walk<'_, '_> {
                 Some(visit) => {
                     let content = fs::read(path).unwrap_or_default();
                     visit(rel, &content);
-                    hash(&content)
+                    self.digest(path, rel, &content)
                 }
                 None => String::new(),
             };
@@ -248,6 +266,7 @@ impl Walk<'_, '_> {
                 digest,
                 size: target.len(),
                 mtime_ns: mtime_ns(&target),
+                changed_ns: changed_ns(&target),
                 executable: is_executable(&target),
             };
             self.out.push(file);
@@ -259,12 +278,28 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// A file's digest: its content's; and where its path is not UTF-8 (`rel` then holds
+    /// U+FFFD for each byte that is not), the path's bytes too, since two such names can read
+    /// alike in `rel` while a test sees them apart (`os.listdir(b".")`).
+    fn digest(&self, path: &Path, rel: &str, content: &[u8]) -> String {
+        if !rel.contains(char::REPLACEMENT_CHARACTER) {
+            return hash(content);
+        }
+        let raw = path.strip_prefix(self.root).unwrap_or(path);
+        let mut h = Hasher::new();
+        h.write(content);
+        h.write(b"\0path\0");
+        h.write(raw.as_os_str().as_encoded_bytes());
+        h.finish()
+    }
+
     fn push(&mut self, rel: &str, digest: String, size: u64, mtime_ns: u128) {
         self.out.push(TreeFile {
             rel: rel.to_owned(),
             digest,
             size,
             mtime_ns,
+            changed_ns: mtime_ns,
             executable: false,
         });
     }

@@ -1384,3 +1384,117 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
     errors(trees[0].path());
     fails_on_the_module(trees[0].path());
 }
+
+/// A file edited while its job runs and put back before the run ends (content A, then B while
+/// the tool reads it, then A again: `git stash` and `git stash pop` around a run) leaves no
+/// remembered pass: the job read B, and its pass says nothing of A. The Python test and this
+/// one take turns through marker files outside `python/`, so the timing is exact.
+#[test]
+fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
+    let tmp = committed_tree("put back");
+    let root = tmp.path();
+    let signals = root.join("signals");
+    fs::create_dir_all(&signals).unwrap();
+    let tests = "python/libs/common/tests/unit";
+    write(
+        root,
+        &format!("{tests}/test_flag.py"),
+        "\"\"\"The flag says good.\"\"\"\n\nimport pathlib\nimport time\n\nHERE = pathlib.Path(__file__).parent\nSIGNALS = HERE.parents[4] / \"signals\"\n\n\ndef wait_for(name: str) -> None:\n    for _ in range(600):\n        if (SIGNALS / name).exists():\n            return\n        time.sleep(0.05)\n\n\ndef test_flag() -> None:\n    (SIGNALS / \"started\").touch()\n    wait_for(\"go\")\n    text = (HERE / \"flag.txt\").read_text()\n    (SIGNALS / \"read\").touch()\n    wait_for(\"done\")\n    assert text == \"good\\n\"\n",
+    );
+    let flag = root.join(tests).join("flag.txt");
+    let test = ["test", "-p", "common", "--venv", "media-service"];
+    // A first run with nothing in the way: the Python test does not wait.
+    fs::write(&flag, "good\n").unwrap();
+    for marker in ["go", "done"] {
+        fs::write(signals.join(marker), "").unwrap();
+    }
+    run(xtask(root).args(test)).assert_ok();
+    for marker in ["go", "done", "started", "read"] {
+        fs::remove_file(signals.join(marker)).unwrap();
+    }
+    fs::write(&flag, "bad!\n").unwrap();
+    let wait_for = |name: &str| {
+        let start = Instant::now();
+        while !signals.join(name).exists() {
+            assert!(start.elapsed() < Duration::from_secs(60), "no {name}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let child = xtask(root)
+        .args(test)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("started");
+    fs::write(&flag, "good\n").unwrap();
+    fs::write(signals.join("go"), "").unwrap();
+    wait_for("read");
+    fs::write(&flag, "bad!\n").unwrap();
+    fs::write(signals.join("done"), "").unwrap();
+    let during = child.wait_with_output().unwrap();
+    assert!(during.status.success(), "the job read good and passed");
+    // The flag says bad! now, as it did when the run started: no pass answers for it.
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        !job_line(&out, "pytest common").starts_with("cached"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Bytes that are not UTF-8 are inputs as they are: two file names, or two values of a
+/// variable, that differ only there read alike once made text, yet a test sees them apart
+/// (`os.listdir(b".")`, `os.environb`).
+#[cfg(unix)]
+#[test]
+fn names_and_variables_that_are_not_utf8_count_byte_for_byte() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let tmp = committed_tree("not utf8");
+    let root = tmp.path();
+    let tests = root.join("python/libs/common/tests/unit");
+    write(
+        root,
+        "python/libs/common/tests/unit/test_bytes.py",
+        "\"\"\"Bytes as they are.\"\"\"\n\nimport os\nimport pathlib\n\nDATA = pathlib.Path(__file__).parent / \"data\"\n\n\ndef test_name() -> None:\n    assert os.listdir(os.fsencode(DATA)) == [b\"case_\\xff.txt\"]\n\n\ndef test_variable() -> None:\n    assert os.environb.get(b\"DUB_MODE\", b\"\\xff\") == b\"\\xff\"\n",
+    );
+    let data = tests.join("data");
+    fs::create_dir_all(&data).unwrap();
+    let name = |byte: u8| {
+        data.join(OsStr::from_bytes(&[
+            b'c', b'a', b's', b'e', b'_', byte, b'.', b't', b'x', b't',
+        ]))
+    };
+    fs::write(name(0xff), "same\n").unwrap();
+    let test = ["test", "-p", "common", "--venv", "media-service"];
+    let gate = |mode: u8| {
+        let remembered = run(xtask(root)
+            .args(test)
+            .env("DUB_MODE", OsStr::from_bytes(&[mode])));
+        common::remove_tool_caches(root);
+        let fresh = run(xtask(root)
+            .args(test)
+            .arg("--no-cache")
+            .env("DUB_MODE", OsStr::from_bytes(&[mode])));
+        assert_eq!(
+            remembered.code, fresh.code,
+            "remembered:\n{}\nfresh:\n{}",
+            remembered.stdout, fresh.stdout
+        );
+        remembered.code
+    };
+    assert_eq!(gate(0xff), 0);
+    assert_eq!(
+        gate(0xfe),
+        1,
+        "a value differing in a byte that is not UTF-8"
+    );
+    assert_eq!(gate(0xff), 0);
+    fs::rename(name(0xff), name(0xfe)).unwrap();
+    assert_eq!(
+        gate(0xff),
+        1,
+        "a name differing in a byte that is not UTF-8"
+    );
+}

@@ -722,6 +722,7 @@ mod tests {
             digest: digest.into(),
             size,
             mtime_ns,
+            changed_ns: mtime_ns,
             executable: false,
         }
     }

@@ -777,12 +777,16 @@ impl<'a> Gate<'a> {
     }
 
     /// Files the passes of the jobs that ran, each only if its inputs are still what they were
-    /// when it started: a file saved while a job ran may not be what the job read, so that pass
-    /// is not remembered. The inputs are read once more for all of them.
+    /// when it started, content and state: a file saved while a job ran may not be what the job
+    /// read, so that pass is not remembered, even when the file is back to its old content (see
+    /// [`Inputs::states_of`]). The inputs are read once more for all of them.
     fn remember(&self, outcomes: &[jobs::Outcome]) {
         let rekey = |now: &Inputs, spec: &Rekey| match spec {
-            Rekey::Inputs(spec) => now.key_of(spec).digest,
-            Rekey::Files(files) => files.key().digest,
+            Rekey::Inputs(spec) => {
+                let untouched = now.states_of(spec) == self.inputs.states_of(spec);
+                untouched.then(|| now.key_of(spec).digest)
+            }
+            Rekey::Files(files) => Some(files.key().digest),
         };
         let passed: Vec<&jobs::Outcome> = outcomes
             .iter()
@@ -796,7 +800,7 @@ impl<'a> Gate<'a> {
         let now = Inputs::new(self.ws);
         for outcome in passed {
             if let Some(memo) = &outcome.memo
-                && rekey(&now, &memo.spec) == memo.key.digest
+                && rekey(&now, &memo.spec).as_ref() == Some(&memo.key.digest)
             {
                 memo.write(&outcome.output);
             }

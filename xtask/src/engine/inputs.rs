@@ -740,6 +740,31 @@ impl<'a> Inputs<'a> {
 }
 
 impl Inputs<'_> {
+    /// The state (size, modification and change times) of every file under `python/` the job
+    /// a [`KeySpec`] describes reads, as one digest. Equal keys before and after a run say the
+    /// content is what the job started with; equal states also say nothing was written in
+    /// between: a file edited while the job ran and put back before it ended (content A, B, A:
+    /// `git stash` and `git stash pop` around a run) may have been read as B.
+    pub fn states_of(&self, spec: &KeySpec) -> String {
+        let files = self.files();
+        let mut h = Hasher::new();
+        let own = spec
+            .packages
+            .iter()
+            .filter_map(|name| files.packages.get(name))
+            .map(|p| &p.files);
+        for file in std::iter::once(&files.outside)
+            .chain(own)
+            .flat_map(|f| f.iter())
+        {
+            h.write(file.rel.as_bytes());
+            for n in [u128::from(file.size), file.mtime_ns, file.changed_ns] {
+                h.write(&n.to_le_bytes());
+            }
+        }
+        h.finish()
+    }
+
     /// The key a [`KeySpec`] describes.
     pub fn key_of(&self, spec: &KeySpec) -> Key {
         let venv = self

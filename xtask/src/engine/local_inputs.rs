@@ -53,7 +53,7 @@ fn compared_variables() -> Vec<(String, String)> {
                 && !SET_FOR_JOBS.contains(&k.as_str())
         })
         .map(|(k, v)| {
-            let digest = crate::digest::hash(v.to_string_lossy().as_bytes());
+            let digest = crate::digest::hash(v.as_encoded_bytes());
             (format!("${k}"), digest)
         })
         .collect()
