@@ -224,6 +224,29 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
     git(root, &["add", plug]);
     let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "imports"]);
     assert_eq!(code, 0, "{out}");
+    // The staged `.gitattributes` decides how the commit's files are written out, not the work
+    // tree's: `eol=crlf` staged, then edited away unstaged, is refused (a clone writes CRLF,
+    // which ruff's `line-ending = "lf"` rejects); an untracked one with `eol=crlf` is no file
+    // of the commit, and a clean edit passes beside it.
+    write(root, ".gitattributes", "*.py text eol=crlf\n");
+    git(root, &["add", ".gitattributes"]);
+    write(root, ".gitattributes", "# nothing yet\n");
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "attributes"]);
+    assert_ne!(
+        code, 0,
+        "the staged eol=crlf was judged by the work tree's:\n{out}"
+    );
+    assert!(out.contains("would be reformatted"), "{out}");
+    git(root, &["rm", "-q", "--cached", "--force", ".gitattributes"]);
+    write(root, ".gitattributes", "*.py text eol=crlf\n");
+    write(root, file, "VALUE = 2\n");
+    git(root, &["add", file]);
+    let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "beside attributes"]);
+    assert_eq!(
+        code, 0,
+        "an untracked .gitattributes decided the commit:\n{out}"
+    );
+    fs::remove_file(root.join(".gitattributes")).unwrap();
     // git ran the hook with its exec-path first on PATH, where no Python is: the venvs are as
     // fresh as before for the shell (no interpreter looked for again).
     let doctor = run(xtask(root)

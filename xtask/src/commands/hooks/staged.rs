@@ -452,9 +452,14 @@ impl Export {
             .split('\0')
             .filter(|p| !p.is_empty() && !intent_to_add.contains(p))
             .collect();
-        // Files with the skip-worktree bit (a sparse checkout) are committed all the same.
+        // Files with the skip-worktree bit (a sparse checkout) are committed all the same. The
+        // copy stands for the work tree: git takes the attributes by which it writes each file
+        // (`eol=crlf`, filters) from the work tree's `.gitattributes` first, which may not be
+        // the staged one (edited, unstaged, untracked); in the copy, only the index's are.
         let write = repo
             .git(&repo.top)
+            .arg("--work-tree")
+            .arg(&self.dir)
             .args([
                 "checkout-index",
                 "-z",
