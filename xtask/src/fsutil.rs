@@ -152,6 +152,20 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// A path from its bytes: as they are where paths are bytes (Unix); elsewhere as UTF-8, a byte
+/// that is not made U+FFFD.
+pub fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt as _;
+        PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
 /// The entries of a folder, sorted by name, each with its type as the listing gives it (no
 /// stat of each entry where the file system says the type): a symlink is a symlink.
 pub fn kinds(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {

@@ -170,21 +170,77 @@ fn may_name_a_file(line: &[u8]) -> bool {
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
 /// file's folder. None for a requirement by name or a remote URL.
 fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
-    let path = target
+    let url = target
         .strip_prefix("file://")
-        .or_else(|| target.strip_prefix("file:"))
-        .unwrap_or(target);
+        .or_else(|| target.strip_prefix("file:"));
+    let path = url.unwrap_or(target);
     let looks_local = path.starts_with('.')
         || path.starts_with('/')
         || path.starts_with('\\')
         || path.get(1..3) == Some(":\\")
-        || target.starts_with("file:");
-    looks_local.then(|| dir.join(path))
+        || url.is_some();
+    if !looks_local {
+        return None;
+    }
+    // A URL's path is percent-encoded (`tr%C3%A9%20e`: a space, a non-ASCII letter); a plain
+    // path is taken as it is, as the installers do.
+    Some(match url {
+        Some(path) => dir.join(percent_decoded(path)),
+        None => dir.join(path),
+    })
+}
+
+/// A URL path with its `%XX` escapes made bytes again (a `%` not followed by two hex digits
+/// stays as it is).
+fn percent_decoded(path: &str) -> PathBuf {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    crate::fsutil::path_from_bytes(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `file:` URL's path is percent-decoded, as the installers read it; a plain path is not.
+    #[test]
+    fn file_urls_are_percent_decoded_and_plain_paths_are_not() {
+        let dir = Path::new("/r");
+        assert_eq!(
+            local_path(dir, "file:///tmp/tr%C3%A9%20e/vendor/foo"),
+            Some(PathBuf::from("/tmp/tré e/vendor/foo"))
+        );
+        assert_eq!(
+            local_path(dir, "file:wheels/a%2Bb-1.0-py3-none-any.whl"),
+            Some(PathBuf::from("/r/wheels/a+b-1.0-py3-none-any.whl"))
+        );
+        assert_eq!(
+            local_path(dir, "./x%20y"),
+            Some(PathBuf::from("/r/./x%20y"))
+        );
+        assert_eq!(
+            local_path(dir, "file:///a%zz%4"),
+            Some(PathBuf::from("/a%zz%4"))
+        );
+        assert_eq!(local_path(dir, "numpy==1.26.4"), None);
+    }
 
     #[test]
     fn includes_find_links_and_local_paths_are_read_and_a_missing_include_is_an_error() {
