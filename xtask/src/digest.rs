@@ -62,12 +62,34 @@ pub fn file_content(path: &Path) -> String {
     fs::read(path).map_or_else(|_| "absent".to_owned(), |bytes| hash(&bytes))
 }
 
-/// Size and modification time of a file or folder: a cheap stand-in for its identity, used only
-/// where the xtask itself wrote the file (a venv's RECORD) or to decide whether to look again.
+/// Size, modification and change times and inode of a file or folder: a cheap stand-in for its
+/// identity, used only where the xtask itself wrote the file (a venv's RECORD) or to decide
+/// whether to look again. The change time and inode (where there are such) tell a file put in
+/// place with the old one's size and time (an interpreter replaced by `cp` and `touch -r`, then
+/// `mv`) from the old one.
 pub fn file_meta(path: &Path) -> String {
     match fs::metadata(path) {
-        Ok(meta) => format!("{}:{}", meta.len(), mtime_ns(&meta)),
+        Ok(meta) => format!(
+            "{}:{}:{}:{}",
+            meta.len(),
+            mtime_ns(&meta),
+            changed_ns(&meta),
+            inode(&meta)
+        ),
         Err(_) => "missing".to_owned(),
+    }
+}
+
+fn inode(meta: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        meta.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0
     }
 }
 
@@ -332,6 +354,31 @@ pub fn tree(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file moved into the place of another of the same size and time (an interpreter
+    /// replaced by `cp`, `touch -r` and `mv`) is not the same file.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_replaced_keeping_size_and_time_has_other_meta() {
+        let dir = std::env::temp_dir().join(format!("xtask-meta-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (old, new) = (dir.join("python3"), dir.join("python3.new"));
+        fs::write(&old, "3.10").unwrap();
+        let before = file_meta(&old);
+        fs::write(&new, "3.11").unwrap();
+        let time = fs::metadata(&old).unwrap().modified().unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&new)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+        fs::rename(&new, &old).unwrap();
+        assert_eq!(fs::metadata(&old).unwrap().modified().unwrap(), time);
+        assert_ne!(file_meta(&old), before);
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_digest_is_sha256() {
