@@ -382,9 +382,7 @@ pub fn metadata_sources(
         let mut found = Vec::new();
         if let Some(spec) = src.tool(&["setuptools", "dynamic", field]) {
             if let Some(attr) = spec.get("attr").and_then(Item::as_str) {
-                // `pkg.module.attr`: the module is everything before the last dot.
-                let module = attr.rsplit_once('.').map_or(attr, |(m, _)| m);
-                found.extend(src.module_file(module).map(MetadataSource::File));
+                found.extend(attr_source(src, attr));
             }
             let files = src.files(spec).into_iter();
             found.extend(files.map(|f| MetadataSource::File(src.dir.join(f))));
@@ -402,6 +400,28 @@ pub fn metadata_sources(
         }
     }
     out
+}
+
+/// Where setuptools reads `attr = "pkg.module.name"` from: the module's file when it assigns the
+/// name a literal (setuptools reads that statically); otherwise setuptools imports the module,
+/// which may import any other (`from ._version import VERSION as __version__`): the whole
+/// package folder is the source.
+fn attr_source(src: &Source, attr: &str) -> Option<MetadataSource> {
+    // `pkg.module.attr`: the module is everything before the last dot.
+    let Some((module, name)) = attr.rsplit_once('.') else {
+        return Some(MetadataSource::Tree(src.dir.to_path_buf()));
+    };
+    let file = src.module_file(module)?;
+    let assignment = Assignment {
+        names: vec![name.to_owned()],
+        annotated: true,
+        ignore_case: false,
+    };
+    let text = fs::read_to_string(&file).unwrap_or_default();
+    Some(match assignment.find(&text) {
+        Some(_) => MetadataSource::File(file),
+        None => MetadataSource::Tree(src.dir.to_path_buf()),
+    })
 }
 
 /// Where a dynamic version comes from besides setuptools' table: hatch's and pdm's path, the git
