@@ -474,3 +474,53 @@ fn build_files_besides_the_pyproject_rebuild_the_editable() {
     );
     assert!(ok && text.trim() == "1", "{text}");
 }
+
+/// The version a build writes follows what the backend really reads: a module that the
+/// `attr` module imports its version from, and the backends' own variables
+/// (`SETUPTOOLS_SCM_PRETEND_VERSION` and the like), not only the files the xtask reads itself.
+#[test]
+fn a_version_follows_the_module_it_is_imported_from_and_the_backends_variables() {
+    let tmp = scaffolded("version sources");
+    let root = tmp.path();
+    let setup = |envs: &[(&str, &str)]| {
+        run(xtask(root).arg("setup-stream").envs(envs.iter().copied())).assert_ok();
+        let version = "import importlib.metadata as m; print(m.version('dubbing-common'))";
+        let (ok, text) = python_in(root, "media-service", version);
+        assert!(ok, "{text}");
+        text.trim().to_owned()
+    };
+    common::make_common_version_dynamic(root);
+    let package = root.join("python/libs/common/src/dubbing_common");
+    let init = fs::read_to_string(package.join("__init__.py")).unwrap();
+    let imported = init.replace(
+        "__version__ = \"0.1.0\"",
+        "from dubbing_common._version import VERSION as __version__",
+    );
+    assert_ne!(imported, init, "the seed's __init__.py assigns __version__");
+    fs::write(package.join("__init__.py"), imported).unwrap();
+    fs::write(package.join("_version.py"), "VERSION = \"0.1.0\"\n").unwrap();
+    assert_eq!(setup(&[]), "0.1.0");
+    fs::write(package.join("_version.py"), "VERSION = \"0.2.0\"\n").unwrap();
+    assert_eq!(
+        setup(&[]),
+        "0.2.0",
+        "the module the version is imported from"
+    );
+
+    // A setup.py whose version a variable of setuptools' gives.
+    let common = root.join("python/libs/common");
+    let pyproject = fs::read_to_string(common.join("pyproject.toml")).unwrap();
+    let attr = "\n[tool.setuptools.dynamic]\nversion = {attr = \"dubbing_common.__version__\"}\n";
+    fs::write(common.join("pyproject.toml"), pyproject.replace(attr, "")).unwrap();
+    fs::write(
+        common.join("setup.py"),
+        "import os\n\nfrom setuptools import setup\n\nsetup(version=os.environ.get(\"SETUPTOOLS_TEST_VERSION\", \"0.3.0\"))\n",
+    )
+    .unwrap();
+    assert_eq!(setup(&[]), "0.3.0");
+    assert_eq!(
+        setup(&[("SETUPTOOLS_TEST_VERSION", "0.4.0")]),
+        "0.4.0",
+        "a variable of the backend's"
+    );
+}

@@ -44,12 +44,27 @@ pub fn environment_digest() -> String {
     })
 }
 
-/// Whether an installer's variable can change what gets installed or from where: every `UV_*`
-/// and `PIP_*` but the quiet ones (caches, progress, time-outs).
+/// Whether a variable can change what gets installed or from where: every installer's `UV_*`
+/// and `PIP_*` but the quiet ones (caches, progress, time-outs), and those of the build
+/// backends that build the editables in the caller's environment ([`BACKEND_VARS`]).
 pub fn changes_what_is_installed(name: &str) -> bool {
-    (name.starts_with("UV_") || name.starts_with("PIP_"))
-        && !crate::cmd::is_quiet_installer_var(name)
+    ((name.starts_with("UV_") || name.starts_with("PIP_"))
+        && !crate::cmd::is_quiet_installer_var(name))
+        || BACKEND_VARS.iter().any(|prefix| name.starts_with(prefix))
 }
+
+/// The prefixes of the build backends' own variables, which change the metadata a build writes:
+/// `SETUPTOOLS_SCM_PRETEND_VERSION` (setuptools-scm, hatch-vcs) sets the version,
+/// `SETUPTOOLS_ENABLE_FEATURES` and `SETUPTOOLS_USE_DISTUTILS` how setuptools builds, and so on
+/// for hatch, pdm, flit, maturin and pbr.
+const BACKEND_VARS: &[&str] = &[
+    "SETUPTOOLS_",
+    "HATCH_",
+    "PDM_BUILD_",
+    "FLIT_",
+    "MATURIN_",
+    "PBR_",
+];
 
 /// The names of this process's variables that [`changes_what_is_installed`]: an image's build
 /// has none of the caller's, so an install that stands for one runs without them.
