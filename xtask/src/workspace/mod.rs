@@ -242,24 +242,6 @@ pub fn tool_roots(root: &Path) -> Vec<String> {
     roots
 }
 
-/// The distribution name (normalized) of each package under `python/` whose `pyproject.toml`
-/// reads and names one, with its folder (from the root, with `/`): what a build there calls
-/// its `*.egg-info` (`dubbing_common.egg-info`), and where it writes it.
-pub fn dist_names(root: &Path) -> Vec<(String, String)> {
-    pyprojects(root)
-        .iter()
-        .filter_map(|(path, _)| {
-            let doc = fs::read_to_string(path)
-                .ok()?
-                .parse::<toml_edit::DocumentMut>()
-                .ok()?;
-            let name = doc.get("project")?.get("name")?.as_str()?;
-            let folder = fsutil::display_rel(root, path.parent()?);
-            Some((normalize(name), folder))
-        })
-        .collect()
-}
-
 /// Every `pyproject.toml` under `python/apps/*/` and `python/libs/*/`, with the kind of package
 /// its folder holds. As the glob `*/pyproject.toml` would match (hidden folders and symlinks
 /// too), from one listing rather than a stat of every folder above. A pyproject that is a link

@@ -789,14 +789,10 @@ fn ignored_inputs(root: &Path, watched: &[String]) -> Result<Vec<String>> {
         .iter()
         .map(|rel| at_top(format!("{PYTHON_DIR}/{rel}").trim_end_matches('/')))
         .collect();
-    let dists: Vec<(String, String)> = workspace::dist_names(root)
-        .into_iter()
-        .map(|(dist, folder)| (dist, at_top(&folder)))
-        .collect();
     Ok(listed
         .split('\0')
         .filter_map(|entry| entry.strip_prefix("!! "))
-        .filter(|path| !written_by_a_tool(&top, &tool_roots, &dists, path))
+        .filter(|path| !written_by_a_tool(&top, &tool_roots, path))
         .map(str::to_owned)
         .collect())
 }
@@ -822,18 +818,14 @@ fn remove_ignored_inputs(top: &Path, root: &Path, watched: &[String]) -> Result<
     Ok(())
 }
 
-/// Whether a path (from the repository's top) is in or is what a tool or a build writes, by
-/// where it stands as [`leftovers::is_tool_output`] tells it: bytecode anywhere, and the
-/// `*.egg-info` of a local package in that package's folder (`dists`: name and folder; a build
-/// of it writes that one anew; another's is no build's of this tree, and `importlib.metadata`
-/// reads it from a `src/` folder on the path); caches, reports, venvs and their locks, build folders and removal leftovers in a
-/// folder where tools run. Deeper, such a name is a fixture.
-fn written_by_a_tool(
-    top: &Path,
-    tool_roots: &[String],
-    dists: &[(String, String)],
-    rel: &str,
-) -> bool {
+/// Whether a path (from the repository's top) is in or is what a tool writes, by where it
+/// stands as [`leftovers::is_tool_output`] tells it: bytecode anywhere; caches, reports, venvs
+/// and their locks and removal leftovers in a folder where tools run. Deeper, such a name is a
+/// fixture. Not what a build leaves (`build/`, `dist/`, `*.egg-info`): tools read those where
+/// they are (a test can import `build.lib...` from its package's folder, and
+/// `importlib.metadata` reads an egg-info's entry points from a `src/` folder on the path, a
+/// pytest plugin among them), and a clone of the commit lacks them.
+fn written_by_a_tool(top: &Path, tool_roots: &[String], rel: &str) -> bool {
     let mut at = top.to_path_buf();
     let mut parent = String::new();
     let parts: Vec<&str> = rel.trim_end_matches('/').split('/').collect();
@@ -852,16 +844,7 @@ fn written_by_a_tool(
         } else {
             format!("{parent}/{part}")
         };
-        // In its own package's folder: a build of another package writes none there.
-        let local_egg_info = part.strip_suffix(".egg-info").is_some_and(|stem| {
-            let stem = workspace::normalize(stem);
-            dists.iter().any(|(dist, folder)| {
-                *dist == stem && (parent == *folder || parent.starts_with(&format!("{folder}/")))
-            })
-        });
         leftovers::is_tool_output(&at, part, is_dir, place)
-            || (is_dir && local_egg_info)
-            || (place == Place::ToolRoot && leftovers::is_build_leftover(part, is_dir))
     })
 }
 
@@ -1091,18 +1074,16 @@ mod tests {
         fs::create_dir_all(top.join("python/libs/a/src/dubbing_a.egg-info")).unwrap();
         fs::create_dir_all(top.join("python/libs/a/src/other.egg-info")).unwrap();
         let roots = ["python".to_owned(), "python/libs/a".to_owned()];
-        let dists = [("dubbing-a".to_owned(), "python/libs/a".to_owned())];
-        let tool = |rel: &str| written_by_a_tool(&top, &roots, &dists, rel);
+        let tool = |rel: &str| written_by_a_tool(&top, &roots, rel);
         assert!(tool("python/libs/a/.venv/"));
         assert!(tool("python/libs/a/coverage.xml"));
         assert!(tool("python/.mypy_cache/"));
-        assert!(tool("python/libs/a/src/dubbing_a.egg-info/"));
-        // Another distribution's, which no build of this tree writes: `importlib.metadata` reads
-        // its entry points from `src/`, and a clone lacks it.
+        // What a build leaves is read where it is (`importlib.metadata` reads an egg-info's entry
+        // points from `src/`; a test imports from `build/lib`), and a clone lacks it.
+        assert!(!tool("python/libs/a/src/dubbing_a.egg-info/"));
         assert!(!tool("python/libs/a/src/other.egg-info/"));
-        // Its name in another package's folder: no build of that package wrote it.
-        fs::create_dir_all(top.join("python/libs/b/src/dubbing_a.egg-info")).unwrap();
-        assert!(!tool("python/libs/b/src/dubbing_a.egg-info/"));
+        fs::create_dir_all(top.join("python/libs/a/build/lib")).unwrap();
+        assert!(!tool("python/libs/a/build/"));
         assert!(tool("python/libs/a/tests/__pycache__/x.pyc"));
         assert!(!tool("python/libs/a/tests/fixtures/coverage.xml"));
         assert!(!tool("python/libs/a/tests/fixtures/dist/"));
