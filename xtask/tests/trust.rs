@@ -1498,3 +1498,40 @@ fn names_and_variables_that_are_not_utf8_count_byte_for_byte() {
         "a name differing in a byte that is not UTF-8"
     );
 }
+
+/// A folder that pytest's `pythonpath` (or mypy's `mypy_path`) puts on the path is read by every
+/// job of that tool, whichever package's folder holds it: an edit there is an input of common's
+/// tests though no import of common names contracts.
+#[test]
+fn a_folder_a_path_setting_names_in_another_package_is_an_input() {
+    let tmp = committed_tree("path setting");
+    let root = tmp.path();
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let set = text.replace(
+        "[tool.pytest.ini_options]\n",
+        "[tool.pytest.ini_options]\npythonpath = [\"libs/contracts/testing\"]\n",
+    );
+    assert_ne!(set, text, "the seed's pyproject has pytest's table");
+    fs::write(&config, set).unwrap();
+    let shared = "python/libs/contracts/testing/shared_values.py";
+    write(
+        root,
+        shared,
+        "\"\"\"Shared test values.\"\"\"\n\nVALUE = 1\n",
+    );
+    write(
+        root,
+        "python/libs/common/tests/unit/test_shared_values.py",
+        "\"\"\"A value from the helpers on pytest's path.\"\"\"\n\nimport importlib\n\n\ndef test_shared_value() -> None:\n    assert importlib.import_module(\"shared_values\").VALUE == 1\n",
+    );
+    let test = ["test", "-p", "common", "--venv", "media-service"];
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+    write(
+        root,
+        shared,
+        "\"\"\"Shared test values.\"\"\"\n\nVALUE = 2\n",
+    );
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+}

@@ -16,7 +16,9 @@
 //!   local package that declares an entry-point group its files name ([`Names`]); every local
 //!   package named by a `conftest.py` or a tool's configuration under `python/` outside the
 //!   packages, by a variable the tools see, or by the arguments passed on to pytest. Only
-//!   packages installed in the job's venv count (no other can be loaded). What this cannot see:
+//!   packages installed in the job's venv count (no other can be loaded), but one whose folder
+//!   holds a folder that pytest's `pythonpath` or mypy's `mypy_path` puts on the path: the tool
+//!   reads its modules there by path, in every job. What this cannot see:
 //!   an import name built at run time from pieces (`"dubbing_" + "common"`), or read from a file
 //!   outside `python/` or an `@file` of arguments, and a file of another package opened by its
 //!   path (`open("../../libs/x/data.json")`, no import name): declare such a dependency. Other
@@ -63,6 +65,7 @@ use std::sync::Arc;
 use crate::cmd::RETARGETING_VARS;
 use crate::digest::{self, Hasher, TreeFile};
 use crate::engine::memo::KeySpec;
+use crate::engine::option_files;
 use crate::engine::outside::{self, Outside};
 use crate::env::venv::{Installed, Venv};
 use crate::project::PYTHON_DIR;
@@ -439,6 +442,9 @@ pub struct Inputs<'a> {
     plugins: RefCell<HashMap<PathBuf, Vec<String>>>,
     /// The local packages of mypy's plugins, read once a run.
     mypy_plugins: OnceCell<Vec<String>>,
+    /// The local packages whose folders hold a folder that pytest's `pythonpath` (first) and
+    /// mypy's `mypy_path` (second) put on the path, read once a run.
+    path_owners: OnceCell<(Vec<String>, Vec<String>)>,
     /// The arguments a `test` passes on to pytest (see [`Inputs::with_pytest_args`]).
     pytest_args: Vec<String>,
 }
@@ -454,6 +460,7 @@ impl<'a> Inputs<'a> {
             venvs: RefCell::default(),
             plugins: RefCell::default(),
             mypy_plugins: OnceCell::new(),
+            path_owners: OnceCell::new(),
             pytest_args: Vec::new(),
         }
     }
@@ -548,19 +555,29 @@ impl<'a> Inputs<'a> {
     pub fn readers(&self, package: &'a Package, venv: &'a Package, tool: Tool) -> Vec<&'a Package> {
         let files = self.files();
         let mut todo = vec![package.name.clone()];
-        match tool {
+        let (pytest_path, mypy_path) = self.path_owners();
+        let on_path = match tool {
             Tool::Pytest => {
                 todo.extend(self.pytest_plugins(venv));
                 // What the arguments passed on name (`test -- -p NAME`), as the files' names.
                 for arg in &self.pytest_args {
                     todo.extend(files.names.in_text(arg.as_bytes()));
                 }
+                pytest_path
             }
-            Tool::Mypy => todo.extend(self.mypy_plugins()),
-        }
+            Tool::Mypy => {
+                todo.extend(self.mypy_plugins());
+                mypy_path
+            }
+        };
         todo.extend(files.shared_names.iter().cloned());
         let mut installed = self.ws.closure(venv).unwrap_or_else(|_| vec![venv]);
         installed.push(package);
+        // A folder the tool's path setting names is read by path, installed or not.
+        for name in on_path {
+            todo.push(name.clone());
+            installed.extend(self.ws.get(name));
+        }
         let mut reached: BTreeSet<String> = BTreeSet::new();
         while let Some(name) = todo.pop() {
             let Some(p) = installed.iter().find(|p| p.name == name) else {
@@ -575,6 +592,23 @@ impl<'a> Inputs<'a> {
             }
         }
         reached.iter().filter_map(|n| self.ws.get(n)).collect()
+    }
+
+    /// The local packages whose folders hold what pytest's `pythonpath` and mypy's `mypy_path`
+    /// put on the path (see [`option_files::path_folders_in_python`]).
+    fn path_owners(&self) -> &(Vec<String>, Vec<String>) {
+        self.path_owners.get_or_init(|| {
+            let folders = option_files::path_folders_in_python(&self.ws.root);
+            let owners = |folders: &[PathBuf]| -> Vec<String> {
+                self.ws
+                    .packages
+                    .iter()
+                    .filter(|p| folders.iter().any(|f| f.starts_with(&p.dir)))
+                    .map(|p| p.name.clone())
+                    .collect()
+            };
+            (owners(&folders.pytest), owners(&folders.mypy))
+        })
     }
 
     /// The local packages installed in `venv`'s venv that register a `pytest11` entry point:

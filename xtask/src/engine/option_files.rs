@@ -56,7 +56,8 @@ pub fn named_by_options(root: &Path, passed_on: &[String]) -> Named {
         .collect();
     // A file counts wherever it is: one in a package's folder is no file of the other packages'
     // jobs, whose keys count only their readers' files. A folder under `python/` is left to the
-    // walk: mypy reads a module there for a package that imports it, which makes it a reader.
+    // walk: the package whose folder holds it is a reader of every job of the tool
+    // ([`path_folders_in_python`]).
     files = files.iter().map(|p| lexical(p)).collect();
     folders = folders
         .iter()
@@ -68,6 +69,34 @@ pub fn named_by_options(root: &Path, passed_on: &[String]) -> Named {
         list.dedup();
     }
     Named { files, folders }
+}
+
+/// The folders under `python/` that pytest's `pythonpath` and mypy's `mypy_path` put on the
+/// path (resolved from every working folder, as [`named_by_options`] does): a module there is
+/// read by every job of that tool, whatever package's folder holds it.
+pub struct PathFolders {
+    pub pytest: Vec<PathBuf>,
+    pub mypy: Vec<PathBuf>,
+}
+
+pub fn path_folders_in_python(root: &Path) -> PathFolders {
+    let python = root.join(PYTHON_DIR);
+    let bases = working_folders(root);
+    let pyproject = python.join("pyproject.toml");
+    let resolve = |entries: Vec<PathBuf>| -> Vec<PathBuf> {
+        let mut folders: Vec<PathBuf> = entries
+            .iter()
+            .flat_map(|entry| bases.iter().map(move |base| lexical(&base.join(entry))))
+            .filter(|p| p.starts_with(&python))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        folders
+    };
+    PathFolders {
+        pytest: resolve(pytest_pythonpath(&pyproject)),
+        mypy: resolve(mypy_path(&pyproject)),
+    }
 }
 
 /// The files `--cov-config` names among `args` (pytest-cov's: `--cov-config=FILE` or
