@@ -1535,3 +1535,30 @@ fn a_folder_a_path_setting_names_in_another_package_is_an_input() {
     let out = agrees_with_fresh(root, &test, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
+
+/// `--confcutdir` above `python/` makes pytest load the `conftest.py` files up to there: the one
+/// at the repository's root is then an input.
+#[test]
+fn a_conftest_above_python_that_confcutdir_reaches_is_an_input() {
+    let tmp = committed_tree("confcutdir");
+    let root = tmp.path();
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let set = text.replace(
+        "addopts = [\"--strict-markers\"",
+        "addopts = [\"--confcutdir=../../..\", \"--strict-markers\"",
+    );
+    assert_ne!(set, text, "the seed's addopts");
+    fs::write(&config, set).unwrap();
+    let fixture = |verdict: &str| {
+        format!(
+            "\"\"\"Above python/.\"\"\"\n\nimport pytest\n\n\n@pytest.fixture(autouse=True)\ndef checked() -> None:\n    assert {verdict}\n"
+        )
+    };
+    write(root, "conftest.py", &fixture("True"));
+    let test = ["test", "-p", "common", "--venv", "media-service"];
+    assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
+    write(root, "conftest.py", &fixture("False"));
+    let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+}

@@ -8,6 +8,8 @@
 //! - **`COVERAGE_RCFILE`**: the configuration coverage reads instead of the pyproject's.
 //! - **mypy's `mypy_path`** in `python/pyproject.toml`: folders mypy reads modules and stubs
 //!   from, counted by the content of every file in them.
+//! - **pytest's `--confcutdir`** above `python/`: the `conftest.py` of every folder from there
+//!   down to `python/` (by default pytest stops at `python/`).
 //!
 //! A relative path is relative to the tool's working folder: every job runs in a package's
 //! folder, so each is resolved from every folder that holds a `pyproject.toml` under `python/`
@@ -49,6 +51,7 @@ pub fn named_by_options(root: &Path, passed_on: &[String]) -> Named {
     for rc in cov_configs(&args).into_iter().chain(coverage_rc) {
         files.extend(bases.iter().map(|base| base.join(&rc)));
     }
+    files.extend(conftests_above(&python, &bases, &args));
     let mut folders: Vec<PathBuf> = mypy_path(&pyproject)
         .into_iter()
         .chain(pytest_pythonpath(&pyproject))
@@ -97,6 +100,37 @@ pub fn path_folders_in_python(root: &Path) -> PathFolders {
         pytest: resolve(pytest_pythonpath(&pyproject)),
         mypy: resolve(mypy_path(&pyproject)),
     }
+}
+
+/// The `conftest.py` files pytest loads above `python/` when `--confcutdir` (among `args`,
+/// resolved from each of `bases`) names a folder above it: one in each folder from `python/`'s
+/// parent up to that one. By default pytest stops at the configuration's folder (`python/`).
+/// Missing ones count too: one created there is then a change.
+fn conftests_above(python: &Path, bases: &[PathBuf], args: &[String]) -> Vec<PathBuf> {
+    let mut cuts = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if let Some(dir) = word.strip_prefix("--confcutdir=") {
+            cuts.push(dir.to_owned());
+        } else if word == "--confcutdir" {
+            cuts.extend(words.next().cloned());
+        }
+    }
+    let mut out = Vec::new();
+    for cut in cuts {
+        for base in bases {
+            let cut = lexical(&base.join(&cut));
+            if !python.starts_with(&cut) || cut == python {
+                continue;
+            }
+            let mut dir = python.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(&cut)) {
+                out.push(d.join("conftest.py"));
+                dir = d.parent();
+            }
+        }
+    }
+    out
 }
 
 /// The files `--cov-config` names among `args` (pytest-cov's: `--cov-config=FILE` or
