@@ -19,6 +19,7 @@ use crate::cmd::Cmd;
 use crate::digest::{self, hash};
 use crate::env::build_bytecode::BuildBytecode;
 use crate::env::installer::UV_VERSION;
+use crate::env::requirements;
 use crate::fsutil;
 use crate::project;
 use crate::workspace::pep440::Version;
@@ -149,9 +150,18 @@ impl Inputs {
         let mut dev_only = Vec::new();
         for package in &set {
             let own = third_party(&package.dependencies);
+            // A local project a dependency names by URL: its own dependencies are resolved too.
+            // (None: the text alone, as locks have always recorded it.)
+            let mut text = own.join("\n");
+            for target in own
+                .iter()
+                .filter_map(|r| requirements::local_target_digest(&package.dir, r))
+            {
+                text = format!("{text}\0{target}");
+            }
             parts.push((
                 format!("the dependencies of {}", package.folder_name()),
-                hash(own.join("\n").as_bytes()),
+                hash(text.as_bytes()),
             ));
             if runs_with.contains(&package.name) {
                 runtime.extend(own);

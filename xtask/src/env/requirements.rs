@@ -167,6 +167,27 @@ fn may_name_a_file(line: &[u8]) -> bool {
     }
 }
 
+/// What a resolver reads of a local project or archive that a requirement names by URL
+/// (`name @ file:///...`), as one digest: a project folder's metadata files (what its
+/// dependencies come from), or an archive's bytes. None for any other requirement.
+pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
+    let (_, url) = requirement
+        .split_once(" @ ")
+        .or_else(|| requirement.split_once('@'))?;
+    let url = url.split(';').next().unwrap_or(url).trim();
+    let path = local_path(dir, url)?;
+    let mut h = crate::digest::Hasher::new();
+    if path.is_dir() {
+        for name in ["pyproject.toml", "setup.py", "setup.cfg"] {
+            h.write(name.as_bytes());
+            h.write(crate::digest::file_content(&path.join(name)).as_bytes());
+        }
+    } else {
+        h.write(crate::digest::file_content(&path).as_bytes());
+    }
+    Some(h.finish())
+}
+
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
 /// file's folder. None for a requirement by name or a remote URL.
 fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
@@ -218,6 +239,34 @@ fn percent_decoded(path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dependency on a local project by URL is read by the resolver down to the project's own
+    /// metadata: an edit there moves the digest; a requirement by name has none.
+    #[test]
+    fn a_local_project_named_by_url_counts_by_its_metadata_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-target-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let project = dir.join("vendor é/foo");
+        fs::create_dir_all(&project).unwrap();
+        fs::write(project.join("pyproject.toml"), "dependencies = []\n").unwrap();
+        let url = format!(
+            "foo @ file://{}",
+            project
+                .to_string_lossy()
+                .replace(' ', "%20")
+                .replace('é', "%C3%A9")
+        );
+        let before = local_target_digest(&dir, &url).unwrap();
+        assert_eq!(local_target_digest(&dir, &url).unwrap(), before);
+        fs::write(project.join("pyproject.toml"), "dependencies = [\"six\"]\n").unwrap();
+        assert_ne!(local_target_digest(&dir, &url).unwrap(), before);
+        assert_eq!(local_target_digest(&dir, "six>=1.16"), None);
+        assert_eq!(
+            local_target_digest(&dir, "six @ https://example.invalid/six.whl"),
+            None
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     /// A `file:` URL's path is percent-decoded, as the installers read it; a plain path is not.
     #[test]
