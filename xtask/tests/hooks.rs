@@ -452,6 +452,41 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         "an order right only beside an unstaged module was committed:\n{out}"
     );
     assert!(out.contains("I001") && out.contains(user), "{out}");
+
+    // A file of common that contracts holds through a symlink is checked under contracts'
+    // configuration too (ruff reads it there): an edit staged in common alone concerns it.
+    #[cfg(unix)]
+    {
+        git(root, &["reset", "-q", "--hard", "HEAD"]);
+        git(root, &["clean", "-q", "-f", "python"]);
+        write(
+            root,
+            "python/libs/contracts/ruff.toml",
+            "extend = \"../../pyproject.toml\"\n\n[lint]\nextend-select = [\"T20\"]\n",
+        );
+        let shared = "python/libs/common/src/dubbing_common/shared.py";
+        let clean = "\"\"\"Shared by path.\"\"\"\n\n\ndef greet() -> str:\n    return \"hi\"\n";
+        write(root, shared, clean);
+        std::os::unix::fs::symlink(
+            "../../../common/src/dubbing_common/shared.py",
+            root.join("python/libs/contracts/src/dubbing_contracts/shared.py"),
+        )
+        .unwrap();
+        git(root, &["add", "python"]);
+        commit_unverified(root, "shared by path");
+        write(
+            root,
+            shared,
+            &clean.replace("    return", "    print(\"greeting\")\n    return"),
+        );
+        git(root, &["add", shared]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
+        assert_ne!(
+            code, 0,
+            "a print that contracts' rules forbid was committed:\n{out}"
+        );
+        assert!(out.contains("T201"), "{out}");
+    }
 }
 
 #[test]

@@ -207,6 +207,7 @@ pub fn pre_commit(root: &Path) -> Result<()> {
         say("pre-commit: nothing ruff reads is staged (the staged configuration reads none of it)");
         return Ok(());
     }
+    add_linking_packages(&mut targets, &ws, &export.root);
     match &targets.shared {
         Some(file) => say(format!(
             "pre-commit: the staged python/ ({file} is staged and concerns every package)"
@@ -220,6 +221,43 @@ pub fn pre_commit(root: &Path) -> Result<()> {
     same_ruff(root, &export, venv)?;
     let jobs = ruff_jobs(&gate, &export, venv, &targets, repo.own_index());
     gate.run("pre-commit", jobs, started)
+}
+
+/// Adds every package whose staged files hold a symlink that leads into a target's folder (in
+/// the copy, as the commit holds them): ruff checks the file there under the linking package's
+/// configuration too. Followed until none is added (a link into a package added so).
+fn add_linking_packages<'a>(targets: &mut Targets<'a>, ws: &'a Workspace, copy: &Path) {
+    loop {
+        let into: Vec<PathBuf> = targets
+            .packages
+            .iter()
+            .filter_map(|p| fs::canonicalize(copy.join(&p.rel)).ok())
+            .collect();
+        let added: Vec<&Package> = ws
+            .packages
+            .iter()
+            .filter(|p| !targets.packages.iter().any(|t| t.name == p.name))
+            .filter(|p| links_into(&copy.join(&p.rel), &into))
+            .collect();
+        if added.is_empty() {
+            return;
+        }
+        targets.packages.extend(added);
+    }
+}
+
+/// Whether a symlink below `dir` leads into one of `folders` (canonical).
+fn links_into(dir: &Path, folders: &[PathBuf]) -> bool {
+    crate::fsutil::kinds(dir)
+        .into_iter()
+        .any(|(path, _, kind)| {
+            if kind.is_symlink() {
+                fs::canonicalize(&path)
+                    .is_ok_and(|real| folders.iter().any(|f| real.starts_with(f)))
+            } else {
+                kind.is_dir() && links_into(&path, folders)
+            }
+        })
 }
 
 /// Every package becomes a target when a file at `specs` (pathspecs from the top: what ruff
