@@ -447,15 +447,35 @@ fn python_problem(
     escape: char,
 ) -> Option<String> {
     let stages = stages(instructions);
-    installing_chains(&stages).find_map(|(chain, at)| {
+    let wanted = version_numbers(python)?;
+    let differs = |version: &str| {
+        version_numbers(version).is_some_and(|named| named.iter().zip(&wanted).any(|(a, b)| a != b))
+    };
+    let installs = installing_chains(&stages).find_map(|(chain, at)| {
         let (line, version, how) = image_python(&chain[..at], escape)?;
-        let wanted = version_numbers(python)?;
-        let named = version_numbers(&version)?;
-        named.iter().zip(&wanted).any(|(a, b)| a != b).then(|| {
+        differs(&version).then(|| {
             format!(
                 "{rel}:{line}: the image installs with Python {version} ({how}), but `cargo xtask dist` \
                  checks the deployable with Python {python} (python/.python-version): what it proved \
                  is not what the image runs; name Python {python} there, as the template does"
+            )
+        })
+    });
+    // The image that runs is the last stage's: from a Python image of its own (the venv copied
+    // in from a build stage), that Python runs the venv, whose links name the version it was
+    // made with.
+    installs.or_else(|| {
+        let last = chain(&stages, stages.len().checked_sub(1)?);
+        let from = last.first()?;
+        let image = dockerfile_parse::from_line(&from.args).0;
+        let version = python_image_version(image)?;
+        differs(&version).then(|| {
+            format!(
+                "{rel}:{}: the image runs on {image}, Python {version}, but `cargo xtask dist` \
+                 checks the deployable with Python {python} (python/.python-version), and the venv \
+                 copied in names its interpreter by version; name Python {python} there, as the \
+                 template does",
+                from.line
             )
         })
     })
@@ -927,7 +947,8 @@ mod tests {
         };
         assert_eq!(with(&template, "3.10"), Vec::<String>::new());
         assert_eq!(with(&template, "3.10.13"), Vec::<String>::new());
-        let older = template.replace("python:3.10-slim", "python:3.9-slim");
+        // The build stage's image and venv (the final stage's image is its own case, below).
+        let older = template.replacen("python:3.10-slim", "python:3.9-slim", 1);
         let older = older.replace("--python 3.10", "--python 3.9");
         let found = with(&older, "3.10");
         assert!(
@@ -965,6 +986,17 @@ mod tests {
         // Another base image, no version named: not told.
         let cuda = base_only.replace("python:3.9-slim", "nvidia/cuda:12.4.1-runtime-ubuntu22.04");
         assert_eq!(with(&cuda, "3.10"), Vec::<String>::new());
+        // The final stage on another Python: the venv copied in names its interpreter by
+        // version, which that image lacks.
+        let at = template.rfind("python:3.10-slim").unwrap();
+        let mut final_other = template.clone();
+        final_other.replace_range(at..at + "python:3.10-slim".len(), "python:3.11-slim");
+        let found = with(&final_other, "3.10");
+        assert!(
+            found.len() == 1
+                && found[0].contains("the image runs on python:3.11-slim, Python 3.11"),
+            "{found:?}"
+        );
         assert_eq!(version_numbers("cpython-3.10.13"), Some(vec![3, 10, 13]));
         assert_eq!(version_numbers("/usr/bin/python3.12"), Some(vec![3, 12]));
         assert_eq!(version_numbers("py311"), Some(vec![3, 11]));
