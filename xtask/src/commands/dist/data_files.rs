@@ -82,21 +82,14 @@ pub fn of(set: &[&Package], tracked: Option<&Tracked>) -> Contents {
 }
 
 /// `media_service` and `pipelines/mix.py` -> `media_service.pipelines.mix`; None for
-/// `__main__`, for `__init__.py` (the package itself), for a path no import can name, and for
-/// tests kept beside the code (`tests/`, `test_*.py`, `conftest.py`: pytest's, which a build
-/// may rightly leave out and no runtime code imports).
+/// `__main__`, for `__init__.py` (the package itself) and for a path no import can name. Tests
+/// kept beside the code (`tests/`, `test_*.py`) are modules too: the probe reports one the
+/// wheel lacks only when an installed module imports it, which no test is, and a runtime
+/// module named like one (`sources/test_card.py`) is then found.
 fn module_name(package: &str, rel: &str) -> Option<String> {
     let stem = rel.strip_suffix(".py")?;
     let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
     if stem == "__init__" || stem.rsplit('/').next() == Some("__main__") {
-        return None;
-    }
-    let is_test = |part: &str| {
-        matches!(part, "tests" | "test" | "conftest")
-            || part.starts_with("test_")
-            || part.ends_with("_test")
-    };
-    if stem.split('/').any(is_test) {
         return None;
     }
     let dotted = format!("{package}.{}", stem.replace('/', "."));
@@ -208,9 +201,14 @@ mod tests {
         assert_eq!(name("__main__.py"), None);
         assert_eq!(name("cli/__main__.py"), None);
         assert_eq!(name("data-files/x.py"), None);
-        assert_eq!(name("tests/test_mix.py"), None);
-        assert_eq!(name("pipelines/test_mix.py"), None);
-        assert_eq!(name("conftest.py"), None);
+        assert_eq!(
+            name("sources/test_card.py").as_deref(),
+            Some("media_service.sources.test_card")
+        );
+        assert_eq!(
+            name("tests/test_mix.py").as_deref(),
+            Some("media_service.tests.test_mix")
+        );
         assert_eq!(name("testing.py").as_deref(), Some("media_service.testing"));
     }
 }
