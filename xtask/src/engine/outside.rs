@@ -111,6 +111,8 @@ pub struct Outside {
     entries: Vec<(PathBuf, String)>,
     /// The digest of them all, made once: a part of every job's key.
     digest: String,
+    /// See [`Outside::states`].
+    states: String,
 }
 
 impl Outside {
@@ -144,9 +146,11 @@ impl Outside {
             h.write(digest.as_bytes());
             h.write(&[0]);
         }
+        let states = states_of(entries.iter().map(|(path, _)| path.as_path()));
         Outside {
             entries,
             digest: h.finish(),
+            states,
         }
     }
 
@@ -155,10 +159,36 @@ impl Outside {
         &self.digest
     }
 
+    /// The state (size, modification and change time) of every file read, as when they were
+    /// read: a pass is filed only when it is the same after the run (see
+    /// [`crate::engine::inputs::Inputs::states_of`]).
+    pub fn states(&self) -> &str {
+        &self.states
+    }
+
     /// Each path with the digest of what is read there ([`is_missing`] when nothing is).
     pub fn entries(&self) -> &[(PathBuf, String)] {
         &self.entries
     }
+}
+
+/// The state of each path and, for a folder, of every file below it, as one digest.
+fn states_of<'p>(paths: impl Iterator<Item = &'p Path>) -> String {
+    let mut h = Hasher::new();
+    for path in paths {
+        let is_dir = path.is_dir();
+        h.write(path.as_os_str().as_encoded_bytes());
+        h.write(digest::file_meta(path).as_bytes());
+        if is_dir {
+            for file in digest::tree_listing(path, &[]).files {
+                h.write(file.rel.as_bytes());
+                for n in [u128::from(file.size), file.mtime_ns, file.changed_ns] {
+                    h.write(&n.to_le_bytes());
+                }
+            }
+        }
+    }
+    h.finish()
 }
 
 /// Whether a digest of [`Outside::entries`] stands for a path where nothing is.
