@@ -1387,32 +1387,35 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
 
 /// A file edited while its job runs and put back before the run ends (content A, then B while
 /// the tool reads it, then A again: `git stash` and `git stash pop` around a run) leaves no
-/// remembered pass: the job read B, and its pass says nothing of A. The Python test and this
-/// one take turns through marker files outside `python/`, so the timing is exact.
+/// remembered pass: the job read B, and its pass says nothing of A. Under `python/`, and
+/// outside it (a folder pytest's `pythonpath` names). The Python test and this one take turns
+/// through marker files outside `python/`, so the timing is exact.
 #[test]
 fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
     let tmp = committed_tree("put back");
     let root = tmp.path();
     let signals = root.join("signals");
     fs::create_dir_all(&signals).unwrap();
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "[tool.pytest.ini_options]\n",
+            "[tool.pytest.ini_options]\npythonpath = [\"../flags\"]\n",
+        ),
+    )
+    .unwrap();
     let tests = "python/libs/common/tests/unit";
     write(
         root,
         &format!("{tests}/test_flag.py"),
-        "\"\"\"The flag says good.\"\"\"\n\nimport pathlib\nimport time\n\nHERE = pathlib.Path(__file__).parent\nSIGNALS = HERE.parents[4] / \"signals\"\n\n\ndef wait_for(name: str) -> None:\n    for _ in range(600):\n        if (SIGNALS / name).exists():\n            return\n        time.sleep(0.05)\n\n\ndef test_flag() -> None:\n    (SIGNALS / \"started\").touch()\n    wait_for(\"go\")\n    text = (HERE / \"flag.txt\").read_text()\n    (SIGNALS / \"read\").touch()\n    wait_for(\"done\")\n    assert text == \"good\\n\"\n",
+        "\"\"\"The flags say good.\"\"\"\n\nimport pathlib\nimport time\n\nHERE = pathlib.Path(__file__).parent\nSIGNALS = HERE.parents[4] / \"signals\"\nFLAGS = [HERE / \"flag.txt\", HERE.parents[4] / \"flags\" / \"flag.txt\"]\n\n\ndef wait_for(name: str) -> None:\n    for _ in range(600):\n        if (SIGNALS / name).exists():\n            return\n        time.sleep(0.05)\n\n\ndef test_flag() -> None:\n    (SIGNALS / \"started\").touch()\n    wait_for(\"go\")\n    texts = [flag.read_text() for flag in FLAGS]\n    (SIGNALS / \"read\").touch()\n    wait_for(\"done\")\n    assert texts == [\"good\\n\", \"good\\n\"]\n",
     );
-    let flag = root.join(tests).join("flag.txt");
+    let inside = root.join(tests).join("flag.txt");
+    let outside = root.join("flags/flag.txt");
+    write(root, "flags/flag.txt", "good\n");
     let test = ["test", "-p", "common", "--venv", "media-service"];
-    // A first run with nothing in the way: the Python test does not wait.
-    fs::write(&flag, "good\n").unwrap();
-    for marker in ["go", "done"] {
-        fs::write(signals.join(marker), "").unwrap();
-    }
-    run(xtask(root).args(test)).assert_ok();
-    for marker in ["go", "done", "started", "read"] {
-        fs::remove_file(signals.join(marker)).unwrap();
-    }
-    fs::write(&flag, "bad!\n").unwrap();
     let wait_for = |name: &str| {
         let start = Instant::now();
         while !signals.join(name).exists() {
@@ -1420,27 +1423,44 @@ fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    let child = xtask(root)
-        .args(test)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("started");
-    fs::write(&flag, "good\n").unwrap();
-    fs::write(signals.join("go"), "").unwrap();
-    wait_for("read");
-    fs::write(&flag, "bad!\n").unwrap();
-    fs::write(signals.join("done"), "").unwrap();
-    let during = child.wait_with_output().unwrap();
-    assert!(during.status.success(), "the job read good and passed");
-    // The flag says bad! now, as it did when the run started: no pass answers for it.
-    let out = agrees_with_fresh(root, &test, &[]);
-    assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        !job_line(&out, "pytest common").starts_with("cached"),
-        "{}",
-        out.stdout
-    );
+    for flag in [&inside, &outside] {
+        // A run with nothing in the way: the Python test does not wait.
+        fs::write(flag, "good\n").unwrap();
+        for marker in ["go", "done"] {
+            fs::write(signals.join(marker), "").unwrap();
+        }
+        // (The second round's is remembered from the first's: no markers.)
+        run(xtask(root).args(test)).assert_ok();
+        for marker in ["go", "done", "started", "read"] {
+            let _ = fs::remove_file(signals.join(marker));
+        }
+        fs::write(flag, "bad!\n").unwrap();
+        let child = xtask(root)
+            .args(test)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("started");
+        fs::write(flag, "good\n").unwrap();
+        fs::write(signals.join("go"), "").unwrap();
+        wait_for("read");
+        fs::write(flag, "bad!\n").unwrap();
+        fs::write(signals.join("done"), "").unwrap();
+        let during = child.wait_with_output().unwrap();
+        assert!(during.status.success(), "the job read good and passed");
+        // The flag says bad! now, as it did when the run started: no pass answers for it.
+        let out = agrees_with_fresh(root, &test, &[]);
+        assert_eq!(out.code, 1, "{}: {}", flag.display(), out.stdout);
+        assert!(
+            !job_line(&out, "pytest common").starts_with("cached"),
+            "{}",
+            out.stdout
+        );
+        for marker in ["started", "read"] {
+            fs::remove_file(signals.join(marker)).unwrap();
+        }
+        fs::write(flag, "good\n").unwrap();
+    }
 }
 
 /// Bytes that are not UTF-8 are inputs as they are: two file names, or two values of a
@@ -1560,5 +1580,16 @@ fn a_conftest_above_python_that_confcutdir_reaches_is_an_input() {
     assert_eq!(agrees_with_fresh(root, &test, &[]).code, 0);
     write(root, "conftest.py", &fixture("False"));
     let out = agrees_with_fresh(root, &test, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // A confcutdir beside the tree (no parent of it): pytest loads every conftest.py above the
+    // tests but its strict parents, the root's among them.
+    fs::write(&config, &text).unwrap();
+    let beside = TempDir::new("confcutdir beside");
+    let addopts = format!("--confcutdir='{}'", beside.path().display());
+    let env = [("PYTEST_ADDOPTS", addopts.as_str())];
+    write(root, "conftest.py", &fixture("True"));
+    assert_eq!(agrees_with_fresh(root, &test, &env).code, 0);
+    write(root, "conftest.py", &fixture("False"));
+    let out = agrees_with_fresh(root, &test, &env);
     assert_eq!(out.code, 1, "{}", out.stdout);
 }

@@ -8,8 +8,8 @@
 //! - **`COVERAGE_RCFILE`**: the configuration coverage reads instead of the pyproject's.
 //! - **mypy's `mypy_path`** in `python/pyproject.toml`: folders mypy reads modules and stubs
 //!   from, counted by the content of every file in them.
-//! - **pytest's `--confcutdir`** above `python/`: the `conftest.py` of every folder from there
-//!   down to `python/` (by default pytest stops at `python/`).
+//! - **pytest's `--confcutdir`**: the `conftest.py` of every folder above `python/` that is no
+//!   strict parent of it, which pytest then loads (by default it stops at `python/`).
 //!
 //! A relative path is relative to the tool's working folder: every job runs in a package's
 //! folder, so each is resolved from every folder that holds a `pyproject.toml` under `python/`
@@ -103,9 +103,11 @@ pub fn path_folders_in_python(root: &Path) -> PathFolders {
 }
 
 /// The `conftest.py` files pytest loads above `python/` when `--confcutdir` (among `args`,
-/// resolved from each of `bases`) names a folder above it: one in each folder from `python/`'s
-/// parent up to that one. By default pytest stops at the configuration's folder (`python/`).
-/// Missing ones count too: one created there is then a change.
+/// resolved from each of `bases`) is given: pytest loads one in every folder above the tests
+/// but the strict parents of its confcutdir, so from `python/`'s parent up to a confcutdir
+/// above it, and every folder up to the top for one beside it (`/usr/share`). By default pytest
+/// stops at the configuration's folder (`python/`). Missing ones count too: one created there
+/// is then a change.
 fn conftests_above(python: &Path, bases: &[PathBuf], args: &[String]) -> Vec<PathBuf> {
     let mut cuts = Vec::new();
     let mut words = args.iter();
@@ -120,12 +122,12 @@ fn conftests_above(python: &Path, bases: &[PathBuf], args: &[String]) -> Vec<Pat
     for cut in cuts {
         for base in bases {
             let cut = lexical(&base.join(&cut));
-            if !python.starts_with(&cut) || cut == python {
-                continue;
-            }
             let mut dir = python.parent();
-            while let Some(d) = dir.filter(|d| d.starts_with(&cut)) {
-                out.push(d.join("conftest.py"));
+            while let Some(d) = dir {
+                let strict_parent_of_cut = cut.starts_with(d) && cut != d;
+                if !strict_parent_of_cut {
+                    out.push(d.join("conftest.py"));
+                }
                 dir = d.parent();
             }
         }
