@@ -168,31 +168,31 @@ fn may_name_a_file(line: &[u8]) -> bool {
 }
 
 /// What a resolver reads of a local project or archive that a requirement names by URL
-/// (`name @ file:///...`), as one digest: a project folder's metadata files (what its
-/// dependencies come from), or an archive's bytes. None for any other requirement.
+/// (`name @ file:///...`), as one digest: a project folder's files (its dependencies may come
+/// from any of them), or an archive's bytes. None for any other requirement.
 pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
     let (_, url) = requirement
         .split_once(" @ ")
         .or_else(|| requirement.split_once('@'))?;
     let url = url.split(';').next().unwrap_or(url).trim();
     let path = local_path(dir, url)?;
-    let mut h = crate::digest::Hasher::new();
-    if path.is_dir() {
-        for name in ["pyproject.toml", "setup.py", "setup.cfg"] {
-            h.write(name.as_bytes());
-            h.write(crate::digest::file_content(&path.join(name)).as_bytes());
-        }
+    // A project's metadata may come from any of its files (`dynamic` dependencies read from a
+    // requirements file, a setup.py reading anything): the whole folder, as setup counts it.
+    Some(if path.is_dir() {
+        crate::digest::tree(&path)
     } else {
-        h.write(crate::digest::file_content(&path).as_bytes());
-    }
-    Some(h.finish())
+        crate::digest::file_content(&path)
+    })
 }
 
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
 /// file's folder. None for a requirement by name or a remote URL.
 fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
+    // `file://localhost/x` is `file:///x` (RFC 8089): the host the path is on.
     let url = target
-        .strip_prefix("file://")
+        .strip_prefix("file://localhost/")
+        .map(|rest| &target[target.len() - rest.len() - 1..])
+        .or_else(|| target.strip_prefix("file://"))
         .or_else(|| target.strip_prefix("file:"));
     let path = url.unwrap_or(target);
     let looks_local = path.starts_with('.')
@@ -259,7 +259,11 @@ mod tests {
         let before = local_target_digest(&dir, &url).unwrap();
         assert_eq!(local_target_digest(&dir, &url).unwrap(), before);
         fs::write(project.join("pyproject.toml"), "dependencies = [\"six\"]\n").unwrap();
-        assert_ne!(local_target_digest(&dir, &url).unwrap(), before);
+        let edited = local_target_digest(&dir, &url).unwrap();
+        assert_ne!(edited, before);
+        // Dependencies read from a file of the project (setuptools' dynamic `file:`).
+        fs::write(project.join("requirements.in"), "iniconfig\n").unwrap();
+        assert_ne!(local_target_digest(&dir, &url).unwrap(), edited);
         assert_eq!(local_target_digest(&dir, "six>=1.16"), None);
         assert_eq!(
             local_target_digest(&dir, "six @ https://example.invalid/six.whl"),
@@ -287,6 +291,10 @@ mod tests {
         assert_eq!(
             local_path(dir, "file:///a%zz%4"),
             Some(PathBuf::from("/a%zz%4"))
+        );
+        assert_eq!(
+            local_path(dir, "file://localhost/tmp/a%20b"),
+            Some(PathBuf::from("/tmp/a b"))
         );
         assert_eq!(local_path(dir, "numpy==1.26.4"), None);
     }
