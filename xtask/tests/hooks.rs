@@ -486,6 +486,32 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
             "a print that contracts' rules forbid was committed:\n{out}"
         );
         assert!(out.contains("T201"), "{out}");
+        // The same through an absolute link, which leads into the work tree, not the copy.
+        git(root, &["reset", "-q", "--hard", "HEAD"]);
+        git(
+            root,
+            &[
+                "rm",
+                "-q",
+                "python/libs/contracts/src/dubbing_contracts/shared.py",
+            ],
+        );
+        let absolute = root.join("python/libs/contracts/src/dubbing_contracts/absolute.py");
+        std::os::unix::fs::symlink(root.join(shared), &absolute).unwrap();
+        git(root, &["add", "python"]);
+        commit_unverified(root, "shared by an absolute path");
+        write(
+            root,
+            shared,
+            &clean.replace("    return", "    print(\"greeting\")\n    return"),
+        );
+        git(root, &["add", shared]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
+        assert_ne!(
+            code, 0,
+            "the print was committed through an absolute link:\n{out}"
+        );
+        assert!(out.contains("T201"), "{out}");
     }
 }
 

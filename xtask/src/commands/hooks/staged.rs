@@ -225,19 +225,27 @@ pub fn pre_commit(root: &Path) -> Result<()> {
 
 /// Adds every package whose staged files hold a symlink that leads into a target's folder (in
 /// the copy, as the commit holds them): ruff checks the file there under the linking package's
-/// configuration too. Followed until none is added (a link into a package added so).
+/// configuration too. A link is followed in the copy and, from the same place, in the work tree
+/// (an absolute link leads there, and a relative one through a folder outside `python/`, which
+/// the copy lacks). Followed until none is added (a link into a package added so).
 fn add_linking_packages<'a>(targets: &mut Targets<'a>, ws: &'a Workspace, copy: &Path) {
     loop {
         let into: Vec<PathBuf> = targets
             .packages
             .iter()
-            .filter_map(|p| fs::canonicalize(copy.join(&p.rel)).ok())
+            .flat_map(|p| [copy.join(&p.rel), p.dir.clone()])
+            .filter_map(|dir| fs::canonicalize(dir).ok())
             .collect();
+        let places = Places {
+            copy,
+            work: &ws.root,
+            into: &into,
+        };
         let added: Vec<&Package> = ws
             .packages
             .iter()
             .filter(|p| !targets.packages.iter().any(|t| t.name == p.name))
-            .filter(|p| links_into(&copy.join(&p.rel), &into))
+            .filter(|p| places.links_into(Path::new(&p.rel)))
             .collect();
         if added.is_empty() {
             return;
@@ -246,18 +254,31 @@ fn add_linking_packages<'a>(targets: &mut Targets<'a>, ws: &'a Workspace, copy: 
     }
 }
 
-/// Whether a symlink below `dir` leads into one of `folders` (canonical).
-fn links_into(dir: &Path, folders: &[PathBuf]) -> bool {
-    crate::fsutil::kinds(dir)
-        .into_iter()
-        .any(|(path, _, kind)| {
-            if kind.is_symlink() {
-                fs::canonicalize(&path)
-                    .is_ok_and(|real| folders.iter().any(|f| real.starts_with(f)))
-            } else {
-                kind.is_dir() && links_into(&path, folders)
-            }
-        })
+/// Where [`add_linking_packages`] follows links: the copy and the work tree (roots standing for
+/// the same folder), and the folders (canonical) a link may lead into.
+struct Places<'p> {
+    copy: &'p Path,
+    work: &'p Path,
+    into: &'p [PathBuf],
+}
+
+impl Places<'_> {
+    /// Whether a symlink below `rel` (from the root) in the copy leads into one of the folders.
+    fn links_into(&self, rel: &Path) -> bool {
+        crate::fsutil::kinds(&self.copy.join(rel))
+            .into_iter()
+            .any(|(_, name, kind)| {
+                let rel = rel.join(name);
+                if kind.is_symlink() {
+                    [self.copy.join(&rel), self.work.join(&rel)]
+                        .iter()
+                        .filter_map(|link| fs::canonicalize(link).ok())
+                        .any(|real| self.into.iter().any(|f| real.starts_with(f)))
+                } else {
+                    kind.is_dir() && self.links_into(&rel)
+                }
+            })
+    }
 }
 
 /// Every package becomes a target when a file at `specs` (pathspecs from the top: what ruff
