@@ -177,12 +177,26 @@ pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
     let url = url.split(';').next().unwrap_or(url).trim();
     let path = local_path(dir, url)?;
     // A project's metadata may come from any of its files (`dynamic` dependencies read from a
-    // requirements file, a setup.py reading anything): the whole folder, as setup counts it.
-    Some(if path.is_dir() {
-        crate::digest::tree(&path)
-    } else {
-        crate::digest::file_content(&path)
-    })
+    // requirements file, a setup.py reading anything): every file of the folder, but what a
+    // build of it writes there (its `build/`, `dist/` and `*.egg-info`: setup builds it, and
+    // the lock must not go stale by that).
+    if !path.is_dir() {
+        return Some(crate::digest::file_content(&path));
+    }
+    let mut h = crate::digest::Hasher::new();
+    for file in crate::digest::tree_files(&path, &[String::new()]) {
+        let mut parts = file.rel.split('/');
+        let first = parts.next().unwrap_or_default();
+        let built = matches!(first, "build" | "dist")
+            || file.rel.split('/').any(|part| part.ends_with(".egg-info"));
+        if !built {
+            h.write(file.rel.as_bytes());
+            h.write(&[0]);
+            h.write(file.digest.as_bytes());
+            h.write(&[0]);
+        }
+    }
+    Some(h.finish())
 }
 
 /// A local path named in a requirement file: `./x`, `../x`, `/x`, `file:x`; relative to the
@@ -263,7 +277,14 @@ mod tests {
         assert_ne!(edited, before);
         // Dependencies read from a file of the project (setuptools' dynamic `file:`).
         fs::write(project.join("requirements.in"), "iniconfig\n").unwrap();
-        assert_ne!(local_target_digest(&dir, &url).unwrap(), edited);
+        let read = local_target_digest(&dir, &url).unwrap();
+        assert_ne!(read, edited);
+        // What a build of it leaves there (setup builds it) moves nothing.
+        fs::create_dir_all(project.join("build/lib")).unwrap();
+        fs::write(project.join("build/lib/foo.py"), "X = 1\n").unwrap();
+        fs::create_dir_all(project.join("src/foo.egg-info")).unwrap();
+        fs::write(project.join("src/foo.egg-info/PKG-INFO"), "Name: foo\n").unwrap();
+        assert_eq!(local_target_digest(&dir, &url).unwrap(), read);
         assert_eq!(local_target_digest(&dir, "six>=1.16"), None);
         assert_eq!(
             local_target_digest(&dir, "six @ https://example.invalid/six.whl"),
