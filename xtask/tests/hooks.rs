@@ -486,7 +486,8 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
             "a print that contracts' rules forbid was committed:\n{out}"
         );
         assert!(out.contains("T201"), "{out}");
-        // The same through an absolute link, which leads into the work tree, not the copy.
+        // The same through an absolute link, which leads into the work tree: in the copy it
+        // leads to the staged file. Staged with the print, clean in the work tree: refused.
         git(root, &["reset", "-q", "--hard", "HEAD"]);
         git(
             root,
@@ -506,12 +507,26 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
             &clean.replace("    return", "    print(\"greeting\")\n    return"),
         );
         git(root, &["add", shared]);
+        write(root, shared, clean);
         let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
         assert_ne!(
             code, 0,
             "the print was committed through an absolute link:\n{out}"
         );
         assert!(out.contains("T201"), "{out}");
+        // The reverse: the print in the work tree alone, a clean edit of common staged.
+        git(root, &["reset", "-q", "--hard", "HEAD"]);
+        write(
+            root,
+            shared,
+            &clean.replace("    return", "    print(\"greeting\")\n    return"),
+        );
+        let init = "python/libs/common/src/dubbing_common/__init__.py";
+        let text = fs::read_to_string(root.join(init)).unwrap();
+        write(root, init, &format!("{text}# staged\n"));
+        git(root, &["add", init]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "clean"]);
+        assert_eq!(code, 0, "the work tree's print was judged:\n{out}");
     }
 }
 

@@ -472,6 +472,8 @@ impl Export {
         }
         specs.extend(outside.iter().cloned());
         export.copy(repo, &specs)?;
+        #[cfg(unix)]
+        relink_into_the_copy(&export.dir, &repo.top, &export.dir);
         // ruff applies .gitignore only inside a git work tree: a `.git` marks the copy as one, so
         // a tracked file that an ignore file names is skipped there as in the repository.
         let marker = export.dir.join(".git");
@@ -553,6 +555,31 @@ impl Export {
             added.extend(new);
         }
         Ok(added)
+    }
+}
+
+/// Points every absolute symlink below `dir` in the copy (`copy`, standing for the repository's
+/// `top`) that leads into the repository at the same place in the copy: ruff, which follows it,
+/// then reads the staged file, not the work tree's. A link leading elsewhere stays.
+#[cfg(unix)]
+fn relink_into_the_copy(dir: &Path, top: &Path, copy: &Path) {
+    for (path, _, kind) in crate::fsutil::kinds(dir) {
+        if kind.is_dir() {
+            relink_into_the_copy(&path, top, copy);
+            continue;
+        }
+        if !kind.is_symlink() {
+            continue;
+        }
+        let Ok(target) = fs::read_link(&path) else {
+            continue;
+        };
+        if let Ok(rel) = target.strip_prefix(top)
+            && target.is_absolute()
+            && fs::remove_file(&path).is_ok()
+        {
+            let _ = std::os::unix::fs::symlink(copy.join(rel), &path);
+        }
     }
 }
 
