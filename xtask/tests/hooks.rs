@@ -527,6 +527,37 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         git(root, &["add", init]);
         let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "clean"]);
         assert_eq!(code, 0, "the work tree's print was judged:\n{out}");
+        // A relative link through a folder outside python/ (which the copy lacks).
+        write(root, shared, clean);
+        git(
+            root,
+            &[
+                "rm",
+                "-q",
+                "python/libs/contracts/src/dubbing_contracts/absolute.py",
+            ],
+        );
+        std::os::unix::fs::symlink("python/libs/common/src/dubbing_common", root.join("shared"))
+            .unwrap();
+        std::os::unix::fs::symlink(
+            "../../../../../shared/shared.py",
+            root.join("python/libs/contracts/src/dubbing_contracts/via.py"),
+        )
+        .unwrap();
+        git(root, &["add", "-A"]);
+        commit_unverified(root, "shared through a folder outside python/");
+        write(
+            root,
+            shared,
+            &clean.replace("    return", "    print(\"greeting\")\n    return"),
+        );
+        git(root, &["add", shared]);
+        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
+        assert_ne!(
+            code, 0,
+            "the print was committed through a link outside python/:\n{out}"
+        );
+        assert!(out.contains("T201"), "{out}");
     }
 }
 

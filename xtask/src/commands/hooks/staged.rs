@@ -558,27 +558,48 @@ impl Export {
     }
 }
 
-/// Points every absolute symlink below `dir` in the copy (`copy`, standing for the repository's
-/// `top`) that leads into the repository at the same place in the copy: ruff, which follows it,
-/// then reads the staged file, not the work tree's. A link leading elsewhere stays.
+/// Points every symlink below `dir` in the copy (`copy`, standing for the repository's `top`)
+/// that leads into the repository at the same place in the copy: ruff, which follows it, then
+/// reads the staged file, not the work tree's (an absolute link), and finds it at all (a
+/// relative link through a folder outside `python/`, which the copy lacks). A link that leads
+/// into the copy stays; for another, where it leads is read from the same link in the work tree
+/// (the copy's dangles), else from its own absolute target; one leading elsewhere stays.
 #[cfg(unix)]
 fn relink_into_the_copy(dir: &Path, top: &Path, copy: &Path) {
+    let real_top = fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
+    relink_below(dir, &[top, &real_top], copy);
+}
+
+#[cfg(unix)]
+fn relink_below(dir: &Path, tops: &[&Path; 2], copy: &Path) {
     for (path, _, kind) in crate::fsutil::kinds(dir) {
         if kind.is_dir() {
-            relink_into_the_copy(&path, top, copy);
+            relink_below(&path, tops, copy);
             continue;
         }
+        let Ok(rel) = path.strip_prefix(copy) else {
+            continue;
+        };
         if !kind.is_symlink() {
             continue;
         }
-        let Ok(target) = fs::read_link(&path) else {
+        // The staged link already leads into the copy: as it is.
+        let real_copy = fs::canonicalize(copy).unwrap_or_else(|_| copy.to_path_buf());
+        if fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_copy)) {
             continue;
-        };
-        if let Ok(rel) = target.strip_prefix(top)
-            && target.is_absolute()
+        }
+        let in_work_tree = fs::canonicalize(tops[0].join(rel)).ok();
+        let target = in_work_tree.or_else(|| fs::read_link(&path).ok().filter(|t| t.is_absolute()));
+        let inside = target.as_deref().and_then(|t| {
+            tops.iter()
+                .find_map(|top| t.strip_prefix(top).ok())
+                .map(|r| copy.join(r))
+        });
+        if let Some(inside) = inside
+            && fs::symlink_metadata(&inside).is_ok()
             && fs::remove_file(&path).is_ok()
         {
-            let _ = std::os::unix::fs::symlink(copy.join(rel), &path);
+            let _ = std::os::unix::fs::symlink(inside, &path);
         }
     }
 }
