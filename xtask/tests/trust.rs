@@ -19,6 +19,22 @@ fn job_line<'a>(out: &'a Run, job: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line for {job}:\n{}", out.stdout))
 }
 
+/// Adds `line` (`pythonpath = ["x"]`) to the pytest table of `python/pyproject.toml`.
+fn set_pytest_option(root: &Path, line: &str) {
+    let config = root.join("python/pyproject.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let table = "[tool.pytest.ini_options]\n";
+    assert!(
+        text.contains(table),
+        "the seed's pyproject has pytest's table"
+    );
+    fs::write(
+        &config,
+        text.replacen(table, &format!("{table}{line}\n"), 1),
+    )
+    .unwrap();
+}
+
 /// Writes `content` over `rel` keeping its size and modification time (as `cp -p` or a CI cache
 /// restore does).
 fn write_keeping_size_and_time(root: &Path, rel: &str, content: &str) {
@@ -1329,17 +1345,7 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
         run(with_tools(root).arg("setup-stream")).assert_ok();
     }
     let test = ["test", "-p", "media-service"];
-    let errors = |root: &Path| {
-        let config = root.join("python/pyproject.toml");
-        let text = fs::read_to_string(&config).unwrap();
-        let strict = text.replacen(
-            "[tool.pytest.ini_options]\n",
-            "[tool.pytest.ini_options]\nfilterwarnings = [\"error\"]\n",
-            1,
-        );
-        assert_ne!(strict, text);
-        fs::write(&config, strict).unwrap();
-    };
+    let errors = |root: &Path| set_pytest_option(root, "filterwarnings = [\"error\"]");
     let fails_on_the_module = |root: &Path| {
         let out = run(with_tools(root).args(test));
         assert_eq!(out.code, 1, "{}", out.stdout);
@@ -1396,16 +1402,7 @@ fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
     let root = tmp.path();
     let signals = root.join("signals");
     fs::create_dir_all(&signals).unwrap();
-    let config = root.join("python/pyproject.toml");
-    let text = fs::read_to_string(&config).unwrap();
-    fs::write(
-        &config,
-        text.replace(
-            "[tool.pytest.ini_options]\n",
-            "[tool.pytest.ini_options]\npythonpath = [\"../flags\"]\n",
-        ),
-    )
-    .unwrap();
+    set_pytest_option(root, "pythonpath = [\"../flags\"]");
     let tests = "python/libs/common/tests/unit";
     write(
         root,
@@ -1526,14 +1523,7 @@ fn names_and_variables_that_are_not_utf8_count_byte_for_byte() {
 fn a_folder_a_path_setting_names_in_another_package_is_an_input() {
     let tmp = committed_tree("path setting");
     let root = tmp.path();
-    let config = root.join("python/pyproject.toml");
-    let text = fs::read_to_string(&config).unwrap();
-    let set = text.replace(
-        "[tool.pytest.ini_options]\n",
-        "[tool.pytest.ini_options]\npythonpath = [\"libs/contracts/testing\"]\n",
-    );
-    assert_ne!(set, text, "the seed's pyproject has pytest's table");
-    fs::write(&config, set).unwrap();
+    set_pytest_option(root, "pythonpath = [\"libs/contracts/testing\"]");
     let shared = "python/libs/contracts/testing/shared_values.py";
     write(
         root,
