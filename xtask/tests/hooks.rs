@@ -466,46 +466,36 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         );
         let shared = "python/libs/common/src/dubbing_common/shared.py";
         let clean = "\"\"\"Shared by path.\"\"\"\n\n\ndef greet() -> str:\n    return \"hi\"\n";
+        let printing = clean.replace("    return", "    print(\"greeting\")\n    return");
+        let contracts = root.join("python/libs/contracts/src/dubbing_contracts");
+        // Commits the links as they are, then stages the print in common: refused, naming T201.
+        let print_refused = |links: &str| {
+            git(root, &["add", "-A", "python"]);
+            if root.join("shared").exists() {
+                git(root, &["add", "shared"]);
+            }
+            commit_unverified(root, links);
+            write(root, shared, &printing);
+            git(root, &["add", shared]);
+            let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
+            assert_ne!(code, 0, "the print was committed through {links}:\n{out}");
+            assert!(out.contains("T201"), "{out}");
+        };
         write(root, shared, clean);
         std::os::unix::fs::symlink(
             "../../../common/src/dubbing_common/shared.py",
-            root.join("python/libs/contracts/src/dubbing_contracts/shared.py"),
+            contracts.join("shared.py"),
         )
         .unwrap();
-        git(root, &["add", "python"]);
-        commit_unverified(root, "shared by path");
-        write(
-            root,
-            shared,
-            &clean.replace("    return", "    print(\"greeting\")\n    return"),
-        );
-        git(root, &["add", shared]);
-        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
-        assert_ne!(
-            code, 0,
-            "a print that contracts' rules forbid was committed:\n{out}"
-        );
-        assert!(out.contains("T201"), "{out}");
+        print_refused("a relative link");
         // The same through an absolute link, which leads into the work tree: in the copy it
         // leads to the staged file. Staged with the print, clean in the work tree: refused.
         git(root, &["reset", "-q", "--hard", "HEAD"]);
-        git(
-            root,
-            &[
-                "rm",
-                "-q",
-                "python/libs/contracts/src/dubbing_contracts/shared.py",
-            ],
-        );
-        let absolute = root.join("python/libs/contracts/src/dubbing_contracts/absolute.py");
-        std::os::unix::fs::symlink(root.join(shared), &absolute).unwrap();
-        git(root, &["add", "python"]);
-        commit_unverified(root, "shared by an absolute path");
-        write(
-            root,
-            shared,
-            &clean.replace("    return", "    print(\"greeting\")\n    return"),
-        );
+        fs::remove_file(contracts.join("shared.py")).unwrap();
+        std::os::unix::fs::symlink(root.join(shared), contracts.join("absolute.py")).unwrap();
+        git(root, &["add", "-A", "python"]);
+        commit_unverified(root, "an absolute link");
+        write(root, shared, &printing);
         git(root, &["add", shared]);
         write(root, shared, clean);
         let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
@@ -516,11 +506,7 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         assert!(out.contains("T201"), "{out}");
         // The reverse: the print in the work tree alone, a clean edit of common staged.
         git(root, &["reset", "-q", "--hard", "HEAD"]);
-        write(
-            root,
-            shared,
-            &clean.replace("    return", "    print(\"greeting\")\n    return"),
-        );
+        write(root, shared, &printing);
         let init = "python/libs/common/src/dubbing_common/__init__.py";
         let text = fs::read_to_string(root.join(init)).unwrap();
         write(root, init, &format!("{text}# staged\n"));
@@ -529,35 +515,12 @@ fn pre_commit_checks_what_is_staged_and_touches_nothing() {
         assert_eq!(code, 0, "the work tree's print was judged:\n{out}");
         // A relative link through a folder outside python/ (which the copy lacks).
         write(root, shared, clean);
-        git(
-            root,
-            &[
-                "rm",
-                "-q",
-                "python/libs/contracts/src/dubbing_contracts/absolute.py",
-            ],
-        );
+        fs::remove_file(contracts.join("absolute.py")).unwrap();
         std::os::unix::fs::symlink("python/libs/common/src/dubbing_common", root.join("shared"))
             .unwrap();
-        std::os::unix::fs::symlink(
-            "../../../../../shared/shared.py",
-            root.join("python/libs/contracts/src/dubbing_contracts/via.py"),
-        )
-        .unwrap();
-        git(root, &["add", "-A"]);
-        commit_unverified(root, "shared through a folder outside python/");
-        write(
-            root,
-            shared,
-            &clean.replace("    return", "    print(\"greeting\")\n    return"),
-        );
-        git(root, &["add", shared]);
-        let (code, out) = git_as_person(root, cargo.path(), &["commit", "-m", "print"]);
-        assert_ne!(
-            code, 0,
-            "the print was committed through a link outside python/:\n{out}"
-        );
-        assert!(out.contains("T201"), "{out}");
+        std::os::unix::fs::symlink("../../../../../shared/shared.py", contracts.join("via.py"))
+            .unwrap();
+        print_refused("a link through a folder outside python/");
     }
 }
 
