@@ -149,6 +149,17 @@ pub struct TreeFile {
     pub executable: bool,
 }
 
+impl TreeFile {
+    /// Writes the file's state (path, size, modification and change time) into `h`: what a
+    /// run compares before and after to know nothing was written meanwhile.
+    pub fn write_state(&self, h: &mut Hasher) {
+        h.write(self.rel.as_bytes());
+        for n in [u128::from(self.size), self.mtime_ns, self.changed_ns] {
+            h.write(&n.to_le_bytes());
+        }
+    }
+}
+
 /// Every file a tool could read under `dir`, sorted by path; each file is read once.
 ///
 /// Left out, by where tools write them rather than by name anywhere ([`leftovers::is_tool_output`]):

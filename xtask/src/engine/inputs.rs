@@ -792,10 +792,7 @@ impl Inputs<'_> {
             .chain(own)
             .flat_map(|f| f.iter())
         {
-            h.write(file.rel.as_bytes());
-            for n in [u128::from(file.size), file.mtime_ns, file.changed_ns] {
-                h.write(&n.to_le_bytes());
-            }
+            file.write_state(&mut h);
         }
         h.finish()
     }

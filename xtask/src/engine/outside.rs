@@ -128,14 +128,13 @@ impl Outside {
         paths.extend(content_folders.iter().cloned());
         paths.sort();
         paths.dedup();
+        // Each path's state is read by the walk that reads its digest: no second walk.
+        let mut states = Hasher::new();
         let entries: Vec<(PathBuf, String)> = paths
             .into_iter()
             .map(|path| {
-                let digest = if content_folders.contains(&path) {
-                    folder_content_digest(&path)
-                } else {
-                    path_digest(&path)
-                };
+                let by_content = content_folders.contains(&path);
+                let digest = read_path(&path, by_content, &mut states);
                 (path, digest)
             })
             .collect();
@@ -146,11 +145,10 @@ impl Outside {
             h.write(digest.as_bytes());
             h.write(&[0]);
         }
-        let states = states_of(entries.iter().map(|(path, _)| path.as_path()));
         Outside {
             entries,
             digest: h.finish(),
-            states,
+            states: states.finish(),
         }
     }
 
@@ -172,25 +170,6 @@ impl Outside {
     }
 }
 
-/// The state of each path and, for a folder, of every file below it, as one digest.
-fn states_of<'p>(paths: impl Iterator<Item = &'p Path>) -> String {
-    let mut h = Hasher::new();
-    for path in paths {
-        let is_dir = path.is_dir();
-        h.write(path.as_os_str().as_encoded_bytes());
-        h.write(digest::file_meta(path).as_bytes());
-        if is_dir {
-            for file in digest::tree_listing(path, &[]).files {
-                h.write(file.rel.as_bytes());
-                for n in [u128::from(file.size), file.mtime_ns, file.changed_ns] {
-                    h.write(&n.to_le_bytes());
-                }
-            }
-        }
-    }
-    h.finish()
-}
-
 /// Whether a digest of [`Outside::entries`] stands for a path where nothing is.
 pub fn is_missing(digest: &str) -> bool {
     digest == MISSING
@@ -198,22 +177,47 @@ pub fn is_missing(digest: &str) -> bool {
 
 const MISSING: &str = "missing";
 
-/// What the tools read of a file (its content) or of a `src` folder (the paths it holds at
-/// every depth: ruff matches an import's whole module path there, not the content).
-fn path_digest(path: &Path) -> String {
-    if path.is_dir() {
-        let tree = digest::tree_listing(path, &[]);
-        let mut h = Hasher::new();
+/// The digest of what the tools read at `path`: a file's content; a folder's every file (path
+/// and content) when `by_content` (a folder mypy reads modules from), else the paths it holds at
+/// every depth (a `src` folder: ruff matches an import's whole module path there, not the
+/// content); [`is_missing`] when nothing is there (a file where a folder is read by content
+/// too). Its state (its own and, for a folder, every file's below it, from the same walk) is
+/// written into `states`.
+fn read_path(path: &Path, by_content: bool, states: &mut Hasher) -> String {
+    states.write(path.as_os_str().as_encoded_bytes());
+    states.write(digest::file_meta(path).as_bytes());
+    if !path.is_dir() {
+        return if by_content {
+            MISSING.to_owned()
+        } else {
+            fs::read(path).map_or_else(|_| MISSING.to_owned(), |content| hash(&content))
+        };
+    }
+    let tree = if by_content {
+        digest::tree_files_reading(path, &[], &mut |_, _| {})
+    } else {
+        digest::tree_listing(path, &[])
+    };
+    for file in &tree.files {
+        file.write_state(states);
+    }
+    let mut h = Hasher::new();
+    if by_content {
+        // Every file's path and content.
+        for file in &tree.files {
+            h.write(file.rel.as_bytes());
+            h.write(&[0]);
+            h.write(file.digest.as_bytes());
+            h.write(&[0]);
+        }
+    } else {
+        // A `src` folder: the paths it holds.
         for rel in tree.files.iter().map(|f| &f.rel).chain(&tree.empty_folders) {
             h.write(rel.as_bytes());
             h.write(&[0]);
         }
-        return h.finish();
     }
-    match fs::read(path) {
-        Ok(content) => hash(&content),
-        Err(_) => MISSING.to_owned(),
-    }
+    h.finish()
 }
 
 /// What is read at `path` by content: a folder's every file (path and content), or a file's
@@ -227,18 +231,7 @@ pub fn content_digest(path: &Path) -> String {
 
 /// A folder mypy reads modules from: every file's path and content.
 fn folder_content_digest(path: &Path) -> String {
-    if !path.is_dir() {
-        return MISSING.to_owned();
-    }
-    let tree = digest::tree_files_reading(path, &[], &mut |_, _| {});
-    let mut h = Hasher::new();
-    for file in &tree.files {
-        h.write(file.rel.as_bytes());
-        h.write(&[0]);
-        h.write(file.digest.as_bytes());
-        h.write(&[0]);
-    }
-    h.finish()
+    read_path(path, true, &mut Hasher::new())
 }
 
 /// Every path outside `python/` that a gate reads, for the hooks, which judge what git holds
