@@ -48,23 +48,21 @@ pub fn named_by_options(root: &Path, passed_on: &[String]) -> Named {
     let coverage_rc = std::env::var("COVERAGE_RCFILE")
         .ok()
         .filter(|v| !v.is_empty());
-    for rc in cov_configs(&args).into_iter().chain(coverage_rc) {
+    for rc in option_values(&args, "--cov-config")
+        .into_iter()
+        .chain(coverage_rc)
+    {
         files.extend(bases.iter().map(|base| base.join(&rc)));
     }
     files.extend(conftests_above(&python, &bases, &args));
-    let mut folders: Vec<PathBuf> = mypy_path(&pyproject)
-        .into_iter()
-        .chain(pytest_pythonpath(&pyproject))
-        .flat_map(|entry| bases.iter().map(move |base| base.join(&entry)))
-        .collect();
     // A file counts wherever it is: one in a package's folder is no file of the other packages'
     // jobs, whose keys count only their readers' files. A folder under `python/` is left to the
     // walk: the package whose folder holds it is a reader of every job of the tool
     // ([`path_folders_in_python`]).
     files = files.iter().map(|p| lexical(p)).collect();
-    folders = folders
-        .iter()
-        .map(|p| lexical(p))
+    let mut folders: Vec<PathBuf> = resolved(&bases, mypy_path(&pyproject))
+        .into_iter()
+        .chain(resolved(&bases, pytest_pythonpath(&pyproject)))
         .filter(|p| !p.starts_with(&python))
         .collect();
     for list in [&mut files, &mut folders] {
@@ -86,10 +84,9 @@ pub fn path_folders_in_python(root: &Path) -> PathFolders {
     let python = root.join(PYTHON_DIR);
     let bases = working_folders(root);
     let pyproject = python.join("pyproject.toml");
-    let resolve = |entries: Vec<PathBuf>| -> Vec<PathBuf> {
-        let mut folders: Vec<PathBuf> = entries
-            .iter()
-            .flat_map(|entry| bases.iter().map(move |base| lexical(&base.join(entry))))
+    let inside = |entries: Vec<PathBuf>| -> Vec<PathBuf> {
+        let mut folders: Vec<PathBuf> = resolved(&bases, entries)
+            .into_iter()
             .filter(|p| p.starts_with(&python))
             .collect();
         folders.sort();
@@ -97,9 +94,17 @@ pub fn path_folders_in_python(root: &Path) -> PathFolders {
         folders
     };
     PathFolders {
-        pytest: resolve(pytest_pythonpath(&pyproject)),
-        mypy: resolve(mypy_path(&pyproject)),
+        pytest: inside(pytest_pythonpath(&pyproject)),
+        mypy: inside(mypy_path(&pyproject)),
     }
+}
+
+/// Each of `entries` (relative paths, or absolute) resolved from each of `bases`, lexically.
+fn resolved(bases: &[PathBuf], entries: Vec<PathBuf>) -> Vec<PathBuf> {
+    entries
+        .iter()
+        .flat_map(|entry| bases.iter().map(move |base| lexical(&base.join(entry))))
+        .collect()
 }
 
 /// The `conftest.py` files pytest loads above `python/` when `--confcutdir` (among `args`,
@@ -109,17 +114,8 @@ pub fn path_folders_in_python(root: &Path) -> PathFolders {
 /// stops at the configuration's folder (`python/`). Missing ones count too: one created there
 /// is then a change.
 fn conftests_above(python: &Path, bases: &[PathBuf], args: &[String]) -> Vec<PathBuf> {
-    let mut cuts = Vec::new();
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        if let Some(dir) = word.strip_prefix("--confcutdir=") {
-            cuts.push(dir.to_owned());
-        } else if word == "--confcutdir" {
-            cuts.extend(words.next().cloned());
-        }
-    }
     let mut out = Vec::new();
-    for cut in cuts {
+    for cut in option_values(args, "--confcutdir") {
         for base in bases {
             let cut = lexical(&base.join(&cut));
             let mut dir = python.parent();
@@ -135,15 +131,18 @@ fn conftests_above(python: &Path, bases: &[PathBuf], args: &[String]) -> Vec<Pat
     out
 }
 
-/// The files `--cov-config` names among `args` (pytest-cov's: `--cov-config=FILE` or
-/// `--cov-config FILE`).
-fn cov_configs(args: &[String]) -> Vec<String> {
+/// The values `option` is given among `args`, as `OPTION=VALUE` or `OPTION VALUE`
+/// (`--cov-config`, pytest-cov's; `--confcutdir`).
+fn option_values(args: &[String], option: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = args.iter();
     while let Some(word) = words.next() {
-        if let Some(file) = word.strip_prefix("--cov-config=") {
-            out.push(file.to_owned());
-        } else if word == "--cov-config" {
+        if let Some(value) = word
+            .strip_prefix(option)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            out.push(value.to_owned());
+        } else if word == option {
             out.extend(words.next().cloned());
         }
     }
