@@ -567,14 +567,15 @@ impl Export {
 #[cfg(unix)]
 fn relink_into_the_copy(dir: &Path, top: &Path, copy: &Path) {
     let real_top = fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
-    relink_below(dir, &[top, &real_top], copy);
+    let real_copy = fs::canonicalize(copy).unwrap_or_else(|_| copy.to_path_buf());
+    relink_below(dir, &[top, &real_top], (copy, &real_copy));
 }
 
 #[cfg(unix)]
-fn relink_below(dir: &Path, tops: &[&Path; 2], copy: &Path) {
+fn relink_below(dir: &Path, tops: &[&Path; 2], (copy, real_copy): (&Path, &Path)) {
     for (path, _, kind) in crate::fsutil::kinds(dir) {
         if kind.is_dir() {
-            relink_below(&path, tops, copy);
+            relink_below(&path, tops, (copy, real_copy));
             continue;
         }
         let Ok(rel) = path.strip_prefix(copy) else {
@@ -584,8 +585,7 @@ fn relink_below(dir: &Path, tops: &[&Path; 2], copy: &Path) {
             continue;
         }
         // The staged link already leads into the copy: as it is.
-        let real_copy = fs::canonicalize(copy).unwrap_or_else(|_| copy.to_path_buf());
-        if fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_copy)) {
+        if fs::canonicalize(&path).is_ok_and(|real| real.starts_with(real_copy)) {
             continue;
         }
         let in_work_tree = fs::canonicalize(tops[0].join(rel)).ok();
