@@ -185,9 +185,8 @@ pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
     }
     let mut h = crate::digest::Hasher::new();
     for file in crate::digest::tree_files(&path, &[String::new()]) {
-        let mut parts = file.rel.split('/');
-        let first = parts.next().unwrap_or_default();
-        let built = matches!(first, "build" | "dist")
+        let top = file.rel.split('/').next().unwrap_or_default();
+        let built = matches!(top, "build" | "dist")
             || file.rel.split('/').any(|part| part.ends_with(".egg-info"));
         if !built {
             h.write(file.rel.as_bytes());
@@ -204,8 +203,8 @@ pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
 fn local_path(dir: &Path, target: &str) -> Option<PathBuf> {
     // `file://localhost/x` is `file:///x` (RFC 8089): the host the path is on.
     let url = target
-        .strip_prefix("file://localhost/")
-        .map(|rest| &target[target.len() - rest.len() - 1..])
+        .strip_prefix("file://localhost")
+        .filter(|path| path.starts_with('/'))
         .or_else(|| target.strip_prefix("file://"))
         .or_else(|| target.strip_prefix("file:"));
     let path = url.unwrap_or(target);
