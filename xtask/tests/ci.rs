@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Run, TempDir, committed_tree, git, run, shell_words, write, xtask};
+use common::{Run, TempDir, committed_set_up_tree, git, run, shell_words, write, xtask};
 
 const WORKFLOW: &str = ".github/workflows/python.yml";
 
@@ -16,7 +16,7 @@ const WORKFLOW: &str = ".github/workflows/python.yml";
 /// installed from PyPI); an edit by hand is kept by `ci`, named by `--check` and by verify.
 #[test]
 fn the_workflow_is_valid_and_an_edit_is_kept_and_named() {
-    let tmp = committed_tree("ci workflow");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("ci")).assert_ok();
     let out = run(xtask(root).args(["ci", "--check"]));
@@ -82,8 +82,8 @@ fn the_workflow_is_valid_and_an_edit_is_kept_and_named() {
 }
 
 /// A tree with a third library that only media-service installs, and sts-service on a GPU runner.
-fn graph_tree(label: &str) -> TempDir {
-    let tmp = committed_tree(label);
+fn graph_tree() -> TempDir {
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     write(
         root,
@@ -163,7 +163,7 @@ fn plan_after(root: &Path, rel: &str, text: &str) -> (Vec<String>, String, Strin
 /// service's only its own, python/pyproject.toml every venv, a change outside python/ none.
 #[test]
 fn the_plan_lists_exactly_the_venvs_a_change_concerns() {
-    let tmp = graph_tree("ci plan");
+    let tmp = graph_tree();
     let root = tmp.path();
     let both = vec!["media-service".to_owned(), "sts-service".to_owned()];
     let (venvs, empty, _) = planned(root);
@@ -222,7 +222,7 @@ fn run_entry(root: &Path, command: &str) -> Run {
 /// command and the tree's checks pass.
 #[test]
 fn each_entry_reproduces_the_runners_verdict() {
-    let tmp = committed_tree("ci entries");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("setup")).assert_ok();
     // The locks the first setup made are committed, as in a team's repository.
@@ -291,7 +291,7 @@ fn cached_and_ran(out: &Run) -> (usize, Vec<String>) {
 /// and the venv is not set up again; after an edit, that package's jobs run again.
 #[test]
 fn a_restored_venv_keeps_its_passes_in_a_fresh_clone() {
-    let tmp = committed_tree("ci restore");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     // As in a team's repository: the locks are committed.
     run(xtask(root).args(["lock"])).assert_ok();

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{TempDir, committed_tree, git, run, scaffolded, xtask};
+use common::{TempDir, committed_set_up_tree, git, run, scaffolded, xtask};
 
 /// Creates the file `rel` under `root` (and its folders).
 fn touch(root: &Path, rel: &str) {
@@ -33,7 +33,7 @@ fn fake_uv(tools: &Path, version: &str) {
 
 #[test]
 fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
-    let tmp = committed_tree("clean");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let outside = TempDir::new("clean outside");
     let tools = TempDir::new("clean tools");

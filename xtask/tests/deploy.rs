@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{FakeIndex, Run, assert_refused, committed_tree, run, write, xtask};
+use common::{FakeIndex, Run, assert_refused, committed_set_up_tree, run, write, xtask};
 
 /// The Dockerfile dist's template renders for a seed service (a unit test keeps the copy equal
 /// to the template).
@@ -57,7 +57,7 @@ fn line_of(text: &str, start: &str) -> usize {
 
 #[test]
 fn a_tree_without_dockerfiles_gets_no_hadolint_and_the_template_s_dockerfiles_pass() {
-    let tree = committed_tree("deploy template");
+    let tree = committed_set_up_tree();
     let tools = common::tools_with_uv_and_seeds("deploy template tools");
     let out = verify(tree.path(), tools.path(), &[]);
     out.assert_ok();
@@ -103,7 +103,7 @@ fn a_tree_without_dockerfiles_gets_no_hadolint_and_the_template_s_dockerfiles_pa
 
 #[test]
 fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
-    let tree = committed_tree("deploy hadolint");
+    let tree = committed_set_up_tree();
     let tools = common::tools_with_uv_and_seeds("deploy hadolint tools");
     let text = template("media-service").replace(
         "FROM python:3.10-slim AS build",
@@ -182,7 +182,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
 
 #[test]
 fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
-    let tree = committed_tree("deploy match");
+    let tree = committed_set_up_tree();
     let tools = common::tools_with_uv_and_seeds("deploy match tools");
     let media = ["--package", "media-service"];
 
@@ -321,7 +321,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
 
 #[test]
 fn a_hadolint_download_whose_digest_is_not_pinned_is_refused() {
-    let tree = committed_tree("deploy mismatch");
+    let tree = committed_set_up_tree();
     let tools = common::tools_with_uv_and_seeds("deploy mismatch tools");
     // The venv and the pinned uv first, from PyPI: only hadolint comes from the index below.
     verify(tree.path(), tools.path(), &["-p", "media-service"]).assert_ok();

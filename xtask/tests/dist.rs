@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::index::{add_dependency, serve_builds, with_index};
-use common::{TempDir, run, scaffolded, snapshot, write, xtask};
+use common::{TempDir, run, scaffolded, set_up_tree, snapshot, write, xtask};
 
 const MEDIA: &str = "python/apps/media-service/pyproject.toml";
 const COMMON_INIT: &str = "python/libs/common/src/dubbing_common/__init__.py";
@@ -357,7 +357,7 @@ fn library_edit_rebuilds_its_wheel_alone(root: &Path) {
 /// older than the tree fails `--check`, and a Dockerfile edited by hand is kept.
 #[test]
 fn dist_verdicts_are_those_of_a_fresh_install() {
-    let tmp = scaffolded("dist check");
+    let tmp = set_up_tree();
     let root = tmp.path();
     run(xtask(root).args(["dist", "media-service"])).assert_ok();
     let init = root.join(COMMON_INIT);

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use common::index::add_dependency;
-use common::{Run, TempDir, committed_tree, python_in, run, scaffolded, xtask};
+use common::{Run, TempDir, committed_set_up_tree, python_in, run, scaffolded, xtask};
 
 const MEDIA: &str = "python/apps/media-service/pyproject.toml";
 const MEDIA_LOCK: &str = "python/apps/media-service/requirements.txt";
@@ -218,7 +218,7 @@ fn tool_jobs(stdout: &str) -> Vec<&str> {
 /// names no root.
 #[test]
 fn installer_variables_that_install_nothing_else_keep_venvs_and_passes() {
-    let tmp = committed_tree("edits quiet vars");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let first = run(xtask(root).arg("verify"));
     first.assert_ok();

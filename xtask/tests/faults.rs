@@ -7,7 +7,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{TempDir, committed_tree, python_in, run, scaffolded, snapshot, write, xtask};
+use common::{
+    TempDir, committed_tree, python_in, run, scaffolded, set_up_tree, snapshot, write, xtask,
+};
 
 const MEDIA: &str = "python/apps/media-service";
 
@@ -22,7 +24,7 @@ fn removal_leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn an_interrupted_removal_is_finished_by_the_next_setup() {
-    let tmp = scaffolded("interrupted");
+    let tmp = set_up_tree();
     let root = tmp.path();
     let service = root.join(MEDIA);
     let venv = service.join(".venv");

@@ -7,7 +7,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Run, committed_tree, python_in, run, scaffolded, write, xtask};
+use common::{
+    Run, committed_set_up_tree, committed_tree, python_in, run, scaffolded, write, xtask,
+};
 
 /// Adds `line` to the `dependencies` of a seeded service.
 fn add_dependency(root: &Path, service: &str, requirement: &str) {
@@ -221,7 +223,7 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
 /// installs yet; a service whose dev tools lack one is told so before any job.
 #[test]
 fn a_library_no_service_uses_gets_a_venv_with_its_dependency_group() {
-    let tmp = committed_tree("solo");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     library(
         root,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::index::{add_dependency, serve_builds, with_index};
-use common::{TempDir, committed_tree, python_in, run, scaffolded, xtask};
+use common::{TempDir, committed_tree, python_in, run, scaffolded, set_up_tree, xtask};
 
 const MEDIA: &str = "python/apps/media-service/pyproject.toml";
 const STS: &str = "python/apps/sts-service/pyproject.toml";
@@ -176,7 +176,7 @@ fn a_package_installed_by_hand_is_reported_and_removed() {
 /// `remove` undoes it; bad requirements change nothing.
 #[test]
 fn add_and_remove_edit_the_pyproject_and_every_venv_that_needs_it() {
-    let tmp = scaffolded("add");
+    let tmp = set_up_tree();
     let root = tmp.path();
     let path = root.join(COMMON);
     let text = fs::read_to_string(&path).unwrap().replace(

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Run, TempDir, committed_tree, git, run, scaffolded, snapshot, xtask};
+use common::{Run, TempDir, committed_set_up_tree, git, run, scaffolded, snapshot, xtask};
 
 fn read(root: &Path, rel: &str) -> String {
     fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -23,7 +23,7 @@ fn job_line<'a>(out: &'a Run, job: &str) -> &'a str {
 
 #[test]
 fn a_new_library_into_a_service_and_a_new_service_pass_verify_with_no_other_edit() {
-    let tmp = committed_tree("new pass");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     // The editor files exist (they need every venv): `new` refreshes them.
     run(xtask(root).arg("setup")).assert_ok();
@@ -206,7 +206,7 @@ fn a_bad_or_taken_name_writes_nothing() {
 
 #[test]
 fn a_library_with_no_dev_tools_of_its_own_is_tested_with_the_workspaces_in_its_own_venv() {
-    let tmp = committed_tree("new workspace dev");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).args(["new", "lib", "mixer"])).assert_ok();
     let pyproject = read(root, "python/libs/mixer/pyproject.toml");
@@ -256,7 +256,7 @@ fn a_library_with_no_dev_tools_of_its_own_is_tested_with_the_workspaces_in_its_o
 
 #[test]
 fn a_library_that_gets_a_service_leaves_its_venv_and_lock_which_doctor_reports_and_clean_removes() {
-    let tmp = committed_tree("new former owner");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).args(["new", "lib", "mixer"])).assert_ok();
     let venv = root.join("python/libs/mixer/.venv");
@@ -315,7 +315,7 @@ fn a_library_that_gets_a_service_leaves_its_venv_and_lock_which_doctor_reports_a
 
 #[test]
 fn a_lock_edited_by_hand_is_kept_by_clean() {
-    let tmp = committed_tree("new former edited");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).args(["new", "lib", "mixer"])).assert_ok();
     run(xtask(root).args(["add", "sts-service", "mixer"])).assert_ok();

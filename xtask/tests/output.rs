@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{committed_tree, git, run, scaffolded, xtask};
+use common::{committed_set_up_tree, git, run, scaffolded, set_up_tree, xtask};
 
 /// What `git status` shows, untracked files one by one.
 fn git_status(root: &Path) -> String {
@@ -39,7 +39,7 @@ fn environment<'a>(pyright: &'a str, root: &str) -> &'a str {
 
 #[test]
 fn editor_files_are_ignored_hold_no_absolute_path_and_follow_add_and_remove() {
-    let tmp = committed_tree("editor files");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("setup")).assert_ok();
     // The locks setup made are the team's.
@@ -231,7 +231,7 @@ fn gates_count_tests_apart_from_jobs_and_say_where_their_reports_are() {
 
 #[test]
 fn a_live_line_names_slow_jobs_on_a_terminal_only() {
-    let tmp = scaffolded("live line");
+    let tmp = set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("setup-stream")).assert_ok();
     let slow = "import time\n\n\ndef test_slow() -> None:\n    time.sleep(3)\n";

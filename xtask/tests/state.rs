@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{
-    TempDir, agrees_with_fresh, committed_tree, python_in, run, scaffolded, write, xtask,
+    TempDir, agrees_with_fresh, committed_set_up_tree, python_in, run, set_up_tree, write, xtask,
 };
 
 fn remove(root: &Path, rel: &str) {
@@ -49,7 +49,7 @@ fn assert_cached_pass(root: &Path, args: &[&str], envs: &[(&str, &str)]) {
 /// fresh one, and both see the change.
 #[test]
 fn remembered_passes_follow_every_input_a_tool_can_read() {
-    let tmp = committed_tree("memo inputs");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let outside = TempDir::new("memo outside");
     // One venv's jobs (`--venv`): the keys are made alike in every venv.
@@ -162,7 +162,7 @@ fn site_packages(root: &Path, service: &str) -> std::path::PathBuf {
 /// doctor see it, and what the venv then holds is what a new venv would.
 #[test]
 fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
-    let tmp = scaffolded("stamp inputs");
+    let tmp = set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("setup-stream")).assert_ok();
     let up_to_date = |label: &str| {
@@ -326,7 +326,7 @@ fn the_stamp_follows_every_input_of_the_install_and_the_venv_itself() {
 #[cfg(unix)]
 #[test]
 fn installed_files_edited_keeping_size_and_time_are_seen() {
-    let tmp = scaffolded("digests");
+    let tmp = set_up_tree();
     let root = tmp.path();
     run(xtask(root).arg("setup-stream")).assert_ok();
     let venv = root.join("python/apps/media-service/.venv");
@@ -433,7 +433,7 @@ fn installed_files_edited_keeping_size_and_time_are_seen() {
 #[cfg(unix)]
 #[test]
 fn a_copied_tree_gets_its_own_venvs() {
-    let tmp = scaffolded("copy from");
+    let tmp = set_up_tree();
     let root = tmp.path();
     run(xtask(root).args(["test", "-p", "media-service"])).assert_ok();
     let copy_parent = TempDir::new("copy to");
@@ -475,7 +475,7 @@ fn a_copied_tree_gets_its_own_venvs() {
 /// A setup waits for the jobs running in its venv, and jobs never run in a venv being rebuilt.
 #[test]
 fn setup_waits_for_running_jobs() {
-    let tmp = scaffolded("locks");
+    let tmp = set_up_tree();
     let root = tmp.path();
     write(
         root,

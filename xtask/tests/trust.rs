@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Run, TempDir, agrees_with_fresh, committed_tree, run, write, xtask};
+use common::{Run, TempDir, agrees_with_fresh, committed_set_up_tree, run, write, xtask};
 
 /// The line of `job` (`pytest common (media-service venv)`) in a gate's output.
 fn job_line<'a>(out: &'a Run, job: &str) -> &'a str {
@@ -61,7 +61,7 @@ const LIMITS: &str = "python/libs/common/src/dubbing_common/limits.py";
 /// trust size and time).
 #[test]
 fn an_edit_that_keeps_size_and_time_is_seen_by_every_cache() {
-    let tmp = committed_tree("same size");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: int = 128\n");
     write(
@@ -180,7 +180,7 @@ fn colliding_edit(original: &str) -> String {
 
 #[test]
 fn two_edits_that_collided_under_the_old_digest_rerun_the_job() {
-    let tmp = committed_tree("collision");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let value = "alphabetagammadeltaepsilonzetaetathetaiotakappalambda";
     let original = format!("\"\"\"Names.\"\"\"\n\nNAMES = \"{value}\"\n");
@@ -220,7 +220,7 @@ fn two_edits_that_collided_under_the_old_digest_rerun_the_job() {
 /// registered by another local package installed in the venv (its fixture used by name).
 #[test]
 fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
-    let tmp = committed_tree("readers");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let plugin = "python/libs/contracts/src/dubbing_contracts/pytest_plugin.py";
     write(
@@ -355,7 +355,7 @@ fn packages_reached_by_a_string_or_a_plugin_are_inputs() {
 /// `.git/info/exclude` are inputs.
 #[test]
 fn git_ignore_rules_outside_python_are_inputs() {
-    let tmp = committed_tree("gitignore");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let lint = ["lint", "-p", "common", "--venv", "media-service"];
     let test = ["test", "-p", "common", "--venv", "media-service"];
@@ -506,7 +506,7 @@ fn selection_fails_as_a_fresh_verify(
 #[test]
 fn the_execute_bit_is_an_input() {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = committed_tree("mode");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let rel = "python/libs/common/tests/unit/test_mode.py";
     write(
@@ -577,7 +577,7 @@ fn the_execute_bit_is_an_input() {
 /// A ruff configuration that `python/pyproject.toml` extends from outside `python/`.
 #[test]
 fn a_configuration_extended_from_outside_python_is_an_input() {
-    let tmp = committed_tree("extend");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let lint = ["lint", "-p", "common", "--venv", "media-service"];
     let config = root.join("python/pyproject.toml");
@@ -659,7 +659,7 @@ fn a_configuration_extended_from_outside_python_is_an_input() {
 /// leaves them.
 #[test]
 fn fixtures_named_like_tool_outputs_are_inputs() {
-    let tmp = committed_tree("fixtures");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     write(
         root,
@@ -716,7 +716,7 @@ fn fixtures_named_like_tool_outputs_are_inputs() {
 /// the terminal's size is the same for every job, so a resized terminal changes no verdict.
 #[test]
 fn pytest_cache_options_and_the_terminal_size() {
-    let tmp = committed_tree("pytest options");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let test_common = ["test", "-p", "common", "--venv", "media-service"];
     write(
@@ -759,7 +759,7 @@ fn pytest_cache_options_and_the_terminal_size() {
 #[cfg(unix)]
 #[test]
 fn a_named_pipe_under_python_hangs_nothing() {
-    let tmp = committed_tree("pipe");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let pipe = root.join("python/libs/common/tests/events.pipe");
     assert!(
@@ -818,7 +818,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 /// fails as a truly fresh run does.
 #[test]
 fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
-    let first = committed_tree("seeded a");
+    let first = committed_set_up_tree();
     write(
         first.path(),
         LIMITS,
@@ -878,7 +878,7 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
         }
     }
 
-    let second = committed_tree("seeded b");
+    let second = committed_set_up_tree();
     let root = second.path();
     write(root, LIMITS, "\"\"\"Limits.\"\"\"\n\nLIMIT: str = 128\n");
     run(xtask(root).arg("setup")).assert_ok();
@@ -916,7 +916,7 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
 /// (`libs/*`): a folder added to another package moves the verdict of ruff's import sorting.
 #[test]
 fn a_folder_in_another_package_that_makes_an_import_first_party() {
-    let tmp = committed_tree("first party");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     write(
         root,
@@ -1051,7 +1051,7 @@ fn a_build_that_imports_a_module_of_the_tree_sees_an_edit_that_keeps_size_and_ti
 /// the remembered verdict as it moves a fresh run's.
 #[test]
 fn a_file_outside_python_that_an_option_names() {
-    let tmp = committed_tree("option files");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let test = ["test", "-p", "common", "--venv", "media-service"];
     let lint = ["lint", "-p", "common", "--venv", "media-service"];
@@ -1179,7 +1179,7 @@ fn a_file_outside_python_that_an_option_names() {
 /// tree whose `python/pyproject.toml` sets no `[tool.ruff]`, under `XDG_CONFIG_HOME`.
 #[test]
 fn ruffs_user_configuration_is_an_input() {
-    let tmp = committed_tree("user config");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let config = root.join("python/pyproject.toml");
     let text = fs::read_to_string(&config).unwrap();
@@ -1208,7 +1208,7 @@ fn ruffs_user_configuration_is_an_input() {
 /// (Python imports the folder as a namespace package), and `clean` keeps it.
 #[test]
 fn a_file_in_a_pycache_folder_that_is_not_bytecode() {
-    let tmp = committed_tree("pycache");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let test = ["test", "-p", "common", "--venv", "media-service"];
     let helper = "python/libs/common/src/dubbing_common/__pycache__/helper.py";
@@ -1398,7 +1398,7 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
 /// through marker files outside `python/`, so the timing is exact.
 #[test]
 fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
-    let tmp = committed_tree("put back");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let signals = root.join("signals");
     fs::create_dir_all(&signals).unwrap();
@@ -1468,7 +1468,7 @@ fn a_file_edited_and_put_back_while_its_job_runs_leaves_no_pass() {
 fn names_and_variables_that_are_not_utf8_count_byte_for_byte() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt as _;
-    let tmp = committed_tree("not utf8");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let tests = root.join("python/libs/common/tests/unit");
     write(
@@ -1521,7 +1521,7 @@ fn names_and_variables_that_are_not_utf8_count_byte_for_byte() {
 /// tests though no import of common names contracts.
 #[test]
 fn a_folder_a_path_setting_names_in_another_package_is_an_input() {
-    let tmp = committed_tree("path setting");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     set_pytest_option(root, "pythonpath = [\"libs/contracts/testing\"]");
     let shared = "python/libs/contracts/testing/shared_values.py";
@@ -1550,7 +1550,7 @@ fn a_folder_a_path_setting_names_in_another_package_is_an_input() {
 /// at the repository's root is then an input.
 #[test]
 fn a_conftest_above_python_that_confcutdir_reaches_is_an_input() {
-    let tmp = committed_tree("confcutdir");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let config = root.join("python/pyproject.toml");
     let text = fs::read_to_string(&config).unwrap();

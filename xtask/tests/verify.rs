@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Run, committed_tree, git, run, venv_python, xtask};
+use common::{Run, committed_set_up_tree, git, run, venv_python, xtask};
 
 /// Writes `content` to `rel` under the root and returns what was there (None: nothing).
 fn put(root: &Path, rel: &str, content: &str) -> Option<String> {
@@ -87,7 +87,7 @@ fn parse_json_lines(root: &Path, stdout: &str) -> (String, Vec<String>) {
 
 #[test]
 fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
-    let tmp = committed_tree("verify");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
 
     let out = run(xtask(root).arg("verify"));
@@ -424,7 +424,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
 
 #[test]
 fn fmt_fixes_what_lint_reports_and_junit_reports_are_written() {
-    let tmp = committed_tree("fmt");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     let rel = "python/libs/common/src/dubbing_common/messy.py";
     put(

@@ -2,6 +2,9 @@
 #![allow(dead_code)] // each test crate uses a part of this module
 
 pub mod index;
+pub mod set_up;
+#[allow(unused_imports)] // each test crate uses a part of this module
+pub use set_up::{committed_set_up_tree, set_up_tree};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// A temporary folder, removed on drop. Its name has a space and a non-ASCII letter, so every test
 /// also checks that paths are never split or mangled.
-pub struct TempDir(PathBuf);
+pub struct TempDir(PathBuf, Option<fs::File>);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
@@ -32,7 +35,12 @@ impl TempDir {
         ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap();
-        TempDir(path.canonicalize().unwrap())
+        TempDir(path.canonicalize().unwrap(), None)
+    }
+
+    /// `path`, held by `lock` (a slot's, see set_up) until removed.
+    fn holding(path: PathBuf, lock: fs::File) -> TempDir {
+        TempDir(path.canonicalize().unwrap(), Some(lock))
     }
 
     pub fn path(&self) -> &Path {
@@ -42,6 +50,7 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // Removed before the lock (field 1) is released, after this.
         let _ = fs::remove_dir_all(&self.0);
     }
 }
