@@ -19,7 +19,6 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use super::{TempDir, base_python, git, repo_root, run, xtask};
 
@@ -32,24 +31,29 @@ fn slots_dir() -> PathBuf {
     std::env::temp_dir().join(format!("xtask tést slots {:016x}", hasher.finish()))
 }
 
-/// What the kept copy depends on besides the xtask's source: the binary, the base interpreter
-/// and the variables an install reads.
+/// What the kept copy depends on besides the xtask's source: the binary, the base interpreter,
+/// the pinned uv in the tools folder and the variables an install reads.
 fn key() -> String {
     let identity = |path: &Path| {
-        let meta = fs::metadata(path).ok();
-        let modified = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos());
         format!(
-            "{} {:?} {modified:?}\n",
+            "{} {:?}\n",
             path.display(),
-            meta.map(|m| m.len())
+            fs::metadata(path).ok().map(|m| state_of(&m))
         )
     };
     let mut key = identity(Path::new(env!("CARGO_BIN_EXE_xtask")));
     key += &identity(&base_python());
+    let mut uvs: Vec<PathBuf> = fs::read_dir(super::shared_tools())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("uv-"))
+        .map(|e| e.path().join("bin/uv"))
+        .collect();
+    uvs.sort();
+    for uv in uvs {
+        key += &identity(&uv);
+    }
     let mut vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
         .filter(|(k, _)| {
@@ -64,6 +68,19 @@ fn key() -> String {
         key += &format!("{k}={v}\n");
     }
     key
+}
+
+/// A file's identity: a reinstall gives another inode, an upgrade in place another size or time.
+/// (Not its change time: a test's tools folder links the shared uv, which moves it.)
+#[cfg(unix)]
+fn state_of(meta: &fs::Metadata) -> (u64, u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec())
+}
+
+#[cfg(not(unix))]
+fn state_of(meta: &fs::Metadata) -> (u64, Option<std::time::SystemTime>) {
+    (meta.len(), meta.modified().ok())
 }
 
 /// A slot taken: its tree's path and the lock that holds it (released when dropped).
@@ -97,9 +114,8 @@ fn take_slot() -> Slot {
 /// Makes the slot's kept copy when it is missing or out of date: `scaffold` in the slot's tree
 /// (its files copied to `scaffold/`), then `setup` (what it added moved to `setup/`).
 fn keep_copy(slot: &Slot) {
-    let key = key();
     let key_file = slot.store.join("key");
-    if fs::read_to_string(&key_file).is_ok_and(|k| k == key) {
+    if fs::read_to_string(&key_file).is_ok_and(|k| k == key()) {
         return;
     }
     let _ = fs::remove_dir_all(&slot.tree);
@@ -114,7 +130,8 @@ fn keep_copy(slot: &Slot) {
         &slot.store.join("setup"),
     );
     fs::remove_dir_all(&slot.tree).unwrap();
-    fs::write(&key_file, key).unwrap();
+    // Made now: the first setup may have installed the pinned uv.
+    fs::write(&key_file, key()).unwrap();
 }
 
 /// Moves every entry of `tree` that `before` does not have to the same place under `to`.
