@@ -3,6 +3,7 @@
 
 pub mod index;
 pub mod set_up;
+mod trash;
 #[allow(unused_imports)] // each test crate uses a part of this module
 pub use set_up::{committed_set_up_tree, set_up_tree};
 
@@ -50,8 +51,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        // Removed before the lock (field 1) is released, after this.
-        let _ = fs::remove_dir_all(&self.0);
+        // Moved aside before the lock (field 1) is released, after this.
+        trash::discard(&self.0);
     }
 }
 
