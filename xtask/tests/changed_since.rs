@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{TempDir, committed_set_up_tree, committed_tree, git, run, xtask};
+use common::{TempDir, committed_tree, git, run, xtask};
 
 /// Writes `content` to `rel` under the root, creating its folders.
 fn put(root: &Path, rel: &str, content: &str) {
@@ -221,7 +221,7 @@ fn changed_since_from_a_root_below_the_top_counts_moves_and_deletions() {
 /// the plugin is read from the pyproject that declares it.
 #[test]
 fn changed_since_selects_packages_that_load_a_changed_one() {
-    let tmp = committed_set_up_tree();
+    let tmp = committed_tree("readers selected");
     let root = tmp.path();
     let plugin = "python/libs/contracts/src/dubbing_contracts/pytest_plugin.py";
     put(root, plugin, "\"\"\"Fixtures.\"\"\"\n");
@@ -366,7 +366,7 @@ fn changed_since_selects_packages_that_load_a_changed_one() {
 /// in a folder that was there already is no new name.
 #[test]
 fn changed_since_selects_all_when_a_module_name_comes_or_goes() {
-    let tmp = committed_set_up_tree();
+    let tmp = committed_tree("module names");
     let root = tmp.path();
     // common's tests import pluggy, a third-party module, and pluggy._hooks.
     let plug = "python/libs/common/tests/unit/test_plug.py";

@@ -8,7 +8,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Run, TempDir, committed_set_up_tree, git, run, shell_words, write, xtask};
+use common::{
+    Run, TempDir, committed_set_up_tree, committed_tree, git, run, shell_words, write, xtask,
+};
 
 const WORKFLOW: &str = ".github/workflows/python.yml";
 
@@ -16,7 +18,7 @@ const WORKFLOW: &str = ".github/workflows/python.yml";
 /// installed from PyPI); an edit by hand is kept by `ci`, named by `--check` and by verify.
 #[test]
 fn the_workflow_is_valid_and_an_edit_is_kept_and_named() {
-    let tmp = committed_set_up_tree();
+    let tmp = committed_tree("ci workflow");
     let root = tmp.path();
     run(xtask(root).arg("ci")).assert_ok();
     let out = run(xtask(root).args(["ci", "--check"]));
@@ -83,7 +85,7 @@ fn the_workflow_is_valid_and_an_edit_is_kept_and_named() {
 
 /// A tree with a third library that only media-service installs, and sts-service on a GPU runner.
 fn graph_tree() -> TempDir {
-    let tmp = committed_set_up_tree();
+    let tmp = committed_tree("ci plan");
     let root = tmp.path();
     write(
         root,

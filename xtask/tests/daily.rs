@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 
-use common::{committed_set_up_tree, git, python_in, run, scaffolded, set_up_tree, write, xtask};
+use common::{committed_set_up_tree, git, python_in, run, scaffolded, write, xtask};
 
 /// The job lines of a run: `ok      pytest common (media-service venv)  230 ms`.
 fn job_lines(stdout: &str) -> Vec<&str> {
@@ -227,7 +227,7 @@ fn a_venv_keeps_the_python_and_installer_it_was_made_with() {
 /// `run`, `ide`, `hooks`, `--version`, `help`, and options a command cannot honour.
 #[test]
 fn run_ide_hooks_and_the_command_line() {
-    let tmp = set_up_tree();
+    let tmp = scaffolded("tools");
     let root = tmp.path();
     let out = run(xtask(root).args([
         "run",

@@ -19,30 +19,92 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use super::{TempDir, base_python, git, repo_root, run, xtask};
+use super::{TempDir, git, repo_root, run, snapshot, xtask};
 
 /// Where one suite's slots are: beside the system's temporary trees, named after the xtask binary
-/// (two checkouts' suites never share a slot).
+/// (two checkouts' suites never share a slot). Those of a binary that is gone (a clean clone's
+/// CI, a target folder removed) are removed first.
 fn slots_dir() -> PathBuf {
     let binary = Path::new(env!("CARGO_BIN_EXE_xtask"));
     let mut hasher = DefaultHasher::new();
     binary.hash(&mut hasher);
-    std::env::temp_dir().join(format!("xtask tést slots {:016x}", hasher.finish()))
+    let name = format!("{SLOTS}{:016x}", hasher.finish());
+    remove_orphaned_slots(&name);
+    std::env::temp_dir().join(name)
 }
 
-/// What the kept copy depends on besides the xtask's source: the binary, the base interpreter,
-/// the pinned uv in the tools folder and the variables an install reads.
-fn key() -> String {
-    let identity = |path: &Path| {
-        format!(
-            "{} {:?}\n",
-            path.display(),
-            fs::metadata(path).ok().map(|m| state_of(&m))
-        )
+const SLOTS: &str = "xtask tést slots ";
+
+/// What changes the way slots are made or restored: a new value remakes every kept copy.
+const HARNESS: &str = "2";
+
+/// A kept copy older than this is made again: its locks resolve what the index had then.
+const KEPT_FOR: Duration = Duration::from_secs(12 * 3600);
+
+/// The slot folders beside `own` whose kept copy names a binary that no longer exists.
+fn remove_orphaned_slots(own: &str) {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
     };
-    let mut key = identity(Path::new(env!("CARGO_BIN_EXE_xtask")));
-    key += &identity(&base_python());
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(SLOTS) || name == own {
+            continue;
+        }
+        let key = fs::read_to_string(entry.path().join("slot 0 kept/key")).unwrap_or_default();
+        let binary = key.lines().find_map(|l| l.strip_prefix("binary "));
+        if binary.is_some_and(|b| !Path::new(b).exists()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// What the kept copy depends on besides the xtask's source: the binary, the interpreters the
+/// xtask can find (PATH's folders, pyenv's and uv's), the one the kept venvs were made with,
+/// the pinned uv in the tools folder, and the variables an install reads.
+fn key(store: &Path) -> String {
+    let binary = Path::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut key = format!("harness {HARNESS}\nbinary {}\n", binary.display());
+    key += &identity(binary);
+    let home = |var: &str, rel: &str| std::env::var_os(var).map(|h| PathBuf::from(h).join(rel));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let folders = std::env::split_paths(&path)
+        .chain(std::env::var_os("PYENV_ROOT").map(|r| PathBuf::from(r).join("versions")))
+        .chain(home("HOME", ".pyenv/versions"))
+        .chain(home("XDG_DATA_HOME", "uv/python"))
+        .chain(home("HOME", ".local/share/uv/python"))
+        .chain(std::env::var_os("UV_PYTHON_INSTALL_DIR").map(PathBuf::from));
+    for folder in folders {
+        key += &identity(&folder);
+    }
+    for venv in ["media-service", "sts-service"] {
+        key += &identity(&made_with(store, venv));
+    }
+    for uv in pinned_uvs() {
+        key += &identity(&uv);
+    }
+    key + &install_variables()
+}
+
+fn identity(path: &Path) -> String {
+    let state = fs::metadata(path).ok().map(|m| state_of(&m));
+    format!("{} {state:?}\n", path.display())
+}
+
+/// The interpreter a kept venv was made with (its `pyvenv.cfg`'s `home`).
+fn made_with(store: &Path, service: &str) -> PathBuf {
+    let config = store.join(format!("setup/python/apps/{service}/.venv/pyvenv.cfg"));
+    let text = fs::read_to_string(config).unwrap_or_default();
+    let home = text.lines().find_map(|l| {
+        let (name, value) = l.split_once('=')?;
+        (name.trim() == "home").then(|| PathBuf::from(value.trim()))
+    });
+    home.map(|h| h.join("python3")).unwrap_or_default()
+}
+
+fn pinned_uvs() -> Vec<PathBuf> {
     let mut uvs: Vec<PathBuf> = fs::read_dir(super::shared_tools())
         .into_iter()
         .flatten()
@@ -51,23 +113,28 @@ fn key() -> String {
         .map(|e| e.path().join("bin/uv"))
         .collect();
     uvs.sort();
-    for uv in uvs {
-        key += &identity(&uv);
-    }
+    uvs
+}
+
+fn install_variables() -> String {
     let mut vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
         .filter(|(k, _)| {
-            ["PATH", "HOME", "XDG_CACHE_HOME", "VIRTUAL_ENV"].contains(&k.as_str())
-                || ["UV_", "PIP_", "PYTHON", "XTASK_", "SETUPTOOLS_"]
+            [
+                "PATH",
+                "HOME",
+                "XDG_CACHE_HOME",
+                "XDG_DATA_HOME",
+                "VIRTUAL_ENV",
+            ]
+            .contains(&k.as_str())
+                || ["UV_", "PIP_", "PYTHON", "PYENV", "XTASK_", "SETUPTOOLS_"]
                     .iter()
                     .any(|p| k.starts_with(p))
         })
         .collect();
     vars.sort();
-    for (k, v) in vars {
-        key += &format!("{k}={v}\n");
-    }
-    key
+    vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
 /// A file's identity: a reinstall gives another inode, an upgrade in place another size or time.
@@ -115,23 +182,31 @@ fn take_slot() -> Slot {
 /// (its files copied to `scaffold/`), then `setup` (what it added moved to `setup/`).
 fn keep_copy(slot: &Slot) {
     let key_file = slot.store.join("key");
-    if fs::read_to_string(&key_file).is_ok_and(|k| k == key()) {
+    if fs::read_to_string(&key_file).is_ok_and(|k| k == key(&slot.store)) && young(&key_file) {
         return;
     }
     let _ = fs::remove_dir_all(&slot.tree);
     let _ = fs::remove_dir_all(&slot.store);
     fs::create_dir_all(&slot.tree).unwrap();
     run(xtask(&slot.tree).arg("scaffold")).assert_ok();
+    let scaffolded = snapshot(&slot.tree);
     copy_tree(&slot.tree, &slot.store.join("scaffold"));
     run(xtask(&slot.tree).arg("setup")).assert_ok();
-    move_added(
-        &slot.tree,
-        &slot.store.join("scaffold"),
-        &slot.store.join("setup"),
+    let (scaffold, setup) = (slot.store.join("scaffold"), slot.store.join("setup"));
+    move_added(&slot.tree, &scaffold, &setup);
+    // A restore lays `setup/` over `scaffold/`: what setup changed in place would be lost.
+    assert!(
+        snapshot(&slot.tree) == scaffolded,
+        "setup changed a seed file"
     );
     fs::remove_dir_all(&slot.tree).unwrap();
     // Made now: the first setup may have installed the pinned uv.
-    fs::write(&key_file, key()).unwrap();
+    fs::write(&key_file, key(&slot.store)).unwrap();
+}
+
+fn young(file: &Path) -> bool {
+    let made = fs::metadata(file).and_then(|m| m.modified());
+    made.is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() < KEPT_FOR)
 }
 
 /// Moves every entry of `tree` that `before` does not have to the same place under `to`.
@@ -202,7 +277,15 @@ fn restored(committed: bool) -> TempDir {
     crate::heartbeat();
     let slot = take_slot();
     keep_copy(&slot);
-    let _ = fs::remove_dir_all(&slot.tree);
+    // Left by a process that outlived its test (see TempDir's drop), or by a killed run.
+    if fs::symlink_metadata(&slot.tree).is_ok() {
+        super::trash::discard(&slot.tree);
+        assert!(
+            fs::symlink_metadata(&slot.tree).is_err(),
+            "{} is in the way",
+            slot.tree.display()
+        );
+    }
     copy_tree(&slot.store.join("scaffold"), &slot.tree);
     if committed {
         fs::copy(repo_root().join(".gitignore"), slot.tree.join(".gitignore")).unwrap();
@@ -212,4 +295,10 @@ fn restored(committed: bool) -> TempDir {
     }
     restore(&slot.store.join("setup"), &slot.tree, true);
     TempDir::holding(slot.tree, slot.lock)
+}
+
+/// Where the files `setup` added to the restored tree `tree` are kept (`python/apps/...` below).
+pub fn kept_setup_files(tree: &Path) -> PathBuf {
+    let name = tree.file_name().unwrap().to_string_lossy();
+    tree.with_file_name(format!("{name} kept")).join("setup")
 }

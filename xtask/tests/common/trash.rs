@@ -55,6 +55,9 @@ fn remove_abandoned() {
         let Some(pid) = name.strip_prefix("xtask tést trash ") else {
             continue;
         };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
         // Where /proc tells which processes live; elsewhere the trash is left to the system.
         let proc = Path::new("/proc");
         if proc.join("self").exists() && !proc.join(pid).exists() {
