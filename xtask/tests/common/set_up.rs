@@ -12,8 +12,10 @@
 //! What a restored tree is, against one made on the spot: the same files at the same path. Files
 //! `setup` wrote are copied, and the files uv linked from its cache are linked from the same
 //! inodes, as uv links them: a test that edits an installed file must replace it, not write
-//! into it, today too (it would change uv's cache). The kept copy is remade when the binary, the
-//! base interpreter or a variable the install reads is another than when it was made.
+//! into it, today too (it would change uv's cache). The kept copy is remade when anything it
+//! depends on is another than when it was made (see `key`), and after `KEPT_FOR`.
+//!
+//! A restore takes 0.15 s; what it saved the suite is in the README (Two commands).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
