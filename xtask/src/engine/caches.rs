@@ -592,7 +592,8 @@ fn bytecode_but_the_tree(
     match rel.strip_prefix(mirror) {
         // A folder on the way to `python/`'s mirror.
         Err(_) if mirror.starts_with(rel) => Take::Ask,
-        // Outside `python/`: the standard library's only (see `keep_bytecode_of_the_venv_and_stdlib`).
+        // Outside `python/`: the standard library's only (see
+        // `keep_bytecode_of_the_venv_and_stdlib`).
         Err(_) => only_in(rel, is_dir, stdlib),
         Ok(below) if is_dir && python.join(below).join("pyvenv.cfg").is_file() => Take::All,
         Ok(_) if is_dir => Take::Ask,
@@ -709,9 +710,6 @@ fn copy_with_time(from: &Path, to: &Path, meta: &fs::Metadata) {
     }
 }
 
-/// Removes the bytecode in `mirror` (where `PYTHONPYCACHEPREFIX` puts that of the files of
-/// `source`) and its folders, but for the folders of venvs (`pyvenv.cfg`): their packages' entries
-/// answer for the install, which is checked apart.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,15 +223,7 @@ fn read_path(path: &Path, by_content: bool, states: &mut Hasher) -> String {
 /// What is read at `path` by content: a folder's every file (path and content), or a file's
 /// content; [`is_missing`] when nothing is there.
 pub fn content_digest(path: &Path) -> String {
-    if path.is_dir() {
-        return folder_content_digest(path);
-    }
-    fs::read(path).map_or_else(|_| MISSING.to_owned(), |content| hash(&content))
-}
-
-/// A folder mypy reads modules from: every file's path and content.
-fn folder_content_digest(path: &Path) -> String {
-    read_path(path, true, &mut Hasher::new())
+    read_path(path, path.is_dir(), &mut Hasher::new())
 }
 
 /// Every path outside `python/` that a gate reads, for the hooks, which judge what git holds
