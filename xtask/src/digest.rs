@@ -174,6 +174,28 @@ pub fn tree_files(dir: &Path, tool_roots: &[String]) -> Vec<TreeFile> {
     tree_files_reading(dir, tool_roots, &mut |_, _| {}).files
 }
 
+/// The files a build of the package in `dir` reads: its folder's tree ([`tree_files`], without
+/// tool outputs) without what builds leave there (`build/`, `dist/`, `*.egg-info`): a build
+/// writes them, and reads its sources afresh.
+pub fn build_sources(dir: &Path) -> Vec<TreeFile> {
+    tree_files(dir, &[String::new()])
+        .into_iter()
+        .filter(|f| !in_build_output(&f.rel))
+        .collect()
+}
+
+/// Whether a file (`rel`, from a package's folder) is in what a build leaves there: its
+/// `build/` or `dist/`, or an `*.egg-info` folder.
+fn in_build_output(rel: &str) -> bool {
+    let first = rel.split('/').next().unwrap_or_default();
+    matches!(first, "build" | "dist")
+        || rel
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|dir| dir.ends_with(".egg-info"))
+}
+
 /// What [`tree_files_reading`] found under a folder.
 pub struct Tree {
     /// Every file a tool could read, sorted by path.
@@ -389,6 +411,16 @@ mod tests {
         assert_eq!(fs::metadata(&old).unwrap().modified().unwrap(), time);
         assert_ne!(file_meta(&old), before);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn build_output_is_not_a_build_source() {
+        assert!(in_build_output("build/lib/x.py"));
+        assert!(in_build_output("dist/x.whl"));
+        assert!(in_build_output("src/pkg.egg-info/PKG-INFO"));
+        assert!(!in_build_output("src/pkg/build/x.py"));
+        assert!(!in_build_output("src/pkg/x.py"));
+        assert!(!in_build_output("README.md"));
     }
 
     #[test]

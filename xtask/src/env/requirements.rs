@@ -177,23 +177,17 @@ pub fn local_target_digest(dir: &Path, requirement: &str) -> Option<String> {
     let url = url.split(';').next().unwrap_or(url).trim();
     let path = local_path(dir, url)?;
     // A project's metadata may come from any of its files (`dynamic` dependencies read from a
-    // requirements file, a setup.py reading anything): every file of the folder, but what a
-    // build of it writes there (its `build/`, `dist/` and `*.egg-info`: setup builds it, and
-    // the lock must not go stale by that).
+    // requirements file, a setup.py reading anything): every file a build of it reads, not
+    // what the build writes there (setup builds it, and the lock must not go stale by that).
     if !path.is_dir() {
         return Some(crate::digest::file_content(&path));
     }
     let mut h = crate::digest::Hasher::new();
-    for file in crate::digest::tree_files(&path, &[String::new()]) {
-        let top = file.rel.split('/').next().unwrap_or_default();
-        let built = matches!(top, "build" | "dist")
-            || file.rel.split('/').any(|part| part.ends_with(".egg-info"));
-        if !built {
-            h.write(file.rel.as_bytes());
-            h.write(&[0]);
-            h.write(file.digest.as_bytes());
-            h.write(&[0]);
-        }
+    for file in crate::digest::build_sources(&path) {
+        h.write(file.rel.as_bytes());
+        h.write(&[0]);
+        h.write(file.digest.as_bytes());
+        h.write(&[0]);
     }
     Some(h.finish())
 }

@@ -76,7 +76,7 @@ impl WheelInputs {
                 .map(|r| r.to_string_lossy().replace('\\', "/"));
             listed(&format!("{}/{rel}", package.rel)) || real_rel.is_some_and(|r| listed(&r))
         };
-        let (left_out, kept): (Vec<TreeFile>, Vec<TreeFile>) = source_files(package)
+        let (left_out, kept): (Vec<TreeFile>, Vec<TreeFile>) = digest::build_sources(&package.dir)
             .into_iter()
             .partition(|f| is_ignored(&f.rel));
         let files = kept
@@ -117,26 +117,6 @@ impl WheelInputs {
         }
         h.finish()
     }
-}
-
-/// The files a build of the package reads: its folder's tree without tool outputs (venvs,
-/// caches, bytecode) and without what builds leave there (`build/`, `dist/`, `*.egg-info`).
-fn source_files(package: &Package) -> Vec<TreeFile> {
-    digest::tree_files(&package.dir, &[String::new()])
-        .into_iter()
-        .filter(|f| !is_build_leftover(&f.rel))
-        .collect()
-}
-
-fn is_build_leftover(rel: &str) -> bool {
-    let mut parts = rel.split('/');
-    let first = parts.next().unwrap_or_default();
-    matches!(first, "build" | "dist")
-        || rel
-            .split('/')
-            .rev()
-            .skip(1)
-            .any(|dir| dir.ends_with(".egg-info"))
 }
 
 #[cfg(unix)]
@@ -211,19 +191,4 @@ fn copy_sources(package: &Package, inputs: &WheelInputs, to: &Path) -> Result<()
             .with_context(|| format!("cannot copy {} to {}", from.display(), dest.display()))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_leftovers_are_not_sources() {
-        assert!(is_build_leftover("build/lib/x.py"));
-        assert!(is_build_leftover("dist/x.whl"));
-        assert!(is_build_leftover("src/pkg.egg-info/PKG-INFO"));
-        assert!(!is_build_leftover("src/pkg/build/x.py"));
-        assert!(!is_build_leftover("src/pkg/x.py"));
-        assert!(!is_build_leftover("README.md"));
-    }
 }
