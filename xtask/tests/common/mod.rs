@@ -22,17 +22,10 @@ pub struct TempDir(PathBuf, Option<fs::File>);
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
         crate::heartbeat();
-        // Every test file has its own copy of this module (and of COUNTER), all in one process
-        // (tests/suite.rs): the test's thread, never reused in a process, keeps names apart.
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let thread: String = format!("{:?}", std::thread::current().id())
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
         let path = std::env::temp_dir().join(format!(
-            "xtask tést {label} {}-{thread}-{n}",
-            std::process::id()
+            "xtask tést {label} {}-{}",
+            std::process::id(),
+            unique_in_process()
         ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap();
@@ -59,6 +52,19 @@ impl Drop for TempDir {
             std::mem::forget(self.1.take());
         }
     }
+}
+
+/// `<thread>-<n>`: a name part no other call in this process gives. Every test file has its own
+/// copy of this module (and of COUNTER), all in one process (tests/suite.rs): the test's thread,
+/// never reused in a process, keeps the copies' names apart.
+fn unique_in_process() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let thread: String = format!("{:?}", std::thread::current().id())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{thread}-{n}")
 }
 
 /// The result of one xtask run.

@@ -21,6 +21,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use super::{TempDir, git, repo_root, run, snapshot, xtask};
@@ -28,13 +29,18 @@ use super::{TempDir, git, repo_root, run, snapshot, xtask};
 /// Where one suite's slots are: beside the system's temporary trees, named after the xtask binary
 /// (two checkouts' suites never share a slot). Those of a binary that is gone (a clean clone's
 /// CI, a target folder removed) are removed first.
-fn slots_dir() -> PathBuf {
-    let binary = Path::new(env!("CARGO_BIN_EXE_xtask"));
-    let mut hasher = DefaultHasher::new();
-    binary.hash(&mut hasher);
-    let name = format!("{SLOTS}{:016x}", hasher.finish());
-    remove_orphaned_slots(&name);
-    std::env::temp_dir().join(name)
+fn slots_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let binary = Path::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut hasher = DefaultHasher::new();
+        binary.hash(&mut hasher);
+        let name = format!("{SLOTS}{:016x}", hasher.finish());
+        remove_orphaned_slots(&name);
+        let dir = std::env::temp_dir().join(name);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    })
 }
 
 const SLOTS: &str = "xtask tést slots ";
@@ -161,7 +167,6 @@ struct Slot {
 
 fn take_slot() -> Slot {
     let dir = slots_dir();
-    fs::create_dir_all(&dir).unwrap();
     for n in 0.. {
         let lock = fs::File::options()
             .create(true)

@@ -11,7 +11,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// This process's trash: beside the system's temporary folders, named by the process.
 fn dir() -> PathBuf {
@@ -30,17 +29,9 @@ pub fn discard(path: &Path) {
         remove_abandoned();
         remove_at_exit();
     });
-    // Every test file has its own copy of this module, all in one process: the thread (one per
-    // test, never reused) keeps the names apart.
-    static MOVED: AtomicUsize = AtomicUsize::new(0);
-    let thread: String = format!("{:?}", std::thread::current().id())
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let n = MOVED.fetch_add(1, Ordering::Relaxed);
     let trash = dir();
     let _ = fs::create_dir_all(&trash);
-    if fs::rename(path, trash.join(format!("{thread}-{n}"))).is_err() {
+    if fs::rename(path, trash.join(super::unique_in_process())).is_err() {
         let _ = fs::remove_dir_all(path);
     }
 }
