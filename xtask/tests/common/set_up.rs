@@ -53,18 +53,14 @@ const KEPT_FOR: Duration = Duration::from_secs(12 * 3600);
 
 /// The slot folders beside `own` whose kept copy names a binary that no longer exists.
 fn remove_orphaned_slots(own: &str) {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (path, name, _) in super::entries(&std::env::temp_dir()) {
         if !name.starts_with(SLOTS) || name == own {
             continue;
         }
-        let key = fs::read_to_string(entry.path().join("slot 0 kept/key")).unwrap_or_default();
+        let key = fs::read_to_string(path.join("slot 0 kept/key")).unwrap_or_default();
         let binary = key.lines().find_map(|l| l.strip_prefix("binary "));
         if binary.is_some_and(|b| !Path::new(b).exists()) {
-            let _ = fs::remove_dir_all(entry.path());
+            let _ = fs::remove_dir_all(path);
         }
     }
 }
@@ -113,12 +109,10 @@ fn made_with(store: &Path, service: &str) -> PathBuf {
 }
 
 fn pinned_uvs() -> Vec<PathBuf> {
-    let mut uvs: Vec<PathBuf> = fs::read_dir(super::shared_tools())
+    let mut uvs: Vec<PathBuf> = super::entries(&super::shared_tools())
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("uv-"))
-        .map(|e| e.path().join("bin/uv"))
+        .filter(|(_, name, _)| name.starts_with("uv-"))
+        .map(|(path, ..)| path.join("bin/uv"))
         .collect();
     uvs.sort();
     uvs

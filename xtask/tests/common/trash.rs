@@ -12,9 +12,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+/// The start of a trash folder's name; the process's id follows.
+const TRASH: &str = "xtask tést trash ";
+
 /// This process's trash: beside the system's temporary folders, named by the process.
 fn dir() -> PathBuf {
-    std::env::temp_dir().join(format!("xtask tést trash {}", std::process::id()))
+    std::env::temp_dir().join(format!("{TRASH}{}", std::process::id()))
 }
 
 /// Moves `path` into the trash (removes it where that fails, and where no `atexit` removes the
@@ -38,12 +41,8 @@ pub fn discard(path: &Path) {
 
 /// The trash of processes that are gone (killed before they could remove it).
 fn remove_abandoned() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("xtask tést trash ") else {
+    for (path, name, _) in super::entries(&std::env::temp_dir()) {
+        let Some(pid) = name.strip_prefix(TRASH) else {
             continue;
         };
         if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
@@ -52,7 +51,7 @@ fn remove_abandoned() {
         // Where /proc tells which processes live; elsewhere the trash is left to the system.
         let proc = Path::new("/proc");
         if proc.join("self").exists() && !proc.join(pid).exists() {
-            let _ = fs::remove_dir_all(entry.path());
+            let _ = fs::remove_dir_all(path);
         }
     }
 }
