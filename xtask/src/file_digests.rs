@@ -50,6 +50,11 @@ pub fn read_every_file() {
     READ_EVERY_FILE.store(true, Ordering::Relaxed);
 }
 
+/// Whether this run trusts nothing remembered (`--no-cache`).
+pub fn reads_every_file() -> bool {
+    READ_EVERY_FILE.load(Ordering::Relaxed)
+}
+
 /// What identifies one state of a file: equal identities, one content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
@@ -79,7 +84,7 @@ impl Identity {
     }
 
     /// Whether the file's last change was at least `margin` before `now`.
-    fn settled(&self, now: SystemTime, margin: Duration) -> bool {
+    pub fn settled(&self, now: SystemTime, margin: Duration) -> bool {
         let Ok(now) = now.duration_since(UNIX_EPOCH) else {
             return false;
         };
@@ -254,7 +259,7 @@ pub fn is_temporary(name: &str, table: &str) -> bool {
 /// The device of the folder `dir` when its file system keeps change times that programs
 /// cannot set and `stat` reads fresh: a local Linux file system of the list below.
 #[cfg(target_os = "linux")]
-fn trusted_device(dir: &Path) -> Option<u64> {
+pub fn trusted_device(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt as _;
     use std::os::unix::fs::MetadataExt as _;
     const TRUSTED: &[u64] = &[
@@ -286,7 +291,7 @@ fn trusted_device(dir: &Path) -> Option<u64> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn trusted_device(_dir: &Path) -> Option<u64> {
+pub fn trusted_device(_dir: &Path) -> Option<u64> {
     None
 }
 

@@ -113,6 +113,22 @@ fn link_target(path: &Path) -> Result<PathBuf> {
     )
 }
 
+/// Whether `name` is what [`write_atomic`] of the file `file` (a name) leaves when the process
+/// is killed before its rename.
+pub fn is_atomic_write_leftover(name: &str, file: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(file))
+        .and_then(|rest| rest.strip_prefix(".xtask-"))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|ids| {
+            ids.split_once('-').is_some_and(|(pid, n)| {
+                [pid, n]
+                    .iter()
+                    .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+}
+
 /// `path` relative to `root`, with `/` separators, for messages that read the same on every OS.
 pub fn display_rel(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);

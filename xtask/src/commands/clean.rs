@@ -17,6 +17,7 @@ use crate::cmd::{Cmd, LS_IGNORED, git_paths};
 use crate::engine::caches::JOB_SEEDS;
 use crate::env::build_bytecode::BUILD_BYTECODE;
 use crate::env::lock;
+use crate::env::probes;
 use crate::env::venv::{LockMode, Platform, Venv};
 use crate::flags::Mode;
 use crate::fsutil;
@@ -387,7 +388,8 @@ fn is_our_tool(path: &Path, name: &str) -> bool {
 }
 
 /// The tools folder: only the xtask's installs of its tools, their interrupted temporary
-/// folders, the seeds of the jobs' first runs and the build backends' bytecode go; the folder
+/// folders, the seeds of the jobs' first runs, the build backends' bytecode and the
+/// interpreters' remembered answers go; the folder
 /// itself and anything else in it stay (it may be shared: `XTASK_TOOLS_DIR`).
 fn plan_tools(tools: &Path, plan: &mut Plan) {
     for (path, name, meta) in fsutil::entries(tools) {
@@ -399,7 +401,11 @@ fn plan_tools(tools: &Path, plan: &mut Plan) {
         // The seeds of the jobs' first runs (see `engine::caches`) and the build backends'
         // bytecode (see `env::build_bytecode`): the xtask's own, remade.
         let remade = name == JOB_SEEDS || name == BUILD_BYTECODE || name == own_binary::FOLDER;
-        if real_dir && (is_our_tool(&path, &name) || interrupted || remade) {
+        // The interpreters' remembered answers (see `env::probes`), and a write of them that
+        // did not finish.
+        let probes = name == probes::FILE || fsutil::is_atomic_write_leftover(&name, probes::FILE);
+        let ours = real_dir && (is_our_tool(&path, &name) || interrupted || remade);
+        if ours || meta.is_file() && probes {
             plan.remove(path);
         } else {
             plan.keep(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
+use crate::env::probes::Probes;
 use crate::env::venv::Platform;
 use crate::project::PYTHON_DIR;
 use crate::workspace::pep440::{Specifiers, Version};
@@ -321,16 +322,21 @@ pub fn path_before_git() -> Option<std::ffi::OsString> {
 
 /// Prints the version and the real executable; `-I -S` keeps it fast and blind to the caller's
 /// environment.
-const PROBE: &str = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)";
+pub const PROBE: &str =
+    "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs every candidate at once and sorts them into found and rejected.
+/// Runs every candidate at once (but those whose answer is remembered: see [`Probes`]) and
+/// sorts them into found and rejected.
 pub fn discover() -> Discovery {
-    discover_from(candidate_paths(Platform::current()))
+    let mut probes = Probes::load();
+    let discovery = discover_from(candidate_paths(Platform::current()), &mut probes);
+    probes.save();
+    discovery
 }
 
-/// Probes the given candidates, all at once.
-pub fn discover_from(candidates: Vec<PathBuf>) -> Discovery {
+/// Probes the given candidates, all at once, but those whose answer `probes` remembers.
+pub fn discover_from(candidates: Vec<PathBuf>, probes: &mut Probes) -> Discovery {
     let mut discovery = Discovery::default();
     let mut running = Vec::new();
     let mut seen_files = HashSet::new();
@@ -352,8 +358,13 @@ pub fn discover_from(candidates: Vec<PathBuf>) -> Discovery {
         if !seen_files.insert(id) {
             continue;
         }
+        let key = probes.key(&path);
+        if let Some(answer) = key.as_deref().and_then(|k| probes.answer(k)) {
+            running.push((path, Probe::Remembered(answer)));
+            continue;
+        }
         match Cmd::new(&path).args(["-I", "-S", "-c", PROBE]).start() {
-            Ok(handle) => running.push((path, handle)),
+            Ok(handle) => running.push((path, Probe::Running(Box::new(handle), key))),
             Err(e) => discovery.rejected.push(Rejected {
                 path,
                 why: format!("{e:#}"),
@@ -362,20 +373,33 @@ pub fn discover_from(candidates: Vec<PathBuf>) -> Discovery {
     }
     let deadline = Instant::now() + PROBE_TIMEOUT;
     let mut seen = HashSet::new();
-    for (path, handle) in running {
-        match wait_until(&handle, deadline) {
-            Err(why) => discovery.rejected.push(Rejected { path, why }),
-            Ok(out) => match judge(&out) {
-                Err(why) => discovery.rejected.push(Rejected { path, why }),
-                Ok(found) => {
-                    if seen.insert(found.path.clone()) {
-                        discovery.found.push(found);
-                    }
+    for (path, probe) in running {
+        let judged = match probe {
+            Probe::Remembered(answer) => judge_answer(&answer),
+            Probe::Running(handle, key) => wait_until(&handle, deadline).and_then(|out| {
+                let found = judge(&out)?;
+                if let Some(key) = key {
+                    probes.learn(key, &String::from_utf8_lossy(&out.stdout));
                 }
-            },
+                Ok(found)
+            }),
+        };
+        match judged {
+            Err(why) => discovery.rejected.push(Rejected { path, why }),
+            Ok(found) => {
+                if seen.insert(found.path.clone()) {
+                    discovery.found.push(found);
+                }
+            }
         }
     }
     discovery
+}
+
+/// A candidate's answer: remembered, or from a probe running (with the key to remember it by).
+enum Probe {
+    Remembered(String),
+    Running(Box<duct::Handle>, Option<String>),
 }
 
 /// Runs one interpreter named by path.
@@ -421,6 +445,12 @@ fn judge(out: &std::process::Output) -> Result<Interpreter, String> {
         };
         return Err(format!("exited with {code}{hint}: {first}"));
     }
+    judge_answer(&text)
+}
+
+/// Reads a successful probe's answer (its standard output); a venv's interpreter or a Python 2
+/// is rejected.
+fn judge_answer(text: &str) -> Result<Interpreter, String> {
     let mut lines = text.lines();
     let version = lines.next().and_then(|l| Version::parse(l).ok());
     let executable = lines.next().map(str::trim).filter(|l| !l.is_empty());
@@ -772,15 +802,18 @@ mod tests {
         );
         let garbage = fake(&dir, "python3.9", "echo hello");
 
-        let d = discover_from(vec![
-            real.clone(),
-            other.clone(),
-            shim.clone(),
-            old.clone(),
-            in_venv.clone(),
-            garbage.clone(),
-            real.clone(),
-        ]);
+        let d = discover_from(
+            vec![
+                real.clone(),
+                other.clone(),
+                shim.clone(),
+                old.clone(),
+                in_venv.clone(),
+                garbage.clone(),
+                real.clone(),
+            ],
+            &mut Probes::none(),
+        );
         let versions: Vec<String> = d.found.iter().map(|i| i.version.to_string()).collect();
         assert_eq!(
             versions,

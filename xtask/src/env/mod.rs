@@ -6,6 +6,7 @@ pub mod hadolint;
 pub mod installer;
 pub mod interpreter;
 pub mod lock;
+pub mod probes;
 pub mod pycache_prefix;
 pub mod record;
 pub mod requirements;
