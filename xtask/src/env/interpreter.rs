@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::cmd::Cmd;
-use crate::env::probes::Probes;
+use crate::env::probes::{Key, Probes};
 use crate::env::venv::Platform;
 use crate::project::PYTHON_DIR;
 use crate::workspace::pep440::{Specifiers, Version};
@@ -359,9 +359,17 @@ pub fn discover_from(candidates: Vec<PathBuf>, probes: &mut Probes) -> Discovery
             continue;
         }
         let key = probes.key(&path);
-        if let Some(answer) = key.as_deref().and_then(|k| probes.answer(k)) {
-            running.push((path, Probe::Remembered(answer)));
-            continue;
+        if let Some(key) = &key
+            && let Some(answer) = probes.answer(key)
+        {
+            match judge_answer(&answer) {
+                Ok(found) => {
+                    running.push((path, Probe::Remembered(found)));
+                    continue;
+                }
+                // Not an answer (a hand edit), or a venv's now: probed again.
+                Err(_) => probes.forget(key),
+            }
         }
         match Cmd::new(&path).args(["-I", "-S", "-c", PROBE]).start() {
             Ok(handle) => running.push((path, Probe::Running(Box::new(handle), key))),
@@ -375,11 +383,11 @@ pub fn discover_from(candidates: Vec<PathBuf>, probes: &mut Probes) -> Discovery
     let mut seen = HashSet::new();
     for (path, probe) in running {
         let judged = match probe {
-            Probe::Remembered(answer) => judge_answer(&answer),
+            Probe::Remembered(found) => Ok(found),
             Probe::Running(handle, key) => wait_until(&handle, deadline).and_then(|out| {
                 let found = judge(&out)?;
                 if let Some(key) = key {
-                    probes.learn(key, &String::from_utf8_lossy(&out.stdout));
+                    probes.learn(key, &String::from_utf8_lossy(&out.stdout), &found.path);
                 }
                 Ok(found)
             }),
@@ -398,8 +406,8 @@ pub fn discover_from(candidates: Vec<PathBuf>, probes: &mut Probes) -> Discovery
 
 /// A candidate's answer: remembered, or from a probe running (with the key to remember it by).
 enum Probe {
-    Remembered(String),
-    Running(Box<duct::Handle>, Option<String>),
+    Remembered(Interpreter),
+    Running(Box<duct::Handle>, Option<Key>),
 }
 
 /// Runs one interpreter named by path.

@@ -4,21 +4,28 @@
 //! nine here, 110 ms of a command's time and 150 ms of CPU.
 //!
 //! What an answer depends on, and so what keys it: the path started (`sys.executable` is that
-//! path), the file it leads to through links, the library and standard library that file loads
-//! from its prefix (`<prefix>/lib`), and the probe itself. Each file is recorded by its identity
+//! path), the file it leads to through links, the shared library that file loads from its
+//! prefix (`<prefix>/lib`, `<prefix>/lib64`), the variables that tell the dynamic loader where
+//! else to look (`LD_*`, `DYLD_*`), and the probe itself. Each file is recorded by its identity
 //! (device, inode, size, modification and change times), as [`crate::file_digests`] records
 //! files, and under the same conditions: only on a file system whose change times no program
 //! can set, and only once the last change is [`SETTLED`] old (a Python installed while it was
 //! probed is probed again). A version replaced in place (`pyenv install --force`, a package
 //! upgrade, `make install`) writes its executable anew, which moves the inode or the change
-//! time; a library or standard library replaced by a rename moves the times of `<prefix>/lib`.
-//! A failed probe is never remembered, and a remembered answer is judged again on every use (a
-//! `pyvenv.cfg` that appeared beside it makes it a venv's). What this cannot see: a library in
-//! `<prefix>/lib` rewritten in place, which no installer does. `--no-cache` probes every
-//! candidate.
+//! time; a library replaced by a rename moves the times of its folder.
+//!
+//! Only an answer of the file itself is remembered: not when the file is a script (`#!`: an
+//! asdf shim, a Nix wrapper, a hand-made `exec`, whose answer is another interpreter's, which
+//! the key does not hold), nor when the answer's `sys.executable` leads to another file than the
+//! one started (a launcher such as mise's shims). A failed probe is never remembered, and a
+//! remembered answer is judged again on every use (a `pyvenv.cfg` that appeared beside it makes
+//! it a venv's); one that no longer reads as an answer is forgotten and the candidate probed.
+//! What this cannot see: a library rewritten in place (not replaced), which no installer does.
+//! `--no-cache` probes every candidate.
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -37,19 +44,28 @@ const KEEP: usize = 256;
 pub struct Probes {
     file: Option<PathBuf>,
     margin: Duration,
+    /// Whether a script's answer is remembered (the tests' fake interpreters are scripts).
+    scripts: bool,
     known: HashMap<String, String>,
     used: HashMap<String, String>,
     learned: bool,
 }
 
+/// A candidate's key, and what its answer must agree with to be remembered.
+pub struct Key {
+    digest: String,
+    /// The file the candidate leads to.
+    real: PathBuf,
+    script: bool,
+}
+
 impl Probes {
     /// The tools folder's table (none under `--no-cache`: nothing is read or written).
     pub fn load() -> Probes {
-        let file = crate::project::tools_dir().join(FILE);
         if crate::file_digests::reads_every_file() {
             return Probes::none();
         }
-        Probes::with_margin(file, SETTLED)
+        Probes::read(crate::project::tools_dir().join(FILE), SETTLED, false)
     }
 
     /// A table that remembers nothing.
@@ -57,6 +73,7 @@ impl Probes {
         Probes {
             file: None,
             margin: SETTLED,
+            scripts: false,
             known: HashMap::new(),
             used: HashMap::new(),
             learned: false,
@@ -64,20 +81,20 @@ impl Probes {
     }
 
     /// The table in `file`, remembering files changed at least `margin` ago.
-    pub fn with_margin(file: PathBuf, margin: Duration) -> Probes {
+    fn read(file: PathBuf, margin: Duration, scripts: bool) -> Probes {
         let text = fs::read_to_string(&file).unwrap_or_default();
         let known = text
             .lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(|line| {
                 let (key, answer) = line.split_once('\t')?;
-                let answer = answer.replace('\t', "\n");
-                Some((key.to_owned(), answer))
+                Some((key.to_owned(), answer.replace('\t', "\n")))
             })
             .collect();
         Probes {
             file: Some(file),
             margin,
+            scripts,
             known,
             used: HashMap::new(),
             learned: false,
@@ -85,11 +102,11 @@ impl Probes {
     }
 
     /// The key of `path` as its files are now; None when they cannot be remembered.
-    pub fn key(&self, path: &Path) -> Option<String> {
+    pub fn key(&self, path: &Path) -> Option<Key> {
         self.file.as_ref()?;
         let now = SystemTime::now();
         let real = fs::canonicalize(path).ok()?;
-        let lib = real.parent()?.parent()?.join("lib");
+        let prefix = real.parent()?.parent()?;
         let device = trusted_device(real.parent()?)?;
         let mut key = format!(
             "{}\n{}\n{}\n",
@@ -97,7 +114,8 @@ impl Probes {
             path.display(),
             real.display()
         );
-        for (file, follow) in [(path, false), (real.as_path(), true), (lib.as_path(), true)] {
+        let (lib, lib64) = (prefix.join("lib"), prefix.join("lib64"));
+        for (file, follow) in [(path, false), (&real, true), (&lib, true), (&lib64, true)] {
             let meta = if follow {
                 fs::metadata(file)
             } else {
@@ -115,27 +133,43 @@ impl Probes {
             identity.write(&mut key);
             key.push('\n');
         }
-        Some(crate::digest::hash(key.as_bytes()))
+        key +=
+            &crate::digest::variables(|name| name.starts_with("LD_") || name.starts_with("DYLD_"));
+        let script = is_script(&real)?;
+        Some(Key {
+            digest: crate::digest::hash(key.as_bytes()),
+            real,
+            script,
+        })
     }
 
     /// The answer remembered under `key`.
-    pub fn answer(&mut self, key: &str) -> Option<String> {
-        let answer = self.known.get(key)?.clone();
-        self.used.insert(key.to_owned(), answer.clone());
+    pub fn answer(&mut self, key: &Key) -> Option<String> {
+        let answer = self.known.get(&key.digest)?.clone();
+        self.used.insert(key.digest.clone(), answer.clone());
         Some(answer)
     }
 
-    /// Remembers a successful probe's answer (its standard output).
-    pub fn learn(&mut self, key: String, answer: &str) {
-        if answer.contains('\t') || answer.trim_end().contains("\n\n") {
-            return;
-        }
-        self.used.insert(key.clone(), answer.to_owned());
-        self.known.insert(key, answer.to_owned());
+    /// Forgets the answer under `key`: it no longer reads as one.
+    pub fn forget(&mut self, key: &Key) {
+        self.known.remove(&key.digest);
+        self.used.remove(&key.digest);
         self.learned = true;
     }
 
-    /// Writes the table back when this run learned an answer; a failure costs probes, no more.
+    /// Remembers a successful probe's answer (its standard output), when it is the file's own:
+    /// the file is no script, and the answer's executable leads to it.
+    pub fn learn(&mut self, key: Key, answer: &str, executable: &Path) {
+        let own = fs::canonicalize(executable).is_ok_and(|e| e == key.real);
+        if !own || key.script && !self.scripts || answer.contains('\t') {
+            return;
+        }
+        self.used.insert(key.digest.clone(), answer.to_owned());
+        self.known.insert(key.digest, answer.to_owned());
+        self.learned = true;
+    }
+
+    /// Writes the table back when this run changed it; a failure costs probes, no more.
     pub fn save(&self) {
         let Some(file) = self.file.as_ref().filter(|_| self.learned) else {
             return;
@@ -156,6 +190,13 @@ impl Probes {
         }
         let _ = crate::fsutil::write_atomic(file, text.as_bytes());
     }
+}
+
+/// Whether the file starts with `#!`; None when it cannot be read.
+fn is_script(path: &Path) -> Option<bool> {
+    let mut start = [0u8; 2];
+    let read = fs::File::open(path).ok()?.read(&mut start).ok()?;
+    Some(read == 2 && start == *b"#!")
 }
 
 #[cfg(unix)]
@@ -228,7 +269,7 @@ mod tests {
         // A discovery with the table, and one with none, which must agree; the runs it took.
         let discover = |margin: Duration| {
             let before = runs();
-            let mut probes = Probes::with_margin(table.clone(), margin);
+            let mut probes = Probes::read(table.clone(), margin, true);
             let remembered = discover_from(vec![link.clone()], &mut probes);
             probes.save();
             let took = runs() - before;
@@ -276,7 +317,7 @@ mod tests {
         write_python(&bin.join("python3.12"), "3.12.1", &runs_file);
         assert_eq!(discover(settled).1, 1);
         fs::write(dir.join("prefix/pyvenv.cfg"), "home = /x\n").unwrap();
-        assert_eq!(discover(settled), (vec![], 0));
+        assert_eq!(discover(settled), (vec![], 1), "probed again");
         // Nothing remembered is read with `Probes::none` (`--no-cache`).
         fs::remove_file(dir.join("prefix/pyvenv.cfg")).unwrap();
         let before = runs();
@@ -284,6 +325,84 @@ mod tests {
         assert_eq!(
             (found(&fresh).0, runs() - before),
             (link_answer("3.12.1"), 1)
+        );
+
+        // An entry that no longer reads as an answer (a hand edit) is forgotten and probed.
+        assert_eq!(discover(settled).1, 1);
+        let key = Probes::read(table.clone(), settled, true)
+            .key(&link)
+            .unwrap();
+        let text = fs::read_to_string(&table).unwrap();
+        let edited = text.replace(
+            &format!("{}\t3.12.1", key.digest),
+            &format!("{}\tgarbage", key.digest),
+        );
+        assert_ne!(text, edited);
+        fs::write(&table, edited).unwrap();
+        assert_eq!(discover(settled), (link_answer("3.12.1"), 1));
+        assert_eq!(discover(settled).1, 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// An answer that is not the file's own is never remembered: a script's (it may start
+    /// another interpreter, which the key does not hold), and one whose executable is another
+    /// file (a launcher).
+    #[test]
+    fn only_a_files_own_answer_is_remembered() {
+        let dir = std::env::temp_dir().join(format!("xtask-probes-own-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let bin = dir.join("prefix/bin");
+        fs::create_dir_all(&bin).unwrap();
+        let runs_file = dir.join("runs");
+        let runs = || {
+            fs::read_to_string(&runs_file)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let table = dir.join("probes.txt");
+        let python = bin.join("python3");
+        write_python(&python, "3.11.4", &runs_file);
+        let runs_of = |probes: &mut Probes, candidate: &Path| {
+            let before = runs();
+            for _ in 0..2 {
+                discover_from(vec![candidate.to_path_buf()], probes);
+            }
+            runs() - before
+        };
+        // As the xtask runs: a script is probed every time.
+        assert_eq!(
+            runs_of(
+                &mut Probes::read(table.clone(), Duration::ZERO, false),
+                &python
+            ),
+            2
+        );
+        // A launcher that answers for another file: probed every time, scripts or not.
+        let other = bin.join("python3.11");
+        write_python(&other, "3.11.4", &runs_file);
+        let launcher = bin.join("launcher");
+        let script = format!(
+            "#!/bin/sh\necho run >> '{}'\necho 3.11.4; echo '{}'\n",
+            runs_file.display(),
+            other.display()
+        );
+        fs::write(&launcher, script).unwrap();
+        fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            runs_of(
+                &mut Probes::read(table.clone(), Duration::ZERO, true),
+                &launcher
+            ),
+            2
+        );
+        // The file's own answer, scripts allowed (the tests' fakes): remembered.
+        assert_eq!(
+            runs_of(
+                &mut Probes::read(table.clone(), Duration::ZERO, true),
+                &python
+            ),
+            1
         );
         let _ = fs::remove_dir_all(&dir);
     }
