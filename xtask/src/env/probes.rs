@@ -216,132 +216,146 @@ mod tests {
     use crate::env::interpreter::{Discovery, discover_from};
     use std::os::unix::fs::PermissionsExt as _;
 
-    /// What a discovery found, as `version path` lines, and its rejections' paths.
-    fn found(discovery: &Discovery) -> (Vec<String>, Vec<PathBuf>) {
-        let found = discovery
-            .found
-            .iter()
-            .map(|i| format!("{} {}", i.version, i.path.display()))
-            .collect();
-        (
-            found,
-            discovery.rejected.iter().map(|r| r.path.clone()).collect(),
-        )
+    /// A prefix of fake Pythons in a temporary folder (removed when dropped), which count their
+    /// runs, and a table beside it.
+    struct Scratch {
+        dir: PathBuf,
     }
 
-    /// Writes a fake Python answering `version` (or failing), which counts its runs in `runs`.
-    fn write_python(path: &Path, version: &str, runs: &Path) {
-        let answer = if version.is_empty() {
-            "exit 1".to_owned()
-        } else {
-            format!("echo {version}; echo \"$0\"")
-        };
-        let script = format!("#!/bin/sh\necho run >> '{}'\n{answer}\n", runs.display());
-        // A file written anew, as installers do; the clock's coarse tick passes first.
-        std::thread::sleep(Duration::from_millis(30));
-        let tmp = path.with_extension("new");
-        fs::write(&tmp, script).unwrap();
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::rename(&tmp, path).unwrap();
-    }
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(dir.join("prefix/bin")).unwrap();
+            fs::create_dir_all(dir.join("prefix/lib")).unwrap();
+            Scratch { dir }
+        }
 
-    /// Each change of a file an answer depends on is probed again, and every remembered
-    /// discovery finds what a discovery that remembers nothing finds.
-    #[test]
-    fn an_answer_stands_while_its_files_do() {
-        let dir = std::env::temp_dir().join(format!("xtask-probes-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let (bin, lib) = (dir.join("prefix/bin"), dir.join("prefix/lib"));
-        fs::create_dir_all(&bin).unwrap();
-        fs::create_dir_all(&lib).unwrap();
-        let runs_file = dir.join("runs");
-        let runs = || {
-            fs::read_to_string(&runs_file)
-                .unwrap_or_default()
-                .lines()
-                .count()
-        };
-        let python = bin.join("python3.11");
-        let link = bin.join("python3");
-        write_python(&python, "3.11.4", &runs_file);
-        std::os::unix::fs::symlink("python3.11", &link).unwrap();
-        let table = dir.join("probes.txt");
-        // A discovery with the table, and one with none, which must agree; the runs it took.
-        let discover = |margin: Duration| {
-            let before = runs();
-            let mut probes = Probes::read(table.clone(), margin, true);
-            let remembered = discover_from(vec![link.clone()], &mut probes);
+        fn path(&self, rel: &str) -> PathBuf {
+            self.dir.join(rel)
+        }
+
+        fn runs(&self) -> usize {
+            let runs = fs::read_to_string(self.path("runs")).unwrap_or_default();
+            runs.lines().count()
+        }
+
+        /// Writes `prefix/bin/<name>` anew, as installers do, answering `version` (or failing
+        /// when it is empty); the clock's coarse tick passes first.
+        fn python(&self, name: &str, version: &str) -> PathBuf {
+            let path = self.path(&format!("prefix/bin/{name}"));
+            let answer = match version {
+                "" => "exit 1".to_owned(),
+                _ => format!("echo {version}; echo \"$0\""),
+            };
+            let runs = self.path("runs");
+            let script = format!("#!/bin/sh\necho run >> '{}'\n{answer}\n", runs.display());
+            std::thread::sleep(Duration::from_millis(30));
+            let tmp = path.with_extension("new");
+            fs::write(&tmp, script).unwrap();
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &path).unwrap();
+            path
+        }
+
+        fn table(&self, margin: Duration, scripts: bool) -> Probes {
+            Probes::read(self.path("probes.txt"), margin, scripts)
+        }
+
+        /// A discovery of `candidate` with the table (files changed `margin` ago remembered,
+        /// scripts too), which must find what one with no table finds: what it found, and the
+        /// runs it took.
+        fn discover(&self, candidate: &Path, margin: Duration) -> (Vec<String>, usize) {
+            let before = self.runs();
+            let mut probes = self.table(margin, true);
+            let remembered = discover_from(vec![candidate.to_path_buf()], &mut probes);
             probes.save();
-            let took = runs() - before;
-            let fresh = discover_from(vec![link.clone()], &mut Probes::none());
+            let took = self.runs() - before;
+            let fresh = discover_from(vec![candidate.to_path_buf()], &mut Probes::none());
             assert_eq!(found(&remembered), found(&fresh));
             (found(&remembered).0, took)
-        };
-        let link_answer = |version: &str| vec![format!("{version} {}", link.display())];
+        }
+    }
 
-        // Just written: not remembered (SETTLED), so probed every time.
-        assert_eq!(discover(SETTLED), (link_answer("3.11.4"), 1));
-        assert_eq!(discover(SETTLED), (link_answer("3.11.4"), 1));
-        assert!(!table.exists());
-        let settled = Duration::ZERO;
-        assert_eq!(discover(settled), (link_answer("3.11.4"), 1));
-        assert_eq!(
-            discover(settled),
-            (link_answer("3.11.4"), 0),
-            "not remembered"
-        );
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// What a discovery found, as `version path` lines, and its rejections' paths.
+    fn found(discovery: &Discovery) -> (Vec<String>, Vec<PathBuf>) {
+        let found = discovery.found.iter();
+        let found = found.map(|i| format!("{} {}", i.version, i.path.display()));
+        let rejected = discovery.rejected.iter().map(|r| r.path.clone());
+        (found.collect(), rejected.collect())
+    }
+
+    const SETTLED_NOW: Duration = Duration::ZERO;
+
+    /// Each change of a file an answer depends on is probed again.
+    #[test]
+    fn a_change_of_a_file_the_answer_depends_on_is_probed_again() {
+        let scratch = Scratch::new("probes-change");
+        let python = scratch.python("python3.11", "3.11.4");
+        let link = scratch.path("prefix/bin/python3");
+        std::os::unix::fs::symlink("python3.11", &link).unwrap();
+        let answer = |version: &str| vec![format!("{version} {}", link.display())];
+        // Just written: not remembered, so probed every time.
+        assert_eq!(scratch.discover(&link, SETTLED), (answer("3.11.4"), 1));
+        assert_eq!(scratch.discover(&link, SETTLED), (answer("3.11.4"), 1));
+        assert!(!scratch.path("probes.txt").exists());
+        assert_eq!(scratch.discover(&link, SETTLED_NOW), (answer("3.11.4"), 1));
+        assert_eq!(scratch.discover(&link, SETTLED_NOW), (answer("3.11.4"), 0));
         // An upgrade in place, of the same size.
-        write_python(&python, "3.11.5", &runs_file);
-        assert_eq!(discover(settled), (link_answer("3.11.5"), 1));
-        assert_eq!(discover(settled).1, 0);
+        assert_eq!(python, scratch.python("python3.11", "3.11.5"));
+        assert_eq!(scratch.discover(&link, SETTLED_NOW), (answer("3.11.5"), 1));
+        assert_eq!(scratch.discover(&link, SETTLED_NOW).1, 0);
         // A library of the prefix replaced by a rename.
         std::thread::sleep(Duration::from_millis(30));
-        fs::write(lib.join("libpython3.11.so.new"), "").unwrap();
-        fs::rename(
-            lib.join("libpython3.11.so.new"),
-            lib.join("libpython3.11.so"),
-        )
-        .unwrap();
-        assert_eq!(discover(settled).1, 1);
-        assert_eq!(discover(settled).1, 0);
+        let lib = scratch.path("prefix/lib/libpython3.11.so");
+        fs::write(lib.with_extension("new"), "").unwrap();
+        fs::rename(lib.with_extension("new"), &lib).unwrap();
+        assert_eq!(scratch.discover(&link, SETTLED_NOW).1, 1);
+        assert_eq!(scratch.discover(&link, SETTLED_NOW).1, 0);
         // The link led to another file.
-        write_python(&bin.join("python3.12"), "3.12.1", &runs_file);
+        scratch.python("python3.12", "3.12.1");
         fs::remove_file(&link).unwrap();
         std::os::unix::fs::symlink("python3.12", &link).unwrap();
-        assert_eq!(discover(settled), (link_answer("3.12.1"), 1));
-        // A failing probe is never remembered.
-        write_python(&bin.join("python3.12"), "", &runs_file);
-        assert_eq!(discover(settled), (vec![], 1));
-        assert_eq!(discover(settled), (vec![], 1));
-        // A remembered answer is judged again: a pyvenv.cfg beside it makes it a venv's.
-        write_python(&bin.join("python3.12"), "3.12.1", &runs_file);
-        assert_eq!(discover(settled).1, 1);
-        fs::write(dir.join("prefix/pyvenv.cfg"), "home = /x\n").unwrap();
-        assert_eq!(discover(settled), (vec![], 1), "probed again");
-        // Nothing remembered is read with `Probes::none` (`--no-cache`).
-        fs::remove_file(dir.join("prefix/pyvenv.cfg")).unwrap();
-        let before = runs();
-        let fresh = discover_from(vec![link.clone()], &mut Probes::none());
-        assert_eq!(
-            (found(&fresh).0, runs() - before),
-            (link_answer("3.12.1"), 1)
-        );
+        assert_eq!(scratch.discover(&link, SETTLED_NOW), (answer("3.12.1"), 1));
+        assert_eq!(scratch.discover(&link, SETTLED_NOW).1, 0);
+    }
 
-        // An entry that no longer reads as an answer (a hand edit) is forgotten and probed.
-        assert_eq!(discover(settled).1, 1);
-        let key = Probes::read(table.clone(), settled, true)
-            .key(&link)
-            .unwrap();
-        let text = fs::read_to_string(&table).unwrap();
-        let edited = text.replace(
-            &format!("{}\t3.12.1", key.digest),
-            &format!("{}\tgarbage", key.digest),
-        );
+    /// A failed probe is never remembered; a remembered answer is judged again on each use, and
+    /// one that is no longer an answer is probed again; `--no-cache` reads nothing.
+    #[test]
+    fn failures_and_what_is_no_answer_now_are_probed_again() {
+        let scratch = Scratch::new("probes-failures");
+        let python = scratch.python("python3", "");
+        let answer = vec![format!("3.12.1 {}", python.display())];
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (vec![], 1));
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (vec![], 1));
+        scratch.python("python3", "3.12.1");
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (answer.clone(), 1));
+        // A pyvenv.cfg beside it makes it a venv's.
+        fs::write(scratch.path("prefix/pyvenv.cfg"), "home = /x\n").unwrap();
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (vec![], 1));
+        fs::remove_file(scratch.path("prefix/pyvenv.cfg")).unwrap();
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (answer.clone(), 1));
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (answer.clone(), 0));
+        // With no table, every candidate is run.
+        let before = scratch.runs();
+        discover_from(vec![python.clone()], &mut Probes::none());
+        assert_eq!(scratch.runs() - before, 1);
+        // An entry edited by hand into no answer.
+        let key = scratch.table(SETTLED_NOW, true).key(&python).unwrap();
+        let text = fs::read_to_string(scratch.path("probes.txt")).unwrap();
+        let digest = &key.digest;
+        let edited = text.replace(&format!("{digest}\t3.12.1"), &format!("{digest}\tgarbage"));
         assert_ne!(text, edited);
-        fs::write(&table, edited).unwrap();
-        assert_eq!(discover(settled), (link_answer("3.12.1"), 1));
-        assert_eq!(discover(settled).1, 0);
-        let _ = fs::remove_dir_all(&dir);
+        fs::write(scratch.path("probes.txt"), edited).unwrap();
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (answer.clone(), 1));
+        assert_eq!(scratch.discover(&python, SETTLED_NOW), (answer, 0));
     }
 
     /// An answer that is not the file's own is never remembered: a script's (it may start
@@ -349,61 +363,25 @@ mod tests {
     /// file (a launcher).
     #[test]
     fn only_a_files_own_answer_is_remembered() {
-        let dir = std::env::temp_dir().join(format!("xtask-probes-own-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let bin = dir.join("prefix/bin");
-        fs::create_dir_all(&bin).unwrap();
-        let runs_file = dir.join("runs");
-        let runs = || {
-            fs::read_to_string(&runs_file)
-                .unwrap_or_default()
-                .lines()
-                .count()
-        };
-        let table = dir.join("probes.txt");
-        let python = bin.join("python3");
-        write_python(&python, "3.11.4", &runs_file);
-        let runs_of = |probes: &mut Probes, candidate: &Path| {
-            let before = runs();
+        let scratch = Scratch::new("probes-own");
+        let python = scratch.python("python3", "3.11.4");
+        let runs_of = |mut probes: Probes, candidate: &Path| {
+            let before = scratch.runs();
             for _ in 0..2 {
-                discover_from(vec![candidate.to_path_buf()], probes);
+                discover_from(vec![candidate.to_path_buf()], &mut probes);
             }
-            runs() - before
+            scratch.runs() - before
         };
         // As the xtask runs: a script is probed every time.
-        assert_eq!(
-            runs_of(
-                &mut Probes::read(table.clone(), Duration::ZERO, false),
-                &python
-            ),
-            2
-        );
+        assert_eq!(runs_of(scratch.table(SETTLED_NOW, false), &python), 2);
         // A launcher that answers for another file: probed every time, scripts or not.
-        let other = bin.join("python3.11");
-        write_python(&other, "3.11.4", &runs_file);
-        let launcher = bin.join("launcher");
-        let script = format!(
-            "#!/bin/sh\necho run >> '{}'\necho 3.11.4; echo '{}'\n",
-            runs_file.display(),
-            other.display()
-        );
-        fs::write(&launcher, script).unwrap();
-        fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(
-            runs_of(
-                &mut Probes::read(table.clone(), Duration::ZERO, true),
-                &launcher
-            ),
-            2
-        );
+        let other = scratch.python("python3.11", "3.11.4");
+        let launcher = scratch.python("launcher", "3.11.4");
+        let text = fs::read_to_string(&launcher).unwrap();
+        let text = text.replace("\"$0\"", &format!("'{}'", other.display()));
+        fs::write(&launcher, text).unwrap();
+        assert_eq!(runs_of(scratch.table(SETTLED_NOW, true), &launcher), 2);
         // The file's own answer, scripts allowed (the tests' fakes): remembered.
-        assert_eq!(
-            runs_of(
-                &mut Probes::read(table.clone(), Duration::ZERO, true),
-                &python
-            ),
-            1
-        );
-        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(runs_of(scratch.table(SETTLED_NOW, true), &python), 1);
     }
 }
