@@ -240,6 +240,27 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // A RUN of the final stage, after the venv is copied in, that removes a package from it:
+    // the image would not hold what dist proved.
+    let trim = "RUN rm -rf /opt/venv/lib/python3.10/site-packages/dubbing_common";
+    let text = template("media-service").replace(
+        "COPY --from=build /opt /opt\n",
+        &format!("COPY --from=build /opt /opt\n{trim}\n"),
+    );
+    assert_ne!(text, template("media-service"));
+    write(tree.path(), MEDIA, &text);
+    let out = verify(tree.path(), tools.path(), &media);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = line_of(&text, trim);
+    assert!(
+        out.stdout.contains(&format!(
+            "{MEDIA}:{line}: RUN, after the install, removes or moves files in /opt/venv/, the \
+             venv install.py filled"
+        )),
+        "{}",
+        out.stdout
+    );
+
     // install.py run where the copies did not put every wheel: one copied by name (the
     // libraries' wheels are left out), as `docker build` would find it.
     let text = template("media-service").replace(

@@ -419,8 +419,16 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
             .is_some_and(|from| installing.contains(&from.to_ascii_lowercase()))
             && takes_venv(&copy)
     };
-    if image.iter().any(runs_install) || image.iter().any(copies_install) {
-        return None;
+    if let Some(at) = image
+        .iter()
+        .position(|i| runs_install(i) || copies_install(i))
+    {
+        // After the install: in the image, and in a stage whose venv it copies.
+        let mut after: Vec<&Instruction> = image[at + 1..].to_vec();
+        for (chain, install) in installing_chains(&stages) {
+            after.extend(&chain[install + 1..]);
+        }
+        return changed_after(rel, &after, venv.as_deref()?, service);
     }
     Some(format!(
         "{rel}: its image does not hold what the context's {install} installs (no RUN of it in \
@@ -428,6 +436,29 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
          it, to the same path), so what `cargo xtask dist {name}` \
          proved is not what it builds; install with `RUN /opt/venv/bin/python /context/{install}` \
          as the template does (move this file aside and run `cargo xtask dist {name}` to see it)",
+        install = context::INSTALL,
+        name = service.folder_name()
+    ))
+}
+
+/// A `RUN` of the image after its install that removes or moves files in the venv the install
+/// filled (`rm -rf /opt/venv/lib/python3.10/site-packages/numpy/tests`, `find /opt/venv ...
+/// -delete`): the image would not hold what `dist` proved to install and import, and the check
+/// cannot run that command on its own install.
+fn changed_after(
+    rel: &str,
+    after: &[&Instruction],
+    venv: &str,
+    service: &Package,
+) -> Option<String> {
+    let changer = after.iter().find(|i| removes_or_moves_in(i, venv, true))?;
+    Some(format!(
+        "{rel}:{}: RUN, after the install, removes or moves files in {venv}/, the venv \
+         {install} filled, so the image would not hold what `cargo xtask dist {name}` proved to \
+         install and import (the check cannot run that command); remove that RUN: the venv holds \
+         exactly the runtime lock's pins and the service's wheels, and a package is left out by \
+         removing it from the service's dependencies (`cargo xtask remove {name} NAME`)",
+        changer.line,
         install = context::INSTALL,
         name = service.folder_name()
     ))
@@ -766,20 +797,33 @@ fn install_run_problem(
 /// An earlier `RUN` that removes or moves something in the folder `install.py` runs from
 /// (`rm -rf /context/wheels`): what it leaves there cannot be told.
 fn changed_before<'a>(before: &[&'a Instruction], here: &str) -> Option<&'a Instruction> {
-    before.iter().copied().find(|i| {
-        let command = dockerfile_parse::flags(&i.args).1;
-        let words: Vec<String> = image_files::shell_words(command)
-            .iter()
-            .map(|w| image_files::dequoted(w))
-            .collect();
-        i.keyword == "RUN"
-            && words
-                .iter()
-                .any(|w| matches!(w.as_str(), "rm" | "mv" | "-delete" | "truncate" | "shred"))
-            && words
-                .iter()
-                .any(|w| w.trim_end_matches('/') == here || w.starts_with(&format!("{here}/")))
-    })
+    before
+        .iter()
+        .copied()
+        .find(|i| removes_or_moves_in(i, here, false))
+}
+
+/// Whether `i` is a `RUN` that removes or moves files in the folder `dir` (a word naming it or
+/// a path in it; with `above`, a folder above it too: `rm -rf /opt` takes `/opt/venv`).
+fn removes_or_moves_in(i: &Instruction, dir: &str, above: bool) -> bool {
+    if i.keyword != "RUN" {
+        return false;
+    }
+    let command = dockerfile_parse::flags(&i.args).1;
+    let words: Vec<String> = image_files::shell_words(command)
+        .iter()
+        .map(|w| image_files::dequoted(w))
+        .collect();
+    let names = |w: &str| {
+        let w = w.trim_end_matches('/');
+        w == dir
+            || w.starts_with(&format!("{dir}/"))
+            || above && w.starts_with('/') && dir.starts_with(&format!("{w}/"))
+    };
+    words
+        .iter()
+        .any(|w| matches!(w.as_str(), "rm" | "mv" | "-delete" | "truncate" | "shred"))
+        && words.iter().any(|w| names(w))
 }
 
 /// A `RUN` of `install.py` as a user other than root: whether that user may write where it
@@ -1052,6 +1096,53 @@ mod tests {
              COPY --from=build /usr/local/lib/python3.10/site-packages /usr/local/lib/python3.10/site-packages\n\
              COPY --from=build /usr/local/bin /usr/local/bin\n{tail}"
         )));
+    }
+
+    /// A `RUN` after the install that removes or moves files in its venv (in the image, or in
+    /// the stage whose venv it copies) fails, naming its line; other `RUN`s after it do not.
+    #[test]
+    fn the_image_must_keep_what_install_py_installed() {
+        let service = media_service(|_| {});
+        let tail = "ENTRYPOINT [\"media-service\"]\n";
+        let problem = |text: &str| install_problem(&service, "D", &dockerfile_parse::parse(text));
+        let install = "RUN uv venv /opt/venv\nRUN /opt/venv/bin/python /context/install.py\n";
+        let one = |after: &str| problem(&format!("FROM x\n{install}{after}\n{tail}"));
+        let two = |build: &str, image: &str| {
+            problem(&format!(
+                "FROM x AS build\n{install}{build}\nFROM y\nCOPY --from=build /opt /opt\n\
+                 {image}\n{tail}"
+            ))
+        };
+        let trim = "RUN rm -rf /opt/venv/lib/python3.10/site-packages/dubbing_common";
+        let found = one(trim).unwrap_or_default();
+        assert!(
+            found.starts_with("D:4: RUN, after the install, removes or moves files in /opt/venv/")
+                && found.contains("cargo xtask remove media-service NAME"),
+            "{found}"
+        );
+        for changer in [
+            "RUN find /opt/venv -name tests -type d -exec rm -rf {} +",
+            "RUN rm -rf /opt",
+            "RUN mv /opt/venv /opt/old",
+        ] {
+            assert!(one(changer).is_some(), "{changer}");
+            assert!(two("", changer).is_some(), "{changer}");
+            assert!(two(changer, "").is_some(), "{changer}");
+        }
+        for other in [
+            "RUN useradd --system app",
+            "RUN rm -rf /var/lib/apt/lists/*",
+            "RUN rm -rf /opt/venv-old",
+            "",
+        ] {
+            assert_eq!(one(other), None, "{other}");
+            assert_eq!(two(other, other), None, "{other}");
+        }
+        // Before the copy, in the image: the copy comes after it.
+        let before = format!(
+            "FROM x AS build\n{install}FROM y\n{trim}\nCOPY --from=build /opt /opt\n{tail}"
+        );
+        assert_eq!(problem(&before), None);
     }
 
     /// `install.py` must find the lock and every wheel beside it where the copies put them.
