@@ -5,7 +5,7 @@
 use crate::workspace::Package;
 use crate::workspace::deploy::context;
 use crate::workspace::dockerfile_parse::{self, Instruction};
-use crate::workspace::{dockerfile_vars, image_files};
+use crate::workspace::{dockerfile_vars, image_files, removals};
 
 /// The problems of the Dockerfile `text` of `service`, each leading with `rel:line` (`rel`: the
 /// Dockerfile's path from the root); none when it matches. Paths are read with the file's
@@ -423,12 +423,25 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
         .iter()
         .position(|i| runs_install(i) || copies_install(i))
     {
-        // After the install: in the image, and in a stage whose venv it copies.
-        let mut after: Vec<&Instruction> = image[at + 1..].to_vec();
-        for (chain, install) in installing_chains(&stages) {
-            after.extend(&chain[install + 1..]);
+        // After the install: in the image, and in the stages whose venv it copies.
+        let mut chains = vec![(image.clone(), at)];
+        let copied: Vec<String> = image[at..]
+            .iter()
+            .filter(|i| copies_install(i))
+            .filter_map(|i| dockerfile_parse::transfer(&i.args).from)
+            .map(|from| from.to_ascii_lowercase())
+            .collect();
+        for (index, stage) in stages.iter().enumerate() {
+            let named =
+                |from: &String| *from == index.to_string() || Some(from) == stage.name.as_ref();
+            let chain = chain(&stages, index);
+            if copied.iter().any(named)
+                && let Some(install) = chain.iter().position(runs_install)
+            {
+                chains.push((chain, install));
+            }
         }
-        return changed_after(rel, &after, venv.as_deref()?, service);
+        return changed_after(rel, &chains, venv.as_deref()?, service);
     }
     Some(format!(
         "{rel}: its image does not hold what the context's {install} installs (no RUN of it in \
@@ -443,15 +456,25 @@ fn install_problem(service: &Package, rel: &str, instructions: &[Instruction]) -
 
 /// A `RUN` of the image after its install that removes or moves files in the venv the install
 /// filled (`rm -rf /opt/venv/lib/python3.10/site-packages/numpy/tests`, `find /opt/venv ...
-/// -delete`): the image would not hold what `dist` proved to install and import, and the check
-/// cannot run that command on its own install.
+/// -delete`), the install's own `RUN` chained after it included (see [`removals`]): the image
+/// would not hold what `dist` proved to install and import, and the check cannot run that
+/// command on its own install. `chains`: each chain with where its install is.
 fn changed_after(
     rel: &str,
-    after: &[&Instruction],
+    chains: &[(Vec<&Instruction>, usize)],
     venv: &str,
     service: &Package,
 ) -> Option<String> {
-    let changer = after.iter().find(|i| removes_or_moves_in(i, venv, true))?;
+    let changer = chains.iter().find_map(|(chain, install)| {
+        let workdirs = workdirs(chain);
+        (*install..chain.len()).find_map(|at| {
+            let i = chain[at];
+            let after = (at == *install && runs_install(&i)).then_some(context::INSTALL);
+            let changes =
+                i.keyword == "RUN" && removals::changes(&script(i), &workdirs[at], venv, after);
+            changes.then_some(i)
+        })
+    })?;
     Some(format!(
         "{rel}:{}: RUN, after the install, removes or moves files in {venv}/, the venv \
          {install} filled, so the image would not hold what `cargo xtask dist {name}` proved to \
@@ -462,6 +485,40 @@ fn changed_after(
         install = context::INSTALL,
         name = service.folder_name()
     ))
+}
+
+/// A `RUN`'s script as the shell reads it (an exec form's words quoted back).
+fn script(run: &Instruction) -> String {
+    let command = dockerfile_parse::flags(&run.args).1;
+    match dockerfile_parse::exec_form(command) {
+        Some(words) => {
+            let quoted: Vec<String> = words
+                .iter()
+                .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+                .collect();
+            quoted.join(" ")
+        }
+        None => command.to_owned(),
+    }
+}
+
+/// The working folder at each instruction of `chain`: its `WORKDIR`s in turn, from `/` (a base
+/// image's own cannot be told).
+fn workdirs(chain: &[&Instruction]) -> Vec<String> {
+    let mut dir = "/".to_owned();
+    chain
+        .iter()
+        .map(|i| {
+            if i.keyword == "WORKDIR" {
+                let arg = image_files::dequoted(i.args.trim());
+                dir = match arg.starts_with('/') {
+                    true => arg,
+                    false => format!("{}/{arg}", dir.trim_end_matches('/')),
+                };
+            }
+            dir.clone()
+        })
+        .collect()
 }
 
 /// The Python the image installs with, where the Dockerfile names it, must be the one `dist`
@@ -675,7 +732,10 @@ fn made_venv(instructions: &[Instruction], dir: &str) -> bool {
         .iter()
         .filter(|i| i.keyword == "RUN")
         .any(|run| {
-            let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+            let words: Vec<String> = image_files::shell_words(dockerfile_parse::flags(&run.args).1)
+                .iter()
+                .map(|w| image_files::dequoted(w))
+                .collect();
             words
                 .iter()
                 .any(|w| w == "venv" || w.ends_with("virtualenv"))
@@ -797,33 +857,11 @@ fn install_run_problem(
 /// An earlier `RUN` that removes or moves something in the folder `install.py` runs from
 /// (`rm -rf /context/wheels`): what it leaves there cannot be told.
 fn changed_before<'a>(before: &[&'a Instruction], here: &str) -> Option<&'a Instruction> {
-    before
-        .iter()
-        .copied()
-        .find(|i| removes_or_moves_in(i, here, false))
-}
-
-/// Whether `i` is a `RUN` that removes or moves files in the folder `dir` (a word naming it or
-/// a path in it; with `above`, a folder above it too: `rm -rf /opt` takes `/opt/venv`).
-fn removes_or_moves_in(i: &Instruction, dir: &str, above: bool) -> bool {
-    if i.keyword != "RUN" {
-        return false;
-    }
-    let command = dockerfile_parse::flags(&i.args).1;
-    let words: Vec<String> = image_files::shell_words(command)
-        .iter()
-        .map(|w| image_files::dequoted(w))
-        .collect();
-    let names = |w: &str| {
-        let w = w.trim_end_matches('/');
-        w == dir
-            || w.starts_with(&format!("{dir}/"))
-            || above && w.starts_with('/') && dir.starts_with(&format!("{w}/"))
-    };
-    words
-        .iter()
-        .any(|w| matches!(w.as_str(), "rm" | "mv" | "-delete" | "truncate" | "shred"))
-        && words.iter().any(|w| names(w))
+    let workdirs = workdirs(before);
+    before.iter().zip(&workdirs).find_map(|(i, workdir)| {
+        let changes = i.keyword == "RUN" && removals::changes(&script(i), workdir, here, None);
+        changes.then_some(*i)
+    })
 }
 
 /// A `RUN` of `install.py` as a user other than root: whether that user may write where it
@@ -1114,6 +1152,12 @@ mod tests {
             ))
         };
         let trim = "RUN rm -rf /opt/venv/lib/python3.10/site-packages/dubbing_common";
+        // The venv named in quotes.
+        let quoted = format!(
+            "FROM x\nRUN uv venv --python 3.10 \"/opt/venv\"\n\
+             RUN /opt/venv/bin/python /context/install.py\n{trim}\n{tail}"
+        );
+        assert!(problem(&quoted).is_some());
         let found = one(trim).unwrap_or_default();
         assert!(
             found.starts_with("D:4: RUN, after the install, removes or moves files in /opt/venv/")
@@ -1138,6 +1182,24 @@ mod tests {
             assert_eq!(one(other), None, "{other}");
             assert_eq!(two(other, other), None, "{other}");
         }
+        // The install's own RUN, chained after it; a command that only names the venv.
+        let chained = format!(
+            "FROM x\nRUN uv venv /opt/venv\nRUN /opt/venv/bin/python /context/install.py && {}\n{tail}",
+            trim.trim_start_matches("RUN ")
+        );
+        assert!(
+            problem(&chained)
+                .unwrap_or_default()
+                .starts_with("D:3: RUN, after")
+        );
+        let cleanup = "RUN rm -rf /var/lib/apt/lists/* && chown -R app /opt/venv";
+        assert_eq!(two(cleanup, cleanup), None);
+        // A stage that installs and trims, which the image does not copy from.
+        let unused = format!(
+            "FROM x AS build\n{install}FROM build AS test\n{trim}\nFROM y\n\
+             COPY --from=build /opt /opt\n{tail}"
+        );
+        assert_eq!(problem(&unused), None);
         // Before the copy, in the image: the copy comes after it.
         let before = format!(
             "FROM x AS build\n{install}FROM y\n{trim}\nCOPY --from=build /opt /opt\n{tail}"

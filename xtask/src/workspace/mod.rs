@@ -21,6 +21,7 @@ mod package;
 pub mod pep440;
 pub mod pep508;
 mod pyproject;
+mod removals;
 mod rules;
 pub mod templates;
 
