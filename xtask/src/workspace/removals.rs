@@ -151,24 +151,10 @@ fn base(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
-/// `path` read from `cwd`, with `.` and `..` folded.
+/// `path` read from `cwd`, with `.` and `..` folded; a shell variable's path as it stands
+/// (what it names cannot be told here).
 fn resolve(cwd: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("{cwd}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    super::image_files::resolve(cwd, path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Whether removing `path` takes something in `dir`: it is `dir`, in it, or above it (a pattern
