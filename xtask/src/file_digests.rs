@@ -83,6 +83,11 @@ impl Identity {
         None
     }
 
+    /// The device the file is on.
+    pub fn device(&self) -> u64 {
+        self.dev
+    }
+
     /// Whether the file's last change was at least `margin` before `now`.
     pub fn settled(&self, now: SystemTime, margin: Duration) -> bool {
         let Ok(now) = now.duration_since(UNIX_EPOCH) else {

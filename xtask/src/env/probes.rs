@@ -127,7 +127,7 @@ impl Probes {
                 continue;
             };
             let identity = Identity::of(&meta)?;
-            if !identity.settled(now, self.margin) || !same_device(&meta, device) {
+            if !identity.settled(now, self.margin) || identity.device() != device {
                 return None;
             }
             identity.write(&mut key);
@@ -197,17 +197,6 @@ fn is_script(path: &Path) -> Option<bool> {
     let mut start = [0u8; 2];
     let read = fs::File::open(path).ok()?.read(&mut start).ok()?;
     Some(read == 2 && start == *b"#!")
-}
-
-#[cfg(unix)]
-fn same_device(meta: &fs::Metadata, device: u64) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    meta.dev() == device
-}
-
-#[cfg(not(unix))]
-fn same_device(_meta: &fs::Metadata, _device: u64) -> bool {
-    false
 }
 
 #[cfg(all(test, target_os = "linux"))]
