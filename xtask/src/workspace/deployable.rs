@@ -290,16 +290,19 @@ fn install_python(run: &Instruction) -> Option<String> {
     if !runs_install(&run) {
         return None;
     }
-    let words: Vec<String> = image_files::shell_words(dockerfile_parse::flags(&run.args).1)
-        .iter()
-        .map(|w| image_files::dequoted(w))
-        .collect();
+    let words = run_words(run);
     let at = words
         .iter()
         .position(|w| w == context::INSTALL || w.ends_with(&format!("/{}", context::INSTALL)))?;
     let python = words[..at].iter().rev().find(|w| !w.starts_with('-'))?;
     let name = python.rsplit('/').next()?;
     (python.starts_with('/') && name.starts_with("python")).then(|| python.clone())
+}
+
+/// A `RUN`'s words without their quotes ([`image_files::shell_words`] of its command).
+fn run_words(run: &Instruction) -> Vec<String> {
+    let words = image_files::shell_words(dockerfile_parse::flags(&run.args).1);
+    words.iter().map(|w| image_files::dequoted(w)).collect()
 }
 
 /// One stage of a Dockerfile: its `FROM`, what it starts from, its name (lower-cased), its
@@ -732,10 +735,7 @@ fn made_venv(instructions: &[Instruction], dir: &str) -> bool {
         .iter()
         .filter(|i| i.keyword == "RUN")
         .any(|run| {
-            let words: Vec<String> = image_files::shell_words(dockerfile_parse::flags(&run.args).1)
-                .iter()
-                .map(|w| image_files::dequoted(w))
-                .collect();
+            let words = run_words(run);
             words
                 .iter()
                 .any(|w| w == "venv" || w.ends_with("virtualenv"))
