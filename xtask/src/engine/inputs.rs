@@ -777,8 +777,9 @@ impl Inputs<'_> {
     /// The state (size, modification and change times) of every file the job a [`KeySpec`]
     /// describes reads, under `python/` and outside it ([`Outside::states`]), as one digest.
     /// Equal keys before and after a run say the content is what the job started with; equal
-    /// states also say nothing was written in between: a file edited while the job ran and put back before it ended (content A, B, A:
-    /// `git stash` and `git stash pop` around a run) may have been read as B.
+    /// states also say nothing was written in between: a file edited while the job ran and put
+    /// back before it ended (content A, B, A: `git stash` and `git stash pop` around a run) may
+    /// have been read as B.
     pub fn states_of(&self, spec: &KeySpec) -> String {
         let files = self.files();
         let mut h = Hasher::new();
