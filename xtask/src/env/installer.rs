@@ -232,8 +232,8 @@ impl Installer {
         match self {
             Installer::Uv { exe, .. } => {
                 let cmd = self.uv_install(root, exe, venv, &locks, (set, rebuild), exact)?;
-                self.configured(root, bytecode.apply(cmd)).run()?;
-                Ok(())
+                let one = one_source(Some(root), names_an_index(&locks)?);
+                from_cache_first(&self.configured(root, bytecode.apply(cmd)), one)
             }
             Installer::Pip { python, .. } => {
                 let install = || {
@@ -303,6 +303,75 @@ impl Installer {
         }
         Ok(cmd)
     }
+}
+
+/// Runs a uv command that installs or builds (`pip sync`, `pip install`, `build`) from uv's cache
+/// first (`--offline`), then, when the cache lacks something, the same command online; online
+/// only unless its packages come from `one_source` (see [`one_source`]).
+///
+/// Why: online, uv revalidates each index page it reads (a round trip each), and an index that
+/// fails for a moment makes uv retry for seconds, while the cache of a machine that has set up
+/// before holds all an install needs. What comes from there: the wheels the lock pins, by hash,
+/// so the same files either way; and the build backends (`setuptools>=68`), which uv resolves
+/// for every build, offline to the newest version its cache has seen, as the lock's resolution
+/// from the cache does (`Compile::one` in `env/lock.rs`). An offline attempt that fails leaves
+/// the venv as it was: uv finds, downloads and builds every distribution before it changes the
+/// venv. With `UV_OFFLINE` set, the command is offline anyway.
+pub fn from_cache_first(cmd: &Cmd, one_source: bool) -> Result<()> {
+    if one_source && !lock::offline_env() {
+        let offline = cmd.clone().arg("--offline");
+        let done = {
+            let _alive = crate::output::Alive::start();
+            offline.output()?
+        };
+        if done.success() {
+            crate::output::say(offline.echo());
+            return Ok(());
+        }
+    }
+    cmd.run()?;
+    Ok(())
+}
+
+/// Whether uv takes every package from one place (PyPI, or the one index that replaces it), so
+/// that its cache answers as that place would. With more (an index of a package's own,
+/// `own_indexes`; `UV_INDEX`, `UV_EXTRA_INDEX_URL` or `UV_FIND_LINKS`; a `uv.toml` at `root`,
+/// for a command that reads it), uv offline reads a place whose pages it has not cached as one
+/// without the package and takes it from the next, where online it stops at the first that has
+/// it, and fails when one cannot be reached: other packages, or a failure hidden.
+pub fn one_source(root: Option<&Path>, own_indexes: bool) -> bool {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let configured = root.is_some_and(|r| CONFIG_FILES.iter().any(|f| r.join(f).exists()));
+    !own_indexes
+        && !configured
+        && !["UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS"]
+            .iter()
+            .any(|v| set(v))
+}
+
+/// Whether a requirement file names a place to take packages from (`--index-url`,
+/// `--extra-index-url`, `--find-links`...: a lock of a package with an index of its own does).
+fn names_an_index(files: &[PathBuf]) -> Result<bool> {
+    for file in files {
+        let text =
+            fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let names = text.lines().map(str::trim_start).any(|l| {
+            [
+                "--index",
+                "--extra-index-url",
+                "--default-index",
+                "--find-links",
+                "-i",
+                "-f",
+            ]
+            .iter()
+            .any(|o| l.starts_with(o))
+        });
+        if names {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// pip's steps, each a `pip install` made by `install`: the build backends and what they ask
@@ -525,4 +594,80 @@ fn pip_of(base: &Interpreter) -> Result<Installer> {
         version,
         module: PathBuf::from(module.trim()),
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A stand-in for uv that logs each run's last argument, fails when it is `--offline` unless
+    /// `cached` is true, and fails when it is `fail`.
+    fn stand_in(dir: &Path, cached: bool) -> PathBuf {
+        let _ = fs::remove_dir_all(dir);
+        fs::create_dir_all(dir).unwrap();
+        let uv = dir.join("uv");
+        let offline_code = if cached { 0 } else { 2 };
+        let log = dir.join("log");
+        let script = format!(
+            "#!/bin/sh\nfor last in \"$@\"; do :; done\necho \"$last\" >> '{}'\n\
+             [ \"$last\" = --offline ] && exit {offline_code}\n[ \"$last\" = fail ] && exit 3\nexit 0\n",
+            log.display()
+        );
+        fs::write(&uv, script).unwrap();
+        fs::set_permissions(&uv, fs::Permissions::from_mode(0o755)).unwrap();
+        uv
+    }
+
+    fn runs(dir: &Path) -> Vec<String> {
+        let log = fs::read_to_string(dir.join("log")).unwrap_or_default();
+        log.lines().map(str::to_owned).collect()
+    }
+
+    /// The cache answers: one offline run. It does not: the same command online after it. (Not
+    /// under `UV_OFFLINE`, which the tests' environment does not set.)
+    #[test]
+    fn an_install_runs_online_only_when_the_cache_cannot_answer() {
+        if lock::offline_env() {
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("xtask-cache-first-{}", std::process::id()));
+        for (cached, expected) in [
+            (true, vec!["--offline"]),
+            (false, vec!["--offline", "lock.txt"]),
+        ] {
+            let dir = base.join(cached.to_string());
+            let uv = stand_in(&dir, cached);
+            from_cache_first(&Cmd::new(&uv).args(["pip", "sync", "lock.txt"]), true).unwrap();
+            assert_eq!(runs(&dir), expected, "cached: {cached}");
+        }
+        // Failing both ways: the online run's failure is the error.
+        let dir = base.join("failing");
+        let uv = stand_in(&dir, false);
+        let err = from_cache_first(&Cmd::new(&uv).args(["pip", "sync", "fail"]), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sync fail` failed with exit code 3"), "{err}");
+        assert_eq!(runs(&dir), ["--offline", "fail"]);
+        let _ = fs::remove_dir_all(&base);
+    }
+
+    /// A lock of a package with an index of its own names it (`--emit-index-url`); the cache
+    /// then does not answer for it.
+    #[test]
+    fn a_lock_that_names_an_index_is_installed_online() {
+        let dir = std::env::temp_dir().join(format!("xtask-index-lines-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("requirements.txt");
+        fs::write(&plain, "six==1.17.0 \\\n    --hash=sha256:00\n").unwrap();
+        let indexed = dir.join("requirements-dev.txt");
+        fs::write(
+            &indexed,
+            "--index-url https://pypi.org/simple\n--extra-index-url http://x/simple\nsix==1.17.0\n",
+        )
+        .unwrap();
+        assert!(!names_an_index(std::slice::from_ref(&plain)).unwrap());
+        assert!(names_an_index(&[plain, indexed]).unwrap());
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

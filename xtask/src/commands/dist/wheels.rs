@@ -157,7 +157,8 @@ pub fn build(
         .arg(&source)
         .env("SOURCE_DATE_EPOCH", inputs.epoch.to_string())
         .cwd(root);
-    bytecode.apply(cmd).run().with_context(|| {
+    let one = installer::one_source(Some(root), !package.indexes.is_empty());
+    installer::from_cache_first(&bytecode.apply(cmd), one).with_context(|| {
         format!(
             "{}: its build backend could not build a wheel",
             package.folder_name()
