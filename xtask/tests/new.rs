@@ -373,15 +373,28 @@ fn a_lock_that_fails_after_the_files_are_written_says_what_was_written_and_how_t
     let tmp = scaffolded("new lock fails");
     let root = tmp.path();
     // media-service takes `six` from an index that nothing serves: its lock cannot be made.
+    // Though uv's cache holds six from PyPI (locked from there first): offline, uv would read
+    // the index it cannot reach as one without six and take PyPI's.
     let pyproject = root.join("python/apps/media-service/pyproject.toml");
-    let text = read(root, "python/apps/media-service/pyproject.toml").replacen(
+    let with_six = read(root, "python/apps/media-service/pyproject.toml").replacen(
         "dependencies = [\n",
         "dependencies = [\n    \"six\",\n",
         1,
-    ) + "\n[[tool.uv.index]]\nname = \"nowhere\"\nurl = \"http://127.0.0.1:9/simple\"\nexplicit = true\n\n\
+    );
+    fs::write(&pyproject, &with_six).unwrap();
+    run(xtask(root).args(["lock", "media-service"])).assert_ok();
+    let text = with_six
+        + "\n[[tool.uv.index]]\nname = \"nowhere\"\nurl = \"http://127.0.0.1:9/simple\"\nexplicit = true\n\n\
            [tool.uv.sources]\nsix = { index = \"nowhere\" }\n";
     fs::write(&pyproject, text).unwrap();
-    let out = run(xtask(root).args(["new", "lib", "audio", "--into", "media-service"]));
+    // (uv's retries of a refused connection would take 10 s.)
+    let no_retries = [("UV_HTTP_RETRIES", "0")];
+    let out = run(xtask(root).args(["lock", "media-service"]).envs(no_retries));
+    out.assert_clean_error();
+    assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.stderr);
+    let out = run(xtask(root)
+        .args(["new", "lib", "audio", "--into", "media-service"])
+        .envs(no_retries));
     out.assert_clean_error();
     assert!(
         out.stderr.contains(

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::Cmd;
 use crate::digest::{self, hash};
 use crate::env::build_bytecode::BuildBytecode;
-use crate::env::installer::UV_VERSION;
+use crate::env::installer::{self, UV_VERSION};
 use crate::env::requirements;
 use crate::fsutil;
 use crate::project;
@@ -762,6 +762,9 @@ impl<'a> Compile<'a> {
     /// resolution as online when the cache holds what it needs, in a fraction of a second
     /// instead of a round trip to the index per package; online when it does not. An upgrade
     /// asks the index; for added packages, the cache answers when the index cannot, and says so.
+    /// Both only when the packages come from one place ([`installer::one_source`]): with an
+    /// index of the package's own, the cache would answer from PyPI's pages for a package that
+    /// index serves, or that cannot be reached.
     fn one(
         &self,
         input: &Path,
@@ -789,6 +792,7 @@ impl<'a> Compile<'a> {
             fs::read_to_string(output).with_context(|| format!("cannot read {}", output.display()))
         };
         let added = matches!(self.upgrade, Upgrade::Added(_));
+        let cache_answers = installer::one_source(None, !self.inputs.indexes.is_empty());
         if added && offline_env() {
             if let Some(failure) = attempt(&offline, true)? {
                 bail!("{failure}");
@@ -797,7 +801,7 @@ impl<'a> Compile<'a> {
         }
         // The cache's answer when it moved pins: the index decides, unless it cannot be asked.
         let mut cached = None;
-        if *self.upgrade == Upgrade::None && attempt(&offline, false)?.is_none() {
+        if *self.upgrade == Upgrade::None && cache_answers && attempt(&offline, false)?.is_none() {
             let answer = read()?;
             if keeps_pins(&previous, &answer) {
                 crate::output::say(offline.echo());
@@ -818,7 +822,7 @@ impl<'a> Compile<'a> {
                 )),
             ));
         }
-        if added && attempt(&offline, true)?.is_none() {
+        if added && cache_answers && attempt(&offline, true)?.is_none() {
             let last = failure.lines().last().unwrap_or("").trim();
             return Ok((
                 read()?,
