@@ -19,6 +19,12 @@ fn template(service: &str) -> String {
 
 const MEDIA: &str = "python/deploy/media-service/Dockerfile";
 
+/// The deploy job's own gate: `verify --tree`, the checks that run in no venv (the Dockerfiles
+/// among them), for the named service. A Dockerfile is an input of every job (a file under
+/// `python/` outside the packages), so a whole `verify` after each edit below would rerun the
+/// service's mypy and pytest as well, for the same deploy verdict.
+const MEDIA_TREE: [&str; 3] = ["--tree", "--package", "media-service"];
+
 /// `verify ARGS` with the tools folder `tools`, from PyPI.
 fn verify(root: &Path, tools: &Path, args: &[&str]) -> Run {
     run(xtask(root)
@@ -77,7 +83,7 @@ fn a_tree_without_dockerfiles_gets_no_hadolint_and_the_template_s_dockerfiles_pa
             &template(service),
         );
     }
-    let out = verify(tree.path(), tools.path(), &["-v"]);
+    let out = verify(tree.path(), tools.path(), &["--tree", "-v"]);
     out.assert_ok();
     for service in ["media-service", "sts-service"] {
         // -v: each job's whole output, its report included.
@@ -112,7 +118,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     let line = line_of(&text, "FROM python:latest");
     write(tree.path(), MEDIA, &text);
     let finding = format!("{MEDIA}:{line} DL3007 warning: Using latest");
-    let media = ["--package", "media-service"];
+    let media = MEDIA_TREE;
     let out = verify(tree.path(), tools.path(), &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(job_line(&out, "FAILED", "media-service"), "{}", out.stdout);
@@ -135,7 +141,11 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
         "python/.hadolint.yaml",
         "ignored:\n  - DL3007\n",
     );
-    let out = verify(tree.path(), tools.path(), &["-v", "-p", "media-service"]);
+    let out = verify(
+        tree.path(),
+        tools.path(),
+        &["-v", "--tree", "-p", "media-service"],
+    );
     out.assert_ok();
     assert!(
         out.stdout
@@ -148,7 +158,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     let fresh = verify(
         tree.path(),
         tools.path(),
-        &["--no-cache", "-p", "media-service"],
+        &["--no-cache", "--tree", "-p", "media-service"],
     );
     for (out, verdict) in [(&again, "cached"), (&fresh, "ok")] {
         out.assert_ok();
@@ -184,7 +194,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
 fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
     let tree = committed_set_up_tree();
     let tools = common::tools_with_uv_and_seeds("deploy match tools");
-    let media = ["--package", "media-service"];
+    let media = MEDIA_TREE;
 
     let text = template("media-service").replace(
         "ENTRYPOINT [\"media-service\"]",
@@ -336,8 +346,9 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         out.stdout
     );
 
+    // The template again: the whole gate of the service passes.
     write(tree.path(), MEDIA, &template("media-service"));
-    verify(tree.path(), tools.path(), &media).assert_ok();
+    verify(tree.path(), tools.path(), &["--package", "media-service"]).assert_ok();
 }
 
 #[test]
