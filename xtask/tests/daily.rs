@@ -24,10 +24,18 @@ fn focused_tests_filters_and_the_output_of_a_day() {
     let tmp = committed_set_up_tree();
     let root = tmp.path();
 
-    // A passing verify is short: a line a job and a summary.
+    // An end-to-end test under python/tests/e2e: no gate runs it (the plan runs them by hand),
+    // and a whole verify says so, with the command that runs it, which fails as it should.
+    let e2e = "python/tests/e2e/test_flow.py";
+    write(
+        root,
+        e2e,
+        "def test_flow() -> None:\n    assert 1 + 1 == 3\n",
+    );
     run(xtask(root).arg("setup")).assert_ok();
     let out = run(xtask(root).arg("verify"));
     out.assert_ok();
+    // A passing verify is short: a line a job, the note, and a summary.
     assert!(
         out.stdout.lines().count() <= 45,
         "{} lines:\n{}",
@@ -39,17 +47,6 @@ fn focused_tests_filters_and_the_output_of_a_day() {
         "no command lines on success:\n{}",
         out.stdout
     );
-
-    // An end-to-end test under python/tests/e2e: no gate runs it (the plan runs them by hand),
-    // and a whole verify says so, with the command that runs it, which fails as it should.
-    let e2e = "python/tests/e2e/test_flow.py";
-    write(
-        root,
-        e2e,
-        "def test_flow() -> None:\n    assert 1 + 1 == 3\n",
-    );
-    let out = run(xtask(root).arg("verify"));
-    out.assert_ok();
     let note = out
         .stdout
         .lines()
@@ -181,7 +178,7 @@ fn focused_tests_filters_and_the_output_of_a_day() {
     assert!(!off.stdout.contains('\u{1b}'), "{}", off.stdout);
 }
 
-/// A venv built with `--python 3.11` (or `--installer pip`) stays so for plain commands.
+/// A venv built with `--python 3.11` stays so for plain commands.
 #[test]
 fn a_venv_keeps_the_python_and_installer_it_was_made_with() {
     let tmp = scaffolded("sticky");
@@ -212,16 +209,7 @@ fn a_venv_keeps_the_python_and_installer_it_was_made_with() {
     let out = run(xtask(root).args(["setup-stream", "--python", "3.10"]));
     out.assert_ok();
     assert_eq!(version().trim(), "(3, 10)");
-
-    run(xtask(root).args(["setup-sts", "--installer", "pip"])).assert_ok();
-    let out = run(xtask(root).arg("setup-sts"));
-    out.assert_ok();
-    assert_eq!(
-        out.stdout.trim(),
-        "sts-service: up to date",
-        "{}",
-        out.stdout
-    );
+    // The installer stays the same way: setup::the_pip_installer_builds_the_same_working_venv.
 }
 
 /// `run`, `ide`, `hooks`, `--version`, `help`, and options a command cannot honour.

@@ -339,6 +339,15 @@ fn the_pip_installer_builds_the_same_working_venv() {
         "import sts_service.tts, dubbing_common, pytest, mypy",
     );
     assert!(ok, "{out_}");
+    // A plain setup keeps the installer the venv was made with.
+    let out = run(xtask(root).arg("setup-sts"));
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "sts-service: up to date",
+        "{}",
+        out.stdout
+    );
     // Switching the installer back is an input change: a new venv, named by the installers.
     let out = run(xtask(root).args(["setup-sts", "--installer", "uv"]));
     out.assert_ok();
