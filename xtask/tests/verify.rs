@@ -317,14 +317,15 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         "does not name the setup command",
     );
     // Each command it names is read as the xtask reads it: one that does not exist, or a
-    // package that does not, fails with its line.
+    // package that does not, fails with its line. (The README check is a check of the tree:
+    // `--tree` runs it without setting up the venv, whose install the README is part of.)
     put(
         root,
         rel,
         "# media-service\n\n```sh\ncargo xtask setup-nonexistent\ncargo xtask test --package media-service\n```\n",
     );
     assert_fails_naming(
-        &run(xtask(root).args(["verify", "-p", "media-service"])),
+        &run(xtask(root).args(["verify", "--tree", "-p", "media-service"])),
         &["readme (SC-005) media-service"],
         "README.md:4: `cargo xtask setup-nonexistent` is no command of this xtask",
     );
@@ -334,7 +335,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
         "# media-service\n\n`cargo xtask setup-stream`, then `cargo xtask test -p no-such-pkg`.\n",
     );
     assert_fails_naming(
-        &run(xtask(root).args(["verify", "-p", "media-service"])),
+        &run(xtask(root).args(["verify", "--tree", "-p", "media-service"])),
         &["readme (SC-005) media-service"],
         "README.md:3: `cargo xtask test -p no-such-pkg` names no package: no-such-pkg",
     );
