@@ -110,7 +110,8 @@ fn a_tree_without_dockerfiles_gets_no_hadolint_and_the_template_s_dockerfiles_pa
 #[test]
 fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     let tree = committed_set_up_tree();
-    let tools = common::tools_with_uv_and_seeds("deploy hadolint tools");
+    // The suite's tools folder: these check what hadolint finds, not its install.
+    let tools = common::shared_tools();
     let text = template("media-service").replace(
         "FROM python:3.10-slim AS build",
         "FROM python:latest AS build",
@@ -119,7 +120,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     write(tree.path(), MEDIA, &text);
     let finding = format!("{MEDIA}:{line} DL3007 warning: Using latest");
     let media = MEDIA_TREE;
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(job_line(&out, "FAILED", "media-service"), "{}", out.stdout);
     assert!(out.stdout.contains(&finding), "{}", out.stdout);
@@ -132,7 +133,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     let out = run(xtask(tree.path())
         .arg("verify")
         .args(media)
-        .env("XTASK_TOOLS_DIR", tools.path())
+        .env("XTASK_TOOLS_DIR", &tools)
         .env("HADOLINT_IGNORE", "DL3007"));
     assert_eq!(out.code, 1, "{}", out.stdout);
 
@@ -143,7 +144,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     );
     let out = verify(
         tree.path(),
-        tools.path(),
+        &tools,
         &["-v", "--tree", "-p", "media-service"],
     );
     out.assert_ok();
@@ -154,10 +155,10 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
         out.stdout
     );
     // A second run remembers the pass; a fresh one says the same.
-    let again = verify(tree.path(), tools.path(), &media);
+    let again = verify(tree.path(), &tools, &media);
     let fresh = verify(
         tree.path(),
-        tools.path(),
+        &tools,
         &["--no-cache", "--tree", "-p", "media-service"],
     );
     for (out, verdict) in [(&again, "cached"), (&fresh, "ok")] {
@@ -168,7 +169,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     // The deploy folder's configuration is nearer, and it ignores nothing.
     let nearer = "python/deploy/media-service/.hadolint.yaml";
     write(tree.path(), nearer, "ignored: []\n");
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stdout.contains(&finding), "{}", out.stdout);
     assert!(
@@ -180,7 +181,7 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
     // A configuration hadolint cannot read fails, rather than linting without it.
     fs::remove_file(tree.path().join(nearer)).unwrap();
     write(tree.path(), "python/.hadolint.yaml", "ignored: [DL3007\n");
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout
@@ -193,7 +194,8 @@ fn a_hadolint_finding_fails_until_the_nearest_hadolint_yaml_ignores_it() {
 #[test]
 fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
     let tree = committed_set_up_tree();
-    let tools = common::tools_with_uv_and_seeds("deploy match tools");
+    // The suite's tools folder: these check what hadolint finds, not its install.
+    let tools = common::shared_tools();
     let media = MEDIA_TREE;
 
     let text = template("media-service").replace(
@@ -201,7 +203,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         "ENTRYPOINT [\"sts-service\", \"--serve\"]",
     );
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(job_line(&out, "FAILED", "media-service"), "{}", out.stdout);
     let line = line_of(&text, "ENTRYPOINT");
@@ -220,7 +222,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         "COPY src/ /context/src/\nRUN /opt/venv/bin/python /context/install.py",
     );
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     let line = line_of(&text, "COPY src/");
     assert!(
@@ -240,7 +242,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         "RUN uv pip install --python /opt/venv --no-deps /context/wheels/*.whl",
     );
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout.contains(&format!(
@@ -259,7 +261,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
     );
     assert_ne!(text, template("media-service"));
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     let line = line_of(&text, trim);
     assert!(
@@ -279,7 +281,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
     );
     assert_ne!(text, template("media-service"));
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     let line = line_of(&text, "RUN /opt/venv/bin/python /context/install.py");
     assert!(
@@ -312,10 +314,10 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
     };
     let text = with_variables("${APP_CONTEXT}/wheels/");
     write(tree.path(), MEDIA, &text);
-    verify(tree.path(), tools.path(), &media).assert_ok();
+    verify(tree.path(), &tools, &media).assert_ok();
     let text = with_variables("$CONTEXT/wheels/");
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     let line = line_of(&text, "RUN /opt/venv/bin/python \"${APP_CONTEXT}");
     assert!(
@@ -334,7 +336,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
         .replace("--python 3.10", "--python 3.9");
     assert_ne!(text, template("media-service"));
     write(tree.path(), MEDIA, &text);
-    let out = verify(tree.path(), tools.path(), &media);
+    let out = verify(tree.path(), &tools, &media);
     assert_eq!(out.code, 1, "{}", out.stdout);
     let line = line_of(&text, "RUN uv venv");
     assert!(
@@ -348,7 +350,7 @@ fn a_dockerfile_that_no_longer_matches_its_service_fails_naming_the_line() {
 
     // The template again: the whole gate of the service passes.
     write(tree.path(), MEDIA, &template("media-service"));
-    verify(tree.path(), tools.path(), &["--package", "media-service"]).assert_ok();
+    verify(tree.path(), &tools, &["--package", "media-service"]).assert_ok();
 }
 
 #[test]
