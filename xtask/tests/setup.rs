@@ -339,16 +339,8 @@ fn the_pip_installer_builds_the_same_working_venv() {
         "import sts_service.tts, dubbing_common, pytest, mypy",
     );
     assert!(ok, "{out_}");
-    // A plain setup keeps the installer the venv was made with: nothing installed (why "up to
-    // date" may say more: the same check in state.rs).
-    let out = run(xtask(root).arg("setup-sts"));
-    out.assert_ok();
-    let last = out.stdout.trim().lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("sts-service: up to date") && !out.stdout.contains("$ "),
-        "{}",
-        out.stdout
-    );
+    // A plain setup keeps the installer the venv was made with: nothing installed.
+    run(xtask(root).arg("setup-sts")).assert_up_to_date("sts-service");
     // Switching the installer back is an input change: a new venv, named by the installers.
     let out = run(xtask(root).args(["setup-sts", "--installer", "uv"]));
     out.assert_ok();

@@ -105,6 +105,21 @@ impl Run {
         );
         self
     }
+
+    /// A setup of `service` that installed nothing: its last line says it is up to date, and no
+    /// command ran. (A test linking the suite's uv into a tools folder of its own moves the uv's
+    /// change time: a setup at that moment looks at the interpreter and installer again, and
+    /// says "up to date (the interpreter and installer are the same as before)".)
+    #[track_caller]
+    pub fn assert_up_to_date(&self, service: &str) {
+        self.assert_ok();
+        let last = self.stdout.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("{service}: up to date")) && !self.stdout.contains("$ "),
+            "{}",
+            self.stdout
+        );
+    }
 }
 
 /// The xtask binary, with a clean environment of the things that change its behaviour.
