@@ -306,8 +306,9 @@ impl Installer {
 }
 
 /// Runs a uv command that installs or builds (`pip sync`, `pip install`, `build`) from uv's cache
-/// first (`--offline`), then, when the cache lacks something, the same command online; online
-/// only unless its packages come from `one_source` (see [`one_source`]).
+/// first (`--offline`), then, when the cache lacks something, the same command online. Online
+/// only when its packages may come from more than one place (`one_source` false: see
+/// [`one_source`]).
 ///
 /// Why: online, uv revalidates each index page it reads (a round trip each), and an index that
 /// fails for a moment makes uv retry for seconds, while the cache of a machine that has set up
