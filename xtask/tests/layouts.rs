@@ -212,10 +212,17 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
     fs::remove_file(root.join(user)).unwrap();
     fs::remove_dir_all(root.join("python/libs/nslib/src/provns")).unwrap();
 
-    // No tests at all: nothing passes for want of checking (the tree check runs whatever -p).
+    // No tests at all: nothing passes for want of checking, a gate of one venv (a CI runner's)
+    // included; the tree check runs whatever -p. (Each in a gate that sets up no other venv: a
+    // whole verify of contracts would set up sts-service's, which installs it too.)
     fs::remove_dir_all(root.join("python/libs/contracts/tests")).unwrap();
-    let out = run(xtask(root).args(["verify", "-p", "contracts"]));
-    assert_failed(&out, "pytest contracts", "tests/ does not exist");
+    let out = run(xtask(root).args(["test", "-p", "contracts", "--venv", "media-service"]));
+    assert_failed(
+        &out,
+        "pytest contracts (media-service venv)",
+        "tests/ does not exist",
+    );
+    let out = run(xtask(root).args(["verify", "--tree", "-p", "contracts"]));
     assert_failed(&out, "tree (SC-006)", "missing python/libs/contracts/tests");
 }
 

@@ -640,29 +640,35 @@ impl<'a> Gate<'a> {
         let mut jobs = Vec::new();
         for package in &self.selection.packages {
             let targets = focus.targets.get(&package.name);
-            if targets.is_none() && !package.dir.join("tests").is_dir() {
-                let name = package.folder_name().to_owned();
-                let rel = package.rel.clone();
-                let rerun = self.xtask(&["test", "--package", &name]);
-                jobs.push(Job::check(
-                    "pytest",
-                    Some(package.folder_name()),
-                    rerun,
-                    move || {
-                        Err(format!(
-                            "{name}: {rel}/tests/ does not exist, so nothing tests it; a package's tests live in its tests/ folder"
-                        ))
-                    },
-                ));
-                continue;
-            }
+            let no_tests = targets.is_none() && !package.dir.join("tests").is_dir();
             for venv in self.ws.venvs_of(package) {
-                if self.part.holds(Some(venv.folder_name())) {
-                    jobs.push(self.pytest_job(package, venv, focus, targets));
+                if !self.part.holds(Some(venv.folder_name())) {
+                    continue;
                 }
+                jobs.push(if no_tests {
+                    self.no_tests_job(package, venv)
+                } else {
+                    self.pytest_job(package, venv, focus, targets)
+                });
             }
         }
         jobs
+    }
+
+    /// The pytest job of a package without a tests/ folder, in the venv of `venv`: it fails. One
+    /// in each venv that would test the package, so that a gate of one venv (`--venv`, a CI
+    /// runner's) fails too, rather than running nothing and saying ok.
+    fn no_tests_job(&self, package: &Package, venv: &Package) -> Job {
+        let name = package.folder_name().to_owned();
+        let rel = package.rel.clone();
+        let rerun = self.xtask(&["test", "--package", &name]);
+        let mut job = Job::check("pytest", Some(package.folder_name()), rerun, move || {
+            Err(format!(
+                "{name}: {rel}/tests/ does not exist, so nothing tests it; a package's tests live in its tests/ folder"
+            ))
+        });
+        job.venv = Some(venv.folder_name().to_owned());
+        job
     }
 
     /// pytest for `package` in the venv of `venv` (see [`Gate::pytest_jobs`]).
