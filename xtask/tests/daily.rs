@@ -91,6 +91,17 @@ fn focused_tests_filters_and_the_output_of_a_day() {
         "{}",
         out.stderr
     );
+    // Neither would a package named in a venv that does not install it.
+    let out = run(xtask(root).args(["test", "-p", "sts-service", "--venv", "media-service"]));
+    out.assert_clean_error();
+    assert!(
+        out.stderr.contains(
+            "sts-service is installed in no venv that `--venv media-service` names, so none of \
+             its jobs would run"
+        ) && out.stderr.contains("Name one (`--venv sts-service`)"),
+        "{}",
+        out.stderr
+    );
 
     // A test file named from the repository root runs alone (the tests run from elsewhere).
     let file = "python/libs/common/tests/unit/test_version.py";

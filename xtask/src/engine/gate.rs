@@ -169,6 +169,41 @@ impl<'a> Part<'a> {
     }
 }
 
+/// A package named with `-p` that no venv `--venv` names installs: none of its jobs would run,
+/// and the gate would say ok having checked nothing of it. An error instead, naming its venvs.
+fn named_outside_part(ws: &Workspace, selection: &Selection, part: &Part) -> Result<()> {
+    let Part::Venvs(owners) = part else {
+        return Ok(());
+    };
+    for package in &selection.packages {
+        if selection.reasons.get(&package.name).map(String::as_str) != Some("named") {
+            continue;
+        }
+        let venvs: Vec<&str> = ws
+            .venvs_of(package)
+            .iter()
+            .map(|v| v.folder_name())
+            .collect();
+        if owners.iter().any(|o| venvs.contains(&o.folder_name())) {
+            continue;
+        }
+        let asked: Vec<String> = owners
+            .iter()
+            .map(|o| format!("--venv {}", o.folder_name()))
+            .collect();
+        bail!(
+            "{} is installed in no venv that `{}` names, so none of its jobs would run and \
+             nothing of it would be checked; its venvs: {}. Name one (`--venv {}`), or leave \
+             `--venv` out",
+            package.folder_name(),
+            asked.join(" "),
+            venvs.join(", "),
+            venvs[0]
+        );
+    }
+    Ok(())
+}
+
 impl<'a> Gate<'a> {
     pub fn new(ws: &'a Workspace, args: &'a GateArgs) -> Result<Gate<'a>> {
         if args.no_cache {
@@ -186,6 +221,8 @@ impl<'a> Gate<'a> {
                 .map_err(|e| anyhow::anyhow!("{e:#} (`--changed-since {rev}`)"))?;
         }
         output::say(selection.describe());
+        let part = Part::of(ws, args)?;
+        named_outside_part(ws, &selection, &part)?;
         let junit = args.junit.as_deref().map(Junit::prepare).transpose()?;
         Ok(Gate {
             local_state: OnceCell::new(),
@@ -195,7 +232,7 @@ impl<'a> Gate<'a> {
             junit,
             inputs,
             volatile: inputs::volatile_now(),
-            part: Part::of(ws, args)?,
+            part,
             addopts: OnceCell::new(),
             mypy_outside: OnceCell::new(),
         })
