@@ -354,11 +354,11 @@ pub fn discover_from(candidates: Vec<PathBuf>, probes: &mut Probes) -> Discovery
             continue;
         }
         // The same file reached through two names is probed once.
-        let id = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if !seen_files.insert(id) {
+        let real = fs::canonicalize(&path).ok();
+        if !seen_files.insert(real.clone().unwrap_or_else(|| path.clone())) {
             continue;
         }
-        let key = probes.key(&path);
+        let key = real.and_then(|real| probes.key(&path, real));
         if let Some(key) = &key
             && let Some(answer) = probes.answer(key)
         {

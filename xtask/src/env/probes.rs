@@ -101,11 +101,11 @@ impl Probes {
         }
     }
 
-    /// The key of `path` as its files are now; None when they cannot be remembered.
-    pub fn key(&self, path: &Path) -> Option<Key> {
+    /// The key of `path` (leading to the file `real`, its canonical path) as its files are now;
+    /// None when they cannot be remembered.
+    pub fn key(&self, path: &Path, real: PathBuf) -> Option<Key> {
         self.file.as_ref()?;
         let now = SystemTime::now();
-        let real = fs::canonicalize(path).ok()?;
         let prefix = real.parent()?.parent()?;
         let device = trusted_device(real.parent()?)?;
         let mut key = format!(
@@ -337,7 +337,8 @@ mod tests {
         discover_from(vec![python.clone()], &mut Probes::none());
         assert_eq!(scratch.runs() - before, 1);
         // An entry edited by hand into no answer.
-        let key = scratch.table(SETTLED_NOW, true).key(&python).unwrap();
+        let real = fs::canonicalize(&python).unwrap();
+        let key = scratch.table(SETTLED_NOW, true).key(&python, real).unwrap();
         let text = fs::read_to_string(scratch.path("probes.txt")).unwrap();
         let digest = &key.digest;
         let edited = text.replace(&format!("{digest}\t3.12.1"), &format!("{digest}\tgarbage"));
