@@ -176,7 +176,7 @@ fn named_outside_part(ws: &Workspace, selection: &Selection, part: &Part) -> Res
         return Ok(());
     };
     for package in &selection.packages {
-        if selection.reasons.get(&package.name).map(String::as_str) != Some("named") {
+        if selection.reasons.get(&package.name).map(String::as_str) != Some(select::NAMED) {
             continue;
         }
         let venvs: Vec<&str> = ws

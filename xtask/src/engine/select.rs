@@ -14,6 +14,9 @@ use crate::engine::outside;
 use crate::project::PYTHON_DIR;
 use crate::workspace::{self, Package, Workspace};
 
+/// The reason of a package named with `-p` (`selected: common (named)`).
+pub const NAMED: &str = "named";
+
 /// The selected packages, each with why, in workspace order.
 pub struct Selection<'a> {
     pub packages: Vec<&'a Package>,
@@ -592,7 +595,7 @@ pub fn select_from<'a>(
         let package = ws
             .package(name)
             .map_err(|e| anyhow::anyhow!("{e} (--package {name})"))?;
-        reasons.insert(package.name.clone(), "named".into());
+        reasons.insert(package.name.clone(), NAMED.into());
     }
     if let Some(files) = changed {
         let mut changes = Changes {
