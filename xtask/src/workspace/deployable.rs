@@ -505,8 +505,10 @@ fn script(run: &Instruction) -> String {
     }
 }
 
-/// The working folder at each instruction of `chain`: its `WORKDIR`s in turn, from `/` (a base
-/// image's own cannot be told).
+/// The working folder at each instruction of `chain`: its `WORKDIR`s in turn, from `/`. A base
+/// image's own cannot be told; [`image_files`] reads it as unknown, so that a copy it cannot
+/// place fails, but here unknown would let a relative `rm` pass: `/` is the official Python
+/// images' own, and the stricter guess.
 fn workdirs(chain: &[&Instruction]) -> Vec<String> {
     let mut dir = "/".to_owned();
     chain
