@@ -96,9 +96,20 @@ fn focused_tests_filters_and_the_output_of_a_day() {
     out.assert_clean_error();
     assert!(
         out.stderr.contains(
-            "sts-service is installed in no venv that `--venv media-service` names, so none of \
-             its jobs would run"
+            "sts-service (named) is installed in no venv that `--venv media-service` names, so \
+             none of its jobs would run"
         ) && out.stderr.contains("Name one (`--venv sts-service`)"),
+        "{}",
+        out.stderr
+    );
+    // Nor the package the current folder is in.
+    let out = run(xtask(root)
+        .args(["test", "--venv", "media-service"])
+        .current_dir(root.join("python/apps/sts-service/tests")));
+    out.assert_clean_error();
+    assert!(
+        out.stderr
+            .contains("sts-service (the current folder is in it) is installed in no venv"),
         "{}",
         out.stderr
     );

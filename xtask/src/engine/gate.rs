@@ -169,16 +169,19 @@ impl<'a> Part<'a> {
     }
 }
 
-/// A package named with `-p` that no venv `--venv` names installs: none of its jobs would run,
-/// and the gate would say ok having checked nothing of it. An error instead, naming its venvs.
+/// A package asked for (named with `-p`, or the one the current folder is in) that no venv
+/// `--venv` names installs: none of its jobs would run, and the gate would say ok having
+/// checked nothing of it. An error instead, naming its venvs.
 fn named_outside_part(ws: &Workspace, selection: &Selection, part: &Part) -> Result<()> {
     let Part::Venvs(owners) = part else {
         return Ok(());
     };
     for package in &selection.packages {
-        if selection.reasons.get(&package.name).map(String::as_str) != Some(select::NAMED) {
-            continue;
-        }
+        let how = match selection.reasons.get(&package.name).map(String::as_str) {
+            Some(select::NAMED) => "named",
+            Some(select::HERE) => "the current folder is in it",
+            _ => continue,
+        };
         let venvs: Vec<&str> = ws
             .venvs_of(package)
             .iter()
@@ -192,9 +195,9 @@ fn named_outside_part(ws: &Workspace, selection: &Selection, part: &Part) -> Res
             .map(|o| format!("--venv {}", o.folder_name()))
             .collect();
         bail!(
-            "{} is installed in no venv that `{}` names, so none of its jobs would run and \
-             nothing of it would be checked; its venvs: {}. Name one (`--venv {}`), or leave \
-             `--venv` out",
+            "{} ({how}) is installed in no venv that `{}` names, so none of its jobs would run \
+             and nothing of it would be checked; its venvs: {}. Name one (`--venv {}`), or \
+             leave `--venv` out",
             package.folder_name(),
             asked.join(" "),
             venvs.join(", "),

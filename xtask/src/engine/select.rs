@@ -16,6 +16,8 @@ use crate::workspace::{self, Package, Workspace};
 
 /// The reason of a package named with `-p` (`selected: common (named)`).
 pub const NAMED: &str = "named";
+/// The reason of the package the current folder is in, when nothing else selects.
+pub const HERE: &str = "the current folder is in it; run from the root for all";
 
 /// The selected packages, each with why, in workspace order.
 pub struct Selection<'a> {
@@ -585,10 +587,7 @@ pub fn select_from<'a>(
     let mut all = names.is_empty() && changed.is_none();
     if all && let Some(package) = here {
         all = false;
-        reasons.insert(
-            package.name.clone(),
-            "the current folder is in it; run from the root for all".into(),
-        );
+        reasons.insert(package.name.clone(), HERE.into());
     }
     for name in names {
         // The cause first, then the flag it came from.
