@@ -4,6 +4,7 @@
 pub mod index;
 pub mod set_up;
 mod trash;
+mod uv_records;
 #[allow(unused_imports)] // each test crate uses a part of this module
 pub use set_up::{committed_set_up_tree, set_up_tree};
 
