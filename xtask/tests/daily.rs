@@ -231,7 +231,8 @@ fn a_venv_keeps_the_python_and_installer_it_was_made_with() {
     let out = run(xtask(root).args(["setup-stream", "--python", "3.10"]));
     out.assert_ok();
     assert_eq!(version().trim(), "(3, 10)");
-    // The installer stays the same way: setup::the_pip_installer_builds_the_same_working_venv.
+    // The installer stays the same way: see
+    // layouts::the_pip_installer_builds_a_working_venv_with_a_hatchling_library.
 }
 
 /// `run`, `ide`, `hooks`, `--version`, `help`, and options a command cannot honour.

@@ -355,11 +355,12 @@ fn a_service_depending_on_a_service_is_refused_before_any_venv() {
     );
 }
 
-/// A hatchling library sets up with pip: its backend's dynamic build requirements
-/// (`editables`) are installed before the editable build.
+/// The pip installer builds a working venv, a hatchling library in it: its backend's dynamic
+/// build requirements (`editables`) are installed before the editable build. A plain setup keeps
+/// the installer the venv was made with; switching it back is an input change.
 #[test]
-fn a_hatchling_library_sets_up_with_pip() {
-    let tmp = scaffolded("hatch");
+fn the_pip_installer_builds_a_working_venv_with_a_hatchling_library() {
+    let tmp = scaffolded("pip hatch");
     let root = tmp.path();
     library(
         root,
@@ -370,12 +371,29 @@ fn a_hatchling_library_sets_up_with_pip() {
         "src/dubbing_hatchlib",
         "dubbing_hatchlib",
     );
-    add_dependency(root, "media-service", "dubbing-hatchlib");
-    let out = run(xtask(root).args(["setup-stream", "--installer", "pip"]));
+    add_dependency(root, "sts-service", "dubbing-hatchlib");
+    // -v: the commands whole (a long one is cut otherwise).
+    let out = run(xtask(root).args(["setup-sts", "--installer", "pip", "-v"]));
     out.assert_ok();
+    assert!(
+        out.stdout.contains("sts-service: ready in") && out.stdout.contains("(pip "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("-m venv --without-pip"),
+        "{}",
+        out.stdout
+    );
+    let (ok, out_) = python_in(
+        root,
+        "sts-service",
+        "import sts_service.tts, dubbing_common, pytest, mypy",
+    );
+    assert!(ok, "{out_}");
     let (ok, where_) = python_in(
         root,
-        "media-service",
+        "sts-service",
         "import dubbing_hatchlib; print(dubbing_hatchlib.__file__)",
     );
     assert!(
@@ -387,5 +405,16 @@ fn a_hatchling_library_sets_up_with_pip() {
         doctor.stdout.contains("dubbing_hatchlib-0.1.0"),
         "doctor names the hatchling editable:\n{}",
         doctor.stdout
+    );
+    // A plain setup keeps the installer the venv was made with: nothing installed.
+    run(xtask(root).arg("setup-sts")).assert_up_to_date("sts-service");
+    // Switching the installer back is an input change: a new venv, named by the installers.
+    let out = run(xtask(root).args(["setup-sts", "--installer", "uv"]));
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("reinstalling: the installer changed from pip 23.0.1 to uv "),
+        "{}",
+        out.stdout
     );
 }

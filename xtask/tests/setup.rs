@@ -316,42 +316,6 @@ fn an_interpreter_that_does_not_fit_is_a_clear_error_and_nothing_is_created() {
     );
 }
 
-#[test]
-fn the_pip_installer_builds_the_same_working_venv() {
-    let tmp = scaffolded("pip");
-    let root = tmp.path();
-    // -v: the commands whole (a long one is cut otherwise).
-    let out = run(xtask(root).args(["setup-sts", "--installer", "pip", "-v"]));
-    out.assert_ok();
-    assert!(
-        out.stdout.contains("sts-service: ready in") && out.stdout.contains("(pip "),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("-m venv --without-pip"),
-        "{}",
-        out.stdout
-    );
-    let (ok, out_) = python_in(
-        root,
-        "sts-service",
-        "import sts_service.tts, dubbing_common, pytest, mypy",
-    );
-    assert!(ok, "{out_}");
-    // A plain setup keeps the installer the venv was made with: nothing installed.
-    run(xtask(root).arg("setup-sts")).assert_up_to_date("sts-service");
-    // Switching the installer back is an input change: a new venv, named by the installers.
-    let out = run(xtask(root).args(["setup-sts", "--installer", "uv"]));
-    out.assert_ok();
-    assert!(
-        out.stdout
-            .contains("reinstalling: the installer changed from pip 23.0.1 to uv "),
-        "{}",
-        out.stdout
-    );
-}
-
 /// The helper the assertions above rely on reads a printed command the way a shell would, so a
 /// quoted program path (a checkout or tools folder with a space) is still found.
 #[test]
