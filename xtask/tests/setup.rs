@@ -521,6 +521,44 @@ fn a_set_up_tree_restored_at_its_path_is_up_to_date() {
         found.trim().starts_with(&*root.to_string_lossy()),
         "{found}"
     );
+    // uv takes the editables for what a setup at this path left: installing them again would
+    // change nothing (the restore wrote the copies' times into uv's records of them).
+    let uv = fs::read_dir(common::shared_tools())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/uv"))
+        .find(|p| p.is_file())
+        .expect("the pinned uv, installed by the tree's setup");
+    let editables = common::TempDir::new("restored editables");
+    for (service, packages) in [
+        (
+            "media-service",
+            ["apps/media-service", "libs/common", "libs/contracts"],
+        ),
+        (
+            "sts-service",
+            ["apps/sts-service", "libs/common", "libs/contracts"],
+        ),
+    ] {
+        let list = editables.path().join(format!("{service}.txt"));
+        let lines: String = packages
+            .iter()
+            .map(|p| format!("-e {}\n", root.join("python").join(p).display()))
+            .collect();
+        fs::write(&list, lines).unwrap();
+        let out = std::process::Command::new(&uv)
+            .args(["pip", "install", "--dry-run", "--offline", "--python"])
+            .arg(venv_python(root, service))
+            .arg("-r")
+            .arg(&list)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && said.contains("Would make no changes"),
+            "{service}: {said}"
+        );
+    }
     let config = "python/apps/media-service/.venv/pyvenv.cfg";
     let kept = common::set_up::kept_setup_files(root).join(config);
     let before = fs::read_to_string(&kept).unwrap();
