@@ -115,7 +115,7 @@ fn a_shared_library_is_tested_in_every_venv_that_installs_it() {
 /// tests and coverage floor caught; a package whose tests are gone fails.
 #[test]
 fn flat_and_namespace_libraries_are_checked_for_real() {
-    let tmp = committed_tree("layouts");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     library(
         root,
@@ -136,6 +136,8 @@ fn flat_and_namespace_libraries_are_checked_for_real() {
     );
     add_dependency(root, "media-service", "flatlib");
     add_dependency(root, "media-service", "dubbing-ns");
+    // The set-up tree's lock predates the libraries: setup locks them in and installs them.
+    run(xtask(root).arg("setup-stream")).assert_ok();
     let out = run(xtask(root).args(["verify", "-v", "-p", "flatlib", "-p", "nslib"]));
     out.assert_ok();
     for job in [
@@ -278,7 +280,7 @@ fn a_library_no_service_uses_gets_a_venv_with_its_dependency_group() {
 /// python/pyproject.toml; an import of a local package the importer does not declare fails.
 #[test]
 fn a_new_library_is_first_party_and_imports_must_be_declared() {
-    let tmp = committed_tree("first party");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     library(
         root,
@@ -297,6 +299,7 @@ fn a_new_library_is_first_party_and_imports_must_be_declared() {
          def test_both() -> None:\n    assert dubbing_newlib.double(1) == 2\n    assert dubbing_common.__version__\n    assert pytest\n",
     );
     let config = fs::read(root.join("python/pyproject.toml")).unwrap();
+    run(xtask(root).arg("setup-stream")).assert_ok();
     run(xtask(root).args(["lint", "-p", "media-service"])).assert_ok();
     assert_eq!(
         fs::read(root.join("python/pyproject.toml")).unwrap(),
