@@ -86,11 +86,11 @@ pub fn heartbeat() {
 /// says otherwise. Why: a test also waits, on its tests' sleeps (the live line's, a job held
 /// running), on the network (locks, the tools' installs) and on pseudo-terminals, and a thread
 /// that waits leaves its core idle; the next test keeps it busy. Runs of the suite one after the
-/// other on this 2-core machine: 250.7 s with two threads, 241.5 s with three, for as much CPU
-/// (467 and 476 s); earlier, 280 s and 267 s. How: libtest reads `RUST_TEST_THREADS` in `main`;
-/// this runs before `main`, among the program's initialisers (`.init_array`), while the process
-/// has one thread, where setting a variable is sound. Elsewhere than Linux, libtest's default
-/// (one per core) stands.
+/// other on this 2-core machine: 250.7 s with two threads, then 241.5 s with three; in the other
+/// order, 236.9 s with three, then 249.7 s with two; as much CPU each way (some 470 s). How:
+/// libtest reads `RUST_TEST_THREADS` in `main`; this runs before `main`, among the program's
+/// initialisers (`.init_array`), while the process has one thread, where setting a variable is
+/// sound. Elsewhere than Linux, libtest's default (one per core) stands.
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]
