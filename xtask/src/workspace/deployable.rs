@@ -505,10 +505,12 @@ fn script(run: &Instruction) -> String {
     }
 }
 
-/// The working folder at each instruction of `chain`: its `WORKDIR`s in turn, from `/`. A base
-/// image's own cannot be told; [`image_files`] reads it as unknown, so that a copy it cannot
-/// place fails, but here unknown would let a relative `rm` pass: `/` is the official Python
-/// images' own, and the stricter guess.
+/// The working folder at each instruction of `chain`: its `WORKDIR`s in turn, from `/`, `.` and
+/// `..` folded as Docker folds them (a removal's path is compared with the deployable's by its
+/// text: `/app/../opt/venv` would not be `/opt/venv`). A base image's own cannot be told;
+/// [`image_files`] reads it as unknown, so that a copy it cannot place fails, but here unknown
+/// would let a relative `rm` pass: `/` is the official Python images' own, and the stricter
+/// guess. A `WORKDIR` naming a variable is joined as written.
 fn workdirs(chain: &[&Instruction]) -> Vec<String> {
     let mut dir = "/".to_owned();
     chain
@@ -516,10 +518,12 @@ fn workdirs(chain: &[&Instruction]) -> Vec<String> {
         .map(|i| {
             if i.keyword == "WORKDIR" {
                 let arg = image_files::dequoted(i.args.trim());
-                dir = match arg.starts_with('/') {
-                    true => arg,
-                    false => format!("{}/{arg}", dir.trim_end_matches('/')),
-                };
+                dir = image_files::resolve(&dir, &arg).unwrap_or_else(|_| {
+                    match arg.starts_with('/') {
+                        true => arg,
+                        false => format!("{}/{arg}", dir.trim_end_matches('/')),
+                    }
+                });
             }
             dir.clone()
         })
@@ -919,6 +923,25 @@ mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
+    #[test]
+    fn workdirs_fold_dots_as_docker_does() {
+        let parsed = crate::workspace::dockerfile_parse::parse(
+            "FROM x\nWORKDIR /app\nWORKDIR ../opt/./venv/\nRUN true\nWORKDIR lib\nWORKDIR $HOME\n",
+        );
+        let chain: Vec<&Instruction> = parsed.iter().collect();
+        assert_eq!(
+            workdirs(&chain),
+            [
+                "/",
+                "/app",
+                "/opt/venv",
+                "/opt/venv",
+                "/opt/venv/lib",
+                "/opt/venv/lib/$HOME"
+            ]
+        );
+    }
+
     /// The template `dist` writes, rendered for each service of the committed tree (with its
     /// `.python-version` and the pinned uv), with the file the integration tests write as that
     /// service's Dockerfile (`xtask/tests/data/<service>.Dockerfile`).
@@ -1170,6 +1193,8 @@ mod tests {
             "RUN find /opt/venv -name tests -type d -exec rm -rf {} +",
             "RUN rm -rf /opt",
             "RUN mv /opt/venv /opt/old",
+            // Relative, from a working folder reached through `..`.
+            "WORKDIR /app\nWORKDIR ../opt\nRUN rm -rf venv",
         ] {
             assert!(one(changer).is_some(), "{changer}");
             assert!(two("", changer).is_some(), "{changer}");
