@@ -21,6 +21,7 @@
 use std::collections::BTreeSet;
 
 use crate::workspace::dockerfile_parse::{self, Instruction};
+use crate::workspace::shell;
 
 /// The files of the image that came from the context after some instructions, absolute paths,
 /// and the `WORKDIR` then; Err: why it cannot be told.
@@ -460,25 +461,19 @@ pub fn script_path(
 }
 
 /// A `RUN` command's words: the exec form's (and, for `sh -c SCRIPT`, the script's), else the
-/// shell form's, split at blanks and at the shell's `;`, `&&`, `||`, `|`, `(` and `)`.
+/// shell form's, read as the shell reads them ([`shell::words`]: operators outside quotes
+/// split, quotes removed).
 pub fn shell_words(command: &str) -> Vec<String> {
-    let split = |text: &str| -> Vec<String> {
-        let mut spaced = text.to_owned();
-        for operator in ["&&", "||", ";", "|", "(", ")"] {
-            spaced = spaced.replace(operator, " ");
-        }
-        spaced.split_whitespace().map(str::to_owned).collect()
-    };
     match dockerfile_parse::exec_form(command) {
         Some(words) => match words.as_slice() {
             [shell, flag, script, ..]
                 if flag == "-c" && (shell.ends_with("sh") || shell.ends_with("bash")) =>
             {
-                split(script)
+                shell::words(script)
             }
             _ => words,
         },
-        None => split(command),
+        None => shell::words(command),
     }
 }
 
@@ -587,6 +582,12 @@ mod tests {
         assert_eq!(
             path("python \"/c\"/'install.py'", "/"),
             Some(Ok("/c/install.py".into()))
+        );
+        // A quoted folder with a space, and an operator inside quotes, read as the shell reads
+        // them: one word each.
+        assert_eq!(
+            path("cd \"/my app\" && echo 'a && b' && python install.py", "/"),
+            Some(Ok("/my app/install.py".into()))
         );
     }
 }

@@ -23,6 +23,7 @@ pub mod pep508;
 mod pyproject;
 mod removals;
 mod rules;
+mod shell;
 pub mod templates;
 
 use std::fs;

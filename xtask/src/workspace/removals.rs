@@ -2,7 +2,7 @@
 //! filled, the folder it runs from): read command by command, as the shell runs them.
 //!
 //! A script is split into simple commands at `&&`, `||`, `;`, `&`, `|` and new lines, outside
-//! quotes; a command's words lose their quotes. Only the paths a removing command takes count,
+//! quotes, a command's words without their quotes ([`super::shell`]). Only the paths a removing command takes count,
 //! relative ones read from the `WORKDIR` and the `cd`s before them: `rm`, `mv`, `unlink`,
 //! `rmdir`, `truncate`, `shred` (by their name, `/bin/rm` too), a `find` that deletes (`-delete`,
 //! `-exec rm`) from its starting folders, a pipeline into `xargs rm` (every path in it), and
@@ -14,6 +14,8 @@
 //! that removes files by other means (`python -c "shutil.rmtree(...)"`, `rsync --delete`, a
 //! script of one's own), and `pip uninstall` run by a bare name from `PATH`.
 
+use super::shell::{Command, split};
+
 const REMOVERS: &[&str] = &["rm", "mv", "unlink", "rmdir", "truncate", "shred"];
 
 /// Words that run the next word as the command (`sudo rm`, `busybox rm`).
@@ -21,12 +23,6 @@ const PREFIXES: &[&str] = &["sudo", "exec", "command", "busybox", "nice", "nohup
 
 /// Bytecode only: what a `find` may delete.
 const BYTECODE: &[&str] = &["__pycache__", "*.pyc", "*.pyo"];
-
-/// One simple command's words, and whether a `|` joins it to the next.
-struct Command {
-    words: Vec<String>,
-    piped: bool,
-}
 
 /// Whether `script` (a `RUN`'s shell command, its working folder `workdir`) removes or moves
 /// files in `dir`; with `after`, only its commands after the one whose words hold `after`
@@ -178,53 +174,6 @@ fn activation(path: &str) -> bool {
     let mut parts = path.rsplit('/');
     let name = parts.next().unwrap_or("");
     parts.next() == Some("bin") && (name.starts_with("activate") || name.starts_with("deactivate"))
-}
-
-/// The simple commands of a script, outside quotes, their words without quotes.
-fn split(script: &str) -> Vec<Command> {
-    let mut commands = Vec::new();
-    let (mut words, mut word, mut quote) = (Vec::new(), String::new(), None::<char>);
-    let mut in_word = false;
-    let mut chars = script.chars().peekable();
-    let mut end = |words: &mut Vec<String>, piped: bool| {
-        if !words.is_empty() {
-            commands.push(Command {
-                words: std::mem::take(words),
-                piped,
-            });
-        }
-    };
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') => word.extend(chars.next()),
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => (quote, in_word) = (Some(c), true),
-            (None, '\\') => match chars.next() {
-                Some('\n') | None => {}
-                Some(next) => (word, in_word) = (word + &next.to_string(), true),
-            },
-            (None, c) if c.is_whitespace() || ";&|()\n".contains(c) => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-                if ";&|()\n".contains(c) {
-                    let piped = c == '|' && chars.peek() != Some(&'|');
-                    if matches!((c, chars.peek()), ('&', Some('&')) | ('|', Some('|'))) {
-                        chars.next();
-                    }
-                    end(&mut words, piped);
-                }
-            }
-            (None, c) => (word, in_word) = (word + &c.to_string(), true),
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    end(&mut words, false);
-    commands
 }
 
 #[cfg(test)]
