@@ -22,7 +22,10 @@ pub fn refresh(tree: &Path) {
                 continue;
             };
             if let Some(now) = rewritten(&text, &package) {
-                fs::write(&record, now).unwrap();
+                // Replaced, never written into: a file of the kept copy is never changed.
+                let new = dist_info.join("uv_cache.json.new");
+                fs::write(&new, now).unwrap();
+                fs::rename(&new, &record).unwrap();
             }
         }
     }
