@@ -523,11 +523,8 @@ fn a_set_up_tree_restored_at_its_path_is_up_to_date() {
     );
     // uv takes the editables for what a setup at this path left: installing them again would
     // change nothing (the restore wrote the copies' times into uv's records of them).
-    let uv = fs::read_dir(common::shared_tools())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/uv"))
-        .find(|p| p.is_file())
+    let uv = common::set_up::pinned_uvs()
+        .pop()
         .expect("the pinned uv, installed by the tree's setup");
     let editables = common::TempDir::new("restored editables");
     for (service, packages) in [

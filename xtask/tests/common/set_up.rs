@@ -116,7 +116,8 @@ fn made_with(store: &Path, service: &str) -> PathBuf {
     home.map(|h| h.join("python3")).unwrap_or_default()
 }
 
-fn pinned_uvs() -> Vec<PathBuf> {
+/// The uvs the shared tools folder holds (`uv-<version>/bin/uv`), sorted.
+pub fn pinned_uvs() -> Vec<PathBuf> {
     let mut uvs: Vec<PathBuf> = super::entries(&super::shared_tools())
         .into_iter()
         .filter(|(_, name, _)| name.starts_with("uv-"))
