@@ -2,17 +2,17 @@
 //! filled, the folder it runs from): read command by command, as the shell runs them.
 //!
 //! A script is split into simple commands at `&&`, `||`, `;`, `&`, `|` and new lines, outside
-//! quotes, a command's words without their quotes ([`super::shell`]). Only the paths a removing command takes count,
-//! relative ones read from the `WORKDIR` and the `cd`s before them: `rm`, `mv`, `unlink`,
-//! `rmdir`, `truncate`, `shred` (by their name, `/bin/rm` too), a `find` that deletes (`-delete`,
-//! `-exec rm`) from its starting folders, a pipeline into `xargs rm` (every path in it), and
-//! `pip uninstall` or `uv pip uninstall` with a word in the folder (its `pip`, `--python`). A
-//! pattern counts from the folder before its first wildcard (`rm -rf /opt/*` takes `/opt/venv`).
-//! Not counted, since they leave what `install.py` installed: a `find` that deletes only
-//! bytecode (`-name __pycache__`, `*.pyc`, `*.pyo`), and the venv's activation scripts
+//! quotes, a command's words without their quotes ([`super::shell`]). Only the paths a removing
+//! command takes count, relative ones read from the `WORKDIR` and the `cd`s before them: `rm`,
+//! `mv`, `unlink`, `rmdir`, `truncate`, `shred` (by their name, `/bin/rm` too), a `find` that
+//! deletes (`-delete`, `-exec rm`) from its starting folders, a pipeline into `xargs rm` (every
+//! path in it), and `pip uninstall` or `uv pip uninstall` with a word in the folder (its `pip`,
+//! `--python`). A pattern counts from the folder before its first wildcard (`rm -rf /opt/*` takes
+//! `/opt/venv`). Not counted, since they leave what `install.py` installed: a `find` that deletes
+//! only bytecode (`-name __pycache__`, `*.pyc`, `*.pyo`), and the venv's activation scripts
 //! (`bin/activate*`, `bin/deactivate*`), which `uv venv` writes. What this cannot see: a program
-//! that removes files by other means (`python -c "shutil.rmtree(...)"`, `rsync --delete`, a
-//! script of one's own), and `pip uninstall` run by a bare name from `PATH`.
+//! that removes files by other means (`python -c "shutil.rmtree(...)"`, `rsync --delete`, a script
+//! of one's own), and `pip uninstall` run by a bare name from `PATH`.
 
 use super::shell::{Command, split};
 
