@@ -300,7 +300,12 @@ impl<'a> Gate<'a> {
     /// A tool's command in `venv`: volatile variables removed and the terminal's size fixed
     /// (see [`inputs::is_volatile`]), and its bytecode in `caches`.
     fn tool(&self, venv: &Package, caches: Option<&ToolCaches>) -> Cmd {
-        let mut cmd = Cmd::new(Venv::of(venv).python()).without(&self.volatile);
+        self.tool_env(Cmd::new(Venv::of(venv).python()), caches)
+    }
+
+    /// `cmd` with a tool's environment, as [`Gate::tool`] gives it.
+    fn tool_env(&self, cmd: Cmd, caches: Option<&ToolCaches>) -> Cmd {
+        let mut cmd = cmd.without(&self.volatile);
         for (name, value) in inputs::TERMINAL {
             cmd = cmd.env(name, value);
         }
@@ -513,8 +518,7 @@ impl<'a> Gate<'a> {
         rerun: &str,
     ) -> Vec<Job> {
         let ruff = |args: &[&str]| {
-            self.tool(venv, None)
-                .args(["-m", "ruff"])
+            self.tool_env(Venv::of(venv).ruff(), None)
                 .args(args)
                 .arg("--no-cache")
                 .args(targets)
@@ -881,11 +885,11 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
     }
     let mut left_in = Vec::new();
     for (venv, targets, named) in &groups {
-        let python = Venv::of(venv).python();
+        let env = Venv::of(venv);
         for action in [&["check", "--fix", "--exit-zero"][..], &["format"][..]] {
             // Without ruff's cache, like every ruff the xtask runs: it trusts a file's time alone.
-            let out = Cmd::new(&python)
-                .args(["-m", "ruff"])
+            let out = env
+                .ruff()
                 .args(action)
                 .arg("--no-cache")
                 .args(targets)
@@ -893,8 +897,9 @@ pub fn apply_fixes(gate: &Gate<'_>, venv: &Package) -> Result<Option<String>> {
                 .run()?;
             print!("{}", out.output);
         }
-        let check = Cmd::new(&python)
-            .args(["-m", "ruff", "check", "--no-cache", "--quiet"])
+        let check = env
+            .ruff()
+            .args(["check", "--no-cache", "--quiet"])
             .args(targets)
             .cwd(&gate.ws.root);
         let left = check.output()?;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
+use crate::cmd::Cmd;
 use crate::digest::Hasher;
 use crate::file_digests::FileDigests;
 use crate::fsutil;
@@ -81,6 +82,21 @@ impl Venv {
 
     pub fn python(&self) -> PathBuf {
         self.platform.venv_python(&self.dir)
+    }
+
+    /// ruff in this venv: its own executable, the one `python -m ruff` finds and runs, else
+    /// `python -m ruff`. A Python start-up less a ruff job (24 ms of CPU down to 7 ms for a
+    /// package's `ruff format --check`), with the same ruff.
+    pub fn ruff(&self) -> Cmd {
+        let exe = self
+            .platform
+            .bin_dir(&self.dir)
+            .join(self.platform.exe("ruff"));
+        if exe.is_file() {
+            Cmd::new(exe)
+        } else {
+            Cmd::new(self.python()).args(["-m", "ruff"])
+        }
     }
 
     pub fn stamp(&self) -> PathBuf {

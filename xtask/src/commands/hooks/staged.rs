@@ -339,20 +339,9 @@ fn ruff_jobs(
     targets: &Targets<'_>,
     own_index: bool,
 ) -> Vec<Job> {
-    // The venv's ruff executable itself when it is there (the one `python -m ruff` runs): a
-    // Python start-up less per job, most of the hook's time.
-    let env = Venv::of(venv);
-    let exe = env
-        .platform
-        .bin_dir(&env.dir)
-        .join(env.platform.exe("ruff"));
-    let ruff = || {
-        if exe.is_file() {
-            Cmd::new(&exe)
-        } else {
-            Cmd::new(env.python()).args(["-m", "ruff"])
-        }
-    };
+    // The venv's ruff executable itself when it is there: a Python start-up less per job, most
+    // of the hook's time.
+    let ruff = || Venv::of(venv).ruff();
     let rerun = gate.xtask(&["hooks", "run", "pre-commit"]);
     // A shell comment after the command: what fixes it, and how the index came to be.
     let rerun_of = |label: &str| {
