@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 
-use common::{committed_set_up_tree, git, python_in, run, scaffolded, write, xtask};
+use common::{committed_set_up_tree, git, python_in, run, scaffolded, set_up_tree, write, xtask};
 
 /// The job lines of a run: `ok      pytest common (media-service venv)  230 ms`.
 fn job_lines(stdout: &str) -> Vec<&str> {
@@ -238,7 +238,8 @@ fn a_venv_keeps_the_python_and_installer_it_was_made_with() {
 /// `run`, `ide`, `hooks`, `--version`, `help`, and options a command cannot honour.
 #[test]
 fn run_ide_hooks_and_the_command_line() {
-    let tmp = scaffolded("tools");
+    // What these commands read is a set-up tree's: none of them makes a venv of its own.
+    let tmp = set_up_tree();
     let root = tmp.path();
     let out = run(xtask(root).args([
         "run",

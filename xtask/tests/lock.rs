@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::index::{add_dependency, serve_builds, with_index};
-use common::{TempDir, committed_tree, python_in, run, scaffolded, set_up_tree, xtask};
+use common::{TempDir, committed_set_up_tree, python_in, run, scaffolded, set_up_tree, xtask};
 
 const MEDIA: &str = "python/apps/media-service/pyproject.toml";
 const STS: &str = "python/apps/sts-service/pyproject.toml";
@@ -19,7 +19,7 @@ const COMMON: &str = "python/libs/common/pyproject.toml";
 /// without a new lock fails `verify` offline; a dependency removed and relocked is gone.
 #[test]
 fn each_service_locks_its_own_versions_and_venvs_hold_exactly_the_lock() {
-    let tmp = committed_tree("lock numpy");
+    let tmp = committed_set_up_tree();
     let root = tmp.path();
     add_dependency(root, MEDIA, "numpy<2");
     add_dependency(root, STS, "numpy>=2");
@@ -289,7 +289,7 @@ fn a_lock_without_network_leaves_the_old_lock_whole() {
 #[test]
 fn each_service_takes_its_own_build_from_its_own_index() {
     let index = serve_builds(&["cpu", "cu121"]);
-    let tmp = scaffolded("indexes");
+    let tmp = set_up_tree();
     let root = tmp.path();
     let base = format!("http://127.0.0.1:{}", index.port);
     with_index(root, MEDIA, "cpu", &format!("{base}/cpu/simple"));

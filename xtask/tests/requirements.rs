@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{python_in, run, scaffolded, snapshot, write, xtask};
+use common::{python_in, run, scaffolded, set_up_tree, snapshot, write, xtask};
 
 const MEDIA: &str = "python/apps/media-service/pyproject.toml";
 const COMMON: &str = "python/libs/common/pyproject.toml";
@@ -60,7 +60,8 @@ fn a_local_version_the_library_does_not_meet_is_refused_before_anything_is_made(
 /// service's lock, installed, and a change to the file makes the lock stale, then is installed.
 #[test]
 fn setuptools_file_dependencies_are_locked_installed_and_followed() {
-    let tmp = scaffolded("dynamic deps");
+    // A set-up tree whose library moves to dynamic dependencies: its lock and venv follow.
+    let tmp = set_up_tree();
     let root = tmp.path();
     let text = fs::read_to_string(root.join(COMMON)).unwrap();
     let text = text
@@ -149,7 +150,7 @@ fn setuptools_file_dependencies_are_locked_installed_and_followed() {
 #[cfg(unix)]
 #[test]
 fn add_through_a_symlinked_pyproject_writes_its_target_and_keeps_the_link() {
-    let tmp = scaffolded("add link");
+    let tmp = set_up_tree();
     let root = tmp.path();
     let target = root.join("shared/media-service.pyproject.toml");
     fs::create_dir_all(target.parent().unwrap()).unwrap();
