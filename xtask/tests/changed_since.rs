@@ -2,7 +2,7 @@
 //! deleted, moved) and their dependents; every package for a shared file under `python/`; paths
 //! relative to the root wherever in the repository it is.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! named), the plan (exactly the venvs a change concerns), each entry's command reproducing the
 //! runner's verdict, and remembered passes that survive a fresh clone with the venv restored.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

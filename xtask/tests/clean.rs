@@ -2,7 +2,7 @@
 //! only venvs and caches, in the tools folder only the tools the xtask installed; never through a
 //! symlink.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The daily loop: focused tests, one-pass fmt, short output with failures last, a venv that
 //! keeps how it was made, `run`, the editor workspace, git hooks, `--version` and `help`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -2,7 +2,7 @@
 //! still match the service (what it copies is in dist's context, what it runs is the service's
 //! command) and pass the pinned hadolint, installed hash-checked into the tools folder only then.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

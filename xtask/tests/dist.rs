@@ -1,7 +1,7 @@
 //! `dist`: a deployable per service, built from the tree, proven by installing it; remembered
 //! only while its inputs are those it was built and checked from.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -5,7 +5,7 @@
 //! locks hold no path of the machine that made them; a bad requirement or a broken
 //! `python/pyproject.toml` is one error naming the file and line.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

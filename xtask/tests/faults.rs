@@ -2,7 +2,7 @@
 //! interrupted removal left (the moved-aside folder, or a venv an older xtask half deleted in
 //! place) is finished by the next setup or clean; a folder a person made is never taken for one.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! hooks, as a person's would.
 #![cfg(unix)] // the hooks are sh scripts, and so is the stand-in for cargo
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

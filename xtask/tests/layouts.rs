@@ -2,7 +2,7 @@
 //! common layouts (src, flat, PEP 420 namespace), dev tools from a dependency group, a library of
 //! its own, ruff's first-party packages, the rules of the graph, hatchling with pip.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Locks: one per venv, with hashes, checked offline; venvs that hold exactly their lock; `add`
 //! and `remove`; an index of each service's own, served on 127.0.0.1 by the test.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! for a library with none of its own; what a library keeps of its venv once a service installs
 //! it; and a freshly scaffolded tree that passes its own gate after `git init`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

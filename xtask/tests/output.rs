@@ -2,7 +2,7 @@
 //! in step by `add` and `remove`), `--junit` reports, the summaries' counts, the live line on a
 //! terminal, short command echoes, the tools' caches, and a `--python` that is not found.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! dependencies read from a file are locked, installed and followed; other dynamic dependencies
 //! are refused; `add` through a symlinked pyproject writes the file the link leads to.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

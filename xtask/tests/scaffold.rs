@@ -1,6 +1,6 @@
 //! `cargo xtask scaffold` against real temporary roots.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

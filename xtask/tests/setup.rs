@@ -1,7 +1,7 @@
 //! `setup` and `doctor` against real venvs with real packages, in temporary copies of the
 //! seed tree (made by the real `scaffold`).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! would give. Each test changes one input and shows that the verdict follows a fresh run's
 //! (`--no-cache` for remembered passes, a new venv for stamps).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

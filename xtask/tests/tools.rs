@@ -1,7 +1,7 @@
 //! The tools folder: the pinned uv is installed hash-checked against the digests in the source,
 //! from PyPI or `XTASK_TOOLS_INDEX_URL`, whatever the caller's pip configuration says.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsString;
 use std::fs;

@@ -2,7 +2,7 @@
 //! tools' own caches missed, and shows that the remembered verdict equals a truly fresh run's
 //! (no memo, every tool cache removed).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `verify`, `lint`, `test` and `fmt` on a real committed tree with real venvs: the clean tree
 //! passes, and each kind of breakage fails naming the package and the check.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,11 +1,9 @@
 //! Helpers for the integration tests: they run the real xtask binary against real folders.
-#![allow(dead_code)] // each test crate uses a part of this module
 
 pub mod index;
 pub mod set_up;
 mod trash;
 mod uv_records;
-#[allow(unused_imports)] // each test crate uses a part of this module
 pub use set_up::{committed_set_up_tree, set_up_tree};
 
 use std::collections::BTreeMap;
