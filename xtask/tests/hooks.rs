@@ -829,11 +829,12 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     assert_eq!(kept_head(), kept_before);
 
     // A test that reads a fixture git ignores: it passes in the work tree, yet the commit lacks
-    // the fixture, so the push is verified in the kept checkout, where the test fails.
+    // the fixture, so the push is verified in the kept checkout, where the test fails. (Ignored
+    // by the tests' own .gitignore, which only media-service's jobs read: `info/exclude`, which
+    // every job reads, is the case below.)
     let fixture = "python/apps/media-service/tests/unit/fixture.local";
-    let info = root.join(".git/info/exclude");
-    let exclude = fs::read_to_string(&info).unwrap_or_default();
-    fs::write(&info, format!("{exclude}{fixture}\n")).unwrap();
+    let ignore = "python/apps/media-service/tests/unit/.gitignore";
+    write(root, ignore, "fixture.local\n");
     write(root, fixture, "local\n");
     let reads = "python/apps/media-service/tests/unit/test_fixture.py";
     write(
@@ -841,7 +842,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
         reads,
         "from pathlib import Path\n\n\ndef test_fixture() -> None:\n    assert (Path(__file__).parent / \"fixture.local\").read_text() == \"local\\n\"\n",
     );
-    git(root, &["add", reads]);
+    git(root, &["add", reads, ignore]);
     commit_unverified(root, "a test reading an ignored fixture");
     let (_, pushed) = push_refused(
         "a commit without its fixture",
@@ -866,6 +867,7 @@ fn pre_push_verifies_the_pushed_commits_not_the_work_tree() {
     let text = fs::read_to_string(&config).unwrap();
     fs::write(&config, text.replace("src = [", "src = [\"../shared\", ")).unwrap();
     write(root, "shared/notes.txt", "notes\n");
+    let info = root.join(".git/info/exclude");
     let exclude = fs::read_to_string(&info).unwrap_or_default();
     fs::write(&info, format!("{exclude}shared/pluggy.py\n")).unwrap();
     write(root, "shared/pluggy.py", "\"\"\"Shadows pluggy.\"\"\"\n");
