@@ -529,7 +529,8 @@ fn tools_linking(label: &str, take: &dyn Fn(&str) -> bool) -> TempDir {
     tools
 }
 
-fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {
+/// The entries of `dir` whose names are UTF-8: path, name and type.
+pub fn entries(dir: &Path) -> Vec<(PathBuf, String, fs::FileType)> {
     fs::read_dir(dir)
         .into_iter()
         .flatten()
