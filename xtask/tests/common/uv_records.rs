@@ -32,27 +32,19 @@ pub fn refresh(tree: &Path) {
 }
 
 fn venvs(tree: &Path) -> Vec<PathBuf> {
-    let apps = tree.join("python/apps");
-    let Ok(entries) = fs::read_dir(apps) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| e.path().join(".venv"))
-        .filter(|v| v.is_dir())
+    super::entries(&tree.join("python/apps"))
+        .into_iter()
+        .map(|(path, _, _)| path.join(".venv"))
+        .filter(|venv| venv.is_dir())
         .collect()
 }
 
 fn dist_infos(venv: &Path) -> Vec<PathBuf> {
-    let lib = venv.join("lib");
-    let site = fs::read_dir(lib)
+    super::entries(&venv.join("lib"))
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("site-packages"));
-    site.flat_map(|s| fs::read_dir(s).into_iter().flatten().flatten())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "dist-info"))
+        .flat_map(|(path, _, _)| super::entries(&path.join("site-packages")))
+        .filter(|(_, name, _)| name.ends_with(".dist-info"))
+        .map(|(path, _, _)| path)
         .collect()
 }
 
