@@ -11,22 +11,24 @@ use std::process::Command;
 use common::{committed_set_up_tree, git, run, scaffolded, set_up_tree, xtask};
 
 /// Removes the installed distribution `name` (an import name too) from media-service's venv by
-/// hand: its folder and its `.dist-info`.
+/// hand: its folder and its `.dist-info`, both there.
 fn remove_installed(root: &Path, name: &str) {
-    let (found, site) = common::python_in(
-        root,
-        "media-service",
-        &format!("import os, {name}; print(os.path.dirname(os.path.dirname({name}.__file__)))"),
-    );
-    assert!(found, "{site}");
-    let site = Path::new(site.trim());
-    for (path, entry, _) in common::entries(site) {
+    let site = common::site_packages(root, "media-service");
+    let mut removed = Vec::new();
+    for (path, entry, _) in common::entries(&site) {
         if entry == name
             || (entry.starts_with(&format!("{name}-")) && entry.ends_with(".dist-info"))
         {
             fs::remove_dir_all(path).unwrap();
+            removed.push(entry);
         }
     }
+    assert_eq!(
+        removed.len(),
+        2,
+        "{name} in {}: {removed:?}",
+        site.display()
+    );
 }
 
 /// What `git status` shows, untracked files one by one.

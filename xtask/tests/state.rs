@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{
-    TempDir, agrees_with_fresh, committed_set_up_tree, python_in, run, set_up_tree, write, xtask,
+    TempDir, agrees_with_fresh, committed_set_up_tree, python_in, run, set_up_tree, site_packages,
+    write, xtask,
 };
 
 fn remove(root: &Path, rel: &str) {
@@ -145,17 +146,6 @@ fn remembered_passes_follow_every_input_a_tool_can_read() {
     );
     assert!(!out.stdout.contains("reinstalling"), "{}", out.stdout);
     assert_cached_pass(root, &test_common, &[]);
-}
-
-fn site_packages(root: &Path, service: &str) -> std::path::PathBuf {
-    let lib = root.join("python/apps").join(service).join(".venv/lib");
-    fs::read_dir(lib)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("site-packages")
 }
 
 /// One change at a time to what an install reads or to the venv itself; after each, setup and

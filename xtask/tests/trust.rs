@@ -1264,12 +1264,7 @@ fn an_installed_module_edited_in_one_tree_leaves_another_trees_verdict_alone() {
     }
     // pluggy's _result.py in the first tree's venv: a file of its own (the venvs' copies are
     // links to one file of uv's cache), POISON set at the same size, and the same time.
-    let site = fs::read_dir(edited.path().join("python/apps/media-service/.venv/lib"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("site-packages"))
-        .find(|p| p.is_dir())
-        .unwrap();
+    let site = common::site_packages(edited.path(), "media-service");
     let module = site.join("pluggy/_result.py");
     let text = fs::read_to_string(&module).unwrap();
     let future = "from __future__ import annotations\n";

@@ -253,13 +253,7 @@ fn verify_passes_on_the_clean_tree_and_names_each_breakage() {
     fs::write(root.join(rel), "").unwrap();
 
     // The media-service venv can import sts_service: a .pth file into its site-packages.
-    let site = fs::read_dir(root.join("python/apps/media-service/.venv/lib"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("site-packages");
+    let site = common::site_packages(root, "media-service");
     let pth = site.join("leak.pth");
     fs::write(
         &pth,

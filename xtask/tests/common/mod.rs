@@ -183,6 +183,16 @@ pub fn venv_python(root: &Path, service: &str) -> PathBuf {
     }
 }
 
+/// The `site-packages` folder of a service's venv in a root (`.venv/lib/pythonX.Y/`).
+pub fn site_packages(root: &Path, service: &str) -> PathBuf {
+    let lib = root.join("python/apps").join(service).join(".venv/lib");
+    entries(&lib)
+        .into_iter()
+        .map(|(path, _, _)| path.join("site-packages"))
+        .find(|site| site.is_dir())
+        .unwrap_or_else(|| panic!("no site-packages under {}", lib.display()))
+}
+
 /// Runs Python code in a venv; returns (success, output).
 pub fn python_in(root: &Path, service: &str, code: &str) -> (bool, String) {
     let out = Command::new(venv_python(root, service))
