@@ -920,6 +920,97 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
     }
 }
 
+/// A `file://` URL of a local folder, every byte outside a plain set percent-encoded.
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b':' | b'.' | b'-' | b'_' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// mypy's entries of an installed package, made in a venv and kept in the tools folder's seed,
+/// are never seeded back into that venv once its install changed: at the same path, mypy
+/// would trust them by the module's size and time. The package's module is edited in the venv
+/// keeping both, then the install changes (a package added): the first mypy run after it fails
+/// as a truly fresh run does. (Entries made in another venv are seeded: mypy hashes a module whose
+/// path is not the entry's.)
+#[test]
+fn an_installed_packages_entries_made_in_this_venv_are_not_seeded_back_after_its_install_changed() {
+    // A tools folder of its own, with the shared seeds: no other test's entry of the package.
+    let tools = common::tools_with_uv_and_seeds("typed package tools");
+    let tmp = common::set_up_tree();
+    let root = tmp.path();
+    let xtask = |root: &Path| {
+        let mut cmd = xtask(root);
+        cmd.env("XTASK_TOOLS_DIR", tools.path());
+        cmd
+    };
+    let package = TempDir::new("typed package");
+    write(
+        package.path(),
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"typedpkg\"\nversion = \"1.0\"\n\n[tool.setuptools.package-data]\ntypedpkg = [\"py.typed\"]\n",
+    );
+    let typed = "def value() -> int:\n    return 1\n";
+    write(package.path(), "typedpkg/__init__.py", typed);
+    write(package.path(), "typedpkg/py.typed", "");
+    let app = "python/apps/media-service";
+    common::index::add_dependency(
+        root,
+        &format!("{app}/pyproject.toml"),
+        &format!("typedpkg @ {}", file_url(package.path())),
+    );
+    write(
+        root,
+        &format!("{app}/src/media_service/typed_use.py"),
+        "\"\"\"Uses typedpkg.\"\"\"\n\nfrom typedpkg import value\n\nVALUE: int = value()\n",
+    );
+    let lint = ["lint", "-p", "media-service"];
+    run(xtask(root).arg("setup-stream")).assert_ok();
+    run(xtask(root).args(lint)).assert_ok();
+    // The installed module, now returning a str: a file of its own, the same size and time.
+    let module = common::site_packages(root, "media-service").join("typedpkg/__init__.py");
+    let poisoned = typed.replace("-> int", "-> str");
+    assert_eq!(poisoned.len(), typed.len());
+    let time = fs::metadata(&module).unwrap().modified().unwrap();
+    let aside = module.with_extension("py.new");
+    fs::write(&aside, &poisoned).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&aside)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+    fs::rename(&aside, &module).unwrap();
+    run(xtask(root).args(["add", "media-service", "six==1.16.0"])).assert_ok();
+    assert_eq!(
+        fs::read_to_string(&module).unwrap(),
+        poisoned,
+        "the sync reinstalled typedpkg"
+    );
+    let out = run(xtask(root).args(lint));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Incompatible types"), "{}", out.stdout);
+    // Truly fresh: no cache in the tree, and a tools folder without seeds.
+    let bare = common::tools_with_uv("typed package bare tools");
+    common::remove_tool_caches(root);
+    let fresh = run(xtask(root)
+        .args(lint)
+        .arg("--no-cache")
+        .env("XTASK_TOOLS_DIR", bare.path()));
+    assert_eq!(fresh.code, 1, "{}", fresh.stdout);
+    assert!(
+        fresh.stdout.contains("Incompatible types"),
+        "{}",
+        fresh.stdout
+    );
+}
+
 /// ruff calls a module first-party when a folder of its name is in any of its `src` roots
 /// (`libs/*`): a folder added to another package moves the verdict of ruff's import sorting.
 #[test]
@@ -1315,15 +1406,7 @@ fn a_module_that_warns_when_compiled_fails_as_a_fresh_run_when_warnings_are_erro
         "warnpkg/__init__.py",
         "import re\n\nPAT = re.compile(\"\\d+\")\n",
     );
-    let url: String = format!("file://{}", package.path().display())
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b':' | b'.' | b'-' | b'_' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let url = file_url(package.path());
     let trees = [
         common::scaffolded("compile warning first"),
         common::scaffolded("compile warning second"),

@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::TreeFile;
+use crate::engine::seed_origins::Origins;
 use crate::engine::site_bytecode;
 use crate::env::pycache_prefix::{self, Place};
 use crate::env::venv::Venv;
@@ -270,12 +271,7 @@ impl ToolCaches {
         };
         let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
         let mut names = self.tree_module_names();
-        // A seed made in this venv, in part (by a job before its install changed): mypy would trust its
-        // entries of the installed packages by their size and time, as they are at this path.
-        // From another venv, mypy hashes each module whose path differs from the entry's.
-        if made_in(&from).contains(&self.venv_dir().to_string_lossy().into_owned()) {
-            names.extend(self.installed_names());
-        }
+        names.extend(self.installed_entries_made_here(&from));
         for rel in seen.lines().filter_map(|line| line.splitn(4, '\t').nth(3)) {
             names.extend(module_names(rel).map(str::to_owned));
         }
@@ -287,6 +283,25 @@ impl ToolCaches {
         copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
             bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
         });
+    }
+
+    /// The installed packages' names whose entries in the seed `from` were made in this venv
+    /// (by a job before its install changed): mypy would trust them by their size and time, as
+    /// they are at this path. From another venv, mypy hashes each module whose path differs from
+    /// the entry's. See [`crate::engine::seed_origins`].
+    fn installed_entries_made_here(&self, from: &Path) -> Vec<String> {
+        let venv = self.venv_dir().to_string_lossy().into_owned();
+        if !made_in(from).contains(&venv) {
+            return Vec::new();
+        }
+        let installed = self.installed_names();
+        match Origins::read(from) {
+            Some(origins) => {
+                let made = origins.made_by(&venv);
+                installed.into_iter().filter(|n| made.contains(n)).collect()
+            }
+            None => installed,
+        }
     }
 
     /// A job of the same tool in the same venv with the same install that has run.
@@ -345,20 +360,24 @@ impl ToolCaches {
         let job = self.dir.file_name().unwrap_or_default().to_string_lossy();
         let aside = seed.with_extension(format!("tmp-{}-{job}", std::process::id()));
         let _ = fs::remove_dir_all(&aside);
-        let mut venvs = Vec::new();
+        let (mut venvs, mut origins) = (Vec::new(), Origins::default());
         if let Some(old) = old {
             copy_tree(&old.join("mypy"), &aside.join("mypy"), &|_, _| Take::Ask);
             // A seed an older xtask grew holds the bytecode of other files: left behind.
             copy_tree(&old.join("pyc"), &aside.join("pyc"), &old_pyc);
             venvs = made_in(old);
+            origins = Origins::of(old, &old.join("mypy"), &venvs);
         }
         let (to_mypy, to_pyc) = (aside.join("mypy"), aside.join("pyc"));
-        copy_tree(&self.mypy(), &to_mypy, &only_new(&mypy, &to_mypy));
+        let venv = self.venv_dir().to_string_lossy().into_owned();
+        let added = copy_tree(&self.mypy(), &to_mypy, &only_new(&mypy, &to_mypy));
+        origins.add(&venv, &added);
         copy_tree(&self.bytecode(), &to_pyc, &only_new(&pyc, &to_pyc));
-        venvs.push(self.venv_dir().to_string_lossy().into_owned());
+        venvs.push(venv);
         let list: String = venvs.iter().map(|venv| format!("{venv}\0")).collect();
         let _ = fs::write(aside.join(SEEN), "");
         let _ = fs::write(aside.join(VENV), list);
+        origins.write(&aside);
         replace_dir(&aside, &seed, &job);
     }
 
@@ -634,9 +653,11 @@ enum Take {
 }
 
 /// Copies the files under `from` to `to`, as `take` says of each path below `from` (and whether
-/// it is a folder). Best effort: what is not copied, the tool computes.
-fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
+/// it is a folder). Best effort: what is not copied, the tool computes. Returns the paths (below
+/// `from`) of the files it copied.
+fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) -> Vec<PathBuf> {
     let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut copied = Vec::new();
     visit(from, take, &mut |rel, path| {
         let target = to.join(rel);
         // A folder is made with its first file: one whose files are all skipped is not made.
@@ -644,8 +665,10 @@ fn copy_tree(from: &Path, to: &Path, take: &dyn Fn(&Path, bool) -> Take) {
         if made.contains(folder) || fs::create_dir_all(folder).is_ok() {
             made.insert(folder.to_path_buf());
             link_or_copy(path, &target);
+            copied.push(rel.to_path_buf());
         }
     });
+    copied
 }
 
 /// Calls `file` with each file under `from` (its path below `from`, its path) that `take`

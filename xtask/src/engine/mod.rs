@@ -10,6 +10,7 @@ pub mod local_inputs;
 pub mod memo;
 pub mod option_files;
 pub mod outside;
+pub mod seed_origins;
 pub mod select;
 pub mod site_bytecode;
 pub mod summary;
