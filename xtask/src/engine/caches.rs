@@ -19,10 +19,13 @@
 //! the tools notice themselves. The installed packages' entries stay only while the venv holds
 //! the same install (its installed set's digest, the one the jobs' keys use, is recorded with the
 //! files): a venv synced since, or restored from an archive with other packages, forgets every
-//! entry, and so does a change of the jobs' settings (the environment, the shared configuration:
-//! see [`crate::engine::inputs::Inputs::settings`]), since bytecode keeps no trace of the
-//! warnings its compilation gave, which new settings may make errors; for the same reason the
-//! bytecode of the tree's modules is forgotten before every run. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
+//! entry. A change of the jobs' settings (the environment, the shared configuration: see
+//! [`crate::engine::inputs::Inputs::settings`]) forgets all the bytecode, since bytecode keeps no
+//! trace of the warnings its compilation gave, which new settings may make errors (for the same
+//! reason the bytecode of the tree's modules is forgotten before every run), and mypy's entries
+//! of the tree; mypy's entries of the installed packages and the standard library stay (mypy
+//! compares the options each entry was made with itself), unless a mypy plugin is configured,
+//! whose helper modules among the settings' files mypy would not check: then they go too. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
 //! cache plugin unless the arguments ask for it (`--lf`); the installed packages' bytecode and
 //! mypy's entries of them stay, under the same check of the install (compiling the venv's
 //! packages again in every job doubled `--no-cache` and would find nothing). What this cannot
@@ -155,12 +158,22 @@ impl ToolCaches {
         if first {
             self.seed();
         }
-        let install = fs::read_to_string(self.dir.join(INSTALL));
-        let reinstalled = install.is_ok_and(|recorded| recorded != self.install);
-        if reinstalled {
+        let recorded = fs::read_to_string(self.dir.join(INSTALL)).ok();
+        let reinstalled = recorded.as_ref().filter(|r| **r != self.install);
+        if let Some(recorded) = reinstalled {
+            if installed_set(recorded) == installed_set(&self.install) && no_plugins(&self.mypy()) {
+                // The settings alone changed: the bytecode goes (see the module's comment), and
+                // mypy's entries of the tree; those of the installed packages and the standard
+                // library are of files that did not change, and mypy checks its options itself
+                // (a plugin's helper module, which it does not, could be among the settings'
+                // files: with a plugin, every entry goes).
+                let _ = fs::remove_dir_all(self.bytecode());
+                self.forget_tree_mypy_entries();
+            } else {
+                self.forget_all();
+            }
             // Started again as a first run is: from a sibling's or the tools folder's seed, the
             // standard library's entries (a mypy analysis of it from nothing is seconds).
-            self.forget_all();
             self.seed();
         } else if self.fresh || self.disguised_change() {
             self.forget_tree_mypy_entries();
@@ -170,7 +183,7 @@ impl ToolCaches {
         }
         self.keep_bytecode_of_the_venv_and_stdlib();
         if let Some(store) = site_bytecode::store(&self.seeds, &self.venv()) {
-            if first || reinstalled {
+            if first || reinstalled.is_some() {
                 site_bytecode::seed(&self.bytecode(), &self.venv(), &self.install, &store);
             }
             // Nor does the bytecode of an installed module known to warn when compiled.
@@ -277,12 +290,15 @@ impl ToolCaches {
         }
         let mirror = pycache_prefix::mirror(&self.python);
         let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
-        copy_tree(&from.join("mypy"), &self.mypy(), &|rel, _| {
-            mypy_entries(rel, &names)
-        });
-        copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
+        // Only what the job lacks: its own files may be links to the very files of the seed
+        // (linked by an earlier seeding), and a copy onto a link of itself empties both.
+        let (mypy, pyc) = (self.mypy(), self.bytecode());
+        let take_mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
+        copy_tree(&from.join("mypy"), &mypy, &only_new(&take_mypy, &mypy));
+        let take_pyc = |rel: &Path, is_dir: bool| {
             bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
-        });
+        };
+        copy_tree(&from.join("pyc"), &pyc, &only_new(&take_pyc, &pyc));
     }
 
     /// The installed packages' names whose entries in the seed `from` were made in this venv
@@ -484,6 +500,12 @@ fn made_in(seed: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The installed set's part of a job's install record: the record is `<installed set>+<settings>`
+/// (see the gate's `caches`); one without a `+` is all installed set.
+fn installed_set(install: &str) -> &str {
+    install.split_once('+').map_or(install, |(set, _)| set)
+}
+
 /// `take`, skipping too the files that `to` already has: a seed's entry stays whole (mypy's meta
 /// file records its data file's time).
 fn only_new<'a>(
@@ -557,6 +579,16 @@ fn holds_other(dir: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
 /// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
 /// version's folder): mypy trusts no entry made with other plugins, and one seed holds one
 /// snapshot.
+/// Whether the mypy cache `dir` was made with no plugin: each version's snapshot is empty.
+fn no_plugins(dir: &Path) -> bool {
+    fsutil::entries(dir)
+        .into_iter()
+        .filter(|(_, _, meta)| meta.is_dir())
+        .all(|(path, _, _)| {
+            fs::read(path.join("@plugins_snapshot.json")).is_ok_and(|s| s.trim_ascii() == b"{}")
+        })
+}
+
 fn same_plugins(a: &Path, b: &Path) -> bool {
     let snapshots = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         fsutil::entries(dir)
@@ -905,6 +937,39 @@ mod tests {
         make();
         caches(false, "i2").prepare();
         assert!(!venv_pyc.exists() && !numpy.exists() && !tree_pyc.exists());
+        // The settings alone (after `+`): every bytecode goes, mypy's entries of the tree too,
+        // not those of the installed packages.
+        let common = job.join("mypy/3.10/dubbing_common.meta.json");
+        let with_common = |install: &str| {
+            ToolCaches::new(
+                job.clone(),
+                python.clone(),
+                vec![vec![file("libs/common/src/dubbing_common/x.py", "aa", 1, 1)].into()],
+                false,
+                install.into(),
+                &dir.join("seeds"),
+            )
+        };
+        let snapshot = job.join("mypy/3.10/@plugins_snapshot.json");
+        make();
+        fs::write(&common, "").unwrap();
+        fs::write(&snapshot, "{}").unwrap();
+        with_common("i2+s1").record();
+        with_common("i2+s2").prepare();
+        assert!(!venv_pyc.exists() && !tree_pyc.exists() && !common.exists());
+        assert!(
+            numpy.exists(),
+            "a change of the settings forgot an installed package's entry"
+        );
+        // With a plugin, whose helper modules mypy does not check: every entry goes.
+        make();
+        fs::write(&snapshot, "{\"plug\": \"none:ab12\"}").unwrap();
+        with_common("i2+s2").record();
+        with_common("i2+s3").prepare();
+        assert!(
+            !numpy.exists(),
+            "a plugin's settings changed, an entry stayed"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
     /// The seed of the tools folder grows by what a later job's caches hold and it lacks, and
@@ -1036,6 +1101,48 @@ mod tests {
     /// A seed's copy leaves out the tree modules' entries: the bytecode of the files under
     /// `python/` outside a venv (no folder made for them) and of files that are not the
     /// interpreter's, mypy's entries named like a tree module.
+    /// Seeding into a job's caches that already hold links to the seed's files (an earlier
+    /// seeding linked them; a change of the settings keeps them) leaves both whole: a copy onto a
+    /// link of itself would empty the file, here and in every tree that links it.
+    #[test]
+    fn seeding_over_links_to_the_seed_leaves_its_files_whole() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-l-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let venv = python.join("apps/svc/.venv");
+        let (sibling, job) = (
+            venv.join("xtask-cache/mypy-a"),
+            venv.join("xtask-cache/mypy-b"),
+        );
+        let entry = Path::new("mypy/3.10/builtins.data.ff");
+        fs::create_dir_all(sibling.join(entry).parent().unwrap()).unwrap();
+        fs::create_dir_all(job.join(entry).parent().unwrap()).unwrap();
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        fs::write(sibling.join(entry), "builtins' entry").unwrap();
+        fs::hard_link(sibling.join(entry), job.join(entry)).unwrap();
+        fs::write(job.join("mypy/3.10/@plugins_snapshot.json"), "{}").unwrap();
+        let caches = |dir: &Path, install: &str| {
+            ToolCaches::new(
+                dir.to_path_buf(),
+                python.clone(),
+                vec![],
+                false,
+                install.into(),
+                &dir.join("seeds"),
+            )
+        };
+        caches(&sibling, "i+s2").record();
+        caches(&job, "i+s1").record();
+        caches(&job, "i+s2").prepare();
+        for cache in [&sibling, &job] {
+            assert_eq!(
+                fs::read_to_string(cache.join(entry)).unwrap(),
+                "builtins' entry"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_seed_copies_all_but_the_trees_entries() {
         let dir = std::env::temp_dir().join(format!("xtask-caches-s-{}", std::process::id()));
