@@ -91,6 +91,38 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {shown}"))
 }
 
+/// Gives `to` the content of `from` without ever writing through a file that is there: a hard
+/// link, else (another disk; `link` false: a file its tool writes in place) a copy made aside,
+/// with `from`'s modification time, then linked into place. When `to` exists it is left as it
+/// is: a copy onto a link of `from` (two processes seeding one cache, a file linked earlier)
+/// would empty both.
+pub fn link_or_copy_new(from: &Path, to: &Path, link: bool) -> std::io::Result<()> {
+    use std::io::ErrorKind::AlreadyExists;
+    let done = |result: std::io::Result<()>| match result {
+        Err(e) if e.kind() == AlreadyExists => Ok(()),
+        other => other,
+    };
+    if link {
+        match fs::hard_link(from, to) {
+            Err(e) if e.kind() != AlreadyExists => {}
+            result => return done(result),
+        }
+    }
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let aside = to.with_file_name(format!(".{name}.xtask-{}-{n}.tmp", std::process::id()));
+    let copied = (|| {
+        let mut source = fs::File::open(from)?;
+        let mut target = fs::File::create_new(&aside)?;
+        std::io::copy(&mut source, &mut target)?;
+        target.set_modified(source.metadata()?.modified()?)?;
+        fs::hard_link(&aside, to)
+    })();
+    let _ = fs::remove_file(&aside);
+    done(copied)
+}
+
 /// Where a write to `path` lands: `path`, or the file its symlinks lead to, followed one link at
 /// a time (a relative link from its own folder). A link that leads nowhere yet leads to where
 /// the file will be.
@@ -236,6 +268,39 @@ pub fn lock_file(path: &Path, shared: bool, waiting: &str) -> Result<fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file already there stays, a link of the source included (a copy onto it would empty
+    /// both); a missing one gets the content and the time, linked or copied.
+    #[test]
+    fn link_or_copy_new_never_writes_through_a_file_that_is_there() {
+        let dir = std::env::temp_dir().join(format!("xtask-link-new-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (from, linked, other) = (dir.join("from"), dir.join("linked"), dir.join("other"));
+        fs::write(&from, "entry").unwrap();
+        let time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        fs::File::options()
+            .write(true)
+            .open(&from)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+        fs::hard_link(&from, &linked).unwrap();
+        fs::write(&other, "mine").unwrap();
+        for link in [true, false] {
+            link_or_copy_new(&from, &linked, link).unwrap();
+            link_or_copy_new(&from, &other, link).unwrap();
+            assert_eq!(fs::read_to_string(&from).unwrap(), "entry");
+            assert_eq!(fs::read_to_string(&other).unwrap(), "mine");
+            let new = dir.join(format!("new-{link}"));
+            link_or_copy_new(&from, &new, link).unwrap();
+            assert_eq!(fs::read_to_string(&new).unwrap(), "entry");
+            assert_eq!(fs::metadata(&new).unwrap().modified().unwrap(), time);
+        }
+        let left: Vec<_> = entries(&dir).into_iter().map(|e| e.1).collect();
+        assert_eq!(left.len(), 5, "{left:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[cfg(unix)]
     #[test]

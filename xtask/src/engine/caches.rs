@@ -290,15 +290,20 @@ impl ToolCaches {
         }
         let mirror = pycache_prefix::mirror(&self.python);
         let stdlib = pycache_prefix::stdlib_mirrors(&self.venv());
-        // Only what the job lacks: its own files may be links to the very files of the seed
-        // (linked by an earlier seeding), and a copy onto a link of itself empties both.
-        let (mypy, pyc) = (self.mypy(), self.bytecode());
-        let take_mypy = |rel: &Path, _: bool| mypy_entries(rel, &names);
-        copy_tree(&from.join("mypy"), &mypy, &only_new(&take_mypy, &mypy));
-        let take_pyc = |rel: &Path, is_dir: bool| {
-            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
+        // Into caches that hold entries (a change of the settings keeps some): a module's files
+        // come whole from one side, never a seeded part beside a part of its own (a mypy run
+        // stopped between its meta and its errors' files).
+        let mypy = self.mypy();
+        let own = std::cell::RefCell::new(Listing::default());
+        let take_mypy = |rel: &Path, is_dir: bool| match mypy_entries(rel, &names) {
+            Take::Skip => Take::Skip,
+            _ if !is_dir && own.borrow_mut().has_entry(&mypy.join(rel)) => Take::Skip,
+            take => take,
         };
-        copy_tree(&from.join("pyc"), &pyc, &only_new(&take_pyc, &pyc));
+        copy_tree(&from.join("mypy"), &mypy, &take_mypy);
+        copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
+            bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
+        });
     }
 
     /// The installed packages' names whose entries in the seed `from` were made in this venv
@@ -537,6 +542,14 @@ fn lacks(to: &Path, from: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
 struct Listing {
     dir: Option<PathBuf>,
     names: HashSet<std::ffi::OsString>,
+    /// The names' parts before their first dot (see [`Listing::has_entry`]).
+    stems: HashSet<String>,
+}
+
+/// The part of a file's name before its first dot: its mypy entry's module.
+fn stem(name: &std::ffi::OsStr) -> String {
+    let name = name.to_string_lossy();
+    name.split('.').next().unwrap_or_default().to_owned()
 }
 
 impl Listing {
@@ -552,9 +565,20 @@ impl Listing {
                 .flatten()
                 .map(|e| e.file_name())
                 .collect();
+            self.stems = self.names.iter().map(|n| stem(n)).collect();
             self.dir = Some(dir.to_path_buf());
         }
         self.names.contains(name)
+    }
+
+    /// Whether the folder of `path` holds a file of the same mypy entry: a name with the same
+    /// part before its first dot (`x.meta.ff`, `x.data.ff`, `x.meta_ex.ff` are `x`'s).
+    fn has_entry(&mut self, path: &Path) -> bool {
+        let Some(name) = path.file_name() else {
+            return false;
+        };
+        self.has(path);
+        self.stems.contains(&stem(name))
     }
 }
 
@@ -737,32 +761,12 @@ fn visit(from: &Path, take: &dyn Fn(&Path, bool) -> Take, file: &mut dyn FnMut(&
 /// Links a cache file to its seed: Python, pytest and mypy write each entry aside and rename it
 /// over the old, so a seeded entry that a tool writes again becomes a file of its own. A
 /// database (mypy's `sqlite_cache`) is written in place: copied. So is a file on another disk.
+/// A file already at `to` stays (see [`fsutil::link_or_copy_new`]).
 fn link_or_copy(from: &Path, to: &Path) {
     let in_place = from
         .extension()
         .is_some_and(|e| e == "db" || e == "db-journal" || e == "db-wal");
-    if (in_place || fs::hard_link(from, to).is_err())
-        && let Ok(meta) = fs::metadata(from)
-    {
-        copy_with_time(from, to, &meta);
-    }
-}
-
-/// Copies a file, keeping its modification time: mypy trusts an entry only while its data
-/// file's time is the one its meta file records.
-fn copy_with_time(from: &Path, to: &Path, meta: &fs::Metadata) {
-    if fs::copy(from, to).is_err() {
-        return;
-    }
-    let kept = meta.modified().and_then(|time| {
-        fs::OpenOptions::new()
-            .write(true)
-            .open(to)
-            .and_then(|f| f.set_modified(time))
-    });
-    if kept.is_err() {
-        let _ = fs::remove_file(to);
-    }
+    let _ = fsutil::link_or_copy_new(from, to, !in_place);
 }
 
 #[cfg(test)]
@@ -1121,6 +1125,12 @@ mod tests {
         fs::write(sibling.join(entry), "builtins' entry").unwrap();
         fs::hard_link(sibling.join(entry), job.join(entry)).unwrap();
         fs::write(job.join("mypy/3.10/@plugins_snapshot.json"), "{}").unwrap();
+        // An entry of the job's own, half written (a run stopped between its files); the
+        // sibling's whole.
+        for part in ["meta.ff", "data.ff", "meta_ex.ff"] {
+            fs::write(sibling.join(format!("mypy/3.10/half.{part}")), "theirs").unwrap();
+        }
+        fs::write(job.join("mypy/3.10/half.meta.ff"), "ours").unwrap();
         let caches = |dir: &Path, install: &str| {
             ToolCaches::new(
                 dir.to_path_buf(),
@@ -1140,6 +1150,10 @@ mod tests {
                 "builtins' entry"
             );
         }
+        assert!(
+            !job.join("mypy/3.10/half.meta_ex.ff").exists(),
+            "a seeded part beside a part of the job's own"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -71,8 +71,8 @@ pub fn seed(prefix: &Path, venv: &Venv, install: &str, store: &Path) {
                 made.insert(folder.clone());
             }
             let from = store.join(format!("{}.{tag}", module.digest));
-            if !target.exists() && hash_checked(&from) && fs::hard_link(&from, &target).is_err() {
-                let _ = fs::copy(&from, &target);
+            if !target.exists() && hash_checked(&from) {
+                let _ = crate::fsutil::link_or_copy_new(&from, &target, true);
             }
         }
     }
