@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 use crate::digest::TreeFile;
 use crate::engine::seed_origins::Origins;
-use crate::engine::site_bytecode;
+use crate::engine::{seed_origins, site_bytecode};
 use crate::env::pycache_prefix::{self, Place};
 use crate::env::venv::Venv;
 use crate::fsutil;
@@ -79,6 +79,25 @@ const INSTALL: &str = "install";
 pub const JOB_SEEDS: &str = "job-caches";
 /// In a seed: the venv its entries were made in.
 const VENV: &str = "venv";
+/// In a seed: a name of its own, new each time it is replaced (see [`generation`]).
+const GENERATION: &str = "generation";
+
+/// A seed's name of its own, or none (a sibling job's caches, which are never replaced): the same
+/// before and after a copy from it, the copy is of one seed.
+fn generation(dir: &Path) -> Option<String> {
+    fs::read_to_string(dir.join(GENERATION)).ok()
+}
+
+/// A name no other seed has: the process, a count, and the time.
+fn new_generation() -> String {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{}-{n}-{now}", std::process::id())
+}
 
 impl ToolCaches {
     pub fn new(
@@ -161,12 +180,12 @@ impl ToolCaches {
         let recorded = fs::read_to_string(self.dir.join(INSTALL)).ok();
         let reinstalled = recorded.as_ref().filter(|r| **r != self.install);
         if let Some(recorded) = reinstalled {
-            if installed_set(recorded) == installed_set(&self.install) && no_plugins(&self.mypy()) {
+            if installed_set(recorded) == installed_set(&self.install)
+                && self.entries_outlive_settings()
+            {
                 // The settings alone changed: the bytecode goes (see the module's comment), and
                 // mypy's entries of the tree; those of the installed packages and the standard
-                // library are of files that did not change, and mypy checks its options itself
-                // (a plugin's helper module, which it does not, could be among the settings'
-                // files: with a plugin, every entry goes).
+                // library are of files that did not change, and mypy checks its options itself.
                 let _ = fs::remove_dir_all(self.bytecode());
                 self.forget_tree_mypy_entries();
             } else {
@@ -189,6 +208,18 @@ impl ToolCaches {
             // Nor does the bytecode of an installed module known to warn when compiled.
             site_bytecode::forget_warning(&self.bytecode(), &self.venv(), &self.install, &store);
         }
+    }
+
+    /// Whether mypy's entries of the installed packages and the standard library stay right
+    /// under other settings: mypy compares the options each was made with, but not the helper
+    /// modules a plugin imports (which could be among the settings' files) nor the global
+    /// options that change which errors it reports, which matter only where it reports errors
+    /// in installed packages (`no_silence_site_packages`, in the configuration every job reads).
+    fn entries_outlive_settings(&self) -> bool {
+        let config = fs::read_to_string(self.python.join("pyproject.toml")).unwrap_or_default();
+        no_plugins(&self.mypy())
+            && !config.contains("silence_site_packages")
+            && !config.contains("silence-site-packages")
     }
 
     /// The bytecode the caches keep between runs is that of the venv's installed files (under
@@ -275,16 +306,18 @@ impl ToolCaches {
     /// modules are never seeded, so each job's entries of the tree are its own (what
     /// [`ToolCaches::prepare`] relies on). Linked (see [`link_or_copy`]).
     fn seed(&self) {
-        let from = self.sibling().or_else(|| {
-            let seed = self.seed_dir()?;
-            seed.join(SEEN).is_file().then_some(seed)
-        });
-        let Some(from) = from else {
+        let Some((from, origins)) = self.seed_source() else {
+            // Nothing received: what the job's caches hold is its own venv's.
+            if Origins::read(&self.dir).is_none() {
+                let _ = fs::create_dir_all(&self.dir);
+                Origins::default().write(&self.dir);
+            }
             return;
         };
+        let before = generation(&from);
         let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
         let mut names = self.tree_module_names();
-        names.extend(self.installed_entries_made_here(&from));
+        names.extend(self.installed_made_here(&origins));
         for rel in seen.lines().filter_map(|line| line.splitn(4, '\t').nth(3)) {
             names.extend(module_names(rel).map(str::to_owned));
         }
@@ -300,29 +333,43 @@ impl ToolCaches {
             _ if !is_dir && own.borrow_mut().has_entry(&mypy.join(rel)) => Take::Skip,
             take => take,
         };
-        copy_tree(&from.join("mypy"), &mypy, &take_mypy);
+        let received = copy_tree(&from.join("mypy"), &mypy, &take_mypy);
         copy_tree(&from.join("pyc"), &self.bytecode(), &|rel, is_dir| {
             bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
         });
+        if generation(&from) != before {
+            // Replaced while copied: the entries may be of a seed the record is not. Started
+            // again with nothing.
+            self.forget_all();
+            let _ = fs::create_dir_all(&self.dir);
+            Origins::default().write(&self.dir);
+            return;
+        }
+        let mut record = Origins::read(&self.dir).unwrap_or_default();
+        record.add_pairs_of(&origins, &seed_origins::names_of(&received));
+        let _ = fs::create_dir_all(&self.dir);
+        record.write(&self.dir);
     }
 
-    /// The installed packages' names whose entries in the seed `from` were made in this venv
-    /// (by a job before its install changed): mypy would trust them by their size and time, as
-    /// they are at this path. From another venv, mypy hashes each module whose path differs from
-    /// the entry's. See [`crate::engine::seed_origins`].
-    fn installed_entries_made_here(&self, from: &Path) -> Vec<String> {
-        let venv = self.venv_dir().to_string_lossy().into_owned();
-        if !made_in(from).contains(&venv) {
-            return Vec::new();
-        }
+    /// Where a first run's entries come from, with its record of origins: a sibling job (see
+    /// [`ToolCaches::sibling`]), else the tools folder's seed; never one without a record.
+    fn seed_source(&self) -> Option<(PathBuf, Origins)> {
+        let from = self.sibling().or_else(|| {
+            let seed = self.seed_dir()?;
+            seed.join(SEEN).is_file().then_some(seed)
+        })?;
+        let origins = Origins::read(&from)?;
+        Some((from, origins))
+    }
+
+    /// The installed packages' names whose entries `origins` says this venv made (by a job
+    /// before its install changed): mypy would trust them by their size and time, as they are
+    /// at this path. From another venv, mypy hashes each module whose path differs from the
+    /// entry's. See [`crate::engine::seed_origins`].
+    fn installed_made_here(&self, origins: &Origins) -> Vec<String> {
+        let made = origins.made_by(&self.venv_dir().to_string_lossy());
         let installed = self.installed_names();
-        match Origins::read(from) {
-            Some(origins) => {
-                let made = origins.made_by(&venv);
-                installed.into_iter().filter(|n| made.contains(n)).collect()
-            }
-            None => installed,
-        }
+        installed.into_iter().filter(|n| made.contains(n)).collect()
     }
 
     /// A job of the same tool in the same venv with the same install that has run.
@@ -366,7 +413,12 @@ impl ToolCaches {
             }
         };
         let old_pyc = |rel: &Path, is_dir: bool| if known { pyc(rel, is_dir) } else { Take::Ask };
-        let old = seed.join(SEEN).is_file().then_some(&seed);
+        // What this job's caches received is known, or nothing is published; a seed without a
+        // record (an older xtask's) is replaced, not grown.
+        let Some(received) = Origins::read(&self.dir) else {
+            return;
+        };
+        let old = (seed.join(SEEN).is_file() && Origins::read(&seed).is_some()).then_some(&seed);
         if let Some(old) = old {
             // A seed an older xtask grew may hold other bytecode: rewritten without it.
             let grows = lacks(&old.join("mypy"), &self.mypy(), &mypy)
@@ -383,22 +435,30 @@ impl ToolCaches {
         let _ = fs::remove_dir_all(&aside);
         let (mut venvs, mut origins) = (Vec::new(), Origins::default());
         if let Some(old) = old {
+            let before = generation(old);
+            venvs = made_in(old);
+            origins = Origins::read(old).unwrap_or_default();
             copy_tree(&old.join("mypy"), &aside.join("mypy"), &|_, _| Take::Ask);
             // A seed an older xtask grew holds the bytecode of other files: left behind.
             copy_tree(&old.join("pyc"), &aside.join("pyc"), &old_pyc);
-            venvs = made_in(old);
-            origins = Origins::of(old, &old.join("mypy"), &venvs);
+            if generation(old) != before {
+                // Replaced meanwhile: its record may not be that of the entries copied.
+                let _ = fs::remove_dir_all(&aside);
+                return;
+            }
         }
         let (to_mypy, to_pyc) = (aside.join("mypy"), aside.join("pyc"));
         let venv = self.venv_dir().to_string_lossy().into_owned();
         let added = copy_tree(&self.mypy(), &to_mypy, &only_new(&mypy, &to_mypy));
         origins.add(&venv, &added);
+        origins.add_pairs_of(&received, &seed_origins::names_of(&added));
         copy_tree(&self.bytecode(), &to_pyc, &only_new(&pyc, &to_pyc));
         venvs.push(venv);
         let list: String = venvs.iter().map(|venv| format!("{venv}\0")).collect();
         let _ = fs::write(aside.join(SEEN), "");
         let _ = fs::write(aside.join(VENV), list);
         origins.write(&aside);
+        let _ = fs::write(aside.join(GENERATION), new_generation());
         replace_dir(&aside, &seed, &job);
     }
 
@@ -441,6 +501,7 @@ impl ToolCaches {
     fn forget_all(&self) {
         let _ = fs::remove_dir_all(self.bytecode());
         let _ = fs::remove_dir_all(self.mypy());
+        let _ = fs::remove_file(self.dir.join(seed_origins::ORIGINS));
     }
 
     /// Forgets mypy's entries of every module named like a folder or module under `python/`
@@ -974,6 +1035,20 @@ mod tests {
             !numpy.exists(),
             "a plugin's settings changed, an entry stayed"
         );
+        // Errors reported in installed packages: every entry goes too.
+        make();
+        fs::write(&snapshot, "{}").unwrap();
+        fs::write(
+            python.join("pyproject.toml"),
+            "[tool.mypy]\nno_silence_site_packages = true\n",
+        )
+        .unwrap();
+        with_common("i2+s3").record();
+        with_common("i2+s4").prepare();
+        assert!(
+            !numpy.exists(),
+            "site-packages' errors reported, an entry stayed"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
     /// The seed of the tools folder grows by what a later job's caches hold and it lacks, and
@@ -1009,6 +1084,8 @@ mod tests {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(path, text).unwrap();
             }
+            // Its entries its own (a first run with no seed to start from records that).
+            Origins::default().write(&caches.dir);
             caches.record();
             (caches.seed_dir().unwrap(), venv)
         };
@@ -1064,6 +1141,7 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, "e").unwrap();
         }
+        Origins::default().write(&caches.dir);
         caches.record();
         assert_eq!(read("mypy/3.10/zlib.meta.ff").as_deref(), Some("e"));
         assert_eq!(read("pyc/usr/lib/os.pyc").as_deref(), Some("a"));
@@ -1102,9 +1180,6 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A seed's copy leaves out the tree modules' entries: the bytecode of the files under
-    /// `python/` outside a venv (no folder made for them) and of files that are not the
-    /// interpreter's, mypy's entries named like a tree module.
     /// Seeding into a job's caches that already hold links to the seed's files (an earlier
     /// seeding linked them; a change of the settings keeps them) leaves both whole: a copy onto a
     /// link of itself would empty the file, here and in every tree that links it.
@@ -1131,6 +1206,9 @@ mod tests {
             fs::write(sibling.join(format!("mypy/3.10/half.{part}")), "theirs").unwrap();
         }
         fs::write(job.join("mypy/3.10/half.meta.ff"), "ours").unwrap();
+        // A sibling whose caches are its own, and one more entry it has that the job lacks.
+        Origins::default().write(&sibling);
+        fs::write(sibling.join("mypy/3.10/whole.meta.ff"), "theirs").unwrap();
         let caches = |dir: &Path, install: &str| {
             ToolCaches::new(
                 dir.to_path_buf(),
@@ -1154,9 +1232,63 @@ mod tests {
             !job.join("mypy/3.10/half.meta_ex.ff").exists(),
             "a seeded part beside a part of the job's own"
         );
+        assert!(
+            job.join("mypy/3.10/whole.meta.ff").exists(),
+            "nothing seeded"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// An entry a job received by seeding keeps its maker's name when the job publishes it: the
+    /// seed removed (`clean`) and made again from another venv's caches, the venv that made the
+    /// entry still leaves it out once its install changed (at its own path mypy would trust it).
+    #[test]
+    fn a_republished_entry_is_still_its_makers() {
+        let dir = std::env::temp_dir().join(format!("xtask-caches-p-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let python = dir.join("python");
+        let seeds = dir.join("seeds");
+        let job = |service: &str, install: &str| {
+            let venv = python.join("apps").join(service).join(".venv");
+            fs::create_dir_all(venv.join("lib/python3.10/site-packages/numpy")).unwrap();
+            fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            ToolCaches::new(
+                venv.join("xtask-cache/mypy-x"),
+                python.clone(),
+                vec![],
+                false,
+                install.into(),
+                &seeds,
+            )
+        };
+        let entry = "mypy/3.10/numpy/core.meta.ff";
+        // The first venv makes numpy's entry; the second receives it, as a first run does.
+        let maker = job("maker", "i1");
+        maker.prepare();
+        fs::create_dir_all(maker.dir.join(entry).parent().unwrap()).unwrap();
+        fs::write(maker.dir.join(entry), "maker's").unwrap();
+        maker.record();
+        let other = job("other", "i1");
+        other.prepare();
+        assert!(other.dir.join(entry).is_file(), "nothing seeded");
+        other.record();
+        // The seed removed, then made again from the second venv's caches.
+        fs::remove_dir_all(&seeds).unwrap();
+        other.record();
+        let seed = other.seed_dir().unwrap();
+        assert!(seed.join(entry).is_file(), "not published again");
+        // The maker's install changed: its caches start again from the seed, without numpy's.
+        job("maker", "i2").prepare();
+        assert!(
+            !maker.dir.join(entry).exists(),
+            "the maker's own entry came back to it"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A seed's copy leaves out the tree modules' entries: the bytecode of the files under
+    /// `python/` outside a venv (no folder made for them) and of files that are not the
+    /// interpreter's, mypy's entries named like a tree module.
     #[test]
     fn a_seed_copies_all_but_the_trees_entries() {
         let dir = std::env::temp_dir().join(format!("xtask-caches-s-{}", std::process::id()));

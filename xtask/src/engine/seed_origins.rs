@@ -7,43 +7,31 @@
 //! holds, would be trusted on size and time alone, so it is left out. Without this record, every
 //! installed package's entries were left out once the venv had ever added any entry to the seed:
 //! a tree at a path a seed had seen (another checkout at the same place, a test's slot) analysed
-//! pytest again in its first mypy run (1.8 s of CPU instead of 0.3 s). The record names, for
-//! each venv, the top-level names of the entries it added; a name two venvs added is left out in
-//! both. A seed an older xtask made has no record: every entry counts as made by every venv it
-//! lists.
+//! pytest again in its first mypy run (1.8 s of CPU instead of 0.3 s).
+//!
+//! The record names, for each venv, the top-level names of the entries it added; a name two
+//! venvs added counts for both. An entry a job publishes may have come to it by seeding, with
+//! another venv's path: each job keeps the same record of what it received (its `origins`), and
+//! what it publishes carries those pairs along with its own venv's. A seed or a job without a
+//! record (an older xtask's) is of unknown origins: a job does not seed from it, nor publish
+//! from caches without one.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::fsutil;
-
 /// The record's file in a seed.
-const ORIGINS: &str = "origins";
+pub const ORIGINS: &str = "origins";
 
 /// Pairs of a venv and the top-level name of an entry it added.
 #[derive(Default)]
 pub struct Origins(BTreeSet<(String, String)>);
 
 impl Origins {
-    /// The seed's record; for a seed without one, every top-level name in its mypy folder `mypy`
-    /// as made by each of `venvs`.
-    pub fn of(seed: &Path, mypy: &Path, venvs: &[String]) -> Origins {
-        match fs::read(seed.join(ORIGINS)) {
-            Ok(bytes) => Origins::parse(&bytes),
-            Err(_) => {
-                let names = top_names(mypy);
-                let pairs = venvs
-                    .iter()
-                    .flat_map(|venv| names.iter().map(move |name| (venv.clone(), name.clone())));
-                Origins(pairs.collect())
-            }
-        }
-    }
-
-    /// The record of `seed`, or None when it has none (an older xtask's seed).
-    pub fn read(seed: &Path) -> Option<Origins> {
-        fs::read(seed.join(ORIGINS))
+    /// The record in `dir` (a seed or a job's caches), or None when it has none (an older
+    /// xtask's).
+    pub fn read(dir: &Path) -> Option<Origins> {
+        fs::read(dir.join(ORIGINS))
             .ok()
             .map(|bytes| Origins::parse(&bytes))
     }
@@ -65,6 +53,12 @@ impl Origins {
         }
     }
 
+    /// Adds every pair of `other` whose name is one of `names`.
+    pub fn add_pairs_of(&mut self, other: &Origins, names: &BTreeSet<String>) {
+        let pairs = other.0.iter().filter(|(_, name)| names.contains(name));
+        self.0.extend(pairs.cloned());
+    }
+
     /// The top-level names of the entries `venv` added.
     pub fn made_by(&self, venv: &str) -> BTreeSet<String> {
         self.0
@@ -74,13 +68,13 @@ impl Origins {
             .collect()
     }
 
-    pub fn write(&self, seed: &Path) {
+    pub fn write(&self, dir: &Path) {
         let text: String = self
             .0
             .iter()
             .map(|(venv, name)| format!("{venv}\0{name}\0"))
             .collect();
-        let _ = fs::write(seed.join(ORIGINS), text);
+        let _ = fs::write(dir.join(ORIGINS), text);
     }
 }
 
@@ -91,17 +85,9 @@ fn top_name(rel: &Path) -> Option<String> {
     Some(entry.split('.').next().unwrap_or(&entry).to_owned())
 }
 
-/// The top-level names of the entries in a mypy cache folder.
-fn top_names(mypy: &Path) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for (version, version_name, meta) in fsutil::entries(mypy) {
-        if meta.is_dir() {
-            for (_, name, _) in fsutil::entries(&version) {
-                names.extend(top_name(&Path::new(&version_name).join(name)));
-            }
-        }
-    }
-    names
+/// The top-level names of the entries at `rels` (paths below a mypy cache folder).
+pub fn names_of(rels: &[PathBuf]) -> BTreeSet<String> {
+    rels.iter().filter_map(|rel| top_name(rel)).collect()
 }
 
 #[cfg(test)]
@@ -137,18 +123,22 @@ mod tests {
     }
 
     #[test]
-    fn a_seed_without_a_record_counts_every_entry_as_every_venvs() {
-        let dir = std::env::temp_dir().join(format!("xtask-origins-old-{}", std::process::id()));
-        let mypy = dir.join("mypy");
-        fs::create_dir_all(mypy.join("3.10/_pytest")).unwrap();
-        fs::write(mypy.join("3.10/_pytest/python.meta.ff"), "").unwrap();
-        fs::write(mypy.join("3.10/os.meta.ff"), "").unwrap();
-        let origins = Origins::of(&dir, &mypy, &["/v/.venv".to_owned()]);
+    fn pairs_are_carried_for_the_names_asked() {
+        let mut received = Origins::default();
+        received.add("/y/.venv", &[PathBuf::from("3.10/numpy/core.meta.ff")]);
+        received.add("/z/.venv", &[PathBuf::from("3.10/six.meta.ff")]);
+        let mut published = Origins::default();
+        let added = [PathBuf::from("3.10/numpy/linalg.data.ff")];
+        published.add("/v/.venv", &added);
+        published.add_pairs_of(&received, &names_of(&added));
         assert_eq!(
-            origins.made_by("/v/.venv"),
-            BTreeSet::from(["_pytest".to_owned(), "os".to_owned()])
+            published.made_by("/y/.venv"),
+            BTreeSet::from(["numpy".to_owned()])
         );
-        assert!(Origins::read(&dir).is_none());
-        fs::remove_dir_all(&dir).unwrap();
+        assert!(published.made_by("/z/.venv").is_empty());
+        assert_eq!(
+            published.made_by("/v/.venv"),
+            BTreeSet::from(["numpy".to_owned()])
+        );
     }
 }
