@@ -306,13 +306,28 @@ impl ToolCaches {
     /// modules are never seeded, so each job's entries of the tree are its own (what
     /// [`ToolCaches::prepare`] relies on). Linked (see [`link_or_copy`]).
     fn seed(&self) {
+        // A seed replaced while copied from: what was copied is dropped, and the copy made again
+        // from the new one (twice at most; then the run starts from nothing).
+        for _ in 0..3 {
+            if self.seed_once() {
+                return;
+            }
+            self.forget_all();
+        }
+        let _ = fs::create_dir_all(&self.dir);
+        Origins::default().write(&self.dir);
+    }
+
+    /// One copy for [`ToolCaches::seed`]: false when the seed was replaced while copied from
+    /// (the entries may then be of a seed whose record was not read).
+    fn seed_once(&self) -> bool {
         let Some((from, origins)) = self.seed_source() else {
             // Nothing received: what the job's caches hold is its own venv's.
             if Origins::read(&self.dir).is_none() {
                 let _ = fs::create_dir_all(&self.dir);
                 Origins::default().write(&self.dir);
             }
-            return;
+            return true;
         };
         let before = generation(&from);
         let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
@@ -338,17 +353,13 @@ impl ToolCaches {
             bytecode_but_the_tree(rel, is_dir, &mirror, &self.python, &stdlib)
         });
         if generation(&from) != before {
-            // Replaced while copied: the entries may be of a seed the record is not. Started
-            // again with nothing.
-            self.forget_all();
-            let _ = fs::create_dir_all(&self.dir);
-            Origins::default().write(&self.dir);
-            return;
+            return false;
         }
         let mut record = Origins::read(&self.dir).unwrap_or_default();
         record.add_pairs_of(&origins, &seed_origins::names_of(&received));
         let _ = fs::create_dir_all(&self.dir);
         record.write(&self.dir);
+        true
     }
 
     /// Where a first run's entries come from, with its record of origins: a sibling job (see
