@@ -920,6 +920,22 @@ fn a_first_run_is_seeded_from_another_tree_never_with_its_modules() {
     }
 }
 
+/// Replaces the installed file `path` by a file of its own holding `content`, with the old
+/// one's modification time: the venvs' copies are links to one file of uv's cache, which a
+/// write through would change.
+fn replace_keeping_time(path: &Path, content: &str) {
+    let time = fs::metadata(path).unwrap().modified().unwrap();
+    let aside = path.with_extension("py.new");
+    fs::write(&aside, content).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&aside)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+    fs::rename(&aside, path).unwrap();
+}
+
 /// A `file://` URL of a local folder, every byte outside a plain set percent-encoded.
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
@@ -977,16 +993,7 @@ fn an_installed_packages_entries_made_in_this_venv_are_not_seeded_back_after_its
     let module = common::site_packages(root, "media-service").join("typedpkg/__init__.py");
     let poisoned = typed.replace("-> int", "-> str");
     assert_eq!(poisoned.len(), typed.len());
-    let time = fs::metadata(&module).unwrap().modified().unwrap();
-    let aside = module.with_extension("py.new");
-    fs::write(&aside, &poisoned).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&aside)
-        .unwrap()
-        .set_modified(time)
-        .unwrap();
-    fs::rename(&aside, &module).unwrap();
+    replace_keeping_time(&module, &poisoned);
     run(xtask(root).args(["add", "media-service", "six==1.16.0"])).assert_ok();
     assert_eq!(
         fs::read_to_string(&module).unwrap(),
@@ -1371,16 +1378,7 @@ fn an_installed_module_edited_in_one_tree_leaves_another_trees_verdict_alone() {
         &text[end..]
     );
     assert_eq!(poisoned.len(), text.len());
-    let before = fs::metadata(&module).unwrap().modified().unwrap();
-    let aside = module.with_extension("py.new");
-    fs::write(&aside, &poisoned).unwrap();
-    fs::rename(&aside, &module).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&module)
-        .unwrap()
-        .set_modified(before)
-        .unwrap();
+    replace_keeping_time(&module, &poisoned);
     // A job there compiles the edited module; the other tree's first job comes after.
     run(with_tools(edited.path()).args(["test", "-p", "media-service"])).assert_ok();
     let out = run(with_tools(other.path()).args(["test", "-p", "media-service"]));
