@@ -25,7 +25,9 @@
 //! reason the bytecode of the tree's modules is forgotten before every run), and mypy's entries
 //! of the tree; mypy's entries of the installed packages and the standard library stay (mypy
 //! compares the options each entry was made with itself), unless a mypy plugin is configured,
-//! whose helper modules among the settings' files mypy would not check: then they go too. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
+//! whose helper modules among the settings' files mypy would not check, or the configuration
+//! reports errors in installed packages (see [`ToolCaches::entries_outlive_settings`]): then
+//! they go too. `--no-cache` forgets the tree's entries before every run, and runs pytest without its
 //! cache plugin unless the arguments ask for it (`--lf`); the installed packages' bytecode and
 //! mypy's entries of them stay, under the same check of the install (compiling the venv's
 //! packages again in every job doubled `--no-cache` and would find nothing). What this cannot
@@ -314,22 +316,19 @@ impl ToolCaches {
             }
             self.forget_all();
         }
-        let _ = fs::create_dir_all(&self.dir);
-        Origins::default().write(&self.dir);
+        self.write_received(&Origins::default());
     }
 
     /// One copy for [`ToolCaches::seed`]: false when the seed was replaced while copied from
     /// (the entries may then be of a seed whose record was not read).
     fn seed_once(&self) -> bool {
-        let Some((from, origins)) = self.seed_source() else {
+        let Some((from, before, origins)) = self.seed_source() else {
             // Nothing received: what the job's caches hold is its own venv's.
-            if Origins::read(&self.dir).is_none() {
-                let _ = fs::create_dir_all(&self.dir);
-                Origins::default().write(&self.dir);
+            if !Origins::held_by(&self.dir) {
+                self.write_received(&Origins::default());
             }
             return true;
         };
-        let before = generation(&from);
         let seen = fs::read_to_string(from.join(SEEN)).unwrap_or_default();
         let mut names = self.tree_module_names();
         names.extend(self.installed_made_here(&origins));
@@ -357,20 +356,28 @@ impl ToolCaches {
         }
         let mut record = Origins::read(&self.dir).unwrap_or_default();
         record.add_pairs_of(&origins, &seed_origins::names_of(&received));
-        let _ = fs::create_dir_all(&self.dir);
-        record.write(&self.dir);
+        self.write_received(&record);
         true
     }
 
-    /// Where a first run's entries come from, with its record of origins: a sibling job (see
-    /// [`ToolCaches::sibling`]), else the tools folder's seed; never one without a record.
-    fn seed_source(&self) -> Option<(PathBuf, Origins)> {
+    /// Where a first run's entries come from, with its generation (read first: the same after
+    /// the copy, the record read next is that of the entries copied) and its record of origins:
+    /// a sibling job (see [`ToolCaches::sibling`]), else the tools folder's seed; never one
+    /// without a record.
+    fn seed_source(&self) -> Option<(PathBuf, Option<String>, Origins)> {
         let from = self.sibling().or_else(|| {
             let seed = self.seed_dir()?;
             seed.join(SEEN).is_file().then_some(seed)
         })?;
+        let before = generation(&from);
         let origins = Origins::read(&from)?;
-        Some((from, origins))
+        Some((from, before, origins))
+    }
+
+    /// Records what the job's caches received by seeding (see [`crate::engine::seed_origins`]).
+    fn write_received(&self, record: &Origins) {
+        let _ = fs::create_dir_all(&self.dir);
+        record.write(&self.dir);
     }
 
     /// The installed packages' names whose entries `origins` says this venv made (by a job
@@ -429,7 +436,7 @@ impl ToolCaches {
         let Some(received) = Origins::read(&self.dir) else {
             return;
         };
-        let old = (seed.join(SEEN).is_file() && Origins::read(&seed).is_some()).then_some(&seed);
+        let old = (seed.join(SEEN).is_file() && Origins::held_by(&seed)).then_some(&seed);
         if let Some(old) = old {
             // A seed an older xtask grew may hold other bytecode: rewritten without it.
             let grows = lacks(&old.join("mypy"), &self.mypy(), &mypy)
@@ -614,8 +621,8 @@ fn lacks(to: &Path, from: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
 struct Listing {
     dir: Option<PathBuf>,
     names: HashSet<std::ffi::OsString>,
-    /// The names' parts before their first dot (see [`Listing::has_entry`]).
-    stems: HashSet<String>,
+    /// The names' parts before their first dot (see [`Listing::has_entry`]), made when asked.
+    stems: Option<HashSet<String>>,
 }
 
 /// The part of a file's name before its first dot: its mypy entry's module.
@@ -637,7 +644,7 @@ impl Listing {
                 .flatten()
                 .map(|e| e.file_name())
                 .collect();
-            self.stems = self.names.iter().map(|n| stem(n)).collect();
+            self.stems = None;
             self.dir = Some(dir.to_path_buf());
         }
         self.names.contains(name)
@@ -650,7 +657,11 @@ impl Listing {
             return false;
         };
         self.has(path);
-        self.stems.contains(&stem(name))
+        let names = &self.names;
+        let stems = self
+            .stems
+            .get_or_insert_with(|| names.iter().map(|n| stem(n)).collect());
+        stems.contains(&stem(name))
     }
 }
 
@@ -672,28 +683,30 @@ fn holds_other(dir: &Path, take: &dyn Fn(&Path, bool) -> Take) -> bool {
     walk(dir, Path::new(""), take)
 }
 
-/// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
-/// version's folder): mypy trusts no entry made with other plugins, and one seed holds one
-/// snapshot.
-/// Whether the mypy cache `dir` was made with no plugin: each version's snapshot is empty.
-fn no_plugins(dir: &Path) -> bool {
+/// The plugins snapshot of each Python version's folder in the mypy cache `dir` (None where the
+/// folder has none).
+fn plugin_snapshots(dir: &Path) -> Vec<(String, Option<Vec<u8>>)> {
     fsutil::entries(dir)
         .into_iter()
         .filter(|(_, _, meta)| meta.is_dir())
-        .all(|(path, _, _)| {
-            fs::read(path.join("@plugins_snapshot.json")).is_ok_and(|s| s.trim_ascii() == b"{}")
-        })
+        .map(|(path, name, _)| (name, fs::read(path.join("@plugins_snapshot.json")).ok()))
+        .collect()
 }
 
+/// Whether the mypy cache `dir` was made with no plugin: each version's snapshot is empty.
+fn no_plugins(dir: &Path) -> bool {
+    plugin_snapshots(dir)
+        .iter()
+        .all(|(_, snapshot)| snapshot.as_deref().is_some_and(|s| s.trim_ascii() == b"{}"))
+}
+
+/// Whether two mypy caches were made with the same plugins (their snapshot, in each Python
+/// version's folder): mypy trusts no entry made with other plugins, and one seed holds one
+/// snapshot.
 fn same_plugins(a: &Path, b: &Path) -> bool {
     let snapshots = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        fsutil::entries(dir)
-            .into_iter()
-            .filter(|(_, _, meta)| meta.is_dir())
-            .map(|(path, name, _)| {
-                let snapshot = fs::read(path.join("@plugins_snapshot.json")).unwrap_or_default();
-                (name, snapshot)
-            })
+        let all = plugin_snapshots(dir).into_iter();
+        all.map(|(version, snapshot)| (version, snapshot.unwrap_or_default()))
             .collect()
     };
     let theirs = snapshots(b);

@@ -46,9 +46,15 @@ impl Origins {
         Origins(pairs.collect())
     }
 
+    /// Whether `dir` holds a record, without reading it: a publish reads a seed's record after
+    /// the seed's generation, so that both are of the entries it copies.
+    pub fn held_by(dir: &Path) -> bool {
+        dir.join(ORIGINS).is_file()
+    }
+
     /// Records that `venv` added the entries at `added` (paths below a mypy cache folder).
     pub fn add(&mut self, venv: &str, added: &[PathBuf]) {
-        for name in added.iter().filter_map(|rel| top_name(rel)) {
+        for name in names_of(added) {
             self.0.insert((venv.to_owned(), name));
         }
     }
